@@ -1,0 +1,42 @@
+#pragma once
+// The local orchestrator's front half: compile a pipeline into a snapshot, create the run, plan
+// it on this machine's capacity and execute it with the local launcher.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "app/workspace.h"
+#include "core/executor.h"
+#include "core/spec.h"
+
+namespace baton {
+
+struct RunOptions {
+  int jobs = 0;                 // 0: number of cores
+  bool use_cache = true;
+  bool explain = false;
+  std::optional<FailureMode> failure_mode;
+  int64_t run_timeout_us = 0;
+};
+
+// The snapshot of a pipeline: canonical JSON and its SHA-256.
+struct Snapshot {
+  std::string body;
+  std::string hash;
+};
+Snapshot MakeSnapshot(const PipelineSpec& spec);
+// Stores the snapshot in the metadata store and the artifact store (idempotent).
+Status StoreSnapshot(Workspace& ws, const PipelineSpec& spec, const Snapshot& snap);
+// Loads a snapshot by URI: a file path, or "sha256:HASH" from the metadata store.
+Result<PipelineSpec> LoadSnapshot(Workspace& ws, const std::string& uri, std::string* hash);
+
+std::string NewRunId(const std::string& pipeline);
+Capacity LocalCapacity(int jobs);
+int DefaultJobs();
+
+// Runs `spec` to the end. `run_id` receives the new run's id as soon as it exists.
+Result<RunSummary> RunPipeline(Workspace& ws, const PipelineSpec& spec, const RunOptions& opts,
+                               ExecutionObserver* observer, std::string* run_id);
+
+}  // namespace baton

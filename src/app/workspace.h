@@ -1,0 +1,33 @@
+#pragma once
+// Workspace: a directory holding `.baton/` (metadata store, artifacts, logs), found by walking
+// up from the current directory like git does.
+
+#include <memory>
+#include <string>
+
+#include "store/artifact_store.h"
+#include "store/metadata_store.h"
+
+namespace baton {
+
+struct Workspace {
+  std::string root;  // the directory that holds .baton
+  std::string dir;   // root/.baton
+  std::unique_ptr<MetadataStore> meta;
+  std::unique_ptr<ArtifactStore> artifacts;
+
+  std::string LogsDir(const std::string& run_id) const { return dir + "/logs/" + run_id; }
+};
+
+// The nearest directory at or above `start` that holds .baton, or NotFound. BATON_DIR, when
+// set, names the .baton directory directly.
+Result<std::string> FindWorkspace(const std::string& start);
+// Opens an existing workspace; marks runs whose baton process died as interrupted.
+Result<Workspace> OpenWorkspace(const std::string& root);
+// Creates `root/.baton` if needed and opens it.
+Result<Workspace> InitWorkspace(const std::string& root);
+
+// This machine's hostname (recorded on runs to tell whether a pid can be checked here).
+std::string HostName();
+
+}  // namespace baton

@@ -1,0 +1,50 @@
+#pragma once
+// Shared pieces of the command-line front end: command registration, output formats, errors.
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "app/workspace.h"
+#include "core/spec.h"
+
+namespace baton::cli {
+
+// The action a parsed subcommand runs; returns the process exit code.
+using Action = std::function<int()>;
+void SetAction(Action a);
+
+void AddInitCommand(CLI::App& app);
+void AddRunCommand(CLI::App& app);
+void AddRunsCommands(CLI::App& app);
+void AddArtifactsCommands(CLI::App& app);
+void AddStepCommands(CLI::App& app);
+
+// Prints "baton: error: ..." to stderr and returns the exit code for the status.
+int Fail(const Status& s);
+// Opens the workspace at or above the current directory.
+Result<Workspace> OpenCurrentWorkspace();
+
+// A table for people: columns aligned, header underlined by spacing only.
+class Table {
+ public:
+  explicit Table(std::vector<std::string> header) : rows_{std::move(header)} {}
+  void Add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
+  void Print(FILE* out = stdout) const;
+  size_t size() const { return rows_.size() - 1; }
+
+ private:
+  std::vector<std::vector<std::string>> rows_;
+};
+
+// Validates -o: "table" or "json".
+void AddOutputOption(CLI::App* cmd, std::string* format);
+void PrintJson(const Json& j);
+
+std::string HumanSize(int64_t bytes);
+std::string Ago(int64_t micros);
+
+}  // namespace baton::cli

@@ -1,0 +1,207 @@
+// baton runs list|show|logs.
+
+#include <unistd.h>
+
+#include <thread>
+
+#include "cli/cli.h"
+#include "platform/fs.h"
+
+namespace baton::cli {
+namespace {
+
+Json RunJson(const RunRecord& r) {
+  return {{"id", r.id},
+          {"pipeline", r.pipeline},
+          {"status", r.status},
+          {"reason", r.reason},
+          {"created_at", FormatTimestamp(r.created_at)},
+          {"ended_at", r.ended_at ? Json(FormatTimestamp(r.ended_at)) : Json()},
+          {"duration_s", r.ended_at ? Json((r.ended_at - r.started_at) / 1e6) : Json()},
+          {"snapshot", r.snapshot_hash},
+          {"stack", r.stack},
+          {"orchestrator", r.orchestrator},
+          {"attempt", r.attempt},
+          {"parameters", Json::parse(r.parameters.empty() ? "{}" : r.parameters, nullptr, false)},
+          {"pipeline_file", r.pipeline_file}};
+}
+
+Json ArtJson(const ArtifactRecord& a) {
+  return {{"id", a.id},       {"pipeline", a.pipeline}, {"step", a.step},   {"name", a.name},
+          {"version", a.version}, {"digest", "sha256:" + a.digest}, {"size", a.size}, {"kind", a.kind},
+          {"uri", a.uri},     {"run", a.run_id},        {"step_run", a.step_run_id},
+          {"created_at", FormatTimestamp(a.created_at)}};
+}
+
+std::string Duration(const RunRecord& r) {
+  if (r.ended_at) return FormatDuration(r.ended_at - r.started_at);
+  return FormatDuration(NowMicros() - r.started_at) + "+";
+}
+
+int List(const std::string& pipeline, int limit, const std::string& out) {
+  auto ws = OpenCurrentWorkspace();
+  if (!ws.ok()) return Fail(ws.status());
+  auto runs = ws->meta->ListRuns(pipeline, limit);
+  if (!runs.ok()) return Fail(runs.status());
+  if (out == "json") {
+    Json j = Json::array();
+    for (const auto& r : *runs) j.push_back(RunJson(r));
+    PrintJson(j);
+    return 0;
+  }
+  Table t({"RUN", "PIPELINE", "STATUS", "STARTED", "DURATION", "REASON"});
+  for (const auto& r : *runs) t.Add({r.id, r.pipeline, r.status, Ago(r.created_at), Duration(r), r.reason});
+  t.Print();
+  return 0;
+}
+
+int Show(const std::string& id, const std::string& out) {
+  auto ws = OpenCurrentWorkspace();
+  if (!ws.ok()) return Fail(ws.status());
+  auto run = ws->meta->GetRun(id);
+  if (!run.ok()) return Fail(run.status());
+  auto steps = ws->meta->ListStepRuns(run->id);
+  if (!steps.ok()) return Fail(steps.status());
+  Json jsteps = Json::array();
+  Table t({"STEP", "ATTEMPT", "STATUS", "DURATION", "OUTPUTS", "METRICS", "REASON"});
+  for (const auto& s : *steps) {
+    auto outs = ws->meta->StepOutputs(s.id);
+    auto ins = ws->meta->StepInputs(s.id);
+    if (!outs.ok()) return Fail(outs.status());
+    if (!ins.ok()) return Fail(ins.status());
+    Json metadata = s.metadata.empty() ? Json() : Json::parse(s.metadata, nullptr, false);
+    std::string outputs, metrics;
+    for (const auto& [name, a] : *outs)
+      outputs += (outputs.empty() ? "" : " ") + name + "=#" + std::to_string(a.id) + ":" + a.digest.substr(0, 10) + "(" + HumanSize(a.size) + ")";
+    if (metadata.is_object())
+      for (auto it = metadata.begin(); it != metadata.end(); ++it) {
+        std::string v = it->is_number_float() ? [&] { char b[32]; std::snprintf(b, sizeof b, "%.4g", it->get<double>()); return std::string(b); }()
+                                              : it->dump();
+        metrics += (metrics.empty() ? "" : " ") + it.key() + "=" + v;
+      }
+    std::string dur = s.ended_at ? FormatDuration(s.ended_at - s.started_at) : (s.status == "running" ? FormatDuration(NowMicros() - s.started_at) + "+" : "-");
+    t.Add({s.step, std::to_string(s.attempt), s.status, dur, outputs.empty() ? "-" : outputs,
+           metrics.empty() ? "-" : metrics, s.reason});
+    Json jo = Json::object(), ji = Json::object();
+    for (const auto& [name, a] : *outs) jo[name] = ArtJson(a);
+    for (const auto& [name, a] : *ins) ji[name] = ArtJson(a);
+    jsteps.push_back({{"id", s.id},
+                      {"step", s.step},
+                      {"attempt", s.attempt},
+                      {"status", s.status},
+                      {"reason", s.reason},
+                      {"started_at", FormatTimestamp(s.started_at)},
+                      {"duration_s", s.ended_at ? Json((s.ended_at - s.started_at) / 1e6) : Json()},
+                      {"exit_code", s.exit_code},
+                      {"command", s.command},
+                      {"log", s.log_path},
+                      {"cache_key", s.cache_key},
+                      {"cached_from", s.cached_from ? Json(s.cached_from) : Json()},
+                      {"metadata", metadata},
+                      {"inputs", ji},
+                      {"outputs", jo}});
+  }
+  if (out == "json") {
+    Json j = RunJson(*run);
+    j["steps"] = jsteps;
+    PrintJson(j);
+    return 0;
+  }
+  std::printf("run:          %s\n", run->id.c_str());
+  std::printf("pipeline:     %s (%s)\n", run->pipeline.c_str(), run->pipeline_file.c_str());
+  std::printf("status:       %s%s\n", run->status.c_str(), run->reason.empty() ? "" : ("  (" + run->reason + ")").c_str());
+  std::printf("started:      %s   duration: %s\n", FormatTimestamp(run->started_at).c_str(), Duration(*run).c_str());
+  std::printf("stack:        %s (orchestrator %s)\n", run->stack.c_str(), run->orchestrator.c_str());
+  std::printf("parameters:   %s\n", run->parameters.c_str());
+  std::printf("snapshot:     sha256:%s\n\n", run->snapshot_hash.c_str());
+  t.Print();
+  return 0;
+}
+
+// Copies a log file to stdout; with `follow`, keeps reading until the step run ends.
+int Logs(const std::string& id, const std::string& step, int attempt, bool follow) {
+  auto ws = OpenCurrentWorkspace();
+  if (!ws.ok()) return Fail(ws.status());
+  auto run = ws->meta->GetRun(id);
+  if (!run.ok()) return Fail(run.status());
+  auto steps = ws->meta->ListStepRuns(run->id);
+  if (!steps.ok()) return Fail(steps.status());
+  std::vector<StepRunRecord> chosen;
+  for (const auto& s : *steps) {
+    if (!step.empty() && s.step != step) continue;
+    if (attempt > 0 && s.attempt != attempt) continue;
+    if (s.log_path.empty()) continue;
+    chosen.push_back(s);
+  }
+  if (!step.empty() && attempt == 0 && !chosen.empty()) chosen = {chosen.back()};
+  if (chosen.empty()) {
+    bool known = step.empty();
+    for (const auto& s : *steps) known = known || s.step == step;
+    if (!known) return Fail(NotFound("run " + run->id + " has no step '" + step + "'"));
+    std::fprintf(stderr, "baton: no log for %s (the step did not run a command)\n", step.empty() ? "this run" : step.c_str());
+    return 0;
+  }
+  for (const auto& s : chosen) {
+    if (step.empty()) std::printf("==> %s (attempt %d, %s) <==\n", s.step.c_str(), s.attempt, s.status.c_str());
+    std::fflush(stdout);
+    FILE* f = std::fopen(s.log_path.c_str(), "r");
+    if (!f && !follow) {
+      std::fprintf(stderr, "baton: log %s is missing\n", s.log_path.c_str());
+      continue;
+    }
+    char buf[1 << 15];
+    std::string status = s.status;
+    for (;;) {
+      if (f) {
+        size_t n;
+        while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) std::fwrite(buf, 1, n, stdout);
+        std::fflush(stdout);
+        std::clearerr(f);
+      }
+      if (!follow || status != "running") break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      if (!f) f = std::fopen(s.log_path.c_str(), "r");
+      auto now = ws->meta->GetStepRun(s.id);
+      if (!now.ok()) break;
+      status = now->status;
+    }
+    if (f) std::fclose(f);
+  }
+  return 0;
+}
+
+}  // namespace
+
+void AddRunsCommands(CLI::App& app) {
+  auto* runs = app.add_subcommand("runs", "Inspect runs: list, show, logs");
+  runs->require_subcommand(1);
+
+  struct ListArgs { std::string pipeline, output = "table"; int limit = 50; };
+  auto la = std::make_shared<ListArgs>();
+  auto* list = runs->add_subcommand("list", "List runs, newest first");
+  list->add_option("--pipeline", la->pipeline, "Only runs of this pipeline");
+  list->add_option("-n,--limit", la->limit, "At most this many runs (0: all)");
+  AddOutputOption(list, &la->output);
+  list->callback([la] { SetAction([la] { return List(la->pipeline, la->limit, la->output); }); });
+
+  struct ShowArgs { std::string run, output = "table"; };
+  auto sa = std::make_shared<ShowArgs>();
+  auto* show = runs->add_subcommand("show", "Show a run: every step with status, duration, artifacts and metrics");
+  show->add_option("run", sa->run, "Run id, a unique prefix of it, or 'last'")->required();
+  AddOutputOption(show, &sa->output);
+  show->callback([sa] { SetAction([sa] { return Show(sa->run, sa->output); }); });
+
+  struct LogArgs { std::string run, step; int attempt = 0; bool follow = false; };
+  auto lg = std::make_shared<LogArgs>();
+  auto* logs = runs->add_subcommand("logs", "Print the logs of a run's steps (stdout and stderr)");
+  logs->add_option("run", lg->run, "Run id, a unique prefix of it, or 'last'")->required();
+  logs->add_option("step", lg->step, "Only this step (default: every step)");
+  logs->add_option("--attempt", lg->attempt, "Only this attempt (default: the latest)");
+  logs->add_flag("-f,--follow", lg->follow, "Keep printing while the step runs");
+  logs->callback([lg] { SetAction([lg] { return Logs(lg->run, lg->step, lg->attempt, lg->follow); }); });
+}
+
+// Shared with the artifacts commands.
+Json ArtifactJson(const ArtifactRecord& a) { return ArtJson(a); }
+
+}  // namespace baton::cli

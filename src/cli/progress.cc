@@ -1,0 +1,76 @@
+#include "cli/progress.h"
+
+#include <unistd.h>
+
+#include "platform/fs.h"
+
+namespace baton::cli {
+
+ProgressDisplay::ProgressDisplay(const PipelineSpec& spec, bool quiet, bool explain)
+    : spec_(spec), tty_(::isatty(1) && !std::getenv("CI")), quiet_(quiet), explain_(explain) {}
+
+void ProgressDisplay::OnRunStart(const Plan& plan) {
+  total_ = plan.size();
+  t0_ = MonotonicMicros();
+}
+
+void ProgressDisplay::Line(const std::string& text) {
+  if (tty_) std::fputs("\r\033[K", stdout);
+  std::fputs(text.c_str(), stdout);
+  std::fputc('\n', stdout);
+}
+
+void ProgressDisplay::Redraw() {
+  if (!tty_) return;
+  std::string names;
+  for (int i : running_) {
+    if (names.size() > 50) {
+      names += ", ...";
+      break;
+    }
+    names += (names.empty() ? "" : ", ") + spec_.steps[i].name;
+  }
+  std::printf("\r\033[K[%d/%zu] %s  %zu running%s%s%s", done_, total_,
+              FormatDuration(MonotonicMicros() - t0_).c_str(), running_.size(),
+              failed_ ? (", " + std::to_string(failed_) + " failed").c_str() : "",
+              names.empty() ? "" : ": ", names.c_str());
+  std::fflush(stdout);
+}
+
+void ProgressDisplay::OnStepStart(int step, int attempt) {
+  running_.insert(step);
+  if (!tty_ && !quiet_)
+    Line("[" + std::to_string(done_) + "/" + std::to_string(total_) + "] started " + spec_.steps[step].name +
+         (attempt > 1 ? " (attempt " + std::to_string(attempt) + ")" : ""));
+  Redraw();
+}
+
+void ProgressDisplay::OnStepEnd(int step, int attempt, const StepOutcome& o, int64_t retry_in_us) {
+  running_.erase(step);
+  const std::string& name = spec_.steps[step].name;
+  if (retry_in_us >= 0) {
+    Line("[" + std::to_string(done_) + "/" + std::to_string(total_) + "] " + name + " attempt " +
+         std::to_string(attempt) + " failed: " + o.reason + "; retrying in " + FormatDuration(retry_in_us));
+    Redraw();
+    return;
+  }
+  ++done_;
+  std::string prefix = "[" + std::to_string(done_) + "/" + std::to_string(total_) + "] ";
+  if (o.status == "completed") {
+    if (!quiet_ || tty_) Line(prefix + "completed " + name + " in " + FormatDuration(o.duration_us));
+  } else if (o.status == "cached") {
+    if (!quiet_ || tty_) Line(prefix + "cached " + name + " (" + o.reason + ")");
+  } else {
+    if (o.status == "failed") ++failed_;
+    Line(prefix + o.status + " " + name + ": " + o.reason);
+  }
+  if (explain_ && !o.explain.empty()) Line("    why: " + o.explain);
+  Redraw();
+}
+
+void ProgressDisplay::OnRunEnd(const RunSummary& s) {
+  if (tty_) std::fputs("\r\033[K", stdout);
+  std::fflush(stdout);
+}
+
+}  // namespace baton::cli

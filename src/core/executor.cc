@@ -1,0 +1,186 @@
+#include "core/executor.h"
+
+#include <csignal>
+#include <cmath>
+
+#include "platform/fs.h"
+
+namespace baton {
+
+Executor::Executor(const PipelineSpec& spec, Plan* plan, StepRunner* runner, Launcher* launcher,
+                   ExecutionObserver* observer, ExecutorOptions options)
+    : spec_(spec), plan_(plan), runner_(runner), launcher_(launcher), observer_(observer), opts_(options) {}
+
+Status Executor::SkipDependents(const std::vector<int>& skipped, int failed_step) {
+  for (int d : skipped) {
+    std::string why = failed_step >= 0 ? "upstream step '" + plan_->name(failed_step) + "' failed"
+                                       : "not started: " + halt_reason_;
+    BATON_ASSIGN_OR_RETURN(StepOutcome o, runner_->RecordNotRun(d, attempt_[d], "skipped", why));
+    summary_.skipped++;
+    observer_->OnStepEnd(d, attempt_[d], o, -1);
+  }
+  return Status::Ok();
+}
+
+Status Executor::Halt(const std::string& why) {
+  if (halted_) return Status::Ok();
+  halted_ = true;
+  halt_reason_ = why;
+  // Steps waiting for a retry are done: their last attempt's failure stands.
+  auto waiting = std::move(retries_);
+  retries_.clear();
+  for (const auto& [due, step] : waiting) {
+    summary_.failed++;
+    BATON_RETURN_IF_ERROR(SkipDependents(plan_->Finished(step, false), step));
+  }
+  return SkipDependents(plan_->Halt(), -1);
+}
+
+Status Executor::Handle(int i, const StepOutcome& o) {
+  if (o.ok()) {
+    (o.status == "cached" ? summary_.cached : summary_.completed)++;
+    observer_->OnStepEnd(i, attempt_[i], o, -1);
+    plan_->Finished(i, true);
+    return Status::Ok();
+  }
+  if (o.status == "stopped") {
+    summary_.stopped++;
+    observer_->OnStepEnd(i, attempt_[i], o, -1);
+    plan_->Finished(i, false);
+    return Status::Ok();
+  }
+  const StepSpec& s = spec_.steps[i];
+  RetryPolicy rp = spec_.EffectiveSettings(s).retries.value_or(RetryPolicy{});
+  int done_attempts = attempt_[i] - first_attempt_of_[i] + 1;
+  if (!halted_ && done_attempts <= rp.max) {
+    double delay = static_cast<double>(rp.delay_us) * std::pow(rp.backoff, done_attempts - 1);
+    auto d = static_cast<int64_t>(delay);
+    observer_->OnStepEnd(i, attempt_[i], o, d);
+    attempt_[i]++;
+    retries_.emplace(MonotonicMicros() + d, i);
+    return Status::Ok();
+  }
+  summary_.failed++;
+  observer_->OnStepEnd(i, attempt_[i], o, -1);
+  BATON_RETURN_IF_ERROR(SkipDependents(plan_->Finished(i, false), i));
+  if (opts_.failure_mode == FailureMode::kStop) {
+    BATON_RETURN_IF_ERROR(Halt("the run is stopping after step '" + s.name + "' failed (failure_mode: stop)"));
+  } else if (opts_.failure_mode == FailureMode::kFailFast) {
+    BATON_RETURN_IF_ERROR(Halt("step '" + s.name + "' failed (failure_mode: fail_fast)"));
+    launcher_->CancelAll();
+  }
+  return Status::Ok();
+}
+
+Status Executor::StartReady() {
+  while (!halted_ && launcher_->CanRunMore()) {
+    std::string unsat;
+    int i = plan_->NextToStart(&unsat);
+    if (i < 0) break;
+    if (!unsat.empty()) {
+      BATON_ASSIGN_OR_RETURN(StepOutcome o, runner_->RecordNotRun(i, attempt_[i], "failed", "cannot be scheduled: step " + unsat));
+      summary_.failed++;
+      observer_->OnStepEnd(i, attempt_[i], o, -1);
+      BATON_RETURN_IF_ERROR(SkipDependents(plan_->Finished(i, false), i));
+      if (opts_.failure_mode != FailureMode::kContinue)
+        BATON_RETURN_IF_ERROR(Halt("step '" + plan_->name(i) + "' cannot be scheduled"));
+      continue;
+    }
+    BATON_ASSIGN_OR_RETURN(PreparedStep p, runner_->Prepare(i, attempt_[i]));
+    if (p.done) {
+      BATON_RETURN_IF_ERROR(Handle(i, *p.done));
+      continue;
+    }
+    Status st = launcher_->Start(i, p.process);
+    if (!st.ok()) {
+      BATON_ASSIGN_OR_RETURN(StepOutcome o, runner_->FinishUnlaunched(p, "failed", st.message()));
+      BATON_RETURN_IF_ERROR(Handle(i, o));
+      continue;
+    }
+    observer_->OnStepStart(i, attempt_[i]);
+    running_.emplace(i, std::move(p));
+  }
+  return Status::Ok();
+}
+
+Result<RunSummary> Executor::Run(const std::map<int, int>& first_attempt) {
+  int64_t t0 = MonotonicMicros();
+  for (size_t i = 0; i < plan_->size(); ++i) {
+    auto it = first_attempt.find(static_cast<int>(i));
+    attempt_[static_cast<int>(i)] = it == first_attempt.end() ? 1 : it->second;
+  }
+  first_attempt_of_ = attempt_;
+  observer_->OnRunStart(*plan_);
+  int64_t run_deadline = opts_.run_timeout_us > 0 ? t0 + opts_.run_timeout_us : 0;
+  bool interrupted = false;
+
+  auto fail_hard = [&](const Status& s) -> Status {
+    // baton itself failed: terminate what runs, reap it, and report.
+    launcher_->CancelAll();
+    Completion c;
+    int sig;
+    while (launcher_->running() > 0 && launcher_->Wait(0, &c, &sig) != Launcher::WaitResult::kDeadline) {
+    }
+    return s;
+  };
+
+  for (;;) {
+    Status st = StartReady();
+    if (!st.ok()) return fail_hard(st);
+    if (running_.empty() && retries_.empty() && (plan_->AllDone() || halted_)) break;
+
+    int64_t deadline = run_deadline;
+    if (!retries_.empty() && (deadline == 0 || retries_.begin()->first < deadline)) deadline = retries_.begin()->first;
+    if (running_.empty() && deadline == 0) {
+      // Nothing runs and nothing can start: only possible if the plan is inconsistent.
+      return fail_hard(Internal("no step can start but the run is not finished"));
+    }
+    Completion c;
+    int sig = 0;
+    auto r = launcher_->Wait(deadline, &c, &sig);
+    if (r == Launcher::WaitResult::kInterrupted) {
+      if (!interrupted) {
+        interrupted = true;
+        summary_.reason = std::string("stopped by signal ") + (sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "SIGHUP");
+        st = Halt("the run was stopped");
+        if (!st.ok()) return fail_hard(st);
+        launcher_->CancelAll();
+      }
+      continue;
+    }
+    if (r == Launcher::WaitResult::kDeadline) {
+      int64_t now = MonotonicMicros();
+      if (run_deadline != 0 && now >= run_deadline && !halted_) {
+        summary_.reason = "the run timed out after " + FormatDuration(opts_.run_timeout_us);
+        st = Halt("the run timed out");
+        if (!st.ok()) return fail_hard(st);
+        launcher_->CancelAll();
+        run_deadline = 0;
+      }
+      while (!retries_.empty() && retries_.begin()->first <= now) {
+        plan_->Requeue(retries_.begin()->second);
+        retries_.erase(retries_.begin());
+      }
+      continue;
+    }
+    auto it = running_.find(c.token);
+    if (it == running_.end()) continue;
+    auto o = runner_->Finish(it->second, c);
+    running_.erase(it);
+    if (!o.ok()) return fail_hard(o.status());
+    st = Handle(c.token, *o);
+    if (!st.ok()) return fail_hard(st);
+  }
+
+  summary_.duration_us = MonotonicMicros() - t0;
+  if (interrupted) summary_.status = "stopped";
+  else if (summary_.failed > 0 || summary_.stopped > 0 || !summary_.reason.empty()) summary_.status = "failed";
+  else summary_.status = "completed";
+  if (summary_.status == "failed" && summary_.reason.empty()) {
+    summary_.reason = std::to_string(summary_.failed) + " step" + (summary_.failed == 1 ? "" : "s") + " failed";
+  }
+  observer_->OnRunEnd(summary_);
+  return summary_;
+}
+
+}  // namespace baton

@@ -1,0 +1,73 @@
+#pragma once
+// Executor: the single-threaded loop that runs a Plan. It asks the Plan what may start, starts
+// it through the StepRunner (records, cache) and the Launcher (processes), waits for the next
+// completion, and applies retries, failure modes, timeouts and cancellation. It never prints:
+// everything it does is reported to an ExecutionObserver.
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/launcher.h"
+#include "core/plan.h"
+#include "core/step_runner.h"
+
+namespace baton {
+
+struct RunSummary {
+  std::string status;  // completed, failed, stopped
+  std::string reason;
+  int completed = 0, cached = 0, failed = 0, skipped = 0, stopped = 0;
+  int64_t duration_us = 0;
+};
+
+// Receives every event of a run: the progress display, the dashboard's live events, tests.
+class ExecutionObserver {
+ public:
+  virtual ~ExecutionObserver() = default;
+  virtual void OnRunStart(const Plan& plan) { (void)plan; }
+  virtual void OnStepStart(int step, int attempt) { (void)step, (void)attempt; }
+  // `retry_in_us` >= 0 when the step will be tried again after that delay.
+  virtual void OnStepEnd(int step, int attempt, const StepOutcome& outcome, int64_t retry_in_us) {
+    (void)step, (void)attempt, (void)outcome, (void)retry_in_us;
+  }
+  virtual void OnRunEnd(const RunSummary& summary) { (void)summary; }
+};
+
+struct ExecutorOptions {
+  FailureMode failure_mode = FailureMode::kContinue;
+  int64_t run_timeout_us = 0;  // 0: none
+};
+
+class Executor {
+ public:
+  Executor(const PipelineSpec& spec, Plan* plan, StepRunner* runner, Launcher* launcher,
+           ExecutionObserver* observer, ExecutorOptions options);
+
+  // Runs until every step is done, skipped or stopped. `first_attempt` gives, per step index,
+  // the attempt number to start at (resume continues numbering). A Status error means baton
+  // itself failed (e.g. the metadata store); running steps are then terminated.
+  Result<RunSummary> Run(const std::map<int, int>& first_attempt = {});
+
+ private:
+  Status StartReady();
+  Status Handle(int step, const StepOutcome& o);
+  Status Halt(const std::string& why);
+  Status SkipDependents(const std::vector<int>& skipped, int failed_step);
+
+  const PipelineSpec& spec_;
+  Plan* plan_;
+  StepRunner* runner_;
+  Launcher* launcher_;
+  ExecutionObserver* observer_;
+  ExecutorOptions opts_;
+  std::map<int, PreparedStep> running_;
+  std::map<int, int> attempt_;
+  std::map<int, int> first_attempt_of_;
+  std::multimap<int64_t, int> retries_;  // due time (monotonic) -> step
+  RunSummary summary_;
+  bool halted_ = false;
+  std::string halt_reason_;
+};
+
+}  // namespace baton

@@ -1,0 +1,438 @@
+#include "core/spec.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <set>
+
+#include "core/template.h"
+
+namespace baton {
+
+std::string Location::ToString() const {
+  std::string s = file.empty() ? "<pipeline>" : file;
+  if (line > 0) s += ":" + std::to_string(line) + ":" + std::to_string(column);
+  return s;
+}
+
+std::string Diagnostic::ToString() const { return loc.ToString() + ": error: " + message; }
+
+void Settings::MergeFrom(const Settings& over) {
+  if (over.resources) resources = over.resources;
+  if (over.retries) retries = over.retries;
+  if (over.timeout_us) timeout_us = over.timeout_us;
+  if (over.cache) cache = over.cache;
+  if (over.image) image = over.image;
+  for (const auto& [k, v] : over.env) env[k] = v;
+}
+
+const char* FailureModeName(FailureMode m) {
+  switch (m) {
+    case FailureMode::kContinue: return "continue";
+    case FailureMode::kStop: return "stop";
+    case FailureMode::kFailFast: return "fail_fast";
+  }
+  return "continue";
+}
+
+bool ParseFailureMode(const std::string& s, FailureMode* out) {
+  if (s == "continue") *out = FailureMode::kContinue;
+  else if (s == "stop") *out = FailureMode::kStop;
+  else if (s == "fail_fast") *out = FailureMode::kFailFast;
+  else return false;
+  return true;
+}
+
+const StepSpec* PipelineSpec::FindStep(const std::string& n) const {
+  for (const auto& s : steps)
+    if (s.name == n) return &s;
+  return nullptr;
+}
+
+std::vector<std::string> PipelineSpec::StepParams(const StepSpec& step) const {
+  std::set<std::string> names(step.params.begin(), step.params.end());
+  auto scan = [&](const std::string& t) {
+    auto pieces = ParseTemplate(t);
+    if (!pieces.ok()) return;
+    for (const auto& p : *pieces)
+      if (p.kind == TemplatePiece::kParam) names.insert(p.text);
+  };
+  for (const auto& r : step.run) scan(r);
+  for (const auto& [k, v] : EffectiveSettings(step).env) scan(v);
+  return {names.begin(), names.end()};
+}
+
+Settings PipelineSpec::EffectiveSettings(const StepSpec& step) const {
+  Settings s = defaults;
+  s.MergeFrom(step.settings);
+  return s;
+}
+
+bool IsValidStepName(const std::string& s) {
+  if (s.empty() || s.size() > 63) return false;
+  for (char c : s)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-')) return false;
+  return true;
+}
+
+bool IsValidParamName(const std::string& s) {
+  if (s.empty() || !(std::islower(static_cast<unsigned char>(s[0])) || s[0] == '_')) return false;
+  for (char c : s)
+    if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) ||
+          c == '_'))
+      return false;
+  return true;
+}
+
+bool ParseMemory(const std::string& s, int64_t* bytes) {
+  double v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || v < 0) return false;
+  std::string unit(p, s.data() + s.size());
+  static const std::pair<const char*, double> kUnits[] = {
+      {"", 1},          {"Ki", 1024.0},      {"Mi", 1048576.0}, {"Gi", 1073741824.0},
+      {"Ti", 1099511627776.0}, {"k", 1e3}, {"K", 1e3}, {"M", 1e6}, {"G", 1e9}, {"T", 1e12}};
+  for (const auto& [u, mult] : kUnits) {
+    if (unit == u) {
+      *bytes = static_cast<int64_t>(std::llround(v * mult));
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string FormatMemory(int64_t b) {
+  char buf[32];
+  if (b >= (1LL << 30) && b % (1LL << 30) == 0) std::snprintf(buf, sizeof buf, "%lldGi", static_cast<long long>(b >> 30));
+  else if (b >= (1LL << 20) && b % (1LL << 20) == 0) std::snprintf(buf, sizeof buf, "%lldMi", static_cast<long long>(b >> 20));
+  else std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(b));
+  return buf;
+}
+
+bool ParseDuration(const std::string& s, int64_t* micros) {
+  if (s.empty()) return false;
+  const char* p = s.data();
+  const char* end = p + s.size();
+  double total = 0;
+  bool any = false;
+  while (p < end) {
+    double v = 0;
+    auto [q, ec] = std::from_chars(p, end, v);
+    if (ec != std::errc() || v < 0) return false;
+    p = q;
+    double mult;
+    if (p == end) {
+      if (any) return false;  // "1h30" is ambiguous
+      mult = 1e6;
+    } else if (end - p >= 2 && p[0] == 'm' && p[1] == 's') {
+      mult = 1e3;
+      p += 2;
+    } else if (*p == 's') {
+      mult = 1e6;
+      ++p;
+    } else if (*p == 'm') {
+      mult = 60e6;
+      ++p;
+    } else if (*p == 'h') {
+      mult = 3600e6;
+      ++p;
+    } else if (*p == 'd') {
+      mult = 86400e6;
+      ++p;
+    } else {
+      return false;
+    }
+    total += v * mult;
+    any = true;
+  }
+  *micros = static_cast<int64_t>(std::llround(total));
+  return true;
+}
+
+std::string ParamToString(const Json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
+  if (v.is_number_integer()) return std::to_string(v.get<int64_t>());
+  if (v.is_number_float()) {
+    char buf[64];
+    auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v.get<double>());
+    std::string s(buf, p);
+    if (s.find_first_of(".eE") == std::string::npos && s.find("inf") == std::string::npos &&
+        s.find("nan") == std::string::npos)
+      s += ".0";
+    return s;
+  }
+  return v.dump();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation shared by every front end.
+
+std::vector<Diagnostic> ValidatePipeline(const PipelineSpec& spec) {
+  std::vector<Diagnostic> d;
+  auto err = [&](const Location& loc, std::string msg) { d.push_back({loc, std::move(msg)}); };
+  Location top{spec.file, 0, 0};
+  if (spec.name.empty()) err(top, "pipeline has no name");
+  else if (!IsValidStepName(spec.name))
+    err(top, "invalid pipeline name '" + spec.name + "' (use [A-Za-z0-9_-], at most 63 characters)");
+  if (spec.steps.empty()) err(top, "pipeline has no steps");
+
+  std::map<std::string, const StepSpec*> by_name;
+  for (const auto& s : spec.steps) {
+    if (!IsValidStepName(s.name))
+      err(s.loc, "invalid step name '" + s.name + "' (use [A-Za-z0-9_-], at most 63 characters)");
+    if (!by_name.emplace(s.name, &s).second) err(s.loc, "duplicate step '" + s.name + "'");
+  }
+  for (auto it = spec.parameters.begin(); it != spec.parameters.end(); ++it)
+    if (!IsValidParamName(it.key()))
+      err(top, "invalid parameter name '" + it.key() + "' (use [a-z_][a-z0-9_]*)");
+
+  for (const auto& s : spec.steps) {
+    std::set<std::string> outs, ins;
+    for (const auto& o : s.outputs) {
+      if (!IsValidStepName(o)) err(s.loc, "step '" + s.name + "': invalid output name '" + o + "'");
+      if (!outs.insert(o).second) err(s.loc, "step '" + s.name + "': duplicate output '" + o + "'");
+    }
+    for (const auto& in : s.inputs) {
+      if (!IsValidStepName(in.name))
+        err(in.loc, "step '" + s.name + "': invalid input name '" + in.name + "'");
+      if (!ins.insert(in.name).second)
+        err(in.loc, "step '" + s.name + "': duplicate input '" + in.name + "'");
+      auto p = by_name.find(in.step);
+      if (p == by_name.end()) {
+        err(in.loc, "step '" + s.name + "': input '" + in.name + "' names unknown step '" + in.step + "'");
+        continue;
+      }
+      const auto& po = p->second->outputs;
+      if (std::find(po.begin(), po.end(), in.output) == po.end()) {
+        std::string have;
+        for (const auto& o : po) have += (have.empty() ? "" : ", ") + o;
+        err(in.loc, "step '" + s.name + "': input '" + in.name + "' names output '" + in.output +
+                        "' that step '" + in.step + "' does not declare" +
+                        (have.empty() ? " (it has no outputs)" : " (it has: " + have + ")"));
+      }
+    }
+    for (const auto& pname : s.params)
+      if (!spec.parameters.contains(pname))
+        err(s.loc, "step '" + s.name + "': 'params' names undeclared parameter '" + pname + "'");
+    for (const auto& a : s.after)
+      if (!by_name.count(a)) err(s.loc, "step '" + s.name + "': 'after' names unknown step '" + a + "'");
+    if (s.run.empty() || (s.shell && s.run[0].empty()))
+      err(s.run_loc.line ? s.run_loc : s.loc, "step '" + s.name + "' has an empty 'run' command");
+
+    // Templates in the command and in env values.
+    auto check_tmpl = [&](const std::string& t, const Location& loc, bool allow_outputs) {
+      auto pieces = ParseTemplate(t);
+      if (!pieces.ok()) {
+        err(loc, "step '" + s.name + "': " + pieces.status().message());
+        return;
+      }
+      for (const auto& p : *pieces) {
+        if (p.kind == TemplatePiece::kInput && !ins.count(p.text))
+          err(loc, "step '" + s.name + "': template names undeclared input '" + p.text + "'");
+        if (p.kind == TemplatePiece::kOutput && !outs.count(p.text))
+          err(loc, "step '" + s.name + "': template names undeclared output '" + p.text + "'");
+        if (p.kind == TemplatePiece::kOutput && !allow_outputs)
+          err(loc, "step '" + s.name + "': outputs cannot be used here");
+        if (p.kind == TemplatePiece::kParam && !spec.parameters.contains(p.text))
+          err(loc, "step '" + s.name + "': template names undeclared parameter '" + p.text + "'");
+      }
+    };
+    for (const auto& part : s.run) check_tmpl(part, s.run_loc.line ? s.run_loc : s.loc, true);
+    Settings eff = spec.EffectiveSettings(s);
+    for (const auto& [k, v] : eff.env) check_tmpl(v, s.loc, true);
+    if (eff.resources) {
+      for (const auto& [pool, n] : eff.resources->pools)
+        if (!spec.pools.count(pool))
+          err(s.loc, "step '" + s.name + "': resources name pool '" + pool +
+                         "' that the pipeline's 'pools' does not declare");
+    }
+  }
+  if (!d.empty()) return d;
+
+  // Cycles: depth-first search over producer and `after` edges; report the cycle itself.
+  std::map<std::string, int> state;  // 0 unvisited, 1 on stack, 2 done
+  std::vector<std::string> stack;
+  std::function<bool(const StepSpec&)> visit = [&](const StepSpec& s) -> bool {
+    state[s.name] = 1;
+    stack.push_back(s.name);
+    std::vector<std::string> deps;
+    for (const auto& in : s.inputs) deps.push_back(in.step);
+    for (const auto& a : s.after) deps.push_back(a);
+    for (const auto& dep : deps) {
+      int st = state[dep];
+      if (st == 1) {
+        auto from = std::find(stack.begin(), stack.end(), dep);
+        std::string cycle;
+        for (auto it = from; it != stack.end(); ++it) cycle += *it + " -> ";
+        cycle += dep;
+        err(by_name[dep]->loc, "dependency cycle: " + cycle);
+        return false;
+      }
+      if (st == 0 && !visit(*by_name[dep])) return false;
+    }
+    stack.pop_back();
+    state[s.name] = 2;
+    return true;
+  };
+  for (const auto& s : spec.steps)
+    if (state[s.name] == 0 && !visit(s)) break;
+  return d;
+}
+
+Status ApplyParameterOverrides(PipelineSpec* spec, const std::vector<std::string>& assignments) {
+  for (const auto& a : assignments) {
+    auto eq = a.find('=');
+    if (eq == std::string::npos) return InvalidArgument("parameter override '" + a + "' is not NAME=VALUE");
+    std::string name = a.substr(0, eq), value = a.substr(eq + 1);
+    if (!spec->parameters.contains(name)) {
+      std::string have;
+      for (auto it = spec->parameters.begin(); it != spec->parameters.end(); ++it)
+        have += (have.empty() ? "" : ", ") + it.key();
+      return InvalidArgument("unknown parameter '" + name + "'" +
+                             (have.empty() ? " (the pipeline has no parameters)" : " (parameters: " + have + ")"));
+    }
+    Json& cur = spec->parameters[name];
+    const char* b = value.data();
+    const char* e = b + value.size();
+    if (cur.is_boolean()) {
+      if (value == "true" || value == "True" || value == "1") cur = true;
+      else if (value == "false" || value == "False" || value == "0") cur = false;
+      else return InvalidArgument("parameter '" + name + "' is a bool; '" + value + "' is not true or false");
+    } else if (cur.is_number_integer()) {
+      int64_t v;
+      auto [p, ec] = std::from_chars(b, e, v);
+      if (ec != std::errc() || p != e)
+        return InvalidArgument("parameter '" + name + "' is an int; '" + value + "' is not an integer");
+      cur = v;
+    } else if (cur.is_number_float()) {
+      double v;
+      auto [p, ec] = std::from_chars(b, e, v);
+      if (ec != std::errc() || p != e || !std::isfinite(v))
+        return InvalidArgument("parameter '" + name + "' is a float; '" + value + "' is not a number");
+      cur = v;
+    } else {
+      cur = value;
+    }
+  }
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Canonical JSON.
+
+namespace {
+
+Json SettingsToJson(const Settings& s) {
+  Json j = Json::object();
+  if (s.resources) {
+    Json r = {{"cpu", s.resources->cpu}, {"memory", s.resources->memory}, {"gpu", s.resources->gpu}};
+    if (!s.resources->pools.empty()) r["pools"] = s.resources->pools;
+    j["resources"] = r;
+  }
+  if (s.retries)
+    j["retries"] = {{"max", s.retries->max}, {"delay_us", s.retries->delay_us}, {"backoff", s.retries->backoff}};
+  if (s.timeout_us) j["timeout_us"] = *s.timeout_us;
+  if (s.cache) j["cache"] = {{"enabled", s.cache->enabled}, {"files", s.cache->files}};
+  if (s.image) j["image"] = *s.image;
+  if (!s.env.empty()) j["env"] = s.env;
+  return j;
+}
+
+Settings SettingsFromJson(const Json& j) {
+  Settings s;
+  if (j.contains("resources")) {
+    Resources r;
+    const Json& rj = j["resources"];
+    r.cpu = rj.value("cpu", 1.0);
+    r.memory = rj.value("memory", int64_t{0});
+    r.gpu = rj.value("gpu", int64_t{0});
+    if (rj.contains("pools")) r.pools = rj["pools"].get<std::map<std::string, int64_t>>();
+    s.resources = r;
+  }
+  if (j.contains("retries")) {
+    const Json& rj = j["retries"];
+    s.retries = RetryPolicy{rj.value("max", 0), rj.value("delay_us", int64_t{0}), rj.value("backoff", 2.0)};
+  }
+  if (j.contains("timeout_us")) s.timeout_us = j["timeout_us"].get<int64_t>();
+  if (j.contains("cache"))
+    s.cache = CachePolicy{j["cache"].value("enabled", true),
+                          j["cache"].value("files", std::vector<std::string>{})};
+  if (j.contains("image")) s.image = j["image"].get<std::string>();
+  if (j.contains("env")) s.env = j["env"].get<std::map<std::string, std::string>>();
+  return s;
+}
+
+Json HooksToJson(const Hooks& h) {
+  Json j = Json::object();
+  if (!h.on_success.empty()) j["on_success"] = h.on_success;
+  if (!h.on_failure.empty()) j["on_failure"] = h.on_failure;
+  return j;
+}
+
+Hooks HooksFromJson(const Json& j) {
+  return Hooks{j.value("on_success", std::string()), j.value("on_failure", std::string())};
+}
+
+}  // namespace
+
+Json SpecToJson(const PipelineSpec& spec) {
+  Json steps = Json::array();
+  for (const auto& s : spec.steps) {
+    Json inputs = Json::array();
+    for (const auto& in : s.inputs) inputs.push_back({{"name", in.name}, {"step", in.step}, {"output", in.output}});
+    Json js = {{"name", s.name},   {"shell", s.shell},     {"run", s.run},
+               {"inputs", inputs}, {"outputs", s.outputs}, {"after", s.after}, {"params", s.params},
+               {"settings", SettingsToJson(s.settings)}};
+    Json hooks = HooksToJson(s.hooks);
+    if (!hooks.empty()) js["hooks"] = hooks;
+    steps.push_back(std::move(js));
+  }
+  Json j = {{"format", 1},
+            {"name", spec.name},
+            {"file", spec.file},
+            {"root", spec.root},
+            {"parameters", spec.parameters},
+            {"defaults", SettingsToJson(spec.defaults)},
+            {"failure_mode", FailureModeName(spec.failure_mode)},
+            {"pools", spec.pools},
+            {"steps", steps}};
+  Json hooks = HooksToJson(spec.hooks);
+  if (!hooks.empty()) j["hooks"] = hooks;
+  return j;
+}
+
+Result<PipelineSpec> SpecFromJson(const Json& j) {
+  try {
+    if (j.value("format", 0) != 1) return InvalidArgument("unsupported snapshot format");
+    PipelineSpec spec;
+    spec.name = j.at("name").get<std::string>();
+    spec.file = j.value("file", std::string());
+    spec.root = j.value("root", std::string());
+    spec.parameters = j.value("parameters", Json::object());
+    spec.defaults = SettingsFromJson(j.value("defaults", Json::object()));
+    ParseFailureMode(j.value("failure_mode", std::string("continue")), &spec.failure_mode);
+    spec.pools = j.value("pools", std::map<std::string, int64_t>{});
+    spec.hooks = HooksFromJson(j.value("hooks", Json::object()));
+    for (const auto& js : j.at("steps")) {
+      StepSpec s;
+      s.name = js.at("name").get<std::string>();
+      s.shell = js.value("shell", true);
+      s.run = js.at("run").get<std::vector<std::string>>();
+      for (const auto& in : js.value("inputs", Json::array()))
+        s.inputs.push_back({in.at("name"), in.at("step"), in.at("output"), {}});
+      s.outputs = js.value("outputs", std::vector<std::string>{});
+      s.after = js.value("after", std::vector<std::string>{});
+      s.params = js.value("params", std::vector<std::string>{});
+      s.settings = SettingsFromJson(js.value("settings", Json::object()));
+      s.hooks = HooksFromJson(js.value("hooks", Json::object()));
+      spec.steps.push_back(std::move(s));
+    }
+    return spec;
+  } catch (const Json::exception& e) {
+    return InvalidArgument(std::string("malformed snapshot: ") + e.what());
+  }
+}
+
+}  // namespace baton

@@ -1,0 +1,137 @@
+#pragma once
+// PipelineSpec: the validated, in-memory form of a pipeline (from YAML or the C++ API), and its
+// canonical JSON form, which is the body of a snapshot.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "baton/status.h"
+
+namespace baton {
+
+using Json = nlohmann::json;
+
+// Where something was written in a pipeline file; line and column are 1-based, 0 when unknown.
+struct Location {
+  std::string file;
+  int line = 0;
+  int column = 0;
+  std::string ToString() const;
+};
+
+// One problem found in a pipeline, with its location.
+struct Diagnostic {
+  Location loc;
+  std::string message;
+  std::string ToString() const;  // "file:line:col: error: message"
+};
+
+struct Resources {
+  double cpu = 1;         // cores
+  int64_t memory = 0;     // bytes; 0 = unaccounted
+  int64_t gpu = 0;
+  std::map<std::string, int64_t> pools;  // user-named pools
+};
+
+struct RetryPolicy {
+  int max = 0;               // retries after the first attempt
+  int64_t delay_us = 0;      // before the first retry
+  double backoff = 2.0;      // delay multiplier per retry
+};
+
+struct CachePolicy {
+  bool enabled = true;
+  std::vector<std::string> files;  // files whose digests join the cache key
+};
+
+struct Hooks {
+  std::string on_success;
+  std::string on_failure;
+};
+
+// The settings that may stand in `defaults:`, on a step, or under a step's `settings:`.
+// Unset optionals inherit from the level below.
+struct Settings {
+  std::optional<Resources> resources;
+  std::optional<RetryPolicy> retries;
+  std::optional<int64_t> timeout_us;
+  std::optional<CachePolicy> cache;
+  std::optional<std::string> image;
+  std::map<std::string, std::string> env;
+  // Overlays `over` onto this (later wins; env maps merge key by key).
+  void MergeFrom(const Settings& over);
+};
+
+struct InputRef {
+  std::string name;    // local name inside the consuming step
+  std::string step;    // producer step
+  std::string output;  // producer output
+  Location loc;
+};
+
+enum class FailureMode { kContinue, kStop, kFailFast };
+const char* FailureModeName(FailureMode m);
+bool ParseFailureMode(const std::string& s, FailureMode* out);
+
+struct StepSpec {
+  std::string name;
+  Location loc;
+  bool shell = true;                 // true: `run` is one string for /bin/sh -c
+  std::vector<std::string> run;      // the string (shell) or the argv list
+  Location run_loc;
+  std::vector<InputRef> inputs;
+  std::vector<std::string> outputs;
+  std::vector<std::string> after;
+  std::vector<std::string> params;   // parameters read only through BATON_PARAM_* (not templates)
+  Settings settings;                 // as written on the step (not merged)
+  Hooks hooks;
+};
+
+struct PipelineSpec {
+  std::string name;
+  std::string file;                  // the pipeline file, absolute ("" for C++ pipelines)
+  std::string root;                  // directory steps run in (the file's directory)
+  Json parameters = Json::object();  // name -> default value (typed)
+  Settings defaults;
+  FailureMode failure_mode = FailureMode::kContinue;
+  std::map<std::string, int64_t> pools;  // user-named pool capacities
+  Hooks hooks;
+  std::vector<StepSpec> steps;       // in file order
+
+  const StepSpec* FindStep(const std::string& name) const;
+  // The parameters a step uses: those its templates name plus its `params` list, sorted.
+  std::vector<std::string> StepParams(const StepSpec& step) const;
+  // The settings a step runs with: pipeline defaults overlaid with the step's own.
+  Settings EffectiveSettings(const StepSpec& step) const;
+};
+
+// Names: steps and outputs [A-Za-z0-9_-]{1,63}; parameters [a-z_][a-z0-9_]*.
+bool IsValidStepName(const std::string& s);
+bool IsValidParamName(const std::string& s);
+
+// Parses "512Mi", "4Gi", "1G", "1000" into bytes.
+bool ParseMemory(const std::string& s, int64_t* bytes);
+// Parses "30m", "1h30m", "500ms", "10" (seconds) into microseconds.
+bool ParseDuration(const std::string& s, int64_t* micros);
+std::string FormatMemory(int64_t bytes);
+
+// Checks the graph-level rules every front end shares: names, duplicate steps and outputs,
+// unknown producers and outputs, cycles, templates naming undeclared inputs/outputs/params.
+std::vector<Diagnostic> ValidatePipeline(const PipelineSpec& spec);
+
+// Overrides parameter values from "name=value" strings, converting to each parameter's type.
+Status ApplyParameterOverrides(PipelineSpec* spec, const std::vector<std::string>& assignments);
+
+// Canonical JSON (the body of a snapshot) and back.
+Json SpecToJson(const PipelineSpec& spec);
+Result<PipelineSpec> SpecFromJson(const Json& j);
+
+// Renders a parameter value as it appears in commands and the environment.
+std::string ParamToString(const Json& v);
+
+}  // namespace baton

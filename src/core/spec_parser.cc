@@ -1,0 +1,438 @@
+#include "core/spec_parser.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <charconv>
+#include <cmath>
+#include <set>
+
+#include "platform/fs.h"
+
+namespace baton {
+namespace {
+
+const std::vector<std::string> kPipelineKeys = {"name",     "description", "version", "parameters",
+                                                "defaults", "steps",       "failure_mode", "pools",
+                                                "hooks"};
+const std::vector<std::string> kSettingKeys = {"resources", "retries", "timeout", "cache", "image", "env"};
+const std::vector<std::string> kStepKeys = {"run",       "description", "inputs",  "outputs", "after", "params",
+                                            "settings",  "hooks",       "resources", "retries", "timeout",
+                                            "cache",     "image",       "env"};
+
+// Collects diagnostics while walking the YAML tree.
+class Parser {
+ public:
+  Parser(std::string file) : file_(std::move(file)) {}
+
+  Location Loc(const YAML::Node& n) const {
+    auto m = n.Mark();
+    if (m.is_null()) return {file_, 0, 0};
+    return {file_, m.line + 1, m.column + 1};
+  }
+  void Error(const YAML::Node& n, std::string msg) { diags_.push_back({Loc(n), std::move(msg)}); }
+  void Error(const Location& l, std::string msg) { diags_.push_back({l, std::move(msg)}); }
+  std::vector<Diagnostic>& diags() { return diags_; }
+
+  static const char* KindName(const YAML::Node& n) {
+    switch (n.Type()) {
+      case YAML::NodeType::Map: return "a mapping";
+      case YAML::NodeType::Sequence: return "a list";
+      case YAML::NodeType::Scalar: return "a scalar";
+      case YAML::NodeType::Null: return "null";
+      default: return "nothing";
+    }
+  }
+
+  // Iterates a mapping, rejecting duplicate and unknown keys. Returns false if n is no map.
+  template <typename F>
+  bool ForEachKey(const YAML::Node& n, const std::string& what, const std::vector<std::string>* allowed,
+                  F&& f) {
+    if (!n.IsMap()) {
+      Error(n, what + " must be a mapping, not " + KindName(n));
+      return false;
+    }
+    std::set<std::string> seen;
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      const YAML::Node& k = it->first;
+      if (!k.IsScalar()) {
+        Error(k, "keys of " + what + " must be plain names");
+        continue;
+      }
+      std::string key = k.Scalar();
+      if (!seen.insert(key).second) {
+        Error(k, "duplicate key '" + key + "' in " + what);
+        continue;
+      }
+      if (allowed && std::find(allowed->begin(), allowed->end(), key) == allowed->end()) {
+        std::string hint = ClosestMatch(key, *allowed);
+        std::string list;
+        for (const auto& a : *allowed) list += (list.empty() ? "" : ", ") + a;
+        Error(k, "unknown key '" + key + "' in " + what +
+                     (hint.empty() ? " (valid keys: " + list + ")" : " (did you mean '" + hint + "'?)"));
+        continue;
+      }
+      f(key, k, it->second);
+    }
+    return true;
+  }
+
+  bool String(const YAML::Node& n, const std::string& what, std::string* out) {
+    if (!n.IsScalar()) {
+      Error(n, what + " must be a string, not " + std::string(KindName(n)));
+      return false;
+    }
+    *out = n.Scalar();
+    return true;
+  }
+
+  bool Number(const YAML::Node& n, const std::string& what, double* out) {
+    if (n.IsScalar() && n.Tag() != "!") {
+      const std::string& s = n.Scalar();
+      auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+      if (ec == std::errc() && p == s.data() + s.size() && std::isfinite(*out)) return true;
+    }
+    Error(n, what + " must be a number");
+    return false;
+  }
+
+  bool Int(const YAML::Node& n, const std::string& what, int64_t* out, int64_t min = 0) {
+    if (n.IsScalar() && n.Tag() != "!") {
+      const std::string& s = n.Scalar();
+      auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+      if (ec == std::errc() && p == s.data() + s.size() && *out >= min) return true;
+    }
+    Error(n, what + " must be an integer" + (min == 0 ? " >= 0" : ""));
+    return false;
+  }
+
+  bool Bool(const YAML::Node& n, const std::string& what, bool* out) {
+    if (n.IsScalar() && n.Tag() != "!") {
+      const std::string& s = n.Scalar();
+      if (s == "true" || s == "True" || s == "TRUE") return *out = true, true;
+      if (s == "false" || s == "False" || s == "FALSE") return *out = false, true;
+    }
+    Error(n, what + " must be true or false");
+    return false;
+  }
+
+  bool Duration(const YAML::Node& n, const std::string& what, int64_t* out) {
+    if (n.IsScalar() && ParseDuration(n.Scalar(), out)) return true;
+    Error(n, what + " must be a duration such as 30s, 10m, 1h30m or 500ms");
+    return false;
+  }
+
+  bool StringList(const YAML::Node& n, const std::string& what, std::vector<std::string>* out) {
+    if (n.IsScalar()) {  // a single name is accepted as a one-element list
+      out->push_back(n.Scalar());
+      return true;
+    }
+    if (!n.IsSequence()) {
+      Error(n, what + " must be a list of names");
+      return false;
+    }
+    for (const auto& e : n) {
+      std::string s;
+      if (String(e, what + " entries", &s)) out->push_back(s);
+    }
+    return true;
+  }
+
+  void ParseResources(const YAML::Node& n, Resources* r) {
+    static const std::vector<std::string>* kNone = nullptr;
+    ForEachKey(n, "resources", kNone, [&](const std::string& key, const YAML::Node& k, const YAML::Node& v) {
+      if (key == "cpu") {
+        double c;
+        if (Number(v, "resources.cpu", &c)) {
+          if (c <= 0) Error(v, "resources.cpu must be greater than 0");
+          r->cpu = c;
+        }
+      } else if (key == "memory") {
+        int64_t b;
+        if (v.IsScalar() && ParseMemory(v.Scalar(), &b)) r->memory = b;
+        else Error(v, "resources.memory must be a size such as 512Mi, 4Gi or 1G");
+      } else if (key == "gpu") {
+        Int(v, "resources.gpu", &r->gpu);
+      } else if (IsValidParamName(key)) {
+        int64_t c;
+        if (Int(v, "resources." + key, &c)) r->pools[key] = c;
+      } else {
+        Error(k, "unknown resource '" + key + "' (cpu, memory, gpu, or a pool declared under 'pools')");
+      }
+    });
+  }
+
+  void ParseRetries(const YAML::Node& n, RetryPolicy* r) {
+    if (n.IsScalar()) {  // `retries: 3` is shorthand for `retries: {max: 3}`
+      int64_t m;
+      if (Int(n, "retries", &m)) r->max = static_cast<int>(m);
+      return;
+    }
+    static const std::vector<std::string> keys = {"max", "delay", "backoff"};
+    ForEachKey(n, "retries", &keys, [&](const std::string& key, const YAML::Node&, const YAML::Node& v) {
+      if (key == "max") {
+        int64_t m;
+        if (Int(v, "retries.max", &m)) r->max = static_cast<int>(m);
+      } else if (key == "delay") {
+        Duration(v, "retries.delay", &r->delay_us);
+      } else {
+        double b;
+        if (Number(v, "retries.backoff", &b)) {
+          if (b < 1) Error(v, "retries.backoff must be at least 1");
+          r->backoff = b;
+        }
+      }
+    });
+  }
+
+  void ParseCache(const YAML::Node& n, CachePolicy* c) {
+    if (n.IsScalar()) {
+      Bool(n, "cache", &c->enabled);
+      return;
+    }
+    static const std::vector<std::string> keys = {"enabled", "files"};
+    ForEachKey(n, "cache", &keys, [&](const std::string& key, const YAML::Node&, const YAML::Node& v) {
+      if (key == "enabled") Bool(v, "cache.enabled", &c->enabled);
+      else StringList(v, "cache.files", &c->files);
+    });
+  }
+
+  void ParseEnv(const YAML::Node& n, std::map<std::string, std::string>* env) {
+    ForEachKey(n, "env", nullptr, [&](const std::string& key, const YAML::Node& k, const YAML::Node& v) {
+      bool ok = !key.empty() && !std::isdigit(static_cast<unsigned char>(key[0]));
+      for (char c : key) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_');
+      if (!ok) {
+        Error(k, "invalid environment variable name '" + key + "'");
+        return;
+      }
+      std::string s;
+      if (String(v, "env." + key, &s)) (*env)[key] = s;
+    });
+  }
+
+  // One settings key (shared by defaults, steps and `settings:` blocks).
+  void ParseSetting(const std::string& key, const YAML::Node& v, Settings* s) {
+    if (key == "resources") {
+      Resources r;
+      ParseResources(v, &r);
+      s->resources = r;
+    } else if (key == "retries") {
+      RetryPolicy r;
+      ParseRetries(v, &r);
+      s->retries = r;
+    } else if (key == "timeout") {
+      int64_t t;
+      if (Duration(v, "timeout", &t)) s->timeout_us = t;
+    } else if (key == "cache") {
+      CachePolicy c;
+      ParseCache(v, &c);
+      s->cache = c;
+    } else if (key == "image") {
+      std::string i;
+      if (String(v, "image", &i)) s->image = i;
+    } else if (key == "env") {
+      ParseEnv(v, &s->env);
+    }
+  }
+
+  void ParseHooks(const YAML::Node& n, Hooks* h) {
+    static const std::vector<std::string> keys = {"on_success", "on_failure"};
+    ForEachKey(n, "hooks", &keys, [&](const std::string& key, const YAML::Node&, const YAML::Node& v) {
+      String(v, "hooks." + key, key == "on_success" ? &h->on_success : &h->on_failure);
+    });
+  }
+
+  void ParseStep(const std::string& name, const YAML::Node& k, const YAML::Node& n, PipelineSpec* spec) {
+    StepSpec s;
+    s.name = name;
+    s.loc = Loc(k);
+    if (!IsValidStepName(name)) Error(k, "invalid step name '" + name + "' (use [A-Za-z0-9_-], at most 63 characters)");
+    bool have_run = false;
+    ForEachKey(n, "step '" + name + "'", &kStepKeys, [&](const std::string& key, const YAML::Node& kk, const YAML::Node& v) {
+      if (key == "run") {
+        have_run = true;
+        s.run_loc = Loc(v);
+        if (v.IsScalar()) {
+          s.shell = true;
+          s.run = {v.Scalar()};
+        } else if (v.IsSequence()) {
+          s.shell = false;
+          for (const auto& e : v) {
+            std::string a;
+            if (String(e, "run list entries", &a)) s.run.push_back(a);
+          }
+          if (s.run.empty()) Error(v, "step '" + name + "': 'run' list is empty");
+        } else {
+          Error(v, "step '" + name + "': 'run' must be a string or a list of strings");
+        }
+      } else if (key == "description") {
+      } else if (key == "inputs") {
+        ForEachKey(v, "inputs of step '" + name + "'", nullptr, [&](const std::string& in, const YAML::Node& ik, const YAML::Node& iv) {
+          std::string ref;
+          if (!String(iv, "input '" + in + "'", &ref)) return;
+          auto dot = ref.find('.');
+          if (dot == std::string::npos || dot == 0 || dot + 1 == ref.size()) {
+            Error(iv, "input '" + in + "' must be written as STEP.OUTPUT, not '" + ref + "'");
+            return;
+          }
+          s.inputs.push_back({in, ref.substr(0, dot), ref.substr(dot + 1), Loc(iv)});
+          (void)ik;
+        });
+      } else if (key == "outputs") {
+        StringList(v, "outputs", &s.outputs);
+      } else if (key == "after") {
+        StringList(v, "after", &s.after);
+      } else if (key == "params") {
+        StringList(v, "params", &s.params);
+      } else if (key == "hooks") {
+        ParseHooks(v, &s.hooks);
+      } else if (key == "settings") {
+        ForEachKey(v, "settings of step '" + name + "'", &kSettingKeys,
+                   [&](const std::string& sk, const YAML::Node&, const YAML::Node& sv) { ParseSetting(sk, sv, &s.settings); });
+      } else {
+        ParseSetting(key, v, &s.settings);
+      }
+      (void)kk;
+    });
+    if (n.IsMap() && !have_run) Error(k, "step '" + name + "' has no 'run' command");
+    spec->steps.push_back(std::move(s));
+  }
+
+  void ParseParameters(const YAML::Node& n, PipelineSpec* spec) {
+    ForEachKey(n, "parameters", nullptr, [&](const std::string& key, const YAML::Node& k, const YAML::Node& v) {
+      if (!IsValidParamName(key)) {
+        Error(k, "invalid parameter name '" + key + "' (use [a-z_][a-z0-9_]*)");
+        return;
+      }
+      if (!v.IsScalar()) {
+        Error(v, "parameter '" + key + "' must have a scalar default (string, number or bool)");
+        return;
+      }
+      const std::string& s = v.Scalar();
+      if (v.Tag() == "!") {
+        spec->parameters[key] = s;
+        return;
+      }
+      const char* b = s.data();
+      const char* e = b + s.size();
+      int64_t i;
+      double d;
+      if (s == "true" || s == "True" || s == "TRUE") spec->parameters[key] = true;
+      else if (s == "false" || s == "False" || s == "FALSE") spec->parameters[key] = false;
+      else if (auto [p, ec] = std::from_chars(b, e, i); ec == std::errc() && p == e) spec->parameters[key] = i;
+      else if (auto [p2, ec2] = std::from_chars(b, e, d); ec2 == std::errc() && p2 == e) spec->parameters[key] = d;
+      else spec->parameters[key] = s;
+    });
+  }
+
+  void ParseRoot(const YAML::Node& root, PipelineSpec* spec) {
+    if (!root.IsMap()) {
+      Error(root, "a pipeline file must be a mapping with 'name' and 'steps'");
+      return;
+    }
+    bool have_steps = false;
+    ForEachKey(root, "the pipeline", &kPipelineKeys, [&](const std::string& key, const YAML::Node& k, const YAML::Node& v) {
+      if (key == "name") {
+        if (String(v, "name", &spec->name) && !IsValidStepName(spec->name))
+          Error(v, "invalid pipeline name '" + spec->name + "' (use [A-Za-z0-9_-], at most 63 characters)");
+      } else if (key == "description") {
+      } else if (key == "version") {
+        int64_t ver;
+        if (Int(v, "version", &ver) && ver != 1) Error(v, "unsupported pipeline format version " + std::to_string(ver) + " (this baton reads version 1)");
+      } else if (key == "parameters") {
+        ParseParameters(v, spec);
+      } else if (key == "defaults") {
+        ForEachKey(v, "defaults", &kSettingKeys,
+                   [&](const std::string& sk, const YAML::Node&, const YAML::Node& sv) { ParseSetting(sk, sv, &spec->defaults); });
+      } else if (key == "failure_mode") {
+        std::string m;
+        if (String(v, "failure_mode", &m) && !ParseFailureMode(m, &spec->failure_mode))
+          Error(v, "failure_mode must be continue, stop or fail_fast, not '" + m + "'");
+      } else if (key == "pools") {
+        ForEachKey(v, "pools", nullptr, [&](const std::string& pk, const YAML::Node& pkn, const YAML::Node& pv) {
+          if (!IsValidParamName(pk) || pk == "cpu" || pk == "memory" || pk == "gpu") {
+            Error(pkn, "invalid pool name '" + pk + "'");
+            return;
+          }
+          int64_t c;
+          if (Int(pv, "pool '" + pk + "'", &c, 1)) spec->pools[pk] = c;
+        });
+      } else if (key == "hooks") {
+        ParseHooks(v, &spec->hooks);
+      } else if (key == "steps") {
+        have_steps = true;
+        ForEachKey(v, "steps", nullptr, [&](const std::string& sk, const YAML::Node& skn, const YAML::Node& sv) {
+          ParseStep(sk, skn, sv, spec);
+        });
+      }
+      (void)k;
+    });
+    if (spec->name.empty()) Error(Location{file_, 1, 1}, "the pipeline has no 'name'");
+    if (!have_steps) Error(Location{file_, 1, 1}, "the pipeline has no 'steps'");
+  }
+
+ private:
+  std::string file_;
+  std::vector<Diagnostic> diags_;
+};
+
+Status DiagnosticsToStatus(const std::vector<Diagnostic>& d) {
+  std::string msg;
+  for (const auto& x : d) msg += (msg.empty() ? "" : "\n") + x.ToString();
+  return InvalidArgument(msg);
+}
+
+}  // namespace
+
+const std::vector<std::string>& StepKeys() { return kStepKeys; }
+
+std::string ClosestMatch(const std::string& word, const std::vector<std::string>& candidates) {
+  std::string best;
+  size_t best_d = std::max<size_t>(2, word.size() / 3) + 1;
+  for (const auto& c : candidates) {
+    std::vector<size_t> prev(c.size() + 1), cur(c.size() + 1);
+    for (size_t j = 0; j <= c.size(); ++j) prev[j] = j;
+    for (size_t i = 1; i <= word.size(); ++i) {
+      cur[0] = i;
+      for (size_t j = 1; j <= c.size(); ++j)
+        cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (word[i - 1] == c[j - 1] ? 0 : 1)});
+      std::swap(prev, cur);
+    }
+    if (prev[c.size()] < best_d) {
+      best_d = prev[c.size()];
+      best = c;
+    }
+  }
+  return best;
+}
+
+Result<PipelineSpec> ParsePipelineText(const std::string& text, const std::string& file,
+                                       const std::string& root) {
+  Parser p(file);
+  PipelineSpec spec;
+  spec.file = file;
+  spec.root = root;
+  YAML::Node doc;
+  try {
+    doc = YAML::Load(text);
+  } catch (const YAML::ParserException& e) {
+    return DiagnosticsToStatus({{{file, e.mark.line + 1, e.mark.column + 1}, "invalid YAML: " + e.msg}});
+  }
+  try {
+    p.ParseRoot(doc, &spec);
+  } catch (const YAML::Exception& e) {
+    p.Error(Location{file, e.mark.line + 1, e.mark.column + 1}, e.msg);
+  }
+  if (!p.diags().empty()) return DiagnosticsToStatus(p.diags());
+  auto d = ValidatePipeline(spec);
+  if (!d.empty()) return DiagnosticsToStatus(d);
+  return spec;
+}
+
+Result<PipelineSpec> ParsePipelineFile(const std::string& path) {
+  auto text = fs::ReadFile(path);
+  if (!text.ok()) return InvalidArgument("cannot read pipeline file: " + text.status().message());
+  BATON_ASSIGN_OR_RETURN(std::string abs, fs::Absolute(path));
+  return ParsePipelineText(*text, path, fs::Dirname(abs));
+}
+
+}  // namespace baton

@@ -1,0 +1,400 @@
+#include "core/step_runner.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/template.h"
+#include "platform/fs.h"
+#include "platform/hash.h"
+
+extern char** environ;
+
+namespace baton {
+
+std::string EnvName(const std::string& name) {
+  std::string out;
+  out.reserve(name.size());
+  for (char c : name) out += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+namespace {
+constexpr int kCacheSchema = 1;
+
+Status MkDir(const std::string& path) {
+  if (::mkdir(path.c_str(), 0755) == 0 || errno == EEXIST) return Status::Ok();
+  return fs::MakeDirs(path);
+}
+
+std::string Short(const std::string& digest) { return digest.substr(0, 12); }
+
+// Says which component of the cache key differs between an earlier run and this one.
+std::string ExplainDifference(const Json& before, const Json& now) {
+  std::vector<std::string> why;
+  auto obj = [](const Json& j, const char* k) { return j.contains(k) ? j[k] : Json::object(); };
+  for (const char* section : {"params", "inputs", "files", "env"}) {
+    Json b = obj(before, section), n = obj(now, section);
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      std::string what = std::string(section == std::string("params") ? "parameter" :
+                                     section == std::string("inputs") ? "input" :
+                                     section == std::string("files") ? "file" : "env") + " '" + it.key() + "'";
+      if (!b.contains(it.key())) why.push_back(what + " is new");
+      else if (b[it.key()] != it.value()) {
+        auto show = [&](const Json& v) {
+          std::string s = v.is_string() ? v.get<std::string>() : v.dump();
+          return (std::string(section) == "inputs" || std::string(section) == "files") ? Short(s) : s;
+        };
+        why.push_back(what + " changed (" + show(b[it.key()]) + " -> " + show(it.value()) + ")");
+      }
+    }
+    for (auto it = b.begin(); it != b.end(); ++it)
+      if (!n.contains(it.key())) why.push_back(std::string(section) + " '" + it.key() + "' was removed");
+  }
+  for (const char* k : {"command", "shell", "image", "outputs", "schema"})
+    if (before.value(k, Json()) != now.value(k, Json())) why.push_back(std::string(k) + " changed");
+  if (why.empty()) return "cache key changed";
+  std::string s;
+  for (const auto& w : why) s += (s.empty() ? "" : "; ") + w;
+  return s;
+}
+}  // namespace
+
+StepRunner::StepRunner(RunContext ctx, MetadataStore* meta, ArtifactStore* artifacts)
+    : ctx_(std::move(ctx)), meta_(meta), artifacts_(artifacts) {
+  for (char** e = environ; *e; ++e)
+    if (std::strncmp(*e, "BATON_", 6) != 0) base_env_.emplace_back(*e);
+  run_staging_ = artifacts_->StagingRoot() + "/" + ctx_.run_id;
+}
+
+std::vector<std::string> StepRunner::BuildEnv(const StepSpec& s, const Settings& eff, const PreparedStep& p,
+                                              const std::map<std::string, std::string>& inputs) const {
+  std::vector<std::string> env;
+  env.reserve(base_env_.size() + 8 + inputs.size() + p.output_paths.size() + eff.env.size());
+  for (const auto& e : base_env_) {
+    if (!eff.env.empty()) {
+      auto eq = e.find('=');
+      if (eff.env.count(e.substr(0, eq))) continue;
+    }
+    env.push_back(e);
+  }
+  env.push_back("BATON_RUN_ID=" + ctx_.run_id);
+  env.push_back("BATON_STEP=" + s.name);
+  env.push_back("BATON_ATTEMPT=" + std::to_string(p.attempt));
+  env.push_back("BATON_PIPELINE=" + ctx_.spec->name);
+  env.push_back("BATON_METADATA=" + p.metadata_path);
+  for (const auto& [n, path] : inputs) env.push_back("BATON_INPUT_" + EnvName(n) + "=" + path);
+  for (const auto& [n, path] : p.output_paths) env.push_back("BATON_OUTPUT_" + EnvName(n) + "=" + path);
+  for (const auto& pn : ctx_.spec->StepParams(s))
+    env.push_back("BATON_PARAM_" + EnvName(pn) + "=" + ParamToString(ctx_.spec->parameters[pn]));
+  return env;
+}
+
+Result<PreparedStep> StepRunner::Prepare(int index, int attempt) {
+  const PipelineSpec& spec = *ctx_.spec;
+  const StepSpec& s = spec.steps[index];
+  Settings eff = spec.EffectiveSettings(s);
+  PreparedStep p;
+  p.step = index;
+  p.attempt = attempt;
+  p.started_at = NowMicros();
+
+  // Inputs: the artifacts the producers recorded for this run.
+  std::map<std::string, std::string> input_paths;
+  std::string missing;
+  for (const auto& in : s.inputs) {
+    BATON_ASSIGN_OR_RETURN(auto art, meta_->FindRunOutput(ctx_.run_id, in.step, in.output));
+    if (!art) {
+      missing = "input '" + in.name + "' (" + in.step + "." + in.output + ") has not been produced in run " + ctx_.run_id;
+      break;
+    }
+    auto path = artifacts_->LocalPath(art->digest);
+    if (!path.ok()) {
+      missing = "input '" + in.name + "': " + path.status().message();
+      break;
+    }
+    input_paths[in.name] = *path;
+    p.inputs.push_back({in.name, art->id});
+    p.input_digests[in.name] = art->digest;
+  }
+
+  // Outputs are staged beside each other in the run's staging directory (names cannot clash:
+  // step and output names hold no '.'), so a step costs no directory of its own.
+  std::string stage = run_staging_ + "/" + s.name + "." + std::to_string(attempt);
+  p.metadata_path = stage + ".metadata.json";
+  for (const auto& o : s.outputs) p.output_paths[o] = stage + "." + o;
+
+  auto resolver = [&](bool abstract_outputs) {
+    return [&, abstract_outputs](const TemplatePiece& piece) -> std::string {
+      switch (piece.kind) {
+        case TemplatePiece::kInput:
+          return abstract_outputs ? "<input:" + p.input_digests[piece.text] + ">" : input_paths[piece.text];
+        case TemplatePiece::kOutput:
+          return abstract_outputs ? "<output:" + piece.text + ">" : p.output_paths[piece.text];
+        case TemplatePiece::kParam: return ParamToString(spec.parameters[piece.text]);
+        case TemplatePiece::kRunId: return ctx_.run_id;
+        case TemplatePiece::kStepName: return s.name;
+        default: return piece.text;
+      }
+    };
+  };
+
+  // The command: argv lists are exec'd as written; a string goes to /bin/sh -c with values
+  // shell-quoted, unless it needs no shell at all (then it is split and exec'd directly).
+  std::vector<std::string> argv, abstract_cmd;
+  std::string display;
+  if (s.shell) {
+    BATON_ASSIGN_OR_RETURN(auto pieces, ParseTemplate(s.run[0]));
+    std::vector<std::vector<TemplatePiece>> words;
+    if (SplitSimpleCommand(pieces, &words)) {
+      for (const auto& w : words) argv.push_back(RenderTemplate(w, resolver(false), false));
+    } else {
+      argv = {"/bin/sh", "-c", RenderTemplate(pieces, resolver(false), true)};
+    }
+    display = RenderTemplate(pieces, resolver(false), true);
+    abstract_cmd = {RenderTemplate(pieces, resolver(true), true)};
+  } else {
+    for (const auto& a : s.run) {
+      BATON_ASSIGN_OR_RETURN(auto pieces, ParseTemplate(a));
+      argv.push_back(RenderTemplate(pieces, resolver(false), false));
+      abstract_cmd.push_back(RenderTemplate(pieces, resolver(true), false));
+      display += (display.empty() ? "" : " ") + ShellQuote(argv.back());
+    }
+  }
+  Settings rendered = eff;
+  Json env_key = Json::object();
+  for (auto& [k, v] : rendered.env) {
+    BATON_ASSIGN_OR_RETURN(auto pieces, ParseTemplate(v));
+    env_key[k] = RenderTemplate(pieces, resolver(true), false);
+    v = RenderTemplate(pieces, resolver(false), false);
+  }
+
+  // The cache key: what determines the outputs, with output paths abstracted.
+  bool cache_on = ctx_.use_cache && (!eff.cache || eff.cache->enabled);
+  if (missing.empty()) {
+    Json comp = {{"schema", kCacheSchema}, {"command", abstract_cmd}, {"shell", s.shell},
+                 {"image", eff.image.value_or("")}, {"env", env_key}, {"outputs", s.outputs},
+                 {"inputs", p.input_digests}, {"params", Json::object()}, {"files", Json::object()}};
+    for (const auto& pn : spec.StepParams(s)) comp["params"][pn] = spec.parameters[pn];
+    if (eff.cache) {
+      for (const auto& f : eff.cache->files) {
+        auto d = DigestPath(fs::Join(spec.root, f));
+        comp["files"][f] = d.ok() ? d->digest : "missing";
+      }
+    }
+    p.cache_components = comp.dump();
+    p.cache_key = Sha256Hex(p.cache_components);
+  }
+
+  StepRunRecord rec;
+  rec.run_id = ctx_.run_id;
+  rec.step = s.name;
+  rec.attempt = attempt;
+  rec.started_at = p.started_at;
+  rec.cache_key = p.cache_key;
+  rec.cache_components = p.cache_components;
+  rec.command = display;
+
+  std::string explain;
+  if (missing.empty() && ctx_.explain) {
+    if (!cache_on) {
+      explain = ctx_.use_cache ? "runs: caching is disabled for this step" : "runs: caching is disabled for this run (--no-cache)";
+    } else {
+      BATON_ASSIGN_OR_RETURN(auto prev, meta_->PreviousStepRun(spec.name, s.name, ctx_.run_id));
+      if (!prev) explain = "runs: no earlier run of this step";
+      else if (prev->cache_key != p.cache_key)
+        explain = "runs: " + ExplainDifference(Json::parse(prev->cache_components.empty() ? "{}" : prev->cache_components),
+                                               Json::parse(p.cache_components)) +
+                  " since run " + prev->run_id;
+      else explain = "runs: the earlier outputs with the same key are gone";  // refined below on a hit
+    }
+  }
+
+  // A cache hit: a completed step run with the same key whose artifacts all still exist.
+  if (missing.empty() && cache_on) {
+    BATON_ASSIGN_OR_RETURN(auto hit, meta_->FindCacheHit(p.cache_key));
+    if (hit) {
+      BATON_ASSIGN_OR_RETURN(auto outs, meta_->StepOutputs(hit->id));
+      bool all = outs.size() == s.outputs.size();
+      for (const auto& [name, art] : outs) all = all && artifacts_->Exists(art.digest);
+      if (all) {
+        rec.status = "cached";
+        rec.cached_from = hit->id;
+        rec.reason = "cached from run " + hit->run_id;
+        rec.ended_at = NowMicros();
+        rec.exit_code = 0;
+        rec.metadata = hit->metadata;
+        BATON_ASSIGN_OR_RETURN(rec.id, meta_->StartStepRun(rec));
+        p.step_run_id = rec.id;
+        std::vector<OutputUse> reused;
+        for (const auto& [name, art] : outs) reused.push_back({name, art.id});
+        std::vector<ArtifactRecord> none;
+        BATON_RETURN_IF_ERROR(meta_->FinishStepRun(rec, &none, reused, p.inputs));
+        StepOutcome o{"cached", rec.reason, 0, rec.id, rec.ended_at - rec.started_at, ""};
+        if (ctx_.explain) o.explain = "cached: same cache key as step run " + std::to_string(hit->id) + " of run " + hit->run_id;
+        p.done = o;
+        return p;
+      }
+      if (ctx_.explain) explain = "runs: a cached result exists (run " + hit->run_id + ") but its artifacts were deleted";
+    }
+  }
+
+  rec.status = "running";
+  rec.log_path = ctx_.logs_dir + "/" + s.name + "." + std::to_string(attempt) + ".log";
+  rec.pid = ::getpid();
+  BATON_ASSIGN_OR_RETURN(rec.id, meta_->StartStepRun(rec));
+  p.step_run_id = rec.id;
+
+  if (!missing.empty()) {
+    BATON_ASSIGN_OR_RETURN(StepOutcome o, FinishUnlaunched(p, "failed", missing));
+    p.done = o;
+    return p;
+  }
+  Status st;
+  if (!dirs_ready_) {
+    st = MkDir(run_staging_);
+    if (st.ok()) st = MkDir(ctx_.logs_dir);
+    dirs_ready_ = st.ok();
+  }
+  // Leftovers of an attempt that baton did not see finish (a crash) must not become outputs.
+  for (const auto& [name, path] : p.output_paths)
+    if (st.ok() && fs::Exists(path)) st = fs::RemoveTree(path);
+  if (!st.ok()) {
+    BATON_ASSIGN_OR_RETURN(StepOutcome o, FinishUnlaunched(p, "failed", st.message()));
+    p.done = o;
+    return p;
+  }
+  for (const auto& [name, path] : input_paths) {
+    auto fp = fs::StatFingerprint(path);
+    if (fp.ok()) p.input_checks[name] = {path, *fp};
+  }
+  p.process.argv = std::move(argv);
+  p.process.env = BuildEnv(s, rendered, p, input_paths);
+  p.process.cwd = spec.root;
+  p.process.log_path = rec.log_path;
+  p.process.timeout_us = eff.timeout_us.value_or(0);
+  if (ctx_.explain) pending_explain_[rec.id] = explain;
+  return p;
+}
+
+Result<StepOutcome> StepRunner::Finish(PreparedStep& p, const Completion& c) {
+  const StepSpec& s = ctx_.spec->steps[p.step];
+  StepRunRecord rec;
+  rec.id = p.step_run_id;
+  rec.cache_key = p.cache_key;
+  rec.exit_code = c.signal ? 128 + c.signal : c.exit_code;
+  rec.pid = 0;
+  std::vector<ArtifactRecord> arts;
+  std::string failure;
+  if (!c.ok()) {
+    failure = c.Describe(p.process.timeout_us);
+    rec.status = c.cancelled ? "stopped" : "failed";
+  }
+  // A step must not modify what it reads: re-hash an input whose stat fingerprint changed.
+  if (failure.empty()) {
+    for (const auto& [name, check] : p.input_checks) {
+      auto fp = fs::StatFingerprint(check.first);
+      if (fp.ok() && *fp == check.second) continue;
+      auto d = DigestPath(check.first);
+      if (!d.ok() || d->digest != p.input_digests[name]) {
+        failure = "the step modified its input '" + name + "', which is read-only";
+        break;
+      }
+    }
+  }
+  // Step metadata: a JSON object written to $BATON_METADATA.
+  if (failure.empty() && fs::Exists(p.metadata_path)) {
+    auto text = fs::ReadFile(p.metadata_path);
+    if (text.ok()) {
+      Json j = Json::parse(*text, nullptr, false);
+      if (j.is_discarded() || !j.is_object()) failure = "the step wrote invalid JSON to $BATON_METADATA (expected an object)";
+      else rec.metadata = j.dump();
+    }
+  }
+  // Outputs: every declared output must exist; each is published atomically.
+  if (failure.empty()) {
+    for (const auto& o : s.outputs) {
+      if (!fs::Exists(p.output_paths[o])) {
+        failure = "the step did not write its declared output '" + o + "' ({{outputs." + o + "}})";
+        break;
+      }
+    }
+  }
+  if (failure.empty()) {
+    int64_t now = NowMicros();
+    for (const auto& o : s.outputs) {
+      auto obj = artifacts_->Commit(p.output_paths[o]);
+      if (!obj.ok()) {
+        failure = (obj.status().code() == Code::kResourceExhausted ? "disk full while storing output '"
+                                                                   : "cannot store output '") +
+                  o + "': " + obj.status().message();
+        arts.clear();
+        break;
+      }
+      ArtifactRecord a;
+      a.run_id = ctx_.run_id;
+      a.pipeline = ctx_.spec->name;
+      a.step = s.name;
+      a.name = o;
+      a.digest = obj->digest;
+      a.size = static_cast<int64_t>(obj->size);
+      a.kind = obj->is_dir ? "dir" : "file";
+      a.uri = obj->uri;
+      a.created_at = now;
+      arts.push_back(std::move(a));
+    }
+  }
+  if (!failure.empty()) {
+    if (rec.status.empty()) rec.status = "failed";
+    rec.reason = failure;
+    arts.clear();
+  } else {
+    rec.status = "completed";
+  }
+  return Record(p, rec, &arts, {});
+}
+
+Result<StepOutcome> StepRunner::FinishUnlaunched(PreparedStep& p, const std::string& status, const std::string& reason) {
+  StepRunRecord rec;
+  rec.id = p.step_run_id;
+  rec.cache_key = p.cache_key;
+  rec.status = status;
+  rec.reason = reason;
+  std::vector<ArtifactRecord> none;
+  return Record(p, rec, &none, {});
+}
+
+Result<StepOutcome> StepRunner::Record(PreparedStep& p, StepRunRecord& rec, std::vector<ArtifactRecord>* arts,
+                                       const std::vector<OutputUse>& reused) {
+  rec.ended_at = NowMicros();
+  // Lineage of failed attempts is kept too: it shows what a failing step read.
+  BATON_RETURN_IF_ERROR(meta_->FinishStepRun(rec, arts, reused, p.inputs));
+  // Whatever a failed attempt left in staging is dropped; published outputs were moved away.
+  if (rec.status != "completed" && rec.status != "cached")
+    for (const auto& [name, path] : p.output_paths) (void)fs::RemoveTree(path);
+  if (!p.metadata_path.empty()) ::unlink(p.metadata_path.c_str());
+  StepOutcome o{rec.status, rec.reason, rec.exit_code, rec.id, rec.ended_at - p.started_at, ""};
+  auto it = pending_explain_.find(rec.id);
+  if (it != pending_explain_.end()) {
+    o.explain = it->second;
+    pending_explain_.erase(it);
+  }
+  return o;
+}
+
+Result<StepOutcome> StepRunner::RecordNotRun(int index, int attempt, const std::string& status,
+                                             const std::string& reason) {
+  StepRunRecord rec;
+  rec.run_id = ctx_.run_id;
+  rec.step = ctx_.spec->steps[index].name;
+  rec.attempt = attempt;
+  rec.status = status;
+  rec.reason = reason;
+  rec.started_at = rec.ended_at = NowMicros();
+  BATON_ASSIGN_OR_RETURN(rec.id, meta_->StartStepRun(rec));
+  return StepOutcome{status, reason, -1, rec.id, 0, ""};
+}
+
+}  // namespace baton

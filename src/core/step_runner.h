@@ -1,0 +1,92 @@
+#pragma once
+// StepRunner: the step entrypoint's logic, the one code path every backend uses to run a step.
+// Prepare resolves inputs from the metadata store, checks the cache, renders the command and
+// records the attempt as running; Finish verifies inputs, publishes outputs atomically to the
+// artifact store and records the outcome, artifacts and lineage in one transaction. The local
+// executor calls it in-process; `baton step run` calls it from a container, pod or Slurm job.
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/launcher.h"
+#include "core/spec.h"
+#include "store/artifact_store.h"
+#include "store/metadata_store.h"
+
+namespace baton {
+
+// Where step logs go; the run's id; the snapshot of the pipeline being run.
+struct RunContext {
+  const PipelineSpec* spec = nullptr;
+  std::string run_id;
+  std::string snapshot_hash;
+  std::string logs_dir;      // per-run log directory
+  bool use_cache = true;
+  bool explain = false;      // record why each step ran
+};
+
+// The outcome of one attempt, as the executor and the CLI see it.
+struct StepOutcome {
+  std::string status;   // completed, cached, failed, stopped, skipped
+  std::string reason;   // why it failed, or what it was cached from
+  int exit_code = -1;
+  int64_t step_run_id = 0;
+  int64_t duration_us = 0;
+  std::string explain;  // with RunContext::explain: why it ran or hit the cache
+  bool ok() const { return status == "completed" || status == "cached"; }
+};
+
+// An attempt between Prepare and Finish.
+struct PreparedStep {
+  int step = -1;
+  int attempt = 1;
+  int64_t step_run_id = 0;
+  int64_t started_at = 0;
+  ProcessSpec process;
+  std::map<std::string, std::string> output_paths;
+  std::vector<InputUse> inputs;
+  std::map<std::string, std::pair<std::string, std::string>> input_checks;  // name -> (path, fingerprint)
+  std::map<std::string, std::string> input_digests;
+  std::string metadata_path;
+  std::string cache_key;
+  std::string cache_components;
+  // Set when the attempt finished during Prepare (a cache hit, or an input that cannot be
+  // resolved): nothing is to be launched and this is the outcome.
+  std::optional<StepOutcome> done;
+};
+
+class StepRunner {
+ public:
+  StepRunner(RunContext ctx, MetadataStore* meta, ArtifactStore* artifacts);
+
+  Result<PreparedStep> Prepare(int step, int attempt);
+  // Records the end of a launched attempt.
+  Result<StepOutcome> Finish(PreparedStep& p, const Completion& c);
+  // Records the end of an attempt that could not be launched (`reason` says why).
+  Result<StepOutcome> FinishUnlaunched(PreparedStep& p, const std::string& status, const std::string& reason);
+  // Records that a step did not run at all (skipped because of an upstream failure or a stop).
+  Result<StepOutcome> RecordNotRun(int step, int attempt, const std::string& status, const std::string& reason);
+
+  const RunContext& context() const { return ctx_; }
+
+ private:
+  std::vector<std::string> BuildEnv(const StepSpec& s, const Settings& eff, const PreparedStep& p,
+                                    const std::map<std::string, std::string>& inputs) const;
+  Result<StepOutcome> Record(PreparedStep& p, StepRunRecord& rec, std::vector<ArtifactRecord>* arts,
+                             const std::vector<OutputUse>& reused);
+
+  RunContext ctx_;
+  MetadataStore* meta_;
+  ArtifactStore* artifacts_;
+  std::vector<std::string> base_env_;
+  std::string run_staging_;
+  bool dirs_ready_ = false;
+  std::map<int64_t, std::string> pending_explain_;  // step run id -> why it runs
+};
+
+// Environment variable suffix for a name: upper-cased, '-' as '_'.
+std::string EnvName(const std::string& name);
+
+}  // namespace baton

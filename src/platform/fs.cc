@@ -1,0 +1,298 @@
+#include "platform/fs.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+
+namespace baton::fs {
+namespace {
+
+Status Errno(const std::string& what, const std::string& path) {
+  int e = errno;
+  Code code = (e == ENOSPC || e == EDQUOT) ? Code::kResourceExhausted
+              : (e == ENOENT)             ? Code::kNotFound
+                                          : Code::kInternal;
+  return Status(code, what + " " + path + ": " + std::strerror(e));
+}
+
+Status WriteAll(int fd, const std::string& content, const std::string& path) {
+  size_t off = 0;
+  while (off < content.size()) {
+    ssize_t n = ::write(fd, content.data() + off, content.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Errno("cannot write", path);
+    }
+    off += static_cast<size_t>(n);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::string> ReadFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Errno("cannot open", path);
+  std::string out;
+  char buf[1 << 16];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      Status s = Errno("cannot read", path);
+      ::close(fd);
+      return s;
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
+Status WriteFileAtomic(const std::string& path, const std::string& content) {
+  std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Errno("cannot create", tmp);
+  Status s = WriteAll(fd, content, tmp);
+  if (s.ok() && ::fsync(fd) != 0) s = Errno("cannot sync", tmp);
+  ::close(fd);
+  if (s.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) s = Errno("cannot rename to", path);
+  if (!s.ok()) ::unlink(tmp.c_str());
+  return s;
+}
+
+Status MakeDirs(const std::string& path, unsigned mode) {
+  if (path.empty()) return Status::Ok();
+  if (::mkdir(path.c_str(), mode) == 0 || errno == EEXIST) return Status::Ok();
+  if (errno != ENOENT) return Errno("cannot create directory", path);
+  BATON_RETURN_IF_ERROR(MakeDirs(Dirname(path), mode));
+  if (::mkdir(path.c_str(), mode) == 0 || errno == EEXIST) return Status::Ok();
+  return Errno("cannot create directory", path);
+}
+
+Status RemoveTree(const std::string& path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) return errno == ENOENT ? Status::Ok() : Errno("cannot stat", path);
+  if (!S_ISDIR(st.st_mode)) {
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) return Errno("cannot remove", path);
+    return Status::Ok();
+  }
+  ::chmod(path.c_str(), 0755);  // read-only artifact trees must be made writable to empty them
+  DIR* d = ::opendir(path.c_str());
+  if (!d) return Errno("cannot open directory", path);
+  Status result;
+  while (dirent* e = ::readdir(d)) {
+    if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
+    Status s = RemoveTree(path + "/" + e->d_name);
+    if (!s.ok() && result.ok()) result = s;
+  }
+  ::closedir(d);
+  if (::rmdir(path.c_str()) != 0 && errno != ENOENT && result.ok()) result = Errno("cannot remove", path);
+  return result;
+}
+
+Status MakeReadOnly(const std::string& path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) return Errno("cannot stat", path);
+  if (S_ISLNK(st.st_mode)) return Status::Ok();
+  if (S_ISDIR(st.st_mode)) {
+    DIR* d = ::opendir(path.c_str());
+    if (!d) return Errno("cannot open directory", path);
+    while (dirent* e = ::readdir(d)) {
+      if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
+      Status s = MakeReadOnly(path + "/" + e->d_name);
+      if (!s.ok()) {
+        ::closedir(d);
+        return s;
+      }
+    }
+    ::closedir(d);
+  }
+  mode_t mode = st.st_mode & 07555 & ~static_cast<mode_t>(S_ISUID | S_ISGID);
+  if (::chmod(path.c_str(), mode) != 0) return Errno("cannot chmod", path);
+  return Status::Ok();
+}
+
+Status CopyTree(const std::string& from, const std::string& to) {
+  struct stat st;
+  if (::lstat(from.c_str(), &st) != 0) return Errno("cannot stat", from);
+  if (S_ISDIR(st.st_mode)) {
+    if (::mkdir(to.c_str(), 0755) != 0 && errno != EEXIST) return Errno("cannot create directory", to);
+    DIR* d = ::opendir(from.c_str());
+    if (!d) return Errno("cannot open directory", from);
+    Status result;
+    while (dirent* e = ::readdir(d)) {
+      if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
+      result = CopyTree(from + "/" + e->d_name, to + "/" + e->d_name);
+      if (!result.ok()) break;
+    }
+    ::closedir(d);
+    return result;
+  }
+  if (S_ISLNK(st.st_mode)) {
+    char target[4096];
+    ssize_t n = ::readlink(from.c_str(), target, sizeof target - 1);
+    if (n < 0) return Errno("cannot read link", from);
+    target[n] = 0;
+    if (::symlink(target, to.c_str()) != 0) return Errno("cannot create link", to);
+    return Status::Ok();
+  }
+  int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
+  if (in < 0) return Errno("cannot open", from);
+  int out = ::open(to.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, (st.st_mode & 0111) ? 0755 : 0644);
+  if (out < 0) {
+    Status s = Errno("cannot create", to);
+    ::close(in);
+    return s;
+  }
+  Status s;
+  char buf[1 << 16];
+  for (;;) {
+    ssize_t n = ::read(in, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      s = Errno("cannot read", from);
+      break;
+    }
+    if (n == 0) break;
+    s = WriteAll(out, std::string(buf, static_cast<size_t>(n)), to);
+    if (!s.ok()) break;
+  }
+  ::close(in);
+  if (::close(out) != 0 && s.ok()) s = Errno("cannot write", to);
+  return s;
+}
+
+bool Exists(const std::string& path) {
+  struct stat st;
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+bool IsDir(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+std::string Join(const std::string& a, const std::string& b) {
+  if (a.empty() || (!b.empty() && b[0] == '/')) return b;
+  if (a.back() == '/') return a + b;
+  return a + "/" + b;
+}
+
+std::string Dirname(const std::string& path) {
+  auto pos = path.find_last_of('/');
+  if (pos == std::string::npos) return ".";
+  if (pos == 0) return "/";
+  return path.substr(0, pos);
+}
+
+std::string Basename(const std::string& path) {
+  auto pos = path.find_last_of('/');
+  return pos == std::string::npos ? path : path.substr(pos + 1);
+}
+
+Result<std::string> Absolute(const std::string& path) {
+  if (!path.empty() && path[0] == '/') return path;
+  char buf[4096];
+  if (!::getcwd(buf, sizeof buf)) return Internal(std::string("getcwd: ") + std::strerror(errno));
+  std::string cwd(buf);
+  if (path.empty() || path == ".") return cwd;
+  std::string p = path;
+  while (p.rfind("./", 0) == 0) p = p.substr(2);
+  return Join(cwd, p);
+}
+
+namespace {
+void AppendStat(const struct stat& st, std::string* out) {
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "%llu:%o:%lld:%ld.%ld:%ld.%ld;",
+                static_cast<unsigned long long>(st.st_ino), st.st_mode,
+                static_cast<long long>(st.st_size), static_cast<long>(st.st_mtim.tv_sec),
+                st.st_mtim.tv_nsec, static_cast<long>(st.st_ctim.tv_sec), st.st_ctim.tv_nsec);
+  out->append(buf);
+}
+
+Status FingerprintInto(const std::string& path, std::string* out) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) return Errno("cannot stat", path);
+  AppendStat(st, out);
+  if (!S_ISDIR(st.st_mode)) return Status::Ok();
+  DIR* d = ::opendir(path.c_str());
+  if (!d) return Errno("cannot open directory", path);
+  Status s;
+  while (dirent* e = ::readdir(d)) {
+    if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
+    out->append(e->d_name);
+    s = FingerprintInto(path + "/" + e->d_name, out);
+    if (!s.ok()) break;
+  }
+  ::closedir(d);
+  return s;
+}
+}  // namespace
+
+Result<std::string> StatFingerprint(const std::string& path) {
+  std::string out;
+  BATON_RETURN_IF_ERROR(FingerprintInto(path, &out));
+  return out;
+}
+
+Result<uint64_t> FreeBytes(const std::string& path) {
+  struct statvfs v;
+  if (::statvfs(path.c_str(), &v) != 0) return Errno("cannot statvfs", path);
+  return static_cast<uint64_t>(v.f_bavail) * v.f_frsize;
+}
+
+}  // namespace baton::fs
+
+namespace baton {
+
+int64_t NowMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+int64_t MonotonicMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string FormatTimestamp(int64_t micros) {
+  if (micros <= 0) return "-";
+  time_t t = static_cast<time_t>(micros / 1000000);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string FormatDuration(int64_t micros) {
+  char buf[32];
+  if (micros < 0) return "-";
+  if (micros < 1000000) {
+    std::snprintf(buf, sizeof buf, "%lldms", static_cast<long long>(micros / 1000));
+  } else if (micros < 60 * 1000000LL) {
+    std::snprintf(buf, sizeof buf, "%.2fs", static_cast<double>(micros) / 1e6);
+  } else {
+    long long s = micros / 1000000;
+    if (s < 3600)
+      std::snprintf(buf, sizeof buf, "%lldm%02llds", s / 60, s % 60);
+    else
+      std::snprintf(buf, sizeof buf, "%lldh%02lldm", s / 3600, (s % 3600) / 60);
+  }
+  return buf;
+}
+
+}  // namespace baton

@@ -1,0 +1,210 @@
+#include "platform/local_launcher.h"
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "platform/fs.h"
+
+namespace baton {
+
+std::string Completion::Describe(int64_t timeout_us) const {
+  if (timed_out) return "timed out after " + FormatDuration(timeout_us);
+  if (cancelled) return "stopped";
+  if (signal != 0) {
+    std::string s = "killed by signal " + std::to_string(signal);
+    if (const char* n = strsignal(signal)) s += std::string(" (") + n + ")";
+    return s;
+  }
+  if (exit_code == 0) return "succeeded";
+  if (exit_code == 127) return "exited with code 127 (command not found)";
+  return "exited with code " + std::to_string(exit_code);
+}
+
+namespace {
+sigset_t HandledSignals() {
+  sigset_t s;
+  sigemptyset(&s);
+  sigaddset(&s, SIGCHLD);
+  sigaddset(&s, SIGINT);
+  sigaddset(&s, SIGTERM);
+  sigaddset(&s, SIGHUP);
+  return s;
+}
+}  // namespace
+
+LocalLauncher::LocalLauncher(int parallelism) : parallelism_(std::max(1, parallelism)) {
+  sigset_t s = HandledSignals();
+  pthread_sigmask(SIG_BLOCK, &s, &old_mask_);
+}
+
+LocalLauncher::~LocalLauncher() {
+  // Never leave a process behind.
+  for (auto& [pid, p] : procs_) {
+    ::killpg(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+  }
+  // Drop signals that arrived for us before restoring the mask.
+  sigset_t s;
+  sigemptyset(&s);
+  sigaddset(&s, SIGCHLD);
+  struct timespec zero = {0, 0};
+  while (sigtimedwait(&s, nullptr, &zero) > 0) {
+  }
+  pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
+}
+
+Status LocalLauncher::Start(int token, const ProcessSpec& spec) {
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t attr;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawnattr_init(&attr);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, spec.log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  if (!spec.cwd.empty()) posix_spawn_file_actions_addchdir_np(&fa, spec.cwd.c_str());
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setpgroup(&attr, 0);
+  sigset_t empty, defaults;
+  sigemptyset(&empty);
+  posix_spawnattr_setsigmask(&attr, &empty);
+  defaults = HandledSignals();
+  sigaddset(&defaults, SIGPIPE);
+  sigaddset(&defaults, SIGQUIT);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+
+  std::vector<char*> argv, envp;
+  for (const auto& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  for (const auto& e : spec.env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+
+  pid_t pid = 0;
+  int rc = posix_spawnp(&pid, argv[0], &fa, &attr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  if (rc != 0) {
+    std::string why = std::strerror(rc);
+    if (rc == ENOENT) {
+      if (!spec.cwd.empty() && !fs::IsDir(spec.cwd)) why = "working directory " + spec.cwd + " does not exist";
+      else why = "program not found";
+    }
+    return FailedPrecondition("cannot execute '" + spec.argv[0] + "': " + why);
+  }
+  int64_t now = MonotonicMicros();
+  Proc p{token, now, spec.timeout_us > 0 ? now + spec.timeout_us : 0, 0, spec.grace_us, spec.timeout_us};
+  procs_.emplace(pid, p);
+  return Status::Ok();
+}
+
+void LocalLauncher::Terminate(pid_t pid, Proc& p) {
+  if (p.kill_at_us != 0) return;
+  ::killpg(pid, SIGTERM);
+  p.kill_at_us = MonotonicMicros() + p.grace_us;
+}
+
+void LocalLauncher::Cancel(int token) {
+  for (auto& [pid, p] : procs_) {
+    if (p.token == token) {
+      p.cancelled = true;
+      Terminate(pid, p);
+    }
+  }
+}
+
+void LocalLauncher::CancelAll() {
+  for (auto& [pid, p] : procs_) {
+    p.cancelled = true;
+    Terminate(pid, p);
+  }
+}
+
+void LocalLauncher::Reap() {
+  for (auto it = procs_.begin(); it != procs_.end();) {
+    pid_t pid = it->first;
+    // Look without reaping: while the leader is a zombie its pid cannot be reused, so killing
+    // the group takes down only what the step left behind.
+    siginfo_t info;
+    info.si_pid = 0;
+    if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid == 0) {
+      ++it;
+      continue;
+    }
+    ::killpg(pid, SIGKILL);
+    int status = 0;
+    struct rusage ru;
+    std::memset(&ru, 0, sizeof ru);
+    ::wait4(pid, &status, 0, &ru);
+    Proc& p = it->second;
+    Completion c;
+    c.token = p.token;
+    if (WIFEXITED(status)) c.exit_code = WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) c.signal = WTERMSIG(status);
+    c.timed_out = p.timed_out;
+    c.cancelled = p.cancelled && !p.timed_out;
+    c.duration_us = MonotonicMicros() - p.start_us;
+    c.max_rss_kb = ru.ru_maxrss;
+    done_.push_back(c);
+    it = procs_.erase(it);
+  }
+}
+
+void LocalLauncher::CheckDeadlines(int64_t now) {
+  for (auto& [pid, p] : procs_) {
+    if (p.kill_at_us != 0 && now >= p.kill_at_us) {
+      ::killpg(pid, SIGKILL);
+      p.kill_at_us = INT64_MAX;
+    } else if (p.deadline_us != 0 && now >= p.deadline_us && p.kill_at_us == 0) {
+      p.timed_out = true;
+      Terminate(pid, p);
+    }
+  }
+}
+
+int64_t LocalLauncher::NextTimer() const {
+  int64_t next = 0;
+  for (const auto& [pid, p] : procs_) {
+    int64_t t = p.kill_at_us != 0 ? (p.kill_at_us == INT64_MAX ? 0 : p.kill_at_us) : p.deadline_us;
+    if (t != 0 && (next == 0 || t < next)) next = t;
+  }
+  return next;
+}
+
+Launcher::WaitResult LocalLauncher::Wait(int64_t deadline_us, Completion* out, int* signal_out) {
+  sigset_t set = HandledSignals();
+  for (;;) {
+    if (done_.empty()) Reap();
+    if (!done_.empty()) {
+      *out = done_.front();
+      done_.pop_front();
+      return WaitResult::kCompleted;
+    }
+    int64_t now = MonotonicMicros();
+    CheckDeadlines(now);
+    if (deadline_us != 0 && now >= deadline_us) return WaitResult::kDeadline;
+    int64_t wake = NextTimer();
+    if (deadline_us != 0 && (wake == 0 || deadline_us < wake)) wake = deadline_us;
+    siginfo_t info;
+    int sig;
+    if (wake == 0 && procs_.empty()) return WaitResult::kDeadline;  // nothing could ever wake us
+    if (wake == 0) {
+      sig = sigwaitinfo(&set, &info);
+    } else {
+      int64_t d = std::max<int64_t>(0, wake - now);
+      struct timespec ts = {static_cast<time_t>(d / 1000000), static_cast<long>((d % 1000000) * 1000)};
+      sig = sigtimedwait(&set, &info, &ts);
+    }
+    if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) {
+      if (signal_out) *signal_out = sig;
+      return WaitResult::kInterrupted;
+    }
+  }
+}
+
+}  // namespace baton

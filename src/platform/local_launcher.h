@@ -1,0 +1,50 @@
+#pragma once
+// LocalLauncher: runs step commands as local processes, each in its own process group, with
+// stdout/stderr to the attempt's log file, timeouts (SIGTERM, grace, SIGKILL of the group) and
+// at most `parallelism` at once. While it exists SIGCHLD, SIGINT, SIGTERM and SIGHUP are blocked
+// in the calling thread and taken synchronously in Wait(); construct it before starting threads.
+
+#include <signal.h>
+
+#include <deque>
+#include <map>
+
+#include "core/launcher.h"
+
+namespace baton {
+
+class LocalLauncher : public Launcher {
+ public:
+  explicit LocalLauncher(int parallelism);
+  ~LocalLauncher() override;
+
+  bool CanRunMore() const override { return static_cast<int>(procs_.size()) < parallelism_; }
+  Status Start(int token, const ProcessSpec& spec) override;
+  WaitResult Wait(int64_t deadline_us, Completion* out, int* signal_out) override;
+  void Cancel(int token) override;
+  void CancelAll() override;
+  int running() const override { return static_cast<int>(procs_.size()); }
+
+ private:
+  struct Proc {
+    int token;
+    int64_t start_us;
+    int64_t deadline_us;       // timeout, 0 none
+    int64_t kill_at_us = 0;    // SIGKILL time once SIGTERM was sent
+    int64_t grace_us;
+    int64_t timeout_us;
+    bool timed_out = false;
+    bool cancelled = false;
+  };
+  void Reap();
+  void CheckDeadlines(int64_t now);
+  void Terminate(pid_t pid, Proc& p);
+  int64_t NextTimer() const;
+
+  int parallelism_;
+  sigset_t old_mask_;
+  std::map<pid_t, Proc> procs_;
+  std::deque<Completion> done_;
+};
+
+}  // namespace baton

@@ -1,0 +1,134 @@
+#pragma once
+// MetadataStore: where baton records pipelines, snapshots, runs, step runs, artifacts and
+// lineage. SQLite by default; the interface is what other stores (PostgreSQL, the server)
+// implement. Implementations are not thread-safe: use one instance per thread.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "baton/status.h"
+
+namespace baton {
+
+struct RunRecord {
+  std::string id;
+  std::string pipeline;
+  std::string snapshot_hash;
+  std::string status;  // pending, running, completed, failed, stopped, interrupted
+  std::string reason;
+  int64_t created_at = 0;
+  int64_t started_at = 0;
+  int64_t ended_at = 0;
+  std::string stack = "default";
+  std::string orchestrator = "local";
+  std::string host;
+  int64_t pid = 0;
+  int attempt = 1;           // 1, then +1 per resume
+  std::string parameters;    // JSON object
+  std::string pipeline_file;
+};
+
+struct StepRunRecord {
+  int64_t id = 0;
+  std::string run_id;
+  std::string step;
+  int attempt = 1;
+  std::string status;  // running, completed, failed, cached, skipped, stopped
+  std::string reason;
+  int64_t started_at = 0;
+  int64_t ended_at = 0;
+  int exit_code = -1;
+  std::string log_path;
+  std::string cache_key;
+  int64_t cached_from = 0;   // step run id this one reuses outputs of
+  std::string metadata;      // JSON written by the step, "" if none
+  int64_t pid = 0;
+  std::string command;       // the resolved command, for people
+  std::string cache_components;  // JSON of what went into cache_key (for --explain)
+};
+
+struct ArtifactRecord {
+  int64_t id = 0;
+  int64_t step_run_id = 0;   // the step run that produced it
+  std::string run_id;
+  std::string pipeline;
+  std::string step;
+  std::string name;
+  int version = 0;           // per (pipeline, step, name), from 1
+  std::string digest;        // sha256 hex
+  int64_t size = 0;
+  std::string kind;          // file | dir
+  std::string uri;
+  int64_t created_at = 0;
+};
+
+// One input a step run read: its local name and the artifact.
+struct InputUse {
+  std::string name;
+  int64_t artifact_id = 0;
+};
+
+// Output of a step run: its name and the artifact (new or reused from the cache).
+struct OutputUse {
+  std::string name;
+  int64_t artifact_id = 0;
+};
+
+class MetadataStore {
+ public:
+  virtual ~MetadataStore() = default;
+
+  // Snapshots are immutable and keyed by their content hash; storing twice is a no-op.
+  virtual Status PutSnapshot(const std::string& hash, const std::string& pipeline,
+                             const std::string& body) = 0;
+  virtual Result<std::string> GetSnapshot(const std::string& hash) = 0;
+
+  virtual Status CreateRun(const RunRecord& run) = 0;
+  virtual Status UpdateRunStatus(const std::string& run_id, const std::string& status,
+                                 const std::string& reason, int64_t ended_at) = 0;
+  // Marks a run as taken over by this process (resume): status running, new pid, attempt+1.
+  virtual Status ClaimRun(const std::string& run_id, int64_t pid, const std::string& host) = 0;
+  virtual Result<RunRecord> GetRun(const std::string& id_or_prefix) = 0;
+  virtual Result<std::vector<RunRecord>> ListRuns(const std::string& pipeline, int limit) = 0;
+
+  // Records the start of an attempt; returns the new step run id.
+  virtual Result<int64_t> StartStepRun(const StepRunRecord& rec) = 0;
+  // Records the end of an attempt, its new artifacts, its outputs and inputs, in one transaction.
+  // New artifacts get their ids and versions filled in.
+  virtual Status FinishStepRun(const StepRunRecord& rec, std::vector<ArtifactRecord>* new_artifacts,
+                               const std::vector<OutputUse>& reused_outputs,
+                               const std::vector<InputUse>& inputs) = 0;
+  virtual Result<std::vector<StepRunRecord>> ListStepRuns(const std::string& run_id) = 0;
+  virtual Result<StepRunRecord> GetStepRun(int64_t id) = 0;
+
+  // The artifact that output `output` of step `step` has in run `run_id` (latest successful
+  // attempt), or nullopt.
+  virtual Result<std::optional<ArtifactRecord>> FindRunOutput(const std::string& run_id,
+                                                              const std::string& step,
+                                                              const std::string& output) = 0;
+  virtual Result<ArtifactRecord> GetArtifact(const std::string& id_or_digest_prefix) = 0;
+  virtual Result<std::vector<ArtifactRecord>> ListArtifacts(const std::string& run_id, int limit) = 0;
+  // Artifacts a step run produced or reused (by output name) and read (by input name).
+  virtual Result<std::vector<std::pair<std::string, ArtifactRecord>>> StepOutputs(int64_t step_run_id) = 0;
+  virtual Result<std::vector<std::pair<std::string, ArtifactRecord>>> StepInputs(int64_t step_run_id) = 0;
+  // Step runs that read an artifact.
+  virtual Result<std::vector<StepRunRecord>> Consumers(int64_t artifact_id) = 0;
+
+  // The latest completed (not cached) step run with this cache key, or nullopt.
+  virtual Result<std::optional<StepRunRecord>> FindCacheHit(const std::string& cache_key) = 0;
+  // The latest successful (completed or cached) run of `step` of `pipeline` outside `run_id`.
+  virtual Result<std::optional<StepRunRecord>> PreviousStepRun(const std::string& pipeline,
+                                                               const std::string& step,
+                                                               const std::string& run_id) = 0;
+
+  // Median duration of recent successful attempts per step of a pipeline (for critical paths).
+  virtual Result<std::vector<std::pair<std::string, double>>> StepDurations(const std::string& pipeline) = 0;
+};
+
+// Opens (creating and migrating as needed) the SQLite store at `path`.
+Result<std::unique_ptr<MetadataStore>> OpenSqliteStore(const std::string& path);
+
+}  // namespace baton

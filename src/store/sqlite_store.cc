@@ -1,0 +1,607 @@
+// SQLite metadata store: WAL mode, one connection, prepared statements, versioned schema.
+// The schema is documented in docs/metadata-schema.md.
+
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <map>
+#include <thread>
+
+#include "platform/fs.h"
+#include "store/metadata_store.h"
+
+namespace baton {
+namespace {
+
+constexpr int kSchemaVersion = 1;
+
+// Migration N brings the schema from version N-1 to N.
+const char* const kMigrations[] = {
+    nullptr,
+    R"sql(
+CREATE TABLE pipelines(
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  created_at INTEGER NOT NULL);
+CREATE TABLE snapshots(
+  hash TEXT PRIMARY KEY,
+  pipeline_id INTEGER NOT NULL REFERENCES pipelines(id),
+  body TEXT NOT NULL,
+  created_at INTEGER NOT NULL);
+CREATE TABLE runs(
+  id TEXT PRIMARY KEY,
+  pipeline_id INTEGER NOT NULL REFERENCES pipelines(id),
+  snapshot_hash TEXT NOT NULL REFERENCES snapshots(hash),
+  status TEXT NOT NULL,
+  reason TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  started_at INTEGER NOT NULL DEFAULT 0,
+  ended_at INTEGER NOT NULL DEFAULT 0,
+  stack TEXT NOT NULL,
+  orchestrator TEXT NOT NULL,
+  host TEXT NOT NULL DEFAULT '',
+  pid INTEGER NOT NULL DEFAULT 0,
+  attempt INTEGER NOT NULL DEFAULT 1,
+  parameters TEXT NOT NULL DEFAULT '{}',
+  pipeline_file TEXT NOT NULL DEFAULT '');
+CREATE INDEX runs_pipeline ON runs(pipeline_id, created_at);
+CREATE INDEX runs_created ON runs(created_at);
+CREATE TABLE step_runs(
+  id INTEGER PRIMARY KEY,
+  run_id TEXT NOT NULL REFERENCES runs(id),
+  step TEXT NOT NULL,
+  attempt INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  reason TEXT NOT NULL DEFAULT '',
+  started_at INTEGER NOT NULL DEFAULT 0,
+  ended_at INTEGER NOT NULL DEFAULT 0,
+  exit_code INTEGER NOT NULL DEFAULT -1,
+  log_path TEXT NOT NULL DEFAULT '',
+  cache_key TEXT NOT NULL DEFAULT '',
+  cached_from INTEGER NOT NULL DEFAULT 0,
+  metadata TEXT NOT NULL DEFAULT '',
+  pid INTEGER NOT NULL DEFAULT 0,
+  command TEXT NOT NULL DEFAULT '',
+  cache_components TEXT NOT NULL DEFAULT '',
+  UNIQUE(run_id, step, attempt));
+CREATE INDEX step_runs_cache ON step_runs(cache_key, status);
+CREATE TABLE artifacts(
+  id INTEGER PRIMARY KEY,
+  step_run_id INTEGER NOT NULL REFERENCES step_runs(id),
+  run_id TEXT NOT NULL,
+  pipeline TEXT NOT NULL,
+  step TEXT NOT NULL,
+  name TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  digest TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  uri TEXT NOT NULL,
+  created_at INTEGER NOT NULL);
+CREATE INDEX artifacts_digest ON artifacts(digest);
+CREATE INDEX artifacts_version ON artifacts(pipeline, step, name, version);
+CREATE INDEX artifacts_run ON artifacts(run_id);
+CREATE TABLE step_outputs(
+  step_run_id INTEGER NOT NULL REFERENCES step_runs(id),
+  name TEXT NOT NULL,
+  artifact_id INTEGER NOT NULL REFERENCES artifacts(id),
+  PRIMARY KEY(step_run_id, name));
+CREATE TABLE step_inputs(
+  step_run_id INTEGER NOT NULL REFERENCES step_runs(id),
+  name TEXT NOT NULL,
+  artifact_id INTEGER NOT NULL REFERENCES artifacts(id),
+  PRIMARY KEY(step_run_id, name));
+CREATE INDEX step_inputs_artifact ON step_inputs(artifact_id);
+)sql",
+};
+
+// A prepared statement with typed binding; reset on destruction of the Use scope.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) {
+    if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s_, nullptr) != SQLITE_OK)
+      err_ = sqlite3_errmsg(db);
+  }
+  ~Stmt() { sqlite3_finalize(s_); }
+  const std::string& error() const { return err_; }
+  sqlite3_stmt* get() { return s_; }
+
+ private:
+  sqlite3_stmt* s_ = nullptr;
+  std::string err_;
+};
+
+// Binds and steps one use of a statement.
+class Query {
+ public:
+  explicit Query(sqlite3_stmt* s) : s_(s) {}
+  ~Query() {
+    sqlite3_reset(s_);
+    sqlite3_clear_bindings(s_);
+  }
+  Query& Bind(const std::string& v) {
+    sqlite3_bind_text(s_, ++i_, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Query& Bind(const char* v) { return Bind(std::string(v)); }
+  Query& Bind(int64_t v) {
+    sqlite3_bind_int64(s_, ++i_, v);
+    return *this;
+  }
+  Query& Bind(int v) { return Bind(static_cast<int64_t>(v)); }
+  Query& Bind(double v) {
+    sqlite3_bind_double(s_, ++i_, v);
+    return *this;
+  }
+  int Step() { return sqlite3_step(s_); }
+  std::string Text(int c) {
+    auto* p = sqlite3_column_text(s_, c);
+    return p ? std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(s_, c))) : "";
+  }
+  int64_t Int(int c) { return sqlite3_column_int64(s_, c); }
+  double Double(int c) { return sqlite3_column_double(s_, c); }
+
+ private:
+  sqlite3_stmt* s_;
+  int i_ = 0;
+};
+
+class SqliteStore : public MetadataStore {
+ public:
+  ~SqliteStore() override {
+    stmts_.clear();
+    if (db_) sqlite3_close_v2(db_);
+  }
+
+  Status Open(const std::string& path) {
+    int rc = sqlite3_open_v2(path.c_str(), &db_,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+    if (rc != SQLITE_OK) return Unavailable("cannot open metadata store " + path + ": " + sqlite3_errstr(rc));
+    sqlite3_busy_timeout(db_, 30000);
+    BATON_RETURN_IF_ERROR(Exec("PRAGMA journal_mode=WAL"));
+    BATON_RETURN_IF_ERROR(Exec("PRAGMA synchronous=NORMAL"));
+    BATON_RETURN_IF_ERROR(Exec("PRAGMA foreign_keys=ON"));
+    return Migrate();
+  }
+
+  Status PutSnapshot(const std::string& hash, const std::string& pipeline, const std::string& body) override {
+    return Txn([&]() -> Status {
+      BATON_ASSIGN_OR_RETURN(int64_t pid, PipelineId(pipeline));
+      Query q(S("INSERT OR IGNORE INTO snapshots(hash, pipeline_id, body, created_at) VALUES(?,?,?,?)"));
+      q.Bind(hash).Bind(pid).Bind(body).Bind(NowMicros());
+      return Done(q.Step(), "store snapshot");
+    });
+  }
+
+  Result<std::string> GetSnapshot(const std::string& hash) override {
+    Query q(S("SELECT body FROM snapshots WHERE hash = ?"));
+    q.Bind(hash);
+    int rc = q.Step();
+    if (rc == SQLITE_ROW) return q.Text(0);
+    if (rc == SQLITE_DONE) return NotFound("no snapshot " + hash);
+    return Err("read snapshot");
+  }
+
+  Status CreateRun(const RunRecord& r) override {
+    return Txn([&]() -> Status {
+      BATON_ASSIGN_OR_RETURN(int64_t pid, PipelineId(r.pipeline));
+      Query q(S("INSERT INTO runs(id, pipeline_id, snapshot_hash, status, reason, created_at, started_at, "
+                "stack, orchestrator, host, pid, attempt, parameters, pipeline_file) "
+                "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
+      q.Bind(r.id).Bind(pid).Bind(r.snapshot_hash).Bind(r.status).Bind(r.reason).Bind(r.created_at)
+          .Bind(r.started_at).Bind(r.stack).Bind(r.orchestrator).Bind(r.host).Bind(r.pid)
+          .Bind(r.attempt).Bind(r.parameters).Bind(r.pipeline_file);
+      return Done(q.Step(), "create run");
+    });
+  }
+
+  Status UpdateRunStatus(const std::string& id, const std::string& status, const std::string& reason,
+                         int64_t ended_at) override {
+    return Txn([&]() -> Status {
+      Query q(S("UPDATE runs SET status = ?, reason = ?, ended_at = ? WHERE id = ?"));
+      q.Bind(status).Bind(reason).Bind(ended_at).Bind(id);
+      return Done(q.Step(), "update run");
+    });
+  }
+
+  Status ClaimRun(const std::string& id, int64_t pid, const std::string& host) override {
+    return Txn([&]() -> Status {
+      Query q(S("UPDATE runs SET status = 'running', reason = '', ended_at = 0, pid = ?, host = ?, "
+                "attempt = attempt + 1 WHERE id = ?"));
+      q.Bind(pid).Bind(host).Bind(id);
+      return Done(q.Step(), "claim run");
+    });
+  }
+
+  static constexpr const char* kRunCols =
+      "r.id, p.name, r.snapshot_hash, r.status, r.reason, r.created_at, r.started_at, r.ended_at, "
+      "r.stack, r.orchestrator, r.host, r.pid, r.attempt, r.parameters, r.pipeline_file";
+
+  static RunRecord ReadRun(Query& q) {
+    RunRecord r;
+    r.id = q.Text(0);
+    r.pipeline = q.Text(1);
+    r.snapshot_hash = q.Text(2);
+    r.status = q.Text(3);
+    r.reason = q.Text(4);
+    r.created_at = q.Int(5);
+    r.started_at = q.Int(6);
+    r.ended_at = q.Int(7);
+    r.stack = q.Text(8);
+    r.orchestrator = q.Text(9);
+    r.host = q.Text(10);
+    r.pid = q.Int(11);
+    r.attempt = static_cast<int>(q.Int(12));
+    r.parameters = q.Text(13);
+    r.pipeline_file = q.Text(14);
+    return r;
+  }
+
+  Result<RunRecord> GetRun(const std::string& id) override {
+    if (id == "last" || id == "latest") {
+      auto runs = ListRuns("", 1);
+      if (!runs.ok()) return runs.status();
+      if (runs->empty()) return NotFound("there are no runs yet");
+      return (*runs)[0];
+    }
+    static const std::string sql = std::string("SELECT ") + kRunCols +
+                                   " FROM runs r JOIN pipelines p ON p.id = r.pipeline_id "
+                                   "WHERE r.id = ? OR r.id LIKE ? ESCAPE '\\' ORDER BY (r.id = ?) DESC LIMIT 2";
+    Query q(S(sql.c_str()));
+    q.Bind(id).Bind(EscapeLike(id) + "%").Bind(id);
+    std::vector<RunRecord> found;
+    int rc;
+    while ((rc = q.Step()) == SQLITE_ROW) found.push_back(ReadRun(q));
+    if (rc != SQLITE_DONE) return Err("read run");
+    if (found.empty()) return NotFound("no run '" + id + "'");
+    if (found.size() > 1 && found[0].id != id) return InvalidArgument("run prefix '" + id + "' is ambiguous");
+    return found[0];
+  }
+
+  Result<std::vector<RunRecord>> ListRuns(const std::string& pipeline, int limit) override {
+    static const std::string sql = std::string("SELECT ") + kRunCols +
+                                   " FROM runs r JOIN pipelines p ON p.id = r.pipeline_id "
+                                   "WHERE (? = '' OR p.name = ?) ORDER BY r.created_at DESC, r.rowid DESC LIMIT ?";
+    Query q(S(sql.c_str()));
+    q.Bind(pipeline).Bind(pipeline).Bind(static_cast<int64_t>(limit <= 0 ? -1 : limit));
+    std::vector<RunRecord> out;
+    int rc;
+    while ((rc = q.Step()) == SQLITE_ROW) out.push_back(ReadRun(q));
+    if (rc != SQLITE_DONE) return Err("list runs");
+    return out;
+  }
+
+  Result<int64_t> StartStepRun(const StepRunRecord& r) override {
+    int64_t id = 0;
+    Status s = Txn([&]() -> Status {
+      Query q(S("INSERT INTO step_runs(run_id, step, attempt, status, reason, started_at, log_path, "
+                "cache_key, pid, command, cache_components) VALUES(?,?,?,?,?,?,?,?,?,?,?)"));
+      q.Bind(r.run_id).Bind(r.step).Bind(r.attempt).Bind(r.status).Bind(r.reason).Bind(r.started_at)
+          .Bind(r.log_path).Bind(r.cache_key).Bind(r.pid).Bind(r.command).Bind(r.cache_components);
+      BATON_RETURN_IF_ERROR(Done(q.Step(), "start step run"));
+      id = sqlite3_last_insert_rowid(db_);
+      return Status::Ok();
+    });
+    if (!s.ok()) return s;
+    return id;
+  }
+
+  Status FinishStepRun(const StepRunRecord& r, std::vector<ArtifactRecord>* arts,
+                       const std::vector<OutputUse>& reused, const std::vector<InputUse>& inputs) override {
+    return Txn([&]() -> Status {
+      {
+        Query q(S("UPDATE step_runs SET status = ?, reason = ?, ended_at = ?, exit_code = ?, "
+                  "cache_key = ?, cached_from = ?, metadata = ?, pid = ? WHERE id = ?"));
+        q.Bind(r.status).Bind(r.reason).Bind(r.ended_at).Bind(r.exit_code).Bind(r.cache_key)
+            .Bind(r.cached_from).Bind(r.metadata).Bind(r.pid).Bind(r.id);
+        BATON_RETURN_IF_ERROR(Done(q.Step(), "finish step run"));
+      }
+      for (auto& a : *arts) {
+        {
+          Query v(S("SELECT COALESCE(MAX(version), 0) + 1 FROM artifacts WHERE pipeline = ? AND step = ? AND name = ?"));
+          v.Bind(a.pipeline).Bind(a.step).Bind(a.name);
+          if (v.Step() != SQLITE_ROW) return Err("version artifact");
+          a.version = static_cast<int>(v.Int(0));
+        }
+        Query q(S("INSERT INTO artifacts(step_run_id, run_id, pipeline, step, name, version, digest, size, "
+                  "kind, uri, created_at) VALUES(?,?,?,?,?,?,?,?,?,?,?)"));
+        q.Bind(r.id).Bind(a.run_id).Bind(a.pipeline).Bind(a.step).Bind(a.name).Bind(a.version)
+            .Bind(a.digest).Bind(a.size).Bind(a.kind).Bind(a.uri).Bind(a.created_at);
+        BATON_RETURN_IF_ERROR(Done(q.Step(), "record artifact"));
+        a.id = sqlite3_last_insert_rowid(db_);
+        a.step_run_id = r.id;
+        BATON_RETURN_IF_ERROR(Link("step_outputs", r.id, a.name, a.id));
+      }
+      for (const auto& o : reused) BATON_RETURN_IF_ERROR(Link("step_outputs", r.id, o.name, o.artifact_id));
+      for (const auto& i : inputs) BATON_RETURN_IF_ERROR(Link("step_inputs", r.id, i.name, i.artifact_id));
+      return Status::Ok();
+    });
+  }
+
+  static constexpr const char* kStepCols =
+      "id, run_id, step, attempt, status, reason, started_at, ended_at, exit_code, log_path, "
+      "cache_key, cached_from, metadata, pid, command, cache_components";
+
+  static StepRunRecord ReadStep(Query& q, int o = 0) {
+    StepRunRecord r;
+    r.id = q.Int(o + 0);
+    r.run_id = q.Text(o + 1);
+    r.step = q.Text(o + 2);
+    r.attempt = static_cast<int>(q.Int(o + 3));
+    r.status = q.Text(o + 4);
+    r.reason = q.Text(o + 5);
+    r.started_at = q.Int(o + 6);
+    r.ended_at = q.Int(o + 7);
+    r.exit_code = static_cast<int>(q.Int(o + 8));
+    r.log_path = q.Text(o + 9);
+    r.cache_key = q.Text(o + 10);
+    r.cached_from = q.Int(o + 11);
+    r.metadata = q.Text(o + 12);
+    r.pid = q.Int(o + 13);
+    r.command = q.Text(o + 14);
+    r.cache_components = q.Text(o + 15);
+    return r;
+  }
+
+  Result<std::vector<StepRunRecord>> ListStepRuns(const std::string& run_id) override {
+    static const std::string sql = std::string("SELECT ") + kStepCols + " FROM step_runs WHERE run_id = ? ORDER BY id";
+    Query q(S(sql.c_str()));
+    q.Bind(run_id);
+    std::vector<StepRunRecord> out;
+    int rc;
+    while ((rc = q.Step()) == SQLITE_ROW) out.push_back(ReadStep(q));
+    if (rc != SQLITE_DONE) return Err("list step runs");
+    return out;
+  }
+
+  Result<StepRunRecord> GetStepRun(int64_t id) override {
+    static const std::string sql = std::string("SELECT ") + kStepCols + " FROM step_runs WHERE id = ?";
+    Query q(S(sql.c_str()));
+    q.Bind(id);
+    int rc = q.Step();
+    if (rc == SQLITE_ROW) return ReadStep(q);
+    if (rc == SQLITE_DONE) return NotFound("no step run " + std::to_string(id));
+    return Err("read step run");
+  }
+
+  static constexpr const char* kArtCols =
+      "a.id, a.step_run_id, a.run_id, a.pipeline, a.step, a.name, a.version, a.digest, a.size, a.kind, "
+      "a.uri, a.created_at";
+
+  static ArtifactRecord ReadArt(Query& q, int o = 0) {
+    ArtifactRecord a;
+    a.id = q.Int(o + 0);
+    a.step_run_id = q.Int(o + 1);
+    a.run_id = q.Text(o + 2);
+    a.pipeline = q.Text(o + 3);
+    a.step = q.Text(o + 4);
+    a.name = q.Text(o + 5);
+    a.version = static_cast<int>(q.Int(o + 6));
+    a.digest = q.Text(o + 7);
+    a.size = q.Int(o + 8);
+    a.kind = q.Text(o + 9);
+    a.uri = q.Text(o + 10);
+    a.created_at = q.Int(o + 11);
+    return a;
+  }
+
+  Result<std::optional<ArtifactRecord>> FindRunOutput(const std::string& run_id, const std::string& step,
+                                                      const std::string& output) override {
+    static const std::string sql = std::string("SELECT ") + kArtCols +
+                                   " FROM step_runs s JOIN step_outputs o ON o.step_run_id = s.id "
+                                   "JOIN artifacts a ON a.id = o.artifact_id "
+                                   "WHERE s.run_id = ? AND s.step = ? AND o.name = ? "
+                                   "AND s.status IN ('completed', 'cached') ORDER BY s.id DESC LIMIT 1";
+    Query q(S(sql.c_str()));
+    q.Bind(run_id).Bind(step).Bind(output);
+    int rc = q.Step();
+    if (rc == SQLITE_ROW) return std::optional<ArtifactRecord>(ReadArt(q));
+    if (rc == SQLITE_DONE) return std::optional<ArtifactRecord>();
+    return Err("find run output");
+  }
+
+  Result<ArtifactRecord> GetArtifact(const std::string& key) override {
+    static const std::string sql = std::string("SELECT ") + kArtCols +
+                                   " FROM artifacts a WHERE CAST(a.id AS TEXT) = ? OR a.digest LIKE ? "
+                                   "ORDER BY (CAST(a.id AS TEXT) = ?) DESC, a.id LIMIT 1";
+    Query q(S(sql.c_str()));
+    std::string like = key.size() >= 6 ? EscapeLike(key) + "%" : "\x01";
+    q.Bind(key).Bind(like).Bind(key);
+    int rc = q.Step();
+    if (rc == SQLITE_ROW) return ReadArt(q);
+    if (rc == SQLITE_DONE) return NotFound("no artifact '" + key + "' (give an artifact id or at least 6 digits of its digest)");
+    return Err("read artifact");
+  }
+
+  Result<std::vector<ArtifactRecord>> ListArtifacts(const std::string& run_id, int limit) override {
+    static const std::string sql = std::string("SELECT ") + kArtCols +
+                                   " FROM artifacts a WHERE (? = '' OR a.run_id = ? OR a.id IN "
+                                   "(SELECT o.artifact_id FROM step_outputs o JOIN step_runs s ON s.id = o.step_run_id "
+                                   "WHERE s.run_id = ?)) ORDER BY a.id DESC LIMIT ?";
+    Query q(S(sql.c_str()));
+    q.Bind(run_id).Bind(run_id).Bind(run_id).Bind(static_cast<int64_t>(limit <= 0 ? -1 : limit));
+    std::vector<ArtifactRecord> out;
+    int rc;
+    while ((rc = q.Step()) == SQLITE_ROW) out.push_back(ReadArt(q));
+    if (rc != SQLITE_DONE) return Err("list artifacts");
+    return out;
+  }
+
+  Result<std::vector<std::pair<std::string, ArtifactRecord>>> Uses(const char* table, int64_t id) {
+    std::string sql = std::string("SELECT u.name, ") + kArtCols + " FROM " + table +
+                      " u JOIN artifacts a ON a.id = u.artifact_id WHERE u.step_run_id = ? ORDER BY u.name";
+    Query q(S(sql.c_str()));
+    q.Bind(id);
+    std::vector<std::pair<std::string, ArtifactRecord>> out;
+    int rc;
+    while ((rc = q.Step()) == SQLITE_ROW) out.emplace_back(q.Text(0), ReadArt(q, 1));
+    if (rc != SQLITE_DONE) return Err("read lineage");
+    return out;
+  }
+  Result<std::vector<std::pair<std::string, ArtifactRecord>>> StepOutputs(int64_t id) override {
+    return Uses("step_outputs", id);
+  }
+  Result<std::vector<std::pair<std::string, ArtifactRecord>>> StepInputs(int64_t id) override {
+    return Uses("step_inputs", id);
+  }
+
+  Result<std::vector<StepRunRecord>> Consumers(int64_t artifact_id) override {
+    static const std::string sql = std::string("SELECT ") + kStepCols +
+                                   " FROM step_runs WHERE id IN (SELECT step_run_id FROM step_inputs WHERE artifact_id = ?) ORDER BY id";
+    Query q(S(sql.c_str()));
+    q.Bind(artifact_id);
+    std::vector<StepRunRecord> out;
+    int rc;
+    while ((rc = q.Step()) == SQLITE_ROW) out.push_back(ReadStep(q));
+    if (rc != SQLITE_DONE) return Err("read consumers");
+    return out;
+  }
+
+  Result<std::optional<StepRunRecord>> FindCacheHit(const std::string& key) override {
+    static const std::string sql = std::string("SELECT ") + kStepCols +
+                                   " FROM step_runs WHERE cache_key = ? AND status = 'completed' ORDER BY id DESC LIMIT 1";
+    return OptionalStep(sql, {key});
+  }
+
+  Result<std::optional<StepRunRecord>> PreviousStepRun(const std::string& pipeline, const std::string& step,
+                                                       const std::string& run_id) override {
+    static const std::string sql = std::string("SELECT ") + kStepCols +
+                                   " FROM step_runs WHERE step = ? AND run_id != ? AND status IN ('completed', 'cached') "
+                                   "AND run_id IN (SELECT r.id FROM runs r JOIN pipelines p ON p.id = r.pipeline_id "
+                                   "WHERE p.name = ?) ORDER BY id DESC LIMIT 1";
+    return OptionalStep(sql, {step, run_id, pipeline});
+  }
+
+  Result<std::optional<StepRunRecord>> OptionalStep(const std::string& sql, std::initializer_list<std::string> args) {
+    Query q(S(sql.c_str()));
+    for (const auto& a : args) q.Bind(a);
+    int rc = q.Step();
+    if (rc == SQLITE_ROW) return std::optional<StepRunRecord>(ReadStep(q));
+    if (rc == SQLITE_DONE) return std::optional<StepRunRecord>();
+    return Err("read step run");
+  }
+
+  Result<std::vector<std::pair<std::string, double>>> StepDurations(const std::string& pipeline) override {
+    // Average of the last successful attempts of each step (recent runs only).
+    Query q(S("SELECT s.step, AVG(s.ended_at - s.started_at) FROM step_runs s WHERE s.run_id IN "
+              "(SELECT r.id FROM runs r JOIN pipelines p ON p.id = r.pipeline_id WHERE p.name = ? "
+              " ORDER BY r.created_at DESC LIMIT 5) AND s.status = 'completed' GROUP BY s.step"));
+    q.Bind(pipeline);
+    std::vector<std::pair<std::string, double>> out;
+    int rc;
+    while ((rc = q.Step()) == SQLITE_ROW) out.emplace_back(q.Text(0), q.Double(1));
+    if (rc != SQLITE_DONE) return Err("read step durations");
+    return out;
+  }
+
+ private:
+  sqlite3_stmt* S(const char* sql) {
+    auto it = stmts_.find(sql);
+    if (it == stmts_.end()) it = stmts_.emplace(sql, std::make_unique<Stmt>(db_, sql)).first;
+    return it->second->get();
+  }
+
+  static std::string EscapeLike(const std::string& s) {
+    std::string o;
+    for (char c : s) {
+      if (c == '%' || c == '_' || c == '\\') o += '\\';
+      o += c;
+    }
+    return o;
+  }
+
+  Status Err(const std::string& what) {
+    int code = sqlite3_errcode(db_);
+    std::string msg = "metadata store: " + what + ": " + sqlite3_errmsg(db_);
+    if (code == SQLITE_BUSY || code == SQLITE_LOCKED) return Unavailable(msg);
+    if (code == SQLITE_FULL) return ResourceExhausted(msg);
+    return Internal(msg);
+  }
+  Status Done(int rc, const std::string& what) { return rc == SQLITE_DONE || rc == SQLITE_ROW ? Status::Ok() : Err(what); }
+
+  Status Exec(const char* sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+      std::string m = err ? err : "unknown error";
+      sqlite3_free(err);
+      int code = sqlite3_errcode(db_);
+      if (code == SQLITE_BUSY) return Unavailable("metadata store busy: " + m);
+      if (code == SQLITE_FULL) return ResourceExhausted("metadata store: " + m);
+      return Internal("metadata store: " + m);
+    }
+    return Status::Ok();
+  }
+
+  // Runs f inside BEGIN IMMEDIATE ... COMMIT; rolls back on error. Retries while busy.
+  template <typename F>
+  Status Txn(F&& f) {
+    for (int attempt = 0;; ++attempt) {
+      Status s = Exec("BEGIN IMMEDIATE");
+      if (s.code() == Code::kUnavailable && attempt < 100) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5 + attempt));
+        continue;
+      }
+      BATON_RETURN_IF_ERROR(s);
+      s = f();
+      if (s.ok()) s = Exec("COMMIT");
+      if (!s.ok()) {
+        (void)Exec("ROLLBACK");
+      }
+      return s;
+    }
+  }
+
+  Result<int64_t> PipelineId(const std::string& name) {
+    {
+      Query q(S("SELECT id FROM pipelines WHERE name = ?"));
+      q.Bind(name);
+      if (q.Step() == SQLITE_ROW) return q.Int(0);
+    }
+    Query q(S("INSERT INTO pipelines(name, created_at) VALUES(?, ?)"));
+    q.Bind(name).Bind(NowMicros());
+    BATON_RETURN_IF_ERROR(Done(q.Step(), "record pipeline"));
+    return static_cast<int64_t>(sqlite3_last_insert_rowid(db_));
+  }
+
+  Status Link(const char* table, int64_t step_run, const std::string& name, int64_t artifact) {
+    std::string sql = std::string("INSERT INTO ") + table + "(step_run_id, name, artifact_id) VALUES(?,?,?)";
+    Query q(S(sql.c_str()));
+    q.Bind(step_run).Bind(name).Bind(artifact);
+    return Done(q.Step(), "record lineage");
+  }
+
+  Status Migrate() {
+    return Txn([&]() -> Status {
+      BATON_RETURN_IF_ERROR(Exec("CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)"));
+      int64_t version = 0;
+      {
+        Query q(S("SELECT MAX(version) FROM schema_version"));
+        if (q.Step() == SQLITE_ROW) version = q.Int(0);
+      }
+      if (version > kSchemaVersion)
+        return FailedPrecondition("the metadata store has schema version " + std::to_string(version) +
+                                  ", newer than this baton understands (" + std::to_string(kSchemaVersion) +
+                                  "); upgrade baton");
+      for (int64_t v = version + 1; v <= kSchemaVersion; ++v) {
+        BATON_RETURN_IF_ERROR(Exec(kMigrations[v]));
+        Query q(S("INSERT INTO schema_version(version) VALUES(?)"));
+        q.Bind(v);
+        BATON_RETURN_IF_ERROR(Done(q.Step(), "record schema version"));
+      }
+      return Status::Ok();
+    });
+  }
+
+  sqlite3* db_ = nullptr;
+  std::map<std::string, std::unique_ptr<Stmt>> stmts_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<MetadataStore>> OpenSqliteStore(const std::string& path) {
+  auto store = std::make_unique<SqliteStore>();
+  BATON_RETURN_IF_ERROR(store->Open(path));
+  return std::unique_ptr<MetadataStore>(std::move(store));
+}
+
+}  // namespace baton
