@@ -77,11 +77,9 @@ bool IsValidStepName(const std::string& s) {
 }
 
 bool IsValidParamName(const std::string& s) {
-  if (s.empty() || !(std::islower(static_cast<unsigned char>(s[0])) || s[0] == '_')) return false;
+  if (s.empty() || s.size() > 63 || !(std::isalpha(static_cast<unsigned char>(s[0])) || s[0] == '_')) return false;
   for (char c : s)
-    if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) ||
-          c == '_'))
-      return false;
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) return false;
   return true;
 }
 
@@ -186,7 +184,7 @@ std::vector<Diagnostic> ValidatePipeline(const PipelineSpec& spec) {
   }
   for (auto it = spec.parameters.begin(); it != spec.parameters.end(); ++it)
     if (!IsValidParamName(it.key()))
-      err(top, "invalid parameter name '" + it.key() + "' (use [a-z_][a-z0-9_]*)");
+      err(top, "invalid parameter name '" + it.key() + "' (use [A-Za-z_][A-Za-z0-9_]*)");
 
   for (const auto& s : spec.steps) {
     std::set<std::string> outs, ins;

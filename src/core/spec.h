@@ -110,7 +110,7 @@ struct PipelineSpec {
   Settings EffectiveSettings(const StepSpec& step) const;
 };
 
-// Names: steps and outputs [A-Za-z0-9_-]{1,63}; parameters [a-z_][a-z0-9_]*.
+// Names: steps and outputs [A-Za-z0-9_-]{1,63}; parameters [A-Za-z_][A-Za-z0-9_]{0,62}.
 bool IsValidStepName(const std::string& s);
 bool IsValidParamName(const std::string& s);
 

@@ -300,7 +300,7 @@ class Parser {
   void ParseParameters(const YAML::Node& n, PipelineSpec* spec) {
     ForEachKey(n, "parameters", nullptr, [&](const std::string& key, const YAML::Node& k, const YAML::Node& v) {
       if (!IsValidParamName(key)) {
-        Error(k, "invalid parameter name '" + key + "' (use [a-z_][a-z0-9_]*)");
+        Error(k, "invalid parameter name '" + key + "' (use [A-Za-z_][A-Za-z0-9_]*)");
         return;
       }
       if (!v.IsScalar()) {

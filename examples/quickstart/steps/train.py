@@ -1,0 +1,25 @@
+"""Train a logistic-regression classifier (features scaled first) and save it with pickle."""
+import argparse
+import pickle
+
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from common import load_arrays, log_metadata
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--train", required=True)
+parser.add_argument("--C", type=float, required=True)
+parser.add_argument("--max-iter", type=int, required=True)
+parser.add_argument("--model", required=True)
+args = parser.parse_args()
+
+data = load_arrays(args.train)
+model = make_pipeline(StandardScaler(), LogisticRegression(C=args.C, max_iter=args.max_iter))
+model.fit(data["X"], data["y"])
+train_accuracy = float(model.score(data["X"], data["y"]))
+with open(args.model, "wb") as f:
+    pickle.dump(model, f)
+log_metadata(train_accuracy=train_accuracy, C=args.C)
+print(f"train accuracy {train_accuracy:.4f}")

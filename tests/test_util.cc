@@ -1,0 +1,94 @@
+#include "test_util.h"
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+#include <thread>
+
+#include "platform/fs.h"
+
+extern char** environ;
+
+namespace baton::testing {
+
+TempDir::TempDir() {
+  const char* tmp = std::getenv("TMPDIR");
+  std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") + "/baton-test-XXXXXX";
+  std::vector<char> buf(tmpl.begin(), tmpl.end());
+  buf.push_back(0);
+  if (!::mkdtemp(buf.data())) throw std::runtime_error("mkdtemp failed");
+  path_ = buf.data();
+}
+
+TempDir::~TempDir() {
+  if (!std::getenv("BATON_KEEP_TEST_DIRS")) (void)fs::RemoveTree(path_);
+}
+
+std::string TempDir::Write(const std::string& rel, const std::string& content) const {
+  std::string p = path_ + "/" + rel;
+  (void)fs::MakeDirs(fs::Dirname(p));
+  if (!fs::WriteFileAtomic(p, content).ok()) throw std::runtime_error("cannot write " + p);
+  return p;
+}
+
+std::string BatonBinary() { return BATON_BINARY; }
+std::string SourceDir() { return BATON_SOURCE_DIR; }
+
+std::string ReadFileOrDie(const std::string& path) {
+  auto r = fs::ReadFile(path);
+  if (!r.ok()) throw std::runtime_error(r.status().message());
+  return *r;
+}
+
+namespace {
+CommandResult Run(const std::string& cwd, const std::vector<std::string>& argv, const std::vector<std::string>& extra_env) {
+  TempDir io;
+  std::string out_path = io.path() + "/out", err_path = io.path() + "/err";
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&fa, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
+  std::vector<std::string> env;
+  for (char** e = environ; *e; ++e) env.emplace_back(*e);
+  for (const auto& e : extra_env) env.push_back(e);
+  std::vector<char*> a, ev;
+  for (const auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
+  a.push_back(nullptr);
+  for (const auto& s : env) ev.push_back(const_cast<char*>(s.c_str()));
+  ev.push_back(nullptr);
+  pid_t pid;
+  CommandResult r;
+  if (posix_spawn(&pid, a[0], &fa, nullptr, a.data(), ev.data()) != 0) {
+    posix_spawn_file_actions_destroy(&fa);
+    r.err = "spawn failed";
+    return r;
+  }
+  posix_spawn_file_actions_destroy(&fa);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = ReadFileOrDie(out_path);
+  r.err = ReadFileOrDie(err_path);
+  return r;
+}
+}  // namespace
+
+CommandResult RunBaton(const std::string& cwd, const std::vector<std::string>& args, const std::vector<std::string>& env) {
+  std::vector<std::string> argv = {BatonBinary()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return Run(cwd, argv, env);
+}
+
+CommandResult RunShell(const std::string& cwd, const std::string& command) {
+  return Run(cwd, {"/bin/sh", "-c", command}, {});
+}
+
+}  // namespace baton::testing

@@ -1,0 +1,38 @@
+#pragma once
+// Helpers for tests: temporary directories and running the baton binary.
+
+#include <string>
+#include <vector>
+
+namespace baton::testing {
+
+// A fresh directory under $TMPDIR, removed (with read-only artifact trees) on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  // Writes `content` to path()/rel (creating parent directories); returns the full path.
+  std::string Write(const std::string& rel, const std::string& content) const;
+
+ private:
+  std::string path_;
+};
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+// Runs the baton binary with `args` in `cwd`; `env` entries ("K=V") are added to the environment.
+CommandResult RunBaton(const std::string& cwd, const std::vector<std::string>& args,
+                       const std::vector<std::string>& env = {});
+// Runs /bin/sh -c `command` in `cwd`.
+CommandResult RunShell(const std::string& cwd, const std::string& command);
+
+std::string BatonBinary();
+std::string SourceDir();
+std::string ReadFileOrDie(const std::string& path);
+
+}  // namespace baton::testing
