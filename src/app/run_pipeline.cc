@@ -5,10 +5,12 @@
 
 #include <cstring>
 #include <random>
+#include <set>
 
 #include "platform/fs.h"
 #include "platform/hash.h"
 #include "platform/local_launcher.h"
+#include "platform/process.h"
 
 namespace baton {
 
@@ -72,6 +74,52 @@ Capacity LocalCapacity(int jobs) {
   return c;
 }
 
+namespace {
+
+// Plans and executes a run that is recorded as running and owned by this process.
+Result<RunSummary> ExecuteRun(Workspace& ws, const PipelineSpec& spec, const std::string& run_id,
+                              const std::string& snapshot_hash, const RunOptions& opts,
+                              ExecutionObserver* observer, LocalLauncher* launcher,
+                              const RunProgress& progress) {
+  std::map<std::string, double> weights;
+  if (auto d = ws.meta->StepDurations(spec.name); d.ok())
+    for (const auto& [step, us] : *d) weights[step] = us;
+  int jobs = opts.jobs > 0 ? opts.jobs : DefaultJobs();
+  Capacity cap = LocalCapacity(jobs);
+  cap.pools = spec.pools;
+  Plan plan(spec, cap, weights);
+  std::map<int, int> first_attempt;
+  for (const auto& name : progress.done) plan.MarkDone(plan.index(name));
+  for (const auto& [name, n] : progress.next_attempt)
+    if (int i = plan.index(name); i >= 0) first_attempt[i] = n;
+
+  RunContext ctx;
+  ctx.spec = &spec;
+  ctx.run_id = run_id;
+  ctx.snapshot_hash = snapshot_hash;
+  ctx.logs_dir = ws.LogsDir(run_id);
+  ctx.use_cache = opts.use_cache;
+  ctx.explain = opts.explain;
+  StepRunner runner(ctx, ws.meta.get(), ws.artifacts.get());
+  BATON_RETURN_IF_ERROR(fs::MakeDirs(ctx.logs_dir));
+  launcher->SetPidJournal(ctx.logs_dir + "/.pids");
+
+  ExecutorOptions eo;
+  eo.failure_mode = opts.failure_mode.value_or(spec.failure_mode);
+  eo.run_timeout_us = opts.run_timeout_us;
+  Executor ex(spec, &plan, &runner, launcher, observer, eo);
+  auto summary = ex.Run(first_attempt);
+  if (!summary.ok()) {
+    (void)ws.meta->UpdateRunStatus(run_id, "failed", "baton error: " + summary.status().message(), NowMicros());
+    return summary.status();
+  }
+  (void)fs::RemoveTree(ws.artifacts->StagingRoot() + "/" + run_id);
+  BATON_RETURN_IF_ERROR(ws.meta->UpdateRunStatus(run_id, summary->status, summary->reason, NowMicros()));
+  return summary;
+}
+
+}  // namespace
+
 Result<RunSummary> RunPipeline(Workspace& ws, const PipelineSpec& spec, const RunOptions& opts,
                                ExecutionObserver* observer, std::string* run_id_out) {
   int jobs = opts.jobs > 0 ? opts.jobs : DefaultJobs();
@@ -88,40 +136,45 @@ Result<RunSummary> RunPipeline(Workspace& ws, const PipelineSpec& spec, const Ru
   run.created_at = run.started_at = NowMicros();
   run.host = HostName();
   run.pid = ::getpid();
+  run.pid_start = ProcessStartTicks(::getpid());
   run.parameters = spec.parameters.dump();
   run.pipeline_file = spec.file;
   BATON_RETURN_IF_ERROR(ws.meta->CreateRun(run));
   if (run_id_out) *run_id_out = run.id;
+  return ExecuteRun(ws, spec, run.id, snap.hash, opts, observer, &launcher, RunProgress{});
+}
 
-  std::map<std::string, double> weights;
-  if (auto d = ws.meta->StepDurations(spec.name); d.ok())
-    for (const auto& [step, us] : *d) weights[step] = us;
-  Capacity cap = LocalCapacity(jobs);
-  cap.pools = spec.pools;
-  Plan plan(spec, cap, weights);
-
-  RunContext ctx;
-  ctx.spec = &spec;
-  ctx.run_id = run.id;
-  ctx.snapshot_hash = snap.hash;
-  ctx.logs_dir = ws.LogsDir(run.id);
-  ctx.use_cache = opts.use_cache;
-  ctx.explain = opts.explain;
-  StepRunner runner(ctx, ws.meta.get(), ws.artifacts.get());
-  BATON_RETURN_IF_ERROR(fs::MakeDirs(ctx.logs_dir));
-
-  ExecutorOptions eo;
-  eo.failure_mode = opts.failure_mode.value_or(spec.failure_mode);
-  eo.run_timeout_us = opts.run_timeout_us;
-  Executor ex(spec, &plan, &runner, &launcher, observer, eo);
-  auto summary = ex.Run();
-  if (!summary.ok()) {
-    (void)ws.meta->UpdateRunStatus(run.id, "failed", "baton error: " + summary.status().message(), NowMicros());
-    return summary.status();
+Result<RunProgress> LoadRunProgress(Workspace& ws, const std::string& run_id) {
+  RunProgress p;
+  BATON_ASSIGN_OR_RETURN(auto steps, ws.meta->ListStepRuns(run_id));
+  std::set<std::string> done;
+  for (const auto& s : steps) {
+    p.next_attempt[s.step] = std::max(p.next_attempt[s.step], s.attempt + 1);
+    if (s.status != "completed" && s.status != "cached") continue;
+    BATON_ASSIGN_OR_RETURN(auto outs, ws.meta->StepOutputs(s.id));
+    bool present = true;
+    for (const auto& [name, art] : outs) present = present && ws.artifacts->Exists(art.digest);
+    if (present) done.insert(s.step);
   }
-  (void)fs::RemoveTree(ws.artifacts->StagingRoot() + "/" + run.id);
-  BATON_RETURN_IF_ERROR(ws.meta->UpdateRunStatus(run.id, summary->status, summary->reason, NowMicros()));
-  return summary;
+  p.done.assign(done.begin(), done.end());
+  return p;
+}
+
+Result<PipelineSpec> LoadRunSpec(Workspace& ws, const RunRecord& run) {
+  return LoadSnapshot(ws, "sha256:" + run.snapshot_hash, nullptr);
+}
+
+Result<RunSummary> ResumeRun(Workspace& ws, const RunRecord& run, const PipelineSpec& spec,
+                             const RunOptions& opts, ExecutionObserver* observer) {
+  if (run.status == "running")
+    return FailedPrecondition("run " + run.id + " is still running (pid " + std::to_string(run.pid) + " on " +
+                              run.host + "); stop it first with 'baton runs stop " + run.id + "'");
+  if (run.status == "completed") return FailedPrecondition("run " + run.id + " already completed; nothing to resume");
+  int jobs = opts.jobs > 0 ? opts.jobs : DefaultJobs();
+  LocalLauncher launcher(jobs);
+  BATON_ASSIGN_OR_RETURN(RunProgress progress, LoadRunProgress(ws, run.id));
+  BATON_RETURN_IF_ERROR(ws.meta->ClaimRun(run.id, ::getpid(), ProcessStartTicks(::getpid()), HostName()));
+  return ExecuteRun(ws, spec, run.id, run.snapshot_hash, opts, observer, &launcher, progress);
 }
 
 }  // namespace baton

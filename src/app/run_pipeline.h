@@ -39,4 +39,20 @@ int DefaultJobs();
 Result<RunSummary> RunPipeline(Workspace& ws, const PipelineSpec& spec, const RunOptions& opts,
                                ExecutionObserver* observer, std::string* run_id);
 
+// Runs again the steps of an existing run that did not complete (failed, skipped, stopped,
+// interrupted, never started), reusing the outputs of those that did, as a new attempt of the
+// same run. `spec` is the run's pipeline, from LoadRunSpec.
+Result<RunSummary> ResumeRun(Workspace& ws, const RunRecord& run, const PipelineSpec& spec,
+                             const RunOptions& opts, ExecutionObserver* observer);
+// The pipeline a run executes, from its snapshot.
+Result<PipelineSpec> LoadRunSpec(Workspace& ws, const RunRecord& run);
+
+// The steps of `run_id` that completed (or were cached) and whose outputs are all still in the
+// artifact store, and the next attempt number of every step that has run.
+struct RunProgress {
+  std::vector<std::string> done;
+  std::map<std::string, int> next_attempt;
+};
+Result<RunProgress> LoadRunProgress(Workspace& ws, const std::string& run_id);
+
 }  // namespace baton

@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "platform/fs.h"
+#include "platform/process.h"
 
 namespace baton {
 
@@ -48,7 +49,31 @@ std::string DirFor(const std::string& root) {
 }
 }  // namespace
 
-Result<Workspace> OpenWorkspace(const std::string& root) { return Open(root, DirFor(root)); }
+Result<Workspace> OpenWorkspace(const std::string& root) {
+  BATON_ASSIGN_OR_RETURN(Workspace ws, Open(root, DirFor(root)));
+  BATON_RETURN_IF_ERROR(ReapDeadRuns(ws).status());
+  return ws;
+}
+
+bool RunProcessAlive(const RunRecord& run) {
+  if (run.host != HostName()) return true;  // cannot tell from here; assume it lives
+  return ProcessAlive(static_cast<pid_t>(run.pid), run.pid_start);
+}
+
+Result<std::vector<std::string>> ReapDeadRuns(Workspace& ws) {
+  std::vector<std::string> reaped;
+  BATON_ASSIGN_OR_RETURN(auto running, ws.meta->RunsWithStatus("running"));
+  for (const auto& run : running) {
+    if (run.orchestrator != "local" || RunProcessAlive(run)) continue;
+    int killed = KillJournaledGroups(ws.LogsDir(run.id) + "/.pids", run.started_at);
+    std::string reason = "interrupted: the baton process (pid " + std::to_string(run.pid) +
+                         ") ended without finishing the run";
+    if (killed > 0) reason += "; terminated " + std::to_string(killed) + " step process group(s) it left running";
+    BATON_RETURN_IF_ERROR(ws.meta->MarkRunInterrupted(run.id, reason));
+    reaped.push_back(run.id);
+  }
+  return reaped;
+}
 
 Result<Workspace> InitWorkspace(const std::string& root) {
   std::string dir = DirFor(root);

@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "store/artifact_store.h"
 #include "store/metadata_store.h"
@@ -24,6 +25,13 @@ struct Workspace {
 Result<std::string> FindWorkspace(const std::string& start);
 // Opens an existing workspace; marks runs whose baton process died as interrupted.
 Result<Workspace> OpenWorkspace(const std::string& root);
+
+// Finds runs recorded as running on this host whose baton process is gone (killed, crashed,
+// machine rebooted), kills the step processes they left behind and marks them interrupted.
+// Returns the ids of the runs it marked.
+Result<std::vector<std::string>> ReapDeadRuns(Workspace& ws);
+// Whether the baton process recorded on a run is alive (only answerable on the same host).
+bool RunProcessAlive(const RunRecord& run);
 // Creates `root/.baton` if needed and opens it.
 Result<Workspace> InitWorkspace(const std::string& root);
 

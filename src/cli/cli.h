@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "app/workspace.h"
+#include "core/executor.h"
 #include "core/spec.h"
 
 namespace baton::cli {
@@ -22,6 +23,9 @@ void AddRunCommand(CLI::App& app);
 void AddRunsCommands(CLI::App& app);
 void AddArtifactsCommands(CLI::App& app);
 void AddStepCommands(CLI::App& app);
+
+// Prints the end of a run (table or JSON) and returns its exit code: 0 completed, 1 otherwise.
+int ReportRun(const std::string& run_id, const RunSummary& summary, bool json);
 
 // Prints "baton: error: ..." to stderr and returns the exit code for the status.
 int Fail(const Status& s);

@@ -130,6 +130,13 @@ int DoRun(const RunArgs& a) {
   if (!json) std::printf("run %s: %zu steps\n", spec->name.c_str(), spec->steps.size()), std::fflush(stdout);
   auto summary = RunPipeline(*ws, *spec, opts, json ? &silent : static_cast<ExecutionObserver*>(&progress), &run_id);
   if (!summary.ok()) return Fail(summary.status());
+  return ReportRun(run_id, *summary, json);
+}
+
+}  // namespace
+
+int ReportRun(const std::string& run_id, const RunSummary& s, bool json) {
+  const RunSummary* summary = &s;
   if (json) {
     PrintJson({{"run", run_id},
                {"status", summary->status},
@@ -141,17 +148,17 @@ int DoRun(const RunArgs& a) {
                {"skipped", summary->skipped},
                {"stopped", summary->stopped}});
   } else {
-    std::printf("run %s %s in %s: %d completed, %d cached, %d failed, %d skipped%s\n", run_id.c_str(),
+    std::printf("run %s %s in %s: %d completed, %d cached, %d failed, %d skipped%s%s\n", run_id.c_str(),
                 summary->status.c_str(), FormatDuration(summary->duration_us).c_str(), summary->completed,
                 summary->cached, summary->failed, summary->skipped,
+                summary->stopped ? (", " + std::to_string(summary->stopped) + " stopped").c_str() : "",
                 summary->reason.empty() ? "" : (" (" + summary->reason + ")").c_str());
     if (summary->status != "completed")
-      std::printf("see: baton runs show %s; baton runs logs %s STEP\n", run_id.c_str(), run_id.c_str());
+      std::printf("see: baton runs show %s; baton runs logs %s STEP; resume: baton runs resume %s\n",
+                  run_id.c_str(), run_id.c_str(), run_id.c_str());
   }
   return summary->status == "completed" ? 0 : 1;
 }
-
-}  // namespace
 
 void AddRunCommand(CLI::App& app) {
   auto a = std::make_shared<RunArgs>();

@@ -4,7 +4,12 @@
 
 #include <thread>
 
+#include <csignal>
+#include <cstring>
+
+#include "app/run_pipeline.h"
 #include "cli/cli.h"
+#include "cli/progress.h"
 #include "platform/fs.h"
 
 namespace baton::cli {
@@ -170,10 +175,78 @@ int Logs(const std::string& id, const std::string& step, int attempt, bool follo
   return 0;
 }
 
+int Stop(const std::string& id, const std::string& wait) {
+  int64_t wait_us = 60'000'000;
+  if (!wait.empty() && !ParseDuration(wait, &wait_us)) return Fail(InvalidArgument("--wait must be a duration such as 30s"));
+  auto ws = OpenCurrentWorkspace();
+  if (!ws.ok()) return Fail(ws.status());
+  auto run = ws->meta->GetRun(id);
+  if (!run.ok()) return Fail(run.status());
+  if (run->status != "running")
+    return Fail(FailedPrecondition("run " + run->id + " is not running (it is " + run->status + ")"));
+  if (run->host != HostName())
+    return Fail(FailedPrecondition("run " + run->id + " is driven by a baton on host " + run->host + "; stop it there"));
+  if (!RunProcessAlive(*run)) {
+    auto reaped = ReapDeadRuns(*ws);
+    if (!reaped.ok()) return Fail(reaped.status());
+    std::printf("run %s: its baton process was gone; marked interrupted\n", run->id.c_str());
+    return 0;
+  }
+  // The driving baton takes SIGTERM like Ctrl-C: it terminates every running step (grace, then
+  // SIGKILL), records them as stopped and the run as stopped.
+  if (::kill(static_cast<pid_t>(run->pid), SIGTERM) != 0)
+    return Fail(Internal("cannot signal baton process " + std::to_string(run->pid) + ": " + std::strerror(errno)));
+  std::printf("stopping run %s (signalled baton process %lld)...\n", run->id.c_str(), static_cast<long long>(run->pid));
+  std::fflush(stdout);
+  int64_t deadline = MonotonicMicros() + wait_us;
+  while (MonotonicMicros() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    auto now = ws->meta->GetRun(run->id);
+    if (!now.ok()) return Fail(now.status());
+    if (now->status != "running") {
+      std::printf("run %s %s%s\n", run->id.c_str(), now->status.c_str(), now->reason.empty() ? "" : (" (" + now->reason + ")").c_str());
+      return 0;
+    }
+    if (!RunProcessAlive(*now)) {
+      (void)ReapDeadRuns(*ws);
+      std::printf("run %s: its baton process ended; marked interrupted\n", run->id.c_str());
+      return 0;
+    }
+  }
+  return Fail(Status(Code::kDeadlineExceeded, "run " + run->id + " did not stop within " + FormatDuration(wait_us)));
+}
+
+struct ResumeArgs {
+  std::string run;
+  int jobs = 0;
+  bool no_cache = false, explain = false, quiet = false;
+  std::string output = "table";
+};
+
+int Resume(const ResumeArgs& a) {
+  auto ws = OpenCurrentWorkspace();
+  if (!ws.ok()) return Fail(ws.status());
+  auto run = ws->meta->GetRun(a.run);
+  if (!run.ok()) return Fail(run.status());
+  auto spec = LoadRunSpec(*ws, *run);
+  if (!spec.ok()) return Fail(spec.status());
+  RunOptions opts;
+  opts.jobs = a.jobs;
+  opts.use_cache = !a.no_cache;
+  opts.explain = a.explain;
+  bool json = a.output == "json";
+  ProgressDisplay progress(*spec, a.quiet || json, a.explain);
+  ExecutionObserver silent;
+  if (!json) std::printf("resuming run %s (%s)\n", run->id.c_str(), run->status.c_str()), std::fflush(stdout);
+  auto summary = ResumeRun(*ws, *run, *spec, opts, json ? &silent : static_cast<ExecutionObserver*>(&progress));
+  if (!summary.ok()) return Fail(summary.status());
+  return ReportRun(run->id, *summary, json);
+}
+
 }  // namespace
 
 void AddRunsCommands(CLI::App& app) {
-  auto* runs = app.add_subcommand("runs", "Inspect runs: list, show, logs");
+  auto* runs = app.add_subcommand("runs", "Inspect and control runs: list, show, logs, stop, resume");
   runs->require_subcommand(1);
 
   struct ListArgs { std::string pipeline, output = "table"; int limit = 50; };
@@ -199,6 +272,23 @@ void AddRunsCommands(CLI::App& app) {
   logs->add_option("--attempt", lg->attempt, "Only this attempt (default: the latest)");
   logs->add_flag("-f,--follow", lg->follow, "Keep printing while the step runs");
   logs->callback([lg] { SetAction([lg] { return Logs(lg->run, lg->step, lg->attempt, lg->follow); }); });
+
+  struct StopArgs { std::string run, wait; };
+  auto st = std::make_shared<StopArgs>();
+  auto* stop = runs->add_subcommand("stop", "Stop a running run: its steps are terminated and it is recorded as stopped");
+  stop->add_option("run", st->run, "Run id, a unique prefix of it, or 'last'")->required();
+  stop->add_option("--wait", st->wait, "How long to wait for the run to stop (default 60s)");
+  stop->callback([st] { SetAction([st] { return Stop(st->run, st->wait); }); });
+
+  auto ra = std::make_shared<ResumeArgs>();
+  auto* resume = runs->add_subcommand("resume", "Run again only the steps of a run that did not complete");
+  resume->add_option("run", ra->run, "Run id, a unique prefix of it, or 'last'")->required();
+  resume->add_option("-j,--jobs", ra->jobs, "Steps to run at once (default: number of cores)")->check(CLI::PositiveNumber);
+  resume->add_flag("--no-cache", ra->no_cache, "Run every remaining step, ignoring earlier results");
+  resume->add_flag("--explain", ra->explain, "Say for every step why it ran or which run it was cached from");
+  resume->add_flag("-q,--quiet", ra->quiet, "Print only failures and the summary");
+  AddOutputOption(resume, &ra->output);
+  resume->callback([ra] { SetAction([ra] { return Resume(*ra); }); });
 }
 
 // Shared with the artifacts commands.

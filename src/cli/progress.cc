@@ -12,6 +12,8 @@ ProgressDisplay::ProgressDisplay(const PipelineSpec& spec, bool quiet, bool expl
 void ProgressDisplay::OnRunStart(const Plan& plan) {
   total_ = plan.size();
   t0_ = MonotonicMicros();
+  for (size_t i = 0; i < plan.size(); ++i)
+    if (plan.state(static_cast<int>(i)) == Plan::State::kSucceeded) ++done_;
 }
 
 void ProgressDisplay::Line(const std::string& text) {

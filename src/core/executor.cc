@@ -36,11 +36,23 @@ Status Executor::Halt(const std::string& why) {
   return SkipDependents(plan_->Halt(), -1);
 }
 
-Status Executor::Handle(int i, const StepOutcome& o) {
+namespace {
+constexpr int kHookToken = 1 << 24;  // launcher tokens at and above this are hooks
+}
+
+void Executor::StartHook(const PreparedStep& p, const StepOutcome& o) {
+  auto hook = runner_->HookProcess(p, o);
+  if (!hook) return;
+  // A hook that cannot start is noted in its log's place; it never fails the step.
+  if (launcher_->Start(kHookToken + p.step, *hook).ok()) hooks_running_++;
+}
+
+Status Executor::Handle(int i, const StepOutcome& o, const PreparedStep* p) {
   if (o.ok()) {
     (o.status == "cached" ? summary_.cached : summary_.completed)++;
     observer_->OnStepEnd(i, attempt_[i], o, -1);
     plan_->Finished(i, true);
+    if (p) StartHook(*p, o);
     return Status::Ok();
   }
   if (o.status == "stopped") {
@@ -57,16 +69,24 @@ Status Executor::Handle(int i, const StepOutcome& o) {
     auto d = static_cast<int64_t>(delay);
     observer_->OnStepEnd(i, attempt_[i], o, d);
     attempt_[i]++;
+    plan_->Defer(i);
     retries_.emplace(MonotonicMicros() + d, i);
     return Status::Ok();
   }
   summary_.failed++;
   observer_->OnStepEnd(i, attempt_[i], o, -1);
+  BATON_RETURN_IF_ERROR(AfterFailure(i));
+  if (p) StartHook(*p, o);
+  return Status::Ok();
+}
+
+Status Executor::AfterFailure(int i) {
   BATON_RETURN_IF_ERROR(SkipDependents(plan_->Finished(i, false), i));
+  const std::string& name = plan_->name(i);
   if (opts_.failure_mode == FailureMode::kStop) {
-    BATON_RETURN_IF_ERROR(Halt("the run is stopping after step '" + s.name + "' failed (failure_mode: stop)"));
+    BATON_RETURN_IF_ERROR(Halt("the run is stopping after step '" + name + "' failed (failure_mode: stop)"));
   } else if (opts_.failure_mode == FailureMode::kFailFast) {
-    BATON_RETURN_IF_ERROR(Halt("step '" + s.name + "' failed (failure_mode: fail_fast)"));
+    BATON_RETURN_IF_ERROR(Halt("step '" + name + "' failed (failure_mode: fail_fast)"));
     launcher_->CancelAll();
   }
   return Status::Ok();
@@ -81,20 +101,18 @@ Status Executor::StartReady() {
       BATON_ASSIGN_OR_RETURN(StepOutcome o, runner_->RecordNotRun(i, attempt_[i], "failed", "cannot be scheduled: step " + unsat));
       summary_.failed++;
       observer_->OnStepEnd(i, attempt_[i], o, -1);
-      BATON_RETURN_IF_ERROR(SkipDependents(plan_->Finished(i, false), i));
-      if (opts_.failure_mode != FailureMode::kContinue)
-        BATON_RETURN_IF_ERROR(Halt("step '" + plan_->name(i) + "' cannot be scheduled"));
+      BATON_RETURN_IF_ERROR(AfterFailure(i));
       continue;
     }
     BATON_ASSIGN_OR_RETURN(PreparedStep p, runner_->Prepare(i, attempt_[i]));
     if (p.done) {
-      BATON_RETURN_IF_ERROR(Handle(i, *p.done));
+      BATON_RETURN_IF_ERROR(Handle(i, *p.done, &p));
       continue;
     }
     Status st = launcher_->Start(i, p.process);
     if (!st.ok()) {
       BATON_ASSIGN_OR_RETURN(StepOutcome o, runner_->FinishUnlaunched(p, "failed", st.message()));
-      BATON_RETURN_IF_ERROR(Handle(i, o));
+      BATON_RETURN_IF_ERROR(Handle(i, o, &p));
       continue;
     }
     observer_->OnStepStart(i, attempt_[i]);
@@ -127,11 +145,11 @@ Result<RunSummary> Executor::Run(const std::map<int, int>& first_attempt) {
   for (;;) {
     Status st = StartReady();
     if (!st.ok()) return fail_hard(st);
-    if (running_.empty() && retries_.empty() && (plan_->AllDone() || halted_)) break;
+    if (running_.empty() && retries_.empty() && hooks_running_ == 0 && (plan_->AllDone() || halted_)) break;
 
     int64_t deadline = run_deadline;
     if (!retries_.empty() && (deadline == 0 || retries_.begin()->first < deadline)) deadline = retries_.begin()->first;
-    if (running_.empty() && deadline == 0) {
+    if (running_.empty() && hooks_running_ == 0 && deadline == 0) {
       // Nothing runs and nothing can start: only possible if the plan is inconsistent.
       return fail_hard(Internal("no step can start but the run is not finished"));
     }
@@ -163,12 +181,17 @@ Result<RunSummary> Executor::Run(const std::map<int, int>& first_attempt) {
       }
       continue;
     }
+    if (c.token >= kHookToken) {
+      hooks_running_--;
+      continue;
+    }
     auto it = running_.find(c.token);
     if (it == running_.end()) continue;
-    auto o = runner_->Finish(it->second, c);
+    PreparedStep p = std::move(it->second);
     running_.erase(it);
+    auto o = runner_->Finish(p, c);
     if (!o.ok()) return fail_hard(o.status());
-    st = Handle(c.token, *o);
+    st = Handle(c.token, *o, &p);
     if (!st.ok()) return fail_hard(st);
   }
 

@@ -51,8 +51,11 @@ class Executor {
 
  private:
   Status StartReady();
-  Status Handle(int step, const StepOutcome& o);
+  Status Handle(int step, const StepOutcome& o, const PreparedStep* p);
+  void StartHook(const PreparedStep& p, const StepOutcome& o);
   Status Halt(const std::string& why);
+  // Skips the dependents of a step that failed for good and applies the failure mode.
+  Status AfterFailure(int step);
   Status SkipDependents(const std::vector<int>& skipped, int failed_step);
 
   const PipelineSpec& spec_;
@@ -66,6 +69,7 @@ class Executor {
   std::map<int, int> first_attempt_of_;
   std::multimap<int64_t, int> retries_;  // due time (monotonic) -> step
   RunSummary summary_;
+  int hooks_running_ = 0;
   bool halted_ = false;
   std::string halt_reason_;
 };

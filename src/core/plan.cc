@@ -134,11 +134,19 @@ int Plan::NextToStart(std::string* unsatisfiable) {
   return -1;
 }
 
-void Plan::Requeue(int i) {
+void Plan::Defer(int i) {
   Node& n = steps_[i];
   if (n.state != State::kRunning) return;
   --running_;
+  ++deferred_;
   if (n.unsatisfiable.empty()) Reserve(n.need, -1);
+  n.state = State::kDeferred;
+}
+
+void Plan::Requeue(int i) {
+  Node& n = steps_[i];
+  if (n.state != State::kDeferred) return;
+  --deferred_;
   n.state = State::kReady;
   ready_.insert({-n.priority, i});
 }
@@ -146,9 +154,14 @@ void Plan::Requeue(int i) {
 std::vector<int> Plan::Finished(int i, bool success) {
   Node& n = steps_[i];
   std::vector<int> skipped;
-  if (n.state != State::kRunning) return skipped;
-  --running_;
-  if (n.unsatisfiable.empty()) Reserve(n.need, -1);
+  if (n.state == State::kDeferred) {
+    --deferred_;
+  } else if (n.state == State::kRunning) {
+    --running_;
+    if (n.unsatisfiable.empty()) Reserve(n.need, -1);
+  } else {
+    return skipped;
+  }
   if (success) {
     n.state = State::kSucceeded;
     for (int d : n.dependents)

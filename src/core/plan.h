@@ -23,7 +23,9 @@ struct Capacity {
 
 class Plan {
  public:
-  enum class State { kWaiting, kReady, kRunning, kSucceeded, kFailed, kSkipped };
+  // kDeferred: a running step whose attempt failed and that waits to be retried; it holds no
+  // resources meanwhile.
+  enum class State { kWaiting, kReady, kRunning, kDeferred, kSucceeded, kFailed, kSkipped };
 
   // Builds the plan for every step of `spec`. `weights` (by step name, any unit) are expected
   // durations for critical-path ordering; steps without one weigh 1.
@@ -46,10 +48,12 @@ class Plan {
   // cancellation). Returns the skipped steps.
   std::vector<int> Halt();
 
-  // A step that must run again (retry) goes back to ready; it stays reserved-free meanwhile.
+  // A running step whose attempt failed and that will be retried releases its resources and
+  // waits (Defer) until Requeue makes it ready again. Finished() also accepts a deferred step.
+  void Defer(int step);
   void Requeue(int step);
 
-  bool AllDone() const { return running_ == 0 && ready_.empty() && waiting_ == 0; }
+  bool AllDone() const { return running_ == 0 && deferred_ == 0 && ready_.empty() && waiting_ == 0; }
   int running() const { return running_; }
   size_t size() const { return steps_.size(); }
   State state(int i) const { return steps_[i].state; }
@@ -86,6 +90,7 @@ class Plan {
   std::map<std::string, int> by_name_;
   int running_ = 0;
   int waiting_ = 0;
+  int deferred_ = 0;
 };
 
 }  // namespace baton

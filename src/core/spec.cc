@@ -83,16 +83,22 @@ bool IsValidParamName(const std::string& s) {
   return true;
 }
 
+namespace {
+// Values above this (about 146 years in microseconds, 8 EiB in bytes) are rejected.
+constexpr double kMaxQuantity = 4.6e18;
+}  // namespace
+
 bool ParseMemory(const std::string& s, int64_t* bytes) {
   double v = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || v < 0) return false;
+  if (ec != std::errc() || !std::isfinite(v) || v < 0) return false;
   std::string unit(p, s.data() + s.size());
   static const std::pair<const char*, double> kUnits[] = {
       {"", 1},          {"Ki", 1024.0},      {"Mi", 1048576.0}, {"Gi", 1073741824.0},
       {"Ti", 1099511627776.0}, {"k", 1e3}, {"K", 1e3}, {"M", 1e6}, {"G", 1e9}, {"T", 1e12}};
   for (const auto& [u, mult] : kUnits) {
     if (unit == u) {
+      if (v * mult > kMaxQuantity) return false;
       *bytes = static_cast<int64_t>(std::llround(v * mult));
       return true;
     }
@@ -117,7 +123,7 @@ bool ParseDuration(const std::string& s, int64_t* micros) {
   while (p < end) {
     double v = 0;
     auto [q, ec] = std::from_chars(p, end, v);
-    if (ec != std::errc() || v < 0) return false;
+    if (ec != std::errc() || !std::isfinite(v) || v < 0) return false;
     p = q;
     double mult;
     if (p == end) {
@@ -142,6 +148,7 @@ bool ParseDuration(const std::string& s, int64_t* micros) {
       return false;
     }
     total += v * mult;
+    if (total > kMaxQuantity) return false;
     any = true;
   }
   *micros = static_cast<int64_t>(std::llround(total));

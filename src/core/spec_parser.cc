@@ -26,7 +26,7 @@ class Parser {
 
   Location Loc(const YAML::Node& n) const {
     auto m = n.Mark();
-    if (m.is_null()) return {file_, 0, 0};
+    if (m.is_null()) return {file_, 1, 1};
     return {file_, m.line + 1, m.column + 1};
   }
   void Error(const YAML::Node& n, std::string msg) { diags_.push_back({Loc(n), std::move(msg)}); }
@@ -61,6 +61,11 @@ class Parser {
       std::string key = k.Scalar();
       if (!seen.insert(key).second) {
         Error(k, "duplicate key '" + key + "' in " + what);
+        continue;
+      }
+      // yaml-cpp marks an empty value at the token after it; point at the key instead.
+      if (it->second.IsNull() || !it->second.IsDefined()) {
+        Error(k, "'" + key + "' in " + what + " has no value");
         continue;
       }
       if (allowed && std::find(allowed->begin(), allowed->end(), key) == allowed->end()) {
@@ -152,9 +157,14 @@ class Parser {
         else Error(v, "resources.memory must be a size such as 512Mi, 4Gi or 1G");
       } else if (key == "gpu") {
         Int(v, "resources.gpu", &r->gpu);
+      } else if (std::string hint = ClosestMatch(key, {"cpu", "memory", "gpu"}); !hint.empty()) {
+        Error(k, "unknown resource '" + key + "' (did you mean '" + hint + "'?)");
       } else if (IsValidParamName(key)) {
         int64_t c;
-        if (Int(v, "resources." + key, &c)) r->pools[key] = c;
+        if (Int(v, "resources." + key, &c)) {
+          r->pools[key] = c;
+          pool_refs_.push_back({key, Loc(k)});
+        }
       } else {
         Error(k, "unknown resource '" + key + "' (cpu, memory, gpu, or a pool declared under 'pools')");
       }
@@ -360,6 +370,7 @@ class Parser {
         ParseHooks(v, &spec->hooks);
       } else if (key == "steps") {
         have_steps = true;
+        if (v.IsMap() && v.size() == 0) Error(v, "the pipeline has no steps");
         ForEachKey(v, "steps", nullptr, [&](const std::string& sk, const YAML::Node& skn, const YAML::Node& sv) {
           ParseStep(sk, skn, sv, spec);
         });
@@ -368,11 +379,16 @@ class Parser {
     });
     if (spec->name.empty()) Error(Location{file_, 1, 1}, "the pipeline has no 'name'");
     if (!have_steps) Error(Location{file_, 1, 1}, "the pipeline has no 'steps'");
+    // Pools are declared at the top level, possibly after the steps that use them.
+    for (const auto& [pool, loc] : pool_refs_)
+      if (!spec->pools.count(pool))
+        Error(loc, "resource '" + pool + "' is neither cpu, memory, gpu nor a pool declared under 'pools'");
   }
 
  private:
   std::string file_;
   std::vector<Diagnostic> diags_;
+  std::vector<std::pair<std::string, Location>> pool_refs_;
 };
 
 Status DiagnosticsToStatus(const std::vector<Diagnostic>& d) {

@@ -67,6 +67,8 @@ StepRunner::StepRunner(RunContext ctx, MetadataStore* meta, ArtifactStore* artif
   for (char** e = environ; *e; ++e)
     if (std::strncmp(*e, "BATON_", 6) != 0) base_env_.emplace_back(*e);
   run_staging_ = artifacts_->StagingRoot() + "/" + ctx_.run_id;
+  // Time between SIGTERM and SIGKILL when a step is stopped or times out.
+  if (const char* g = std::getenv("BATON_KILL_GRACE")) ParseDuration(g, &grace_us_);
 }
 
 std::vector<std::string> StepRunner::BuildEnv(const StepSpec& s, const Settings& eff, const PreparedStep& p,
@@ -89,6 +91,7 @@ std::vector<std::string> StepRunner::BuildEnv(const StepSpec& s, const Settings&
   for (const auto& [n, path] : p.output_paths) env.push_back("BATON_OUTPUT_" + EnvName(n) + "=" + path);
   for (const auto& pn : ctx_.spec->StepParams(s))
     env.push_back("BATON_PARAM_" + EnvName(pn) + "=" + ParamToString(ctx_.spec->parameters[pn]));
+  for (const auto& [k, v] : eff.env) env.push_back(k + "=" + v);
   return env;
 }
 
@@ -275,6 +278,7 @@ Result<PreparedStep> StepRunner::Prepare(int index, int attempt) {
   p.process.cwd = spec.root;
   p.process.log_path = rec.log_path;
   p.process.timeout_us = eff.timeout_us.value_or(0);
+  p.process.grace_us = grace_us_;
   if (ctx_.explain) pending_explain_[rec.id] = explain;
   return p;
 }
@@ -299,7 +303,12 @@ Result<StepOutcome> StepRunner::Finish(PreparedStep& p, const Completion& c) {
       if (fp.ok() && *fp == check.second) continue;
       auto d = DigestPath(check.first);
       if (!d.ok() || d->digest != p.input_digests[name]) {
-        failure = "the step modified its input '" + name + "', which is read-only";
+        // The stored object no longer matches its digest: take it out of the store so that no
+        // later step, cache hit or resume can use it; its producer will run again.
+        Status q = artifacts_->Quarantine(p.input_digests[name]);
+        failure = "the step modified its input '" + name + "', which is read-only; " +
+                  (q.ok() ? "the damaged content was removed from the artifact store"
+                          : "removing the damaged content failed: " + q.message());
         break;
       }
     }
@@ -382,6 +391,31 @@ Result<StepOutcome> StepRunner::Record(PreparedStep& p, StepRunRecord& rec, std:
     pending_explain_.erase(it);
   }
   return o;
+}
+
+std::optional<ProcessSpec> StepRunner::HookProcess(const PreparedStep& p, const StepOutcome& o) const {
+  if (o.status == "cached" || o.status == "skipped" || o.status == "stopped") return std::nullopt;
+  const StepSpec& s = ctx_.spec->steps[p.step];
+  const std::string& step_hook = o.ok() ? s.hooks.on_success : s.hooks.on_failure;
+  const std::string& run_hook = o.ok() ? ctx_.spec->hooks.on_success : ctx_.spec->hooks.on_failure;
+  const std::string& cmd = step_hook.empty() ? run_hook : step_hook;
+  if (cmd.empty()) return std::nullopt;
+  ProcessSpec h;
+  h.argv = {"/bin/sh", "-c", cmd};
+  h.env = p.process.env.empty() ? base_env_ : p.process.env;
+  if (p.process.env.empty()) {
+    h.env.push_back("BATON_RUN_ID=" + ctx_.run_id);
+    h.env.push_back("BATON_STEP=" + s.name);
+    h.env.push_back("BATON_PIPELINE=" + ctx_.spec->name);
+  }
+  h.env.push_back("BATON_STEP_STATUS=" + o.status);
+  h.env.push_back("BATON_STEP_REASON=" + o.reason);
+  h.env.push_back("BATON_STEP_LOG=" + p.process.log_path);
+  h.cwd = ctx_.spec->root;
+  h.log_path = ctx_.logs_dir + "/" + s.name + "." + std::to_string(p.attempt) + ".hook.log";
+  h.timeout_us = 5 * 60 * 1000000LL;
+  h.grace_us = 2 * 1000000LL;
+  return h;
 }
 
 Result<StepOutcome> StepRunner::RecordNotRun(int index, int attempt, const std::string& status,

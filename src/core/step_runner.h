@@ -69,6 +69,11 @@ class StepRunner {
   // Records that a step did not run at all (skipped because of an upstream failure or a stop).
   Result<StepOutcome> RecordNotRun(int step, int attempt, const std::string& status, const std::string& reason);
 
+  // The hook to run after the final attempt of a step (its on_success or on_failure, falling
+  // back to the pipeline's), or nullopt. The hook sees the step's environment plus
+  // BATON_STEP_STATUS, BATON_STEP_REASON and BATON_STEP_LOG.
+  std::optional<ProcessSpec> HookProcess(const PreparedStep& p, const StepOutcome& o) const;
+
   const RunContext& context() const { return ctx_; }
 
  private:
@@ -83,6 +88,7 @@ class StepRunner {
   std::vector<std::string> base_env_;
   std::string run_staging_;
   bool dirs_ready_ = false;
+  int64_t grace_us_ = 10'000'000;
   std::map<int64_t, std::string> pending_explain_;  // step run id -> why it runs
 };
 

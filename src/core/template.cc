@@ -127,9 +127,14 @@ bool SplitSimpleCommand(const std::vector<TemplatePiece>& pieces,
   if (first.size() != 1 || first[0].kind != TemplatePiece::kLiteral) return false;
   const std::string& prog = first[0].text;
   if (prog.find('=') != std::string::npos) return false;
-  static const char* kBuiltins[] = {"cd", "exit", "export", "set", "unset", "exec", "source",
-                                    ".", "eval", "alias", "ulimit", "umask", "wait", "trap",
-                                    "shift", "read", "return", "break", "continue", "times"};
+  // Builtins and keywords that have no executable of their own (or behave differently as one).
+  static const char* kBuiltins[] = {
+      "cd",     "exit",  "export", "set",   "unset",   "exec",   "source", ".",     "eval",
+      "alias",  "ulimit", "umask", "wait",  "trap",    "shift",  "read",   "return", "break",
+      "continue", "times", "command", "type", "hash",  "getopts", "readonly", "local", "jobs",
+      "fg",     "bg",    "unalias", "if",   "then",    "else",   "elif",   "fi",    "for",
+      "while",  "until", "do",     "done",  "case",    "esac",   "in",     "function", "select",
+      "time",   "{",     "}",      "!"};
   for (const char* b : kBuiltins)
     if (prog == b) return false;
   return true;

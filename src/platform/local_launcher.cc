@@ -16,7 +16,7 @@ namespace baton {
 
 std::string Completion::Describe(int64_t timeout_us) const {
   if (timed_out) return "timed out after " + FormatDuration(timeout_us);
-  if (cancelled) return "stopped";
+  if (cancelled) return "terminated: the run was stopped";
   if (signal != 0) {
     std::string s = "killed by signal " + std::to_string(signal);
     if (const char* n = strsignal(signal)) s += std::string(" (") + n + ")";
@@ -97,6 +97,7 @@ Status LocalLauncher::Start(int token, const ProcessSpec& spec) {
     }
     return FailedPrecondition("cannot execute '" + spec.argv[0] + "': " + why);
   }
+  journal_.Add(pid);
   int64_t now = MonotonicMicros();
   Proc p{token, now, spec.timeout_us > 0 ? now + spec.timeout_us : 0, 0, spec.grace_us, spec.timeout_us};
   procs_.emplace(pid, p);

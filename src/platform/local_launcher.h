@@ -10,6 +10,7 @@
 #include <map>
 
 #include "core/launcher.h"
+#include "platform/process.h"
 
 namespace baton {
 
@@ -24,6 +25,8 @@ class LocalLauncher : public Launcher {
   void Cancel(int token) override;
   void CancelAll() override;
   int running() const override { return static_cast<int>(procs_.size()); }
+  // Records every started process in `path` (see PidJournal), for clean-up after a crash.
+  void SetPidJournal(const std::string& path) { journal_.Open(path); }
 
  private:
   struct Proc {
@@ -45,6 +48,7 @@ class LocalLauncher : public Launcher {
   sigset_t old_mask_;
   std::map<pid_t, Proc> procs_;
   std::deque<Completion> done_;
+  PidJournal journal_;
 };
 
 }  // namespace baton

@@ -31,6 +31,9 @@ class ArtifactStore {
   virtual bool Exists(const std::string& digest) = 0;
   // Copies the object to `dest` (a new file or directory).
   virtual Status Export(const std::string& digest, const std::string& dest) = 0;
+  // Takes an object whose content no longer matches its digest out of the store (kept aside
+  // for inspection), so that it is never used again.
+  virtual Status Quarantine(const std::string& digest) = 0;
   // Stores a small named blob (snapshots) at a stable key, idempotently.
   virtual Status PutBlob(const std::string& key, const std::string& content) = 0;
 };

@@ -64,6 +64,16 @@ class LocalArtifactStore : public ArtifactStore {
     return fs::CopyTree(src, dest);
   }
 
+  Status Quarantine(const std::string& digest) override {
+    std::string src = ObjectPath(digest);
+    if (!fs::Exists(src)) return Status::Ok();
+    BATON_RETURN_IF_ERROR(fs::MakeDirs(root_ + "/quarantine"));
+    std::string dest = root_ + "/quarantine/" + digest + "." + std::to_string(NowMicros());
+    if (::rename(src.c_str(), dest.c_str()) != 0)
+      return Internal("cannot move damaged artifact " + src + " aside: " + std::strerror(errno));
+    return Status::Ok();
+  }
+
   Status PutBlob(const std::string& key, const std::string& content) override {
     std::string p = root_ + "/blobs/" + key;
     if (fs::Exists(p)) return Status::Ok();

@@ -25,7 +25,8 @@ struct RunRecord {
   std::string stack = "default";
   std::string orchestrator = "local";
   std::string host;
-  int64_t pid = 0;
+  int64_t pid = 0;           // the baton process driving the run
+  int64_t pid_start = 0;     // that process's start time (ticks since boot), against pid reuse
   int attempt = 1;           // 1, then +1 per resume
   std::string parameters;    // JSON object
   std::string pipeline_file;
@@ -90,7 +91,11 @@ class MetadataStore {
   virtual Status UpdateRunStatus(const std::string& run_id, const std::string& status,
                                  const std::string& reason, int64_t ended_at) = 0;
   // Marks a run as taken over by this process (resume): status running, new pid, attempt+1.
-  virtual Status ClaimRun(const std::string& run_id, int64_t pid, const std::string& host) = 0;
+  virtual Status ClaimRun(const std::string& run_id, int64_t pid, int64_t pid_start, const std::string& host) = 0;
+  // Marks a run that is still "running" as interrupted, with its running step runs, in one
+  // transaction. Does nothing to a run in any other state.
+  virtual Status MarkRunInterrupted(const std::string& run_id, const std::string& reason) = 0;
+  virtual Result<std::vector<RunRecord>> RunsWithStatus(const std::string& status) = 0;
   virtual Result<RunRecord> GetRun(const std::string& id_or_prefix) = 0;
   virtual Result<std::vector<RunRecord>> ListRuns(const std::string& pipeline, int limit) = 0;
 

@@ -41,11 +41,13 @@ CREATE TABLE runs(
   orchestrator TEXT NOT NULL,
   host TEXT NOT NULL DEFAULT '',
   pid INTEGER NOT NULL DEFAULT 0,
+  pid_start INTEGER NOT NULL DEFAULT 0,
   attempt INTEGER NOT NULL DEFAULT 1,
   parameters TEXT NOT NULL DEFAULT '{}',
   pipeline_file TEXT NOT NULL DEFAULT '');
 CREATE INDEX runs_pipeline ON runs(pipeline_id, created_at);
 CREATE INDEX runs_created ON runs(created_at);
+CREATE INDEX runs_status ON runs(status);
 CREATE TABLE step_runs(
   id INTEGER PRIMARY KEY,
   run_id TEXT NOT NULL REFERENCES runs(id),
@@ -114,26 +116,31 @@ class Stmt {
 // Binds and steps one use of a statement.
 class Query {
  public:
+  // A null statement (one that failed to prepare) makes every Step() fail with SQLITE_ERROR.
   explicit Query(sqlite3_stmt* s) : s_(s) {}
   ~Query() {
+    if (!s_) return;
     sqlite3_reset(s_);
     sqlite3_clear_bindings(s_);
   }
   Query& Bind(const std::string& v) {
+    if (!s_) return *this;
     sqlite3_bind_text(s_, ++i_, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
     return *this;
   }
   Query& Bind(const char* v) { return Bind(std::string(v)); }
   Query& Bind(int64_t v) {
+    if (!s_) return *this;
     sqlite3_bind_int64(s_, ++i_, v);
     return *this;
   }
   Query& Bind(int v) { return Bind(static_cast<int64_t>(v)); }
   Query& Bind(double v) {
+    if (!s_) return *this;
     sqlite3_bind_double(s_, ++i_, v);
     return *this;
   }
-  int Step() { return sqlite3_step(s_); }
+  int Step() { return s_ ? sqlite3_step(s_) : SQLITE_ERROR; }
   std::string Text(int c) {
     auto* p = sqlite3_column_text(s_, c);
     return p ? std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(s_, c))) : "";
@@ -186,10 +193,10 @@ class SqliteStore : public MetadataStore {
     return Txn([&]() -> Status {
       BATON_ASSIGN_OR_RETURN(int64_t pid, PipelineId(r.pipeline));
       Query q(S("INSERT INTO runs(id, pipeline_id, snapshot_hash, status, reason, created_at, started_at, "
-                "stack, orchestrator, host, pid, attempt, parameters, pipeline_file) "
-                "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
+                "stack, orchestrator, host, pid, pid_start, attempt, parameters, pipeline_file) "
+                "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
       q.Bind(r.id).Bind(pid).Bind(r.snapshot_hash).Bind(r.status).Bind(r.reason).Bind(r.created_at)
-          .Bind(r.started_at).Bind(r.stack).Bind(r.orchestrator).Bind(r.host).Bind(r.pid)
+          .Bind(r.started_at).Bind(r.stack).Bind(r.orchestrator).Bind(r.host).Bind(r.pid).Bind(r.pid_start)
           .Bind(r.attempt).Bind(r.parameters).Bind(r.pipeline_file);
       return Done(q.Step(), "create run");
     });
@@ -204,18 +211,46 @@ class SqliteStore : public MetadataStore {
     });
   }
 
-  Status ClaimRun(const std::string& id, int64_t pid, const std::string& host) override {
+  Status ClaimRun(const std::string& id, int64_t pid, int64_t pid_start, const std::string& host) override {
     return Txn([&]() -> Status {
-      Query q(S("UPDATE runs SET status = 'running', reason = '', ended_at = 0, pid = ?, host = ?, "
-                "attempt = attempt + 1 WHERE id = ?"));
-      q.Bind(pid).Bind(host).Bind(id);
-      return Done(q.Step(), "claim run");
+      Query q(S("UPDATE runs SET status = 'running', reason = '', ended_at = 0, pid = ?, pid_start = ?, host = ?, "
+                "attempt = attempt + 1 WHERE id = ? AND status != 'running'"));
+      q.Bind(pid).Bind(pid_start).Bind(host).Bind(id);
+      BATON_RETURN_IF_ERROR(Done(q.Step(), "claim run"));
+      if (sqlite3_changes(db_) != 1) return FailedPrecondition("run " + id + " is running; stop it first");
+      return Status::Ok();
     });
+  }
+
+  Status MarkRunInterrupted(const std::string& id, const std::string& reason) override {
+    return Txn([&]() -> Status {
+      int64_t now = NowMicros();
+      {
+        Query q(S("UPDATE runs SET status = 'interrupted', reason = ?, ended_at = ? WHERE id = ? AND status = 'running'"));
+        q.Bind(reason).Bind(now).Bind(id);
+        BATON_RETURN_IF_ERROR(Done(q.Step(), "mark run interrupted"));
+      }
+      Query q(S("UPDATE step_runs SET status = 'interrupted', reason = ?, ended_at = ? WHERE run_id = ? AND status = 'running'"));
+      q.Bind(reason).Bind(now).Bind(id);
+      return Done(q.Step(), "mark step runs interrupted");
+    });
+  }
+
+  Result<std::vector<RunRecord>> RunsWithStatus(const std::string& status) override {
+    static const std::string sql = std::string("SELECT ") + kRunCols +
+                                   " FROM runs r JOIN pipelines p ON p.id = r.pipeline_id WHERE r.status = ?";
+    Query q(S(sql.c_str()));
+    q.Bind(status);
+    std::vector<RunRecord> out;
+    int rc;
+    while ((rc = q.Step()) == SQLITE_ROW) out.push_back(ReadRun(q));
+    if (rc != SQLITE_DONE) return Err("list runs");
+    return out;
   }
 
   static constexpr const char* kRunCols =
       "r.id, p.name, r.snapshot_hash, r.status, r.reason, r.created_at, r.started_at, r.ended_at, "
-      "r.stack, r.orchestrator, r.host, r.pid, r.attempt, r.parameters, r.pipeline_file";
+      "r.stack, r.orchestrator, r.host, r.pid, r.attempt, r.parameters, r.pipeline_file, r.pid_start";
 
   static RunRecord ReadRun(Query& q) {
     RunRecord r;
@@ -234,6 +269,7 @@ class SqliteStore : public MetadataStore {
     r.attempt = static_cast<int>(q.Int(12));
     r.parameters = q.Text(13);
     r.pipeline_file = q.Text(14);
+    r.pid_start = q.Int(15);
     return r;
   }
 
@@ -497,7 +533,14 @@ class SqliteStore : public MetadataStore {
  private:
   sqlite3_stmt* S(const char* sql) {
     auto it = stmts_.find(sql);
-    if (it == stmts_.end()) it = stmts_.emplace(sql, std::make_unique<Stmt>(db_, sql)).first;
+    if (it == stmts_.end()) {
+      auto stmt = std::make_unique<Stmt>(db_, sql);
+      if (!stmt->error().empty()) {
+        prepare_error_ = stmt->error();
+        return nullptr;  // not cached: the next call tries again
+      }
+      it = stmts_.emplace(sql, std::move(stmt)).first;
+    }
     return it->second->get();
   }
 
@@ -511,6 +554,11 @@ class SqliteStore : public MetadataStore {
   }
 
   Status Err(const std::string& what) {
+    if (!prepare_error_.empty()) {
+      std::string m = "metadata store: " + what + ": " + prepare_error_ + " (is the store from another baton version?)";
+      prepare_error_.clear();
+      return Internal(m);
+    }
     int code = sqlite3_errcode(db_);
     std::string msg = "metadata store: " + what + ": " + sqlite3_errmsg(db_);
     if (code == SQLITE_BUSY || code == SQLITE_LOCKED) return Unavailable(msg);
@@ -594,6 +642,7 @@ class SqliteStore : public MetadataStore {
 
   sqlite3* db_ = nullptr;
   std::map<std::string, std::unique_ptr<Stmt>> stmts_;
+  std::string prepare_error_;
 };
 
 }  // namespace

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Installs what is missing (Debian 12 packages), builds baton, then:
+#   scripts/bootstrap.sh quickstart   runs the quickstart pipeline on the default local stack
+#   scripts/bootstrap.sh test         runs the whole test suite (release build, then ASan+UBSan)
+#   scripts/bootstrap.sh build        only builds
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode=${1:-build}
+
+packages=(build-essential cmake ninja-build pkg-config git
+          libyaml-cpp-dev nlohmann-json3-dev libsqlite3-dev libssl-dev libcli11-dev
+          libgtest-dev libgmock-dev libbenchmark-dev
+          python3 python3-numpy python3-sklearn sqlite3 procps)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "bootstrap: installing ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+jobs=$(nproc)
+build() {  # build DIR [cmake args...]
+  local dir=$1; shift
+  cmake -S . -B "$dir" -G Ninja "$@" >/dev/null
+  ninja -C "$dir" -j "$jobs"
+}
+
+case "$mode" in
+  build)
+    build build/release -DCMAKE_BUILD_TYPE=Release
+    ;;
+  quickstart)
+    build build/release -DCMAKE_BUILD_TYPE=Release -DBATON_BUILD_TESTS=OFF -DBATON_BUILD_BENCH=OFF
+    build/release/baton run examples/quickstart/pipeline.yaml
+    build/release/baton runs show last
+    ;;
+  test)
+    build build/release -DCMAKE_BUILD_TYPE=Release -DBATON_WERROR=ON
+    (cd build/release && ctest --output-on-failure -j "$jobs")
+    echo "bootstrap: again under AddressSanitizer + UndefinedBehaviorSanitizer"
+    build build/asan -DCMAKE_BUILD_TYPE=Debug -DBATON_SANITIZE=address,undefined -DBATON_BUILD_BENCH=OFF -DBATON_WERROR=ON
+    (cd build/asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+       ctest --output-on-failure -j "$jobs")
+    ;;
+  *)
+    echo "usage: scripts/bootstrap.sh [build|quickstart|test]" >&2
+    exit 2
+    ;;
+esac

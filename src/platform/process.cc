@@ -1,0 +1,105 @@
+#include "platform/process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <sstream>
+
+#include "platform/fs.h"
+
+namespace baton {
+namespace {
+
+// Fields of /proc/PID/stat after the command name (which may hold spaces and parentheses).
+bool StatFields(pid_t pid, std::string* rest) {
+  auto text = fs::ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  if (!text.ok()) return false;
+  auto close = text->rfind(')');
+  if (close == std::string::npos) return false;
+  *rest = text->substr(close + 2);
+  return true;
+}
+
+int64_t BootTimeSeconds() {
+  static int64_t boot = [] {
+    auto text = fs::ReadFile("/proc/stat");
+    if (!text.ok()) return int64_t{0};
+    auto pos = text->find("\nbtime ");
+    return pos == std::string::npos ? int64_t{0} : static_cast<int64_t>(std::strtoll(text->c_str() + pos + 7, nullptr, 10));
+  }();
+  return boot;
+}
+
+}  // namespace
+
+int64_t ProcessStartTicks(pid_t pid) {
+  std::string rest;
+  if (!StatFields(pid, &rest)) return 0;
+  // After the name: state(3) ppid(4) ... starttime is field 22, i.e. index 19 here.
+  std::istringstream in(rest);
+  std::string f;
+  for (int i = 0; i < 20 && (in >> f); ++i) {
+    if (i == 0 && f == "Z") return 0;  // a zombie is as good as dead
+    if (i == 19) return std::strtoll(f.c_str(), nullptr, 10);
+  }
+  return 0;
+}
+
+bool ProcessAlive(pid_t pid, int64_t start_ticks) {
+  if (pid <= 0) return false;
+  int64_t t = ProcessStartTicks(pid);
+  if (t == 0) return false;
+  return start_ticks == 0 || t == start_ticks;
+}
+
+int64_t ProcessStartMicros(pid_t pid) {
+  int64_t t = ProcessStartTicks(pid);
+  if (t == 0) return 0;
+  long hz = ::sysconf(_SC_CLK_TCK);
+  return BootTimeSeconds() * 1000000 + t * 1000000 / (hz > 0 ? hz : 100);
+}
+
+pid_t ProcessGroup(pid_t pid) {
+  pid_t g = ::getpgid(pid);
+  return g;
+}
+
+PidJournal::~PidJournal() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+bool PidJournal::Open(const std::string& path) {
+  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  return fd_ >= 0;
+}
+
+void PidJournal::Add(pid_t pid) {
+  if (fd_ < 0) return;
+  char buf[24];
+  int n = std::snprintf(buf, sizeof buf, "%d\n", static_cast<int>(pid));
+  if (::write(fd_, buf, static_cast<size_t>(n)) < 0) {
+    // Best effort: the journal only helps clean up after a crash.
+  }
+}
+
+int KillJournaledGroups(const std::string& path, int64_t not_before_us) {
+  auto text = fs::ReadFile(path);
+  if (!text.ok()) return 0;
+  std::istringstream in(*text);
+  int killed = 0;
+  long pid;
+  while (in >> pid) {
+    auto p = static_cast<pid_t>(pid);
+    if (ProcessGroup(p) != p) continue;  // gone, or not the leader of its own group any more
+    int64_t started = ProcessStartMicros(p);
+    if (started == 0 || started + 1000000 < not_before_us) continue;  // an unrelated, older process
+    if (::killpg(p, SIGKILL) == 0) ++killed;
+  }
+  return killed;
+}
+
+}  // namespace baton

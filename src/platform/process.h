@@ -1,0 +1,38 @@
+#pragma once
+// Facts about processes on this machine (Linux /proc), used to tell a live baton process from a
+// dead one and to clean up what a dead one left running.
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+
+namespace baton {
+
+// The start time of `pid` in clock ticks since boot, or 0 when there is no such process.
+int64_t ProcessStartTicks(pid_t pid);
+// True when `pid` runs and (if start_ticks != 0) started at `start_ticks`.
+bool ProcessAlive(pid_t pid, int64_t start_ticks);
+// Start time of `pid` as microseconds since the epoch, or 0.
+int64_t ProcessStartMicros(pid_t pid);
+// The process group of `pid`, or -1.
+pid_t ProcessGroup(pid_t pid);
+
+// Appends "PID\n" lines to a journal file so that the step processes of a baton that died can
+// be found and terminated later. Appends are single write() calls (atomic for short lines).
+class PidJournal {
+ public:
+  PidJournal() = default;
+  ~PidJournal();
+  bool Open(const std::string& path);
+  void Add(pid_t pid);
+
+ private:
+  int fd_ = -1;
+};
+
+// Kills (SIGKILL) the process groups listed in a pid journal that are still alive, are group
+// leaders, and started at or after `not_before_us`. Returns how many groups were killed.
+int KillJournaledGroups(const std::string& path, int64_t not_before_us);
+
+}  // namespace baton
