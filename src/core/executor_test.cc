@@ -519,9 +519,7 @@ steps:
 }
 
 TEST(Executor, RetryBackoffDoesNotHoldResources) {
-  GTEST_SKIP() << "BUG: while a failed step waits out its retry delay, the Plan still counts it "
-                  "as running with its resources reserved (Requeue is only called when the delay "
-                  "is over), so a ready step that needs those resources idles for the whole backoff";
+  // Found as a bug (the waiting step kept its cpu reserved for the whole backoff); fixed.
   Harness h(R"(name: x
 steps:
   flaky: {run: [gen, f], retries: {max: 1, delay: 300ms}}
@@ -599,9 +597,7 @@ TEST(Executor, FailureModeFailFastCancelsRunningSteps) {
 }
 
 TEST(Executor, FailFastAlsoCancelsWhenAStepCannotBeScheduled) {
-  GTEST_SKIP() << "BUG: with failure_mode fail_fast, a step failing because its request can never "
-                  "be satisfied (Executor::StartReady's unsatisfiable branch) halts the run but "
-                  "never calls Launcher::CancelAll, so running steps are not cancelled";
+  // Found as a bug (the unsatisfiable branch halted without Launcher::CancelAll); fixed.
   Harness h(R"(name: x
 steps:
   slow: {run: [gen, s]}

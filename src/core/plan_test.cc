@@ -413,30 +413,79 @@ steps:
   EXPECT_TRUE(p.Halt().empty());
 }
 
-TEST(Plan, RequeueRunsTheStepAgain) {
-  PipelineSpec spec = Spec(R"(name: x
+const char* kFlaky = R"(name: x
 steps:
   flaky: {run: a, resources: {cpu: 2}, outputs: [o]}
   other: {run: b, resources: {cpu: 2}}
   next: {run: c, inputs: {x: flaky.o}}
-)");
+)";
+
+TEST(Plan, DeferredStepHoldsNoResourcesUntilRequeued) {
+  PipelineSpec spec = Spec(kFlaky);
   Plan p(spec, Cpus(2));
   EXPECT_EQ(StartAll(p), V{"flaky"});
+  // Its attempt failed and it waits for a retry: its cpus are free meanwhile.
+  p.Defer(p.index("flaky"));
+  EXPECT_EQ(p.state(p.index("flaky")), State::kDeferred);
+  EXPECT_EQ(p.running(), 0);
+  EXPECT_FALSE(p.AllDone()) << "a deferred step is not done";
+  EXPECT_EQ(StartAll(p), V{"other"});
   p.Requeue(p.index("flaky"));
   EXPECT_EQ(p.state(p.index("flaky")), State::kReady);
-  EXPECT_EQ(p.running(), 0);
-  // Its cpus were released, and it keeps its priority (it heads the longer path).
+  EXPECT_EQ(StartAll(p), V{}) << "other holds the cpus now";
+  Finish(p, "other", true);
   EXPECT_EQ(StartAll(p), V{"flaky"});
   Finish(p, "flaky", true);
-  EXPECT_EQ(StartAll(p), V{"other"});
-  // Requeue of a step that does not run changes nothing.
-  p.Requeue(p.index("next"));
-  EXPECT_EQ(p.state(p.index("next")), State::kReady);
-  EXPECT_EQ(p.running(), 1);
-  Finish(p, "other", true);
   EXPECT_EQ(StartAll(p), V{"next"});
   Finish(p, "next", true);
   EXPECT_TRUE(p.AllDone());
+}
+
+TEST(Plan, RequeueKeepsThePriority) {
+  PipelineSpec spec = Spec(kFlaky);
+  Plan p(spec, Cpus(2));
+  EXPECT_EQ(StartAll(p), V{"flaky"});
+  p.Defer(p.index("flaky"));
+  p.Requeue(p.index("flaky"));
+  // flaky (priority 2) goes before other (priority 1, earlier... in the ready set already).
+  EXPECT_EQ(StartAll(p), V{"flaky"});
+}
+
+TEST(Plan, DeferAndRequeueIgnoreOtherStates) {
+  PipelineSpec spec = Spec(kFlaky);
+  Plan p(spec, Cpus(2));
+  p.Requeue(p.index("flaky"));  // ready, not deferred
+  EXPECT_EQ(p.state(p.index("flaky")), State::kReady);
+  p.Defer(p.index("other"));    // ready, not running
+  EXPECT_EQ(p.state(p.index("other")), State::kReady);
+  p.Defer(p.index("next"));     // waiting
+  EXPECT_EQ(p.state(p.index("next")), State::kWaiting);
+  EXPECT_EQ(StartAll(p), V{"flaky"});
+  p.Requeue(p.index("flaky"));  // running, not deferred
+  EXPECT_EQ(p.state(p.index("flaky")), State::kRunning);
+  EXPECT_EQ(p.running(), 1);
+}
+
+TEST(Plan, DeferredStepCanFailForGood) {
+  PipelineSpec spec = Spec(kFlaky);
+  Plan p(spec, Cpus(2));
+  EXPECT_EQ(StartAll(p), V{"flaky"});
+  p.Defer(p.index("flaky"));
+  // A halt while it waits skips what has not started but leaves the deferred step to its owner.
+  EXPECT_EQ(Names(p, p.Halt()), (V{"next", "other"}));
+  EXPECT_EQ(p.state(p.index("flaky")), State::kDeferred);
+  EXPECT_FALSE(p.AllDone());
+  EXPECT_TRUE(p.Finished(p.index("flaky"), false).empty()) << "next was already skipped by the halt";
+  EXPECT_EQ(p.state(p.index("flaky")), State::kFailed);
+  EXPECT_TRUE(p.AllDone());
+
+  Plan q(spec, Cpus(2));
+  StartAll(q);
+  q.Defer(q.index("flaky"));
+  EXPECT_EQ(Names(q, q.Finished(q.index("flaky"), false)), V{"next"});
+  EXPECT_EQ(q.skipped_because(q.index("next")), q.index("flaky"));
+  EXPECT_EQ(StartAll(q), V{"other"}) << "the deferred step released nothing twice";
+  EXPECT_EQ(StartAll(q), V{});
 }
 
 TEST(Plan, FinishedIgnoresStepsThatDoNotRun) {
