@@ -2,6 +2,7 @@
 
 #include <csignal>
 #include <cmath>
+#include <optional>
 
 #include "platform/fs.h"
 
@@ -92,6 +93,19 @@ Status Executor::AfterFailure(int i) {
   return Status::Ok();
 }
 
+Status Executor::Complete(const Completion& c) {
+  if (c.token >= kHookToken) {
+    hooks_running_--;
+    return Status::Ok();
+  }
+  auto it = running_.find(c.token);
+  if (it == running_.end()) return Status::Ok();
+  PreparedStep p = std::move(it->second);
+  running_.erase(it);
+  BATON_ASSIGN_OR_RETURN(StepOutcome o, runner_->Finish(p, c));
+  return Handle(c.token, o, &p);
+}
+
 Status Executor::StartReady() {
   while (!halted_ && launcher_->CanRunMore()) {
     std::string unsat;
@@ -142,9 +156,28 @@ Result<RunSummary> Executor::Run(const std::map<int, int>& first_attempt) {
     return s;
   };
 
+  // Each turn of the loop records what finished and what starts in one store transaction.
+  std::optional<Completion> pending;
   for (;;) {
-    Status st = StartReady();
+    Status st = runner_->BeginBatch();
     if (!st.ok()) return fail_hard(st);
+    while (pending) {
+      Completion c = *pending;
+      pending.reset();
+      st = Complete(c);
+      if (!st.ok()) {
+        (void)runner_->EndBatch();
+        return fail_hard(st);
+      }
+      // Take every other completion that is already there, without blocking.
+      Completion more;
+      int sig = 0;
+      if (launcher_->running() > 0 && launcher_->Wait(1, &more, &sig) == Launcher::WaitResult::kCompleted) pending = more;
+    }
+    st = StartReady();
+    Status end = runner_->EndBatch();
+    if (!st.ok()) return fail_hard(st);
+    if (!end.ok()) return fail_hard(end);
     if (running_.empty() && retries_.empty() && hooks_running_ == 0 && (plan_->AllDone() || halted_)) break;
 
     int64_t deadline = run_deadline;
@@ -181,18 +214,7 @@ Result<RunSummary> Executor::Run(const std::map<int, int>& first_attempt) {
       }
       continue;
     }
-    if (c.token >= kHookToken) {
-      hooks_running_--;
-      continue;
-    }
-    auto it = running_.find(c.token);
-    if (it == running_.end()) continue;
-    PreparedStep p = std::move(it->second);
-    running_.erase(it);
-    auto o = runner_->Finish(p, c);
-    if (!o.ok()) return fail_hard(o.status());
-    st = Handle(c.token, *o, &p);
-    if (!st.ok()) return fail_hard(st);
+    pending = c;
   }
 
   summary_.duration_us = MonotonicMicros() - t0;

@@ -51,6 +51,8 @@ class Executor {
 
  private:
   Status StartReady();
+  // Records a finished process (a step attempt or a hook) and applies its outcome.
+  Status Complete(const Completion& c);
   Status Handle(int step, const StepOutcome& o, const PreparedStep* p);
   void StartHook(const PreparedStep& p, const StepOutcome& o);
   Status Halt(const std::string& why);

@@ -212,7 +212,8 @@ class Harness {
     return c;
   }
 
-  RunSummary Run(FailureMode mode = FailureMode::kContinue, int64_t run_timeout_us = 0) {
+  RunSummary Run(FailureMode mode = FailureMode::kContinue, int64_t run_timeout_us = 0,
+                 const std::map<int, int>& first_attempt = {}) {
     RunContext ctx;
     ctx.spec = &spec;
     ctx.run_id = run_id;
@@ -225,7 +226,7 @@ class Harness {
     opts.failure_mode = mode;
     opts.run_timeout_us = run_timeout_us;
     Executor ex(spec, plan.get(), &runner, &launcher, &observer, opts);
-    auto r = ex.Run();
+    auto r = ex.Run(first_attempt);
     EXPECT_TRUE(r.ok()) << r.status().message();
     return r.ok() ? *r : RunSummary{};
   }
@@ -310,6 +311,36 @@ TEST(Executor, DiamondRunsInDependencyOrder) {
   EXPECT_EQ(testing::ReadFileOrDie(right), "c attempt 1\n");
   EXPECT_EQ(d->spec.argv, (V{"gen", "d"}));
   EXPECT_EQ(d->spec.cwd, h.dir.path());
+}
+
+TEST(Executor, ProcessSpecCarriesCommandSettingsAndParameters) {
+  Harness h(R"(name: x
+parameters: {lr: 0.5, label: two words}
+defaults: {timeout: 2s, env: {SHARED: d}}
+steps:
+  simple: {run: "train --lr {{params.lr}} --out {{outputs.m}}", outputs: [m], env: {OWN: "{{params.label}}"}}
+  piped: {run: "echo {{params.label}} | wc -c", timeout: 1m}
+)");
+  RunSummary s = h.Run();
+  EXPECT_EQ(s.status, "completed");
+  const auto* simple = h.launcher.Find("simple", 1);
+  const auto* piped = h.launcher.Find("piped", 1);
+  ASSERT_TRUE(simple && piped);
+  // A command that needs no shell is exec'd directly, with values unquoted.
+  std::string out = EnvValue(simple->spec.env, "BATON_OUTPUT_M");
+  ASSERT_FALSE(out.empty());
+  EXPECT_EQ(simple->spec.argv, (V{"train", "--lr", "0.5", "--out", out}));
+  EXPECT_EQ(simple->spec.timeout_us, 2'000'000);
+  EXPECT_EQ(EnvValue(simple->spec.env, "SHARED"), "d");
+  EXPECT_EQ(EnvValue(simple->spec.env, "OWN"), "two words");
+  EXPECT_EQ(EnvValue(simple->spec.env, "BATON_PARAM_LR"), "0.5");
+  EXPECT_EQ(EnvValue(simple->spec.env, "BATON_PARAM_LABEL"), "two words");
+  EXPECT_EQ(EnvValue(simple->spec.env, "BATON_RUN_ID"), h.run_id);
+  EXPECT_FALSE(simple->spec.log_path.empty());
+  // A pipe needs the shell; the value is quoted for it.
+  EXPECT_EQ(piped->spec.argv, (V{"/bin/sh", "-c", "echo 'two words' | wc -c"}));
+  EXPECT_EQ(piped->spec.timeout_us, 60'000'000);
+  EXPECT_EQ(EnvValue(piped->spec.env, "BATON_PARAM_LR"), "") << "only the parameters a step uses";
 }
 
 TEST(Executor, CompletionOrderDrivesWhatStartsNext) {
@@ -501,6 +532,23 @@ steps:
   auto path = h.arts->LocalPath((*out)->digest);
   ASSERT_TRUE(path.ok());
   EXPECT_EQ(testing::ReadFileOrDie(*path), "flaky attempt 2\n");
+}
+
+TEST(Executor, ResumedStepContinuesAttemptNumbering) {
+  Harness h(R"(name: x
+steps:
+  done_before: {run: [gen, d]}
+  flaky: {run: [gen, f], retries: {max: 1}}
+)");
+  h.launcher.exit_codes["flaky"] = {0, 0, 9, 9};  // attempts 3 and 4 fail
+  RunSummary s = h.Run(FailureMode::kContinue, 0, {{1, 3}});
+  EXPECT_EQ(s.status, "failed");
+  auto rows = h.Rows("flaky");
+  ASSERT_EQ(rows.size(), 2u) << "retries.max=1 counts from the resumed attempt: 3, then 4";
+  EXPECT_EQ(rows[0].attempt, 3);
+  EXPECT_EQ(rows[1].attempt, 4);
+  EXPECT_EQ(rows[1].reason, "exited with code 9");
+  EXPECT_EQ(h.Rows("done_before")[0].attempt, 1);
 }
 
 TEST(Executor, RetryDelaysGrowByTheBackoff) {

@@ -447,7 +447,7 @@ TEST(Plan, RequeueKeepsThePriority) {
   EXPECT_EQ(StartAll(p), V{"flaky"});
   p.Defer(p.index("flaky"));
   p.Requeue(p.index("flaky"));
-  // flaky (priority 2) goes before other (priority 1, earlier... in the ready set already).
+  // flaky (priority 2) starts again before other (priority 1), which has been ready all along.
   EXPECT_EQ(StartAll(p), V{"flaky"});
 }
 

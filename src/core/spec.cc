@@ -302,8 +302,8 @@ Status ApplyParameterOverrides(PipelineSpec* spec, const std::vector<std::string
     const char* b = value.data();
     const char* e = b + value.size();
     if (cur.is_boolean()) {
-      if (value == "true" || value == "True" || value == "1") cur = true;
-      else if (value == "false" || value == "False" || value == "0") cur = false;
+      if (value == "true" || value == "True" || value == "TRUE" || value == "1") cur = true;
+      else if (value == "false" || value == "False" || value == "FALSE" || value == "0") cur = false;
       else return InvalidArgument("parameter '" + name + "' is a bool; '" + value + "' is not true or false");
     } else if (cur.is_number_integer()) {
       int64_t v;

@@ -971,6 +971,14 @@ TEST(ParameterOverrides, RejectBadValues) {
   EXPECT_EQ(s.parameters["flag"], false);
 }
 
+TEST(ParameterOverrides, AcceptTheBoolSpellingsThePipelineFileAccepts) {
+  PipelineSpec s = WithParams();
+  ASSERT_TRUE(ApplyParameterOverrides(&s, {"flag=TRUE"}).ok());
+  EXPECT_EQ(s.parameters["flag"], true);
+  ASSERT_TRUE(ApplyParameterOverrides(&s, {"flag=FALSE"}).ok());
+  EXPECT_EQ(s.parameters["flag"], false);
+}
+
 TEST(ParameterOverrides, RejectUnknownNames) {
   PipelineSpec s = WithParams();
   Status st = ApplyParameterOverrides(&s, {"epoch=3"});

@@ -108,7 +108,12 @@ Result<PreparedStep> StepRunner::Prepare(int index, int attempt) {
   std::map<std::string, std::string> input_paths;
   std::string missing;
   for (const auto& in : s.inputs) {
-    BATON_ASSIGN_OR_RETURN(auto art, meta_->FindRunOutput(ctx_.run_id, in.step, in.output));
+    std::optional<ArtifactRecord> art;
+    if (auto it = produced_.find(in.step + "/" + in.output); it != produced_.end()) {
+      art = it->second;
+    } else {
+      BATON_ASSIGN_OR_RETURN(art, meta_->FindRunOutput(ctx_.run_id, in.step, in.output));
+    }
     if (!art) {
       missing = "input '" + in.name + "' (" + in.step + "." + in.output + ") has not been produced in run " + ctx_.run_id;
       break;
@@ -232,7 +237,10 @@ Result<PreparedStep> StepRunner::Prepare(int index, int attempt) {
         BATON_ASSIGN_OR_RETURN(rec.id, meta_->StartStepRun(rec));
         p.step_run_id = rec.id;
         std::vector<OutputUse> reused;
-        for (const auto& [name, art] : outs) reused.push_back({name, art.id});
+        for (const auto& [name, art] : outs) {
+          reused.push_back({name, art.id});
+          produced_[s.name + "/" + name] = art;
+        }
         std::vector<ArtifactRecord> none;
         BATON_RETURN_IF_ERROR(meta_->FinishStepRun(rec, &none, reused, p.inputs));
         StepOutcome o{"cached", rec.reason, 0, rec.id, rec.ended_at - rec.started_at, ""};
@@ -380,6 +388,8 @@ Result<StepOutcome> StepRunner::Record(PreparedStep& p, StepRunRecord& rec, std:
   rec.ended_at = NowMicros();
   // Lineage of failed attempts is kept too: it shows what a failing step read.
   BATON_RETURN_IF_ERROR(meta_->FinishStepRun(rec, arts, reused, p.inputs));
+  if (rec.status == "completed")
+    for (const auto& a : *arts) produced_[a.step + "/" + a.name] = a;
   // Whatever a failed attempt left in staging is dropped; published outputs were moved away.
   if (rec.status != "completed" && rec.status != "cached")
     for (const auto& [name, path] : p.output_paths) (void)fs::RemoveTree(path);

@@ -76,6 +76,10 @@ class StepRunner {
 
   const RunContext& context() const { return ctx_; }
 
+  // Groups the records written until EndBatch into one store transaction.
+  Status BeginBatch() { return meta_->BeginBatch(); }
+  Status EndBatch() { return meta_->EndBatch(); }
+
  private:
   std::vector<std::string> BuildEnv(const StepSpec& s, const Settings& eff, const PreparedStep& p,
                                     const std::map<std::string, std::string>& inputs) const;
@@ -90,6 +94,9 @@ class StepRunner {
   bool dirs_ready_ = false;
   int64_t grace_us_ = 10'000'000;
   std::map<int64_t, std::string> pending_explain_;  // step run id -> why it runs
+  // Outputs this runner recorded in this run ("step/output" -> artifact), so that consumers
+  // resolve them without a store query; the store stays the source for everything else.
+  std::map<std::string, ArtifactRecord> produced_;
 };
 
 // Environment variable suffix for a name: upper-cased, '-' as '_'.

@@ -13,8 +13,16 @@
 
 namespace baton {
 
+namespace {
+// OpenSSL 3 looks the algorithm up in its providers on every EVP_sha256() init; fetch it once.
+const EVP_MD* Sha256Md() {
+  static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return md;
+}
+}  // namespace
+
 Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
-  EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), EVP_sha256(), nullptr);
+  EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), Sha256Md(), nullptr);
 }
 Sha256::~Sha256() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
 
@@ -27,7 +35,7 @@ std::string Sha256::HexDigest() {
   unsigned int len = 0;
   auto* c = static_cast<EVP_MD_CTX*>(ctx_);
   EVP_DigestFinal_ex(c, md, &len);
-  EVP_DigestInit_ex(c, EVP_sha256(), nullptr);
+  EVP_DigestInit_ex(c, Sha256Md(), nullptr);
   static const char kHex[] = "0123456789abcdef";
   std::string out(len * 2, '0');
   for (unsigned i = 0; i < len; ++i) {

@@ -82,6 +82,12 @@ class MetadataStore {
  public:
   virtual ~MetadataStore() = default;
 
+  // Groups the writes until the matching EndBatch into one transaction (each write inside is
+  // a savepoint, so a failed write undoes only itself). Batches do not nest across threads;
+  // nested calls on one store are counted. The default implementation does nothing.
+  virtual Status BeginBatch() { return Status::Ok(); }
+  virtual Status EndBatch() { return Status::Ok(); }
+
   // Snapshots are immutable and keyed by their content hash; storing twice is a no-op.
   virtual Status PutSnapshot(const std::string& hash, const std::string& pipeline,
                              const std::string& body) = 0;
