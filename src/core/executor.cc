@@ -31,7 +31,11 @@ Status Executor::Halt(const std::string& why) {
   auto waiting = std::move(retries_);
   retries_.clear();
   for (const auto& [due, step] : waiting) {
+    // The last attempt's failure stands; the retry will not happen.
     summary_.failed++;
+    StepOutcome last = last_failure_[step];
+    last.reason += " (not retried: " + why + ")";
+    observer_->OnStepEnd(step, attempt_[step] - 1, last, -1);
     BATON_RETURN_IF_ERROR(SkipDependents(plan_->Finished(step, false), step));
   }
   return SkipDependents(plan_->Halt(), -1);
@@ -69,6 +73,7 @@ Status Executor::Handle(int i, const StepOutcome& o, const PreparedStep* p) {
     double delay = static_cast<double>(rp.delay_us) * std::pow(rp.backoff, done_attempts - 1);
     auto d = static_cast<int64_t>(delay);
     observer_->OnStepEnd(i, attempt_[i], o, d);
+    last_failure_[i] = o;
     attempt_[i]++;
     plan_->Defer(i);
     retries_.emplace(MonotonicMicros() + d, i);
@@ -116,6 +121,10 @@ Status Executor::StartReady() {
       summary_.failed++;
       observer_->OnStepEnd(i, attempt_[i], o, -1);
       BATON_RETURN_IF_ERROR(AfterFailure(i));
+      PreparedStep unlaunched;
+      unlaunched.step = i;
+      unlaunched.attempt = attempt_[i];
+      StartHook(unlaunched, o);
       continue;
     }
     BATON_ASSIGN_OR_RETURN(PreparedStep p, runner_->Prepare(i, attempt_[i]));

@@ -70,6 +70,7 @@ class Executor {
   std::map<int, int> attempt_;
   std::map<int, int> first_attempt_of_;
   std::multimap<int64_t, int> retries_;  // due time (monotonic) -> step
+  std::map<int, StepOutcome> last_failure_;  // of steps waiting for a retry
   RunSummary summary_;
   int hooks_running_ = 0;
   bool halted_ = false;
