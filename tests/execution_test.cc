@@ -485,7 +485,7 @@ steps:
   Json r2 = ShowRun(d.path(), "last");
   EXPECT_EQ(StatusOf(r2, "tagged"), "completed");
   EXPECT_EQ(StatusOf(r2, "plain"), "cached");
-  EXPECT_TRUE(Contains(WhyOf(r.out, "tagged"), "command changed")) << r.out;
+  EXPECT_TRUE(Contains(WhyOf(r.out, "tagged"), "uses {{run.id}}")) << r.out;
   auto path = ParseJson(RunBaton(d.path(), {"artifacts", "show",
                                             std::to_string(StepOf(r2, "tagged")["outputs"]["o"].value("id", -1LL)),
                                             "-o", "json"}))

@@ -55,6 +55,8 @@ std::string ExplainDifference(const Json& before, const Json& now) {
   }
   for (const char* k : {"command", "shell", "image", "outputs", "schema"})
     if (before.value(k, Json()) != now.value(k, Json())) why.push_back(std::string(k) + " changed");
+  if (before.value("run_id", Json()) != now.value("run_id", Json()))
+    why.push_back("the command uses {{run.id}}, which differs in every run");
   if (why.empty()) return "cache key changed";
   std::string s;
   for (const auto& w : why) s += (s.empty() ? "" : "; ") + w;
@@ -134,40 +136,37 @@ Result<PreparedStep> StepRunner::Prepare(int index, int attempt) {
   p.metadata_path = stage + ".metadata.json";
   for (const auto& o : s.outputs) p.output_paths[o] = stage + "." + o;
 
-  auto resolver = [&](bool abstract_outputs) {
-    return [&, abstract_outputs](const TemplatePiece& piece) -> std::string {
-      switch (piece.kind) {
-        case TemplatePiece::kInput:
-          return abstract_outputs ? "<input:" + p.input_digests[piece.text] + ">" : input_paths[piece.text];
-        case TemplatePiece::kOutput:
-          return abstract_outputs ? "<output:" + piece.text + ">" : p.output_paths[piece.text];
-        case TemplatePiece::kParam: return ParamToString(spec.parameters[piece.text]);
-        case TemplatePiece::kRunId: return ctx_.run_id;
-        case TemplatePiece::kStepName: return s.name;
-        default: return piece.text;
-      }
-    };
+  TemplateResolver resolve = [&](const TemplatePiece& piece) -> std::string {
+    switch (piece.kind) {
+      case TemplatePiece::kInput: return input_paths[piece.text];
+      case TemplatePiece::kOutput: return p.output_paths[piece.text];
+      case TemplatePiece::kParam: return ParamToString(spec.parameters[piece.text]);
+      case TemplatePiece::kRunId: return ctx_.run_id;
+      case TemplatePiece::kStepName: return s.name;
+      default: return piece.text;
+    }
   };
 
   // The command: argv lists are exec'd as written; a string goes to /bin/sh -c with values
   // shell-quoted, unless it needs no shell at all (then it is split and exec'd directly).
-  std::vector<std::string> argv, abstract_cmd;
+  std::vector<std::string> argv;
+  bool uses_run_id = false;
   std::string display;
   if (s.shell) {
     BATON_ASSIGN_OR_RETURN(auto pieces, ParseTemplate(s.run[0]));
     std::vector<std::vector<TemplatePiece>> words;
     if (SplitSimpleCommand(pieces, &words)) {
-      for (const auto& w : words) argv.push_back(RenderTemplate(w, resolver(false), false));
+      for (const auto& w : words) argv.push_back(RenderTemplate(w, resolve, false));
     } else {
-      argv = {"/bin/sh", "-c", RenderTemplate(pieces, resolver(false), true)};
+      argv = {"/bin/sh", "-c", RenderTemplate(pieces, resolve, true)};
     }
-    display = RenderTemplate(pieces, resolver(false), true);
-    abstract_cmd = {RenderTemplate(pieces, resolver(true), true)};
+    display = RenderTemplate(pieces, resolve, true);
+    for (const auto& piece : pieces) uses_run_id = uses_run_id || piece.kind == TemplatePiece::kRunId;
   } else {
     for (const auto& a : s.run) {
       BATON_ASSIGN_OR_RETURN(auto pieces, ParseTemplate(a));
-      argv.push_back(RenderTemplate(pieces, resolver(false), false));
-      abstract_cmd.push_back(RenderTemplate(pieces, resolver(true), false));
+      argv.push_back(RenderTemplate(pieces, resolve, false));
+      for (const auto& piece : pieces) uses_run_id = uses_run_id || piece.kind == TemplatePiece::kRunId;
       display += (display.empty() ? "" : " ") + ShellQuote(argv.back());
     }
   }
@@ -175,17 +174,21 @@ Result<PreparedStep> StepRunner::Prepare(int index, int attempt) {
   Json env_key = Json::object();
   for (auto& [k, v] : rendered.env) {
     BATON_ASSIGN_OR_RETURN(auto pieces, ParseTemplate(v));
-    env_key[k] = RenderTemplate(pieces, resolver(true), false);
-    v = RenderTemplate(pieces, resolver(false), false);
+    env_key[k] = v;  // the template: the values it references are key components of their own
+    for (const auto& piece : pieces) uses_run_id = uses_run_id || piece.kind == TemplatePiece::kRunId;
+    v = RenderTemplate(pieces, resolve, false);
   }
 
   // The cache key: what determines the outputs, with output paths abstracted.
   bool cache_on = ctx_.use_cache && (!eff.cache || eff.cache->enabled);
   if (missing.empty()) {
-    Json comp = {{"schema", kCacheSchema}, {"command", abstract_cmd}, {"shell", s.shell},
+    // The command and env enter as templates; the parameter values and input digests they
+    // reference are components of their own, so --explain can name what changed.
+    Json comp = {{"schema", kCacheSchema}, {"command", s.run}, {"shell", s.shell},
                  {"image", eff.image.value_or("")}, {"env", env_key}, {"outputs", s.outputs},
                  {"inputs", p.input_digests}, {"params", Json::object()}, {"files", Json::object()}};
     for (const auto& pn : spec.StepParams(s)) comp["params"][pn] = spec.parameters[pn];
+    if (uses_run_id) comp["run_id"] = ctx_.run_id;
     if (eff.cache) {
       for (const auto& f : eff.cache->files) {
         auto d = DigestPath(fs::Join(spec.root, f));
