@@ -52,8 +52,11 @@ class Parser {
       return false;
     }
     std::set<std::string> seen;
+    // Copies, not references: yaml-cpp's iterator hands out a temporary proxy, and a
+    // reference into it dangles (found by the fuzzer under AddressSanitizer).
     for (auto it = n.begin(); it != n.end(); ++it) {
-      const YAML::Node& k = it->first;
+      const YAML::Node k = it->first;
+      const YAML::Node v = it->second;
       if (!k.IsScalar()) {
         Error(k, "keys of " + what + " must be plain names");
         continue;
@@ -64,7 +67,7 @@ class Parser {
         continue;
       }
       // yaml-cpp marks an empty value at the token after it; point at the key instead.
-      if (it->second.IsNull() || !it->second.IsDefined()) {
+      if (v.IsNull() || !v.IsDefined()) {
         Error(k, "'" + key + "' in " + what + " has no value");
         continue;
       }
@@ -76,7 +79,7 @@ class Parser {
                      (hint.empty() ? " (valid keys: " + list + ")" : " (did you mean '" + hint + "'?)"));
         continue;
       }
-      f(key, k, it->second);
+      f(key, k, v);
     }
     return true;
   }
