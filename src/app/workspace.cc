@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <set>
 
 #include "platform/fs.h"
 #include "platform/process.h"
@@ -62,13 +63,20 @@ bool RunProcessAlive(const RunRecord& run) {
 
 Result<std::vector<std::string>> ReapDeadRuns(Workspace& ws) {
   std::vector<std::string> reaped;
+  // Processes that start after this instant belong to whoever takes the run over next (a resume
+  // that marks the run running again only after the read below), never to the dead baton.
+  const int64_t now_ticks = BootTicksNow();
   BATON_ASSIGN_OR_RETURN(auto running, ws.meta->RunsWithStatus("running"));
   for (const auto& run : running) {
     if (run.orchestrator != "local" || RunProcessAlive(run)) continue;
-    int killed = KillJournaledGroups(ws.LogsDir(run.id) + "/.pids", run.started_at);
+    std::set<pid_t> killed;
+    KillJournaledGroups(ws.LogsDir(run.id) + "/.pids", run.started_at, &killed);
+    // A step the dead baton was starting when it died may be missing from the journal; every
+    // step process (and hook) carries BATON_RUN_ID in its environment.
+    KillGroupsWithEnv("BATON_RUN_ID=" + run.id, now_ticks, &killed);
     std::string reason = "interrupted: the baton process (pid " + std::to_string(run.pid) +
                          ") ended without finishing the run";
-    if (killed > 0) reason += "; terminated " + std::to_string(killed) + " step process group(s) it left running";
+    if (!killed.empty()) reason += "; terminated " + std::to_string(killed.size()) + " step process group(s) it left running";
     BATON_RETURN_IF_ERROR(ws.meta->MarkRunInterrupted(run.id, reason));
     reaped.push_back(run.id);
   }

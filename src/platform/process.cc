@@ -1,12 +1,16 @@
 #include "platform/process.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <set>
 #include <sstream>
 
 #include "platform/fs.h"
@@ -86,20 +90,64 @@ void PidJournal::Add(pid_t pid) {
   }
 }
 
-int KillJournaledGroups(const std::string& path, int64_t not_before_us) {
+void KillJournaledGroups(const std::string& path, int64_t not_before_us, std::set<pid_t>* killed) {
   auto text = fs::ReadFile(path);
-  if (!text.ok()) return 0;
+  if (!text.ok()) return;
   std::istringstream in(*text);
-  int killed = 0;
   long pid;
   while (in >> pid) {
     auto p = static_cast<pid_t>(pid);
     if (ProcessGroup(p) != p) continue;  // gone, or not the leader of its own group any more
     int64_t started = ProcessStartMicros(p);
     if (started == 0 || started + 1000000 < not_before_us) continue;  // an unrelated, older process
-    if (::killpg(p, SIGKILL) == 0) ++killed;
+    if (::killpg(p, SIGKILL) == 0) killed->insert(p);
   }
-  return killed;
+}
+
+int64_t BootTicksNow() {
+  struct timespec ts;
+  if (::clock_gettime(CLOCK_BOOTTIME, &ts) != 0) return 0;
+  long hz = ::sysconf(_SC_CLK_TCK);
+  if (hz <= 0) hz = 100;
+  return static_cast<int64_t>(ts.tv_sec) * hz + static_cast<int64_t>(ts.tv_nsec) / (1000000000 / hz);
+}
+
+void KillGroupsWithEnv(const std::string& env_entry, int64_t started_by_ticks, std::set<pid_t>* killed) {
+  DIR* proc = ::opendir("/proc");
+  if (proc == nullptr) return;
+  const uid_t me = ::geteuid();
+  const pid_t own_group = ::getpgrp();
+  std::set<pid_t> groups;
+  while (struct dirent* e = ::readdir(proc)) {
+    char* end = nullptr;
+    long pid = std::strtol(e->d_name, &end, 10);
+    if (pid <= 1 || *end != '\0') continue;
+    std::string dir = std::string("/proc/") + e->d_name;
+    struct stat st;
+    if (::stat(dir.c_str(), &st) != 0 || st.st_uid != me) continue;
+    auto env = fs::ReadFile(dir + "/environ");
+    if (!env.ok()) continue;
+    // Entries are NUL-terminated; match a whole entry only.
+    bool found = false;
+    for (size_t at = 0; at < env->size();) {
+      size_t nul = env->find('\0', at);
+      if (nul == std::string::npos) nul = env->size();
+      if (nul - at == env_entry.size() && env->compare(at, nul - at, env_entry) == 0) {
+        found = true;
+        break;
+      }
+      at = nul + 1;
+    }
+    if (!found) continue;
+    int64_t started = ProcessStartTicks(static_cast<pid_t>(pid));
+    if (started == 0 || started > started_by_ticks) continue;
+    pid_t g = ::getpgid(static_cast<pid_t>(pid));
+    if (g <= 1 || g == own_group || killed->count(g)) continue;
+    groups.insert(g);
+  }
+  ::closedir(proc);
+  for (pid_t g : groups)
+    if (::killpg(g, SIGKILL) == 0) killed->insert(g);
 }
 
 }  // namespace baton

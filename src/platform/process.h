@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <set>
 #include <string>
 
 namespace baton {
@@ -32,7 +33,16 @@ class PidJournal {
 };
 
 // Kills (SIGKILL) the process groups listed in a pid journal that are still alive, are group
-// leaders, and started at or after `not_before_us`. Returns how many groups were killed.
-int KillJournaledGroups(const std::string& path, int64_t not_before_us);
+// leaders, and started at or after `not_before_us`. Adds the groups killed to `killed`.
+void KillJournaledGroups(const std::string& path, int64_t not_before_us, std::set<pid_t>* killed);
+
+// Clock ticks since boot now, on the clock /proc/PID/stat start times use.
+int64_t BootTicksNow();
+
+// Kills (SIGKILL) the process group of every process of this user whose environment holds the
+// exact entry `env_entry` (for example "BATON_RUN_ID=r1") and that started no later than
+// `started_by_ticks`. Catches step processes a killed baton started but never journaled. Never
+// kills the caller's own group. Adds the groups killed to `killed`.
+void KillGroupsWithEnv(const std::string& env_entry, int64_t started_by_ticks, std::set<pid_t>* killed);
 
 }  // namespace baton
