@@ -824,6 +824,10 @@ TEST(Resilience, DiskFillingUpWhileStoringOutputsIsRecoverable) {
                second_reason.find("disk full") != std::string::npos;
   EXPECT_TRUE(clear) << "no clear disk-full reason\n" << Describe(r) << "\n" << shown.dump(2);
   EXPECT_NE(shown.value("status", ""), "completed") << shown.dump(2);
+  // The workspace's reserve lets baton record the failure and its cause on the run itself.
+  EXPECT_EQ(shown.value("status", ""), "failed") << shown.dump(2);
+  EXPECT_NE(shown.value("reason", "").find("disk is full"), std::string::npos) << shown.dump(2);
+  EXPECT_NE(LatestStep(shown, "second").value("status", ""), "running") << shown.dump(2);
   EXPECT_EQ(LatestStep(shown, "small").value("status", ""), "completed") << shown.dump(2);
   std::printf("[ diskfull ] storing failed: exit %d, stderr: %s, run %s (%s)\n", r.exit_code, Trim(r.err).c_str(),
               shown.value("status", "").c_str(), shown.value("reason", "").c_str());

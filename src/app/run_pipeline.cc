@@ -110,7 +110,13 @@ Result<RunSummary> ExecuteRun(Workspace& ws, const PipelineSpec& spec, const std
   Executor ex(spec, &plan, &runner, launcher, observer, eo);
   auto summary = ex.Run(first_attempt);
   if (!summary.ok()) {
-    (void)ws.meta->UpdateRunStatus(run_id, "failed", "baton error: " + summary.status().message(), NowMicros());
+    // Record why, even on a full disk: drop the run's staged outputs, then the reserve if needed.
+    (void)fs::RemoveTree(ws.artifacts->StagingRoot() + "/" + run_id);
+    const std::string reason = "baton error: " + summary.status().message();
+    Status recorded = ws.meta->UpdateRunStatus(run_id, "failed", reason, NowMicros());
+    if (recorded.code() == Code::kResourceExhausted && ReleaseReserve(ws)) {
+      (void)ws.meta->UpdateRunStatus(run_id, "failed", reason, NowMicros());
+    }
     return summary.status();
   }
   (void)fs::RemoveTree(ws.artifacts->StagingRoot() + "/" + run_id);
@@ -139,7 +145,14 @@ Result<RunSummary> RunPipeline(Workspace& ws, const PipelineSpec& spec, const Ru
   run.pid_start = ProcessStartTicks(::getpid());
   run.parameters = spec.parameters.dump();
   run.pipeline_file = spec.file;
-  BATON_RETURN_IF_ERROR(ws.meta->CreateRun(run));
+  // Run ids carry 16 random bits next to the second they were made in: retry on the rare
+  // collision of runs started in the same second.
+  for (int tries = 0;; ++tries) {
+    Status created = ws.meta->CreateRun(run);
+    if (created.ok()) break;
+    if (created.code() != Code::kAlreadyExists || tries == 8) return created;
+    run.id = NewRunId(spec.name);
+  }
   if (run_id_out) *run_id_out = run.id;
   return ExecuteRun(ws, spec, run.id, snap.hash, opts, observer, &launcher, RunProgress{});
 }

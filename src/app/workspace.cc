@@ -1,5 +1,6 @@
 #include "app/workspace.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -32,12 +33,29 @@ Result<std::string> FindWorkspace(const std::string& start) {
 }
 
 namespace {
+
+constexpr off_t kReserveBytes = 1 << 20;
+
+// Best effort: without the reserve baton works the same, it only loses the chance to record a
+// failure on a full disk.
+void EnsureReserve(const Workspace& ws) {
+  const std::string path = ws.ReservePath();
+  if (fs::Exists(path)) return;
+  const std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return;
+  bool ok = ::posix_fallocate(fd, 0, kReserveBytes) == 0;
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) ::unlink(tmp.c_str());
+}
+
 Result<Workspace> Open(const std::string& root, const std::string& dir) {
   Workspace ws;
   ws.root = root;
   ws.dir = dir;
   BATON_ASSIGN_OR_RETURN(ws.meta, OpenSqliteStore(dir + "/baton.db"));
   BATON_ASSIGN_OR_RETURN(ws.artifacts, OpenLocalArtifactStore(dir + "/artifacts"));
+  EnsureReserve(ws);
   return ws;
 }
 
@@ -55,6 +73,8 @@ Result<Workspace> OpenWorkspace(const std::string& root) {
   BATON_RETURN_IF_ERROR(ReapDeadRuns(ws).status());
   return ws;
 }
+
+bool ReleaseReserve(const Workspace& ws) { return ::unlink(ws.ReservePath().c_str()) == 0; }
 
 bool RunProcessAlive(const RunRecord& run) {
   if (run.host != HostName()) return true;  // cannot tell from here; assume it lives

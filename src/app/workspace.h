@@ -18,7 +18,13 @@ struct Workspace {
   std::unique_ptr<ArtifactStore> artifacts;
 
   std::string LogsDir(const std::string& run_id) const { return dir + "/logs/" + run_id; }
+  // A small file of reserved disk space, given up when the disk is full so that baton can still
+  // record why a run failed. Recreated when a workspace is opened and space allows.
+  std::string ReservePath() const { return dir + "/reserve"; }
 };
+
+// Deletes the workspace's reserve file; true when there was one to free.
+bool ReleaseReserve(const Workspace& ws);
 
 // The nearest directory at or above `start` that holds .baton, or NotFound. BATON_DIR, when
 // set, names the .baton directory directly.

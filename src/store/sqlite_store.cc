@@ -212,9 +212,17 @@ class SqliteStore : public MetadataStore {
   Status UpdateRunStatus(const std::string& id, const std::string& status, const std::string& reason,
                          int64_t ended_at) override {
     return Txn([&]() -> Status {
-      Query q(S("UPDATE runs SET status = ?, reason = ?, ended_at = ? WHERE id = ?"));
-      q.Bind(status).Bind(reason).Bind(ended_at).Bind(id);
-      return Done(q.Step(), "update run");
+      {
+        Query q(S("UPDATE runs SET status = ?, reason = ?, ended_at = ? WHERE id = ?"));
+        q.Bind(status).Bind(reason).Bind(ended_at).Bind(id);
+        BATON_RETURN_IF_ERROR(Done(q.Step(), "update run"));
+      }
+      if (status == "running") return Status::Ok();
+      // A run that ends leaves no step run behind as running (only after a baton error can
+      // there be one: its process was terminated).
+      Query q(S("UPDATE step_runs SET status = 'interrupted', reason = ?, ended_at = ? WHERE run_id = ? AND status = 'running'"));
+      q.Bind(reason).Bind(ended_at).Bind(id);
+      return Done(q.Step(), "close step runs");
     });
   }
 
@@ -572,6 +580,7 @@ class SqliteStore : public MetadataStore {
     std::string msg = "metadata store: " + what + ": " + sqlite3_errmsg(db_);
     if (code == SQLITE_BUSY || code == SQLITE_LOCKED) return Unavailable(msg);
     if (code == SQLITE_FULL) return ResourceExhausted(msg);
+    if (code == SQLITE_CONSTRAINT) return AlreadyExists(msg);
     return Internal(msg);
   }
   Status Done(int rc, const std::string& what) { return rc == SQLITE_DONE || rc == SQLITE_ROW ? Status::Ok() : Err(what); }
