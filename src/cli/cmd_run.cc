@@ -65,7 +65,7 @@ void PrintPlan(const PipelineSpec& spec, const Capacity& cap, int jobs) {
     const StepSpec& s = spec.steps[i];
     std::string deps;
     for (int d : plan.dependencies(i)) deps += (deps.empty() ? "" : ",") + spec.steps[d].name;
-    Resources r = spec.EffectiveSettings(s).resources.value_or(Resources{});
+    Resources r = spec.EffectiveSettings(s).resources();
     char res[64];
     std::snprintf(res, sizeof res, "cpu=%g", r.cpu);
     std::string rs = res;

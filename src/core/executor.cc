@@ -67,7 +67,7 @@ Status Executor::Handle(int i, const StepOutcome& o, const PreparedStep* p) {
     return Status::Ok();
   }
   const StepSpec& s = spec_.steps[i];
-  RetryPolicy rp = spec_.EffectiveSettings(s).retries.value_or(RetryPolicy{});
+  RetryPolicy rp = spec_.EffectiveSettings(s).retries();
   int done_attempts = attempt_[i] - first_attempt_of_[i] + 1;
   if (!halted_ && done_attempts <= rp.max) {
     double delay = static_cast<double>(rp.delay_us) * std::pow(rp.backoff, done_attempts - 1);

@@ -19,12 +19,56 @@ std::string Location::ToString() const {
 std::string Diagnostic::ToString() const { return loc.ToString() + ": error: " + message; }
 
 void Settings::MergeFrom(const Settings& over) {
-  if (over.resources) resources = over.resources;
-  if (over.retries) retries = over.retries;
+  if (over.cpu) cpu = over.cpu;
+  if (over.memory) memory = over.memory;
+  if (over.gpu) gpu = over.gpu;
+  for (const auto& [k, v] : over.pools) pools[k] = v;
+  if (over.retry_max) retry_max = over.retry_max;
+  if (over.retry_delay_us) retry_delay_us = over.retry_delay_us;
+  if (over.retry_backoff) retry_backoff = over.retry_backoff;
   if (over.timeout_us) timeout_us = over.timeout_us;
   if (over.cache) cache = over.cache;
+  if (over.cache_files) cache_files = over.cache_files;
   if (over.image) image = over.image;
   for (const auto& [k, v] : over.env) env[k] = v;
+  for (const auto& [flavor, block] : over.orchestrator) {
+    Json& mine = orchestrator[flavor];
+    if (!mine.is_object()) mine = Json::object();
+    for (auto it = block.begin(); it != block.end(); ++it) mine[it.key()] = it.value();
+  }
+  for (const auto& [k, l] : over.locs) locs[k] = l;
+}
+
+Resources Settings::resources() const {
+  Resources r;
+  r.cpu = cpu.value_or(1.0);
+  r.memory = memory.value_or(0);
+  r.gpu = gpu.value_or(0);
+  r.pools = pools;
+  return r;
+}
+
+RetryPolicy Settings::retries() const {
+  RetryPolicy r;
+  r.max = retry_max.value_or(0);
+  r.delay_us = retry_delay_us.value_or(0);
+  r.backoff = retry_backoff.value_or(2.0);
+  return r;
+}
+
+CachePolicy Settings::cache_policy() const {
+  CachePolicy c;
+  c.enabled = cache.value_or(true);
+  if (cache_files) c.files = *cache_files;
+  return c;
+}
+
+const Json& PipelineSpec::ParamValue(const StepSpec& step, const std::string& name) const {
+  auto it = step.parameters.find(name);
+  if (it != step.parameters.end()) return *it;
+  static const Json kNull;
+  auto p = parameters.find(name);
+  return p == parameters.end() ? kNull : *p;
 }
 
 const char* FailureModeName(FailureMode m) {
@@ -247,12 +291,10 @@ std::vector<Diagnostic> ValidatePipeline(const PipelineSpec& spec) {
     for (const auto& part : s.run) check_tmpl(part, s.run_loc.line ? s.run_loc : s.loc, true);
     Settings eff = spec.EffectiveSettings(s);
     for (const auto& [k, v] : eff.env) check_tmpl(v, s.loc, true);
-    if (eff.resources) {
-      for (const auto& [pool, n] : eff.resources->pools)
-        if (!spec.pools.count(pool))
-          err(s.loc, "step '" + s.name + "': resources name pool '" + pool +
-                         "' that the pipeline's 'pools' does not declare");
-    }
+    for (const auto& [pool, n] : eff.pools)
+      if (!spec.pools.count(pool))
+        err(s.loc, "step '" + s.name + "': resources name pool '" + pool +
+                       "' that the pipeline's 'pools' does not declare");
   }
   if (!d.empty()) return d;
 
@@ -286,40 +328,48 @@ std::vector<Diagnostic> ValidatePipeline(const PipelineSpec& spec) {
   return d;
 }
 
+Status ConvertParamValue(const std::string& name, const Json& declared, const std::string& value, Json* out) {
+  const char* b = value.data();
+  const char* e = b + value.size();
+  if (declared.is_boolean()) {
+    if (value == "true" || value == "True" || value == "TRUE" || value == "1") *out = true;
+    else if (value == "false" || value == "False" || value == "FALSE" || value == "0") *out = false;
+    else return InvalidArgument("parameter '" + name + "' is a bool; '" + value + "' is not true or false");
+  } else if (declared.is_number_integer()) {
+    int64_t v;
+    auto [p, ec] = std::from_chars(b, e, v);
+    if (ec != std::errc() || p != e)
+      return InvalidArgument("parameter '" + name + "' is an int; '" + value + "' is not an integer");
+    *out = v;
+  } else if (declared.is_number_float()) {
+    double v;
+    auto [p, ec] = std::from_chars(b, e, v);
+    if (ec != std::errc() || p != e || !std::isfinite(v))
+      return InvalidArgument("parameter '" + name + "' is a float; '" + value + "' is not a number");
+    *out = v;
+  } else {
+    *out = value;
+  }
+  return Status::Ok();
+}
+
+std::string UnknownParameterMessage(const PipelineSpec& spec, const std::string& name) {
+  std::string have;
+  for (auto it = spec.parameters.begin(); it != spec.parameters.end(); ++it) have += (have.empty() ? "" : ", ") + it.key();
+  return "unknown parameter '" + name + "'" +
+         (have.empty() ? " (the pipeline has no parameters)" : " (parameters: " + have + ")");
+}
+
 Status ApplyParameterOverrides(PipelineSpec* spec, const std::vector<std::string>& assignments) {
   for (const auto& a : assignments) {
     auto eq = a.find('=');
     if (eq == std::string::npos) return InvalidArgument("parameter override '" + a + "' is not NAME=VALUE");
     std::string name = a.substr(0, eq), value = a.substr(eq + 1);
-    if (!spec->parameters.contains(name)) {
-      std::string have;
-      for (auto it = spec->parameters.begin(); it != spec->parameters.end(); ++it)
-        have += (have.empty() ? "" : ", ") + it.key();
-      return InvalidArgument("unknown parameter '" + name + "'" +
-                             (have.empty() ? " (the pipeline has no parameters)" : " (parameters: " + have + ")"));
-    }
+    if (!spec->parameters.contains(name)) return InvalidArgument(UnknownParameterMessage(*spec, name));
     Json& cur = spec->parameters[name];
-    const char* b = value.data();
-    const char* e = b + value.size();
-    if (cur.is_boolean()) {
-      if (value == "true" || value == "True" || value == "TRUE" || value == "1") cur = true;
-      else if (value == "false" || value == "False" || value == "FALSE" || value == "0") cur = false;
-      else return InvalidArgument("parameter '" + name + "' is a bool; '" + value + "' is not true or false");
-    } else if (cur.is_number_integer()) {
-      int64_t v;
-      auto [p, ec] = std::from_chars(b, e, v);
-      if (ec != std::errc() || p != e)
-        return InvalidArgument("parameter '" + name + "' is an int; '" + value + "' is not an integer");
-      cur = v;
-    } else if (cur.is_number_float()) {
-      double v;
-      auto [p, ec] = std::from_chars(b, e, v);
-      if (ec != std::errc() || p != e || !std::isfinite(v))
-        return InvalidArgument("parameter '" + name + "' is a float; '" + value + "' is not a number");
-      cur = v;
-    } else {
-      cur = value;
-    }
+    BATON_RETURN_IF_ERROR(ConvertParamValue(name, cur, value, &cur));
+    // The command line wins over values a run config set for single steps.
+    for (auto& step : spec->steps) step.parameters.erase(name);
   }
   return Status::Ok();
 }
@@ -331,41 +381,58 @@ namespace {
 
 Json SettingsToJson(const Settings& s) {
   Json j = Json::object();
-  if (s.resources) {
-    Json r = {{"cpu", s.resources->cpu}, {"memory", s.resources->memory}, {"gpu", s.resources->gpu}};
-    if (!s.resources->pools.empty()) r["pools"] = s.resources->pools;
+  if (s.has_resources()) {
+    Json r = Json::object();
+    if (s.cpu) r["cpu"] = *s.cpu;
+    if (s.memory) r["memory"] = *s.memory;
+    if (s.gpu) r["gpu"] = *s.gpu;
+    if (!s.pools.empty()) r["pools"] = s.pools;
     j["resources"] = r;
   }
-  if (s.retries)
-    j["retries"] = {{"max", s.retries->max}, {"delay_us", s.retries->delay_us}, {"backoff", s.retries->backoff}};
+  if (s.retry_max || s.retry_delay_us || s.retry_backoff) {
+    Json r = Json::object();
+    if (s.retry_max) r["max"] = *s.retry_max;
+    if (s.retry_delay_us) r["delay_us"] = *s.retry_delay_us;
+    if (s.retry_backoff) r["backoff"] = *s.retry_backoff;
+    j["retries"] = r;
+  }
   if (s.timeout_us) j["timeout_us"] = *s.timeout_us;
-  if (s.cache) j["cache"] = {{"enabled", s.cache->enabled}, {"files", s.cache->files}};
+  if (s.cache || s.cache_files) {
+    Json c = Json::object();
+    if (s.cache) c["enabled"] = *s.cache;
+    if (s.cache_files) c["files"] = *s.cache_files;
+    j["cache"] = c;
+  }
   if (s.image) j["image"] = *s.image;
   if (!s.env.empty()) j["env"] = s.env;
+  if (!s.orchestrator.empty()) j["orchestrator"] = s.orchestrator;
   return j;
 }
 
 Settings SettingsFromJson(const Json& j) {
   Settings s;
   if (j.contains("resources")) {
-    Resources r;
     const Json& rj = j["resources"];
-    r.cpu = rj.value("cpu", 1.0);
-    r.memory = rj.value("memory", int64_t{0});
-    r.gpu = rj.value("gpu", int64_t{0});
-    if (rj.contains("pools")) r.pools = rj["pools"].get<std::map<std::string, int64_t>>();
-    s.resources = r;
+    if (rj.contains("cpu")) s.cpu = rj["cpu"].get<double>();
+    if (rj.contains("memory")) s.memory = rj["memory"].get<int64_t>();
+    if (rj.contains("gpu")) s.gpu = rj["gpu"].get<int64_t>();
+    if (rj.contains("pools")) s.pools = rj["pools"].get<std::map<std::string, int64_t>>();
   }
   if (j.contains("retries")) {
     const Json& rj = j["retries"];
-    s.retries = RetryPolicy{rj.value("max", 0), rj.value("delay_us", int64_t{0}), rj.value("backoff", 2.0)};
+    if (rj.contains("max")) s.retry_max = rj["max"].get<int>();
+    if (rj.contains("delay_us")) s.retry_delay_us = rj["delay_us"].get<int64_t>();
+    if (rj.contains("backoff")) s.retry_backoff = rj["backoff"].get<double>();
   }
   if (j.contains("timeout_us")) s.timeout_us = j["timeout_us"].get<int64_t>();
-  if (j.contains("cache"))
-    s.cache = CachePolicy{j["cache"].value("enabled", true),
-                          j["cache"].value("files", std::vector<std::string>{})};
+  if (j.contains("cache")) {
+    const Json& c = j["cache"];
+    if (c.contains("enabled")) s.cache = c["enabled"].get<bool>();
+    if (c.contains("files")) s.cache_files = c["files"].get<std::vector<std::string>>();
+  }
   if (j.contains("image")) s.image = j["image"].get<std::string>();
   if (j.contains("env")) s.env = j["env"].get<std::map<std::string, std::string>>();
+  if (j.contains("orchestrator")) s.orchestrator = j["orchestrator"].get<std::map<std::string, Json>>();
   return s;
 }
 
@@ -390,6 +457,7 @@ Json SpecToJson(const PipelineSpec& spec) {
     Json js = {{"name", s.name},   {"shell", s.shell},     {"run", s.run},
                {"inputs", inputs}, {"outputs", s.outputs}, {"after", s.after}, {"params", s.params},
                {"settings", SettingsToJson(s.settings)}};
+    if (!s.parameters.empty()) js["parameters"] = s.parameters;
     Json hooks = HooksToJson(s.hooks);
     if (!hooks.empty()) js["hooks"] = hooks;
     steps.push_back(std::move(js));
@@ -431,6 +499,7 @@ Result<PipelineSpec> SpecFromJson(const Json& j) {
       s.after = js.value("after", std::vector<std::string>{});
       s.params = js.value("params", std::vector<std::string>{});
       s.settings = SettingsFromJson(js.value("settings", Json::object()));
+      s.parameters = js.value("parameters", Json::object());
       s.hooks = HooksFromJson(js.value("hooks", Json::object()));
       spec.steps.push_back(std::move(s));
     }

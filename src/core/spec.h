@@ -54,17 +54,34 @@ struct Hooks {
   std::string on_failure;
 };
 
-// The settings that may stand in `defaults:`, on a step, or under a step's `settings:`.
-// Unset optionals inherit from the level below.
+// The settings that may stand in `defaults:`, on a step, under a step's `settings:`, or in a run
+// config. Every field is optional so that levels merge field by field: a step that sets
+// `resources: {gpu: 1}` keeps the cpu and memory of `defaults`.
 struct Settings {
-  std::optional<Resources> resources;
-  std::optional<RetryPolicy> retries;
+  std::optional<double> cpu;
+  std::optional<int64_t> memory;
+  std::optional<int64_t> gpu;
+  std::map<std::string, int64_t> pools;
+  std::optional<int> retry_max;
+  std::optional<int64_t> retry_delay_us;
+  std::optional<double> retry_backoff;
   std::optional<int64_t> timeout_us;
-  std::optional<CachePolicy> cache;
+  std::optional<bool> cache;
+  std::optional<std::vector<std::string>> cache_files;
   std::optional<std::string> image;
   std::map<std::string, std::string> env;
-  // Overlays `over` onto this (later wins; env maps merge key by key).
+  // `orchestrator: {FLAVOR: {key: value}}`: flavor-specific settings, checked against the
+  // flavor's schema once the stack is known; merged key by key.
+  std::map<std::string, Json> orchestrator;
+  // Where each `orchestrator.FLAVOR` block and `orchestrator.FLAVOR.KEY` was written.
+  std::map<std::string, Location> locs;
+
+  // Overlays `over` onto this (later wins; env, pools and flavor blocks merge key by key).
   void MergeFrom(const Settings& over);
+  bool has_resources() const { return cpu || memory || gpu || !pools.empty(); }
+  Resources resources() const;     // with defaults filled in (1 cpu)
+  RetryPolicy retries() const;
+  CachePolicy cache_policy() const;
 };
 
 struct InputRef {
@@ -88,6 +105,7 @@ struct StepSpec {
   std::vector<std::string> outputs;
   std::vector<std::string> after;
   std::vector<std::string> params;   // parameters read only through BATON_PARAM_* (not templates)
+  Json parameters = Json::object();  // values a run config sets for this step only
   Settings settings;                 // as written on the step (not merged)
   Hooks hooks;
 };
@@ -108,6 +126,8 @@ struct PipelineSpec {
   std::vector<std::string> StepParams(const StepSpec& step) const;
   // The settings a step runs with: pipeline defaults overlaid with the step's own.
   Settings EffectiveSettings(const StepSpec& step) const;
+  // The value of parameter `name` as `step` sees it (a step override, else the pipeline's).
+  const Json& ParamValue(const StepSpec& step, const std::string& name) const;
 };
 
 // Names: steps and outputs [A-Za-z0-9_-]{1,63}; parameters [A-Za-z_][A-Za-z0-9_]{0,62}.
@@ -124,6 +144,10 @@ std::string FormatMemory(int64_t bytes);
 // unknown producers and outputs, cycles, templates naming undeclared inputs/outputs/params.
 std::vector<Diagnostic> ValidatePipeline(const PipelineSpec& spec);
 
+// Converts the text `value` to the type of the parameter's default `declared`.
+Status ConvertParamValue(const std::string& name, const Json& declared, const std::string& value, Json* out);
+// "unknown parameter 'x' (parameters: a, b)".
+std::string UnknownParameterMessage(const PipelineSpec& spec, const std::string& name);
 // Overrides parameter values from "name=value" strings, converting to each parameter's type.
 Status ApplyParameterOverrides(PipelineSpec* spec, const std::vector<std::string>& assignments);
 

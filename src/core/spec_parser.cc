@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cmath>
 #include <set>
+#include <sstream>
 
 #include "platform/fs.h"
 
@@ -14,10 +15,72 @@ namespace {
 const std::vector<std::string> kPipelineKeys = {"name",     "description", "version", "parameters",
                                                 "defaults", "steps",       "failure_mode", "pools",
                                                 "hooks"};
-const std::vector<std::string> kSettingKeys = {"resources", "retries", "timeout", "cache", "image", "env"};
+const std::vector<std::string> kSettingKeys = {"resources", "retries", "timeout", "cache",
+                                               "image",     "env",     "orchestrator"};
 const std::vector<std::string> kStepKeys = {"run",       "description", "inputs",  "outputs", "after", "params",
                                             "settings",  "hooks",       "resources", "retries", "timeout",
-                                            "cache",     "image",       "env"};
+                                            "cache",     "image",       "env",       "orchestrator"};
+const std::vector<std::string> kRunConfigKeys = {"parameters", "settings", "steps", "schedule", "run_name",
+                                                 "failure_mode", "stack"};
+const std::vector<std::string> kRunConfigStepKeys = {"settings", "parameters", "cache"};
+const std::vector<std::string> kScheduleKeys = {"cron", "name"};
+
+// Cron: five fields (minute hour day-of-month month day-of-week) of *, numbers, ranges, lists
+// and steps, or one of the @hourly/@daily/@weekly/@monthly/@yearly shorthands.
+bool ValidCron(const std::string& expr, std::string* why) {
+  static const std::vector<std::string> kShort = {"@hourly", "@daily", "@midnight", "@weekly", "@monthly", "@yearly", "@annually"};
+  if (std::find(kShort.begin(), kShort.end(), expr) != kShort.end()) return true;
+  std::vector<std::string> fields;
+  std::string cur;
+  for (char c : expr + " ") {
+    if (c == ' ' || c == '\t') {
+      if (!cur.empty()) fields.push_back(cur);
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  if (fields.size() != 5) {
+    *why = "'" + expr + "' has " + std::to_string(fields.size()) + " fields";
+    return false;
+  }
+  static const int kMin[5] = {0, 0, 1, 1, 0}, kMax[5] = {59, 23, 31, 12, 7};
+  static const char* kName[5] = {"minute", "hour", "day of month", "month", "day of week"};
+  auto number = [](const std::string& t, int* v) {
+    if (t.empty() || t.size() > 2) return false;
+    for (char c : t)
+      if (!std::isdigit(static_cast<unsigned char>(c))) return false;
+    *v = std::stoi(t);
+    return true;
+  };
+  for (int f = 0; f < 5; ++f) {
+    std::string item;
+    std::istringstream list(fields[f]);
+    while (std::getline(list, item, ',')) {
+      std::string range = item, step;
+      if (auto slash = item.find('/'); slash != std::string::npos) {
+        range = item.substr(0, slash);
+        step = item.substr(slash + 1);
+        int st;
+        if (!number(step, &st) || st == 0) {
+          *why = "bad step '" + step + "' in the " + kName[f] + " field";
+          return false;
+        }
+      }
+      if (range == "*") continue;
+      int lo, hi;
+      auto dash = range.find('-');
+      bool ok = dash == std::string::npos ? number(range, &lo) && (hi = lo, true)
+                                          : number(range.substr(0, dash), &lo) && number(range.substr(dash + 1), &hi);
+      if (!ok || lo < kMin[f] || hi > kMax[f] || lo > hi) {
+        *why = "'" + item + "' is not valid in the " + kName[f] + " field (" + std::to_string(kMin[f]) + "-" +
+               std::to_string(kMax[f]) + ")";
+        return false;
+      }
+    }
+  }
+  return true;
+}
 
 // Collects diagnostics while walking the YAML tree.
 class Parser {
@@ -145,7 +208,7 @@ class Parser {
     return true;
   }
 
-  void ParseResources(const YAML::Node& n, Resources* r) {
+  void ParseResources(const YAML::Node& n, Settings* r) {
     static const std::vector<std::string>* kNone = nullptr;
     ForEachKey(n, "resources", kNone, [&](const std::string& key, const YAML::Node& k, const YAML::Node& v) {
       if (key == "cpu") {
@@ -159,7 +222,8 @@ class Parser {
         if (v.IsScalar() && ParseMemory(v.Scalar(), &b)) r->memory = b;
         else Error(v, "resources.memory must be a size such as 512Mi, 4Gi or 1G");
       } else if (key == "gpu") {
-        Int(v, "resources.gpu", &r->gpu);
+        int64_t g;
+        if (Int(v, "resources.gpu", &g)) r->gpu = g;
       } else if (std::string hint = ClosestMatch(key, {"cpu", "memory", "gpu"}); !hint.empty()) {
         Error(k, "unknown resource '" + key + "' (did you mean '" + hint + "'?)");
       } else if (IsValidParamName(key)) {
@@ -174,38 +238,97 @@ class Parser {
     });
   }
 
-  void ParseRetries(const YAML::Node& n, RetryPolicy* r) {
+  void ParseRetries(const YAML::Node& n, Settings* r) {
     if (n.IsScalar()) {  // `retries: 3` is shorthand for `retries: {max: 3}`
       int64_t m;
-      if (Int(n, "retries", &m)) r->max = static_cast<int>(m);
+      if (Int(n, "retries", &m)) r->retry_max = static_cast<int>(m);
       return;
     }
     static const std::vector<std::string> keys = {"max", "delay", "backoff"};
     ForEachKey(n, "retries", &keys, [&](const std::string& key, const YAML::Node&, const YAML::Node& v) {
       if (key == "max") {
         int64_t m;
-        if (Int(v, "retries.max", &m)) r->max = static_cast<int>(m);
+        if (Int(v, "retries.max", &m)) r->retry_max = static_cast<int>(m);
       } else if (key == "delay") {
-        Duration(v, "retries.delay", &r->delay_us);
+        int64_t d;
+        if (Duration(v, "retries.delay", &d)) r->retry_delay_us = d;
       } else {
         double b;
         if (Number(v, "retries.backoff", &b)) {
           if (b < 1) Error(v, "retries.backoff must be at least 1");
-          r->backoff = b;
+          r->retry_backoff = b;
         }
       }
     });
   }
 
-  void ParseCache(const YAML::Node& n, CachePolicy* c) {
+  void ParseCache(const YAML::Node& n, Settings* c) {
     if (n.IsScalar()) {
-      Bool(n, "cache", &c->enabled);
+      bool on;
+      if (Bool(n, "cache", &on)) c->cache = on;
       return;
     }
     static const std::vector<std::string> keys = {"enabled", "files"};
     ForEachKey(n, "cache", &keys, [&](const std::string& key, const YAML::Node&, const YAML::Node& v) {
-      if (key == "enabled") Bool(v, "cache.enabled", &c->enabled);
-      else StringList(v, "cache.files", &c->files);
+      if (key == "enabled") {
+        bool on;
+        if (Bool(v, "cache.enabled", &on)) c->cache = on;
+      } else {
+        std::vector<std::string> files;
+        if (StringList(v, "cache.files", &files)) c->cache_files = files;
+      }
+    });
+  }
+
+  // A YAML value as JSON: scalars typed like parameter defaults (bool, int, float, string).
+  Json ToJson(const YAML::Node& n) {
+    if (n.IsMap()) {
+      Json j = Json::object();
+      for (auto it = n.begin(); it != n.end(); ++it) {
+        const YAML::Node k = it->first;
+        const YAML::Node v = it->second;
+        if (k.IsScalar()) j[k.Scalar()] = ToJson(v);
+      }
+      return j;
+    }
+    if (n.IsSequence()) {
+      Json j = Json::array();
+      for (const auto& e : n) j.push_back(ToJson(e));
+      return j;
+    }
+    if (!n.IsScalar()) return nullptr;
+    return TypedScalar(n);
+  }
+
+  static Json TypedScalar(const YAML::Node& v) {
+    const std::string& s = v.Scalar();
+    if (v.Tag() == "!") return s;
+    const char* b = s.data();
+    const char* e = b + s.size();
+    int64_t i;
+    double d;
+    if (s == "true" || s == "True" || s == "TRUE") return true;
+    if (s == "false" || s == "False" || s == "FALSE") return false;
+    if (auto [p, ec] = std::from_chars(b, e, i); ec == std::errc() && p == e) return i;
+    if (auto [p2, ec2] = std::from_chars(b, e, d); ec2 == std::errc() && p2 == e && std::isfinite(d)) return d;
+    return s;
+  }
+
+  // `orchestrator: {FLAVOR: {key: value}}`. The keys are checked against the flavor's schema
+  // later, when the stack is known; here only the shape.
+  void ParseOrchestratorBlocks(const YAML::Node& n, Settings* s) {
+    ForEachKey(n, "orchestrator", nullptr, [&](const std::string& flavor, const YAML::Node& fk, const YAML::Node& fv) {
+      if (!IsValidStepName(flavor)) {
+        Error(fk, "invalid orchestrator flavor name '" + flavor + "'");
+        return;
+      }
+      s->locs["orchestrator." + flavor] = Loc(fk);
+      Json& block = s->orchestrator[flavor];
+      if (!block.is_object()) block = Json::object();
+      ForEachKey(fv, "orchestrator." + flavor, nullptr, [&](const std::string& key, const YAML::Node& kk, const YAML::Node& kv) {
+        block[key] = ToJson(kv);
+        s->locs["orchestrator." + flavor + "." + key] = Loc(kk);
+      });
     });
   }
 
@@ -222,29 +345,30 @@ class Parser {
     });
   }
 
-  // One settings key (shared by defaults, steps and `settings:` blocks).
+  // One settings key (shared by defaults, steps, `settings:` blocks and run configs).
   void ParseSetting(const std::string& key, const YAML::Node& v, Settings* s) {
     if (key == "resources") {
-      Resources r;
-      ParseResources(v, &r);
-      s->resources = r;
+      ParseResources(v, s);
     } else if (key == "retries") {
-      RetryPolicy r;
-      ParseRetries(v, &r);
-      s->retries = r;
+      ParseRetries(v, s);
     } else if (key == "timeout") {
       int64_t t;
       if (Duration(v, "timeout", &t)) s->timeout_us = t;
     } else if (key == "cache") {
-      CachePolicy c;
-      ParseCache(v, &c);
-      s->cache = c;
+      ParseCache(v, s);
     } else if (key == "image") {
       std::string i;
       if (String(v, "image", &i)) s->image = i;
     } else if (key == "env") {
       ParseEnv(v, &s->env);
+    } else if (key == "orchestrator") {
+      ParseOrchestratorBlocks(v, s);
     }
+  }
+
+  void ParseSettingsBlock(const YAML::Node& v, const std::string& what, Settings* s) {
+    ForEachKey(v, what, &kSettingKeys,
+               [&](const std::string& sk, const YAML::Node&, const YAML::Node& sv) { ParseSetting(sk, sv, s); });
   }
 
   void ParseHooks(const YAML::Node& n, Hooks* h) {
@@ -299,8 +423,7 @@ class Parser {
       } else if (key == "hooks") {
         ParseHooks(v, &s.hooks);
       } else if (key == "settings") {
-        ForEachKey(v, "settings of step '" + name + "'", &kSettingKeys,
-                   [&](const std::string& sk, const YAML::Node&, const YAML::Node& sv) { ParseSetting(sk, sv, &s.settings); });
+        ParseSettingsBlock(v, "settings of step '" + name + "'", &s.settings);
       } else {
         ParseSetting(key, v, &s.settings);
       }
@@ -320,20 +443,7 @@ class Parser {
         Error(v, "parameter '" + key + "' must have a scalar default (string, number or bool)");
         return;
       }
-      const std::string& s = v.Scalar();
-      if (v.Tag() == "!") {
-        spec->parameters[key] = s;
-        return;
-      }
-      const char* b = s.data();
-      const char* e = b + s.size();
-      int64_t i;
-      double d;
-      if (s == "true" || s == "True" || s == "TRUE") spec->parameters[key] = true;
-      else if (s == "false" || s == "False" || s == "FALSE") spec->parameters[key] = false;
-      else if (auto [p, ec] = std::from_chars(b, e, i); ec == std::errc() && p == e) spec->parameters[key] = i;
-      else if (auto [p2, ec2] = std::from_chars(b, e, d); ec2 == std::errc() && p2 == e) spec->parameters[key] = d;
-      else spec->parameters[key] = s;
+      spec->parameters[key] = TypedScalar(v);
     });
   }
 
@@ -354,8 +464,7 @@ class Parser {
       } else if (key == "parameters") {
         ParseParameters(v, spec);
       } else if (key == "defaults") {
-        ForEachKey(v, "defaults", &kSettingKeys,
-                   [&](const std::string& sk, const YAML::Node&, const YAML::Node& sv) { ParseSetting(sk, sv, &spec->defaults); });
+        ParseSettingsBlock(v, "defaults", &spec->defaults);
       } else if (key == "failure_mode") {
         std::string m;
         if (String(v, "failure_mode", &m) && !ParseFailureMode(m, &spec->failure_mode))
@@ -386,6 +495,74 @@ class Parser {
     for (const auto& [pool, loc] : pool_refs_)
       if (!spec->pools.count(pool))
         Error(loc, "resource '" + pool + "' is neither cpu, memory, gpu nor a pool declared under 'pools'");
+  }
+
+  void ParseRunConfigParams(const YAML::Node& n, const std::string& what, std::map<std::string, RunConfigValue>* out) {
+    ForEachKey(n, what, nullptr, [&](const std::string& key, const YAML::Node& k, const YAML::Node& v) {
+      if (!v.IsScalar()) {
+        Error(v, "parameter '" + key + "' must be a scalar (string, number or bool)");
+        return;
+      }
+      (*out)[key] = RunConfigValue{v.Scalar(), Loc(k)};
+    });
+  }
+
+  void ParseRunConfigRoot(const YAML::Node& root, RunConfig* rc) {
+    if (root.IsNull()) return;  // an empty run config changes nothing
+    ForEachKey(root, "the run config", &kRunConfigKeys, [&](const std::string& key, const YAML::Node& k, const YAML::Node& v) {
+      if (key == "parameters") {
+        ParseRunConfigParams(v, "parameters", &rc->parameters);
+      } else if (key == "settings") {
+        ParseSettingsBlock(v, "settings", &rc->settings);
+      } else if (key == "steps") {
+        ForEachKey(v, "steps", nullptr, [&](const std::string& name, const YAML::Node& sk, const YAML::Node& sv) {
+          RunConfig::StepOverride& o = rc->steps[name];
+          o.loc = Loc(sk);
+          ForEachKey(sv, "steps." + name, &kRunConfigStepKeys, [&](const std::string& ok, const YAML::Node&, const YAML::Node& ov) {
+            if (ok == "settings") ParseSettingsBlock(ov, "settings of step '" + name + "'", &o.settings);
+            else if (ok == "parameters") ParseRunConfigParams(ov, "parameters of step '" + name + "'", &o.parameters);
+            else ParseCache(ov, &o.settings);
+          });
+        });
+      } else if (key == "schedule") {
+        rc->schedule_loc = Loc(v);
+        if (v.IsScalar()) {
+          rc->schedule = v.Scalar();
+          std::string why;
+          if (!ValidCron(rc->schedule, &why)) Error(v, "schedule must be a cron expression (5 fields): " + why);
+        } else {
+          ForEachKey(v, "schedule", &kScheduleKeys, [&](const std::string& sk, const YAML::Node&, const YAML::Node& sv) {
+            std::string text;
+            if (!String(sv, "schedule." + sk, &text)) return;
+            if (sk == "cron") {
+              rc->schedule = text;
+              std::string why;
+              if (!ValidCron(text, &why)) Error(sv, "schedule.cron must be a cron expression (5 fields): " + why);
+            } else {
+              rc->schedule_name = text;
+              if (!IsValidStepName(text)) Error(sv, "invalid schedule name '" + text + "'");
+            }
+          });
+          if (rc->schedule.empty()) Error(v, "schedule needs 'cron'");
+        }
+      } else if (key == "run_name") {
+        if (String(v, "run_name", &rc->run_name)) {
+          rc->run_name_loc = Loc(v);
+          std::string why;
+          if (!ValidRunNameTemplate(rc->run_name, &why)) Error(v, "run_name: " + why);
+        }
+      } else if (key == "failure_mode") {
+        std::string m;
+        FailureMode fm;
+        if (String(v, "failure_mode", &m)) {
+          if (ParseFailureMode(m, &fm)) rc->failure_mode = fm;
+          else Error(v, "failure_mode must be continue, stop or fail_fast, not '" + m + "'");
+        }
+      } else if (key == "stack") {
+        if (String(v, "stack", &rc->stack) && !IsValidStepName(rc->stack)) Error(v, "invalid stack name '" + rc->stack + "'");
+      }
+      (void)k;
+    });
   }
 
  private:
@@ -452,6 +629,114 @@ Result<PipelineSpec> ParsePipelineFile(const std::string& path) {
   if (!text.ok()) return InvalidArgument("cannot read pipeline file: " + text.status().message());
   BATON_ASSIGN_OR_RETURN(std::string abs, fs::Absolute(path));
   return ParsePipelineText(*text, path, fs::Dirname(abs));
+}
+
+}  // namespace baton
+
+namespace baton {
+
+Result<RunConfig> ParseRunConfigText(const std::string& text, const std::string& file) {
+  Parser p(file);
+  RunConfig rc;
+  rc.file = file;
+  YAML::Node doc;
+  try {
+    doc = YAML::Load(text);
+  } catch (const YAML::ParserException& e) {
+    return DiagnosticsToStatus({{{file, e.mark.line + 1, e.mark.column + 1}, "invalid YAML: " + e.msg}});
+  }
+  try {
+    p.ParseRunConfigRoot(doc, &rc);
+  } catch (const YAML::Exception& e) {
+    p.Error(Location{file, e.mark.line + 1, e.mark.column + 1}, e.msg);
+  }
+  if (!p.diags().empty()) return DiagnosticsToStatus(p.diags());
+  return rc;
+}
+
+Result<RunConfig> ParseRunConfigFile(const std::string& path) {
+  auto text = fs::ReadFile(path);
+  if (!text.ok()) return InvalidArgument("cannot read run config: " + text.status().message());
+  return ParseRunConfigText(*text, path);
+}
+
+Status ApplyRunConfig(const RunConfig& rc, PipelineSpec* spec) {
+  std::vector<Diagnostic> d;
+  auto set_param = [&](const std::string& name, const RunConfigValue& v, Json* target) {
+    if (!spec->parameters.contains(name)) {
+      d.push_back({v.loc, UnknownParameterMessage(*spec, name)});
+      return;
+    }
+    Json value;
+    Status st = ConvertParamValue(name, spec->parameters[name], v.text, &value);
+    if (!st.ok()) d.push_back({v.loc, st.message()});
+    else (*target)[name] = value;
+  };
+  Json params = Json::object();
+  for (const auto& [name, v] : rc.parameters) set_param(name, v, &params);
+  std::vector<std::string> names;
+  for (const auto& s : spec->steps) names.push_back(s.name);
+  for (const auto& [name, o] : rc.steps) {
+    if (spec->FindStep(name) == nullptr) {
+      std::string hint = ClosestMatch(name, names);
+      d.push_back({o.loc, "the pipeline has no step '" + name + "'" + (hint.empty() ? "" : " (did you mean '" + hint + "'?)")});
+    }
+  }
+  std::map<std::string, Json> step_params;
+  for (const auto& [name, o] : rc.steps)
+    for (const auto& [pn, v] : o.parameters) set_param(pn, v, &step_params[name]);
+  if (!d.empty()) return DiagnosticsToStatus(d);
+
+  for (auto it = params.begin(); it != params.end(); ++it) spec->parameters[it.key()] = it.value();
+  for (auto& s : spec->steps) {
+    s.settings.MergeFrom(rc.settings);
+    auto o = rc.steps.find(s.name);
+    if (o == rc.steps.end()) continue;
+    s.settings.MergeFrom(o->second.settings);
+    for (auto it = step_params[s.name].begin(); it != step_params[s.name].end(); ++it) s.parameters[it.key()] = it.value();
+  }
+  if (rc.failure_mode) spec->failure_mode = *rc.failure_mode;
+  auto v = ValidatePipeline(*spec);
+  if (!v.empty()) return DiagnosticsToStatus(v);
+  return Status::Ok();
+}
+
+}  // namespace baton
+
+namespace baton {
+
+bool ValidRunNameTemplate(const std::string& tmpl, std::string* why) {
+  if (tmpl.empty() || tmpl.size() > 200) {
+    *why = "must hold 1 to 200 characters";
+    return false;
+  }
+  for (size_t i = 0; i < tmpl.size();) {
+    if (tmpl.compare(i, 2, "{{") == 0) {
+      auto end = tmpl.find("}}", i + 2);
+      if (end == std::string::npos) {
+        *why = "'{{' without '}}'";
+        return false;
+      }
+      std::string name = tmpl.substr(i + 2, end - i - 2);
+      while (!name.empty() && name.front() == ' ') name.erase(0, 1);
+      while (!name.empty() && name.back() == ' ') name.pop_back();
+      bool ok = name == "date" || name == "time" || name == "random" || name == "pipeline.name" ||
+                (name.rfind("params.", 0) == 0 && IsValidParamName(name.substr(7)));
+      if (!ok) {
+        *why = "unknown placeholder '{{" + name + "}}' (use {{date}}, {{time}}, {{random}}, {{pipeline.name}} or {{params.NAME}})";
+        return false;
+      }
+      i = end + 2;
+      continue;
+    }
+    char c = tmpl[i];
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.') || (i == 0 && c == '.')) {
+      *why = std::string("character '") + c + "' is not allowed in run names ([A-Za-z0-9_.-])";
+      return false;
+    }
+    ++i;
+  }
+  return true;
 }
 
 }  // namespace baton

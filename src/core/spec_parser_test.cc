@@ -732,18 +732,18 @@ steps:
 
   const StepSpec* train = s.FindStep("train");
   ASSERT_NE(train, nullptr);
-  ASSERT_TRUE(train->settings.resources.has_value());
-  EXPECT_DOUBLE_EQ(train->settings.resources->cpu, 2);
-  EXPECT_EQ(train->settings.resources->memory, 4LL << 30);
-  EXPECT_EQ(train->settings.resources->gpu, 1);
+  ASSERT_TRUE(train->settings.has_resources());
+  EXPECT_DOUBLE_EQ(train->settings.resources().cpu, 2);
+  EXPECT_EQ(train->settings.resources().memory, 4LL << 30);
+  EXPECT_EQ(train->settings.resources().gpu, 1);
 
   EXPECT_EQ(s.FindStep("report")->after, std::vector<std::string>{"train"});
   EXPECT_EQ(s.FindStep("nosuch"), nullptr);
 
-  ASSERT_TRUE(s.defaults.retries.has_value());
-  EXPECT_EQ(s.defaults.retries->max, 2);
-  EXPECT_EQ(s.defaults.retries->delay_us, 5'000'000);
-  EXPECT_DOUBLE_EQ(s.defaults.retries->backoff, 2);
+  ASSERT_TRUE(s.defaults.retry_max.has_value());
+  EXPECT_EQ(s.defaults.retries().max, 2);
+  EXPECT_EQ(s.defaults.retries().delay_us, 5'000'000);
+  EXPECT_DOUBLE_EQ(s.defaults.retries().backoff, 2);
   EXPECT_EQ(s.defaults.timeout_us, 30LL * 60 * 1'000'000);
   EXPECT_EQ(s.failure_mode, FailureMode::kContinue);
 }
@@ -813,19 +813,18 @@ steps:
   ASSERT_TRUE(r.ok()) << r.status().message();
   const StepSpec& a = r->steps[0];
   EXPECT_EQ(a.outputs, std::vector<std::string>{"model"});
-  ASSERT_TRUE(a.settings.retries);
-  EXPECT_EQ(a.settings.retries->max, 3);
-  EXPECT_DOUBLE_EQ(a.settings.retries->backoff, 2.0);
+  ASSERT_TRUE(a.settings.retry_max);
+  EXPECT_EQ(a.settings.retries().max, 3);
+  EXPECT_DOUBLE_EQ(a.settings.retries().backoff, 2.0);
   ASSERT_TRUE(a.settings.cache);
-  EXPECT_FALSE(a.settings.cache->enabled);
+  EXPECT_FALSE(*a.settings.cache);
   const StepSpec& b = r->steps[1];
   EXPECT_EQ(b.after, std::vector<std::string>{"a"});
-  ASSERT_TRUE(b.settings.resources);
-  EXPECT_DOUBLE_EQ(b.settings.resources->cpu, 0.5);
-  EXPECT_EQ(b.settings.resources->pools.at("db"), 1);
-  ASSERT_TRUE(b.settings.cache);
-  EXPECT_TRUE(b.settings.cache->enabled);
-  EXPECT_EQ(b.settings.cache->files, (std::vector<std::string>{"train.py", "data.csv"}));
+  ASSERT_TRUE(b.settings.has_resources());
+  EXPECT_DOUBLE_EQ(b.settings.resources().cpu, 0.5);
+  EXPECT_EQ(b.settings.resources().pools.at("db"), 1);
+  EXPECT_TRUE(b.settings.cache_policy().enabled);
+  EXPECT_EQ(*b.settings.cache_files, (std::vector<std::string>{"train.py", "data.csv"}));
   EXPECT_EQ(b.hooks.on_failure, "echo failed");
   EXPECT_EQ(r->failure_mode, FailureMode::kFailFast);
   EXPECT_EQ(r->pools.at("db"), 2);
@@ -856,28 +855,28 @@ steps:
   const PipelineSpec& s = *r;
 
   Settings plain = s.EffectiveSettings(*s.FindStep("plain"));
-  ASSERT_TRUE(plain.retries && plain.timeout_us && plain.image);
-  EXPECT_EQ(plain.retries->max, 2);
-  EXPECT_EQ(plain.retries->delay_us, 5'000'000);
+  ASSERT_TRUE(plain.retry_max && plain.timeout_us && plain.image);
+  EXPECT_EQ(plain.retries().max, 2);
+  EXPECT_EQ(plain.retries().delay_us, 5'000'000);
   EXPECT_EQ(*plain.timeout_us, 30LL * 60'000'000);
   EXPECT_EQ(*plain.image, "python:3.12");
-  EXPECT_FALSE(plain.resources.has_value());
+  EXPECT_FALSE(plain.has_resources());
   EXPECT_EQ(plain.env, (std::map<std::string, std::string>{{"A", "1"}, {"B", "2"}}));
 
   Settings direct = s.EffectiveSettings(*s.FindStep("direct"));
   EXPECT_EQ(*direct.timeout_us, 60'000'000);         // the step wins
-  EXPECT_EQ(direct.retries->max, 2);                  // inherited
+  EXPECT_EQ(direct.retries().max, 2);                  // inherited
   EXPECT_EQ(direct.env, (std::map<std::string, std::string>{{"A", "1"}, {"B", "3"}, {"C", "4"}}));
   // The step's own settings hold only what it wrote.
-  EXPECT_FALSE(s.FindStep("direct")->settings.retries.has_value());
+  EXPECT_FALSE(s.FindStep("direct")->settings.retry_max.has_value());
 
   const StepSpec* block_step = s.FindStep("block");
-  ASSERT_TRUE(block_step->settings.retries);  // `settings:` fills the same fields
+  ASSERT_TRUE(block_step->settings.retry_max);  // `settings:` fills the same fields
   Settings block = s.EffectiveSettings(*block_step);
-  EXPECT_EQ(block.retries->max, 5);
-  ASSERT_TRUE(block.resources);
-  EXPECT_DOUBLE_EQ(block.resources->cpu, 4);
-  EXPECT_EQ(block.resources->memory, 512LL << 20);
+  EXPECT_EQ(block.retries().max, 5);
+  ASSERT_TRUE(block.has_resources());
+  EXPECT_DOUBLE_EQ(block.resources().cpu, 4);
+  EXPECT_EQ(block.resources().memory, 512LL << 20);
   EXPECT_EQ(*block.image, "alpine");
   EXPECT_EQ(*block.timeout_us, 30LL * 60'000'000);
 }
@@ -1133,9 +1132,9 @@ steps:
   EXPECT_EQ(b.steps[1].hooks.on_failure, "echo bad");
   EXPECT_EQ(b.steps[2].after, std::vector<std::string>{"train"});
   EXPECT_EQ(*b.steps[2].settings.timeout_us, 10'000'000);
-  EXPECT_EQ(b.steps[0].settings.cache->files, std::vector<std::string>{"load.py"});
-  EXPECT_FALSE(b.steps[0].settings.cache->enabled);
-  EXPECT_DOUBLE_EQ(b.defaults.retries->backoff, 1.5);
+  EXPECT_EQ(*b.steps[0].settings.cache_files, std::vector<std::string>{"load.py"});
+  EXPECT_FALSE(*b.steps[0].settings.cache);
+  EXPECT_DOUBLE_EQ(b.defaults.retries().backoff, 1.5);
   EXPECT_EQ(b.parameters["label"], "7");
   EXPECT_TRUE(ValidatePipeline(b).empty());
 }
@@ -1182,8 +1181,7 @@ TEST(SpecValidate, ProgrammaticSpecsAreValidatedToo) {
   StepSpec p;
   p.name = "p";
   p.run = {"true"};
-  p.settings.resources = Resources{};
-  p.settings.resources->pools["db"] = 1;
+  p.settings.pools["db"] = 1;
   pooled.steps = {p};
   auto pd = ValidatePipeline(pooled);
   ASSERT_EQ(pd.size(), 1u);
@@ -1196,6 +1194,88 @@ TEST(SpecValidate, ProgrammaticSpecsAreValidatedToo) {
   ASSERT_EQ(e.size(), 2u);
   EXPECT_EQ(e[0].message, "pipeline has no name");
   EXPECT_EQ(e[1].message, "pipeline has no steps");
+}
+
+
+TEST(SpecParser, SettingsMergeFieldByField) {
+  auto r = Parse(R"(name: x
+defaults:
+  resources: {cpu: 2, memory: 1Gi}
+  retries: {max: 3, delay: 2s}
+  orchestrator:
+    slurm: {partition: batch, qos: normal}
+steps:
+  a:
+    run: "true"
+    resources: {memory: 4Gi}
+    retries: {backoff: 3}
+    orchestrator:
+      slurm: {partition: gpu}
+)");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  Settings eff = r->EffectiveSettings(r->steps[0]);
+  EXPECT_DOUBLE_EQ(eff.resources().cpu, 2);           // from defaults
+  EXPECT_EQ(eff.resources().memory, 4LL << 30);        // the step's
+  EXPECT_EQ(eff.retries().max, 3);
+  EXPECT_EQ(eff.retries().delay_us, 2'000'000);
+  EXPECT_DOUBLE_EQ(eff.retries().backoff, 3);
+  EXPECT_EQ(eff.orchestrator["slurm"], (Json{{"partition", "gpu"}, {"qos", "normal"}}));
+  EXPECT_EQ(eff.locs["orchestrator.slurm.partition"].line, 13);
+}
+
+TEST(SpecParser, RunConfigOverridesParametersAndSettingsWithLocations) {
+  auto r = Parse(R"(name: x
+parameters: {lr: 0.1, epochs: 3, tag: a}
+defaults:
+  timeout: 1m
+steps:
+  train:
+    run: train {{params.lr}} {{params.epochs}}
+    timeout: 5m
+  eval:
+    run: eval {{params.epochs}}
+)");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  auto rc = ParseRunConfigText(R"(parameters: {lr: 0.5}
+settings:
+  timeout: 10m
+steps:
+  eval:
+    parameters: {epochs: 7}
+    cache: false
+run_name: "x-{{date}}-{{random}}"
+schedule: "*/5 * * * 1-5"
+)", "run.yaml");
+  ASSERT_TRUE(rc.ok()) << rc.status().message();
+  PipelineSpec spec = *r;
+  ASSERT_TRUE(ApplyRunConfig(*rc, &spec).ok());
+  EXPECT_EQ(spec.parameters["lr"], 0.5);
+  EXPECT_EQ(*spec.EffectiveSettings(*spec.FindStep("train")).timeout_us, 600'000'000);  // run config beats the step
+  EXPECT_EQ(spec.ParamValue(*spec.FindStep("eval"), "epochs"), 7);
+  EXPECT_EQ(spec.ParamValue(*spec.FindStep("train"), "epochs"), 3);
+  EXPECT_FALSE(*spec.EffectiveSettings(*spec.FindStep("eval")).cache);
+  EXPECT_EQ(rc->schedule, "*/5 * * * 1-5");
+  // The command line beats a step's run-config value.
+  ASSERT_TRUE(ApplyParameterOverrides(&spec, {"epochs=9"}).ok());
+  EXPECT_EQ(spec.ParamValue(*spec.FindStep("eval"), "epochs"), 9);
+
+  auto bad = ParseRunConfigText("parameters: {lr: fast}\nsteps:\n  evall: {cache: false}\n", "bad.yaml");
+  ASSERT_TRUE(bad.ok());
+  PipelineSpec spec2 = *r;
+  Status st = ApplyRunConfig(*bad, &spec2);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("bad.yaml:1:14: error: parameter 'lr' is a float; 'fast' is not a number"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("bad.yaml:3:3: error: the pipeline has no step 'evall' (did you mean 'eval'?)"), std::string::npos) << st.message();
+  EXPECT_EQ(spec2.parameters["lr"], 0.1);  // nothing applied
+
+  for (const char* text : {"schedule: '61 * * * *'\n", "schedule: '* * *'\n", "run_name: 'a/b'\n",
+                           "run_name: '{{nope}}'\n", "sttings: {}\n", "settings: {timeout: soon}\n"}) {
+    auto e = ParseRunConfigText(text, "e.yaml");
+    EXPECT_FALSE(e.ok()) << text;
+    if (!e.ok()) {
+      EXPECT_EQ(e.status().message().rfind("e.yaml:1:", 0), 0u) << e.status().message();
+    }
+  }
 }
 
 }  // namespace

@@ -92,7 +92,7 @@ std::vector<std::string> StepRunner::BuildEnv(const StepSpec& s, const Settings&
   for (const auto& [n, path] : inputs) env.push_back("BATON_INPUT_" + EnvName(n) + "=" + path);
   for (const auto& [n, path] : p.output_paths) env.push_back("BATON_OUTPUT_" + EnvName(n) + "=" + path);
   for (const auto& pn : ctx_.spec->StepParams(s))
-    env.push_back("BATON_PARAM_" + EnvName(pn) + "=" + ParamToString(ctx_.spec->parameters[pn]));
+    env.push_back("BATON_PARAM_" + EnvName(pn) + "=" + ParamToString(ctx_.spec->ParamValue(s, pn)));
   for (const auto& [k, v] : eff.env) env.push_back(k + "=" + v);
   return env;
 }
@@ -140,7 +140,7 @@ Result<PreparedStep> StepRunner::Prepare(int index, int attempt) {
     switch (piece.kind) {
       case TemplatePiece::kInput: return input_paths[piece.text];
       case TemplatePiece::kOutput: return p.output_paths[piece.text];
-      case TemplatePiece::kParam: return ParamToString(spec.parameters[piece.text]);
+      case TemplatePiece::kParam: return ParamToString(spec.ParamValue(s, piece.text));
       case TemplatePiece::kRunId: return ctx_.run_id;
       case TemplatePiece::kStepName: return s.name;
       default: return piece.text;
@@ -180,17 +180,17 @@ Result<PreparedStep> StepRunner::Prepare(int index, int attempt) {
   }
 
   // The cache key: what determines the outputs, with output paths abstracted.
-  bool cache_on = ctx_.use_cache && (!eff.cache || eff.cache->enabled);
+  bool cache_on = ctx_.use_cache && eff.cache.value_or(true);
   if (missing.empty()) {
     // The command and env enter as templates; the parameter values and input digests they
     // reference are components of their own, so --explain can name what changed.
     Json comp = {{"schema", kCacheSchema}, {"command", s.run}, {"shell", s.shell},
                  {"image", eff.image.value_or("")}, {"env", env_key}, {"outputs", s.outputs},
                  {"inputs", p.input_digests}, {"params", Json::object()}, {"files", Json::object()}};
-    for (const auto& pn : spec.StepParams(s)) comp["params"][pn] = spec.parameters[pn];
+    for (const auto& pn : spec.StepParams(s)) comp["params"][pn] = spec.ParamValue(s, pn);
     if (uses_run_id) comp["run_id"] = ctx_.run_id;
-    if (eff.cache) {
-      for (const auto& f : eff.cache->files) {
+    if (eff.cache_files) {
+      for (const auto& f : *eff.cache_files) {
         auto d = DigestPath(fs::Join(spec.root, f));
         comp["files"][f] = d.ok() ? d->digest : "missing";
       }
