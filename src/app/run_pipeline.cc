@@ -1,7 +1,11 @@
 #include "app/run_pipeline.h"
 
 #include <dirent.h>
+#include <signal.h>
 #include <unistd.h>
+
+#include <atomic>
+#include <thread>
 
 #include <cstring>
 #include <random>
@@ -42,6 +46,61 @@ Result<PipelineSpec> LoadSnapshot(Workspace& ws, const std::string& uri, std::st
   return SpecFromJson(j);
 }
 
+std::string RenderRunName(const std::string& tmpl, const PipelineSpec& spec) {
+  time_t t = ::time(nullptr);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  char date[16], clock[16], rnd[8];
+  std::strftime(date, sizeof date, "%Y%m%d", &tm);
+  std::strftime(clock, sizeof clock, "%H%M%S", &tm);
+  std::random_device rd;
+  std::snprintf(rnd, sizeof rnd, "%04x", static_cast<unsigned>(rd()) & 0xffff);
+  std::string out;
+  for (size_t i = 0; i < tmpl.size();) {
+    if (tmpl.compare(i, 2, "{{") == 0) {
+      auto end = tmpl.find("}}", i + 2);
+      if (end == std::string::npos) break;
+      std::string name = tmpl.substr(i + 2, end - i - 2);
+      while (!name.empty() && name.front() == ' ') name.erase(0, 1);
+      while (!name.empty() && name.back() == ' ') name.pop_back();
+      if (name == "date") out += date;
+      else if (name == "time") out += clock;
+      else if (name == "random") out += rnd;
+      else if (name == "pipeline.name") out += spec.name;
+      else if (name.rfind("params.", 0) == 0 && spec.parameters.contains(name.substr(7))) {
+        // Parameter values may hold characters run ids cannot.
+        for (char c : ParamToString(spec.parameters[name.substr(7)]))
+          out += std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ? c : '_';
+      }
+      i = end + 2;
+    } else {
+      out += tmpl[i++];
+    }
+  }
+  return out;
+}
+
+Status UseStackArtifactStore(Workspace& ws, const PipelineSpec& spec) {
+  if (!spec.stack.is_object()) return Status::Ok();
+  const Json& store = spec.stack.value("artifact_store", Json::object());
+  if (store.value("flavor", std::string("local")) != "local")
+    return FailedPrecondition("artifact store flavor '" + store.value("flavor", std::string()) + "' is not available");
+  std::string path = store.value("config", Json::object()).value("path", std::string());
+  if (path.empty()) return Status::Ok();
+  if (path[0] != '/') path = ws.root + "/" + path;
+  BATON_ASSIGN_OR_RETURN(ws.artifacts, OpenLocalArtifactStore(path));
+  return Status::Ok();
+}
+
+int64_t StackKillGrace(const PipelineSpec& spec) {
+  if (!spec.stack.is_object()) return 0;
+  const Json& orch = spec.stack.value("orchestrator", Json::object());
+  if (orch.value("flavor", std::string()) != "local") return 0;
+  std::string g = orch.value("config", Json::object()).value("kill_grace", std::string());
+  int64_t us = 0;
+  return !g.empty() && ParseDuration(g, &us) ? us : 0;
+}
+
 std::string NewRunId(const std::string& pipeline) {
   std::random_device rd;
   char rnd[8];
@@ -58,6 +117,20 @@ int DefaultJobs() {
   long n = ::sysconf(_SC_NPROCESSORS_ONLN);
   return n > 0 ? static_cast<int>(n) : 1;
 }
+
+namespace {
+// Steps at once: -j wins over the component's `jobs`.
+int JobsFor(const PipelineSpec& spec, const RunOptions& opts) {
+  if (opts.jobs > 0) return opts.jobs;
+  if (spec.stack.is_object()) {
+    const Json& orch = spec.stack.value("orchestrator", Json::object());
+    int64_t j = orch.value("config", Json::object()).value("jobs", int64_t{0});
+    if (j > 0) return static_cast<int>(j);
+  }
+  return DefaultJobs();
+}
+
+}  // namespace
 
 Capacity LocalCapacity(int jobs) {
   Capacity c;
@@ -84,8 +157,7 @@ Result<RunSummary> ExecuteRun(Workspace& ws, const PipelineSpec& spec, const std
   std::map<std::string, double> weights;
   if (auto d = ws.meta->StepDurations(spec.name); d.ok())
     for (const auto& [step, us] : *d) weights[step] = us;
-  int jobs = opts.jobs > 0 ? opts.jobs : DefaultJobs();
-  Capacity cap = LocalCapacity(jobs);
+  Capacity cap = LocalCapacity(JobsFor(spec, opts));
   cap.pools = spec.pools;
   Plan plan(spec, cap, weights);
   std::map<int, int> first_attempt;
@@ -100,6 +172,7 @@ Result<RunSummary> ExecuteRun(Workspace& ws, const PipelineSpec& spec, const std
   ctx.logs_dir = ws.LogsDir(run_id);
   ctx.use_cache = opts.use_cache;
   ctx.explain = opts.explain;
+  ctx.kill_grace_us = StackKillGrace(spec);
   StepRunner runner(ctx, ws.meta.get(), ws.artifacts.get());
   BATON_RETURN_IF_ERROR(fs::MakeDirs(ctx.logs_dir));
   launcher->SetPidJournal(ctx.logs_dir + "/.pids");
@@ -126,16 +199,317 @@ Result<RunSummary> ExecuteRun(Workspace& ws, const PipelineSpec& spec, const std
 
 }  // namespace
 
+namespace {
+
+bool InProcess(const PipelineSpec& spec) {
+  return !spec.stack.is_object() || spec.stack["orchestrator"].value("flavor", std::string("local")) == "local";
+}
+
+std::string SelfExe() {
+  char buf[4096];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return "baton";
+  buf[n] = 0;
+  return buf;
+}
+
+Result<std::unique_ptr<Orchestrator>> MakeOrchestrator(const PipelineSpec& spec, const RunOptions& opts,
+                                                        const FlavorInfo** flavor_out) {
+  const Json& orch = spec.stack.value("orchestrator", Json::object());
+  std::string flavor = orch.value("flavor", std::string());
+  if (opts.flavors == nullptr) return Internal("no flavor registry for orchestrator '" + flavor + "'");
+  const FlavorInfo* f = opts.flavors->registry.Find(ComponentType::kOrchestrator, flavor);
+  if (f == nullptr) {
+    auto broken = opts.flavors->broken.find("orchestrator/" + flavor);
+    return FailedPrecondition("orchestrator flavor '" + flavor + "' is not available" +
+                              (broken != opts.flavors->broken.end() ? ": " + broken->second : ""));
+  }
+  if (flavor_out) *flavor_out = f;
+  BATON_ASSIGN_OR_RETURN(Json config, ResolveSecrets(WithDefaults(*f, orch.value("config", Json::object()))));
+  return f->make_orchestrator(config);
+}
+
+// Follows a run an orchestrator executes through the step runs the step entrypoint records.
+class RunFollower {
+ public:
+  RunFollower(Workspace& ws, const PipelineSpec& spec, const std::string& run_id, ExecutionObserver* observer)
+      : ws_(ws), spec_(spec), run_id_(run_id), observer_(observer) {}
+
+  Status Poll() {
+    BATON_ASSIGN_OR_RETURN(auto rows, ws_.meta->ListStepRuns(run_id_));
+    for (const auto& r : rows) {
+      int i = IndexOf(r.step);
+      if (i < 0) continue;
+      auto& latest = latest_[r.step];
+      if (r.attempt >= latest.attempt) latest = r;
+      std::string key = r.step + "#" + std::to_string(r.attempt);
+      if (r.status == "running") {
+        if (started_.insert(key).second) observer_->OnStepStart(i, r.attempt);
+        continue;
+      }
+      if (!ended_.insert(key).second) continue;
+      if (started_.insert(key).second && r.status != "skipped") observer_->OnStepStart(i, r.attempt);
+      StepOutcome o{r.status, r.reason, r.exit_code, r.id, r.ended_at - r.started_at, ""};
+      RetryPolicy rp = spec_.EffectiveSettings(spec_.steps[i]).retries();
+      bool retry = r.status == "failed" && r.attempt <= rp.max;
+      observer_->OnStepEnd(i, r.attempt, o, retry ? 0 : -1);
+    }
+    return Status::Ok();
+  }
+
+  const std::map<std::string, StepRunRecord>& latest() const { return latest_; }
+
+ private:
+  int IndexOf(const std::string& name) const {
+    for (size_t i = 0; i < spec_.steps.size(); ++i)
+      if (spec_.steps[i].name == name) return static_cast<int>(i);
+    return -1;
+  }
+  Workspace& ws_;
+  const PipelineSpec& spec_;
+  std::string run_id_;
+  ExecutionObserver* observer_;
+  std::set<std::string> started_, ended_;
+  std::map<std::string, StepRunRecord> latest_;
+};
+
+bool Terminal(const std::string& s) { return s != "running" && !s.empty(); }
+
+// Hands a run to its (non-local) orchestrator and follows it to the end.
+Result<RunSummary> ExecuteOrchestrated(Workspace& ws, const PipelineSpec& spec, const std::string& run_id,
+                                       const std::string& snapshot_hash, const RunOptions& opts,
+                                       ExecutionObserver* observer, const RunProgress& progress) {
+  const FlavorInfo* flavor = nullptr;
+  BATON_ASSIGN_OR_RETURN(auto orch, MakeOrchestrator(spec, opts, &flavor));
+  BATON_ASSIGN_OR_RETURN(SubmitRequest req,
+                         BuildSubmitRequest(ws, spec, *flavor, run_id, snapshot_hash, opts, progress.done));
+  if (!opts.schedule.empty() && !orch->SupportsSchedules())
+    return FailedPrecondition("orchestrator flavor '" + flavor->name + "' does not support schedules");
+
+  // Signals are taken synchronously: the submitting thread inherits the blocked mask.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  sigset_t old;
+  ::pthread_sigmask(SIG_BLOCK, &set, &old);
+
+  Capacity cap;
+  cap.cpu = 1e9;
+  cap.memory = 0;
+  cap.gpu = 1 << 30;
+  cap.pools = spec.pools;
+  for (auto& [k, v] : cap.pools) v = 1 << 30;
+  Plan plan(spec, cap, {});
+  for (const auto& name : progress.done) plan.MarkDone(plan.index(name));
+  observer->OnRunStart(plan);
+  const int64_t t0 = MonotonicMicros();
+
+  std::atomic<bool> finished{false};
+  Status submitted;
+  std::thread submitter([&] {
+    submitted = orch->Submit(req);
+    finished = true;
+  });
+  RunFollower follower(ws, spec, run_id, observer);
+  std::string stop_reason;
+  bool stopped = false;
+  while (!finished) {
+    struct timespec tick = {0, 100'000'000};
+    int sig = ::sigtimedwait(&set, nullptr, &tick);
+    if (sig > 0 && !stopped) {
+      stopped = true;
+      stop_reason = std::string("stopped by signal ") + (sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "SIGHUP");
+      (void)orch->Stop(run_id);
+    }
+    if (!stopped && opts.run_timeout_us > 0 && MonotonicMicros() - t0 > opts.run_timeout_us) {
+      stopped = true;
+      stop_reason = "the run timed out after " + FormatDuration(opts.run_timeout_us);
+      (void)orch->Stop(run_id);
+    }
+    Status st = follower.Poll();
+    if (!st.ok() && st.code() != Code::kUnavailable) {
+      (void)orch->Stop(run_id);
+      submitter.join();
+      ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+      return st;
+    }
+  }
+  submitter.join();
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  BATON_RETURN_IF_ERROR(follower.Poll());
+
+  // Steps the orchestrator never ran (an upstream failed, or it was stopped) are recorded so,
+  // with the reason; then the summary comes from every step's final attempt.
+  RunContext ctx;
+  ctx.spec = &spec;
+  ctx.run_id = run_id;
+  ctx.snapshot_hash = snapshot_hash;
+  ctx.logs_dir = ws.LogsDir(run_id);
+  StepRunner runner(ctx, ws.meta.get(), ws.artifacts.get());
+  std::set<std::string> done(progress.done.begin(), progress.done.end());
+  std::map<std::string, std::string> final_status;
+  for (const auto& [name, rec] : follower.latest()) final_status[name] = rec.status;
+  RunSummary summary;
+  for (size_t i = 0; i < spec.steps.size(); ++i) {
+    const StepSpec& s = spec.steps[i];
+    if (done.count(s.name)) {
+      ++summary.completed;
+      continue;
+    }
+    auto it = follower.latest().find(s.name);
+    if (it == follower.latest().end() || !Terminal(it->second.status)) {
+      std::string why, status = "skipped";
+      for (const auto& up : plan.dependencies(static_cast<int>(i))) {
+        const std::string& un = spec.steps[up].name;
+        auto fs = final_status.find(un);
+        if (!done.count(un) && (fs == final_status.end() || (fs->second != "completed" && fs->second != "cached"))) {
+          why = "upstream step '" + un + "' did not complete";
+          break;
+        }
+      }
+      if (why.empty()) {
+        status = stopped ? "stopped" : "failed";
+        why = stopped ? stop_reason
+                      : (submitted.ok() ? "the orchestrator finished without running the step" : submitted.message());
+      }
+      int attempt = it == follower.latest().end() ? 1 : it->second.attempt + 1;
+      if (it != follower.latest().end() && it->second.status == "running") {
+        attempt = it->second.attempt;  // recorded as running by a step entrypoint that is gone
+      }
+      BATON_ASSIGN_OR_RETURN(StepOutcome o, runner.RecordNotRun(static_cast<int>(i), attempt, status, why));
+      final_status[s.name] = status;
+      observer->OnStepEnd(static_cast<int>(i), attempt, o, -1);
+    }
+    const std::string& st = final_status[s.name];
+    if (st == "completed") ++summary.completed;
+    else if (st == "cached") ++summary.cached;
+    else if (st == "skipped") ++summary.skipped;
+    else if (st == "stopped") ++summary.stopped;
+    else ++summary.failed;
+  }
+  summary.duration_us = MonotonicMicros() - t0;
+  if (stopped) {
+    summary.status = "stopped";
+    summary.reason = stop_reason;
+  } else if (!submitted.ok()) {
+    summary.status = "failed";
+    summary.reason = submitted.message();
+  } else if (summary.failed > 0 || summary.stopped > 0) {
+    summary.status = "failed";
+    summary.reason = std::to_string(summary.failed) + " step" + (summary.failed == 1 ? "" : "s") + " failed";
+  } else {
+    summary.status = "completed";
+  }
+  observer->OnRunEnd(summary);
+  return summary;
+}
+
+}  // namespace
+
+Result<SubmitRequest> BuildSubmitRequest(Workspace& ws, const PipelineSpec& spec, const FlavorInfo& flavor,
+                                         const std::string& run_id, const std::string& snapshot_hash,
+                                         const RunOptions& opts, const std::vector<std::string>& done) {
+  SubmitRequest req;
+  req.run_id = run_id;
+  req.pipeline = spec.name;
+  req.snapshot_hash = snapshot_hash;
+  req.workdir = spec.root;
+  req.log_dir = ws.LogsDir(run_id);
+  BATON_RETURN_IF_ERROR(fs::MakeDirs(req.log_dir));
+  req.snapshot_file = req.log_dir + "/snapshot.json";
+  BATON_RETURN_IF_ERROR(fs::WriteFileAtomic(req.snapshot_file, SpecToJson(spec).dump()));
+  req.env = {"BATON_DIR=" + ws.dir};
+  const Json& orch = spec.stack.value("orchestrator", Json::object());
+  BATON_ASSIGN_OR_RETURN(req.config, ResolveSecrets(WithDefaults(flavor, orch.value("config", Json::object()))));
+  req.schedule = opts.schedule;
+  req.schedule_name = opts.schedule_name;
+  req.jobs = JobsFor(spec, opts);
+  const std::string exe = SelfExe();
+  std::set<std::string> skip(done.begin(), done.end());
+  // Kahn's order over the steps, so every step follows its upstream.
+  Plan plan(spec, Capacity{}, {});
+  std::vector<int> order, indeg(spec.steps.size());
+  for (size_t i = 0; i < spec.steps.size(); ++i) indeg[i] = static_cast<int>(plan.dependencies(static_cast<int>(i)).size());
+  for (size_t i = 0; i < spec.steps.size(); ++i)
+    if (indeg[i] == 0) order.push_back(static_cast<int>(i));
+  for (size_t k = 0; k < order.size(); ++k)
+    for (int d : plan.dependents(order[k]))
+      if (--indeg[d] == 0) order.push_back(d);
+  const Json component = orch.value("config", Json::object());
+  for (int i : order) {
+    const StepSpec& s = spec.steps[i];
+    if (skip.count(s.name)) continue;
+    StepJob job;
+    job.name = s.name;
+    for (int u : plan.dependencies(i))
+      if (!skip.count(spec.steps[u].name)) job.upstream.push_back(spec.steps[u].name);
+    job.command = {exe, "step", "run", "--snapshot", "sha256:" + snapshot_hash, "--step", s.name, "--run", run_id};
+    if (!opts.use_cache) job.command.push_back("--no-cache");
+    job.settings = StepSettingsJson(spec, s, flavor, component);
+    req.steps.push_back(std::move(job));
+  }
+  return req;
+}
+
+Status CompilePipeline(Workspace& ws, const PipelineSpec& spec, const RunOptions& opts, const std::string& out_dir) {
+  BATON_RETURN_IF_ERROR(fs::MakeDirs(out_dir));
+  Snapshot snap = MakeSnapshot(spec);
+  BATON_RETURN_IF_ERROR(fs::WriteFileAtomic(out_dir + "/snapshot.json", Json::parse(snap.body).dump(2) + "\n"));
+  const FlavorInfo* flavor = nullptr;
+  std::unique_ptr<Orchestrator> orch;
+  if (InProcess(spec)) {
+    static const FlavorInfo* local = nullptr;
+    static FlavorRegistry builtins;
+    if (local == nullptr) {
+      BATON_RETURN_IF_ERROR(RegisterBuiltinFlavors(&builtins));
+      local = builtins.Find(ComponentType::kOrchestrator, "local");
+    }
+    flavor = opts.flavors ? opts.flavors->registry.Find(ComponentType::kOrchestrator, "local") : local;
+    const Json& orch_json = spec.stack.is_object() ? spec.stack["orchestrator"] : Json::object();
+    BATON_ASSIGN_OR_RETURN(orch, flavor->make_orchestrator(WithDefaults(*flavor, orch_json.value("config", Json::object()))));
+  } else {
+    BATON_ASSIGN_OR_RETURN(orch, MakeOrchestrator(spec, opts, &flavor));
+  }
+  // The request names a placeholder run: a compiled pipeline has no run yet.
+  const std::string run_id = "{{run.id}}";
+  SubmitRequest req;
+  req.run_id = run_id;
+  req.pipeline = spec.name;
+  req.snapshot_hash = snap.hash;
+  req.snapshot_file = out_dir + "/snapshot.json";
+  req.workdir = spec.root;
+  req.log_dir = out_dir;
+  req.env = {"BATON_DIR=" + ws.dir};
+  const Json& oj = spec.stack.is_object() ? spec.stack["orchestrator"] : Json::object();
+  req.config = WithDefaults(*flavor, oj.value("config", Json::object()));  // secrets stay references
+  req.schedule = opts.schedule;
+  req.schedule_name = opts.schedule_name;
+  req.jobs = JobsFor(spec, opts);
+  Plan plan(spec, Capacity{}, {});
+  const std::string exe = SelfExe();
+  for (size_t i = 0; i < spec.steps.size(); ++i) {
+    const StepSpec& s = spec.steps[i];
+    StepJob job;
+    job.name = s.name;
+    for (int u : plan.dependencies(static_cast<int>(i))) job.upstream.push_back(spec.steps[u].name);
+    job.command = {exe, "step", "run", "--snapshot", "sha256:" + snap.hash, "--step", s.name, "--run", run_id};
+    job.settings = StepSettingsJson(spec, s, *flavor, oj.value("config", Json::object()));
+    req.steps.push_back(std::move(job));
+  }
+  BATON_RETURN_IF_ERROR(fs::WriteFileAtomic(out_dir + "/request.json", req.ToJson().dump(2) + "\n"));
+  return orch->Compile(req, out_dir);
+}
+
 Result<RunSummary> RunPipeline(Workspace& ws, const PipelineSpec& spec, const RunOptions& opts,
                                ExecutionObserver* observer, std::string* run_id_out) {
-  int jobs = opts.jobs > 0 ? opts.jobs : DefaultJobs();
-  // Signals are taken synchronously from here on, so Ctrl-C is recorded as a stop.
-  LocalLauncher launcher(jobs);
+  BATON_RETURN_IF_ERROR(UseStackArtifactStore(ws, spec));
   Snapshot snap = MakeSnapshot(spec);
   BATON_RETURN_IF_ERROR(StoreSnapshot(ws, spec, snap));
 
   RunRecord run;
-  run.id = NewRunId(spec.name);
+  run.id = opts.run_name.empty() ? NewRunId(spec.name) : opts.run_name;
   run.pipeline = spec.name;
   run.snapshot_hash = snap.hash;
   run.status = "running";
@@ -145,15 +519,29 @@ Result<RunSummary> RunPipeline(Workspace& ws, const PipelineSpec& spec, const Ru
   run.pid_start = ProcessStartTicks(::getpid());
   run.parameters = spec.parameters.dump();
   run.pipeline_file = spec.file;
+  if (spec.stack.is_object()) {
+    run.stack = spec.stack.value("name", std::string("default"));
+    run.orchestrator = spec.stack["orchestrator"].value("flavor", std::string("local"));
+  }
   // Run ids carry 16 random bits next to the second they were made in: retry on the rare
   // collision of runs started in the same second.
   for (int tries = 0;; ++tries) {
     Status created = ws.meta->CreateRun(run);
     if (created.ok()) break;
+    if (created.code() == Code::kAlreadyExists && !opts.run_name.empty())
+      return AlreadyExists("a run named '" + run.id + "' already exists; put {{time}} or {{random}} in run_name");
     if (created.code() != Code::kAlreadyExists || tries == 8) return created;
     run.id = NewRunId(spec.name);
   }
   if (run_id_out) *run_id_out = run.id;
+  if (!InProcess(spec)) {
+    auto summary = ExecuteOrchestrated(ws, spec, run.id, snap.hash, opts, observer, RunProgress{});
+    const std::string reason = summary.ok() ? summary->reason : "baton error: " + summary.status().message();
+    BATON_RETURN_IF_ERROR(ws.meta->UpdateRunStatus(run.id, summary.ok() ? summary->status : "failed", reason, NowMicros()));
+    return summary;
+  }
+  // Signals are taken synchronously from here on, so Ctrl-C is recorded as a stop.
+  LocalLauncher launcher(JobsFor(spec, opts));
   return ExecuteRun(ws, spec, run.id, snap.hash, opts, observer, &launcher, RunProgress{});
 }
 
@@ -183,9 +571,16 @@ Result<RunSummary> ResumeRun(Workspace& ws, const RunRecord& run, const Pipeline
     return FailedPrecondition("run " + run.id + " is still running (pid " + std::to_string(run.pid) + " on " +
                               run.host + "); stop it first with 'baton runs stop " + run.id + "'");
   if (run.status == "completed") return FailedPrecondition("run " + run.id + " already completed; nothing to resume");
-  int jobs = opts.jobs > 0 ? opts.jobs : DefaultJobs();
-  LocalLauncher launcher(jobs);
+  BATON_RETURN_IF_ERROR(UseStackArtifactStore(ws, spec));
   BATON_ASSIGN_OR_RETURN(RunProgress progress, LoadRunProgress(ws, run.id));
+  if (!InProcess(spec)) {
+    BATON_RETURN_IF_ERROR(ws.meta->ClaimRun(run.id, ::getpid(), ProcessStartTicks(::getpid()), HostName()));
+    auto summary = ExecuteOrchestrated(ws, spec, run.id, run.snapshot_hash, opts, observer, progress);
+    const std::string reason = summary.ok() ? summary->reason : "baton error: " + summary.status().message();
+    BATON_RETURN_IF_ERROR(ws.meta->UpdateRunStatus(run.id, summary.ok() ? summary->status : "failed", reason, NowMicros()));
+    return summary;
+  }
+  LocalLauncher launcher(JobsFor(spec, opts));
   BATON_RETURN_IF_ERROR(ws.meta->ClaimRun(run.id, ::getpid(), ProcessStartTicks(::getpid()), HostName()));
   return ExecuteRun(ws, spec, run.id, run.snapshot_hash, opts, observer, &launcher, progress);
 }

@@ -9,6 +9,7 @@
 #include "app/workspace.h"
 #include "core/executor.h"
 #include "core/spec.h"
+#include "stack/stack.h"
 
 namespace baton {
 
@@ -18,6 +19,10 @@ struct RunOptions {
   bool explain = false;
   std::optional<FailureMode> failure_mode;
   int64_t run_timeout_us = 0;
+  std::string run_name;                   // the run's id; "" for NAME-DATE-TIME-RANDOM
+  const Flavors* flavors = nullptr;       // needed for runs on other orchestrators than local
+  const ResolvedStack* stack = nullptr;   // null: the default stack
+  std::string schedule, schedule_name;    // from the run config
 };
 
 // The snapshot of a pipeline: canonical JSON and its SHA-256.
@@ -32,6 +37,22 @@ Status StoreSnapshot(Workspace& ws, const PipelineSpec& spec, const Snapshot& sn
 Result<PipelineSpec> LoadSnapshot(Workspace& ws, const std::string& uri, std::string* hash);
 
 std::string NewRunId(const std::string& pipeline);
+// Renders a run_name template ({{date}}, {{time}}, {{random}}, {{pipeline.name}}, {{params.X}}).
+std::string RenderRunName(const std::string& tmpl, const PipelineSpec& spec);
+
+// Opens the artifact store the spec's stack names (a local store at a configured path) in
+// place of the workspace's own.
+Status UseStackArtifactStore(Workspace& ws, const PipelineSpec& spec);
+// The kill grace the spec's local orchestrator config sets, or 0.
+int64_t StackKillGrace(const PipelineSpec& spec);
+
+// What an orchestrator receives for a run: the step entrypoint of every step not in `done`.
+Result<SubmitRequest> BuildSubmitRequest(Workspace& ws, const PipelineSpec& spec, const FlavorInfo& flavor,
+                                         const std::string& run_id, const std::string& snapshot_hash,
+                                         const RunOptions& opts, const std::vector<std::string>& done);
+// `baton compile`: writes the snapshot and what the stack's orchestrator would submit into
+// `out_dir`, submitting nothing. `spec.stack` must be set.
+Status CompilePipeline(Workspace& ws, const PipelineSpec& spec, const RunOptions& opts, const std::string& out_dir);
 Capacity LocalCapacity(int jobs);
 int DefaultJobs();
 

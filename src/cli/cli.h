@@ -23,6 +23,7 @@ void AddRunCommand(CLI::App& app);
 void AddRunsCommands(CLI::App& app);
 void AddArtifactsCommands(CLI::App& app);
 void AddStepCommands(CLI::App& app);
+void AddStackCommands(CLI::App& app);
 
 // Prints the end of a run (table or JSON) and returns its exit code: 0 completed, 1 otherwise.
 int ReportRun(const std::string& run_id, const RunSummary& summary, bool json);

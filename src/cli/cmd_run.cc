@@ -2,11 +2,14 @@
 
 #include <unistd.h>
 
+#include <optional>
+
 #include "app/run_pipeline.h"
 #include "cli/cli.h"
 #include "cli/progress.h"
 #include "core/spec_parser.h"
 #include "platform/fs.h"
+#include "stack/stack.h"
 
 namespace baton::cli {
 
@@ -32,6 +35,9 @@ namespace {
 
 struct RunArgs {
   std::string pipeline;
+  std::string config;
+  std::string stack;
+  std::string out_dir;  // compile
   std::vector<std::string> params;
   int jobs = 0;
   bool no_cache = false;
@@ -81,21 +87,48 @@ void PrintPlan(const PipelineSpec& spec, const Capacity& cap, int jobs) {
   t.Print();
 }
 
-int DoRun(const RunArgs& a) {
-  // Everything about the input is checked before anything is written.
+// Everything a run or a compile needs, checked before anything is written: the pipeline with
+// its run config and -p overrides applied, the stack, the workspace.
+struct Prepared {
+  PipelineSpec spec;
+  RunConfig rc;
+  RunOptions opts;
+  std::unique_ptr<Flavors> flavors;
+  ResolvedStack stack;
+  std::optional<Workspace> ws;
+};
+
+// Returns 0 when prepared, else the exit code (after printing why).
+int Prepare(const RunArgs& a, bool create_workspace, Prepared* p) {
   auto spec = ParsePipelineFile(a.pipeline);
   if (!spec.ok()) {
     std::fprintf(stderr, "%s\n", spec.status().message().c_str());
     return 2;
   }
-  Status st = ApplyParameterOverrides(&*spec, a.params);
+  p->spec = std::move(*spec);
+  if (!a.config.empty()) {
+    auto rc = ParseRunConfigFile(a.config);
+    if (!rc.ok()) {
+      std::fprintf(stderr, "%s\n", rc.status().message().c_str());
+      return 2;
+    }
+    p->rc = std::move(*rc);
+    Status st = ApplyRunConfig(p->rc, &p->spec);
+    if (!st.ok()) {
+      std::fprintf(stderr, "%s\n", st.message().c_str());
+      return 2;
+    }
+  }
+  Status st = ApplyParameterOverrides(&p->spec, a.params);
   if (!st.ok()) return Fail(st);
   auto abs = fs::Absolute(a.pipeline);
-  if (abs.ok()) spec->file = *abs;
-  RunOptions opts;
-  opts.jobs = a.jobs > 0 ? a.jobs : DefaultJobs();
+  if (abs.ok()) p->spec.file = *abs;
+  RunOptions& opts = p->opts;
+  opts.jobs = a.jobs;
   opts.use_cache = !a.no_cache;
   opts.explain = a.explain;
+  opts.schedule = p->rc.schedule;
+  opts.schedule_name = p->rc.schedule_name;
   if (!a.failure_mode.empty()) {
     FailureMode m;
     if (!ParseFailureMode(a.failure_mode, &m)) return Fail(InvalidArgument("--failure-mode must be continue, stop or fail_fast"));
@@ -103,34 +136,156 @@ int DoRun(const RunArgs& a) {
   }
   if (!a.timeout.empty() && !ParseDuration(a.timeout, &opts.run_timeout_us))
     return Fail(InvalidArgument("--timeout must be a duration such as 30m"));
-  if (a.dry_run) {
-    Capacity cap = LocalCapacity(opts.jobs);
-    cap.pools = spec->pools;
-    PrintPlan(*spec, cap, opts.jobs);
-    return 0;
-  }
 
   auto root = FindWorkspace(".");
-  std::string ws_root;
-  if (root.ok()) {
-    ws_root = *root;
-  } else {
+  if (!root.ok() && !create_workspace) return Fail(root.status());
+  if (!root.ok()) {
+    // No workspace yet: check flavor settings against the built-in flavors before creating one.
+    FlavorRegistry builtins;
+    st = RegisterBuiltinFlavors(&builtins);
+    if (!st.ok()) return Fail(st);
+    auto diags = CheckFlavorSettings(p->spec, builtins);
+    if (!diags.empty()) {
+      for (const auto& d : diags) std::fprintf(stderr, "%s\n", d.ToString().c_str());
+      return 2;
+    }
+    std::string stack = !a.stack.empty() ? a.stack : p->rc.stack;
+    if (!stack.empty() && stack != "default") return Fail(NotFound("no stack named '" + stack + "' (there is no workspace yet)"));
     auto cwd = fs::Absolute(".");
     if (!cwd.ok()) return Fail(cwd.status());
-    ws_root = *cwd;
-    std::fprintf(stderr, "baton: no workspace found; initialized one in %s/.baton\n", ws_root.c_str());
+    std::fprintf(stderr, "baton: no workspace found; initialized one in %s/.baton\n", cwd->c_str());
+    auto ws = InitWorkspace(*cwd);
+    if (!ws.ok()) return Fail(ws.status());
+    p->ws.emplace(std::move(*ws));
+  } else {
+    auto ws = OpenWorkspace(*root);
+    if (!ws.ok()) return Fail(ws.status());
+    p->ws.emplace(std::move(*ws));
   }
-  auto ws = root.ok() ? OpenWorkspace(ws_root) : InitWorkspace(ws_root);
-  if (!ws.ok()) return Fail(ws.status());
+  auto flavors = LoadFlavors(*p->ws->meta);
+  if (!flavors.ok()) return Fail(flavors.status());
+  p->flavors = std::move(*flavors);
+  auto diags = CheckFlavorSettings(p->spec, p->flavors->registry);
+  if (!diags.empty()) {
+    for (const auto& d : diags) std::fprintf(stderr, "%s\n", d.ToString().c_str());
+    return 2;
+  }
+  auto stack = ResolveStack(*p->ws->meta, *p->flavors, !a.stack.empty() ? a.stack : p->rc.stack);
+  if (!stack.ok()) return Fail(stack.status());
+  p->stack = std::move(*stack);
+  p->spec.stack = p->stack.ToJson();
+  opts.flavors = p->flavors.get();
+  opts.stack = &p->stack;
+  if (!p->rc.run_name.empty()) opts.run_name = RenderRunName(p->rc.run_name, p->spec);
+  if (!opts.schedule.empty() && p->stack.orchestrator_flavor->in_process)
+    return Fail(FailedPrecondition(p->rc.schedule_loc.ToString() + ": the run config has a schedule, but orchestrator '" +
+                                   p->stack.orchestrator.name + "' (flavor local) cannot schedule runs; use a stack whose "
+                                   "orchestrator supports schedules, or cron calling 'baton run'"));
+  return 0;
+}
 
+int DoRun(const RunArgs& a) {
+  if (a.dry_run) {
+    // The plan only: nothing is opened or written.
+    auto spec = ParsePipelineFile(a.pipeline);
+    if (!spec.ok()) {
+      std::fprintf(stderr, "%s\n", spec.status().message().c_str());
+      return 2;
+    }
+    if (!a.config.empty()) {
+      auto rc = ParseRunConfigFile(a.config);
+      Status st = rc.ok() ? ApplyRunConfig(*rc, &*spec) : rc.status();
+      if (!st.ok()) {
+        std::fprintf(stderr, "%s\n", st.message().c_str());
+        return 2;
+      }
+    }
+    Status st = ApplyParameterOverrides(&*spec, a.params);
+    if (!st.ok()) return Fail(st);
+    int jobs = a.jobs > 0 ? a.jobs : DefaultJobs();
+    Capacity cap = LocalCapacity(jobs);
+    cap.pools = spec->pools;
+    PrintPlan(*spec, cap, jobs);
+    return 0;
+  }
+  Prepared p;
+  if (int rc = Prepare(a, true, &p); rc != 0) return rc;
   bool json = a.output == "json";
-  ProgressDisplay progress(*spec, a.quiet || json, a.explain);
+  ProgressDisplay progress(p.spec, a.quiet || json, a.explain);
   ExecutionObserver silent;
   std::string run_id;
-  if (!json) std::printf("run %s: %zu steps\n", spec->name.c_str(), spec->steps.size()), std::fflush(stdout);
-  auto summary = RunPipeline(*ws, *spec, opts, json ? &silent : static_cast<ExecutionObserver*>(&progress), &run_id);
+  if (!json) {
+    std::string where = p.stack.stack.name == "default" ? "" : " on stack " + p.stack.stack.name;
+    std::printf("run %s: %zu steps%s\n", p.spec.name.c_str(), p.spec.steps.size(), where.c_str());
+    std::fflush(stdout);
+  }
+  auto summary = RunPipeline(*p.ws, p.spec, p.opts, json ? &silent : static_cast<ExecutionObserver*>(&progress), &run_id);
   if (!summary.ok()) return Fail(summary.status());
   return ReportRun(run_id, *summary, json);
+}
+
+int DoCompile(const RunArgs& a) {
+  Prepared p;
+  if (int rc = Prepare(a, false, &p); rc != 0) return rc;
+  Status st = CompilePipeline(*p.ws, p.spec, p.opts, a.out_dir);
+  if (!st.ok()) return Fail(st);
+  std::printf("Compiled %s for stack %s (orchestrator %s, flavor %s) into %s\n", p.spec.name.c_str(),
+              p.stack.stack.name.c_str(), p.stack.orchestrator.name.c_str(), p.stack.orchestrator.flavor.c_str(),
+              a.out_dir.c_str());
+  auto files = fs::ListDir(a.out_dir);
+  if (files.ok())
+    for (const auto& f : *files) std::printf("  %s\n", f.c_str());
+  return 0;
+}
+
+// A commented run config for a pipeline: every parameter with its default, the settings keys,
+// every step.
+int DoConfigTemplate(const std::string& pipeline) {
+  auto spec = ParsePipelineFile(pipeline);
+  if (!spec.ok()) {
+    std::fprintf(stderr, "%s\n", spec.status().message().c_str());
+    return 2;
+  }
+  std::string out = "# Run config for pipeline '" + spec->name + "'. Use: baton run " + pipeline + " -c run.yaml\n";
+  out += "# Everything is optional; what a run config sets wins over the pipeline file, and the command\n";
+  out += "# line (-p, --no-cache, --failure-mode) wins over the run config.\n\n";
+  out += "# run_name: \"" + spec->name + "-{{date}}-{{time}}\"   # {{date}} {{time}} {{random}} {{pipeline.name}} {{params.NAME}}\n";
+  out += "# stack: default                    # the stack to run on (default: the active stack)\n";
+  out += "# failure_mode: " + std::string(FailureModeName(spec->failure_mode)) + "              # continue | stop | fail_fast\n";
+  out += "# schedule: \"0 3 * * *\"              # cron; only for orchestrators that schedule runs\n\n";
+  if (spec->parameters.empty()) {
+    out += "# parameters: {}                   # the pipeline has no parameters\n";
+  } else {
+    out += "parameters:\n";
+    for (auto it = spec->parameters.begin(); it != spec->parameters.end(); ++it) {
+      const char* type = it->is_boolean() ? "bool" : it->is_number_integer() ? "int" : it->is_number() ? "float" : "string";
+      out += "  " + it.key() + ": " + it.value().dump() + "   # " + type + "\n";
+    }
+  }
+  out += "\n# settings apply to every step, over the pipeline's defaults and the steps' own settings:\n";
+  out += "# settings:\n";
+  out += "#   resources: {cpu: 1, memory: 1Gi, gpu: 0}\n";
+  out += "#   retries: {max: 0, delay: 10s, backoff: 2}\n";
+  out += "#   timeout: 1h\n";
+  out += "#   cache: true\n";
+  out += "#   image: python:3.12\n";
+  out += "#   env: {NAME: value}\n";
+  out += "#   orchestrator:\n";
+  out += "#     FLAVOR: {key: value}          # see 'baton flavor describe FLAVOR'\n\n";
+  out += "# steps:\n";
+  for (const auto& s : spec->steps) {
+    out += "#   " + s.name + ":\n";
+    out += "#     cache: true\n";
+    out += "#     settings: {}\n";
+    auto used = spec->StepParams(s);
+    if (!used.empty()) {
+      std::string ps;
+      for (const auto& n : used) ps += (ps.empty() ? "" : ", ") + n + ": " + spec->parameters[n].dump();
+      out += "#     parameters: {" + ps + "}\n";
+    }
+  }
+  std::fputs(out.c_str(), stdout);
+  return 0;
 }
 
 }  // namespace
@@ -165,6 +320,8 @@ void AddRunCommand(CLI::App& app) {
   auto* cmd = app.add_subcommand("run", "Run a pipeline on this machine and record everything it does");
   cmd->add_option("pipeline", a->pipeline, "Pipeline file (YAML)")->required();
   cmd->add_option("-p,--param", a->params, "Override a parameter: NAME=VALUE (repeatable)");
+  cmd->add_option("-c,--config", a->config, "Run config file (YAML): parameters, settings, steps, schedule, run_name");
+  cmd->add_option("--stack", a->stack, "Stack to run on (default: the active stack)");
   cmd->add_option("-j,--jobs", a->jobs, "Steps to run at once (default: number of cores)")->check(CLI::PositiveNumber);
   cmd->add_flag("--no-cache", a->no_cache, "Run every step, ignoring earlier results");
   cmd->add_flag("--explain", a->explain, "Say for every step why it ran or which run it was cached from");
@@ -174,6 +331,23 @@ void AddRunCommand(CLI::App& app) {
   cmd->add_option("--timeout", a->timeout, "Stop the run after this long (e.g. 2h)");
   AddOutputOption(cmd, &a->output);
   cmd->callback([a] { SetAction([a] { return DoRun(*a); }); });
+
+  auto c = std::make_shared<RunArgs>();
+  auto* compile = app.add_subcommand("compile", "Write the snapshot and what the stack's orchestrator would submit, submitting nothing");
+  compile->add_option("pipeline", c->pipeline, "Pipeline file (YAML)")->required();
+  compile->add_option("--out", c->out_dir, "Directory to write into")->required();
+  compile->add_option("-p,--param", c->params, "Override a parameter: NAME=VALUE (repeatable)");
+  compile->add_option("-c,--config", c->config, "Run config file (YAML)");
+  compile->add_option("--stack", c->stack, "Stack to compile for (default: the active stack)");
+  compile->add_option("-j,--jobs", c->jobs, "Steps to run at once")->check(CLI::PositiveNumber);
+  compile->callback([c] { SetAction([c] { return DoCompile(*c); }); });
+
+  auto* config = app.add_subcommand("config", "Run configs");
+  config->require_subcommand(1);
+  auto tp = std::make_shared<std::string>();
+  auto* tmpl = config->add_subcommand("template", "Print a commented run config template for a pipeline");
+  tmpl->add_option("pipeline", *tp, "Pipeline file (YAML)")->required();
+  tmpl->callback([tp] { SetAction([tp] { return DoConfigTemplate(*tp); }); });
 }
 
 }  // namespace baton::cli

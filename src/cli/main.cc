@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   AddRunsCommands(app);
   AddArtifactsCommands(app);
   AddStepCommands(app);
+  AddStackCommands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -473,6 +473,7 @@ Json SpecToJson(const PipelineSpec& spec) {
             {"steps", steps}};
   Json hooks = HooksToJson(spec.hooks);
   if (!hooks.empty()) j["hooks"] = hooks;
+  if (!spec.stack.is_null()) j["stack"] = spec.stack;
   return j;
 }
 
@@ -488,6 +489,7 @@ Result<PipelineSpec> SpecFromJson(const Json& j) {
     ParseFailureMode(j.value("failure_mode", std::string("continue")), &spec.failure_mode);
     spec.pools = j.value("pools", std::map<std::string, int64_t>{});
     spec.hooks = HooksFromJson(j.value("hooks", Json::object()));
+    spec.stack = j.value("stack", Json());
     for (const auto& js : j.at("steps")) {
       StepSpec s;
       s.name = js.at("name").get<std::string>();

@@ -120,6 +120,7 @@ struct PipelineSpec {
   std::map<std::string, int64_t> pools;  // user-named pool capacities
   Hooks hooks;
   std::vector<StepSpec> steps;       // in file order
+  Json stack;                        // the stack a snapshot was compiled for (null: none)
 
   const StepSpec* FindStep(const std::string& name) const;
   // The parameters a step uses: those its templates name plus its `params` list, sorted.

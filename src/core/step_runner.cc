@@ -70,6 +70,7 @@ StepRunner::StepRunner(RunContext ctx, MetadataStore* meta, ArtifactStore* artif
     if (std::strncmp(*e, "BATON_", 6) != 0) base_env_.emplace_back(*e);
   run_staging_ = artifacts_->StagingRoot() + "/" + ctx_.run_id;
   // Time between SIGTERM and SIGKILL when a step is stopped or times out.
+  if (ctx_.kill_grace_us > 0) grace_us_ = ctx_.kill_grace_us;
   if (const char* g = std::getenv("BATON_KILL_GRACE")) ParseDuration(g, &grace_us_);
 }
 

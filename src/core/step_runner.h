@@ -25,6 +25,7 @@ struct RunContext {
   std::string logs_dir;      // per-run log directory
   bool use_cache = true;
   bool explain = false;      // record why each step ran
+  int64_t kill_grace_us = 0; // between SIGTERM and SIGKILL; 0: BATON_KILL_GRACE or 10 s
 };
 
 // The outcome of one attempt, as the executor and the CLI see it.

@@ -6,6 +6,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -170,6 +171,19 @@ Status CopyTree(const std::string& from, const std::string& to) {
   ::close(in);
   if (::close(out) != 0 && s.ok()) s = Errno("cannot write", to);
   return s;
+}
+
+Result<std::vector<std::string>> ListDir(const std::string& path) {
+  DIR* d = ::opendir(path.c_str());
+  if (d == nullptr) return Internal("cannot list " + path + ": " + std::strerror(errno));
+  std::vector<std::string> out;
+  while (struct dirent* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    if (n != "." && n != "..") out.push_back(n);
+  }
+  ::closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 bool Exists(const std::string& path) {

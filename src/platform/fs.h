@@ -20,6 +20,8 @@ Status MakeReadOnly(const std::string& path);
 // Copies a file or directory tree (for exports); the copy is writable.
 Status CopyTree(const std::string& from, const std::string& to);
 bool Exists(const std::string& path);
+// The names in a directory (no "." or ".."), sorted.
+Result<std::vector<std::string>> ListDir(const std::string& path);
 bool IsDir(const std::string& path);
 std::string Join(const std::string& a, const std::string& b);
 std::string Dirname(const std::string& path);

@@ -78,6 +78,34 @@ struct OutputUse {
   int64_t artifact_id = 0;
 };
 
+// A configured instance of a flavor: an orchestrator or an artifact store.
+struct ComponentRecord {
+  std::string type;    // orchestrator | artifact_store
+  std::string name;
+  std::string flavor;
+  std::string config;  // JSON object, validated against the flavor's schema; secrets as {{env.NAME}}
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+};
+
+// A named set of components.
+struct StackRecord {
+  std::string name;
+  std::string orchestrator;
+  std::string artifact_store;
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+};
+
+// A flavor loaded from a shared library.
+struct PluginRecord {
+  std::string type;
+  std::string flavor;
+  std::string path;    // absolute
+  std::string digest;  // sha256 of the library when registered
+  int64_t registered_at = 0;
+};
+
 class MetadataStore {
  public:
   virtual ~MetadataStore() = default;
@@ -136,6 +164,25 @@ class MetadataStore {
                                                                const std::string& run_id) = 0;
 
   // Median duration of recent successful attempts per step of a pipeline (for critical paths).
+  // Components, stacks, plugins and workspace settings (schema v2). Creating what exists is
+  // AlreadyExists; updating or deleting what does not is NotFound; deleting a component a stack
+  // uses, or the default stack, is FailedPrecondition.
+  virtual Status CreateComponent(const ComponentRecord& c) = 0;
+  virtual Status UpdateComponent(const ComponentRecord& c) = 0;
+  virtual Result<ComponentRecord> GetComponent(const std::string& type, const std::string& name) = 0;
+  virtual Result<std::vector<ComponentRecord>> ListComponents(const std::string& type) = 0;
+  virtual Status DeleteComponent(const std::string& type, const std::string& name) = 0;
+  virtual Status CreateStack(const StackRecord& s) = 0;  // its components must exist
+  virtual Status UpdateStack(const StackRecord& s) = 0;
+  virtual Result<StackRecord> GetStack(const std::string& name) = 0;
+  virtual Result<std::vector<StackRecord>> ListStacks() = 0;
+  virtual Status DeleteStack(const std::string& name) = 0;  // never the default or the active one
+  virtual Result<std::string> GetSetting(const std::string& key, const std::string& fallback) = 0;
+  virtual Status SetSetting(const std::string& key, const std::string& value) = 0;
+  virtual Status PutPlugin(const PluginRecord& p) = 0;  // replaces one of the same type and flavor
+  virtual Result<std::vector<PluginRecord>> ListPlugins() = 0;
+  virtual Status DeletePlugin(const std::string& type, const std::string& flavor) = 0;
+
   virtual Result<std::vector<std::pair<std::string, double>>> StepDurations(const std::string& pipeline) = 0;
 };
 

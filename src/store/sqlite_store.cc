@@ -13,7 +13,7 @@
 namespace baton {
 namespace {
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 
 // Migration N brings the schema from version N-1 to N.
 const char* const kMigrations[] = {
@@ -93,6 +93,36 @@ CREATE TABLE step_inputs(
   artifact_id INTEGER NOT NULL REFERENCES artifacts(id),
   PRIMARY KEY(step_run_id, name));
 CREATE INDEX step_inputs_artifact ON step_inputs(artifact_id);
+)sql",
+    R"sql(
+CREATE TABLE components(
+  type TEXT NOT NULL,
+  name TEXT NOT NULL,
+  flavor TEXT NOT NULL,
+  config TEXT NOT NULL DEFAULT '{}',
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY(type, name));
+CREATE TABLE stacks(
+  name TEXT PRIMARY KEY,
+  orchestrator TEXT NOT NULL,
+  artifact_store TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL);
+CREATE TABLE plugins(
+  type TEXT NOT NULL,
+  flavor TEXT NOT NULL,
+  path TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  registered_at INTEGER NOT NULL,
+  PRIMARY KEY(type, flavor));
+CREATE TABLE settings(
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL);
+INSERT INTO components(type, name, flavor, config, created_at, updated_at)
+  VALUES('orchestrator', 'default', 'local', '{}', 0, 0), ('artifact_store', 'default', 'local', '{}', 0, 0);
+INSERT INTO stacks(name, orchestrator, artifact_store, created_at, updated_at) VALUES('default', 'default', 'default', 0, 0);
+INSERT INTO settings(key, value) VALUES('active_stack', 'default');
 )sql",
 };
 
@@ -533,6 +563,194 @@ class SqliteStore : public MetadataStore {
     if (rc == SQLITE_DONE) return std::optional<StepRunRecord>();
     return Err("read step run");
   }
+
+  Status CreateComponent(const ComponentRecord& c) override {
+    return Txn([&]() -> Status {
+      int64_t now = NowMicros();
+      Query q(S("INSERT INTO components(type, name, flavor, config, created_at, updated_at) VALUES(?,?,?,?,?,?)"));
+      q.Bind(c.type).Bind(c.name).Bind(c.flavor).Bind(c.config).Bind(now).Bind(now);
+      Status st = Done(q.Step(), "register component");
+      if (st.code() == Code::kAlreadyExists) return AlreadyExists(Kind(c.type) + " '" + c.name + "' already exists");
+      return st;
+    });
+  }
+
+  Status UpdateComponent(const ComponentRecord& c) override {
+    return Txn([&]() -> Status {
+      Query q(S("UPDATE components SET flavor = ?, config = ?, updated_at = ? WHERE type = ? AND name = ?"));
+      q.Bind(c.flavor).Bind(c.config).Bind(NowMicros()).Bind(c.type).Bind(c.name);
+      BATON_RETURN_IF_ERROR(Done(q.Step(), "update component"));
+      if (sqlite3_changes(db_) != 1) return NotFound("no " + Kind(c.type) + " named '" + c.name + "'");
+      return Status::Ok();
+    });
+  }
+
+  static ComponentRecord ReadComponent(Query& q) {
+    ComponentRecord c;
+    c.type = q.Text(0);
+    c.name = q.Text(1);
+    c.flavor = q.Text(2);
+    c.config = q.Text(3);
+    c.created_at = q.Int(4);
+    c.updated_at = q.Int(5);
+    return c;
+  }
+
+  Result<ComponentRecord> GetComponent(const std::string& type, const std::string& name) override {
+    Query q(S("SELECT type, name, flavor, config, created_at, updated_at FROM components WHERE type = ? AND name = ?"));
+    q.Bind(type).Bind(name);
+    int rc = q.Step();
+    if (rc == SQLITE_ROW) return ReadComponent(q);
+    if (rc != SQLITE_DONE) return Err("read component");
+    return NotFound("no " + Kind(type) + " named '" + name + "'");
+  }
+
+  Result<std::vector<ComponentRecord>> ListComponents(const std::string& type) override {
+    Query q(S("SELECT type, name, flavor, config, created_at, updated_at FROM components WHERE type = ? ORDER BY name"));
+    q.Bind(type);
+    std::vector<ComponentRecord> out;
+    int rc;
+    while ((rc = q.Step()) == SQLITE_ROW) out.push_back(ReadComponent(q));
+    if (rc != SQLITE_DONE) return Err("list components");
+    return out;
+  }
+
+  Status DeleteComponent(const std::string& type, const std::string& name) override {
+    return Txn([&]() -> Status {
+      if (name == "default") return FailedPrecondition("the default " + Kind(type) + " cannot be deleted");
+      std::string col = type == "orchestrator" ? "orchestrator" : "artifact_store";
+      std::string sql = "SELECT name FROM stacks WHERE " + col + " = ? ORDER BY name";
+      Query users(S(sql.c_str()));
+      users.Bind(name);
+      std::string names;
+      int rc;
+      while ((rc = users.Step()) == SQLITE_ROW) names += (names.empty() ? "" : ", ") + users.Text(0);
+      if (rc != SQLITE_DONE) return Err("find stacks");
+      if (!names.empty())
+        return FailedPrecondition(Kind(type) + " '" + name + "' is used by stack(s) " + names + "; delete or change them first");
+      Query q(S("DELETE FROM components WHERE type = ? AND name = ?"));
+      q.Bind(type).Bind(name);
+      BATON_RETURN_IF_ERROR(Done(q.Step(), "delete component"));
+      if (sqlite3_changes(db_) != 1) return NotFound("no " + Kind(type) + " named '" + name + "'");
+      return Status::Ok();
+    });
+  }
+
+  Status CheckStackComponents(const StackRecord& s) {
+    BATON_RETURN_IF_ERROR(GetComponent("orchestrator", s.orchestrator).status());
+    return GetComponent("artifact_store", s.artifact_store).status();
+  }
+
+  Status CreateStack(const StackRecord& s) override {
+    return Txn([&]() -> Status {
+      BATON_RETURN_IF_ERROR(CheckStackComponents(s));
+      int64_t now = NowMicros();
+      Query q(S("INSERT INTO stacks(name, orchestrator, artifact_store, created_at, updated_at) VALUES(?,?,?,?,?)"));
+      q.Bind(s.name).Bind(s.orchestrator).Bind(s.artifact_store).Bind(now).Bind(now);
+      Status st = Done(q.Step(), "register stack");
+      if (st.code() == Code::kAlreadyExists) return AlreadyExists("stack '" + s.name + "' already exists");
+      return st;
+    });
+  }
+
+  Status UpdateStack(const StackRecord& s) override {
+    return Txn([&]() -> Status {
+      if (s.name == "default") return FailedPrecondition("the default stack cannot be changed; register a new stack");
+      BATON_RETURN_IF_ERROR(CheckStackComponents(s));
+      Query q(S("UPDATE stacks SET orchestrator = ?, artifact_store = ?, updated_at = ? WHERE name = ?"));
+      q.Bind(s.orchestrator).Bind(s.artifact_store).Bind(NowMicros()).Bind(s.name);
+      BATON_RETURN_IF_ERROR(Done(q.Step(), "update stack"));
+      if (sqlite3_changes(db_) != 1) return NotFound("no stack named '" + s.name + "'");
+      return Status::Ok();
+    });
+  }
+
+  static StackRecord ReadStack(Query& q) {
+    StackRecord s;
+    s.name = q.Text(0);
+    s.orchestrator = q.Text(1);
+    s.artifact_store = q.Text(2);
+    s.created_at = q.Int(3);
+    s.updated_at = q.Int(4);
+    return s;
+  }
+
+  Result<StackRecord> GetStack(const std::string& name) override {
+    Query q(S("SELECT name, orchestrator, artifact_store, created_at, updated_at FROM stacks WHERE name = ?"));
+    q.Bind(name);
+    int rc = q.Step();
+    if (rc == SQLITE_ROW) return ReadStack(q);
+    if (rc != SQLITE_DONE) return Err("read stack");
+    return NotFound("no stack named '" + name + "'");
+  }
+
+  Result<std::vector<StackRecord>> ListStacks() override {
+    Query q(S("SELECT name, orchestrator, artifact_store, created_at, updated_at FROM stacks ORDER BY name"));
+    std::vector<StackRecord> out;
+    int rc;
+    while ((rc = q.Step()) == SQLITE_ROW) out.push_back(ReadStack(q));
+    if (rc != SQLITE_DONE) return Err("list stacks");
+    return out;
+  }
+
+  Status DeleteStack(const std::string& name) override {
+    return Txn([&]() -> Status {
+      if (name == "default") return FailedPrecondition("the default stack cannot be deleted");
+      BATON_ASSIGN_OR_RETURN(std::string active, GetSetting("active_stack", "default"));
+      if (active == name) return FailedPrecondition("stack '" + name + "' is the active stack; 'baton stack set' another first");
+      Query q(S("DELETE FROM stacks WHERE name = ?"));
+      q.Bind(name);
+      BATON_RETURN_IF_ERROR(Done(q.Step(), "delete stack"));
+      if (sqlite3_changes(db_) != 1) return NotFound("no stack named '" + name + "'");
+      return Status::Ok();
+    });
+  }
+
+  Result<std::string> GetSetting(const std::string& key, const std::string& fallback) override {
+    Query q(S("SELECT value FROM settings WHERE key = ?"));
+    q.Bind(key);
+    int rc = q.Step();
+    if (rc == SQLITE_ROW) return q.Text(0);
+    if (rc != SQLITE_DONE) return Err("read setting");
+    return fallback;
+  }
+
+  Status SetSetting(const std::string& key, const std::string& value) override {
+    return Txn([&]() -> Status {
+      Query q(S("INSERT INTO settings(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value"));
+      q.Bind(key).Bind(value);
+      return Done(q.Step(), "write setting");
+    });
+  }
+
+  Status PutPlugin(const PluginRecord& p) override {
+    return Txn([&]() -> Status {
+      Query q(S("INSERT OR REPLACE INTO plugins(type, flavor, path, digest, registered_at) VALUES(?,?,?,?,?)"));
+      q.Bind(p.type).Bind(p.flavor).Bind(p.path).Bind(p.digest).Bind(NowMicros());
+      return Done(q.Step(), "register plugin");
+    });
+  }
+
+  Result<std::vector<PluginRecord>> ListPlugins() override {
+    Query q(S("SELECT type, flavor, path, digest, registered_at FROM plugins ORDER BY type, flavor"));
+    std::vector<PluginRecord> out;
+    int rc;
+    while ((rc = q.Step()) == SQLITE_ROW) out.push_back({q.Text(0), q.Text(1), q.Text(2), q.Text(3), q.Int(4)});
+    if (rc != SQLITE_DONE) return Err("list plugins");
+    return out;
+  }
+
+  Status DeletePlugin(const std::string& type, const std::string& flavor) override {
+    return Txn([&]() -> Status {
+      Query q(S("DELETE FROM plugins WHERE type = ? AND flavor = ?"));
+      q.Bind(type).Bind(flavor);
+      BATON_RETURN_IF_ERROR(Done(q.Step(), "delete plugin"));
+      if (sqlite3_changes(db_) != 1) return NotFound("no plugin flavor '" + flavor + "'");
+      return Status::Ok();
+    });
+  }
+
+  static std::string Kind(const std::string& type) { return type == "artifact_store" ? "artifact store" : type; }
 
   Result<std::vector<std::pair<std::string, double>>> StepDurations(const std::string& pipeline) override {
     // Average of the last successful attempts of each step (recent runs only).

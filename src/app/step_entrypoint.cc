@@ -1,0 +1,90 @@
+#include "app/step_entrypoint.h"
+
+#include <signal.h>
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include "app/run_pipeline.h"
+#include "platform/local_launcher.h"
+
+namespace baton {
+namespace {
+
+// Runs one attempt to its end; a SIGINT/SIGTERM stops the step (grace, then kill). When the
+// attempt is the final one (`final`, success, or a stop), the step's hook runs after it.
+Result<StepOutcome> RunAttempt(StepRunner& runner, LocalLauncher& launcher, int index, int attempt, bool final,
+                               bool* interrupted) {
+  BATON_ASSIGN_OR_RETURN(PreparedStep p, runner.Prepare(index, attempt));
+  if (p.done) return *p.done;
+  StepOutcome o;
+  Status st = launcher.Start(0, p.process);
+  if (!st.ok()) {
+    BATON_ASSIGN_OR_RETURN(o, runner.FinishUnlaunched(p, "failed", st.message()));
+  } else {
+    Completion c;
+    int sig = 0;
+    for (;;) {
+      auto r = launcher.Wait(0, &c, &sig);
+      if (r == Launcher::WaitResult::kCompleted) break;
+      if (r == Launcher::WaitResult::kInterrupted) {
+        *interrupted = true;
+        launcher.CancelAll();
+      }
+    }
+    BATON_ASSIGN_OR_RETURN(o, runner.Finish(p, c));
+  }
+  if (o.ok() || final || *interrupted) {
+    if (auto hook = runner.HookProcess(p, o); hook && launcher.Start(1, *hook).ok()) {
+      Completion c;
+      int sig = 0;
+      while (launcher.Wait(0, &c, &sig) != Launcher::WaitResult::kCompleted) {
+      }
+    }
+  }
+  return o;
+}
+
+}  // namespace
+
+Result<StepOutcome> RunStepEntrypoint(Workspace& ws, const StepEntrypointOptions& opts) {
+  std::string hash;
+  BATON_ASSIGN_OR_RETURN(PipelineSpec spec, LoadSnapshot(ws, opts.snapshot, &hash));
+  BATON_RETURN_IF_ERROR(UseStackArtifactStore(ws, spec));
+  int index = -1;
+  for (size_t i = 0; i < spec.steps.size(); ++i)
+    if (spec.steps[i].name == opts.step) index = static_cast<int>(i);
+  if (index < 0) return NotFound("the snapshot has no step '" + opts.step + "'");
+  BATON_ASSIGN_OR_RETURN(RunRecord run, ws.meta->GetRun(opts.run));
+  int attempt = opts.attempt;
+  if (attempt <= 0) {
+    BATON_ASSIGN_OR_RETURN(auto prior, ws.meta->ListStepRuns(run.id));
+    attempt = 1;
+    for (const auto& s : prior)
+      if (s.step == opts.step) attempt = std::max(attempt, s.attempt + 1);
+  }
+  RunContext ctx;
+  ctx.spec = &spec;
+  ctx.run_id = run.id;
+  ctx.snapshot_hash = hash;
+  ctx.logs_dir = ws.LogsDir(run.id);
+  ctx.use_cache = !opts.no_cache;
+  ctx.kill_grace_us = StackKillGrace(spec);
+  StepRunner runner(ctx, ws.meta.get(), ws.artifacts.get());
+  LocalLauncher launcher(1);
+
+  // With an explicit attempt, exactly that one; otherwise the retry policy from here on.
+  RetryPolicy rp = spec.EffectiveSettings(spec.steps[index]).retries();
+  int last = opts.attempt > 0 ? attempt : attempt + rp.max;
+  int64_t delay = rp.delay_us;
+  bool interrupted = false;
+  for (;; ++attempt) {
+    BATON_ASSIGN_OR_RETURN(StepOutcome o, RunAttempt(runner, launcher, index, attempt, attempt >= last, &interrupted));
+    if (o.ok() || interrupted || attempt >= last) return o;
+    if (delay > 0) std::this_thread::sleep_for(std::chrono::microseconds(delay));
+    delay = static_cast<int64_t>(static_cast<double>(delay) * rp.backoff);
+  }
+}
+
+}  // namespace baton

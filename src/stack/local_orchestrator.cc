@@ -1,0 +1,36 @@
+#include "stack/local_orchestrator.h"
+
+#include "platform/fs.h"
+
+namespace baton {
+
+nlohmann::json SubmitRequest::ToJson() const {
+  nlohmann::json steps_json = nlohmann::json::array();
+  for (const auto& s : steps)
+    steps_json.push_back({{"name", s.name}, {"upstream", s.upstream}, {"command", s.command}, {"settings", s.settings}});
+  return {{"run_id", run_id},        {"pipeline", pipeline}, {"snapshot_hash", snapshot_hash},
+          {"snapshot_file", snapshot_file}, {"workdir", workdir}, {"log_dir", log_dir},
+          {"env", env},              {"steps", steps_json},   {"config", config},
+          {"schedule", schedule},    {"schedule_name", schedule_name}, {"jobs", jobs}};
+}
+
+Status LocalOrchestrator::Compile(const SubmitRequest& req, const std::string& out_dir) {
+  nlohmann::json plan = {{"orchestrator", "local"},
+                         {"jobs", req.jobs},
+                         {"kill_grace", config_.value("kill_grace", std::string("10s"))},
+                         {"workdir", req.workdir},
+                         {"steps", nlohmann::json::array()}};
+  for (const auto& s : req.steps)
+    plan["steps"].push_back({{"name", s.name}, {"upstream", s.upstream}, {"settings", s.settings}});
+  return fs::WriteFileAtomic(out_dir + "/local-plan.json", plan.dump(2) + "\n");
+}
+
+Status LocalOrchestrator::Submit(const SubmitRequest&) {
+  return FailedPrecondition("the local orchestrator runs in-process; baton drives it directly");
+}
+
+Status LocalOrchestrator::Stop(const std::string& run_id) {
+  return FailedPrecondition("stop a local run with 'baton runs stop " + run_id + "'");
+}
+
+}  // namespace baton

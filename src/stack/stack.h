@@ -1,0 +1,46 @@
+#pragma once
+// Stacks as a run uses them: the flavors this workspace knows (built in and plugins), the stack a
+// run selects, and the checks of flavor-specific settings against the active flavor's schema.
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/spec.h"
+#include "stack/flavor.h"
+#include "store/metadata_store.h"
+
+namespace baton {
+
+// The built-in flavors plus every plugin registered in the store. A plugin that no longer loads
+// is left out and its error kept in `broken` (reported when something needs it).
+struct Flavors {
+  FlavorRegistry registry;
+  std::map<std::string, std::string> broken;  // "type/flavor" -> why
+};
+Result<std::unique_ptr<Flavors>> LoadFlavors(MetadataStore& meta);
+
+struct ResolvedStack {
+  StackRecord stack;
+  ComponentRecord orchestrator;
+  ComponentRecord artifact_store;
+  const FlavorInfo* orchestrator_flavor = nullptr;
+  const FlavorInfo* artifact_store_flavor = nullptr;
+
+  // What a snapshot records of the stack: names, flavors and configs (secrets as references).
+  Json ToJson() const;
+};
+// The stack `name`, or the workspace's active stack when name is "".
+Result<ResolvedStack> ResolveStack(MetadataStore& meta, const Flavors& flavors, const std::string& name);
+
+// Checks every `orchestrator.FLAVOR` settings block of the pipeline (after any run config)
+// against the flavors' schemas: unknown flavors and keys are errors at their file:line:column.
+std::vector<Diagnostic> CheckFlavorSettings(const PipelineSpec& spec, const FlavorRegistry& registry);
+
+// The merged settings of a step for an orchestrator, as StepJob::settings: the generic keys and
+// "orchestrator": flavor defaults < component config < the step's `orchestrator.FLAVOR` block.
+Json StepSettingsJson(const PipelineSpec& spec, const StepSpec& step, const FlavorInfo& flavor,
+                      const Json& component_config);
+
+}  // namespace baton
