@@ -56,6 +56,9 @@ typedef struct baton_plugin_v1 {
 
 typedef const baton_plugin_v1* (*baton_plugin_entry_fn)(uint32_t host_abi_version);
 
+/* Marks the entry point exported even when the plugin hides its other symbols. */
+#define BATON_PLUGIN_EXPORT __attribute__((visibility("default")))
+
 #ifdef __cplusplus
 }
 #endif

@@ -359,7 +359,10 @@ Result<RunSummary> ExecuteOrchestrated(Workspace& ws, const PipelineSpec& spec, 
       continue;
     }
     auto it = follower.latest().find(s.name);
-    if (it == follower.latest().end() || !Terminal(it->second.status)) {
+    if (it != follower.latest().end() && it->second.status == "running") {
+      // Its entrypoint is gone without recording an end; closing the run marks it interrupted.
+      final_status[s.name] = stopped ? "stopped" : "failed";
+    } else if (it == follower.latest().end() || !Terminal(it->second.status)) {
       std::string why, status = "skipped";
       for (const auto& up : plan.dependencies(static_cast<int>(i))) {
         const std::string& un = spec.steps[up].name;
@@ -375,9 +378,6 @@ Result<RunSummary> ExecuteOrchestrated(Workspace& ws, const PipelineSpec& spec, 
                       : (submitted.ok() ? "the orchestrator finished without running the step" : submitted.message());
       }
       int attempt = it == follower.latest().end() ? 1 : it->second.attempt + 1;
-      if (it != follower.latest().end() && it->second.status == "running") {
-        attempt = it->second.attempt;  // recorded as running by a step entrypoint that is gone
-      }
       BATON_ASSIGN_OR_RETURN(StepOutcome o, runner.RecordNotRun(static_cast<int>(i), attempt, status, why));
       final_status[s.name] = status;
       observer->OnStepEnd(static_cast<int>(i), attempt, o, -1);

@@ -291,6 +291,13 @@ Result<PreparedStep> StepRunner::Prepare(int index, int attempt) {
   p.process.log_path = rec.log_path;
   p.process.timeout_us = eff.timeout_us.value_or(0);
   p.process.grace_us = grace_us_;
+  // The local orchestrator's per-step `kill_grace` (validated when the run was compiled).
+  if (auto local = eff.orchestrator.find("local"); local != eff.orchestrator.end() && !std::getenv("BATON_KILL_GRACE")) {
+    int64_t g;
+    if (local->second.contains("kill_grace") && local->second["kill_grace"].is_string() &&
+        ParseDuration(local->second["kill_grace"].get<std::string>(), &g))
+      p.process.grace_us = g;
+  }
   if (ctx_.explain) pending_explain_[rec.id] = explain;
   return p;
 }

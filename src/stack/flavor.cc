@@ -75,9 +75,12 @@ Status RegisterBuiltinFlavors(FlavorRegistry* registry) {
   local.summary = "Runs steps as processes on this machine, in parallel, within its cores, memory and GPUs";
   local.in_process = true;
   local.schema = {
-      {"jobs", "int", false, 0, "steps run at once by default (0: one per core); -j overrides", false, true},
+      {"jobs", "int", false, 0, "steps run at once by default (0: one per core); -j overrides", false, true, nullptr},
       {"kill_grace", "string", false, "10s", "time between SIGTERM and SIGKILL when a step is stopped or times out",
-       false, false},
+       false, false, [](const Json& v) -> std::string {
+         int64_t us;
+         return ParseDuration(v.get<std::string>(), &us) ? "" : "must be a duration such as 10s or 500ms";
+       }},
   };
   local.make_orchestrator = [](const Json& config) -> Result<std::unique_ptr<Orchestrator>> {
     return std::unique_ptr<Orchestrator>(new LocalOrchestrator(config));
@@ -89,7 +92,7 @@ Status RegisterBuiltinFlavors(FlavorRegistry* registry) {
   store.name = "local";
   store.summary = "Content-addressed artifact store in a directory of this machine (or a shared filesystem)";
   store.schema = {
-      {"path", "string", false, "", "directory of the store (default: .baton/artifacts of the workspace)", false, true},
+      {"path", "string", false, "", "directory of the store (default: .baton/artifacts of the workspace)", false, true, nullptr},
   };
   return registry->Register(std::move(store));
 }
@@ -193,6 +196,11 @@ std::string CheckConfig(const FlavorInfo& f, const Json& config, bool per_step) 
       return FlavorLabel(f) + ": '" + k->name + "' is a secret; give it as {{env.NAME}}";
     if (!TypeMatches(*k, it.value()))
       return FlavorLabel(f) + ": '" + k->name + "' must be of type " + k->type + ", not " + it.value().dump();
+    bool reference = it.value().is_string() && IsEnvReference(it.value().get<std::string>());
+    if (k->check && !reference) {
+      std::string why = k->check(it.value());
+      if (!why.empty()) return FlavorLabel(f) + ": '" + k->name + "' " + why + ", not " + it.value().dump();
+    }
   }
   return "";
 }

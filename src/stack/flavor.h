@@ -31,6 +31,8 @@ struct ConfigKey {
   std::string help;
   bool secret = false;          // must be given as {{env.NAME}}; never stored in clear text
   bool component_only = false;  // set on the component only, not in per-step settings
+  // Further checks of a value of the right type: "" when fine, else why not.
+  std::function<std::string(const Json&)> check;
 };
 
 struct FlavorInfo {
