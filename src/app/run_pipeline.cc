@@ -96,7 +96,9 @@ int64_t StackKillGrace(const PipelineSpec& spec) {
   if (!spec.stack.is_object()) return 0;
   const Json& orch = spec.stack.value("orchestrator", Json::object());
   if (orch.value("flavor", std::string()) != "local") return 0;
-  std::string g = orch.value("config", Json::object()).value("kill_grace", std::string());
+  auto config = ResolveSecrets(orch.value("config", Json::object()));
+  if (!config.ok()) return 0;
+  std::string g = config->value("kill_grace", std::string());
   int64_t us = 0;
   return !g.empty() && ParseDuration(g, &us) ? us : 0;
 }
@@ -124,7 +126,8 @@ int JobsFor(const PipelineSpec& spec, const RunOptions& opts) {
   if (opts.jobs > 0) return opts.jobs;
   if (spec.stack.is_object()) {
     const Json& orch = spec.stack.value("orchestrator", Json::object());
-    int64_t j = orch.value("config", Json::object()).value("jobs", int64_t{0});
+    auto config = ResolveSecrets(orch.value("config", Json::object()));
+    int64_t j = config.ok() && (*config)["jobs"].is_number_integer() ? (*config)["jobs"].get<int64_t>() : 0;
     if (j > 0) return static_cast<int>(j);
   }
   return DefaultJobs();

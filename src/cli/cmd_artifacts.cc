@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "app/run_pipeline.h"
 #include "cli/cli.h"
 #include "platform/fs.h"
 
@@ -59,6 +60,13 @@ Status Lineage(Workspace& ws, const ArtifactRecord& a, int depth, std::set<int64
   return Status::Ok();
 }
 
+// Artifacts live in the store of the stack their run used.
+Status OpenStoreOf(Workspace& ws, const ArtifactRecord& a) {
+  BATON_ASSIGN_OR_RETURN(RunRecord run, ws.meta->GetRun(a.run_id));
+  BATON_ASSIGN_OR_RETURN(PipelineSpec spec, LoadRunSpec(ws, run));
+  return UseStackArtifactStore(ws, spec);
+}
+
 int Show(const std::string& id, const std::string& out) {
   auto ws = OpenCurrentWorkspace();
   if (!ws.ok()) return Fail(ws.status());
@@ -70,6 +78,8 @@ int Show(const std::string& id, const std::string& out) {
   Json lineage;
   std::string text;
   Status st = Lineage(*ws, *a, 0, &seen, &lineage, &text);
+  if (!st.ok()) return Fail(st);
+  st = OpenStoreOf(*ws, *a);
   if (!st.ok()) return Fail(st);
   auto path = ws->artifacts->LocalPath(a->digest);
   if (out == "json") {
@@ -99,7 +109,9 @@ int Export(const std::string& id, const std::string& dest) {
   if (!ws.ok()) return Fail(ws.status());
   auto a = ws->meta->GetArtifact(id);
   if (!a.ok()) return Fail(a.status());
-  Status st = ws->artifacts->Export(a->digest, dest);
+  Status st = OpenStoreOf(*ws, *a);
+  if (!st.ok()) return Fail(st);
+  st = ws->artifacts->Export(a->digest, dest);
   if (!st.ok()) return Fail(st);
   std::printf("exported #%lld %s.%s (%s) to %s\n", static_cast<long long>(a->id), a->step.c_str(), a->name.c_str(),
               HumanSize(a->size).c_str(), dest.c_str());

@@ -174,6 +174,12 @@ int Prepare(const RunArgs& a, bool create_workspace, Prepared* p) {
   if (!stack.ok()) return Fail(stack.status());
   p->stack = std::move(*stack);
   p->spec.stack = p->stack.ToJson();
+  // Secrets are references in the store and the snapshot; they must resolve for this run.
+  for (const char* c : {"orchestrator", "artifact_store"}) {
+    auto resolved = ResolveSecrets(p->spec.stack[c]["config"]);
+    if (!resolved.ok()) return Fail(resolved.status().Annotate(std::string(c == std::string("orchestrator") ? "orchestrator '" : "artifact store '") +
+                                                               p->spec.stack[c].value("name", std::string()) + "'"));
+  }
   opts.flavors = p->flavors.get();
   opts.stack = &p->stack;
   if (!p->rc.run_name.empty()) opts.run_name = RenderRunName(p->rc.run_name, p->spec);

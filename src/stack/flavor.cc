@@ -98,7 +98,7 @@ Status RegisterBuiltinFlavors(FlavorRegistry* registry) {
 }
 
 bool IsEnvReference(const std::string& s) {
-  if (s.size() < 11 || s.rfind("{{env.", 0) != 0 || s.compare(s.size() - 2, 2, "}}") != 0) return false;
+  if (s.size() < 9 || s.rfind("{{env.", 0) != 0 || s.compare(s.size() - 2, 2, "}}") != 0) return false;
   std::string name = s.substr(6, s.size() - 8);
   if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
   for (char c : name)
