@@ -338,6 +338,28 @@ TEST(CustomOrchestrator, PluginRunsAPipelineThroughTheStepEntrypoint) {
   EXPECT_NE(script.find("if ok 'b' 'c'; then run_step 'd'"), std::string::npos) << script;
 }
 
+TEST(CustomOrchestrator, RunsTheQuickstart) {
+  if (RunShell("/", "/usr/bin/python3 -c 'import sklearn'").exit_code != 0)
+    GTEST_SKIP() << "scikit-learn is not installed for /usr/bin/python3";
+  TempDir d;
+  ASSERT_EQ(RunBaton(d.path(), {"init"}).exit_code, 0);
+  RegisterScriptStack(d.path());
+  std::string pipeline = SourceDir() + "/examples/quickstart/pipeline.yaml";
+  auto r = RunBaton(d.path(), {"run", pipeline, "--stack", "scripted", "--no-cache", "-o", "json"},
+                    {"PYTHONDONTWRITEBYTECODE=1"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  Json j = Json::parse(r.out);
+  EXPECT_EQ(j["completed"], 4) << j.dump();
+  Json shown = JsonOf(d.path(), {"runs", "show", j["run"], "-o", "json"});
+  EXPECT_EQ(shown["orchestrator"], "script");
+  for (const auto& s : shown["steps"]) {
+    EXPECT_EQ(s["status"], "completed") << s.dump(2);
+    if (s["step"] == "evaluate") {
+      EXPECT_GT(s["metadata"]["accuracy"].get<double>(), 0.9) << s.dump(2);
+    }
+  }
+}
+
 TEST(CustomOrchestrator, FailuresRetriesAndSkipsAreRecorded) {
   TempDir d;
   ASSERT_EQ(RunBaton(d.path(), {"init"}).exit_code, 0);
