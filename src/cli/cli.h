@@ -25,6 +25,13 @@ void AddArtifactsCommands(CLI::App& app);
 void AddStepCommands(CLI::App& app);
 void AddStackCommands(CLI::App& app);
 
+// The whole command line; main() of the baton binary and baton::Main of C++ pipelines.
+int RunCli(int argc, char** argv);
+// A C++ pipeline compiled into this binary: `run`, `compile` and `config template` use it when
+// no pipeline file is given.
+void SetEmbeddedPipeline(const PipelineSpec* spec);
+const PipelineSpec* EmbeddedPipeline();
+
 // Prints the end of a run (table or JSON) and returns its exit code: 0 completed, 1 otherwise.
 int ReportRun(const std::string& run_id, const RunSummary& summary, bool json);
 

@@ -99,8 +99,17 @@ struct Prepared {
 };
 
 // Returns 0 when prepared, else the exit code (after printing why).
+// The pipeline file given, or the C++ pipeline compiled into this binary.
+Result<PipelineSpec> LoadPipeline(const std::string& path) {
+  if (path.empty()) {
+    if (const PipelineSpec* e = EmbeddedPipeline()) return *e;
+    return InvalidArgument("a pipeline file is required");
+  }
+  return ParsePipelineFile(path);
+}
+
 int Prepare(const RunArgs& a, bool create_workspace, Prepared* p) {
-  auto spec = ParsePipelineFile(a.pipeline);
+  auto spec = LoadPipeline(a.pipeline);
   if (!spec.ok()) {
     std::fprintf(stderr, "%s\n", spec.status().message().c_str());
     return 2;
@@ -121,8 +130,10 @@ int Prepare(const RunArgs& a, bool create_workspace, Prepared* p) {
   }
   Status st = ApplyParameterOverrides(&p->spec, a.params);
   if (!st.ok()) return Fail(st);
-  auto abs = fs::Absolute(a.pipeline);
-  if (abs.ok()) p->spec.file = *abs;
+  if (!a.pipeline.empty()) {
+    auto abs = fs::Absolute(a.pipeline);
+    if (abs.ok()) p->spec.file = *abs;
+  }
   RunOptions& opts = p->opts;
   opts.jobs = a.jobs;
   opts.use_cache = !a.no_cache;
@@ -193,7 +204,7 @@ int Prepare(const RunArgs& a, bool create_workspace, Prepared* p) {
 int DoRun(const RunArgs& a) {
   if (a.dry_run) {
     // The plan only: nothing is opened or written.
-    auto spec = ParsePipelineFile(a.pipeline);
+    auto spec = LoadPipeline(a.pipeline);
     if (!spec.ok()) {
       std::fprintf(stderr, "%s\n", spec.status().message().c_str());
       return 2;
@@ -247,7 +258,7 @@ int DoCompile(const RunArgs& a) {
 // A commented run config for a pipeline: every parameter with its default, the settings keys,
 // every step.
 int DoConfigTemplate(const std::string& pipeline) {
-  auto spec = ParsePipelineFile(pipeline);
+  auto spec = LoadPipeline(pipeline);
   if (!spec.ok()) {
     std::fprintf(stderr, "%s\n", spec.status().message().c_str());
     return 2;
@@ -324,7 +335,7 @@ int ReportRun(const std::string& run_id, const RunSummary& s, bool json) {
 void AddRunCommand(CLI::App& app) {
   auto a = std::make_shared<RunArgs>();
   auto* cmd = app.add_subcommand("run", "Run a pipeline on this machine and record everything it does");
-  cmd->add_option("pipeline", a->pipeline, "Pipeline file (YAML)")->required();
+  cmd->add_option("pipeline", a->pipeline, "Pipeline file (YAML); a C++ pipeline binary runs its own");
   cmd->add_option("-p,--param", a->params, "Override a parameter: NAME=VALUE (repeatable)");
   cmd->add_option("-c,--config", a->config, "Run config file (YAML): parameters, settings, steps, schedule, run_name");
   cmd->add_option("--stack", a->stack, "Stack to run on (default: the active stack)");
@@ -340,7 +351,7 @@ void AddRunCommand(CLI::App& app) {
 
   auto c = std::make_shared<RunArgs>();
   auto* compile = app.add_subcommand("compile", "Write the snapshot and what the stack's orchestrator would submit, submitting nothing");
-  compile->add_option("pipeline", c->pipeline, "Pipeline file (YAML)")->required();
+  compile->add_option("pipeline", c->pipeline, "Pipeline file (YAML); a C++ pipeline binary compiles its own");
   compile->add_option("--out", c->out_dir, "Directory to write into")->required();
   compile->add_option("-p,--param", c->params, "Override a parameter: NAME=VALUE (repeatable)");
   compile->add_option("-c,--config", c->config, "Run config file (YAML)");
@@ -352,7 +363,7 @@ void AddRunCommand(CLI::App& app) {
   config->require_subcommand(1);
   auto tp = std::make_shared<std::string>();
   auto* tmpl = config->add_subcommand("template", "Print a commented run config template for a pipeline");
-  tmpl->add_option("pipeline", *tp, "Pipeline file (YAML)")->required();
+  tmpl->add_option("pipeline", *tp, "Pipeline file (YAML); a C++ pipeline binary uses its own");
   tmpl->callback([tp] { SetAction([tp] { return DoConfigTemplate(*tp); }); });
 }
 

@@ -2,7 +2,9 @@
 // Launcher: the CommandRunner of baton. It starts step processes (or containers, or jobs) and
 // reports their completion; it owns all concurrency so the executor loop needs no locks.
 
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -18,6 +20,10 @@ struct ProcessSpec {
   std::string log_path;           // stdout and stderr both go here
   int64_t timeout_us = 0;         // 0: none
   int64_t grace_us = 10'000'000;  // between SIGTERM and SIGKILL
+  // An in-process step (a C++ function) instead of a process: runs on a worker thread. It
+  // returns "" on success, else why it failed; `stop` is raised on cancel or timeout (a thread
+  // cannot be killed: the function should return when it sees it).
+  std::function<std::string(const std::atomic<bool>& stop)> in_process;
 };
 
 struct Completion {
@@ -28,6 +34,7 @@ struct Completion {
   bool cancelled = false;   // terminated by Cancel/CancelAll
   int64_t duration_us = 0;
   int64_t max_rss_kb = 0;
+  std::string error;        // why an in-process step failed
   bool ok() const { return exit_code == 0 && signal == 0 && !timed_out && !cancelled; }
   // "exited with code 3", "killed by signal 9 (Killed)", "timed out after 10s", ...
   std::string Describe(int64_t timeout_us) const;

@@ -96,6 +96,9 @@ const StepSpec* PipelineSpec::FindStep(const std::string& n) const {
 
 std::vector<std::string> PipelineSpec::StepParams(const StepSpec& step) const {
   std::set<std::string> names(step.params.begin(), step.params.end());
+  // An in-process step may read any parameter through its context, unless it declared which.
+  if (!step.function.empty() && !step.params_declared)
+    for (auto it = parameters.begin(); it != parameters.end(); ++it) names.insert(it.key());
   auto scan = [&](const std::string& t) {
     auto pieces = ParseTemplate(t);
     if (!pieces.ok()) return;
@@ -458,6 +461,16 @@ Json SpecToJson(const PipelineSpec& spec) {
                {"inputs", inputs}, {"outputs", s.outputs}, {"after", s.after}, {"params", s.params},
                {"settings", SettingsToJson(s.settings)}};
     if (!s.parameters.empty()) js["parameters"] = s.parameters;
+    if (!s.function.empty()) {
+      js["function"] = s.function;
+      js["code_version"] = s.code_version;
+      if (s.params_declared) js["params_declared"] = true;
+      Json it = Json::object(), ot = Json::object();
+      for (const auto& [n, t] : s.input_types) it[n] = {{"materializer", t.materializer}, {"type", t.type}};
+      for (const auto& [n, t] : s.output_types) ot[n] = {{"materializer", t.materializer}, {"type", t.type}};
+      js["input_types"] = it;
+      js["output_types"] = ot;
+    }
     Json hooks = HooksToJson(s.hooks);
     if (!hooks.empty()) js["hooks"] = hooks;
     steps.push_back(std::move(js));
@@ -502,6 +515,13 @@ Result<PipelineSpec> SpecFromJson(const Json& j) {
       s.params = js.value("params", std::vector<std::string>{});
       s.settings = SettingsFromJson(js.value("settings", Json::object()));
       s.parameters = js.value("parameters", Json::object());
+      s.function = js.value("function", std::string());
+      s.code_version = js.value("code_version", std::string());
+      s.params_declared = js.value("params_declared", false);
+      for (auto& [n, t] : js.value("input_types", Json::object()).items())
+        s.input_types[n] = {t.value("materializer", std::string()), t.value("type", std::string())};
+      for (auto& [n, t] : js.value("output_types", Json::object()).items())
+        s.output_types[n] = {t.value("materializer", std::string()), t.value("type", std::string())};
       s.hooks = HooksFromJson(js.value("hooks", Json::object()));
       spec.steps.push_back(std::move(s));
     }

@@ -95,6 +95,13 @@ enum class FailureMode { kContinue, kStop, kFailFast };
 const char* FailureModeName(FailureMode m);
 bool ParseFailureMode(const std::string& s, FailureMode* out);
 
+// How an in-process step's input or output is (de)serialized.
+struct ValueType {
+  std::string materializer;  // "json", "bytes", "file", "directory", or a user materializer's name
+  std::string type;          // "float", "list<string>", "matrix", ...
+  bool operator==(const ValueType& o) const { return materializer == o.materializer && type == o.type; }
+};
+
 struct StepSpec {
   std::string name;
   Location loc;
@@ -108,6 +115,13 @@ struct StepSpec {
   Json parameters = Json::object();  // values a run config sets for this step only
   Settings settings;                 // as written on the step (not merged)
   Hooks hooks;
+  // In-process C++ steps (the C++ API): the registered function, a version that joins the cache
+  // key (bump it when the function's code changes), and the types of inputs and outputs.
+  std::string function;
+  std::string code_version;
+  bool params_declared = false;  // `params` is the complete list of what the function reads
+  std::map<std::string, ValueType> input_types;
+  std::map<std::string, ValueType> output_types;
 };
 
 struct PipelineSpec {

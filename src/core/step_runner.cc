@@ -1,5 +1,7 @@
 #include "core/step_runner.h"
 
+#include <fstream>
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -7,6 +9,7 @@
 #include <cstring>
 
 #include "core/template.h"
+#include "core/functions.h"
 #include "platform/fs.h"
 #include "platform/hash.h"
 
@@ -126,6 +129,14 @@ Result<PreparedStep> StepRunner::Prepare(int index, int attempt) {
       missing = "input '" + in.name + "': " + path.status().message();
       break;
     }
+    if (auto want = s.input_types.find(in.name);
+        want != s.input_types.end() && !art->materializer.empty() &&
+        (want->second.materializer != art->materializer || want->second.type != art->type)) {
+      missing = "input '" + in.name + "' (" + in.step + "." + in.output + ") holds a " + art->type + " (materializer " +
+                art->materializer + "), but step '" + s.name + "' reads a " + want->second.type + " (materializer " +
+                want->second.materializer + ")";
+      break;
+    }
     input_paths[in.name] = *path;
     p.inputs.push_back({in.name, art->id});
     p.input_digests[in.name] = art->digest;
@@ -190,6 +201,7 @@ Result<PreparedStep> StepRunner::Prepare(int index, int attempt) {
                  {"inputs", p.input_digests}, {"params", Json::object()}, {"files", Json::object()}};
     for (const auto& pn : spec.StepParams(s)) comp["params"][pn] = spec.ParamValue(s, pn);
     if (uses_run_id) comp["run_id"] = ctx_.run_id;
+    if (!s.function.empty()) comp["function"] = {{"name", s.function}, {"version", s.code_version}};
     if (eff.cache_files) {
       for (const auto& f : *eff.cache_files) {
         auto d = DigestPath(fs::Join(spec.root, f));
@@ -207,7 +219,7 @@ Result<PreparedStep> StepRunner::Prepare(int index, int attempt) {
   rec.started_at = p.started_at;
   rec.cache_key = p.cache_key;
   rec.cache_components = p.cache_components;
-  rec.command = display;
+  rec.command = s.function.empty() ? display : "in-process function " + s.function;
 
   std::string explain;
   if (missing.empty() && ctx_.explain) {
@@ -291,6 +303,40 @@ Result<PreparedStep> StepRunner::Prepare(int index, int attempt) {
   p.process.log_path = rec.log_path;
   p.process.timeout_us = eff.timeout_us.value_or(0);
   p.process.grace_us = grace_us_;
+  if (!s.function.empty()) {
+    const StepBody* body = FindStepFunction(s.function);
+    if (body == nullptr) {
+      BATON_ASSIGN_OR_RETURN(StepOutcome o,
+                             FinishUnlaunched(p, "failed", "this binary has no in-process step function '" + s.function +
+                                                               "': run the pipeline's own binary"));
+      p.done = o;
+      return p;
+    }
+    std::vector<std::string> in_paths, out_paths;
+    for (const auto& in : s.inputs) in_paths.push_back(input_paths[in.name]);
+    for (const auto& o : s.outputs) out_paths.push_back(p.output_paths[o]);
+    Json params = Json::object();
+    for (const auto& name : spec.StepParams(s)) params[name] = spec.ParamValue(s, name);
+    p.process.in_process = [body, in_paths, out_paths, params, run = ctx_.run_id, step = s.name, attempt,
+                            log = rec.log_path, metadata = p.metadata_path](const std::atomic<bool>& stop) -> std::string {
+      StepContext ctx(run, step, attempt, params, log, &stop);
+      try {
+        (*body)(ctx, in_paths, out_paths);
+      } catch (const std::exception& e) {
+        ctx.Log() << "error: " << e.what() << std::endl;
+        return std::string("exception: ") + e.what();
+      } catch (...) {
+        ctx.Log() << "error: an exception of unknown type" << std::endl;
+        return "exception of unknown type";
+      }
+      if (stop.load()) return "stopped";
+      if (!ctx.metadata().empty()) {
+        std::ofstream m(metadata, std::ios::trunc);
+        m << ctx.metadata().dump();
+      }
+      return "";
+    };
+  }
   // The local orchestrator's per-step `kill_grace` (validated when the run was compiled).
   if (auto local = eff.orchestrator.find("local"); local != eff.orchestrator.end() && !std::getenv("BATON_KILL_GRACE")) {
     int64_t g;
@@ -370,6 +416,10 @@ Result<StepOutcome> StepRunner::Finish(PreparedStep& p, const Completion& c) {
       a.size = static_cast<int64_t>(obj->size);
       a.kind = obj->is_dir ? "dir" : "file";
       a.uri = obj->uri;
+      if (auto t = s.output_types.find(o); t != s.output_types.end()) {
+        a.materializer = t->second.materializer;
+        a.type = t->second.type;
+      }
       a.created_at = now;
       arts.push_back(std::move(a));
     }

@@ -23,6 +23,7 @@ std::string Completion::Describe(int64_t timeout_us) const {
     return s;
   }
   if (exit_code == 0) return "succeeded";
+  if (!error.empty()) return error;
   if (exit_code == 127) return "exited with code 127 (command not found)";
   return "exited with code " + std::to_string(exit_code);
 }
@@ -45,6 +46,16 @@ LocalLauncher::LocalLauncher(int parallelism) : parallelism_(std::max(1, paralle
 }
 
 LocalLauncher::~LocalLauncher() {
+  // In-process steps are asked to stop; their threads are joined (a function that ignores the
+  // stop flag keeps baton waiting, as a thread cannot be killed).
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    quit_ = true;
+    queue_.clear();
+  }
+  for (auto& [token, t] : tasks_) *t.stop = true;
+  cv_.notify_all();
+  for (auto& w : workers_) w.join();
   // Never leave a process behind.
   for (auto& [pid, p] : procs_) {
     ::killpg(pid, SIGKILL);
@@ -61,6 +72,7 @@ LocalLauncher::~LocalLauncher() {
 }
 
 Status LocalLauncher::Start(int token, const ProcessSpec& spec) {
+  if (spec.in_process) return StartInProcess(token, spec);
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t attr;
   posix_spawn_file_actions_init(&fa);
@@ -104,6 +116,67 @@ Status LocalLauncher::Start(int token, const ProcessSpec& spec) {
   return Status::Ok();
 }
 
+Status LocalLauncher::StartInProcess(int token, const ProcessSpec& spec) {
+  int64_t now = MonotonicMicros();
+  Task t{token, now, spec.timeout_us > 0 ? now + spec.timeout_us : 0, spec.in_process,
+         std::make_shared<std::atomic<bool>>(false)};
+  Job job{token, t.fn, t.stop};
+  auto [it, inserted] = tasks_.emplace(token, std::move(t));
+  if (!inserted) return Internal("token " + std::to_string(token) + " is already running");
+  std::lock_guard<std::mutex> l(mu_);
+  if (workers_.size() < static_cast<size_t>(parallelism_) && workers_.size() < tasks_.size()) {
+    // Workers inherit this thread's blocked signals, so SIGINT/SIGTERM still reach Wait().
+    workers_.emplace_back([this] { WorkerLoop(); });
+  }
+  queue_.push_back(std::move(job));
+  cv_.notify_one();
+  return Status::Ok();
+}
+
+void LocalLauncher::WorkerLoop() {
+  std::unique_lock<std::mutex> l(mu_);
+  for (;;) {
+    cv_.wait(l, [this] { return quit_ || !queue_.empty(); });
+    if (quit_) return;
+    Job job = std::move(queue_.front());
+    queue_.pop_front();
+    l.unlock();
+    std::string error;
+    try {
+      error = job.fn(*job.stop);
+    } catch (const std::exception& e) {
+      error = std::string("uncaught exception: ") + e.what();
+    } catch (...) {
+      error = "uncaught exception of unknown type";
+    }
+    l.lock();
+    finished_[job.token] = error;
+    // Wakes Wait() in the owning thread, which takes SIGCHLD synchronously.
+    ::kill(::getpid(), SIGCHLD);
+  }
+}
+
+void LocalLauncher::CollectTasks() {
+  std::map<int, std::string> finished;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    finished.swap(finished_);
+  }
+  for (auto& [token, error] : finished) {
+    auto it = tasks_.find(token);
+    if (it == tasks_.end()) continue;
+    Completion c;
+    c.token = token;
+    c.exit_code = error.empty() ? 0 : 1;
+    c.error = error;
+    c.timed_out = it->second.timed_out;
+    c.cancelled = it->second.cancelled && !it->second.timed_out;
+    c.duration_us = MonotonicMicros() - it->second.start_us;
+    done_.push_back(c);
+    tasks_.erase(it);
+  }
+}
+
 void LocalLauncher::Terminate(pid_t pid, Proc& p) {
   if (p.kill_at_us != 0) return;
   ::killpg(pid, SIGTERM);
@@ -111,6 +184,10 @@ void LocalLauncher::Terminate(pid_t pid, Proc& p) {
 }
 
 void LocalLauncher::Cancel(int token) {
+  if (auto t = tasks_.find(token); t != tasks_.end()) {
+    t->second.cancelled = true;
+    *t->second.stop = true;
+  }
   for (auto& [pid, p] : procs_) {
     if (p.token == token) {
       p.cancelled = true;
@@ -120,6 +197,10 @@ void LocalLauncher::Cancel(int token) {
 }
 
 void LocalLauncher::CancelAll() {
+  for (auto& [token, t] : tasks_) {
+    t.cancelled = true;
+    *t.stop = true;
+  }
   for (auto& [pid, p] : procs_) {
     p.cancelled = true;
     Terminate(pid, p);
@@ -157,6 +238,12 @@ void LocalLauncher::Reap() {
 }
 
 void LocalLauncher::CheckDeadlines(int64_t now) {
+  for (auto& [token, t] : tasks_) {
+    if (t.deadline_us != 0 && now >= t.deadline_us && !t.timed_out) {
+      t.timed_out = true;
+      *t.stop = true;
+    }
+  }
   for (auto& [pid, p] : procs_) {
     if (p.kill_at_us != 0 && now >= p.kill_at_us) {
       ::killpg(pid, SIGKILL);
@@ -170,6 +257,8 @@ void LocalLauncher::CheckDeadlines(int64_t now) {
 
 int64_t LocalLauncher::NextTimer() const {
   int64_t next = 0;
+  for (const auto& [token, t] : tasks_)
+    if (t.deadline_us != 0 && !t.timed_out && (next == 0 || t.deadline_us < next)) next = t.deadline_us;
   for (const auto& [pid, p] : procs_) {
     int64_t t = p.kill_at_us != 0 ? (p.kill_at_us == INT64_MAX ? 0 : p.kill_at_us) : p.deadline_us;
     if (t != 0 && (next == 0 || t < next)) next = t;
@@ -180,7 +269,10 @@ int64_t LocalLauncher::NextTimer() const {
 Launcher::WaitResult LocalLauncher::Wait(int64_t deadline_us, Completion* out, int* signal_out) {
   sigset_t set = HandledSignals();
   for (;;) {
-    if (done_.empty()) Reap();
+    if (done_.empty()) {
+      CollectTasks();
+      Reap();
+    }
     if (!done_.empty()) {
       *out = done_.front();
       done_.pop_front();
@@ -193,7 +285,7 @@ Launcher::WaitResult LocalLauncher::Wait(int64_t deadline_us, Completion* out, i
     if (deadline_us != 0 && (wake == 0 || deadline_us < wake)) wake = deadline_us;
     siginfo_t info;
     int sig;
-    if (wake == 0 && procs_.empty()) return WaitResult::kDeadline;  // nothing could ever wake us
+    if (wake == 0 && procs_.empty() && tasks_.empty()) return WaitResult::kDeadline;  // nothing could ever wake us
     if (wake == 0) {
       sig = sigwaitinfo(&set, &info);
     } else {

@@ -6,8 +6,14 @@
 
 #include <signal.h>
 
+#include <atomic>
+#include <condition_variable>
 #include <deque>
 #include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
 
 #include "core/launcher.h"
 #include "platform/process.h"
@@ -19,12 +25,12 @@ class LocalLauncher : public Launcher {
   explicit LocalLauncher(int parallelism);
   ~LocalLauncher() override;
 
-  bool CanRunMore() const override { return static_cast<int>(procs_.size()) < parallelism_; }
+  bool CanRunMore() const override { return running() < parallelism_; }
   Status Start(int token, const ProcessSpec& spec) override;
   WaitResult Wait(int64_t deadline_us, Completion* out, int* signal_out) override;
   void Cancel(int token) override;
   void CancelAll() override;
-  int running() const override { return static_cast<int>(procs_.size()); }
+  int running() const override { return static_cast<int>(procs_.size() + tasks_.size()); }
   // Records every started process in `path` (see PidJournal), for clean-up after a crash.
   void SetPidJournal(const std::string& path) { journal_.Open(path); }
 
@@ -39,6 +45,20 @@ class LocalLauncher : public Launcher {
     bool timed_out = false;
     bool cancelled = false;
   };
+  // In-process steps: a pool of worker threads, started on first use.
+  struct Task {
+    int token;
+    int64_t start_us;
+    int64_t deadline_us;
+    std::function<std::string(const std::atomic<bool>&)> fn;
+    std::shared_ptr<std::atomic<bool>> stop;
+    bool timed_out = false;
+    bool cancelled = false;
+  };
+  Status StartInProcess(int token, const ProcessSpec& spec);
+  void WorkerLoop();
+  void CollectTasks();
+
   void Reap();
   void CheckDeadlines(int64_t now);
   void Terminate(pid_t pid, Proc& p);
@@ -49,6 +69,19 @@ class LocalLauncher : public Launcher {
   std::map<pid_t, Proc> procs_;
   std::deque<Completion> done_;
   PidJournal journal_;
+
+  std::map<int, Task> tasks_;  // by token; touched by the owning thread only
+  std::mutex mu_;
+  std::condition_variable cv_;
+  struct Job {
+    int token;
+    std::function<std::string(const std::atomic<bool>&)> fn;
+    std::shared_ptr<std::atomic<bool>> stop;
+  };
+  std::deque<Job> queue_;                  // to run (guarded by mu_)
+  std::map<int, std::string> finished_;    // token -> error (guarded by mu_)
+  std::vector<std::thread> workers_;
+  bool quit_ = false;  // guarded by mu_
 };
 
 }  // namespace baton

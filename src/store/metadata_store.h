@@ -64,6 +64,8 @@ struct ArtifactRecord {
   std::string kind;          // file | dir
   std::string uri;
   int64_t created_at = 0;
+  std::string materializer;  // how an in-process step wrote it ("" for command steps)
+  std::string type;          // the C++ type it holds, as the materializer names it
 };
 
 // One input a step run read: its local name and the artifact.

@@ -13,7 +13,7 @@
 namespace baton {
 namespace {
 
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 
 // Migration N brings the schema from version N-1 to N.
 const char* const kMigrations[] = {
@@ -123,6 +123,10 @@ INSERT INTO components(type, name, flavor, config, created_at, updated_at)
   VALUES('orchestrator', 'default', 'local', '{}', 0, 0), ('artifact_store', 'default', 'local', '{}', 0, 0);
 INSERT INTO stacks(name, orchestrator, artifact_store, created_at, updated_at) VALUES('default', 'default', 'default', 0, 0);
 INSERT INTO settings(key, value) VALUES('active_stack', 'default');
+)sql",
+    R"sql(
+ALTER TABLE artifacts ADD COLUMN materializer TEXT NOT NULL DEFAULT '';
+ALTER TABLE artifacts ADD COLUMN type TEXT NOT NULL DEFAULT '';
 )sql",
 };
 
@@ -385,9 +389,9 @@ class SqliteStore : public MetadataStore {
           a.version = static_cast<int>(v.Int(0));
         }
         Query q(S("INSERT INTO artifacts(step_run_id, run_id, pipeline, step, name, version, digest, size, "
-                  "kind, uri, created_at) VALUES(?,?,?,?,?,?,?,?,?,?,?)"));
+                  "kind, uri, created_at, materializer, type) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)"));
         q.Bind(r.id).Bind(a.run_id).Bind(a.pipeline).Bind(a.step).Bind(a.name).Bind(a.version)
-            .Bind(a.digest).Bind(a.size).Bind(a.kind).Bind(a.uri).Bind(a.created_at);
+            .Bind(a.digest).Bind(a.size).Bind(a.kind).Bind(a.uri).Bind(a.created_at).Bind(a.materializer).Bind(a.type);
         BATON_RETURN_IF_ERROR(Done(q.Step(), "record artifact"));
         a.id = sqlite3_last_insert_rowid(db_);
         a.step_run_id = r.id;
@@ -447,7 +451,7 @@ class SqliteStore : public MetadataStore {
 
   static constexpr const char* kArtCols =
       "a.id, a.step_run_id, a.run_id, a.pipeline, a.step, a.name, a.version, a.digest, a.size, a.kind, "
-      "a.uri, a.created_at";
+      "a.uri, a.created_at, a.materializer, a.type";
 
   static ArtifactRecord ReadArt(Query& q, int o = 0) {
     ArtifactRecord a;
@@ -463,6 +467,8 @@ class SqliteStore : public MetadataStore {
     a.kind = q.Text(o + 9);
     a.uri = q.Text(o + 10);
     a.created_at = q.Int(o + 11);
+    a.materializer = q.Text(o + 12);
+    a.type = q.Text(o + 13);
     return a;
   }
 

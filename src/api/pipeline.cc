@@ -1,0 +1,242 @@
+// The C++ pipeline API (include/baton/pipeline.h): builds the same PipelineSpec as a pipeline
+// file, with in-process steps registered as functions.
+
+#include "baton/pipeline.h"
+
+#include <unistd.h>
+
+#include <set>
+
+#include "api/pipeline_data.h"
+#include "cli/cli.h"
+#include "core/functions.h"
+#include "platform/fs.h"
+
+namespace baton {
+
+namespace detail {
+void CopyPath(const std::string& from, const std::string& to) {
+  if (!fs::Exists(from)) throw std::runtime_error("output path " + from + " does not exist");
+  Status st = fs::CopyTree(from, to);
+  if (!st.ok()) throw std::runtime_error(st.message());
+}
+}  // namespace detail
+
+Pipeline::Pipeline(std::string name) : d_(std::make_unique<Data>()) {
+  d_->spec.name = std::move(name);
+  auto cwd = fs::Absolute(".");
+  d_->spec.root = cwd.ok() ? *cwd : ".";
+}
+Pipeline::~Pipeline() = default;
+Pipeline::Pipeline(Pipeline&&) noexcept = default;
+
+const std::string& Pipeline::name() const { return d_->spec.name; }
+
+void Pipeline::AddParam(const std::string& name, nlohmann::json value) {
+  if (!IsValidParamName(name)) d_->Problem("invalid parameter name '" + name + "'");
+  if (!(value.is_boolean() || value.is_number() || value.is_string()))
+    d_->Problem("parameter '" + name + "' must be a bool, number or string");
+  d_->spec.parameters[name] = std::move(value);
+}
+
+int Pipeline::AddFunctionStep(const std::string& name, std::vector<std::pair<int, int>> inputs,
+                              std::vector<detail::TypeDecl> input_types, std::vector<detail::TypeDecl> output_types,
+                              StepBody body) {
+  StepSpec s;
+  s.name = name;
+  s.loc = {"(C++ pipeline " + d_->spec.name + ")", 0, 0};
+  s.shell = false;
+  s.run = {"<in-process " + name + ">"};
+  s.function = name;
+  for (size_t i = 0; i < output_types.size(); ++i) {
+    std::string out = output_types.size() == 1 ? "out" : "out" + std::to_string(i);
+    s.outputs.push_back(out);
+    s.output_types[out] = {output_types[i].materializer, output_types[i].type};
+  }
+  d_->spec.steps.push_back(std::move(s));
+  d_->wiring.push_back(std::move(inputs));
+  d_->wired_types.push_back(std::move(input_types));
+  if (d_->functions.count(name)) d_->Problem("duplicate step '" + name + "'");
+  d_->functions[name] = std::move(body);
+  return static_cast<int>(d_->spec.steps.size()) - 1;
+}
+
+CommandRef Pipeline::Command(const std::string& name, const std::string& run) {
+  StepSpec s;
+  s.name = name;
+  s.loc = {"(C++ pipeline " + d_->spec.name + ")", 0, 0};
+  s.shell = true;
+  s.run = {run};
+  d_->spec.steps.push_back(std::move(s));
+  d_->wiring.emplace_back();
+  d_->wired_types.emplace_back();
+  return CommandRef(this, static_cast<int>(d_->spec.steps.size()) - 1);
+}
+
+CommandRef Pipeline::Command(const std::string& name, const std::vector<std::string>& argv) {
+  CommandRef r = Command(name, std::string());
+  d_->spec.steps.back().shell = false;
+  d_->spec.steps.back().run = argv;
+  return r;
+}
+
+void CommandRef::AddInput(const std::string& name, int step, int index) {
+  auto& d = p_->data();
+  d.wiring[step_].push_back({step, index});
+  d.wired_names.resize(d.spec.steps.size());
+  d.wired_names[step_][d.wiring[step_].size() - 1] = name;
+}
+
+int CommandRef::AddOutput(const std::string& name) {
+  auto& s = p_->data().spec.steps[step_];
+  s.outputs.push_back(name);
+  return static_cast<int>(s.outputs.size()) - 1;
+}
+
+Settings& Pipeline::Data::SettingsOf(int step) { return step < 0 ? spec.defaults : spec.steps[step].settings; }
+
+void Pipeline::Data::Problem(const std::string& message) {
+  Diagnostic d;
+  d.loc.file = "(C++ pipeline " + spec.name + ")";
+  d.message = message;
+  problems.push_back(std::move(d));
+}
+
+PipelineSpec Pipeline::Data::Finalize() const {
+  PipelineSpec out = spec;
+  for (size_t i = 0; i < out.steps.size(); ++i) {
+    StepSpec& s = out.steps[i];
+    std::set<std::string> used;
+    for (size_t k = 0; k < wiring[i].size(); ++k) {
+      auto [from, index] = wiring[i][k];
+      const StepSpec& producer = spec.steps[from];
+      std::string local;
+      if (i < wired_names.size() && wired_names[i].count(k)) {
+        local = wired_names[i].at(k);
+      } else {
+        local = producer.name + "_" + producer.outputs[index];
+        if (local.size() > 63 || used.count(local)) local = "in" + std::to_string(k);
+      }
+      used.insert(local);
+      s.inputs.push_back({local, producer.name, producer.outputs[index], s.loc});
+      if (k < wired_types[i].size()) s.input_types[local] = {wired_types[i][k].materializer, wired_types[i][k].type};
+    }
+  }
+  return out;
+}
+
+StepSettings& StepSettings::After(const std::string& step) {
+  p_->data().spec.steps.at(step_).after.push_back(step);
+  return *this;
+}
+
+StepSettings& StepSettings::Retries(int max, const std::string& delay, double backoff) {
+  Settings& s = p_->data().SettingsOf(step_);
+  s.retry_max = max;
+  int64_t us;
+  if (ParseDuration(delay, &us)) s.retry_delay_us = us;
+  else p_->data().Problem("retries: '" + delay + "' is not a duration such as 10s");
+  if (backoff < 1) p_->data().Problem("retries: backoff must be at least 1");
+  s.retry_backoff = backoff;
+  return *this;
+}
+
+StepSettings& StepSettings::Timeout(const std::string& duration) {
+  int64_t us;
+  if (ParseDuration(duration, &us)) p_->data().SettingsOf(step_).timeout_us = us;
+  else p_->data().Problem("timeout: '" + duration + "' is not a duration such as 10m");
+  return *this;
+}
+
+StepSettings& StepSettings::Resources(double cpu, const std::string& memory, int gpu) {
+  Settings& s = p_->data().SettingsOf(step_);
+  if (cpu <= 0) p_->data().Problem("resources: cpu must be greater than 0");
+  s.cpu = cpu;
+  if (!memory.empty()) {
+    int64_t b;
+    if (ParseMemory(memory, &b)) s.memory = b;
+    else p_->data().Problem("resources: '" + memory + "' is not a size such as 512Mi or 4Gi");
+  }
+  if (gpu > 0) s.gpu = gpu;
+  return *this;
+}
+
+StepSettings& StepSettings::Cache(bool enabled) {
+  p_->data().SettingsOf(step_).cache = enabled;
+  return *this;
+}
+
+StepSettings& StepSettings::Env(const std::string& name, const std::string& value) {
+  p_->data().SettingsOf(step_).env[name] = value;
+  return *this;
+}
+
+StepSettings& StepSettings::Image(const std::string& image) {
+  p_->data().SettingsOf(step_).image = image;
+  return *this;
+}
+
+StepSettings& StepSettings::Uses(const std::vector<std::string>& params) {
+  if (step_ >= 0) {
+    auto& s = p_->data().spec.steps[step_];
+    s.params.insert(s.params.end(), params.begin(), params.end());
+    s.params_declared = true;
+  }
+  return *this;
+}
+
+StepSettings& StepSettings::Version(const std::string& version) {
+  if (step_ >= 0) p_->data().spec.steps[step_].code_version = version;
+  return *this;
+}
+
+StepSettings& StepSettings::Orchestrator(const std::string& flavor, const std::string& key, nlohmann::json value) {
+  Json& block = p_->data().SettingsOf(step_).orchestrator[flavor];
+  if (!block.is_object()) block = Json::object();
+  block[key] = std::move(value);
+  return *this;
+}
+
+StepSettings& StepSettings::Named(const std::vector<std::string>& outputs) {
+  StepSpec& s = p_->data().spec.steps.at(step_);
+  if (outputs.size() != s.outputs.size()) {
+    p_->data().Problem("step '" + s.name + "' has " + std::to_string(s.outputs.size()) + " outputs; Named() got " +
+                       std::to_string(outputs.size()) + " names");
+    return *this;
+  }
+  std::map<std::string, ValueType> types;
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    if (auto t = s.output_types.find(s.outputs[i]); t != s.output_types.end()) types[outputs[i]] = t->second;
+    s.outputs[i] = outputs[i];
+  }
+  if (!s.output_types.empty()) s.output_types = types;
+  return *this;
+}
+
+Status Pipeline::Validate() const {
+  std::vector<Diagnostic> all = d_->problems;
+  PipelineSpec spec = d_->Finalize();
+  for (auto& d : ValidatePipeline(spec)) all.push_back(d);
+  if (all.empty()) return Status::Ok();
+  std::string msg;
+  for (const auto& d : all) msg += (msg.empty() ? "" : "\n") + d.ToString();
+  return InvalidArgument(msg);
+}
+
+int Main(const Pipeline& pipeline, int argc, char** argv) {
+  Status st = pipeline.Validate();
+  if (!st.ok()) {
+    std::fprintf(stderr, "%s\n", st.message().c_str());
+    return 2;
+  }
+  static PipelineSpec spec;
+  spec = pipeline.data().Finalize();
+  char exe[4096];
+  ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n > 0) spec.file = std::string(exe, static_cast<size_t>(n));
+  SetStepFunctions(&pipeline.data().functions);
+  cli::SetEmbeddedPipeline(&spec);
+  return cli::RunCli(argc, argv);
+}
+
+}  // namespace baton

@@ -1,0 +1,47 @@
+// The command line of baton, shared by the baton binary and C++ pipeline binaries.
+
+#include <cstdio>
+
+#include "cli/cli.h"
+
+namespace baton::cli {
+
+Action TakeAction();
+
+namespace {
+const PipelineSpec* g_embedded = nullptr;
+}  // namespace
+
+void SetEmbeddedPipeline(const PipelineSpec* spec) { g_embedded = spec; }
+const PipelineSpec* EmbeddedPipeline() { return g_embedded; }
+
+int RunCli(int argc, char** argv) {
+  CLI::App app{g_embedded ? "pipeline " + g_embedded->name + " (a baton C++ pipeline): run it, compile it, inspect its runs"
+                          : "baton: run ML pipelines locally, in containers, on clusters; track every run, artifact and log",
+               g_embedded ? g_embedded->name : "baton"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "baton 0.1.0");
+  AddInitCommand(app);
+  AddRunCommand(app);
+  AddRunsCommands(app);
+  AddArtifactsCommands(app);
+  AddStepCommands(app);
+  AddStackCommands(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  }
+  Action action = TakeAction();
+  if (!action) return 2;
+  return action();
+}
+
+}  // namespace baton::cli
