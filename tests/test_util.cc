@@ -81,6 +81,10 @@ CommandResult Run(const std::string& cwd, const std::vector<std::string>& argv, 
 }
 }  // namespace
 
+CommandResult RunProgram(const std::string& cwd, const std::vector<std::string>& argv, const std::vector<std::string>& env) {
+  return Run(cwd, argv, env);
+}
+
 CommandResult RunBaton(const std::string& cwd, const std::vector<std::string>& args, const std::vector<std::string>& env) {
   std::vector<std::string> argv = {BatonBinary()};
   argv.insert(argv.end(), args.begin(), args.end());

@@ -28,6 +28,9 @@ struct CommandResult {
 // Runs the baton binary with `args` in `cwd`; `env` entries ("K=V") are added to the environment.
 CommandResult RunBaton(const std::string& cwd, const std::vector<std::string>& args,
                        const std::vector<std::string>& env = {});
+// Runs any program (argv[0] a path) in `cwd`.
+CommandResult RunProgram(const std::string& cwd, const std::vector<std::string>& argv,
+                         const std::vector<std::string>& env = {});
 // Runs /bin/sh -c `command` in `cwd`.
 CommandResult RunShell(const std::string& cwd, const std::string& command);
 

@@ -55,9 +55,13 @@ int Pipeline::AddFunctionStep(const std::string& name, std::vector<std::pair<int
   }
   d_->spec.steps.push_back(std::move(s));
   d_->wiring.push_back(std::move(inputs));
-  d_->wired_types.push_back(std::move(input_types));
   if (d_->functions.count(name)) d_->Problem("duplicate step '" + name + "'");
-  d_->functions[name] = std::move(body);
+  StepFunction fn;
+  fn.body = std::move(body);
+  for (const auto& t : input_types) fn.input_types.push_back({t.materializer, t.type});
+  d_->wired_types.push_back(std::move(input_types));
+  for (const auto& t : output_types) fn.output_types.push_back({t.materializer, t.type});
+  d_->functions[name] = std::move(fn);
   return static_cast<int>(d_->spec.steps.size()) - 1;
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "baton/pipeline.h"
+#include "core/functions.h"
 #include "core/spec.h"
 
 namespace baton {
@@ -18,7 +19,7 @@ struct Pipeline::Data {
   std::vector<std::vector<std::pair<int, int>>> wiring;          // per step: (producer, output index)
   std::vector<std::vector<detail::TypeDecl>> wired_types;        // per step: the types its function reads
   std::vector<std::map<size_t, std::string>> wired_names;        // per step: input names given explicitly
-  std::map<std::string, StepBody> functions;
+  std::map<std::string, StepFunction> functions;
   std::vector<Diagnostic> problems;
 
   Settings& SettingsOf(int step);  // -1: defaults

@@ -95,6 +95,7 @@ int Show(const std::string& id, const std::string& out) {
   std::printf("artifact:   #%lld %s.%s v%d\n", static_cast<long long>(a->id), a->step.c_str(), a->name.c_str(), a->version);
   std::printf("digest:     sha256:%s\n", a->digest.c_str());
   std::printf("size:       %s (%s)\n", HumanSize(a->size).c_str(), a->kind.c_str());
+  if (!a->materializer.empty()) std::printf("holds:      %s (materializer %s)\n", a->type.c_str(), a->materializer.c_str());
   std::printf("location:   %s%s\n", a->uri.c_str(), path.ok() ? "" : "  (content missing from the store)");
   std::printf("produced:   run %s, %s\n", a->run_id.c_str(), FormatTimestamp(a->created_at).c_str());
   std::printf("\nlineage:\n%s", text.c_str());

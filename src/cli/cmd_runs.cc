@@ -32,10 +32,15 @@ Json RunJson(const RunRecord& r) {
 }
 
 Json ArtJson(const ArtifactRecord& a) {
-  return {{"id", a.id},       {"pipeline", a.pipeline}, {"step", a.step},   {"name", a.name},
-          {"version", a.version}, {"digest", "sha256:" + a.digest}, {"size", a.size}, {"kind", a.kind},
-          {"uri", a.uri},     {"run", a.run_id},        {"step_run", a.step_run_id},
-          {"created_at", FormatTimestamp(a.created_at)}};
+  Json j = {{"id", a.id},       {"pipeline", a.pipeline}, {"step", a.step},   {"name", a.name},
+            {"version", a.version}, {"digest", "sha256:" + a.digest}, {"size", a.size}, {"kind", a.kind},
+            {"uri", a.uri},     {"run", a.run_id},        {"step_run", a.step_run_id},
+            {"created_at", FormatTimestamp(a.created_at)}};
+  if (!a.materializer.empty()) {
+    j["materializer"] = a.materializer;
+    j["type"] = a.type;
+  }
+  return j;
 }
 
 std::string Duration(const RunRecord& r) {

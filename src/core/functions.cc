@@ -2,12 +2,12 @@
 
 namespace baton {
 namespace {
-const std::map<std::string, StepBody>* g_functions = nullptr;
+const std::map<std::string, StepFunction>* g_functions = nullptr;
 }  // namespace
 
-void SetStepFunctions(const std::map<std::string, StepBody>* functions) { g_functions = functions; }
+void SetStepFunctions(const std::map<std::string, StepFunction>* functions) { g_functions = functions; }
 
-const StepBody* FindStepFunction(const std::string& name) {
+const StepFunction* FindStepFunction(const std::string& name) {
   if (g_functions == nullptr) return nullptr;
   auto it = g_functions->find(name);
   return it == g_functions->end() ? nullptr : &it->second;

@@ -518,10 +518,13 @@ Result<PipelineSpec> SpecFromJson(const Json& j) {
       s.function = js.value("function", std::string());
       s.code_version = js.value("code_version", std::string());
       s.params_declared = js.value("params_declared", false);
-      for (auto& [n, t] : js.value("input_types", Json::object()).items())
-        s.input_types[n] = {t.value("materializer", std::string()), t.value("type", std::string())};
-      for (auto& [n, t] : js.value("output_types", Json::object()).items())
-        s.output_types[n] = {t.value("materializer", std::string()), t.value("type", std::string())};
+      // Named copies: iterating items() of a temporary would dangle.
+      const Json in_types = js.value("input_types", Json::object());
+      const Json out_types = js.value("output_types", Json::object());
+      for (auto it = in_types.begin(); it != in_types.end(); ++it)
+        s.input_types[it.key()] = {it->value("materializer", std::string()), it->value("type", std::string())};
+      for (auto it = out_types.begin(); it != out_types.end(); ++it)
+        s.output_types[it.key()] = {it->value("materializer", std::string()), it->value("type", std::string())};
       s.hooks = HooksFromJson(js.value("hooks", Json::object()));
       spec.steps.push_back(std::move(s));
     }

@@ -112,6 +112,7 @@ Result<PreparedStep> StepRunner::Prepare(int index, int attempt) {
 
   // Inputs: the artifacts the producers recorded for this run.
   std::map<std::string, std::string> input_paths;
+  std::map<std::string, ValueType> produced_types;
   std::string missing;
   for (const auto& in : s.inputs) {
     std::optional<ArtifactRecord> art;
@@ -129,14 +130,7 @@ Result<PreparedStep> StepRunner::Prepare(int index, int attempt) {
       missing = "input '" + in.name + "': " + path.status().message();
       break;
     }
-    if (auto want = s.input_types.find(in.name);
-        want != s.input_types.end() && !art->materializer.empty() &&
-        (want->second.materializer != art->materializer || want->second.type != art->type)) {
-      missing = "input '" + in.name + "' (" + in.step + "." + in.output + ") holds a " + art->type + " (materializer " +
-                art->materializer + "), but step '" + s.name + "' reads a " + want->second.type + " (materializer " +
-                want->second.materializer + ")";
-      break;
-    }
+    produced_types[in.name] = {art->materializer, art->type};
     input_paths[in.name] = *path;
     p.inputs.push_back({in.name, art->id});
     p.input_digests[in.name] = art->digest;
@@ -201,7 +195,11 @@ Result<PreparedStep> StepRunner::Prepare(int index, int attempt) {
                  {"inputs", p.input_digests}, {"params", Json::object()}, {"files", Json::object()}};
     for (const auto& pn : spec.StepParams(s)) comp["params"][pn] = spec.ParamValue(s, pn);
     if (uses_run_id) comp["run_id"] = ctx_.run_id;
-    if (!s.function.empty()) comp["function"] = {{"name", s.function}, {"version", s.code_version}};
+    if (!s.function.empty()) {
+      Json types = Json::object();
+      for (const auto& [n, t] : s.output_types) types[n] = t.materializer + ":" + t.type;
+      comp["function"] = {{"name", s.function}, {"version", s.code_version}, {"outputs", types}};
+    }
     if (eff.cache_files) {
       for (const auto& f : *eff.cache_files) {
         auto d = DigestPath(fs::Join(spec.root, f));
@@ -304,7 +302,25 @@ Result<PreparedStep> StepRunner::Prepare(int index, int attempt) {
   p.process.timeout_us = eff.timeout_us.value_or(0);
   p.process.grace_us = grace_us_;
   if (!s.function.empty()) {
-    const StepBody* body = FindStepFunction(s.function);
+    const StepFunction* fn = FindStepFunction(s.function);
+    std::string mismatch;
+    if (fn != nullptr) {
+      // The artifacts must hold what this build of the function reads.
+      for (size_t i = 0; i < s.inputs.size() && i < fn->input_types.size() && mismatch.empty(); ++i) {
+        const ValueType& want = fn->input_types[i];
+        auto got = produced_types.find(s.inputs[i].name);
+        if (got != produced_types.end() && !got->second.materializer.empty() && !(got->second == want))
+          mismatch = "input '" + s.inputs[i].name + "' (" + s.inputs[i].step + "." + s.inputs[i].output + ") holds a " +
+                     got->second.type + " (materializer " + got->second.materializer + "), but step '" + s.name +
+                     "' reads a " + want.type + " (materializer " + want.materializer + ")";
+      }
+    }
+    if (!mismatch.empty()) {
+      BATON_ASSIGN_OR_RETURN(StepOutcome o, FinishUnlaunched(p, "failed", mismatch));
+      p.done = o;
+      return p;
+    }
+    const StepBody* body = fn ? &fn->body : nullptr;
     if (body == nullptr) {
       BATON_ASSIGN_OR_RETURN(StepOutcome o,
                              FinishUnlaunched(p, "failed", "this binary has no in-process step function '" + s.function +
