@@ -41,8 +41,11 @@ class StepContext {
   void LogMetadata(const std::string& key, nlohmann::json value) { metadata_[key] = std::move(value); }
   const nlohmann::json& metadata() const { return metadata_; }
 
-  // The attempt's log (what `baton runs logs RUN STEP` shows).
-  std::ostream& Log() { return log_; }
+  // The attempt's log (what `baton runs logs RUN STEP` shows). Created on first use.
+  std::ostream& Log() {
+    if (!log_.is_open() && !log_path_.empty()) log_.open(log_path_, std::ios::out | std::ios::trunc);
+    return log_;
+  }
 
   // True once the run is stopped or the step timed out: return (or throw) soon.
   bool StopRequested() const { return stop_ != nullptr && stop_->load(); }
@@ -52,6 +55,7 @@ class StepContext {
   int attempt_;
   nlohmann::json params_;
   nlohmann::json metadata_ = nlohmann::json::object();
+  std::string log_path_;
   std::ofstream log_;
   const std::atomic<bool>* stop_;
 };

@@ -217,24 +217,27 @@ StepSettings& StepSettings::Named(const std::vector<std::string>& outputs) {
   return *this;
 }
 
-Status Pipeline::Validate() const {
-  std::vector<Diagnostic> all = d_->problems;
-  PipelineSpec spec = d_->Finalize();
-  for (auto& d : ValidatePipeline(spec)) all.push_back(d);
+namespace {
+Status Check(const Pipeline::Data& d, const PipelineSpec& spec) {
+  std::vector<Diagnostic> all = d.problems;
+  for (auto& x : ValidatePipeline(spec)) all.push_back(x);
   if (all.empty()) return Status::Ok();
   std::string msg;
-  for (const auto& d : all) msg += (msg.empty() ? "" : "\n") + d.ToString();
+  for (const auto& x : all) msg += (msg.empty() ? "" : "\n") + x.ToString();
   return InvalidArgument(msg);
 }
+}  // namespace
+
+Status Pipeline::Validate() const { return Check(*d_, d_->Finalize()); }
 
 int Main(const Pipeline& pipeline, int argc, char** argv) {
-  Status st = pipeline.Validate();
+  static PipelineSpec spec;
+  spec = pipeline.data().Finalize();
+  Status st = Check(pipeline.data(), spec);
   if (!st.ok()) {
     std::fprintf(stderr, "%s\n", st.message().c_str());
     return 2;
   }
-  static PipelineSpec spec;
-  spec = pipeline.data().Finalize();
   char exe[4096];
   ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
   if (n > 0) spec.file = std::string(exe, static_cast<size_t>(n));

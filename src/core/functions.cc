@@ -15,8 +15,11 @@ const StepFunction* FindStepFunction(const std::string& name) {
 
 StepContext::StepContext(std::string run_id, std::string step, int attempt, nlohmann::json params,
                          std::string log_path, const std::atomic<bool>* stop)
-    : run_id_(std::move(run_id)), step_(std::move(step)), attempt_(attempt), params_(std::move(params)), stop_(stop) {
-  if (!log_path.empty()) log_.open(log_path, std::ios::out | std::ios::trunc);
-}
+    : run_id_(std::move(run_id)),
+      step_(std::move(step)),
+      attempt_(attempt),
+      params_(std::move(params)),
+      log_path_(std::move(log_path)),
+      stop_(stop) {}
 
 }  // namespace baton

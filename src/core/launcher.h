@@ -56,6 +56,8 @@ class Launcher {
   virtual void Cancel(int token) = 0;
   virtual void CancelAll() = 0;
   virtual int running() const = 0;
+  // How many of the running steps are in-process functions (their completions come fast).
+  virtual int in_process_running() const { return 0; }
 };
 
 }  // namespace baton

@@ -129,14 +129,16 @@ Status LocalLauncher::StartInProcess(int token, const ProcessSpec& spec) {
     workers_.emplace_back([this] { WorkerLoop(); });
   }
   queue_.push_back(std::move(job));
-  cv_.notify_one();
+  if (idle_ > 0) cv_.notify_one();
   return Status::Ok();
 }
 
 void LocalLauncher::WorkerLoop() {
   std::unique_lock<std::mutex> l(mu_);
   for (;;) {
+    ++idle_;
     cv_.wait(l, [this] { return quit_ || !queue_.empty(); });
+    --idle_;
     if (quit_) return;
     Job job = std::move(queue_.front());
     queue_.pop_front();
@@ -150,9 +152,11 @@ void LocalLauncher::WorkerLoop() {
       error = "uncaught exception of unknown type";
     }
     l.lock();
+    bool first = finished_.empty();
     finished_[job.token] = error;
-    // Wakes Wait() in the owning thread, which takes SIGCHLD synchronously.
-    ::kill(::getpid(), SIGCHLD);
+    // Wakes Wait() in the owning thread, which takes SIGCHLD synchronously and then collects
+    // every finished task: one signal per batch is enough.
+    if (first) ::kill(::getpid(), SIGCHLD);
   }
 }
 

@@ -31,6 +31,7 @@ class LocalLauncher : public Launcher {
   void Cancel(int token) override;
   void CancelAll() override;
   int running() const override { return static_cast<int>(procs_.size() + tasks_.size()); }
+  int in_process_running() const override { return static_cast<int>(tasks_.size()); }
   // Records every started process in `path` (see PidJournal), for clean-up after a crash.
   void SetPidJournal(const std::string& path) { journal_.Open(path); }
 
@@ -82,6 +83,7 @@ class LocalLauncher : public Launcher {
   std::map<int, std::string> finished_;    // token -> error (guarded by mu_)
   std::vector<std::thread> workers_;
   bool quit_ = false;  // guarded by mu_
+  int idle_ = 0;       // workers waiting for a job (guarded by mu_)
 };
 
 }  // namespace baton
