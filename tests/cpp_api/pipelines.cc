@@ -63,6 +63,11 @@ baton::Pipeline Failing() {
   auto a = p.Step("a", [](StepContext&) -> int { throw std::runtime_error("bad data in row 7"); });
   p.Step("b", [](StepContext&, const int& x) { return x + 1; }, a.out());
   p.Step("c", [](StepContext&) { return std::string("independent"); });
+  // Fails its first attempt only: the retry policy applies to in-process steps too.
+  p.Step("flaky", [](StepContext& ctx) {
+    if (ctx.attempt() == 1) throw std::runtime_error("transient");
+    return ctx.attempt();
+  }).Retries(1);
   return p;
 }
 
