@@ -427,6 +427,39 @@ TEST(CustomOrchestrator, StopTerminatesEveryStep) {
     EXPECT_TRUE(s["status"] == "stopped" || s["status"] == "skipped") << s.dump();
 }
 
+TEST(CustomOrchestrator, AKilledBatonLeavesNothingRunning) {
+  TempDir d;
+  ASSERT_EQ(RunBaton(d.path(), {"init"}).exit_code, 0);
+  RegisterScriptStack(d.path());
+  std::string marker = "zzkill" + std::to_string(::getpid());
+  std::string p = d.Write("p.yaml", "name: slow\nsteps:\n  a: {run: \"sleep 30; : " + marker + "\"}\n  b: {run: \"sleep 31; : " +
+                                        marker + "\", after: [a]}\n");
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::chdir(d.path().c_str());
+    int fd = ::open("/dev/null", O_WRONLY);
+    ::dup2(fd, 1);
+    ::execl(BatonBinary().c_str(), "baton", "run", "p.yaml", "--stack", "scripted", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  for (int i = 0; i < 200 && RunShell(d.path(), "pgrep -f 'sleep 3[01]; : " + marker + "' | wc -l").out != "1\n"; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  ::waitpid(pid, nullptr, 0);
+  // The next command finds the dead run and terminates the script, its entrypoints and steps.
+  Json runs = JsonOf(d.path(), {"runs", "list", "-o", "json"});
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0]["status"], "interrupted") << runs.dump(2);
+  std::string left;
+  for (int i = 0; i < 50; ++i) {
+    // Bracketed characters keep the pattern from matching the shell that runs pgrep.
+    left = RunShell(d.path(), "pgrep -f 'sleep 3[01]; : " + marker + "|" + d.path() + "/[.]baton/logs/.*/run[.]sh'").out;
+    if (left.empty()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(left, "") << "processes of the killed run are still running";
+}
+
 TEST(CustomOrchestrator, BrokenLibrariesAreRefusedWithAClearMessage) {
   TempDir d;
   ASSERT_EQ(RunBaton(d.path(), {"init"}).exit_code, 0);

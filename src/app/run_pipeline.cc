@@ -423,7 +423,9 @@ Result<SubmitRequest> BuildSubmitRequest(Workspace& ws, const PipelineSpec& spec
   BATON_RETURN_IF_ERROR(fs::MakeDirs(req.log_dir));
   req.snapshot_file = req.log_dir + "/snapshot.json";
   BATON_RETURN_IF_ERROR(fs::WriteFileAtomic(req.snapshot_file, SpecToJson(spec).dump()));
-  req.env = {"BATON_DIR=" + ws.dir};
+  // BATON_RUN_ID marks every process of the run, so that if this baton dies, the next command
+  // finds and terminates what the orchestrator left running (see ReapDeadRuns).
+  req.env = {"BATON_DIR=" + ws.dir, "BATON_RUN_ID=" + run_id};
   const Json& orch = spec.stack.value("orchestrator", Json::object());
   BATON_ASSIGN_OR_RETURN(req.config, ResolveSecrets(WithDefaults(flavor, orch.value("config", Json::object()))));
   req.schedule = opts.schedule;

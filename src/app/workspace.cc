@@ -88,7 +88,8 @@ Result<std::vector<std::string>> ReapDeadRuns(Workspace& ws) {
   const int64_t now_ticks = BootTicksNow();
   BATON_ASSIGN_OR_RETURN(auto running, ws.meta->RunsWithStatus("running"));
   for (const auto& run : running) {
-    if (run.orchestrator != "local" || RunProcessAlive(run)) continue;
+    // Every orchestrator so far is driven by the baton process that started the run.
+    if (RunProcessAlive(run)) continue;
     std::set<pid_t> killed;
     KillJournaledGroups(ws.LogsDir(run.id) + "/.pids", run.started_at, &killed);
     // A step the dead baton was starting when it died may be missing from the journal; every
