@@ -427,6 +427,43 @@ TEST(CustomOrchestrator, StopTerminatesEveryStep) {
     EXPECT_TRUE(s["status"] == "stopped" || s["status"] == "skipped") << s.dump();
 }
 
+TEST(CustomOrchestrator, StopDuringARetryDelayIsImmediate) {
+  TempDir d;
+  ASSERT_EQ(RunBaton(d.path(), {"init"}).exit_code, 0);
+  RegisterScriptStack(d.path());
+  std::string p = d.Write("p.yaml", "name: retrying\nsteps:\n  a: {run: \"exit 3\", retries: {max: 3, delay: 60s}}\n");
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::chdir(d.path().c_str());
+    int fd = ::open("/dev/null", O_WRONLY);
+    ::dup2(fd, 1);
+    ::execl(BatonBinary().c_str(), "baton", "run", "p.yaml", "--stack", "scripted", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  // Wait for the first failed attempt, then stop.
+  bool failed_once = false;
+  for (int i = 0; i < 200 && !failed_once; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    Json runs = JsonOf(d.path(), {"runs", "list", "-o", "json"});
+    if (runs.size() == 1) {
+      Json shown = JsonOf(d.path(), {"runs", "show", runs[0]["id"], "-o", "json"});
+      for (const auto& s : shown["steps"]) failed_once = failed_once || s["status"] == "failed";
+    }
+  }
+  ASSERT_TRUE(failed_once);
+  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_EQ(::kill(pid, SIGINT), 0);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(30)) << "the stop waited for the retry delay";
+  Json runs = JsonOf(d.path(), {"runs", "list", "-o", "json"});
+  EXPECT_EQ(runs[0]["status"], "stopped");
+  Json shown = JsonOf(d.path(), {"runs", "show", runs[0]["id"], "-o", "json"});
+  Json last = shown["steps"][shown["steps"].size() - 1];
+  EXPECT_EQ(last["status"], "stopped") << shown.dump(2);
+  EXPECT_EQ(last["reason"], "stopped while waiting to retry") << shown.dump(2);
+}
+
 TEST(CustomOrchestrator, AKilledBatonLeavesNothingRunning) {
   TempDir d;
   ASSERT_EQ(RunBaton(d.path(), {"init"}).exit_code, 0);

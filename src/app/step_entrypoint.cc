@@ -82,7 +82,19 @@ Result<StepOutcome> RunStepEntrypoint(Workspace& ws, const StepEntrypointOptions
   for (;; ++attempt) {
     BATON_ASSIGN_OR_RETURN(StepOutcome o, RunAttempt(runner, launcher, index, attempt, attempt >= last, &interrupted));
     if (o.ok() || interrupted || attempt >= last) return o;
-    if (delay > 0) std::this_thread::sleep_for(std::chrono::microseconds(delay));
+    if (delay > 0) {
+      // The launcher keeps SIGINT/SIGTERM/SIGHUP blocked: take them here, so that a stop during
+      // the delay is immediate and recorded.
+      sigset_t set;
+      sigemptyset(&set);
+      sigaddset(&set, SIGINT);
+      sigaddset(&set, SIGTERM);
+      sigaddset(&set, SIGHUP);
+      struct timespec ts = {static_cast<time_t>(delay / 1000000), static_cast<long>((delay % 1000000) * 1000)};
+      int sig = ::sigtimedwait(&set, nullptr, &ts);
+      if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP)
+        return runner.RecordNotRun(index, attempt + 1, "stopped", "stopped while waiting to retry");
+    }
     delay = static_cast<int64_t>(static_cast<double>(delay) * rp.backoff);
   }
 }
