@@ -37,10 +37,6 @@ Json ParseJson(const CommandResult& r) {
   return j.is_discarded() ? Json() : j;
 }
 
-std::string Describe(const CommandResult& r) {
-  return "exit " + std::to_string(r.exit_code) + "\nstdout:\n" + r.out + "\nstderr:\n" + r.err;
-}
-
 // `baton runs list -o json` in `cwd`; the number of runs recorded.
 size_t RunCount(const std::string& cwd) {
   auto r = RunBaton(cwd, {"runs", "list", "-n", "0", "-o", "json"});

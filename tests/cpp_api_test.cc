@@ -14,10 +14,6 @@ namespace {
 
 using Json = nlohmann::json;
 
-std::string Describe(const CommandResult& r) {
-  return "exit " + std::to_string(r.exit_code) + "\nstdout:\n" + r.out + "\nstderr:\n" + r.err;
-}
-
 // Runs the test pipelines binary with pipeline `which`.
 CommandResult Pipelines(const std::string& cwd, const std::string& which, std::vector<std::string> args,
                         std::vector<std::string> env = {}) {

@@ -24,10 +24,6 @@ namespace {
 
 using Json = nlohmann::json;
 
-std::string Describe(const CommandResult& r) {
-  return "exit " + std::to_string(r.exit_code) + "\nstdout:\n" + r.out + "\nstderr:\n" + r.err;
-}
-
 Json JsonOf(const std::string& cwd, const std::vector<std::string>& args) {
   auto r = RunBaton(cwd, args);
   EXPECT_EQ(r.exit_code, 0) << Describe(r);
@@ -402,22 +398,14 @@ TEST(CustomOrchestrator, StopTerminatesEveryStep) {
   std::string marker = "zzstop" + std::to_string(::getpid());
   std::string p = d.Write("p.yaml", "name: slow\nsteps:\n  a: {run: \"sleep 30; : " + marker + "\"}\n  b: {run: \"sleep 31; : " +
                                         marker + "\"}\n  c: {run: \"true\", after: [a]}\n");
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::chdir(d.path().c_str());
-    int fd = ::open("/dev/null", O_WRONLY);
-    ::dup2(fd, 1);
-    ::setenv("BATON_KILL_GRACE", "1s", 1);
-    ::execl(BatonBinary().c_str(), "baton", "run", "p.yaml", "--stack", "scripted", static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
+  pid_t pid = SpawnBaton(d.path(), {"run", "p.yaml", "--stack", "scripted"}, "/dev/null", "/dev/null",
+                         {"BATON_KILL_GRACE=1s"});
+  ASSERT_GT(pid, 0);
   // Wait until both steps run, then Ctrl-C.
   for (int i = 0; i < 200 && RunShell(d.path(), "pgrep -f 'sleep 3[01]; : " + marker + "' | wc -l").out != "2\n"; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   ASSERT_EQ(::kill(pid, SIGINT), 0);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << status;
+  EXPECT_EQ(WaitExit(pid), 1);
   EXPECT_EQ(RunShell(d.path(), "pgrep -f 'sleep 3[01]; : " + marker + "'").out, "") << "a step outlived the stop";
   Json runs = JsonOf(d.path(), {"runs", "list", "-o", "json"});
   ASSERT_EQ(runs.size(), 1u);
@@ -432,14 +420,8 @@ TEST(CustomOrchestrator, StopDuringARetryDelayIsImmediate) {
   ASSERT_EQ(RunBaton(d.path(), {"init"}).exit_code, 0);
   RegisterScriptStack(d.path());
   std::string p = d.Write("p.yaml", "name: retrying\nsteps:\n  a: {run: \"exit 3\", retries: {max: 3, delay: 60s}}\n");
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::chdir(d.path().c_str());
-    int fd = ::open("/dev/null", O_WRONLY);
-    ::dup2(fd, 1);
-    ::execl(BatonBinary().c_str(), "baton", "run", "p.yaml", "--stack", "scripted", static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
+  pid_t pid = SpawnBaton(d.path(), {"run", "p.yaml", "--stack", "scripted"}, "/dev/null", "/dev/null");
+  ASSERT_GT(pid, 0);
   // Wait for the first failed attempt, then stop.
   bool failed_once = false;
   for (int i = 0; i < 200 && !failed_once; ++i) {
@@ -453,8 +435,7 @@ TEST(CustomOrchestrator, StopDuringARetryDelayIsImmediate) {
   ASSERT_TRUE(failed_once);
   auto t0 = std::chrono::steady_clock::now();
   ASSERT_EQ(::kill(pid, SIGINT), 0);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
+  WaitExit(pid);
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(30)) << "the stop waited for the retry delay";
   Json runs = JsonOf(d.path(), {"runs", "list", "-o", "json"});
   EXPECT_EQ(runs[0]["status"], "stopped");
@@ -471,18 +452,12 @@ TEST(CustomOrchestrator, AKilledBatonLeavesNothingRunning) {
   std::string marker = "zzkill" + std::to_string(::getpid());
   std::string p = d.Write("p.yaml", "name: slow\nsteps:\n  a: {run: \"sleep 30; : " + marker + "\"}\n  b: {run: \"sleep 31; : " +
                                         marker + "\", after: [a]}\n");
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::chdir(d.path().c_str());
-    int fd = ::open("/dev/null", O_WRONLY);
-    ::dup2(fd, 1);
-    ::execl(BatonBinary().c_str(), "baton", "run", "p.yaml", "--stack", "scripted", static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
+  pid_t pid = SpawnBaton(d.path(), {"run", "p.yaml", "--stack", "scripted"}, "/dev/null", "/dev/null");
+  ASSERT_GT(pid, 0);
   for (int i = 0; i < 200 && RunShell(d.path(), "pgrep -f 'sleep 3[01]; : " + marker + "' | wc -l").out != "1\n"; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   ASSERT_EQ(::kill(pid, SIGKILL), 0);
-  ::waitpid(pid, nullptr, 0);
+  WaitExit(pid);
   // The next command finds the dead run and terminates the script, its entrypoints and steps.
   Json runs = JsonOf(d.path(), {"runs", "list", "-o", "json"});
   ASSERT_EQ(runs.size(), 1u);

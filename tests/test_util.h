@@ -1,6 +1,8 @@
 #pragma once
 // Helpers for tests: temporary directories and running the baton binary.
 
+#include <sys/types.h>
+
 #include <string>
 #include <vector>
 
@@ -33,6 +35,17 @@ CommandResult RunProgram(const std::string& cwd, const std::vector<std::string>&
                          const std::vector<std::string>& env = {});
 // Runs /bin/sh -c `command` in `cwd`.
 CommandResult RunShell(const std::string& cwd, const std::string& command);
+
+// "exit N", stdout and stderr, for failure messages.
+std::string Describe(const CommandResult& r);
+
+// Starts the baton binary in `cwd` in its own process group, without waiting; stdout and stderr
+// go to the given files; `env` entries ("K=V") win over the inherited environment. Returns the
+// pid, or -1.
+pid_t SpawnBaton(const std::string& cwd, const std::vector<std::string>& args, const std::string& out_path,
+                 const std::string& err_path, const std::vector<std::string>& env = {});
+// Waits for `pid`; returns its exit code, or 128 + signal.
+int WaitExit(pid_t pid);
 
 std::string BatonBinary();
 std::string SourceDir();

@@ -409,31 +409,41 @@ Result<RunSummary> ExecuteOrchestrated(Workspace& ws, const PipelineSpec& spec, 
   return summary;
 }
 
+// ExecuteOrchestrated, then the run's final status (a baton error fails the run with it).
+Result<RunSummary> RunOrchestrated(Workspace& ws, const PipelineSpec& spec, const std::string& run_id,
+                                   const std::string& snapshot_hash, const RunOptions& opts,
+                                   ExecutionObserver* observer, const RunProgress& progress) {
+  auto summary = ExecuteOrchestrated(ws, spec, run_id, snapshot_hash, opts, observer, progress);
+  const std::string reason = summary.ok() ? summary->reason : "baton error: " + summary.status().message();
+  BATON_RETURN_IF_ERROR(ws.meta->UpdateRunStatus(run_id, summary.ok() ? summary->status : "failed", reason, NowMicros()));
+  return summary;
+}
+
 }  // namespace
 
-Result<SubmitRequest> BuildSubmitRequest(Workspace& ws, const PipelineSpec& spec, const FlavorInfo& flavor,
-                                         const std::string& run_id, const std::string& snapshot_hash,
-                                         const RunOptions& opts, const std::vector<std::string>& done) {
+namespace {
+
+// What an orchestrator is handed for `run_id`, without I/O: every step not in `skip` as the
+// step entrypoint's command, in an order where each follows its upstream, and the component's
+// config with defaults filled in and secrets still references.
+SubmitRequest RequestFor(const Workspace& ws, const PipelineSpec& spec, const FlavorInfo& flavor,
+                         const std::string& run_id, const std::string& snapshot_hash, const RunOptions& opts,
+                         const std::set<std::string>& skip) {
   SubmitRequest req;
   req.run_id = run_id;
   req.pipeline = spec.name;
   req.snapshot_hash = snapshot_hash;
   req.workdir = spec.root;
-  req.log_dir = ws.LogsDir(run_id);
-  BATON_RETURN_IF_ERROR(fs::MakeDirs(req.log_dir));
-  req.snapshot_file = req.log_dir + "/snapshot.json";
-  BATON_RETURN_IF_ERROR(fs::WriteFileAtomic(req.snapshot_file, SpecToJson(spec).dump()));
   // BATON_RUN_ID marks every process of the run, so that if this baton dies, the next command
   // finds and terminates what the orchestrator left running (see ReapDeadRuns).
   req.env = {"BATON_DIR=" + ws.dir, "BATON_RUN_ID=" + run_id};
-  const Json& orch = spec.stack.value("orchestrator", Json::object());
-  BATON_ASSIGN_OR_RETURN(req.config, ResolveSecrets(WithDefaults(flavor, orch.value("config", Json::object()))));
+  const Json component = spec.stack.value("orchestrator", Json::object()).value("config", Json::object());
+  req.config = WithDefaults(flavor, component);
   req.schedule = opts.schedule;
   req.schedule_name = opts.schedule_name;
   req.jobs = JobsFor(spec, opts);
   const std::string exe = SelfExe();
-  std::set<std::string> skip(done.begin(), done.end());
-  // Kahn's order over the steps, so every step follows its upstream.
+  // Kahn's order over the steps.
   Plan plan(spec, Capacity{}, {});
   std::vector<int> order, indeg(spec.steps.size());
   for (size_t i = 0; i < spec.steps.size(); ++i) indeg[i] = static_cast<int>(plan.dependencies(static_cast<int>(i)).size());
@@ -442,7 +452,6 @@ Result<SubmitRequest> BuildSubmitRequest(Workspace& ws, const PipelineSpec& spec
   for (size_t k = 0; k < order.size(); ++k)
     for (int d : plan.dependents(order[k]))
       if (--indeg[d] == 0) order.push_back(d);
-  const Json component = orch.value("config", Json::object());
   for (int i : order) {
     const StepSpec& s = spec.steps[i];
     if (skip.count(s.name)) continue;
@@ -458,51 +467,32 @@ Result<SubmitRequest> BuildSubmitRequest(Workspace& ws, const PipelineSpec& spec
   return req;
 }
 
+}  // namespace
+
+Result<SubmitRequest> BuildSubmitRequest(Workspace& ws, const PipelineSpec& spec, const FlavorInfo& flavor,
+                                         const std::string& run_id, const std::string& snapshot_hash,
+                                         const RunOptions& opts, const std::vector<std::string>& done) {
+  SubmitRequest req =
+      RequestFor(ws, spec, flavor, run_id, snapshot_hash, opts, std::set<std::string>(done.begin(), done.end()));
+  req.log_dir = ws.LogsDir(run_id);
+  BATON_RETURN_IF_ERROR(fs::MakeDirs(req.log_dir));
+  req.snapshot_file = req.log_dir + "/snapshot.json";
+  BATON_RETURN_IF_ERROR(fs::WriteFileAtomic(req.snapshot_file, SpecToJson(spec).dump()));
+  BATON_ASSIGN_OR_RETURN(req.config, ResolveSecrets(req.config));
+  return req;
+}
+
 Status CompilePipeline(Workspace& ws, const PipelineSpec& spec, const RunOptions& opts, const std::string& out_dir) {
   BATON_RETURN_IF_ERROR(fs::MakeDirs(out_dir));
   Snapshot snap = MakeSnapshot(spec);
   BATON_RETURN_IF_ERROR(fs::WriteFileAtomic(out_dir + "/snapshot.json", Json::parse(snap.body).dump(2) + "\n"));
   const FlavorInfo* flavor = nullptr;
-  std::unique_ptr<Orchestrator> orch;
-  if (InProcess(spec)) {
-    static const FlavorInfo* local = nullptr;
-    static FlavorRegistry builtins;
-    if (local == nullptr) {
-      BATON_RETURN_IF_ERROR(RegisterBuiltinFlavors(&builtins));
-      local = builtins.Find(ComponentType::kOrchestrator, "local");
-    }
-    flavor = opts.flavors ? opts.flavors->registry.Find(ComponentType::kOrchestrator, "local") : local;
-    const Json& orch_json = spec.stack.is_object() ? spec.stack["orchestrator"] : Json::object();
-    BATON_ASSIGN_OR_RETURN(orch, flavor->make_orchestrator(WithDefaults(*flavor, orch_json.value("config", Json::object()))));
-  } else {
-    BATON_ASSIGN_OR_RETURN(orch, MakeOrchestrator(spec, opts, &flavor));
-  }
-  // The request names a placeholder run: a compiled pipeline has no run yet.
-  const std::string run_id = "{{run.id}}";
-  SubmitRequest req;
-  req.run_id = run_id;
-  req.pipeline = spec.name;
-  req.snapshot_hash = snap.hash;
+  BATON_ASSIGN_OR_RETURN(auto orch, MakeOrchestrator(spec, opts, &flavor));
+  // A compiled pipeline has no run yet: the request names a placeholder, and secrets stay
+  // references.
+  SubmitRequest req = RequestFor(ws, spec, *flavor, "{{run.id}}", snap.hash, opts, {});
   req.snapshot_file = out_dir + "/snapshot.json";
-  req.workdir = spec.root;
   req.log_dir = out_dir;
-  req.env = {"BATON_DIR=" + ws.dir};
-  const Json& oj = spec.stack.is_object() ? spec.stack["orchestrator"] : Json::object();
-  req.config = WithDefaults(*flavor, oj.value("config", Json::object()));  // secrets stay references
-  req.schedule = opts.schedule;
-  req.schedule_name = opts.schedule_name;
-  req.jobs = JobsFor(spec, opts);
-  Plan plan(spec, Capacity{}, {});
-  const std::string exe = SelfExe();
-  for (size_t i = 0; i < spec.steps.size(); ++i) {
-    const StepSpec& s = spec.steps[i];
-    StepJob job;
-    job.name = s.name;
-    for (int u : plan.dependencies(static_cast<int>(i))) job.upstream.push_back(spec.steps[u].name);
-    job.command = {exe, "step", "run", "--snapshot", "sha256:" + snap.hash, "--step", s.name, "--run", run_id};
-    job.settings = StepSettingsJson(spec, s, *flavor, oj.value("config", Json::object()));
-    req.steps.push_back(std::move(job));
-  }
   BATON_RETURN_IF_ERROR(fs::WriteFileAtomic(out_dir + "/request.json", req.ToJson().dump(2) + "\n"));
   return orch->Compile(req, out_dir);
 }
@@ -539,12 +529,7 @@ Result<RunSummary> RunPipeline(Workspace& ws, const PipelineSpec& spec, const Ru
     run.id = NewRunId(spec.name);
   }
   if (run_id_out) *run_id_out = run.id;
-  if (!InProcess(spec)) {
-    auto summary = ExecuteOrchestrated(ws, spec, run.id, snap.hash, opts, observer, RunProgress{});
-    const std::string reason = summary.ok() ? summary->reason : "baton error: " + summary.status().message();
-    BATON_RETURN_IF_ERROR(ws.meta->UpdateRunStatus(run.id, summary.ok() ? summary->status : "failed", reason, NowMicros()));
-    return summary;
-  }
+  if (!InProcess(spec)) return RunOrchestrated(ws, spec, run.id, snap.hash, opts, observer, RunProgress{});
   // Signals are taken synchronously from here on, so Ctrl-C is recorded as a stop.
   LocalLauncher launcher(JobsFor(spec, opts));
   return ExecuteRun(ws, spec, run.id, snap.hash, opts, observer, &launcher, RunProgress{});
@@ -580,10 +565,7 @@ Result<RunSummary> ResumeRun(Workspace& ws, const RunRecord& run, const Pipeline
   BATON_ASSIGN_OR_RETURN(RunProgress progress, LoadRunProgress(ws, run.id));
   if (!InProcess(spec)) {
     BATON_RETURN_IF_ERROR(ws.meta->ClaimRun(run.id, ::getpid(), ProcessStartTicks(::getpid()), HostName()));
-    auto summary = ExecuteOrchestrated(ws, spec, run.id, run.snapshot_hash, opts, observer, progress);
-    const std::string reason = summary.ok() ? summary->reason : "baton error: " + summary.status().message();
-    BATON_RETURN_IF_ERROR(ws.meta->UpdateRunStatus(run.id, summary.ok() ? summary->status : "failed", reason, NowMicros()));
-    return summary;
+    return RunOrchestrated(ws, spec, run.id, run.snapshot_hash, opts, observer, progress);
   }
   LocalLauncher launcher(JobsFor(spec, opts));
   BATON_RETURN_IF_ERROR(ws.meta->ClaimRun(run.id, ::getpid(), ProcessStartTicks(::getpid()), HostName()));

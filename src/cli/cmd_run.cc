@@ -108,28 +108,31 @@ Result<PipelineSpec> LoadPipeline(const std::string& path) {
   return ParsePipelineFile(path);
 }
 
-int Prepare(const RunArgs& a, bool create_workspace, Prepared* p) {
-  auto spec = LoadPipeline(a.pipeline);
-  if (!spec.ok()) {
-    std::fprintf(stderr, "%s\n", spec.status().message().c_str());
+// The pipeline with its run config and -p overrides applied. Returns 0, or the exit code after
+// printing the diagnostics.
+int LoadSpec(const RunArgs& a, PipelineSpec* spec, RunConfig* rc) {
+  auto parsed = LoadPipeline(a.pipeline);
+  if (!parsed.ok()) {
+    std::fprintf(stderr, "%s\n", parsed.status().message().c_str());
     return 2;
   }
-  p->spec = std::move(*spec);
+  *spec = std::move(*parsed);
   if (!a.config.empty()) {
-    auto rc = ParseRunConfigFile(a.config);
-    if (!rc.ok()) {
-      std::fprintf(stderr, "%s\n", rc.status().message().c_str());
-      return 2;
-    }
-    p->rc = std::move(*rc);
-    Status st = ApplyRunConfig(p->rc, &p->spec);
+    auto c = ParseRunConfigFile(a.config);
+    Status st = c.ok() ? ApplyRunConfig(*c, spec) : c.status();
     if (!st.ok()) {
       std::fprintf(stderr, "%s\n", st.message().c_str());
       return 2;
     }
+    *rc = std::move(*c);
   }
-  Status st = ApplyParameterOverrides(&p->spec, a.params);
-  if (!st.ok()) return Fail(st);
+  Status st = ApplyParameterOverrides(spec, a.params);
+  return st.ok() ? 0 : Fail(st);
+}
+
+int Prepare(const RunArgs& a, bool create_workspace, Prepared* p) {
+  if (int code = LoadSpec(a, &p->spec, &p->rc); code != 0) return code;
+  Status st;
   if (!a.pipeline.empty()) {
     auto abs = fs::Absolute(a.pipeline);
     if (abs.ok()) p->spec.file = *abs;
@@ -204,25 +207,13 @@ int Prepare(const RunArgs& a, bool create_workspace, Prepared* p) {
 int DoRun(const RunArgs& a) {
   if (a.dry_run) {
     // The plan only: nothing is opened or written.
-    auto spec = LoadPipeline(a.pipeline);
-    if (!spec.ok()) {
-      std::fprintf(stderr, "%s\n", spec.status().message().c_str());
-      return 2;
-    }
-    if (!a.config.empty()) {
-      auto rc = ParseRunConfigFile(a.config);
-      Status st = rc.ok() ? ApplyRunConfig(*rc, &*spec) : rc.status();
-      if (!st.ok()) {
-        std::fprintf(stderr, "%s\n", st.message().c_str());
-        return 2;
-      }
-    }
-    Status st = ApplyParameterOverrides(&*spec, a.params);
-    if (!st.ok()) return Fail(st);
+    PipelineSpec spec;
+    RunConfig rc;
+    if (int code = LoadSpec(a, &spec, &rc); code != 0) return code;
     int jobs = a.jobs > 0 ? a.jobs : DefaultJobs();
     Capacity cap = LocalCapacity(jobs);
-    cap.pools = spec->pools;
-    PrintPlan(*spec, cap, jobs);
+    cap.pools = spec.pools;
+    PrintPlan(spec, cap, jobs);
     return 0;
   }
   Prepared p;

@@ -577,6 +577,24 @@ Status DiagnosticsToStatus(const std::vector<Diagnostic>& d) {
   return InvalidArgument(msg);
 }
 
+// Loads YAML `text` and hands the document to `walk`; YAML errors become diagnostics at their
+// mark. Returns the diagnostics as a status (ok when there are none).
+template <typename Walk>
+Status ParseYaml(const std::string& text, const std::string& file, Parser& p, Walk&& walk) {
+  YAML::Node doc;
+  try {
+    doc = YAML::Load(text);
+  } catch (const YAML::ParserException& e) {
+    return DiagnosticsToStatus({{{file, e.mark.line + 1, e.mark.column + 1}, "invalid YAML: " + e.msg}});
+  }
+  try {
+    walk(doc);
+  } catch (const YAML::Exception& e) {
+    p.Error(Location{file, e.mark.line + 1, e.mark.column + 1}, e.msg);
+  }
+  return p.diags().empty() ? Status::Ok() : DiagnosticsToStatus(p.diags());
+}
+
 }  // namespace
 
 const std::vector<std::string>& StepKeys() { return kStepKeys; }
@@ -607,18 +625,7 @@ Result<PipelineSpec> ParsePipelineText(const std::string& text, const std::strin
   PipelineSpec spec;
   spec.file = file;
   spec.root = root;
-  YAML::Node doc;
-  try {
-    doc = YAML::Load(text);
-  } catch (const YAML::ParserException& e) {
-    return DiagnosticsToStatus({{{file, e.mark.line + 1, e.mark.column + 1}, "invalid YAML: " + e.msg}});
-  }
-  try {
-    p.ParseRoot(doc, &spec);
-  } catch (const YAML::Exception& e) {
-    p.Error(Location{file, e.mark.line + 1, e.mark.column + 1}, e.msg);
-  }
-  if (!p.diags().empty()) return DiagnosticsToStatus(p.diags());
+  BATON_RETURN_IF_ERROR(ParseYaml(text, file, p, [&](const YAML::Node& doc) { p.ParseRoot(doc, &spec); }));
   auto d = ValidatePipeline(spec);
   if (!d.empty()) return DiagnosticsToStatus(d);
   return spec;
@@ -631,26 +638,12 @@ Result<PipelineSpec> ParsePipelineFile(const std::string& path) {
   return ParsePipelineText(*text, path, fs::Dirname(abs));
 }
 
-}  // namespace baton
-
-namespace baton {
 
 Result<RunConfig> ParseRunConfigText(const std::string& text, const std::string& file) {
   Parser p(file);
   RunConfig rc;
   rc.file = file;
-  YAML::Node doc;
-  try {
-    doc = YAML::Load(text);
-  } catch (const YAML::ParserException& e) {
-    return DiagnosticsToStatus({{{file, e.mark.line + 1, e.mark.column + 1}, "invalid YAML: " + e.msg}});
-  }
-  try {
-    p.ParseRunConfigRoot(doc, &rc);
-  } catch (const YAML::Exception& e) {
-    p.Error(Location{file, e.mark.line + 1, e.mark.column + 1}, e.msg);
-  }
-  if (!p.diags().empty()) return DiagnosticsToStatus(p.diags());
+  BATON_RETURN_IF_ERROR(ParseYaml(text, file, p, [&](const YAML::Node& doc) { p.ParseRunConfigRoot(doc, &rc); }));
   return rc;
 }
 
@@ -701,9 +694,6 @@ Status ApplyRunConfig(const RunConfig& rc, PipelineSpec* spec) {
   return Status::Ok();
 }
 
-}  // namespace baton
-
-namespace baton {
 
 bool ValidRunNameTemplate(const std::string& tmpl, std::string* why) {
   if (tmpl.empty() || tmpl.size() > 200) {
