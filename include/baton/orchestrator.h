@@ -13,6 +13,7 @@
 // (compiled into baton), or write a shared library against the C ABI in baton/plugin.h and
 // register it with `baton flavor register LIB.so`.
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,13 @@ struct SubmitRequest {
   std::string schedule;        // cron expression; "" means run now
   std::string schedule_name;
   int jobs = 1;                // how many steps may run at once (-j)
+
+  // Set by baton for built-in flavors; not part of ToJson. A backend that ends a step's attempt
+  // itself (a job time limit, an out-of-memory kill, a node failure, an image that cannot be
+  // pulled) reports why: baton records that reason as the attempt's failure, also when the step
+  // entrypoint never started or was killed before it could record the end. `attempt` 0 means
+  // the step's latest attempt. May be called from any thread.
+  std::function<void(const std::string& step, int attempt, const std::string& reason)> report_failure;
 
   nlohmann::json ToJson() const;
 };

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <mutex>
 #include <thread>
 
 #include <cstring>
@@ -309,6 +310,55 @@ Result<RunSummary> ExecuteOrchestrated(Workspace& ws, const PipelineSpec& spec, 
   observer->OnRunStart(plan);
   const int64_t t0 = MonotonicMicros();
 
+  // Failures the backend reports (see SubmitRequest::report_failure), applied on this thread.
+  struct BackendFailure {
+    std::string step;
+    int attempt;
+    std::string reason;
+  };
+  std::mutex reports_mu;
+  std::vector<BackendFailure> reports;
+  req.report_failure = [&](const std::string& step, int attempt, const std::string& reason) {
+    std::lock_guard<std::mutex> lock(reports_mu);
+    reports.push_back({step, attempt, reason});
+  };
+  RunContext ctx;
+  ctx.spec = &spec;
+  ctx.run_id = run_id;
+  ctx.snapshot_hash = snapshot_hash;
+  ctx.logs_dir = ws.LogsDir(run_id);
+  StepRunner runner(ctx, ws.meta.get(), ws.artifacts.get());
+  auto apply_reports = [&]() -> Status {
+    std::vector<BackendFailure> todo;
+    {
+      std::lock_guard<std::mutex> lock(reports_mu);
+      todo.swap(reports);
+    }
+    if (todo.empty()) return Status::Ok();
+    BATON_ASSIGN_OR_RETURN(auto rows, ws.meta->ListStepRuns(run_id));
+    for (const auto& f : todo) {
+      int index = -1;
+      for (size_t i = 0; i < spec.steps.size(); ++i)
+        if (spec.steps[i].name == f.step) index = static_cast<int>(i);
+      if (index < 0) continue;
+      const StepRunRecord* row = nullptr;
+      for (const auto& r : rows)
+        if (r.step == f.step && (f.attempt > 0 ? r.attempt == f.attempt : (!row || r.attempt > row->attempt))) row = &r;
+      if (row == nullptr) {
+        BATON_RETURN_IF_ERROR(runner.RecordNotRun(index, f.attempt > 0 ? f.attempt : 1, "failed", f.reason).status());
+      } else if (row->status == "running" || row->status == "failed" || row->status == "stopped") {
+        // The backend's reason is the real one: the entrypoint saw only a signal, or nothing.
+        StepRunRecord rec = *row;
+        rec.status = "failed";
+        rec.reason = f.reason;
+        if (rec.ended_at == 0 || row->status == "running") rec.ended_at = NowMicros();
+        std::vector<ArtifactRecord> none;
+        BATON_RETURN_IF_ERROR(ws.meta->FinishStepRun(rec, &none, {}, {}));
+      }
+    }
+    return Status::Ok();
+  };
+
   std::atomic<bool> finished{false};
   Status submitted;
   std::thread submitter([&] {
@@ -331,7 +381,8 @@ Result<RunSummary> ExecuteOrchestrated(Workspace& ws, const PipelineSpec& spec, 
       stop_reason = "the run timed out after " + FormatDuration(opts.run_timeout_us);
       (void)orch->Stop(run_id);
     }
-    Status st = follower.Poll();
+    Status st = apply_reports();
+    if (st.ok()) st = follower.Poll();
     if (!st.ok() && st.code() != Code::kUnavailable) {
       (void)orch->Stop(run_id);
       submitter.join();
@@ -341,16 +392,11 @@ Result<RunSummary> ExecuteOrchestrated(Workspace& ws, const PipelineSpec& spec, 
   }
   submitter.join();
   ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  BATON_RETURN_IF_ERROR(apply_reports());
   BATON_RETURN_IF_ERROR(follower.Poll());
 
   // Steps the orchestrator never ran (an upstream failed, or it was stopped) are recorded so,
   // with the reason; then the summary comes from every step's final attempt.
-  RunContext ctx;
-  ctx.spec = &spec;
-  ctx.run_id = run_id;
-  ctx.snapshot_hash = snapshot_hash;
-  ctx.logs_dir = ws.LogsDir(run_id);
-  StepRunner runner(ctx, ws.meta.get(), ws.artifacts.get());
   std::set<std::string> done(progress.done.begin(), progress.done.end());
   std::map<std::string, std::string> final_status;
   for (const auto& [name, rec] : follower.latest()) final_status[name] = rec.status;
