@@ -30,6 +30,8 @@ struct StepJob {
   std::vector<std::string> command;   // argv of the step entrypoint
   nlohmann::json settings;            // merged settings: resources, retries, timeout_us, image,
                                       // env, and "orchestrator": this flavor's keys
+  int attempt = 1;                    // the attempt number the step's next attempt gets (above 1
+                                      // when a resumed run ran the step before)
 };
 
 struct SubmitRequest {
@@ -52,6 +54,9 @@ struct SubmitRequest {
   // entrypoint never started or was killed before it could record the end. `attempt` 0 means
   // the step's latest attempt. May be called from any thread.
   std::function<void(const std::string& step, int attempt, const std::string& reason)> report_failure;
+  // Likewise for an attempt the backend ended because of Stop (its processes may have been
+  // killed before the entrypoint could record the stop): recorded as stopped, with `reason`.
+  std::function<void(const std::string& step, int attempt, const std::string& reason)> report_stopped;
 
   nlohmann::json ToJson() const;
 };

@@ -239,6 +239,20 @@ class RunFollower {
   RunFollower(Workspace& ws, const PipelineSpec& spec, const std::string& run_id, ExecutionObserver* observer)
       : ws_(ws), spec_(spec), run_id_(run_id), observer_(observer) {}
 
+  // Takes the step runs recorded before this follower (an earlier attempt of a resumed run) as
+  // already reported.
+  Status Seed() {
+    BATON_ASSIGN_OR_RETURN(auto rows, ws_.meta->ListStepRuns(run_id_));
+    for (const auto& r : rows) {
+      std::string key = r.step + "#" + std::to_string(r.attempt);
+      started_.insert(key);
+      if (r.status != "running") ended_.insert(key);
+      auto& latest = latest_[r.step];
+      if (r.attempt >= latest.attempt) latest = r;
+    }
+    return Status::Ok();
+  }
+
   Status Poll() {
     BATON_ASSIGN_OR_RETURN(auto rows, ws_.meta->ListStepRuns(run_id_));
     for (const auto& r : rows) {
@@ -315,12 +329,17 @@ Result<RunSummary> ExecuteOrchestrated(Workspace& ws, const PipelineSpec& spec, 
     std::string step;
     int attempt;
     std::string reason;
+    std::string status;  // failed | stopped
   };
   std::mutex reports_mu;
   std::vector<BackendFailure> reports;
   req.report_failure = [&](const std::string& step, int attempt, const std::string& reason) {
     std::lock_guard<std::mutex> lock(reports_mu);
-    reports.push_back({step, attempt, reason});
+    reports.push_back({step, attempt, reason, "failed"});
+  };
+  req.report_stopped = [&](const std::string& step, int attempt, const std::string& reason) {
+    std::lock_guard<std::mutex> lock(reports_mu);
+    reports.push_back({step, attempt, reason, "stopped"});
   };
   RunContext ctx;
   ctx.spec = &spec;
@@ -345,11 +364,11 @@ Result<RunSummary> ExecuteOrchestrated(Workspace& ws, const PipelineSpec& spec, 
       for (const auto& r : rows)
         if (r.step == f.step && (f.attempt > 0 ? r.attempt == f.attempt : (!row || r.attempt > row->attempt))) row = &r;
       if (row == nullptr) {
-        BATON_RETURN_IF_ERROR(runner.RecordNotRun(index, f.attempt > 0 ? f.attempt : 1, "failed", f.reason).status());
+        BATON_RETURN_IF_ERROR(runner.RecordNotRun(index, f.attempt > 0 ? f.attempt : 1, f.status, f.reason).status());
       } else if (row->status == "running" || row->status == "failed" || row->status == "stopped") {
         // The backend's reason is the real one: the entrypoint saw only a signal, or nothing.
         StepRunRecord rec = *row;
-        rec.status = "failed";
+        rec.status = f.status;
         rec.reason = f.reason;
         if (rec.ended_at == 0 || row->status == "running") rec.ended_at = NowMicros();
         std::vector<ArtifactRecord> none;
@@ -359,13 +378,17 @@ Result<RunSummary> ExecuteOrchestrated(Workspace& ws, const PipelineSpec& spec, 
     return Status::Ok();
   };
 
+  RunFollower follower(ws, spec, run_id, observer);
+  if (Status seeded = follower.Seed(); !seeded.ok()) {
+    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    return seeded;
+  }
   std::atomic<bool> finished{false};
   Status submitted;
   std::thread submitter([&] {
     submitted = orch->Submit(req);
     finished = true;
   });
-  RunFollower follower(ws, spec, run_id, observer);
   std::string stop_reason;
   bool stopped = false;
   while (!finished) {
@@ -521,6 +544,10 @@ Result<SubmitRequest> BuildSubmitRequest(Workspace& ws, const PipelineSpec& spec
   SubmitRequest req =
       RequestFor(ws, spec, flavor, run_id, snapshot_hash, opts, std::set<std::string>(done.begin(), done.end()));
   req.log_dir = ws.LogsDir(run_id);
+  BATON_ASSIGN_OR_RETURN(auto earlier, ws.meta->ListStepRuns(run_id));
+  for (auto& job : req.steps)
+    for (const auto& r : earlier)
+      if (r.step == job.name) job.attempt = std::max(job.attempt, r.attempt + 1);
   BATON_RETURN_IF_ERROR(fs::MakeDirs(req.log_dir));
   req.snapshot_file = req.log_dir + "/snapshot.json";
   BATON_RETURN_IF_ERROR(fs::WriteFileAtomic(req.snapshot_file, SpecToJson(spec).dump()));

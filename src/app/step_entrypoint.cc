@@ -27,7 +27,18 @@ Result<StepOutcome> RunAttempt(StepRunner& runner, LocalLauncher& launcher, int 
     int sig = 0;
     for (;;) {
       auto r = launcher.Wait(0, &c, &sig);
-      if (r == Launcher::WaitResult::kCompleted) break;
+      if (r == Launcher::WaitResult::kCompleted) {
+        // A stop that killed the step and signalled this process at once (scancel signals every
+        // process of a Slurm job; a container engine, every process of a container): the step
+        // was stopped, not failed.
+        sigset_t pending;
+        if (!c.ok() && ::sigpending(&pending) == 0 &&
+            (sigismember(&pending, SIGINT) || sigismember(&pending, SIGTERM) || sigismember(&pending, SIGHUP))) {
+          *interrupted = true;
+          c.cancelled = true;
+        }
+        break;
+      }
       if (r == Launcher::WaitResult::kInterrupted) {
         *interrupted = true;
         launcher.CancelAll();

@@ -236,10 +236,14 @@ int Resume(const ResumeArgs& a) {
   if (!run.ok()) return Fail(run.status());
   auto spec = LoadRunSpec(*ws, *run);
   if (!spec.ok()) return Fail(spec.status());
+  // The run's orchestrator (recorded in its snapshot) may be a plugin flavor.
+  auto flavors = LoadFlavors(*ws->meta);
+  if (!flavors.ok()) return Fail(flavors.status());
   RunOptions opts;
   opts.jobs = a.jobs;
   opts.use_cache = !a.no_cache;
   opts.explain = a.explain;
+  opts.flavors = flavors->get();
   bool json = a.output == "json";
   ProgressDisplay progress(*spec, a.quiet || json, a.explain);
   ExecutionObserver silent;

@@ -7,6 +7,9 @@
 #include <cstdint>
 #include <set>
 #include <string>
+#include <vector>
+
+#include "baton/status.h"
 
 namespace baton {
 
@@ -44,5 +47,22 @@ int64_t BootTicksNow();
 // `started_by_ticks`. Catches step processes a killed baton started but never journaled. Never
 // kills the caller's own group. Adds the groups killed to `killed`.
 void KillGroupsWithEnv(const std::string& env_entry, int64_t started_by_ticks, std::set<pid_t>* killed);
+
+}  // namespace baton
+
+namespace baton {
+
+// What a finished command printed and how it ended.
+struct CommandResult {
+  int exit_code = -1;  // 128+N when killed by signal N
+  std::string out;
+  std::string err;
+};
+
+// Runs argv[0] (looked up on PATH) with argv and waits for it, collecting its stdout and stderr.
+// The child starts with no blocked signals and default dispositions, so it can be called from
+// threads that block signals. `extra_env` (NAME=VALUE) is added to this process's environment.
+// Fails only when the command cannot be started.
+Result<CommandResult> RunCommand(const std::vector<std::string>& argv, const std::vector<std::string>& extra_env = {});
 
 }  // namespace baton

@@ -8,6 +8,7 @@
 #include "core/spec.h"
 #include "core/spec_parser.h"
 #include "stack/local_orchestrator.h"
+#include "stack/slurm_orchestrator.h"
 
 namespace baton {
 
@@ -86,6 +87,7 @@ Status RegisterBuiltinFlavors(FlavorRegistry* registry) {
     return std::unique_ptr<Orchestrator>(new LocalOrchestrator(config));
   };
   BATON_RETURN_IF_ERROR(registry->Register(std::move(local)));
+  BATON_RETURN_IF_ERROR(registry->Register(SlurmFlavor()));
 
   FlavorInfo store;
   store.type = ComponentType::kArtifactStore;

@@ -7,7 +7,11 @@ namespace baton {
 nlohmann::json SubmitRequest::ToJson() const {
   nlohmann::json steps_json = nlohmann::json::array();
   for (const auto& s : steps)
-    steps_json.push_back({{"name", s.name}, {"upstream", s.upstream}, {"command", s.command}, {"settings", s.settings}});
+    steps_json.push_back({{"name", s.name},
+                          {"upstream", s.upstream},
+                          {"command", s.command},
+                          {"settings", s.settings},
+                          {"attempt", s.attempt}});
   return {{"run_id", run_id},        {"pipeline", pipeline}, {"snapshot_hash", snapshot_hash},
           {"snapshot_file", snapshot_file}, {"workdir", workdir}, {"log_dir", log_dir},
           {"env", env},              {"steps", steps_json},   {"config", config},
