@@ -11,14 +11,14 @@ packages=(build-essential cmake ninja-build pkg-config git
           libyaml-cpp-dev nlohmann-json3-dev libsqlite3-dev libssl-dev libcli11-dev
           libgtest-dev libgmock-dev libbenchmark-dev
           python3 python3-numpy python3-sklearn sqlite3 procps)
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if ((${#missing[@]})); then
   echo "bootstrap: installing ${missing[*]}"
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
   export DEBIAN_FRONTEND=noninteractive
   $sudo apt-get update -qq
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
@@ -42,6 +42,8 @@ case "$mode" in
     ;;
   test)
     build build/release -DCMAKE_BUILD_TYPE=Release -DBATON_WERROR=ON
+    # Real services the backend tests run against.
+    $sudo scripts/setup-slurm.sh
     (cd build/release && ctest --output-on-failure -j "$jobs")
     echo "bootstrap: again under AddressSanitizer + UndefinedBehaviorSanitizer"
     build build/asan -DCMAKE_BUILD_TYPE=Debug -DBATON_SANITIZE=address,undefined -DBATON_BUILD_BENCH=OFF -DBATON_WERROR=ON

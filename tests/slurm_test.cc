@@ -398,3 +398,35 @@ TEST(Slurm, GpuRequestsScheduleOnTheGpuNodes) {
 
 }  // namespace
 }  // namespace baton
+
+namespace baton {
+namespace {
+
+TEST(Slurm, AKilledBatonLeavesNoJobBehind) {
+  REQUIRE_SLURM();
+  TempDir d;
+  SlurmWorkspace(d);
+  const std::string name = Unique("killed");
+  std::string marker = "zzslurm" + name;
+  d.Write("p.yaml", "name: " + name + "\nsteps:\n  a: {run: \"sleep 300; : " + marker + "\"}\n  b: {run: \"true\", after: [a]}\n");
+  pid_t pid = testing::SpawnBaton(d.path(), {"run", "p.yaml", "--stack", "hpc"}, "/dev/null", "/dev/null");
+  ASSERT_GT(pid, 0);
+  for (int i = 0; i < 600 && RunShell("/", "pgrep -f 'sleep 300; : " + marker + "' | wc -l").out != "1\n"; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  testing::WaitExit(pid);
+  // The next command finds the dead run and cancels its jobs, the running and the pending one.
+  Json runs = JsonOf(d.path(), {"runs", "list", "-o", "json"});
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0]["status"], "interrupted") << runs.dump(2);
+  EXPECT_NE(runs[0]["reason"].get<std::string>().find("cancelled its backend jobs"), std::string::npos) << runs.dump(2);
+  for (const std::string step : {"a", "b"}) {
+    auto recs = SlurmRecords(name + "." + step, 1);
+    ASSERT_EQ(recs.size(), 1u) << step;
+    EXPECT_EQ(recs.begin()->second.rfind("CANCELLED", 0), 0u) << step << " " << recs.begin()->second;
+  }
+  EXPECT_EQ(RunShell("/", "squeue -h -n " + name + ".a," + name + ".b").out, "");
+}
+
+}  // namespace
+}  // namespace baton

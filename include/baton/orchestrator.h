@@ -40,7 +40,10 @@ struct SubmitRequest {
   std::string snapshot_hash;
   std::string snapshot_file;   // the snapshot's canonical JSON, on disk
   std::string workdir;         // the directory steps run in (the pipeline's directory)
-  std::string log_dir;         // a directory of the run the orchestrator may write to
+  std::string log_dir;         // a directory of the run the orchestrator may write to. A
+                               // backend that keeps running the run's work when baton dies
+                               // keeps log_dir/cancel.sh up to date: the next baton command
+                               // that finds the run's process dead runs it (sh cancel.sh)
   std::vector<std::string> env;  // NAME=VALUE every step command needs (BATON_DIR, ...)
   std::vector<StepJob> steps;  // in an order where every step comes after its upstream
   nlohmann::json config;       // the orchestrator component's config, secrets resolved

@@ -90,6 +90,15 @@ Result<std::vector<std::string>> ReapDeadRuns(Workspace& ws) {
   for (const auto& run : running) {
     // Every orchestrator so far is driven by the baton process that started the run.
     if (RunProcessAlive(run)) continue;
+    // Backends that keep running a run's work without baton (Slurm) leave a script that
+    // cancels it (see SubmitRequest::log_dir).
+    std::string cancelled;
+    const std::string cancel = ws.LogsDir(run.id) + "/cancel.sh";
+    if (fs::Exists(cancel)) {
+      auto r = RunCommand({"/bin/sh", cancel});
+      cancelled = r.ok() && r->exit_code == 0 ? "; cancelled its backend jobs"
+                                               : "; cancelling its backend jobs failed (" + cancel + ")";
+    }
     std::set<pid_t> killed;
     KillJournaledGroups(ws.LogsDir(run.id) + "/.pids", run.started_at, &killed);
     // A step the dead baton was starting when it died may be missing from the journal; every
@@ -98,6 +107,7 @@ Result<std::vector<std::string>> ReapDeadRuns(Workspace& ws) {
     std::string reason = "interrupted: the baton process (pid " + std::to_string(run.pid) +
                          ") ended without finishing the run";
     if (!killed.empty()) reason += "; terminated " + std::to_string(killed.size()) + " step process group(s) it left running";
+    reason += cancelled;
     BATON_RETURN_IF_ERROR(ws.meta->MarkRunInterrupted(run.id, reason));
     reaped.push_back(run.id);
   }

@@ -316,9 +316,14 @@ Status SlurmOrchestrator::Submit(const SubmitRequest& req) {
     job[i] = id;
     st[i] = S::kSubmitted;
     step_of_job[id] = i;
-    std::lock_guard<std::mutex> lock(mu_);
-    live_jobs_.insert(id);
-    return Status::Ok();
+    std::string ids;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      live_jobs_.insert(id);
+      for (const auto& j : live_jobs_) ids += " " + j;
+    }
+    // If this baton dies, the next command cancels what is left (see SubmitRequest::log_dir).
+    return fs::WriteFileAtomic(req.log_dir + "/cancel.sh", ShellQuote(Tool(config_, "scancel")) + ids + " 2>/dev/null || true\n");
   };
   auto forget = [&](const std::string& id) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -350,7 +355,15 @@ Status SlurmOrchestrator::Submit(const SubmitRequest& req) {
   };
 
   // Submit everything, upstream first (the request's order).
+  const int64_t t0 = MonotonicMicros();
   for (size_t i = 0; i < n && !stop_; ++i) BATON_RETURN_IF_ERROR(submit(i));
+  {
+    const int64_t us = MonotonicMicros() - t0;
+    char line[160];
+    std::snprintf(line, sizeof line, "submitted %zu jobs in %.1f ms (%.2f ms per job)\n", n, us / 1000.0,
+                  n ? us / 1000.0 / static_cast<double>(n) : 0.0);
+    (void)fs::WriteFileAtomic(dir + "/submit.log", line);
+  }
 
   // Follow the jobs.
   bool cancelled_all = false;
