@@ -411,8 +411,10 @@ TEST(Slurm, AKilledBatonLeavesNoJobBehind) {
   d.Write("p.yaml", "name: " + name + "\nsteps:\n  a: {run: \"sleep 300; : " + marker + "\"}\n  b: {run: \"true\", after: [a]}\n");
   pid_t pid = testing::SpawnBaton(d.path(), {"run", "p.yaml", "--stack", "hpc"}, "/dev/null", "/dev/null");
   ASSERT_GT(pid, 0);
-  for (int i = 0; i < 600 && RunShell("/", "pgrep -f 'sleep 300; : " + marker + "' | wc -l").out != "1\n"; ++i)
+  // The bracket keeps the pattern from matching the shell that runs pgrep.
+  for (int i = 0; i < 600 && RunShell("/", "pgrep -f 'sleep 30[0]; : " + marker + "' | wc -l").out != "1\n"; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_EQ(RunShell("/", "pgrep -f 'sleep 30[0]; : " + marker + "' | wc -l").out, "1\n");
   ASSERT_EQ(::kill(pid, SIGKILL), 0);
   testing::WaitExit(pid);
   // The next command finds the dead run and cancels its jobs, the running and the pending one.
