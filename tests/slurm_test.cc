@@ -125,6 +125,8 @@ TEST(SlurmFlavor, EndStatesBecomeReasons) {
             "out of memory: Slurm job 7 exceeded its memory limit (--mem)");
   EXPECT_EQ(S::FailureReason("7", "NODE_FAIL", "0:0", "", ""), "Slurm job 7 ended with NODE_FAIL: its node failed");
   EXPECT_EQ(S::FailureReason("7", "FAILED", "0:9", "", ""), "Slurm job 7 was killed by signal 9");
+  EXPECT_EQ(S::FailureReason("7", "FAILED", "1:0", "", "baton: error: no workspace (.baton) at or above /x\n"),
+            "Slurm job 7 failed: no workspace (.baton) at or above /x");
   EXPECT_EQ(S::FailureReason("7", "FAILED", "2:0", "", ""),
             "Slurm job 7 failed with exit code 2 before the step entrypoint could record it");
 }

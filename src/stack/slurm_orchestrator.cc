@@ -211,6 +211,10 @@ std::string SlurmOrchestrator::FailureReason(const std::string& job_id, const st
   if (state == "DEADLINE") return job + " missed its deadline";
   if (state == "CANCELLED") return job + " was cancelled outside baton (scancel)";
   if (state == "FAILED") {
+    // The entrypoint could not do its work (no workspace on the node, a store it cannot open):
+    // its error is in the job's output.
+    if (auto e = output.find("baton: error: "); e != std::string::npos)
+      return job + " failed: " + output.substr(e + 14, output.find('\n', e) - e - 14);
     // Exit code 1 is the entrypoint's "the step failed", already recorded with its reason.
     if (exit_code == "1:0") return "";
     auto parts = Split(exit_code, ':');
