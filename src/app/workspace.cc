@@ -8,6 +8,7 @@
 
 #include "platform/fs.h"
 #include "platform/process.h"
+#include "stack/local_docker_orchestrator.h"
 
 namespace baton {
 
@@ -95,9 +96,12 @@ Result<std::vector<std::string>> ReapDeadRuns(Workspace& ws) {
     // A step the dead baton was starting when it died may be missing from the journal; every
     // step process (and hook) carries BATON_RUN_ID in its environment.
     KillGroupsWithEnv("BATON_RUN_ID=" + run.id, now_ticks, &killed);
+    // Containers carry the run's id as a label.
+    const int containers = run.orchestrator == "local_docker" ? RemoveRunContainers(run.id) : 0;
     std::string reason = "interrupted: the baton process (pid " + std::to_string(run.pid) +
                          ") ended without finishing the run";
     if (!killed.empty()) reason += "; terminated " + std::to_string(killed.size()) + " step process group(s) it left running";
+    if (containers > 0) reason += "; removed " + std::to_string(containers) + " container(s) it left running";
     BATON_RETURN_IF_ERROR(ws.meta->MarkRunInterrupted(run.id, reason));
     reaped.push_back(run.id);
   }
