@@ -363,7 +363,8 @@ Result<PipelineImage> LocalDockerOrchestrator::BuildImage(const ImageSource& src
                        "COPY opt /opt\n"
                        "COPY tmp /tmp\n" +
                        "COPY [\"code\", " + Json(src.code_dir + "/").dump() + "]\n" +
-                       "LABEL baton.pipeline=" + Json(src.pipeline).dump() + " baton.content=" + hash + "\n";
+                       "LABEL baton.pipeline=" + Json(src.pipeline).dump() + " baton.code_dir=" + Json(src.code_dir).dump() +
+                       " baton.content=" + hash + "\n";
     BATON_RETURN_IF_ERROR(fs::WriteFileAtomic(ctx + "/Containerfile", file));
     std::vector<std::string> build = {engine_, "build", "-q", "-t", img.local_tag, "-f", ctx + "/Containerfile"};
     if (engine_ == "podman") build.push_back("--pull=never");
@@ -488,6 +489,9 @@ std::vector<std::string> CommonOptions(const SubmitRequest& req, const Json& orc
   for (const auto& e : req.env) o.insert(o.end(), {"-e", e});
   o.insert(o.end(), {"-e", "BATON_CONTAINER=" + engine});
   for (const auto& n : orch.value("pass_env", Json::array())) o.insert(o.end(), {"-e", n.get<std::string>()});
+  // A sanitized baton build keeps its sanitizer settings in the container.
+  for (const char* n : {"ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"})
+    if (std::getenv(n) != nullptr) o.insert(o.end(), {"-e", n});
   return o;
 }
 
@@ -800,7 +804,13 @@ Status LocalDockerOrchestrator::Submit(const SubmitRequest& req) {
       --running;
       memory_in_use -= plans[f.index].memory;
       const StepJob& job = req.steps[f.index];
-      if (f.exit_code == 0) {
+      const std::string marker = "step " + job.name + " of run " + req.run_id + ": ";
+      const std::string tail = Tail(log_path[f.index], log_from[f.index]);
+      // The entrypoint's last line says how the step ended; it decides, not an exit code that
+      // something after the step (a sanitizer's report at exit, say) may have changed.
+      const bool recorded_ok = tail.find(marker + "completed") != std::string::npos ||
+                               tail.find(marker + "cached") != std::string::npos;
+      if (recorded_ok || (f.exit_code == 0 && tail.find(marker) == std::string::npos)) {
         finish(f.index, true);
         continue;
       }
@@ -810,8 +820,7 @@ Status LocalDockerOrchestrator::Submit(const SubmitRequest& req) {
       if (f.killed_by_deadline) {
         reason = "timed out: the step's container outlived every attempt's time limit and was removed";
       } else {
-        reason = FailureReason(f.exit_code, Tail(log_path[f.index], log_from[f.index]),
-                               "step " + job.name + " of run " + req.run_id + ": ", plans[f.index].memory);
+        reason = FailureReason(f.exit_code, tail, marker, plans[f.index].memory);
       }
       if (!reason.empty()) report(job.name, reason);
     }
