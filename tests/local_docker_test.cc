@@ -194,6 +194,32 @@ TEST_F(LocalDocker, StopLeavesNoContainerBehind) {
   for (const auto& s : shown["steps"]) EXPECT_TRUE(s["status"] == "stopped" || s["status"] == "skipped") << s.dump();
 }
 
+TEST_F(LocalDocker, ContainersOfACrashedBatonAreRemovedByTheNextCommand) {
+  d_.Write("p.yaml", "name: crash\nsteps:\n  l1: {run: 'sleep 120'}\n");
+  pid_t pid = SpawnBaton(ws(), {"run", "p.yaml"}, ws() + "/out.txt", ws() + "/err.txt");
+  ASSERT_GT(pid, 0);
+  std::string run;
+  for (int i = 0; i < 600; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (run.empty()) run = LatestRun(ws());
+    if (!run.empty() && !ContainersOf(run).empty()) break;
+  }
+  ASSERT_FALSE(run.empty());
+  ASSERT_NE(ContainersOf(run), "") << "the step never ran";
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  WaitExit(pid);
+  Json runs = JsonOf(ws(), {"runs", "list", "-o", "json"});
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0]["status"], "interrupted");
+  // Its entrypoint is killed like any step process of the run, or its container removed.
+  const std::string reason = runs[0]["reason"];
+  EXPECT_TRUE(reason.find("step process group(s) it left running") != std::string::npos ||
+              reason.find("container(s) it left running") != std::string::npos)
+      << reason;
+  for (int i = 0; i < 100 && !ContainersOf(run).empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(ContainersOf(run), "");
+}
+
 TEST_F(LocalDocker, AMissingImageIsAClearStepFailure) {
   Register("missing", {"parent_image=localhost/baton-no-such-image:1"});
   d_.Write("p.yaml", "name: noimage\nsteps:\n  a: {run: 'true'}\n");
@@ -247,7 +273,7 @@ TEST_F(LocalDocker, WarmModeRunsEveryStepInOneContainer) {
   ASSERT_EQ(RunBaton(ws(), {"artifacts", "export", std::to_string(StepOf(shown, "a")["outputs"]["o"]["id"].get<int64_t>()), dest})
                 .exit_code,
             0);
-  EXPECT_NE(ReadFileOrDie(dest).find("baton step idle"), std::string::npos) << ReadFileOrDie(dest);
+  EXPECT_NE(ReadFileOrDie(dest).find("baton step serve"), std::string::npos) << ReadFileOrDie(dest);
   EXPECT_EQ(ContainersOf(run), "") << "the warm container outlived the run";
 }
 
@@ -358,6 +384,40 @@ TEST_F(LocalDocker, QuickstartRunsInContainersLikeLocally) {
     }
   }
   EXPECT_NE(docker["steps"].dump().find("accuracy"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace baton::testing
+
+namespace baton::testing {
+namespace {
+
+// Without podman or docker: compile still shows the containers; build and run say what is missing.
+TEST(LocalDockerWithoutEngine, CompilesAndExplainsWhatIsMissing) {
+  TempDir d;
+  // baton with a PATH where neither engine is.
+  auto without_engine = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"/usr/bin/env", "PATH=/nonexistent", BatonBinary()});
+    return RunProgram(d.path(), args);
+  };
+  ASSERT_EQ(RunBaton(d.path(), {"init"}).exit_code, 0);
+  ASSERT_EQ(RunBaton(d.path(), {"orchestrator", "register", "boxed", "--flavor", "local_docker", "--set", "network=none"})
+                .exit_code,
+            0);
+  ASSERT_EQ(RunBaton(d.path(), {"stack", "register", "boxed", "--orchestrator", "boxed", "--set"}).exit_code, 0);
+  d.Write("p.yaml", "name: p\nsteps:\n  a: {run: 'true', resources: {cpu: 1, memory: 1Gi}}\n  b: {run: 'true', after: [a]}\n");
+  auto c = without_engine({"compile", "p.yaml", "--out", d.path() + "/out"});
+  ASSERT_EQ(c.exit_code, 0) << Describe(c);
+  std::string script = ReadFileOrDie(d.path() + "/out/containers.sh");
+  EXPECT_NE(script.find("'--network=none'"), std::string::npos) << script;
+  EXPECT_NE(script.find("'--memory' '1073741824b' '--memory-swap' '1073741824b'"), std::string::npos) << script;
+  EXPECT_NE(script.find("'/opt/baton/bin/baton' 'step' 'run'"), std::string::npos) << script;
+  auto r = without_engine({"run", "p.yaml"});
+  EXPECT_EQ(r.exit_code, 1) << Describe(r);
+  EXPECT_NE(r.out.find("needs podman or docker"), std::string::npos) << Describe(r);
+  auto b = without_engine({"build", "p.yaml"});
+  EXPECT_NE(b.exit_code, 0);
+  EXPECT_NE(b.err.find("needs podman or docker"), std::string::npos) << Describe(b);
 }
 
 }  // namespace

@@ -1,9 +1,9 @@
 // baton step run: the step entrypoint every backend executes.
 
-#include <signal.h>
 #include <unistd.h>
 
 #include "app/step_entrypoint.h"
+#include "app/step_queue.h"
 #include "cli/cli.h"
 #include "platform/fs.h"
 
@@ -22,20 +22,6 @@ int DoStepRun(const StepEntrypointOptions& a) {
   return outcome->ok() ? 0 : 1;
 }
 
-// Waits for SIGTERM/SIGINT: the main process of a warm container, which steps are exec'd into.
-// (As a container's process 1 it must end on a signal explicitly.)
-int DoStepIdle() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGHUP);
-  ::sigprocmask(SIG_BLOCK, &set, nullptr);
-  int sig = 0;
-  ::sigwait(&set, &sig);
-  return 0;
-}
-
 }  // namespace
 
 void AddStepCommands(CLI::App& app) {
@@ -49,9 +35,11 @@ void AddStepCommands(CLI::App& app) {
   run->add_option("--attempt", a->attempt, "Run exactly this attempt (default: the next ones, per the retry policy)");
   run->add_flag("--no-cache", a->no_cache, "Do not reuse earlier results");
   run->callback([a] { SetAction([a] { return DoStepRun(*a); }); });
-  auto* idle = step->add_subcommand("idle", "Wait for SIGTERM (the main process of a warm container)");
-  idle->group("");  // internal
-  idle->callback([] { SetAction([] { return DoStepIdle(); }); });
+  auto queue = std::make_shared<std::string>();
+  auto* serve = step->add_subcommand("serve", "Run the step jobs written into a directory until SIGTERM (a warm container)");
+  serve->group("");  // internal: the main process of local_docker's warm containers
+  serve->add_option("--queue", *queue, "Directory of step jobs")->required();
+  serve->callback([queue] { SetAction([queue] { return ServeStepQueue(*queue); }); });
 }
 
 }  // namespace baton::cli

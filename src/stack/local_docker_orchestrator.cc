@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "app/step_queue.h"
 #include "core/spec.h"
 #include "platform/fs.h"
 #include "platform/hash.h"
@@ -290,19 +291,24 @@ std::string EngineError(const ProcResult& r) {
 
 Result<std::unique_ptr<LocalDockerOrchestrator>> LocalDockerOrchestrator::Create(const Json& config) {
   std::string engine = config.value("engine", std::string("auto"));
+  std::string missing;
   if (engine == "auto") {
     if (InPath("podman")) engine = "podman";
     else if (InPath("docker")) engine = "docker";
-    else
-      return FailedPrecondition(
-          "the local_docker orchestrator needs podman or docker, and neither is installed "
-          "(scripts/setup-podman.sh installs and configures podman)");
+    else {
+      engine = "podman";
+      missing = "the local_docker orchestrator needs podman or docker, and neither is installed "
+                "(scripts/setup-podman.sh installs and configures podman)";
+    }
   } else if (engine != "podman" && engine != "docker") {
     return InvalidArgument("engine must be auto, podman or docker, not '" + engine + "'");
   } else if (!InPath(engine)) {
-    return FailedPrecondition("the local_docker orchestrator is configured for " + engine + ", which is not installed");
+    missing = "the local_docker orchestrator is configured for " + engine + ", which is not installed";
   }
-  return std::unique_ptr<LocalDockerOrchestrator>(new LocalDockerOrchestrator(config, engine));
+  // Compile needs no engine; building and running do.
+  std::unique_ptr<LocalDockerOrchestrator> o(new LocalDockerOrchestrator(config, engine));
+  o->missing_engine_ = missing;
+  return o;
 }
 
 Status LocalDockerOrchestrator::EnsureImage(const std::string& image) {
@@ -320,6 +326,7 @@ Status LocalDockerOrchestrator::EnsureImage(const std::string& image) {
 }
 
 Result<PipelineImage> LocalDockerOrchestrator::BuildImage(const ImageSource& src) {
+  if (!missing_engine_.empty()) return FailedPrecondition(missing_engine_);
   if (src.parent.empty()) return InvalidArgument("no parent image: set parent_image on the orchestrator or image: on the step");
   if (Status st = EnsureImage(src.parent); !st.ok())
     return NotFound("parent " + st.message() + "; build or pull it first (scripts/setup-podman.sh builds the base images)");
@@ -612,6 +619,7 @@ Status LocalDockerOrchestrator::Compile(const SubmitRequest& req, const std::str
 
 Status LocalDockerOrchestrator::Submit(const SubmitRequest& req) {
   if (!req.schedule.empty()) return FailedPrecondition("the local_docker orchestrator does not schedule runs");
+  if (!missing_engine_.empty()) return FailedPrecondition(missing_engine_);
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_.erase(req.run_id);
@@ -656,26 +664,39 @@ Status LocalDockerOrchestrator::Submit(const SubmitRequest& req) {
           if (plans[i].parent == parent) fail[i] = st.message();
     }
 
-  // Warm mode: one long-lived container per image, started on first use.
-  std::map<std::string, std::string> warm_containers;  // image -> container name
+  // Warm mode: one long-lived container per image, started on first use. Its main process
+  // (`baton step serve`) takes the steps' entrypoints as job files from a directory in the
+  // mounted workspace (see app/step_queue.h): no `exec` per step.
+  struct Warm {
+    std::string name;   // container
+    std::string queue;  // job directory
+  };
+  std::map<std::string, Warm> warm_containers;  // image -> its warm container
   int warm_count = 0;
-  auto warm_container = [&](size_t i, std::string* error) -> std::string {
+  auto warm_container = [&](size_t i, std::string* error) -> const Warm* {
     auto it = warm_containers.find(image[i]);
-    if (it != warm_containers.end()) return it->second;
-    const std::string name = "baton-" + NamePart(req.run_id) + "-warm-" + std::to_string(++warm_count);
-    std::vector<std::string> argv = {engine_, "run", "-d", "--name", name, "--label", "baton.warm=1"};
+    if (it != warm_containers.end()) return &it->second;
+    Warm w;
+    ++warm_count;
+    w.name = "baton-" + NamePart(req.run_id) + "-warm-" + std::to_string(warm_count);
+    w.queue = req.log_dir + "/warm-" + std::to_string(warm_count);
+    (void)fs::RemoveTree(w.queue);  // jobs of an earlier submission of this run
+    if (Status st = fs::MakeDirs(w.queue); !st.ok()) {
+      *error = st.message();
+      return nullptr;
+    }
+    std::vector<std::string> argv = {engine_, "run", "-d", "--name", w.name, "--label", "baton.warm=1"};
     auto common = CommonOptions(req, config_, engine_);
     argv.insert(argv.end(), common.begin(), common.end());
     argv.push_back(image[i]);
-    auto entry = EntryArgv({exe, "step", "idle"});
+    auto entry = EntryArgv({exe, "step", "serve", "--queue", w.queue});
     argv.insert(argv.end(), entry.begin(), entry.end());
     ProcResult r = Capture(argv);
     if (r.exit_code != 0) {
       *error = "cannot start the warm container for image " + image[i] + ": " + EngineError(r);
-      return "";
+      return nullptr;
     }
-    warm_containers[image[i]] = name;
-    return name;
+    return &warm_containers.emplace(image[i], w).first->second;
   };
 
   // The scheduler: start every step whose upstream steps succeeded, up to -j at once and within
@@ -716,13 +737,42 @@ Status LocalDockerOrchestrator::Submit(const SubmitRequest& req) {
     std::vector<std::string> argv;
     std::string error;
     if (warm) {
-      std::string container = warm_container(i, &error);
-      if (container.empty()) {
+      const Warm* w = warm_container(i, &error);
+      if (w == nullptr) {
         report(job.name, error);
         finish(i, false);
         return;
       }
-      argv = {engine_, "exec", container};
+      const std::string id = NamePart(job.name);
+      if (!PublishQueueFile(w->queue + "/" + id + ".job",
+                            Json{{"argv", plans[i].entry}, {"log", log_path[i]}}.dump())) {
+        report(job.name, "cannot write the step's job into " + w->queue + ": " + std::strerror(errno));
+        finish(i, false);
+        return;
+      }
+      state[i] = kRunning;
+      ++running;
+      memory_in_use += plans[i].memory;
+      const std::string exit_file = w->queue + "/" + id + ".exit", container = w->name;
+      threads.emplace_back([&, i, exit_file, container] {
+        int code = -1;
+        for (int tick = 1; code < 0; ++tick) {
+          if (auto text = fs::ReadFile(exit_file); text.ok() && !text->empty()) {
+            code = std::atoi(text->c_str());
+            break;
+          }
+          std::this_thread::sleep_for(std::chrono::milliseconds(5));
+          if (tick % 400 == 0) {  // every 2 s: is the warm container still there?
+            if (stopping()) code = 143;
+            else if (Trim(Capture({engine_, "inspect", "--format", "{{.State.Running}}", container}).out) != "true")
+              code = 137;
+          }
+        }
+        std::lock_guard<std::mutex> lock(mu);
+        finished.push_back({i, code, false});
+        cv.notify_one();
+      });
+      return;
     } else {
       argv = {engine_, "run", "--rm", "--name", "baton-" + NamePart(req.run_id) + "-" + NamePart(job.name),
               "--label", "baton.step=" + job.name};
@@ -828,10 +878,12 @@ Status LocalDockerOrchestrator::Submit(const SubmitRequest& req) {
   for (auto& t : threads) t.join();
   // Warm containers, and anything a stop raced with.
   RemoveContainers(req.run_id, warm ? 0 : grace_s);
+  for (const auto& [img, w] : warm_containers) (void)fs::RemoveTree(w.queue);
   return Status::Ok();
 }
 
 Status LocalDockerOrchestrator::Stop(const std::string& run_id) {
+  if (!missing_engine_.empty()) return Status::Ok();  // it never started anything
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_.insert(run_id);

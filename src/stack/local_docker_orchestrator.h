@@ -45,7 +45,7 @@ class LocalDockerOrchestrator : public Orchestrator {
  public:
   // `config`: the flavor's keys with defaults, secrets resolved; an optional "registry" object
   // holds the stack's container registry component config (uri, tls_verify, username, password).
-  // Fails when the engine is not installed.
+  // Without the engine installed, Compile works and building or running says what is missing.
   static Result<std::unique_ptr<LocalDockerOrchestrator>> Create(const nlohmann::json& config);
 
   Status Compile(const SubmitRequest& req, const std::string& out_dir) override;
@@ -69,6 +69,7 @@ class LocalDockerOrchestrator : public Orchestrator {
 
   nlohmann::json config_;
   std::string engine_;  // the CLI: podman or docker
+  std::string missing_engine_;  // why the engine cannot be used, or ""
   std::mutex mu_;
   std::set<std::string> stopping_;  // runs being stopped
 };
