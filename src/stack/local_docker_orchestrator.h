@@ -8,8 +8,8 @@
 // it. The workspace (metadata store and local artifact store) is bind-mounted at its own path, so
 // the entrypoint records the step exactly as it does for local runs. Steps run in parallel up to
 // -j; `resources` become --cpus, --memory (without swap) and GPU devices. In warm mode
-// (`reuse_containers`) one long-lived container per image and run takes `exec`s of the
-// entrypoint instead. Every container carries the label baton.run=RUN_ID, so a stop, a time-out
+// (`reuse_containers`) one long-lived container per image and run takes the steps' entrypoints
+// as job files instead (app/step_queue.h). Every container carries the label baton.run=RUN_ID, so a stop, a time-out
 // or the cleanup after a crashed baton removes all of a run's containers.
 
 #include <atomic>
