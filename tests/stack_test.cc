@@ -134,7 +134,7 @@ TEST(Stacks, InvalidRegistrationsAreRefusedAndChangeNothing) {
     std::string message;
   };
   const std::vector<Case> cases = {
-      {{"orchestrator", "register", "x", "--flavor", "nosuch"}, "no orchestrator flavor 'nosuch' (flavors: local)"},
+      {{"orchestrator", "register", "x", "--flavor", "nosuch"}, "no orchestrator flavor 'nosuch' (flavors: local"},
       {{"orchestrator", "register", "x", "--flavor", "local", "--set", "job=2"},
        "orchestrator flavor 'local' has no key 'job' (did you mean 'jobs'?); valid keys: jobs, kill_grace"},
       {{"orchestrator", "register", "x", "--flavor", "local", "--set", "jobs=many"}, "'jobs' must be an integer, not 'many'"},
