@@ -117,6 +117,10 @@ TEST_F(LocalDocker, RunsStepsInContainersAndRecordsThemLikeLocalRuns) {
   auto logs = RunBaton(ws(), {"runs", "logs", run, "b"});
   EXPECT_NE(logs.out.find("step-b-says-hi"), std::string::npos) << Describe(logs);
   EXPECT_EQ(ContainersOf(run), "");
+  // The container's own output names the image.
+  std::string clog = ReadFileOrDie(ws() + "/.baton/logs/" + run + "/b.container.log");
+  EXPECT_NE(clog.find("in a container of image localhost/baton-boxed:"), std::string::npos) << clog;
+  EXPECT_NE(clog.find("step b of run " + run + ": completed"), std::string::npos) << clog;
   // Compile shows the containers a run would start, with the step's limits.
   auto c = RunBaton(ws(), {"compile", "p.yaml", "--out", ws() + "/out"});
   ASSERT_EQ(c.exit_code, 0) << Describe(c);

@@ -733,6 +733,16 @@ Status LocalDockerOrchestrator::Submit(const SubmitRequest& req) {
   auto launch = [&](size_t i) {
     const StepJob& job = req.steps[i];
     log_path[i] = req.log_dir + "/" + job.name + ".container.log";
+    {
+      // Which image the step ran from, for `baton runs logs` readers and debugging.
+      std::string line = "baton: step " + job.name + " in " + (warm ? "the warm container of " : "a container of ") +
+                         "image " + image[i] + "\n";
+      int fd = ::open(log_path[i].c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+      if (fd >= 0) {
+        (void)!::write(fd, line.data(), line.size());
+        ::close(fd);
+      }
+    }
     log_from[i] = FileSize(log_path[i]);
     std::vector<std::string> argv;
     std::string error;
