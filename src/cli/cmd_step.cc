@@ -17,6 +17,8 @@ int DoStepRun(const StepEntrypointOptions& a) {
   if (!ws.ok()) return Fail(ws.status());
   auto outcome = RunStepEntrypoint(*ws, a);
   if (!outcome.ok()) return Fail(outcome.status());
+  // Container orchestrators read this last line to tell a recorded end from a lost entrypoint
+  // (local_docker_orchestrator.cc): keep its form.
   std::printf("step %s of run %s: %s%s\n", a.step.c_str(), a.run.c_str(), outcome->status.c_str(),
               outcome->reason.empty() ? "" : (" (" + outcome->reason + ")").c_str());
   return outcome->ok() ? 0 : 1;
