@@ -34,7 +34,7 @@ constexpr const char* kLoader = "/opt/baton/lib/ld.so";
 constexpr const char* kLibDir = "/opt/baton/lib";
 constexpr const char* kBinary = "/opt/baton/bin/baton";
 // Changes whenever the layout of pipeline images changes, so old images are not reused.
-constexpr const char* kImageFormat = "baton-image-v1";
+constexpr const char* kImageFormat = "baton-image-v2";
 
 struct ProcResult {
   int exit_code = -1;
@@ -342,23 +342,26 @@ Result<PipelineImage> LocalDockerOrchestrator::BuildImage(const ImageSource& src
     std::string path;
     ~Cleanup() { (void)fs::RemoveTree(path); }
   } cleanup{ctx};
-  BATON_RETURN_IF_ERROR(fs::MakeDirs(ctx + "/opt/baton/bin"));
-  BATON_RETURN_IF_ERROR(fs::MakeDirs(ctx + "/opt/baton/lib"));
-  BATON_RETURN_IF_ERROR(fs::MakeDirs(ctx + "/tmp"));
-  ::chmod((ctx + "/tmp").c_str(), 01777);
-  BATON_RETURN_IF_ERROR(CopyFile(src.executable, ctx + "/opt/baton/bin/baton"));
-  ::chmod((ctx + "/opt/baton/bin/baton").c_str(), 0755);
+  // The image's files as a tree (root/), added with one COPY: no directory has to be created
+  // by the builder, which podman 4.3 sometimes fails at when builds run side by side.
+  const std::string root = ctx + "/root";
+  BATON_RETURN_IF_ERROR(fs::MakeDirs(root + "/opt/baton/bin"));
+  BATON_RETURN_IF_ERROR(fs::MakeDirs(root + "/opt/baton/lib"));
+  BATON_RETURN_IF_ERROR(fs::MakeDirs(root + "/tmp"));
+  ::chmod((root + "/tmp").c_str(), 01777);
+  BATON_RETURN_IF_ERROR(CopyFile(src.executable, root + "/opt/baton/bin/baton"));
+  ::chmod((root + "/opt/baton/bin/baton").c_str(), 0755);
   std::map<std::string, std::string> libs;
   std::string loader;
   BATON_RETURN_IF_ERROR(SharedLibraries(src.executable, &libs, &loader));
-  for (const auto& [name, path] : libs) BATON_RETURN_IF_ERROR(CopyFile(path, ctx + "/opt/baton/lib/" + name));
+  for (const auto& [name, path] : libs) BATON_RETURN_IF_ERROR(CopyFile(path, root + "/opt/baton/lib/" + name));
   const bool dynamic = !loader.empty();
   if (dynamic) {
-    BATON_RETURN_IF_ERROR(CopyFile(loader, ctx + "/opt/baton/lib/ld.so"));
-    ::chmod((ctx + "/opt/baton/lib/ld.so").c_str(), 0755);
+    BATON_RETURN_IF_ERROR(CopyFile(loader, root + "/opt/baton/lib/ld.so"));
+    ::chmod((root + "/opt/baton/lib/ld.so").c_str(), 0755);
   }
-  BATON_RETURN_IF_ERROR(CopyCode(src.code_dir, ctx + "/code", src.exclude_dir));
-  BATON_ASSIGN_OR_RETURN(TreeDigest content, DigestPath(ctx));
+  BATON_RETURN_IF_ERROR(CopyCode(src.code_dir, root + src.code_dir, src.exclude_dir));
+  BATON_ASSIGN_OR_RETURN(TreeDigest content, DigestPath(root));
   const std::string hash =
       Sha256Hex(std::string(kImageFormat) + "\n" + src.parent + "\n" + parent_id + "\n" + src.code_dir + "\n" + content.digest);
 
@@ -367,9 +370,7 @@ Result<PipelineImage> LocalDockerOrchestrator::BuildImage(const ImageSource& src
   img.reference = img.local_tag;
   if (Capture({engine_, "image", "inspect", "--format", "{{.Id}}", img.local_tag}).exit_code != 0) {
     std::string file = "FROM " + src.parent + "\n" +
-                       "COPY opt /opt\n"
-                       "COPY tmp /tmp\n" +
-                       "COPY [\"code\", " + Json(src.code_dir + "/").dump() + "]\n" +
+                       "COPY root/ /\n" +
                        "LABEL baton.pipeline=" + Json(src.pipeline).dump() + " baton.code_dir=" + Json(src.code_dir).dump() +
                        " baton.content=" + hash + "\n";
     BATON_RETURN_IF_ERROR(fs::WriteFileAtomic(ctx + "/Containerfile", file));
@@ -377,6 +378,7 @@ Result<PipelineImage> LocalDockerOrchestrator::BuildImage(const ImageSource& src
     if (engine_ == "podman") build.push_back("--pull=never");
     build.push_back(ctx);
     ProcResult r = Capture(build);
+    if (r.exit_code != 0 && EnsureImage(src.parent).ok()) r = Capture(build);  // once more: a transient storage error
     if (r.exit_code != 0) return Internal("building image " + img.local_tag + " failed: " + EngineError(r));
     img.built = true;
   }
