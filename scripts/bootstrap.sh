@@ -41,6 +41,8 @@ case "$mode" in
     build/release/baton runs show last
     ;;
   test)
+    # podman, runc, the base images and a registry for the local_docker orchestrator's tests
+    scripts/setup-podman.sh --python --registry
     build build/release -DCMAKE_BUILD_TYPE=Release -DBATON_WERROR=ON
     # Real services the backend tests run against.
     $sudo scripts/setup-slurm.sh

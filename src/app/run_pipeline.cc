@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <thread>
@@ -217,6 +218,8 @@ std::string SelfExe() {
   return buf;
 }
 
+}  // namespace
+
 Result<std::unique_ptr<Orchestrator>> MakeOrchestrator(const PipelineSpec& spec, const RunOptions& opts,
                                                         const FlavorInfo** flavor_out) {
   const Json& orch = spec.stack.value("orchestrator", Json::object());
@@ -230,8 +233,15 @@ Result<std::unique_ptr<Orchestrator>> MakeOrchestrator(const PipelineSpec& spec,
   }
   if (flavor_out) *flavor_out = f;
   BATON_ASSIGN_OR_RETURN(Json config, ResolveSecrets(WithDefaults(*f, orch.value("config", Json::object()))));
+  // The stack's container registry reaches the orchestrator as "registry": its config.
+  if (spec.stack.contains("container_registry")) {
+    BATON_ASSIGN_OR_RETURN(config["registry"],
+                           ResolveSecrets(spec.stack["container_registry"].value("config", Json::object())));
+  }
   return f->make_orchestrator(config);
 }
+
+namespace {
 
 // Follows a run an orchestrator executes through the step runs the step entrypoint records.
 class RunFollower {
@@ -568,6 +578,31 @@ Status CompilePipeline(Workspace& ws, const PipelineSpec& spec, const RunOptions
   req.log_dir = out_dir;
   BATON_RETURN_IF_ERROR(fs::WriteFileAtomic(out_dir + "/request.json", req.ToJson().dump(2) + "\n"));
   return orch->Compile(req, out_dir);
+}
+
+Result<std::vector<PipelineImage>> BuildPipelineImages(Workspace& ws, const PipelineSpec& spec, const RunOptions& opts) {
+  const FlavorInfo* flavor = nullptr;
+  BATON_ASSIGN_OR_RETURN(auto orch, MakeOrchestrator(spec, opts, &flavor));
+  auto* docker = dynamic_cast<LocalDockerOrchestrator*>(orch.get());
+  if (docker == nullptr)
+    return FailedPrecondition("orchestrator '" + spec.stack["orchestrator"].value("name", std::string()) + "' (flavor " +
+                              flavor->name + ") runs no containers; build images for a stack whose orchestrator is "
+                              "local_docker");
+  const Json component = spec.stack.value("orchestrator", Json::object()).value("config", Json::object());
+  std::vector<std::string> parents;
+  for (const auto& s : spec.steps) {
+    Json settings = StepSettingsJson(spec, s, *flavor, component);
+    std::string parent = settings.value("image", std::string());
+    if (parent.empty()) parent = settings["orchestrator"].value("parent_image", std::string());
+    if (std::find(parents.begin(), parents.end(), parent) == parents.end()) parents.push_back(parent);
+  }
+  std::vector<PipelineImage> out;
+  for (const auto& parent : parents) {
+    ImageSource src{spec.name, SelfExe(), spec.root, ws.dir, parent};
+    BATON_ASSIGN_OR_RETURN(PipelineImage img, docker->BuildImage(src));
+    out.push_back(img);
+  }
+  return out;
 }
 
 Result<RunSummary> RunPipeline(Workspace& ws, const PipelineSpec& spec, const RunOptions& opts,

@@ -9,6 +9,7 @@
 #include "app/workspace.h"
 #include "core/executor.h"
 #include "core/spec.h"
+#include "stack/local_docker_orchestrator.h"
 #include "stack/stack.h"
 
 namespace baton {
@@ -53,6 +54,13 @@ Result<SubmitRequest> BuildSubmitRequest(Workspace& ws, const PipelineSpec& spec
 // `baton compile`: writes the snapshot and what the stack's orchestrator would submit into
 // `out_dir`, submitting nothing. `spec.stack` must be set.
 Status CompilePipeline(Workspace& ws, const PipelineSpec& spec, const RunOptions& opts, const std::string& out_dir);
+// The orchestrator of `spec.stack`, configured (defaults, secrets, the stack's container registry).
+Result<std::unique_ptr<Orchestrator>> MakeOrchestrator(const PipelineSpec& spec, const RunOptions& opts,
+                                                        const FlavorInfo** flavor_out);
+// `baton build`: the container images a run of `spec` on its stack's container orchestrator
+// uses, one per distinct parent image, built when missing (and pushed when the stack has a
+// container registry). A failure is the first one met.
+Result<std::vector<PipelineImage>> BuildPipelineImages(Workspace& ws, const PipelineSpec& spec, const RunOptions& opts);
 Capacity LocalCapacity(int jobs);
 int DefaultJobs();
 

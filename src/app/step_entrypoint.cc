@@ -4,13 +4,51 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <thread>
 
 #include "app/run_pipeline.h"
+#include "platform/fs.h"
 #include "platform/local_launcher.h"
 
 namespace baton {
 namespace {
+
+// The memory cgroup of a container, seen from inside it: how many processes the kernel killed
+// for lack of memory, and the limit. Container engines do not always say that a container was
+// OOM-killed (podman 4.3 reports exit 137 like any SIGKILL), so the entrypoint checks the
+// counter itself. Reads cgroup v2 (memory.events, memory.max) or v1 (memory.oom_control,
+// memory.limit_in_bytes); -1 when neither is visible.
+struct MemoryCgroup {
+  static int64_t Field(const std::string& path, const std::string& key) {
+    auto text = fs::ReadFile(path);
+    if (!text.ok()) return -1;
+    size_t at = 0;
+    while (at < text->size()) {
+      size_t nl = text->find('\n', at);
+      if (nl == std::string::npos) nl = text->size();
+      std::string line = text->substr(at, nl - at);
+      if (line.rfind(key + " ", 0) == 0) return std::atoll(line.c_str() + key.size() + 1);
+      at = nl + 1;
+    }
+    return -1;
+  }
+  static int64_t OomKills() {
+    int64_t n = Field("/sys/fs/cgroup/memory.events", "oom_kill");
+    return n >= 0 ? n : Field("/sys/fs/cgroup/memory/memory.oom_control", "oom_kill");
+  }
+  static std::string Limit() {
+    for (const char* p : {"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}) {
+      auto text = fs::ReadFile(p);
+      if (!text.ok()) continue;
+      int64_t bytes = std::atoll(text->c_str());
+      // v1 shows "no limit" as a huge number
+      if (bytes <= 0 || bytes >= (int64_t{1} << 60)) return "";
+      return FormatMemory(bytes);
+    }
+    return "";
+  }
+};
 
 // Runs one attempt to its end; a SIGINT/SIGTERM stops the step (grace, then kill). When the
 // attempt is the final one (`final`, success, or a stop), the step's hook runs after it.
@@ -19,6 +57,10 @@ Result<StepOutcome> RunAttempt(StepRunner& runner, LocalLauncher& launcher, int 
   BATON_ASSIGN_OR_RETURN(PreparedStep p, runner.Prepare(index, attempt));
   if (p.done) return *p.done;
   StepOutcome o;
+  // In a container (BATON_CONTAINER is set by container orchestrators), a SIGKILL that comes
+  // with a new OOM kill in the container's memory cgroup was the kernel's out-of-memory killer.
+  const bool in_container = std::getenv("BATON_CONTAINER") != nullptr;
+  const int64_t oom_before = in_container ? MemoryCgroup::OomKills() : -1;
   Status st = launcher.Start(0, p.process);
   if (!st.ok()) {
     BATON_ASSIGN_OR_RETURN(o, runner.FinishUnlaunched(p, "failed", st.message()));
@@ -43,6 +85,12 @@ Result<StepOutcome> RunAttempt(StepRunner& runner, LocalLauncher& launcher, int 
         *interrupted = true;
         launcher.CancelAll();
       }
+    }
+    if (oom_before >= 0 && c.signal == SIGKILL && !c.timed_out && !c.cancelled &&
+        MemoryCgroup::OomKills() > oom_before) {
+      std::string limit = MemoryCgroup::Limit();
+      c.error = "out of memory: killed by the kernel's OOM killer" +
+                (limit.empty() ? std::string() : " (container memory limit " + limit + ")");
     }
     BATON_ASSIGN_OR_RETURN(o, runner.Finish(p, c));
   }

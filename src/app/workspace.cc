@@ -8,6 +8,7 @@
 
 #include "platform/fs.h"
 #include "platform/process.h"
+#include "stack/local_docker_orchestrator.h"
 
 namespace baton {
 
@@ -70,7 +71,9 @@ std::string DirFor(const std::string& root) {
 
 Result<Workspace> OpenWorkspace(const std::string& root) {
   BATON_ASSIGN_OR_RETURN(Workspace ws, Open(root, DirFor(root)));
-  BATON_RETURN_IF_ERROR(ReapDeadRuns(ws).status());
+  // In a container (a step entrypoint of a container orchestrator) the host's processes are
+  // invisible, while the host name may be the host's: every run would look dead.
+  if (std::getenv("BATON_CONTAINER") == nullptr) BATON_RETURN_IF_ERROR(ReapDeadRuns(ws).status());
   return ws;
 }
 
@@ -104,10 +107,13 @@ Result<std::vector<std::string>> ReapDeadRuns(Workspace& ws) {
     // A step the dead baton was starting when it died may be missing from the journal; every
     // step process (and hook) carries BATON_RUN_ID in its environment.
     KillGroupsWithEnv("BATON_RUN_ID=" + run.id, now_ticks, &killed);
+    // Containers carry the run's id as a label.
+    const int containers = run.orchestrator == "local_docker" ? RemoveRunContainers(run.id) : 0;
     std::string reason = "interrupted: the baton process (pid " + std::to_string(run.pid) +
                          ") ended without finishing the run";
     if (!killed.empty()) reason += "; terminated " + std::to_string(killed.size()) + " step process group(s) it left running";
     reason += cancelled;
+    if (containers > 0) reason += "; removed " + std::to_string(containers) + " container(s) it left running";
     BATON_RETURN_IF_ERROR(ws.meta->MarkRunInterrupted(run.id, reason));
     reaped.push_back(run.id);
   }

@@ -232,6 +232,25 @@ int DoRun(const RunArgs& a) {
   return ReportRun(run_id, *summary, json);
 }
 
+int DoBuild(const RunArgs& a) {
+  Prepared p;
+  if (int rc = Prepare(a, false, &p); rc != 0) return rc;
+  auto images = BuildPipelineImages(*p.ws, p.spec, p.opts);
+  if (!images.ok()) return Fail(images.status());
+  if (a.output == "json") {
+    Json out = Json::array();
+    for (const auto& i : *images)
+      out.push_back({{"image", i.reference}, {"tag", i.local_tag}, {"built", i.built}, {"pushed", i.pushed}});
+    PrintJson(out);
+    return 0;
+  }
+  for (const auto& i : *images) {
+    std::printf("%s %s\n", i.built ? "Built" : "Up to date:", i.local_tag.c_str());
+    if (i.pushed) std::printf("Pushed %s\n", i.reference.c_str());
+  }
+  return 0;
+}
+
 int DoCompile(const RunArgs& a) {
   Prepared p;
   if (int rc = Prepare(a, false, &p); rc != 0) return rc;
@@ -349,6 +368,14 @@ void AddRunCommand(CLI::App& app) {
   compile->add_option("--stack", c->stack, "Stack to compile for (default: the active stack)");
   compile->add_option("-j,--jobs", c->jobs, "Steps to run at once")->check(CLI::PositiveNumber);
   compile->callback([c] { SetAction([c] { return DoCompile(*c); }); });
+
+  auto b = std::make_shared<RunArgs>();
+  auto* build = app.add_subcommand("build", "Build the container image a container orchestrator runs the pipeline's steps from");
+  build->add_option("pipeline", b->pipeline, "Pipeline file (YAML); a C++ pipeline binary builds its own");
+  build->add_option("-c,--config", b->config, "Run config file (YAML)");
+  build->add_option("--stack", b->stack, "Stack to build for (default: the active stack)");
+  AddOutputOption(build, &b->output);
+  build->callback([b] { SetAction([b] { return DoBuild(*b); }); });
 
   auto* config = app.add_subcommand("config", "Run configs");
   config->require_subcommand(1);

@@ -9,7 +9,9 @@
 namespace baton::cli {
 namespace {
 
-std::string Kind(ComponentType t) { return t == ComponentType::kOrchestrator ? "orchestrator" : "artifact store"; }
+std::string Kind(ComponentType t) {
+  return t == ComponentType::kOrchestrator ? "orchestrator" : t == ComponentType::kArtifactStore ? "artifact store" : "container registry";
+}
 
 Json SchemaJson(const FlavorInfo& f) {
   Json keys = Json::array();
@@ -36,7 +38,7 @@ int FlavorList(const std::string& type, const std::string& output) {
     list = (*flavors)->registry.All();
   } else {
     ComponentType t;
-    if (!ParseComponentType(type, &t)) return Fail(InvalidArgument("--type must be orchestrator or artifact-store"));
+    if (!ParseComponentType(type, &t)) return Fail(InvalidArgument("--type must be orchestrator, artifact-store or container-registry"));
     list = (*flavors)->registry.List(t);
   }
   if (output == "json") {
@@ -59,7 +61,7 @@ int FlavorDescribe(const std::string& name, const std::string& type, const std::
   auto flavors = LoadFlavors(*ws->meta);
   if (!flavors.ok()) return Fail(flavors.status());
   ComponentType t = ComponentType::kOrchestrator;
-  if (!type.empty() && !ParseComponentType(type, &t)) return Fail(InvalidArgument("--type must be orchestrator or artifact-store"));
+  if (!type.empty() && !ParseComponentType(type, &t)) return Fail(InvalidArgument("--type must be orchestrator, artifact-store or container-registry"));
   const FlavorInfo* f = (*flavors)->registry.Find(t, name);
   if (f == nullptr) return Fail(NotFound("no " + Kind(t) + " flavor '" + name + "'"));
   if (output == "json") {
@@ -197,7 +199,8 @@ int ComponentDescribe(ComponentType t, const std::string& name, const std::strin
   if (!stacks.ok()) return Fail(stacks.status());
   Json used = Json::array();
   for (const auto& s : *stacks)
-    if ((t == ComponentType::kOrchestrator ? s.orchestrator : s.artifact_store) == name) used.push_back(s.name);
+    if ((t == ComponentType::kOrchestrator ? s.orchestrator : t == ComponentType::kArtifactStore ? s.artifact_store : "") == name)
+      used.push_back(s.name);
   Json j = ComponentJson(*c);
   j["stacks"] = used;
   if (output == "json") {
@@ -366,7 +369,7 @@ void AddStackCommands(CLI::App& app) {
     auto type = std::make_shared<std::string>();
     auto output = std::make_shared<std::string>("table");
     auto* list = grp->add_subcommand("list", "List flavors (built in and plugins)");
-    list->add_option("--type", *type, "orchestrator | artifact-store");
+    list->add_option("--type", *type, "orchestrator | artifact-store | container-registry");
     AddOutputOption(list, output.get());
     list->callback([type, output] { SetAction([type, output] { return FlavorList(*type, *output); }); });
 
@@ -375,7 +378,7 @@ void AddStackCommands(CLI::App& app) {
     auto doutput = std::make_shared<std::string>("table");
     auto* describe = grp->add_subcommand("describe", "Show a flavor's config keys");
     describe->add_option("name", *name, "Flavor")->required();
-    describe->add_option("--type", *dtype, "orchestrator (default) | artifact-store");
+    describe->add_option("--type", *dtype, "orchestrator (default) | artifact-store | container-registry");
     AddOutputOption(describe, doutput.get());
     describe->callback([name, dtype, doutput] { SetAction([=] { return FlavorDescribe(*name, *dtype, *doutput); }); });
 
@@ -391,6 +394,7 @@ void AddStackCommands(CLI::App& app) {
   }
   AddComponentCommands(app, ComponentType::kOrchestrator, "orchestrator");
   AddComponentCommands(app, ComponentType::kArtifactStore, "artifact-store");
+  AddComponentCommands(app, ComponentType::kContainerRegistry, "container-registry");
   {
     auto* grp = app.add_subcommand("stack", "Stacks: which orchestrator and artifact store a run uses");
     grp->require_subcommand(1);

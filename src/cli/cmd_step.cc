@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "app/step_entrypoint.h"
+#include "app/step_queue.h"
 #include "cli/cli.h"
 #include "platform/fs.h"
 
@@ -16,6 +17,8 @@ int DoStepRun(const StepEntrypointOptions& a) {
   if (!ws.ok()) return Fail(ws.status());
   auto outcome = RunStepEntrypoint(*ws, a);
   if (!outcome.ok()) return Fail(outcome.status());
+  // Container orchestrators read this last line to tell a recorded end from a lost entrypoint
+  // (local_docker_orchestrator.cc): keep its form.
   std::printf("step %s of run %s: %s%s\n", a.step.c_str(), a.run.c_str(), outcome->status.c_str(),
               outcome->reason.empty() ? "" : (" (" + outcome->reason + ")").c_str());
   return outcome->ok() ? 0 : 1;
@@ -34,6 +37,11 @@ void AddStepCommands(CLI::App& app) {
   run->add_option("--attempt", a->attempt, "Run exactly this attempt (default: the next ones, per the retry policy)");
   run->add_flag("--no-cache", a->no_cache, "Do not reuse earlier results");
   run->callback([a] { SetAction([a] { return DoStepRun(*a); }); });
+  auto queue = std::make_shared<std::string>();
+  auto* serve = step->add_subcommand("serve", "Run the step jobs written into a directory until SIGTERM (a warm container)");
+  serve->group("");  // internal: the main process of local_docker's warm containers
+  serve->add_option("--queue", *queue, "Directory of step jobs")->required();
+  serve->callback([queue] { SetAction([queue] { return ServeStepQueue(*queue); }); });
 }
 
 }  // namespace baton::cli

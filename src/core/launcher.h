@@ -34,7 +34,7 @@ struct Completion {
   bool cancelled = false;   // terminated by Cancel/CancelAll
   int64_t duration_us = 0;
   int64_t max_rss_kb = 0;
-  std::string error;        // why an in-process step failed
+  std::string error;        // why an in-process step failed, or what killed a process
   bool ok() const { return exit_code == 0 && signal == 0 && !timed_out && !cancelled; }
   // "exited with code 3", "killed by signal 9 (Killed)", "timed out after 10s", ...
   std::string Describe(int64_t timeout_us) const;

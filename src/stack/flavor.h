@@ -18,9 +18,11 @@ namespace baton {
 
 using Json = nlohmann::json;
 
-enum class ComponentType { kOrchestrator, kArtifactStore };
-const char* ComponentTypeName(ComponentType t);        // "orchestrator", "artifact_store"
-bool ParseComponentType(const std::string& s, ComponentType* out);  // also "artifact-store"
+enum class ComponentType { kOrchestrator, kArtifactStore, kContainerRegistry };
+// "orchestrator", "artifact_store", "container_registry"
+const char* ComponentTypeName(ComponentType t);
+// Also "artifact-store" and "container-registry".
+bool ParseComponentType(const std::string& s, ComponentType* out);
 
 // One key of a flavor's config.
 struct ConfigKey {
@@ -62,8 +64,11 @@ class FlavorRegistry {
   std::vector<std::unique_ptr<FlavorInfo>> flavors_;
 };
 
-// The flavors compiled into baton: orchestrator `local`, artifact store `local`.
+// The flavors compiled into baton: orchestrators `local` and `local_docker`, artifact store
+// `local`, container registry `default`.
 Status RegisterBuiltinFlavors(FlavorRegistry* registry);
+// The `local_docker` orchestrator flavor (its schema and factory).
+FlavorInfo LocalDockerFlavor();
 
 // Builds a component config from "key=value" assignments over `base` (for update), converting
 // each value to its key's type. Unknown keys, bad values, literal secrets and missing required

@@ -29,10 +29,15 @@ Json ResolvedStack::ToJson() const {
     Json j = Json::parse(c.config.empty() ? "{}" : c.config, nullptr, false);
     return j.is_object() ? j : Json::object();
   };
-  return {{"name", stack.name},
-          {"orchestrator", {{"name", orchestrator.name}, {"flavor", orchestrator.flavor}, {"config", config(orchestrator)}}},
-          {"artifact_store",
-           {{"name", artifact_store.name}, {"flavor", artifact_store.flavor}, {"config", config(artifact_store)}}}};
+  Json j = {{"name", stack.name},
+            {"orchestrator", {{"name", orchestrator.name}, {"flavor", orchestrator.flavor}, {"config", config(orchestrator)}}},
+            {"artifact_store",
+             {{"name", artifact_store.name}, {"flavor", artifact_store.flavor}, {"config", config(artifact_store)}}}};
+  if (container_registry)
+    j["container_registry"] = {{"name", container_registry->name},
+                               {"flavor", container_registry->flavor},
+                               {"config", config(*container_registry)}};
+  return j;
 }
 
 namespace {
@@ -40,7 +45,9 @@ namespace {
 Result<const FlavorInfo*> FlavorOf(const Flavors& flavors, ComponentType type, const ComponentRecord& c) {
   const FlavorInfo* f = flavors.registry.Find(type, c.flavor);
   if (f != nullptr) return f;
-  std::string kind = type == ComponentType::kOrchestrator ? "orchestrator" : "artifact store";
+  std::string kind = type == ComponentType::kOrchestrator    ? "orchestrator"
+                     : type == ComponentType::kArtifactStore ? "artifact store"
+                                                             : "container registry";
   auto broken = flavors.broken.find(std::string(ComponentTypeName(type)) + "/" + c.flavor);
   if (broken != flavors.broken.end())
     return FailedPrecondition(kind + " '" + c.name + "' uses flavor '" + c.flavor + "', whose plugin does not load: " +
@@ -61,6 +68,17 @@ Result<ResolvedStack> ResolveStack(MetadataStore& meta, const Flavors& flavors, 
   BATON_ASSIGN_OR_RETURN(r.artifact_store, meta.GetComponent("artifact_store", r.stack.artifact_store));
   BATON_ASSIGN_OR_RETURN(r.orchestrator_flavor, FlavorOf(flavors, ComponentType::kOrchestrator, r.orchestrator));
   BATON_ASSIGN_OR_RETURN(r.artifact_store_flavor, FlavorOf(flavors, ComponentType::kArtifactStore, r.artifact_store));
+  Json orch = Json::parse(r.orchestrator.config.empty() ? "{}" : r.orchestrator.config, nullptr, false);
+  if (orch.is_object() && orch.value("container_registry", Json()).is_string()) {
+    const std::string name = orch["container_registry"].get<std::string>();
+    auto reg = meta.GetComponent("container_registry", name);
+    if (!reg.ok())
+      return FailedPrecondition("orchestrator '" + r.orchestrator.name + "' names container registry '" + name +
+                                "', which does not exist; register it with 'baton container-registry register " + name +
+                                " --flavor default --set uri=...'");
+    BATON_RETURN_IF_ERROR(FlavorOf(flavors, ComponentType::kContainerRegistry, *reg).status());
+    r.container_registry = *reg;
+  }
   return r;
 }
 

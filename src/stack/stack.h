@@ -4,6 +4,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,8 @@ struct ResolvedStack {
   ComponentRecord artifact_store;
   const FlavorInfo* orchestrator_flavor = nullptr;
   const FlavorInfo* artifact_store_flavor = nullptr;
+  // The container registry the orchestrator's `container_registry` key names, if any.
+  std::optional<ComponentRecord> container_registry;
 
   // What a snapshot records of the stack: names, flavors and configs (secrets as references).
   Json ToJson() const;

@@ -624,10 +624,12 @@ class SqliteStore : public MetadataStore {
   Status DeleteComponent(const std::string& type, const std::string& name) override {
     return Txn([&]() -> Status {
       if (name == "default") return FailedPrecondition("the default " + Kind(type) + " cannot be deleted");
-      std::string col = type == "orchestrator" ? "orchestrator" : "artifact_store";
-      std::string sql = "SELECT name FROM stacks WHERE " + col + " = ? ORDER BY name";
+      // Stacks name their orchestrator and artifact store; other components are referenced from
+      // component configs and are checked when a run resolves its stack.
+      std::string col = type == "orchestrator" ? "orchestrator" : type == "artifact_store" ? "artifact_store" : "";
+      std::string sql = col.empty() ? "SELECT name FROM stacks WHERE 0" : "SELECT name FROM stacks WHERE " + col + " = ? ORDER BY name";
       Query users(S(sql.c_str()));
-      users.Bind(name);
+      if (!col.empty()) users.Bind(name);
       std::string names;
       int rc;
       while ((rc = users.Step()) == SQLITE_ROW) names += (names.empty() ? "" : ", ") + users.Text(0);
@@ -756,7 +758,9 @@ class SqliteStore : public MetadataStore {
     });
   }
 
-  static std::string Kind(const std::string& type) { return type == "artifact_store" ? "artifact store" : type; }
+  static std::string Kind(const std::string& type) {
+    return type == "artifact_store" ? "artifact store" : type == "container_registry" ? "container registry" : type;
+  }
 
   Result<std::vector<std::pair<std::string, double>>> StepDurations(const std::string& pipeline) override {
     // Average of the last successful attempts of each step (recent runs only).
