@@ -41,11 +41,18 @@ case "$mode" in
     build/release/baton runs show last
     ;;
   test)
-    # podman, runc, the base images and a registry for the local_docker orchestrator's tests
-    scripts/setup-podman.sh --python --registry
+    # Real services the backend tests run against, set up while baton builds: podman, runc, the
+    # base images and a registry (local_docker), and a Slurm cluster on loopback (slurm).
+    services_log=$(mktemp)
+    ($sudo scripts/setup-podman.sh --python --registry && $sudo scripts/setup-slurm.sh) >"$services_log" 2>&1 &
+    services=$!
     build build/release -DCMAKE_BUILD_TYPE=Release -DBATON_WERROR=ON
-    # Real services the backend tests run against.
-    $sudo scripts/setup-slurm.sh
+    if ! wait "$services"; then
+      cat "$services_log"
+      echo "bootstrap: setting up the test services failed" >&2
+      exit 1
+    fi
+    cat "$services_log"
     (cd build/release && ctest --output-on-failure -j "$jobs")
     echo "bootstrap: again under AddressSanitizer + UndefinedBehaviorSanitizer"
     build build/asan -DCMAKE_BUILD_TYPE=Debug -DBATON_SANITIZE=address,undefined -DBATON_BUILD_BENCH=OFF -DBATON_WERROR=ON
