@@ -44,13 +44,7 @@ std::string Unready(const std::string& image) {
     }                                                                                                     \
   } while (0)
 
-Json JsonOf(const std::string& cwd, const std::vector<std::string>& args) {
-  auto r = RunBaton(cwd, args);
-  EXPECT_EQ(r.exit_code, 0) << Describe(r);
-  Json j = Json::parse(r.out, nullptr, false);
-  EXPECT_FALSE(j.is_discarded()) << r.out;
-  return j;
-}
+using testing::JsonOf;
 
 std::string LatestRun(const std::string& ws) {
   Json runs = JsonOf(ws, {"runs", "list", "-o", "json"});

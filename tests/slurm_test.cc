@@ -39,13 +39,7 @@ bool ClusterUp() {
     }                                                                                                \
   } while (0)
 
-Json JsonOf(const std::string& cwd, const std::vector<std::string>& args) {
-  auto r = RunBaton(cwd, args);
-  EXPECT_EQ(r.exit_code, 0) << Describe(r);
-  Json j = Json::parse(r.out, nullptr, false);
-  EXPECT_FALSE(j.is_discarded()) << r.out;
-  return j;
-}
+using testing::JsonOf;
 
 // A workspace with a `hpc` stack on the slurm flavor, polling fast.
 std::string SlurmWorkspace(const TempDir& d, const std::vector<std::string>& extra = {}) {

@@ -24,13 +24,7 @@ namespace {
 
 using Json = nlohmann::json;
 
-Json JsonOf(const std::string& cwd, const std::vector<std::string>& args) {
-  auto r = RunBaton(cwd, args);
-  EXPECT_EQ(r.exit_code, 0) << Describe(r);
-  Json j = Json::parse(r.out, nullptr, false);
-  EXPECT_FALSE(j.is_discarded()) << r.out;
-  return j;
-}
+using testing::JsonOf;
 
 // Everything registered in a workspace, to check that a refused command changed nothing.
 std::string Registered(const std::string& ws) {

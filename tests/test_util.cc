@@ -12,6 +12,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include <gtest/gtest.h>
+
 #include "platform/fs.h"
 
 extern char** environ;
@@ -139,6 +141,14 @@ CommandResult RunBaton(const std::string& cwd, const std::vector<std::string>& a
 
 CommandResult RunShell(const std::string& cwd, const std::string& command) {
   return Run(cwd, {"/bin/sh", "-c", command}, {});
+}
+
+nlohmann::json JsonOf(const std::string& cwd, const std::vector<std::string>& args) {
+  auto r = RunBaton(cwd, args);
+  EXPECT_EQ(r.exit_code, 0) << Describe(r);
+  nlohmann::json j = nlohmann::json::parse(r.out, nullptr, false);
+  EXPECT_FALSE(j.is_discarded()) << r.out;
+  return j;
 }
 
 }  // namespace baton::testing

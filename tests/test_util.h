@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 namespace baton::testing {
 
 // A fresh directory under $TMPDIR, removed (with read-only artifact trees) on destruction.
@@ -46,6 +48,9 @@ pid_t SpawnBaton(const std::string& cwd, const std::vector<std::string>& args, c
                  const std::string& err_path, const std::vector<std::string>& env = {});
 // Waits for `pid`; returns its exit code, or 128 + signal.
 int WaitExit(pid_t pid);
+
+// Runs the baton binary (expecting exit 0) and parses its stdout as JSON (for -o json).
+nlohmann::json JsonOf(const std::string& cwd, const std::vector<std::string>& args);
 
 std::string BatonBinary();
 std::string SourceDir();

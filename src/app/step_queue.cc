@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "platform/fs.h"
+#include "platform/process.h"
 
 extern char** environ;
 
@@ -52,26 +53,9 @@ pid_t StartJob(const std::string& dir, const std::string& id) {
     PublishQueueFile(dir + "/" + id + ".exit", "127\n");
     return -1;
   }
-  std::vector<char*> args;
-  for (auto& a : argv) args.push_back(a.data());
-  args.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none;
-  sigemptyset(&none);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setpgroup(&attr, 0);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP);
-  pid_t pid = -1;
-  int rc = posix_spawn(&pid, args[0], &fa, &attr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
-  if (rc != 0) {
+  std::string error;
+  pid_t pid = SpawnToLog(argv, log, &error);
+  if (pid < 0) {
     PublishQueueFile(dir + "/" + id + ".exit", "127\n");
     return -1;
   }

@@ -153,31 +153,73 @@ void KillGroupsWithEnv(const std::string& env_entry, int64_t started_by_ticks, s
     if (::killpg(g, SIGKILL) == 0) killed->insert(g);
 }
 
-Result<CommandResult> RunCommand(const std::vector<std::string>& argv, const std::vector<std::string>& extra_env) {
-  if (argv.empty()) return InvalidArgument("empty command");
-  int out_pipe[2], err_pipe[2];
-  if (::pipe2(out_pipe, O_CLOEXEC) != 0) return Internal(std::string("pipe: ") + std::strerror(errno));
-  if (::pipe2(err_pipe, O_CLOEXEC) != 0) {
-    ::close(out_pipe[0]);
-    ::close(out_pipe[1]);
-    return Internal(std::string("pipe: ") + std::strerror(errno));
+namespace {
+
+// Spawn attributes for children: a process group of their own, no blocked signals, default
+// dispositions.
+struct ChildAttr {
+  posix_spawnattr_t attr;
+  ChildAttr() {
+    posix_spawnattr_init(&attr);
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setpgroup(&attr, 0);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+  }
+  ~ChildAttr() { posix_spawnattr_destroy(&attr); }
+};
+
+std::vector<char*> ArgvOf(const std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  return args;
+}
+
+}  // namespace
+
+pid_t SpawnToLog(const std::vector<std::string>& argv, const std::string& log_path, std::string* error) {
+  if (argv.empty()) {
+    *error = "empty command";
+    return -1;
   }
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  ChildAttr attr;
+  auto args = ArgvOf(argv);
+  pid_t pid = -1;
+  int rc = ::posix_spawnp(&pid, args[0], &fa, &attr.attr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) {
+    *error = argv[0] + ": " + std::strerror(rc);
+    return -1;
+  }
+  return pid;
+}
+
+Result<CommandResult> RunCommand(const std::vector<std::string>& argv, const std::vector<std::string>& extra_env,
+                                 const std::string& input) {
+  if (argv.empty()) return InvalidArgument("empty command");
+  int out_pipe[2], err_pipe[2], in_pipe[2] = {-1, -1};
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0) return Internal(std::string("pipe: ") + std::strerror(errno));
+  if (::pipe2(err_pipe, O_CLOEXEC) != 0 || (!input.empty() && ::pipe2(in_pipe, O_CLOEXEC) != 0)) {
+    for (int fd : {out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]}) ::close(fd);
+    return Internal(std::string("pipe: ") + std::strerror(errno));
+  }
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  if (input.empty()) posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  else posix_spawn_file_actions_adddup2(&fa, in_pipe[0], 0);
   posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 1);
   posix_spawn_file_actions_adddup2(&fa, err_pipe[1], 2);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none, all;
-  sigemptyset(&none);
-  sigfillset(&all);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
+  ChildAttr attr;
+  auto args = ArgvOf(argv);
   std::vector<std::string> env_store;
   for (char** e = environ; *e; ++e) env_store.emplace_back(*e);
   for (const auto& e : extra_env) env_store.push_back(e);
@@ -185,15 +227,32 @@ Result<CommandResult> RunCommand(const std::vector<std::string>& argv, const std
   for (auto& e : env_store) envp.push_back(e.data());
   envp.push_back(nullptr);
   pid_t pid;
-  int rc = ::posix_spawnp(&pid, argv[0].c_str(), &fa, &attr, args.data(), envp.data());
+  int rc = ::posix_spawnp(&pid, args[0], &fa, &attr.attr, args.data(), envp.data());
   posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
   ::close(out_pipe[1]);
   ::close(err_pipe[1]);
+  if (in_pipe[0] >= 0) ::close(in_pipe[0]);
   if (rc != 0) {
     ::close(out_pipe[0]);
     ::close(err_pipe[0]);
+    if (in_pipe[1] >= 0) ::close(in_pipe[1]);
     return FailedPrecondition("cannot run " + argv[0] + ": " + std::strerror(rc));
+  }
+  if (in_pipe[1] >= 0) {
+    // Small inputs (a password) fit the pipe. A child that exits without reading must not kill
+    // baton with SIGPIPE: block it for the write, and drop one the write raised.
+    sigset_t pipe_set, old_mask;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    ::pthread_sigmask(SIG_BLOCK, &pipe_set, &old_mask);
+    (void)!::write(in_pipe[1], input.data(), input.size());
+    sigset_t pending;
+    if (!sigismember(&old_mask, SIGPIPE) && ::sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE)) {
+      struct timespec zero = {0, 0};
+      (void)::sigtimedwait(&pipe_set, nullptr, &zero);
+    }
+    ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+    ::close(in_pipe[1]);
   }
   CommandResult res;
   struct pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};

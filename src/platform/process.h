@@ -59,10 +59,18 @@ struct CommandResult {
   std::string err;
 };
 
-// Runs argv[0] (looked up on PATH) with argv and waits for it, collecting its stdout and stderr.
-// The child starts with no blocked signals and default dispositions, so it can be called from
-// threads that block signals. `extra_env` (NAME=VALUE) is added to this process's environment.
-// Fails only when the command cannot be started.
-Result<CommandResult> RunCommand(const std::vector<std::string>& argv, const std::vector<std::string>& extra_env = {});
+// Runs argv[0] (looked up on PATH) with argv and waits for it, collecting its stdout and stderr;
+// `input` is its stdin (else /dev/null). The child runs in a process group of its own (a Ctrl-C
+// on the terminal reaches baton, which then stops what it runs itself) with no blocked signals
+// and default dispositions, so this can be called from threads that block signals. `extra_env`
+// (NAME=VALUE) is added to this process's environment. Fails only when the command cannot be
+// started.
+Result<CommandResult> RunCommand(const std::vector<std::string>& argv, const std::vector<std::string>& extra_env = {},
+                                 const std::string& input = "");
+
+// Starts argv[0] (looked up on PATH) with stdin /dev/null and stdout and stderr appended to
+// `log_path`, in a process group of its own and with no blocked signals, without waiting.
+// Returns its pid, or -1 with *error set.
+pid_t SpawnToLog(const std::vector<std::string>& argv, const std::string& log_path, std::string* error);
 
 }  // namespace baton

@@ -21,6 +21,7 @@
 #include "core/spec.h"
 #include "platform/fs.h"
 #include "platform/hash.h"
+#include "platform/process.h"
 
 extern char** environ;
 
@@ -42,28 +43,6 @@ struct ProcResult {
   std::string err;
 };
 
-// Attributes for children: own process group (a Ctrl-C on the terminal reaches baton only,
-// which then stops the run itself) and no blocked signals (baton blocks SIGINT/SIGTERM).
-struct SpawnAttr {
-  posix_spawnattr_t attr;
-  SpawnAttr() {
-    posix_spawnattr_init(&attr);
-    sigset_t none;
-    sigemptyset(&none);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setpgroup(&attr, 0);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP);
-  }
-  ~SpawnAttr() { posix_spawnattr_destroy(&attr); }
-};
-
-std::vector<char*> Argv(const std::vector<std::string>& argv) {
-  std::vector<char*> out;
-  for (const auto& a : argv) out.push_back(const_cast<char*>(a.c_str()));
-  out.push_back(nullptr);
-  return out;
-}
-
 int ExitCodeOf(int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
@@ -71,83 +50,11 @@ int ExitCodeOf(int status) {
 }
 
 // Runs argv (looked up in PATH) to its end, capturing stdout and stderr; `input` goes to stdin.
+// A command that cannot start reads as exit code 127, like a shell's.
 ProcResult Capture(const std::vector<std::string>& argv, const std::string& input = "") {
-  ProcResult r;
-  int out[2], err[2], in[2];
-  if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0 || ::pipe2(in, O_CLOEXEC) != 0) {
-    r.err = std::string("pipe: ") + std::strerror(errno);
-    return r;
-  }
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-  posix_spawn_file_actions_adddup2(&fa, err[1], 2);
-  SpawnAttr attr;
-  auto args = Argv(argv);
-  pid_t pid = -1;
-  int rc = posix_spawnp(&pid, args[0], &fa, &attr.attr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  ::close(in[0]);
-  ::close(out[1]);
-  ::close(err[1]);
-  if (rc != 0) {
-    ::close(in[1]);
-    ::close(out[0]);
-    ::close(err[0]);
-    r.err = argv[0] + ": " + std::strerror(rc);
-    r.exit_code = 127;
-    return r;
-  }
-  if (!input.empty()) {
-    signal(SIGPIPE, SIG_IGN);
-    (void)!::write(in[1], input.data(), input.size());
-  }
-  ::close(in[1]);
-  struct pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
-  int open_fds = 2;
-  char buf[8192];
-  while (open_fds > 0) {
-    if (::poll(fds, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      break;
-    }
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-      ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
-      if (n > 0) {
-        (i == 0 ? r.out : r.err).append(buf, static_cast<size_t>(n));
-      } else {
-        ::close(fds[i].fd);
-        fds[i].fd = -1;
-        --open_fds;
-      }
-    }
-  }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  r.exit_code = ExitCodeOf(status);
-  return r;
-}
-
-// Starts argv with stdout and stderr appended to `log_path`; returns the pid or -1.
-pid_t SpawnLogged(const std::vector<std::string>& argv, const std::string& log_path, std::string* error) {
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  SpawnAttr attr;
-  auto args = Argv(argv);
-  pid_t pid = -1;
-  int rc = posix_spawnp(&pid, args[0], &fa, &attr.attr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) {
-    *error = argv[0] + ": " + std::strerror(rc);
-    return -1;
-  }
-  return pid;
+  auto r = RunCommand(argv, {}, input);
+  if (!r.ok()) return {127, "", r.status().message()};
+  return {r->exit_code, std::move(r->out), std::move(r->err)};
 }
 
 std::string Trim(const std::string& s) {
@@ -794,7 +701,7 @@ Status LocalDockerOrchestrator::Submit(const SubmitRequest& req) {
       argv.push_back(image[i]);
     }
     argv.insert(argv.end(), plans[i].entry.begin(), plans[i].entry.end());
-    pid_t pid = SpawnLogged(argv, log_path[i], &error);
+    pid_t pid = SpawnToLog(argv, log_path[i], &error);
     if (pid < 0) {
       report(job.name, "cannot run " + engine_ + ": " + error);
       finish(i, false);
