@@ -70,11 +70,12 @@ Result<StepOutcome> RunAttempt(StepRunner& runner, LocalLauncher& launcher, int 
     for (;;) {
       auto r = launcher.Wait(0, &c, &sig);
       if (r == Launcher::WaitResult::kCompleted) {
-        // A stop that killed the step and signalled this process at once (scancel signals every
-        // process of a Slurm job; a container engine, every process of a container): the step
-        // was stopped, not failed.
+        // A stop that reached the step and this process at once (scancel signals every process
+        // of a Slurm job; a container engine, every process of a container): the step was
+        // stopped, whatever its exit (a shell whose command was killed may still exit 0), and
+        // its outputs are not kept.
         sigset_t pending;
-        if (!c.ok() && ::sigpending(&pending) == 0 &&
+        if (::sigpending(&pending) == 0 &&
             (sigismember(&pending, SIGINT) || sigismember(&pending, SIGTERM) || sigismember(&pending, SIGHUP))) {
           *interrupted = true;
           c.cancelled = true;

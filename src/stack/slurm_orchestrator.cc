@@ -258,6 +258,13 @@ Status SlurmOrchestrator::Stop(const std::string&) {
     ids.assign(live_jobs_.begin(), live_jobs_.end());
   }
   if (ids.empty()) return Status::Ok();
+  // scancel signals every process of a job at once, so a step could end (a shell whose command
+  // was killed exits 0) before its entrypoint sees the stop. Signal the entrypoints (the batch
+  // scripts) first, so that they take the step's end as a stop; then cancel every job at once,
+  // while the entrypoints are still recording (so that Slurm's records say CANCELLED).
+  std::vector<std::string> first = {Tool(config_, "scancel"), "--batch", "--signal=TERM", "--state=RUNNING"};
+  first.insert(first.end(), ids.begin(), ids.end());
+  (void)RunCommand(first);
   std::vector<std::string> argv = {Tool(config_, "scancel")};
   argv.insert(argv.end(), ids.begin(), ids.end());
   BATON_ASSIGN_OR_RETURN(CommandResult r, RunCommand(argv));
