@@ -181,6 +181,13 @@ std::vector<char*> ArgvOf(const std::vector<std::string>& argv) {
 
 }  // namespace
 
+std::string Trim(const std::string& s) {
+  size_t b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string::npos) return "";
+  size_t e = s.find_last_not_of(" \t\r\n");
+  return s.substr(b, e - b + 1);
+}
+
 pid_t SpawnToLog(const std::vector<std::string>& argv, const std::string& log_path, std::string* error) {
   if (argv.empty()) {
     *error = "empty command";

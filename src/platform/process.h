@@ -68,6 +68,9 @@ struct CommandResult {
 Result<CommandResult> RunCommand(const std::vector<std::string>& argv, const std::vector<std::string>& extra_env = {},
                                  const std::string& input = "");
 
+// `s` without leading and trailing whitespace (a command's output, say).
+std::string Trim(const std::string& s);
+
 // Starts argv[0] (looked up on PATH) with stdin /dev/null and stdout and stderr appended to
 // `log_path`, in a process group of its own and with no blocked signals, without waiting.
 // Returns its pid, or -1 with *error set.

@@ -57,13 +57,6 @@ ProcResult Capture(const std::vector<std::string>& argv, const std::string& inpu
   return {r->exit_code, std::move(r->out), std::move(r->err)};
 }
 
-std::string Trim(const std::string& s) {
-  size_t b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string::npos) return "";
-  size_t e = s.find_last_not_of(" \t\r\n");
-  return s.substr(b, e - b + 1);
-}
-
 // The last non-empty line of `text`, for error messages.
 std::string LastLine(const std::string& text) {
   std::string t = Trim(text);

@@ -109,17 +109,18 @@ std::vector<std::string> Split(const std::string& s, char sep) {
   }
 }
 
-std::string Trim(std::string s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
-  size_t b = 0;
-  while (b < s.size() && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-  return s.substr(b);
-}
-
 Status CommandError(const std::vector<std::string>& argv, const CommandResult& r) {
   std::string msg = Trim(r.err.empty() ? r.out : r.err);
   return Unavailable(argv[0] + " failed (exit code " + std::to_string(r.exit_code) + ")" +
                      (msg.empty() ? "" : ": " + msg));
+}
+
+// Cancels the jobs `ids` (scancel).
+Status Scancel(const Json& config, const std::vector<std::string>& ids) {
+  std::vector<std::string> argv = {Tool(config, "scancel")};
+  argv.insert(argv.end(), ids.begin(), ids.end());
+  BATON_ASSIGN_OR_RETURN(CommandResult r, RunCommand(argv));
+  return r.exit_code == 0 ? Status::Ok() : CommandError(argv, r);
 }
 
 // What baton knows of one job.
@@ -265,10 +266,7 @@ Status SlurmOrchestrator::Stop(const std::string&) {
   std::vector<std::string> first = {Tool(config_, "scancel"), "--batch", "--signal=TERM", "--state=RUNNING"};
   first.insert(first.end(), ids.begin(), ids.end());
   (void)RunCommand(first);
-  std::vector<std::string> argv = {Tool(config_, "scancel")};
-  argv.insert(argv.end(), ids.begin(), ids.end());
-  BATON_ASSIGN_OR_RETURN(CommandResult r, RunCommand(argv));
-  return r.exit_code == 0 ? Status::Ok() : CommandError(argv, r);
+  return Scancel(config_, ids);
 }
 
 Status SlurmOrchestrator::Submit(const SubmitRequest& req) {
@@ -296,7 +294,6 @@ Status SlurmOrchestrator::Submit(const SubmitRequest& req) {
   std::vector<std::string> job(n);
   std::vector<int64_t> retry_at(n, 0), delay(n, 0);
   for (size_t i = 0; i < n; ++i) delay[i] = req.steps[i].settings.value("retries", Json::object()).value("delay_us", int64_t{0});
-  std::map<std::string, size_t> step_of_job;
 
   auto output_of = [&](size_t i) {
     return dir + "/" + req.steps[i].name + "." + std::to_string(attempt[i]) + ".out";
@@ -326,7 +323,6 @@ Status SlurmOrchestrator::Submit(const SubmitRequest& req) {
       return Unavailable("sbatch printed no job id: " + Trim(r.out + r.err));
     job[i] = id;
     st[i] = S::kSubmitted;
-    step_of_job[id] = i;
     std::string ids;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -339,13 +335,6 @@ Status SlurmOrchestrator::Submit(const SubmitRequest& req) {
   auto forget = [&](const std::string& id) {
     std::lock_guard<std::mutex> lock(mu_);
     live_jobs_.erase(id);
-  };
-  auto cancel = [&](const std::vector<std::string>& ids) -> Status {
-    if (ids.empty()) return Status::Ok();
-    std::vector<std::string> argv = {Tool(config_, "scancel")};
-    argv.insert(argv.end(), ids.begin(), ids.end());
-    BATON_ASSIGN_OR_RETURN(CommandResult r, RunCommand(argv));
-    return r.exit_code == 0 ? Status::Ok() : CommandError(argv, r);
   };
   // Cancels every step downstream of i that has not ended: it can never run.
   auto cancel_downstream = [&](size_t i) -> Status {
@@ -362,7 +351,7 @@ Status SlurmOrchestrator::Submit(const SubmitRequest& req) {
       st[d] = S::kCancelled;
       for (size_t dd : downs[d]) todo.push_back(dd);
     }
-    return cancel(ids);
+    return ids.empty() ? Status::Ok() : Scancel(config_, ids);
   };
 
   // Submit everything, upstream first (the request's order).
