@@ -13,7 +13,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "stack/slurm_orchestrator.h"
+#include "flavors/slurm/slurm_orchestrator.h"
 #include "test_util.h"
 
 namespace baton {

@@ -3,7 +3,6 @@
 
 #include "baton/pipeline.h"
 
-#include <unistd.h>
 
 #include <set>
 
@@ -11,6 +10,7 @@
 #include "cli/cli.h"
 #include "core/functions.h"
 #include "platform/fs.h"
+#include "platform/process.h"
 
 namespace baton {
 
@@ -238,9 +238,7 @@ int Main(const Pipeline& pipeline, int argc, char** argv) {
     std::fprintf(stderr, "%s\n", st.message().c_str());
     return 2;
   }
-  char exe[4096];
-  ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (n > 0) spec.file = std::string(exe, static_cast<size_t>(n));
+  if (std::string exe = SelfExecutable(); exe != "baton") spec.file = exe;
   SetStepFunctions(&pipeline.data().functions);
   cli::SetEmbeddedPipeline(&spec);
   return cli::RunCli(argc, argv);

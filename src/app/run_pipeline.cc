@@ -1,8 +1,5 @@
 #include "app/run_pipeline.h"
 
-#include <dirent.h>
-#include <signal.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -13,10 +10,13 @@
 #include <random>
 #include <set>
 
+#include "platform/env_posix.h"
 #include "platform/fs.h"
 #include "platform/hash.h"
 #include "platform/local_launcher.h"
 #include "platform/process.h"
+#include "platform/signals.h"
+#include "store/registry.h"
 
 namespace baton {
 
@@ -49,12 +49,9 @@ Result<PipelineSpec> LoadSnapshot(Workspace& ws, const std::string& uri, std::st
 }
 
 std::string RenderRunName(const std::string& tmpl, const PipelineSpec& spec) {
-  time_t t = ::time(nullptr);
-  struct tm tm;
-  gmtime_r(&t, &tm);
-  char date[16], clock[16], rnd[8];
-  std::strftime(date, sizeof date, "%Y%m%d", &tm);
-  std::strftime(clock, sizeof clock, "%H%M%S", &tm);
+  const int64_t now = NowMicros();
+  const std::string date = FormatUtc(now, "%Y%m%d"), clock = FormatUtc(now, "%H%M%S");
+  char rnd[8];
   std::random_device rd;
   std::snprintf(rnd, sizeof rnd, "%04x", static_cast<unsigned>(rd()) & 0xffff);
   std::string out;
@@ -90,7 +87,7 @@ Status UseStackArtifactStore(Workspace& ws, const PipelineSpec& spec) {
   std::string path = store.value("config", Json::object()).value("path", std::string());
   if (path.empty()) return Status::Ok();
   if (path[0] != '/') path = ws.root + "/" + path;
-  BATON_ASSIGN_OR_RETURN(ws.artifacts, OpenLocalArtifactStore(path));
+  BATON_ASSIGN_OR_RETURN(ws.artifacts, Stores().OpenArtifactStore(FileUri(path)));
   return Status::Ok();
 }
 
@@ -109,18 +106,10 @@ std::string NewRunId(const std::string& pipeline) {
   std::random_device rd;
   char rnd[8];
   std::snprintf(rnd, sizeof rnd, "%04x", static_cast<unsigned>(rd()) & 0xffff);
-  time_t t = ::time(nullptr);
-  struct tm tm;
-  gmtime_r(&t, &tm);
-  char ts[32];
-  std::strftime(ts, sizeof ts, "%Y%m%d-%H%M%S", &tm);
-  return pipeline + "-" + ts + "-" + rnd;
+  return pipeline + "-" + FormatUtc(NowMicros(), "%Y%m%d-%H%M%S") + "-" + rnd;
 }
 
-int DefaultJobs() {
-  long n = ::sysconf(_SC_NPROCESSORS_ONLN);
-  return n > 0 ? static_cast<int>(n) : 1;
-}
+int DefaultJobs() { return OnlineCpus(); }
 
 namespace {
 // Steps at once: -j wins over the component's `jobs`.
@@ -140,14 +129,11 @@ int JobsFor(const PipelineSpec& spec, const RunOptions& opts) {
 Capacity LocalCapacity(int jobs) {
   Capacity c;
   c.cpu = std::max(DefaultJobs(), jobs);
-  long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
-  c.memory = pages > 0 && page > 0 ? static_cast<int64_t>(pages) * page : 0;
+  c.memory = PhysicalMemoryBytes();
   if (const char* g = std::getenv("BATON_GPUS")) {
     c.gpu = std::atoi(g);
-  } else if (DIR* d = ::opendir("/dev")) {
-    while (dirent* e = ::readdir(d))
-      if (std::strncmp(e->d_name, "nvidia", 6) == 0 && std::isdigit(static_cast<unsigned char>(e->d_name[6]))) c.gpu++;
-    ::closedir(d);
+  } else {
+    c.gpu = static_cast<int>(GpuDevices().size());
   }
   return c;
 }
@@ -171,6 +157,7 @@ Result<RunSummary> ExecuteRun(Workspace& ws, const PipelineSpec& spec, const std
     if (int i = plan.index(name); i >= 0) first_attempt[i] = n;
 
   RunContext ctx;
+  ctx.env = PosixEnv();
   ctx.spec = &spec;
   ctx.run_id = run_id;
   ctx.snapshot_hash = snapshot_hash;
@@ -189,7 +176,7 @@ Result<RunSummary> ExecuteRun(Workspace& ws, const PipelineSpec& spec, const std
   auto summary = ex.Run(first_attempt);
   if (!summary.ok()) {
     // Record why, even on a full disk: drop the run's staged outputs, then the reserve if needed.
-    (void)fs::RemoveTree(ws.artifacts->StagingRoot() + "/" + run_id);
+    (void)fs::RemoveTree(ws.artifacts->StagingDir() + "/" + run_id);
     const std::string reason = "baton error: " + summary.status().message();
     Status recorded = ws.meta->UpdateRunStatus(run_id, "failed", reason, NowMicros());
     if (recorded.code() == Code::kResourceExhausted && ReleaseReserve(ws)) {
@@ -197,7 +184,7 @@ Result<RunSummary> ExecuteRun(Workspace& ws, const PipelineSpec& spec, const std
     }
     return summary.status();
   }
-  (void)fs::RemoveTree(ws.artifacts->StagingRoot() + "/" + run_id);
+  (void)fs::RemoveTree(ws.artifacts->StagingDir() + "/" + run_id);
   BATON_RETURN_IF_ERROR(ws.meta->UpdateRunStatus(run_id, summary->status, summary->reason, NowMicros()));
   return summary;
 }
@@ -208,14 +195,6 @@ namespace {
 
 bool InProcess(const PipelineSpec& spec) {
   return !spec.stack.is_object() || spec.stack["orchestrator"].value("flavor", std::string("local")) == "local";
-}
-
-std::string SelfExe() {
-  char buf[4096];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return "baton";
-  buf[n] = 0;
-  return buf;
 }
 
 }  // namespace
@@ -315,13 +294,8 @@ Result<RunSummary> ExecuteOrchestrated(Workspace& ws, const PipelineSpec& spec, 
     return FailedPrecondition("orchestrator flavor '" + flavor->name + "' does not support schedules");
 
   // Signals are taken synchronously: the submitting thread inherits the blocked mask.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGHUP);
-  sigset_t old;
-  ::pthread_sigmask(SIG_BLOCK, &set, &old);
+  std::optional<StopSignals> signals;
+  signals.emplace();
 
   Capacity cap;
   cap.cpu = 1e9;
@@ -352,6 +326,7 @@ Result<RunSummary> ExecuteOrchestrated(Workspace& ws, const PipelineSpec& spec, 
     reports.push_back({step, attempt, reason, "stopped"});
   };
   RunContext ctx;
+  ctx.env = PosixEnv();
   ctx.spec = &spec;
   ctx.run_id = run_id;
   ctx.snapshot_hash = snapshot_hash;
@@ -389,10 +364,7 @@ Result<RunSummary> ExecuteOrchestrated(Workspace& ws, const PipelineSpec& spec, 
   };
 
   RunFollower follower(ws, spec, run_id, observer);
-  if (Status seeded = follower.Seed(); !seeded.ok()) {
-    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
-    return seeded;
-  }
+  if (Status seeded = follower.Seed(); !seeded.ok()) return seeded;
   std::atomic<bool> finished{false};
   Status submitted;
   std::thread submitter([&] {
@@ -402,11 +374,10 @@ Result<RunSummary> ExecuteOrchestrated(Workspace& ws, const PipelineSpec& spec, 
   std::string stop_reason;
   bool stopped = false;
   while (!finished) {
-    struct timespec tick = {0, 100'000'000};
-    int sig = ::sigtimedwait(&set, nullptr, &tick);
+    int sig = signals->Wait(100'000);
     if (sig > 0 && !stopped) {
       stopped = true;
-      stop_reason = std::string("stopped by signal ") + (sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "SIGHUP");
+      stop_reason = std::string("stopped by signal ") + StopSignals::Name(sig);
       (void)orch->Stop(run_id);
     }
     if (!stopped && opts.run_timeout_us > 0 && MonotonicMicros() - t0 > opts.run_timeout_us) {
@@ -419,12 +390,11 @@ Result<RunSummary> ExecuteOrchestrated(Workspace& ws, const PipelineSpec& spec, 
     if (!st.ok() && st.code() != Code::kUnavailable) {
       (void)orch->Stop(run_id);
       submitter.join();
-      ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
       return st;
     }
   }
   submitter.join();
-  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  signals.reset();
   BATON_RETURN_IF_ERROR(apply_reports());
   BATON_RETURN_IF_ERROR(follower.Poll());
 
@@ -521,7 +491,7 @@ SubmitRequest RequestFor(const Workspace& ws, const PipelineSpec& spec, const Fl
   req.schedule = opts.schedule;
   req.schedule_name = opts.schedule_name;
   req.jobs = JobsFor(spec, opts);
-  const std::string exe = SelfExe();
+  const std::string exe = SelfExecutable();
   // Kahn's order over the steps.
   Plan plan(spec, Capacity{}, {});
   std::vector<int> order, indeg(spec.steps.size());
@@ -598,7 +568,7 @@ Result<std::vector<PipelineImage>> BuildPipelineImages(Workspace& ws, const Pipe
   }
   std::vector<PipelineImage> out;
   for (const auto& parent : parents) {
-    ImageSource src{spec.name, SelfExe(), spec.root, ws.dir, parent};
+    ImageSource src{spec.name, SelfExecutable(), spec.root, ws.dir, parent};
     BATON_ASSIGN_OR_RETURN(PipelineImage img, docker->BuildImage(src));
     out.push_back(img);
   }
@@ -618,8 +588,8 @@ Result<RunSummary> RunPipeline(Workspace& ws, const PipelineSpec& spec, const Ru
   run.status = "running";
   run.created_at = run.started_at = NowMicros();
   run.host = HostName();
-  run.pid = ::getpid();
-  run.pid_start = ProcessStartTicks(::getpid());
+  run.pid = CurrentProcessId();
+  run.pid_start = ProcessStartTicks(CurrentProcessId());
   run.parameters = spec.parameters.dump();
   run.pipeline_file = spec.file;
   if (spec.stack.is_object()) {
@@ -672,11 +642,11 @@ Result<RunSummary> ResumeRun(Workspace& ws, const RunRecord& run, const Pipeline
   BATON_RETURN_IF_ERROR(UseStackArtifactStore(ws, spec));
   BATON_ASSIGN_OR_RETURN(RunProgress progress, LoadRunProgress(ws, run.id));
   if (!InProcess(spec)) {
-    BATON_RETURN_IF_ERROR(ws.meta->ClaimRun(run.id, ::getpid(), ProcessStartTicks(::getpid()), HostName()));
+    BATON_RETURN_IF_ERROR(ws.meta->ClaimRun(run.id, CurrentProcessId(), ProcessStartTicks(CurrentProcessId()), HostName()));
     return RunOrchestrated(ws, spec, run.id, run.snapshot_hash, opts, observer, progress);
   }
   LocalLauncher launcher(JobsFor(spec, opts));
-  BATON_RETURN_IF_ERROR(ws.meta->ClaimRun(run.id, ::getpid(), ProcessStartTicks(::getpid()), HostName()));
+  BATON_RETURN_IF_ERROR(ws.meta->ClaimRun(run.id, CurrentProcessId(), ProcessStartTicks(CurrentProcessId()), HostName()));
   return ExecuteRun(ws, spec, run.id, run.snapshot_hash, opts, observer, &launcher, progress);
 }
 

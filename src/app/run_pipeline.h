@@ -9,8 +9,8 @@
 #include "app/workspace.h"
 #include "core/executor.h"
 #include "core/spec.h"
-#include "stack/local_docker_orchestrator.h"
-#include "stack/stack.h"
+#include "flavors/local_docker/local_docker_orchestrator.h"
+#include "app/stack.h"
 
 namespace baton {
 

@@ -1,15 +1,17 @@
 #include "app/step_entrypoint.h"
 
-#include <signal.h>
 
 #include <algorithm>
+#include <csignal>
 #include <chrono>
 #include <cstdlib>
 #include <thread>
 
 #include "app/run_pipeline.h"
+#include "platform/env_posix.h"
 #include "platform/fs.h"
 #include "platform/local_launcher.h"
+#include "platform/signals.h"
 
 namespace baton {
 namespace {
@@ -74,9 +76,7 @@ Result<StepOutcome> RunAttempt(StepRunner& runner, LocalLauncher& launcher, int 
         // of a Slurm job; a container engine, every process of a container): the step was
         // stopped, whatever its exit (a shell whose command was killed may still exit 0), and
         // its outputs are not kept.
-        sigset_t pending;
-        if (::sigpending(&pending) == 0 &&
-            (sigismember(&pending, SIGINT) || sigismember(&pending, SIGTERM) || sigismember(&pending, SIGHUP))) {
+        if (StopSignals::Pending()) {
           *interrupted = true;
           c.cancelled = true;
         }
@@ -125,6 +125,7 @@ Result<StepOutcome> RunStepEntrypoint(Workspace& ws, const StepEntrypointOptions
       if (s.step == opts.step) attempt = std::max(attempt, s.attempt + 1);
   }
   RunContext ctx;
+  ctx.env = PosixEnv();
   ctx.spec = &spec;
   ctx.run_id = run.id;
   ctx.snapshot_hash = hash;
@@ -145,14 +146,7 @@ Result<StepOutcome> RunStepEntrypoint(Workspace& ws, const StepEntrypointOptions
     if (delay > 0) {
       // The launcher keeps SIGINT/SIGTERM/SIGHUP blocked: take them here, so that a stop during
       // the delay is immediate and recorded.
-      sigset_t set;
-      sigemptyset(&set);
-      sigaddset(&set, SIGINT);
-      sigaddset(&set, SIGTERM);
-      sigaddset(&set, SIGHUP);
-      struct timespec ts = {static_cast<time_t>(delay / 1000000), static_cast<long>((delay % 1000000) * 1000)};
-      int sig = ::sigtimedwait(&set, nullptr, &ts);
-      if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP)
+      if (StopSignals::WaitBlocked(delay) != 0)
         return runner.RecordNotRun(index, attempt + 1, "stopped", "stopped while waiting to retry");
     }
     delay = static_cast<int64_t>(static_cast<double>(delay) * rp.backoff);

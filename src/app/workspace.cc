@@ -1,22 +1,14 @@
 #include "app/workspace.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <cstdlib>
 #include <set>
 
 #include "platform/fs.h"
 #include "platform/process.h"
-#include "stack/local_docker_orchestrator.h"
+#include "store/registry.h"
+#include "flavors/local_docker/local_docker_orchestrator.h"
 
 namespace baton {
-
-std::string HostName() {
-  char buf[256] = {0};
-  if (::gethostname(buf, sizeof buf - 1) != 0) return "localhost";
-  return buf;
-}
 
 Result<std::string> FindWorkspace(const std::string& start) {
   if (const char* d = std::getenv("BATON_DIR"); d && *d) {
@@ -35,27 +27,22 @@ Result<std::string> FindWorkspace(const std::string& start) {
 
 namespace {
 
-constexpr off_t kReserveBytes = 1 << 20;
+constexpr int64_t kReserveBytes = 1 << 20;
 
 // Best effort: without the reserve baton works the same, it only loses the chance to record a
 // failure on a full disk.
 void EnsureReserve(const Workspace& ws) {
   const std::string path = ws.ReservePath();
   if (fs::Exists(path)) return;
-  const std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return;
-  bool ok = ::posix_fallocate(fd, 0, kReserveBytes) == 0;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) ::unlink(tmp.c_str());
+  (void)fs::Preallocate(path, kReserveBytes);
 }
 
 Result<Workspace> Open(const std::string& root, const std::string& dir) {
   Workspace ws;
   ws.root = root;
   ws.dir = dir;
-  BATON_ASSIGN_OR_RETURN(ws.meta, OpenSqliteStore(dir + "/baton.db"));
-  BATON_ASSIGN_OR_RETURN(ws.artifacts, OpenLocalArtifactStore(dir + "/artifacts"));
+  BATON_ASSIGN_OR_RETURN(ws.meta, Stores().OpenMetadataStore(SqliteUri(dir + "/baton.db")));
+  BATON_ASSIGN_OR_RETURN(ws.artifacts, Stores().OpenArtifactStore(FileUri(dir + "/artifacts")));
   EnsureReserve(ws);
   return ws;
 }
@@ -77,7 +64,10 @@ Result<Workspace> OpenWorkspace(const std::string& root) {
   return ws;
 }
 
-bool ReleaseReserve(const Workspace& ws) { return ::unlink(ws.ReservePath().c_str()) == 0; }
+bool ReleaseReserve(const Workspace& ws) {
+  if (!fs::Exists(ws.ReservePath())) return false;
+  return fs::RemoveFile(ws.ReservePath()).ok();
+}
 
 bool RunProcessAlive(const RunRecord& run) {
   if (run.host != HostName()) return true;  // cannot tell from here; assume it lives

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "store/artifact_store.h"
-#include "store/metadata_store.h"
+#include "baton/artifact_store.h"
+#include "baton/metadata_store.h"
 
 namespace baton {
 
@@ -41,7 +41,5 @@ bool RunProcessAlive(const RunRecord& run);
 // Creates `root/.baton` if needed and opens it.
 Result<Workspace> InitWorkspace(const std::string& root);
 
-// This machine's hostname (recorded on runs to tell whether a pid can be checked here).
-std::string HostName();
 
 }  // namespace baton

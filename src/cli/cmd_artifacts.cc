@@ -81,7 +81,7 @@ int Show(const std::string& id, const std::string& out) {
   if (!st.ok()) return Fail(st);
   st = OpenStoreOf(*ws, *a);
   if (!st.ok()) return Fail(st);
-  auto path = ws->artifacts->LocalPath(a->digest);
+  auto path = ws->artifacts->Get(a->digest);
   if (out == "json") {
     Json j = ArtifactJson(*a);
     j["present"] = path.ok();

@@ -1,6 +1,5 @@
 // baton init, baton run.
 
-#include <unistd.h>
 
 #include <optional>
 
@@ -8,8 +7,10 @@
 #include "cli/cli.h"
 #include "cli/progress.h"
 #include "core/spec_parser.h"
+#include "platform/env_posix.h"
 #include "platform/fs.h"
-#include "stack/stack.h"
+#include "app/stack.h"
+#include "flavors/builtin.h"
 
 namespace baton::cli {
 
@@ -105,7 +106,7 @@ Result<PipelineSpec> LoadPipeline(const std::string& path) {
     if (const PipelineSpec* e = EmbeddedPipeline()) return *e;
     return InvalidArgument("a pipeline file is required");
   }
-  return ParsePipelineFile(path);
+  return ParsePipelineFile(*PosixEnv(), path);
 }
 
 // The pipeline with its run config and -p overrides applied. Returns 0, or the exit code after
@@ -118,7 +119,7 @@ int LoadSpec(const RunArgs& a, PipelineSpec* spec, RunConfig* rc) {
   }
   *spec = std::move(*parsed);
   if (!a.config.empty()) {
-    auto c = ParseRunConfigFile(a.config);
+    auto c = ParseRunConfigFile(*PosixEnv(), a.config);
     Status st = c.ok() ? ApplyRunConfig(*c, spec) : c.status();
     if (!st.ok()) {
       std::fprintf(stderr, "%s\n", st.message().c_str());

@@ -1,6 +1,5 @@
 // baton runs list|show|logs.
 
-#include <unistd.h>
 
 #include <thread>
 
@@ -11,6 +10,7 @@
 #include "cli/cli.h"
 #include "cli/progress.h"
 #include "platform/fs.h"
+#include "platform/process.h"
 
 namespace baton::cli {
 namespace {
@@ -200,7 +200,7 @@ int Stop(const std::string& id, const std::string& wait) {
   }
   // The driving baton takes SIGTERM like Ctrl-C: it terminates every running step (grace, then
   // SIGKILL), records them as stopped and the run as stopped.
-  if (::kill(static_cast<pid_t>(run->pid), SIGTERM) != 0)
+  if (!SignalProcess(run->pid, SIGTERM))
     return Fail(Internal("cannot signal baton process " + std::to_string(run->pid) + ": " + std::strerror(errno)));
   std::printf("stopping run %s (signalled baton process %lld)...\n", run->id.c_str(), static_cast<long long>(run->pid));
   std::fflush(stdout);

@@ -4,7 +4,8 @@
 #include "cli/cli.h"
 #include "platform/fs.h"
 #include "platform/hash.h"
-#include "stack/stack.h"
+#include "app/stack.h"
+#include "flavors/builtin.h"
 
 namespace baton::cli {
 namespace {

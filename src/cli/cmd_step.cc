@@ -1,9 +1,8 @@
 // baton step run: the step entrypoint every backend executes.
 
-#include <unistd.h>
 
 #include "app/step_entrypoint.h"
-#include "app/step_queue.h"
+#include "platform/job_queue.h"
 #include "cli/cli.h"
 #include "platform/fs.h"
 

@@ -1,13 +1,14 @@
 #include "cli/progress.h"
 
-#include <unistd.h>
+#include "platform/terminal.h"
+
 
 #include "platform/fs.h"
 
 namespace baton::cli {
 
 ProgressDisplay::ProgressDisplay(const PipelineSpec& spec, bool quiet, bool explain)
-    : spec_(spec), tty_(::isatty(1) && !std::getenv("CI")), quiet_(quiet), explain_(explain) {}
+    : spec_(spec), tty_(IsTerminal(1) && !std::getenv("CI")), quiet_(quiet), explain_(explain) {}
 
 void ProgressDisplay::OnRunStart(const Plan& plan) {
   total_ = plan.size();

@@ -4,13 +4,13 @@
 #include <cmath>
 #include <optional>
 
-#include "platform/fs.h"
+#include "baton/format.h"
 
 namespace baton {
 
 Executor::Executor(const PipelineSpec& spec, Plan* plan, StepRunner* runner, Launcher* launcher,
                    ExecutionObserver* observer, ExecutorOptions options)
-    : spec_(spec), plan_(plan), runner_(runner), launcher_(launcher), observer_(observer), opts_(options) {}
+    : spec_(spec), plan_(plan), runner_(runner), env_(runner->env()), launcher_(launcher), observer_(observer), opts_(options) {}
 
 Status Executor::SkipDependents(const std::vector<int>& skipped, int failed_step) {
   for (int d : skipped) {
@@ -76,7 +76,7 @@ Status Executor::Handle(int i, const StepOutcome& o, const PreparedStep* p) {
     last_failure_[i] = o;
     attempt_[i]++;
     plan_->Defer(i);
-    retries_.emplace(MonotonicMicros() + d, i);
+    retries_.emplace(env_->MonotonicMicros() + d, i);
     return Status::Ok();
   }
   summary_.failed++;
@@ -145,7 +145,7 @@ Status Executor::StartReady() {
 }
 
 Result<RunSummary> Executor::Run(const std::map<int, int>& first_attempt) {
-  int64_t t0 = MonotonicMicros();
+  int64_t t0 = env_->MonotonicMicros();
   for (size_t i = 0; i < plan_->size(); ++i) {
     auto it = first_attempt.find(static_cast<int>(i));
     attempt_[static_cast<int>(i)] = it == first_attempt.end() ? 1 : it->second;
@@ -184,7 +184,7 @@ Result<RunSummary> Executor::Run(const std::map<int, int>& first_attempt) {
       st = runner_->BeginBatch();
       if (!st.ok()) return fail_hard(st);
       in_batch = true;
-      batch_t0 = MonotonicMicros();
+      batch_t0 = env_->MonotonicMicros();
     }
     while (pending) {
       Completion c = *pending;
@@ -205,7 +205,7 @@ Result<RunSummary> Executor::Run(const std::map<int, int>& first_attempt) {
       return fail_hard(st);
     }
     bool finished = running_.empty() && retries_.empty() && hooks_running_ == 0 && (plan_->AllDone() || halted_);
-    if (finished || launcher_->in_process_running() == 0 || MonotonicMicros() - batch_t0 >= kGroupCommitUs) {
+    if (finished || launcher_->in_process_running() == 0 || env_->MonotonicMicros() - batch_t0 >= kGroupCommitUs) {
       Status end = end_batch();
       if (!end.ok()) return fail_hard(end);
     }
@@ -236,7 +236,7 @@ Result<RunSummary> Executor::Run(const std::map<int, int>& first_attempt) {
       continue;
     }
     if (r == Launcher::WaitResult::kDeadline) {
-      int64_t now = MonotonicMicros();
+      int64_t now = env_->MonotonicMicros();
       if (run_deadline != 0 && now >= run_deadline && !halted_) {
         summary_.reason = "the run timed out after " + FormatDuration(opts_.run_timeout_us);
         st = Halt("the run timed out");
@@ -256,7 +256,7 @@ Result<RunSummary> Executor::Run(const std::map<int, int>& first_attempt) {
     pending = c;
   }
 
-  summary_.duration_us = MonotonicMicros() - t0;
+  summary_.duration_us = env_->MonotonicMicros() - t0;
   if (interrupted) summary_.status = "stopped";
   else if (summary_.failed > 0 || summary_.stopped > 0 || !summary_.reason.empty()) summary_.status = "failed";
   else summary_.status = "completed";

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "core/launcher.h"
+#include "baton/launcher.h"
 #include "core/plan.h"
 #include "core/step_runner.h"
 
@@ -63,6 +63,7 @@ class Executor {
   const PipelineSpec& spec_;
   Plan* plan_;
   StepRunner* runner_;
+  Env* env_;
   Launcher* launcher_;
   ExecutionObserver* observer_;
   ExecutorOptions opts_;

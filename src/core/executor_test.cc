@@ -12,7 +12,10 @@
 #include <thread>
 
 #include "core/spec_parser.h"
+#include "platform/env_posix.h"
 #include "platform/fs.h"
+#include "store/local_artifact_store.h"
+#include "store/sqlite_store.h"
 #include "test_util.h"
 
 namespace baton {
@@ -215,6 +218,7 @@ class Harness {
   RunSummary Run(FailureMode mode = FailureMode::kContinue, int64_t run_timeout_us = 0,
                  const std::map<int, int>& first_attempt = {}) {
     RunContext ctx;
+    ctx.env = PosixEnv();
     ctx.spec = &spec;
     ctx.run_id = run_id;
     ctx.snapshot_hash = "snap";
@@ -529,7 +533,7 @@ steps:
   // The successful attempt's output is the one registered.
   auto out = h.meta->FindRunOutput(h.run_id, "flaky", "o");
   ASSERT_TRUE(out.ok() && out->has_value());
-  auto path = h.arts->LocalPath((*out)->digest);
+  auto path = h.arts->Get((*out)->digest);
   ASSERT_TRUE(path.ok());
   EXPECT_EQ(testing::ReadFileOrDie(*path), "flaky attempt 2\n");
 }

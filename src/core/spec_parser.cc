@@ -7,7 +7,6 @@
 #include <set>
 #include <sstream>
 
-#include "platform/fs.h"
 
 namespace baton {
 namespace {
@@ -631,11 +630,12 @@ Result<PipelineSpec> ParsePipelineText(const std::string& text, const std::strin
   return spec;
 }
 
-Result<PipelineSpec> ParsePipelineFile(const std::string& path) {
-  auto text = fs::ReadFile(path);
+Result<PipelineSpec> ParsePipelineFile(Env& env, const std::string& path) {
+  auto text = env.ReadFile(path);
   if (!text.ok()) return InvalidArgument("cannot read pipeline file: " + text.status().message());
-  BATON_ASSIGN_OR_RETURN(std::string abs, fs::Absolute(path));
-  return ParsePipelineText(*text, path, fs::Dirname(abs));
+  BATON_ASSIGN_OR_RETURN(std::string abs, env.Absolute(path));
+  std::string root = abs.substr(0, abs.rfind('/'));
+  return ParsePipelineText(*text, path, root.empty() ? "/" : root);
 }
 
 
@@ -647,8 +647,8 @@ Result<RunConfig> ParseRunConfigText(const std::string& text, const std::string&
   return rc;
 }
 
-Result<RunConfig> ParseRunConfigFile(const std::string& path) {
-  auto text = fs::ReadFile(path);
+Result<RunConfig> ParseRunConfigFile(Env& env, const std::string& path) {
+  auto text = env.ReadFile(path);
   if (!text.ok()) return InvalidArgument("cannot read run config: " + text.status().message());
   return ParseRunConfigText(*text, path);
 }

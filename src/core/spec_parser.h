@@ -7,12 +7,13 @@
 #include <string>
 #include <vector>
 
+#include "baton/env.h"
 #include "core/spec.h"
 
 namespace baton {
 
 // Parses and validates. On failure the status message holds one diagnostic per line.
-Result<PipelineSpec> ParsePipelineFile(const std::string& path);
+Result<PipelineSpec> ParsePipelineFile(Env& env, const std::string& path);
 Result<PipelineSpec> ParsePipelineText(const std::string& text, const std::string& file,
                                        const std::string& root);
 
@@ -40,7 +41,7 @@ struct RunConfig {
   std::optional<FailureMode> failure_mode;
   std::string stack;
 };
-Result<RunConfig> ParseRunConfigFile(const std::string& path);
+Result<RunConfig> ParseRunConfigFile(Env& env, const std::string& path);
 Result<RunConfig> ParseRunConfigText(const std::string& text, const std::string& file);
 // Applies a run config to a parsed pipeline: checks step and parameter names and types (errors
 // name the run config's file:line:column), then overlays parameters and settings.

@@ -2,6 +2,7 @@
 // every diagnostic with its file:line:column, successful parses, parameters, settings, JSON.
 
 #include "core/spec_parser.h"
+#include "platform/env_posix.h"
 
 #include <gtest/gtest.h>
 
@@ -902,18 +903,18 @@ steps:
 TEST(SpecParser, ParsePipelineFileUsesTheFileDirectoryAsRoot) {
   testing::TempDir dir;
   std::string path = dir.Write("sub/pipe.yaml", "name: x\nsteps: {a: {run: 'true'}}\n");
-  auto r = ParsePipelineFile(path);
+  auto r = ParsePipelineFile(*PosixEnv(), path);
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(r->root, dir.path() + "/sub");
   EXPECT_EQ(r->file, path);
 
   std::string bad = dir.Write("bad.yaml", "name: x\nsteps:\n  a: {run: 'true', outptus: [o]}\n");
-  auto e = ParsePipelineFile(bad);
+  auto e = ParsePipelineFile(*PosixEnv(), bad);
   ASSERT_FALSE(e.ok());
   EXPECT_NE(e.status().message().find(bad + ":3:20: error: unknown key 'outptus'"), std::string::npos)
       << e.status().message();
 
-  auto missing = ParsePipelineFile(dir.path() + "/nope.yaml");
+  auto missing = ParsePipelineFile(*PosixEnv(), dir.path() + "/nope.yaml");
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.status().code(), Code::kInvalidArgument);
   EXPECT_NE(missing.status().message().find("cannot read pipeline file"), std::string::npos);

@@ -1,19 +1,10 @@
 #include "core/step_runner.h"
 
-#include <fstream>
-
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstring>
 
-#include "core/template.h"
+#include "baton/hash.h"
 #include "core/functions.h"
-#include "platform/fs.h"
-#include "platform/hash.h"
-
-extern char** environ;
+#include "core/template.h"
 
 namespace baton {
 
@@ -26,11 +17,6 @@ std::string EnvName(const std::string& name) {
 
 namespace {
 constexpr int kCacheSchema = 1;
-
-Status MkDir(const std::string& path) {
-  if (::mkdir(path.c_str(), 0755) == 0 || errno == EEXIST) return Status::Ok();
-  return fs::MakeDirs(path);
-}
 
 std::string Short(const std::string& digest) { return digest.substr(0, 12); }
 
@@ -68,13 +54,14 @@ std::string ExplainDifference(const Json& before, const Json& now) {
 }  // namespace
 
 StepRunner::StepRunner(RunContext ctx, MetadataStore* meta, ArtifactStore* artifacts)
-    : ctx_(std::move(ctx)), meta_(meta), artifacts_(artifacts) {
-  for (char** e = environ; *e; ++e)
-    if (std::strncmp(*e, "BATON_", 6) != 0) base_env_.emplace_back(*e);
-  run_staging_ = artifacts_->StagingRoot() + "/" + ctx_.run_id;
+    : ctx_(std::move(ctx)), env_(ctx_.env), meta_(meta), artifacts_(artifacts) {
+  for (auto& e : env_->Environment())
+    if (e.compare(0, 6, "BATON_") != 0) base_env_.push_back(std::move(e));
+  run_staging_ = artifacts_->StagingDir() + "/" + ctx_.run_id;
   // Time between SIGTERM and SIGKILL when a step is stopped or times out.
   if (ctx_.kill_grace_us > 0) grace_us_ = ctx_.kill_grace_us;
-  if (const char* g = std::getenv("BATON_KILL_GRACE")) ParseDuration(g, &grace_us_);
+  kill_grace_env_ = env_->GetEnv("BATON_KILL_GRACE");
+  if (kill_grace_env_) ParseDuration(*kill_grace_env_, &grace_us_);
 }
 
 std::vector<std::string> StepRunner::BuildEnv(const StepSpec& s, const Settings& eff, const PreparedStep& p,
@@ -108,7 +95,7 @@ Result<PreparedStep> StepRunner::Prepare(int index, int attempt) {
   PreparedStep p;
   p.step = index;
   p.attempt = attempt;
-  p.started_at = NowMicros();
+  p.started_at = env_->NowMicros();
 
   // Inputs: the artifacts the producers recorded for this run.
   std::map<std::string, std::string> input_paths;
@@ -125,7 +112,7 @@ Result<PreparedStep> StepRunner::Prepare(int index, int attempt) {
       missing = "input '" + in.name + "' (" + in.step + "." + in.output + ") has not been produced in run " + ctx_.run_id;
       break;
     }
-    auto path = artifacts_->LocalPath(art->digest);
+    auto path = artifacts_->Get(art->digest);
     if (!path.ok()) {
       missing = "input '" + in.name + "': " + path.status().message();
       break;
@@ -202,7 +189,7 @@ Result<PreparedStep> StepRunner::Prepare(int index, int attempt) {
     }
     if (eff.cache_files) {
       for (const auto& f : *eff.cache_files) {
-        auto d = DigestPath(fs::Join(spec.root, f));
+        auto d = env_->DigestPath(f.size() && f[0] == '/' ? f : spec.root + "/" + f);
         comp["files"][f] = d.ok() ? d->digest : "missing";
       }
     }
@@ -245,7 +232,7 @@ Result<PreparedStep> StepRunner::Prepare(int index, int attempt) {
         rec.status = "cached";
         rec.cached_from = hit->id;
         rec.reason = "cached from run " + hit->run_id;
-        rec.ended_at = NowMicros();
+        rec.ended_at = env_->NowMicros();
         rec.exit_code = 0;
         rec.metadata = hit->metadata;
         BATON_ASSIGN_OR_RETURN(rec.id, meta_->StartStepRun(rec));
@@ -268,7 +255,7 @@ Result<PreparedStep> StepRunner::Prepare(int index, int attempt) {
 
   rec.status = "running";
   rec.log_path = ctx_.logs_dir + "/" + s.name + "." + std::to_string(attempt) + ".log";
-  rec.pid = ::getpid();
+  rec.pid = env_->ProcessId();
   BATON_ASSIGN_OR_RETURN(rec.id, meta_->StartStepRun(rec));
   p.step_run_id = rec.id;
 
@@ -279,20 +266,20 @@ Result<PreparedStep> StepRunner::Prepare(int index, int attempt) {
   }
   Status st;
   if (!dirs_ready_) {
-    st = MkDir(run_staging_);
-    if (st.ok()) st = MkDir(ctx_.logs_dir);
+    st = env_->MakeDirs(run_staging_);
+    if (st.ok()) st = env_->MakeDirs(ctx_.logs_dir);
     dirs_ready_ = st.ok();
   }
   // Leftovers of an attempt that baton did not see finish (a crash) must not become outputs.
   for (const auto& [name, path] : p.output_paths)
-    if (st.ok() && fs::Exists(path)) st = fs::RemoveTree(path);
+    if (st.ok() && env_->Exists(path)) st = env_->RemoveTree(path);
   if (!st.ok()) {
     BATON_ASSIGN_OR_RETURN(StepOutcome o, FinishUnlaunched(p, "failed", st.message()));
     p.done = o;
     return p;
   }
   for (const auto& [name, path] : input_paths) {
-    auto fp = fs::StatFingerprint(path);
+    auto fp = env_->StatFingerprint(path);
     if (fp.ok()) p.input_checks[name] = {path, *fp};
   }
   p.process.argv = std::move(argv);
@@ -333,7 +320,7 @@ Result<PreparedStep> StepRunner::Prepare(int index, int attempt) {
     for (const auto& o : s.outputs) out_paths.push_back(p.output_paths[o]);
     Json params = Json::object();
     for (const auto& name : spec.StepParams(s)) params[name] = spec.ParamValue(s, name);
-    p.process.in_process = [body, in_paths, out_paths, params, run = ctx_.run_id, step = s.name, attempt,
+    p.process.in_process = [env = env_, body, in_paths, out_paths, params, run = ctx_.run_id, step = s.name, attempt,
                             log = rec.log_path, metadata = p.metadata_path](const std::atomic<bool>& stop) -> std::string {
       StepContext ctx(run, step, attempt, params, log, &stop);
       try {
@@ -347,14 +334,13 @@ Result<PreparedStep> StepRunner::Prepare(int index, int attempt) {
       }
       if (stop.load()) return "stopped";
       if (!ctx.metadata().empty()) {
-        std::ofstream m(metadata, std::ios::trunc);
-        m << ctx.metadata().dump();
+        if (Status w = env->WriteFile(metadata, ctx.metadata().dump()); !w.ok()) return w.message();
       }
       return "";
     };
   }
   // The local orchestrator's per-step `kill_grace` (validated when the run was compiled).
-  if (auto local = eff.orchestrator.find("local"); local != eff.orchestrator.end() && !std::getenv("BATON_KILL_GRACE")) {
+  if (auto local = eff.orchestrator.find("local"); local != eff.orchestrator.end() && !kill_grace_env_) {
     int64_t g;
     if (local->second.contains("kill_grace") && local->second["kill_grace"].is_string() &&
         ParseDuration(local->second["kill_grace"].get<std::string>(), &g))
@@ -380,9 +366,9 @@ Result<StepOutcome> StepRunner::Finish(PreparedStep& p, const Completion& c) {
   // A step must not modify what it reads: re-hash an input whose stat fingerprint changed.
   if (failure.empty()) {
     for (const auto& [name, check] : p.input_checks) {
-      auto fp = fs::StatFingerprint(check.first);
+      auto fp = env_->StatFingerprint(check.first);
       if (fp.ok() && *fp == check.second) continue;
-      auto d = DigestPath(check.first);
+      auto d = env_->DigestPath(check.first);
       if (!d.ok() || d->digest != p.input_digests[name]) {
         // The stored object no longer matches its digest: take it out of the store so that no
         // later step, cache hit or resume can use it; its producer will run again.
@@ -395,8 +381,8 @@ Result<StepOutcome> StepRunner::Finish(PreparedStep& p, const Completion& c) {
     }
   }
   // Step metadata: a JSON object written to $BATON_METADATA.
-  if (failure.empty() && fs::Exists(p.metadata_path)) {
-    auto text = fs::ReadFile(p.metadata_path);
+  if (failure.empty() && env_->Exists(p.metadata_path)) {
+    auto text = env_->ReadFile(p.metadata_path);
     if (text.ok()) {
       Json j = Json::parse(*text, nullptr, false);
       if (j.is_discarded() || !j.is_object()) failure = "the step wrote invalid JSON to $BATON_METADATA (expected an object)";
@@ -406,16 +392,16 @@ Result<StepOutcome> StepRunner::Finish(PreparedStep& p, const Completion& c) {
   // Outputs: every declared output must exist; each is published atomically.
   if (failure.empty()) {
     for (const auto& o : s.outputs) {
-      if (!fs::Exists(p.output_paths[o])) {
+      if (!env_->Exists(p.output_paths[o])) {
         failure = "the step did not write its declared output '" + o + "' ({{outputs." + o + "}})";
         break;
       }
     }
   }
   if (failure.empty()) {
-    int64_t now = NowMicros();
+    int64_t now = env_->NowMicros();
     for (const auto& o : s.outputs) {
-      auto obj = artifacts_->Commit(p.output_paths[o]);
+      auto obj = artifacts_->Put(p.output_paths[o]);
       if (!obj.ok()) {
         failure = (obj.status().code() == Code::kResourceExhausted ? "disk full while storing output '"
                                                                    : "cannot store output '") +
@@ -462,15 +448,15 @@ Result<StepOutcome> StepRunner::FinishUnlaunched(PreparedStep& p, const std::str
 
 Result<StepOutcome> StepRunner::Record(PreparedStep& p, StepRunRecord& rec, std::vector<ArtifactRecord>* arts,
                                        const std::vector<OutputUse>& reused) {
-  rec.ended_at = NowMicros();
+  rec.ended_at = env_->NowMicros();
   // Lineage of failed attempts is kept too: it shows what a failing step read.
   BATON_RETURN_IF_ERROR(meta_->FinishStepRun(rec, arts, reused, p.inputs));
   if (rec.status == "completed")
     for (const auto& a : *arts) produced_[a.step + "/" + a.name] = a;
   // Whatever a failed attempt left in staging is dropped; published outputs were moved away.
   if (rec.status != "completed" && rec.status != "cached")
-    for (const auto& [name, path] : p.output_paths) (void)fs::RemoveTree(path);
-  if (!p.metadata_path.empty()) ::unlink(p.metadata_path.c_str());
+    for (const auto& [name, path] : p.output_paths) (void)env_->RemoveTree(path);
+  if (!p.metadata_path.empty()) (void)env_->RemoveTree(p.metadata_path);
   StepOutcome o{rec.status, rec.reason, rec.exit_code, rec.id, rec.ended_at - p.started_at, ""};
   auto it = pending_explain_.find(rec.id);
   if (it != pending_explain_.end()) {
@@ -513,7 +499,7 @@ Result<StepOutcome> StepRunner::RecordNotRun(int index, int attempt, const std::
   rec.attempt = attempt;
   rec.status = status;
   rec.reason = reason;
-  rec.started_at = rec.ended_at = NowMicros();
+  rec.started_at = rec.ended_at = env_->NowMicros();
   BATON_ASSIGN_OR_RETURN(rec.id, meta_->StartStepRun(rec));
   return StepOutcome{status, reason, -1, rec.id, 0, ""};
 }

@@ -10,15 +10,19 @@
 #include <string>
 #include <vector>
 
-#include "core/launcher.h"
+#include <optional>
+
+#include "baton/artifact_store.h"
+#include "baton/env.h"
+#include "baton/launcher.h"
+#include "baton/metadata_store.h"
 #include "core/spec.h"
-#include "store/artifact_store.h"
-#include "store/metadata_store.h"
 
 namespace baton {
 
 // Where step logs go; the run's id; the snapshot of the pipeline being run.
 struct RunContext {
+  Env* env = nullptr;        // files, clock and environment (required)
   const PipelineSpec* spec = nullptr;
   std::string run_id;
   std::string snapshot_hash;
@@ -76,6 +80,7 @@ class StepRunner {
   std::optional<ProcessSpec> HookProcess(const PreparedStep& p, const StepOutcome& o) const;
 
   const RunContext& context() const { return ctx_; }
+  Env* env() const { return env_; }
 
   // Groups the records written until EndBatch into one store transaction.
   Status BeginBatch() { return meta_->BeginBatch(); }
@@ -88,12 +93,14 @@ class StepRunner {
                              const std::vector<OutputUse>& reused);
 
   RunContext ctx_;
+  Env* env_;
   MetadataStore* meta_;
   ArtifactStore* artifacts_;
   std::vector<std::string> base_env_;
   std::string run_staging_;
   bool dirs_ready_ = false;
   int64_t grace_us_ = 10'000'000;
+  std::optional<std::string> kill_grace_env_;  // BATON_KILL_GRACE
   std::map<int64_t, std::string> pending_explain_;  // step run id -> why it runs
   // Outputs this runner recorded in this run ("step/output" -> artifact), so that consumers
   // resolve them without a store query; the store stays the source for everything else.

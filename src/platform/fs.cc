@@ -59,6 +59,67 @@ Result<std::string> ReadFile(const std::string& path) {
   return out;
 }
 
+Status WriteFile(const std::string& path, const std::string& content) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Errno("cannot create", path);
+  Status s = WriteAll(fd, content, path);
+  ::close(fd);
+  return s;
+}
+
+Status AppendFile(const std::string& path, const std::string& content) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) return Errno("cannot open", path);
+  Status s = WriteAll(fd, content, path);
+  ::close(fd);
+  return s;
+}
+
+Status Rename(const std::string& from, const std::string& to) {
+  if (::rename(from.c_str(), to.c_str()) == 0) return Status::Ok();
+  if (errno == ENOTEMPTY || errno == EEXIST) return AlreadyExists(to + " already exists");
+  return Errno("cannot rename " + from + " to", to);
+}
+
+Status RemoveFile(const std::string& path) {
+  if (::unlink(path.c_str()) == 0 || errno == ENOENT) return Status::Ok();
+  return Errno("cannot remove", path);
+}
+
+Status MakeDir(const std::string& path, unsigned mode) {
+  if (::mkdir(path.c_str(), mode) == 0 || errno == EEXIST) return Status::Ok();
+  return MakeDirs(path, mode);
+}
+
+Status Chmod(const std::string& path, unsigned mode) {
+  if (::chmod(path.c_str(), mode) == 0) return Status::Ok();
+  return Errno("cannot change the mode of", path);
+}
+
+bool Preallocate(const std::string& path, int64_t bytes) {
+  const std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return false;
+  bool ok = ::posix_fallocate(fd, 0, static_cast<off_t>(bytes)) == 0;
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    return false;
+  }
+  return true;
+}
+
+Result<std::string> MakeTempDir(const std::string& prefix) {
+  std::string tmpl = prefix + "-XXXXXX";
+  if (::mkdtemp(tmpl.data()) == nullptr) return Errno("cannot create a directory like", tmpl);
+  return tmpl;
+}
+
+int64_t FileSize(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 ? static_cast<int64_t>(st.st_size) : -1;
+}
+
 Status WriteFileAtomic(const std::string& path, const std::string& content) {
   std::string tmp = path + ".tmp." + std::to_string(::getpid());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -280,33 +341,6 @@ int64_t MonotonicMicros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
-}
-
-std::string FormatTimestamp(int64_t micros) {
-  if (micros <= 0) return "-";
-  time_t t = static_cast<time_t>(micros / 1000000);
-  struct tm tm;
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-std::string FormatDuration(int64_t micros) {
-  char buf[32];
-  if (micros < 0) return "-";
-  if (micros < 1000000) {
-    std::snprintf(buf, sizeof buf, "%lldms", static_cast<long long>(micros / 1000));
-  } else if (micros < 60 * 1000000LL) {
-    std::snprintf(buf, sizeof buf, "%.2fs", static_cast<double>(micros) / 1e6);
-  } else {
-    long long s = micros / 1000000;
-    if (s < 3600)
-      std::snprintf(buf, sizeof buf, "%lldm%02llds", s / 60, s % 60);
-    else
-      std::snprintf(buf, sizeof buf, "%lldh%02lldm", s / 3600, (s % 3600) / 60);
-  }
-  return buf;
 }
 
 }  // namespace baton

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "baton/format.h"
 #include "baton/status.h"
 
 namespace baton::fs {
@@ -12,6 +13,24 @@ namespace baton::fs {
 Result<std::string> ReadFile(const std::string& path);
 // Writes to a temporary file beside `path`, fsyncs it and renames it over `path`.
 Status WriteFileAtomic(const std::string& path, const std::string& content);
+// Replaces `path` with `content` (no fsync, no rename: a reader may see it half-written).
+Status WriteFile(const std::string& path, const std::string& content);
+// Appends `content` to `path` (created if missing) in one write.
+Status AppendFile(const std::string& path, const std::string& content);
+// rename(2); AlreadyExists when `to` is a non-empty directory.
+Status Rename(const std::string& from, const std::string& to);
+// Removes one file; succeeds when it is not there.
+Status RemoveFile(const std::string& path);
+// Creates one directory (its parent too, if missing); succeeds when it exists.
+Status MakeDir(const std::string& path, unsigned mode = 0755);
+Status Chmod(const std::string& path, unsigned mode);
+// Creates `path` with `bytes` allocated on disk (posix_fallocate), through a temporary file
+// renamed into place; false when the space cannot be had.
+bool Preallocate(const std::string& path, int64_t bytes);
+// Creates a new, empty directory named PREFIX-XXXXXX (mkdtemp) and returns its path.
+Result<std::string> MakeTempDir(const std::string& prefix);
+// The size of a file in bytes, or -1.
+int64_t FileSize(const std::string& path);
 Status MakeDirs(const std::string& path, unsigned mode = 0755);
 // Removes a file or a directory tree; succeeds when nothing is there.
 Status RemoveTree(const std::string& path);
@@ -38,6 +57,4 @@ Result<uint64_t> FreeBytes(const std::string& path);
 namespace baton {
 int64_t NowMicros();     // wall clock, microseconds since the epoch
 int64_t MonotonicMicros();
-std::string FormatTimestamp(int64_t micros);  // ISO-8601 UTC, seconds
-std::string FormatDuration(int64_t micros);   // "1.23s", "2m03s", "45ms"
 }  // namespace baton

@@ -15,7 +15,7 @@
 #include <thread>
 #include <vector>
 
-#include "core/launcher.h"
+#include "baton/launcher.h"
 #include "platform/process.h"
 
 namespace baton {

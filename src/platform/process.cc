@@ -10,6 +10,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -290,6 +293,74 @@ Result<CommandResult> RunCommand(const std::vector<std::string>& argv, const std
   }
   res.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return res;
+}
+
+std::string SelfExecutable() {
+  char buf[4096];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return "baton";
+  buf[n] = 0;
+  return buf;
+}
+
+bool SignalProcess(int64_t pid, int signal) { return pid > 0 && ::kill(static_cast<pid_t>(pid), signal) == 0; }
+
+int64_t CurrentProcessId() { return ::getpid(); }
+
+int OnlineCpus() {
+  long n = ::sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? static_cast<int>(n) : 1;
+}
+
+int64_t PhysicalMemoryBytes() {
+  long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+  return pages > 0 && page > 0 ? static_cast<int64_t>(pages) * page : 0;
+}
+
+int WaitChild(int64_t pid, bool block, int* exit_code) {
+  for (;;) {
+    int status = 0;
+    pid_t w = ::waitpid(static_cast<pid_t>(pid), &status, block ? 0 : WNOHANG);
+    if (w == 0) return 0;
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : -1;
+    return 1;
+  }
+}
+
+bool FindInPath(const std::string& program) {
+  const char* path = std::getenv("PATH");
+  std::string p = path ? path : "/usr/bin:/bin";
+  size_t at = 0;
+  while (at <= p.size()) {
+    size_t colon = p.find(':', at);
+    if (colon == std::string::npos) colon = p.size();
+    std::string dir = p.substr(at, colon - at);
+    if (!dir.empty() && ::access((dir + "/" + program).c_str(), X_OK) == 0) return true;
+    at = colon + 1;
+  }
+  return false;
+}
+
+std::vector<std::string> GpuDevices() {
+  std::vector<std::string> out;
+  if (DIR* d = ::opendir("/dev")) {
+    while (dirent* e = ::readdir(d))
+      if (std::strncmp(e->d_name, "nvidia", 6) == 0 && std::isdigit(static_cast<unsigned char>(e->d_name[6])))
+        out.push_back(std::string("/dev/") + e->d_name);
+    ::closedir(d);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string HostName() {
+  char buf[256] = {0};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return "localhost";
+  return buf;
 }
 
 }  // namespace baton

@@ -68,6 +68,27 @@ struct CommandResult {
 Result<CommandResult> RunCommand(const std::vector<std::string>& argv, const std::vector<std::string>& extra_env = {},
                                  const std::string& input = "");
 
+// The absolute path of this process's executable (/proc/self/exe), or "baton" if unknown.
+std::string SelfExecutable();
+// Sends `signal` to process `pid`; false when it cannot (no such process, not ours).
+bool SignalProcess(int64_t pid, int signal);
+// This process's id.
+int64_t CurrentProcessId();
+// How many processors are online (at least 1), and physical memory in bytes (0 if unknown).
+int OnlineCpus();
+int64_t PhysicalMemoryBytes();
+
+// Waits for child `pid` to end: blocking, or (`block` false) returning at once. Returns 1 with
+// *exit_code set (128+N when killed by signal N) when it ended, 0 when it still runs (only
+// without `block`), -1 when it is not a child of this process.
+int WaitChild(int64_t pid, bool block, int* exit_code);
+// Whether an executable `program` is on PATH.
+bool FindInPath(const std::string& program);
+// The GPU device files of this machine (/dev/nvidiaN).
+std::vector<std::string> GpuDevices();
+// This machine's hostname, or "localhost".
+std::string HostName();
+
 // `s` without leading and trailing whitespace (a command's output, say).
 std::string Trim(const std::string& s);
 

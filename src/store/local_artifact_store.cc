@@ -1,33 +1,31 @@
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
+#include "store/local_artifact_store.h"
 
 #include "platform/fs.h"
-#include "store/artifact_store.h"
+#include "platform/hash.h"
 
 namespace baton {
 namespace {
 
-// Objects live at ROOT/sha256/<first two hex digits>/<digest>; staging is ROOT/../tmp.
+// Objects live at ROOT/sha256/<first two hex digits>/<digest>; staging is ROOT/.staging, on the
+// same filesystem, so that Put publishes by rename.
 class LocalArtifactStore : public ArtifactStore {
  public:
   explicit LocalArtifactStore(std::string root) : root_(std::move(root)) {}
 
   Status Init() {
     BATON_RETURN_IF_ERROR(fs::MakeDirs(root_ + "/sha256"));
-    BATON_RETURN_IF_ERROR(fs::MakeDirs(StagingRoot()));
+    BATON_RETURN_IF_ERROR(fs::MakeDirs(StagingDir()));
     return fs::MakeDirs(root_ + "/blobs");
   }
 
-  std::string StagingRoot() const override { return root_ + "/.staging"; }
+  std::string uri() const override { return "file://" + root_; }
+  std::string StagingDir() const override { return root_ + "/.staging"; }
 
   std::string ObjectPath(const std::string& digest) const {
     return root_ + "/sha256/" + digest.substr(0, 2) + "/" + digest;
   }
 
-  Result<StoredObject> Commit(const std::string& staged) override {
+  Result<StoredObject> Put(const std::string& staged) override {
     BATON_ASSIGN_OR_RETURN(TreeDigest d, DigestPath(staged));
     BATON_RETURN_IF_ERROR(fs::MakeReadOnly(staged));
     std::string dest = ObjectPath(d.digest);
@@ -36,52 +34,89 @@ class LocalArtifactStore : public ArtifactStore {
       BATON_RETURN_IF_ERROR(fs::RemoveTree(staged));
       return obj;
     }
-    std::string dir = fs::Dirname(dest);
-    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) BATON_RETURN_IF_ERROR(fs::MakeDirs(dir));
+    BATON_RETURN_IF_ERROR(fs::MakeDir(fs::Dirname(dest)));
     // rename() publishes the complete object atomically. A directory rename fails if another
     // process published the same digest meanwhile; that copy is identical, so drop ours.
-    if (::rename(staged.c_str(), dest.c_str()) != 0) {
-      if ((errno == ENOTEMPTY || errno == EEXIST) && fs::Exists(dest)) {
+    Status moved = fs::Rename(staged, dest);
+    if (!moved.ok()) {
+      if (moved.code() == Code::kAlreadyExists && fs::Exists(dest)) {
         BATON_RETURN_IF_ERROR(fs::RemoveTree(staged));
         return obj;
       }
-      return Internal("cannot publish artifact " + staged + ": " + std::strerror(errno));
+      return Internal("cannot publish artifact " + staged + ": " + moved.message());
     }
     return obj;
   }
 
-  Result<std::string> LocalPath(const std::string& digest) override {
+  Result<std::string> Get(const std::string& digest) override {
+    if (!ValidDigest(digest)) return InvalidArgument("'" + digest + "' is not a sha256 digest");
     std::string p = ObjectPath(digest);
     if (!fs::Exists(p)) return NotFound("artifact content " + digest + " is missing from the store");
     return p;
   }
 
-  bool Exists(const std::string& digest) override { return fs::Exists(ObjectPath(digest)); }
+  bool Exists(const std::string& digest) override { return ValidDigest(digest) && fs::Exists(ObjectPath(digest)); }
+
+  Result<StoredObject> Stat(const std::string& digest) override {
+    BATON_ASSIGN_OR_RETURN(std::string p, Get(digest));
+    StoredObject obj{digest, 0, fs::IsDir(p), "file://" + p};
+    BATON_RETURN_IF_ERROR(AddSizes(p, &obj.size));
+    return obj;
+  }
 
   Status Export(const std::string& digest, const std::string& dest) override {
-    BATON_ASSIGN_OR_RETURN(std::string src, LocalPath(digest));
+    BATON_ASSIGN_OR_RETURN(std::string src, Get(digest));
     if (fs::Exists(dest)) return AlreadyExists(dest + " already exists");
     return fs::CopyTree(src, dest);
   }
 
   Status Quarantine(const std::string& digest) override {
+    if (!ValidDigest(digest)) return InvalidArgument("'" + digest + "' is not a sha256 digest");
     std::string src = ObjectPath(digest);
     if (!fs::Exists(src)) return Status::Ok();
     BATON_RETURN_IF_ERROR(fs::MakeDirs(root_ + "/quarantine"));
     std::string dest = root_ + "/quarantine/" + digest + "." + std::to_string(NowMicros());
-    if (::rename(src.c_str(), dest.c_str()) != 0)
-      return Internal("cannot move damaged artifact " + src + " aside: " + std::strerror(errno));
+    Status moved = fs::Rename(src, dest);
+    if (!moved.ok()) return Internal("cannot move damaged artifact " + src + " aside: " + moved.message());
     return Status::Ok();
   }
 
   Status PutBlob(const std::string& key, const std::string& content) override {
+    BATON_RETURN_IF_ERROR(CheckKey(key));
     std::string p = root_ + "/blobs/" + key;
     if (fs::Exists(p)) return Status::Ok();
     BATON_RETURN_IF_ERROR(fs::MakeDirs(fs::Dirname(p)));
     return fs::WriteFileAtomic(p, content);
   }
 
+  Result<std::string> GetBlob(const std::string& key) override {
+    BATON_RETURN_IF_ERROR(CheckKey(key));
+    std::string p = root_ + "/blobs/" + key;
+    if (!fs::Exists(p)) return NotFound("no blob '" + key + "' in the artifact store");
+    return fs::ReadFile(p);
+  }
+
  private:
+  static bool ValidDigest(const std::string& d) {
+    return d.size() == 64 && d.find_first_not_of("0123456789abcdef") == std::string::npos;
+  }
+  // Keys are relative paths of plain names: never absolute, never "..".
+  static Status CheckKey(const std::string& key) {
+    if (key.empty() || key[0] == '/' || key.find("..") != std::string::npos || key.find('\0') != std::string::npos)
+      return InvalidArgument("bad blob key '" + key + "'");
+    return Status::Ok();
+  }
+  static Status AddSizes(const std::string& path, uint64_t* total) {
+    if (!fs::IsDir(path)) {
+      int64_t n = fs::FileSize(path);
+      if (n > 0) *total += static_cast<uint64_t>(n);
+      return Status::Ok();
+    }
+    BATON_ASSIGN_OR_RETURN(auto names, fs::ListDir(path));
+    for (const auto& n : names) BATON_RETURN_IF_ERROR(AddSizes(path + "/" + n, total));
+    return Status::Ok();
+  }
+
   std::string root_;
 };
 

@@ -2,13 +2,12 @@
 // The schema is documented in docs/metadata-schema.md.
 
 #include <sqlite3.h>
-#include <unistd.h>
 
 #include <map>
 #include <thread>
 
 #include "platform/fs.h"
-#include "store/metadata_store.h"
+#include "store/sqlite_store.h"
 
 namespace baton {
 namespace {

@@ -1,6 +1,7 @@
 // Unit tests of flavor config schemas: conversion, validation, secrets, the registry.
 
-#include "stack/flavor.h"
+#include "baton/flavor.h"
+#include "flavors/builtin.h"
 
 #include <gtest/gtest.h>
 

@@ -20,9 +20,13 @@
 #include <string>
 #include <vector>
 
+#include "baton/flavor.h"
 #include "baton/orchestrator.h"
 
 namespace baton {
+
+// The flavor's description, config schema and factory.
+FlavorInfo LocalDockerFlavor();
 
 // An image of a pipeline as BuildImage made or found it.
 struct PipelineImage {

@@ -1,4 +1,5 @@
-#include "stack/stack.h"
+#include "app/stack.h"
+#include "flavors/builtin.h"
 
 #include "core/spec_parser.h"
 

@@ -3,9 +3,13 @@
 // drives it directly, with live progress); this class gives it the same Compile as every other
 // flavor: the plan of processes a run would start.
 
+#include "baton/flavor.h"
 #include "baton/orchestrator.h"
 
 namespace baton {
+
+// The flavor's description, config schema and factory.
+FlavorInfo LocalFlavor();
 
 class LocalOrchestrator : public Orchestrator {
  public:

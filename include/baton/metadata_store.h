@@ -1,7 +1,10 @@
 #pragma once
 // MetadataStore: where baton records pipelines, snapshots, runs, step runs, artifacts and
-// lineage. SQLite by default; the interface is what other stores (PostgreSQL, the server)
-// implement. Implementations are not thread-safe: use one instance per thread.
+// lineage. Stores open by URI (baton/stores.h): `sqlite:///path` is built in; other stores
+// (PostgreSQL, the server) register factories and pass the metadata store contract suite
+// (tests/store_contract_test.cc). The store keeps records and their integrity; rules of the
+// domain (the default stack cannot be deleted, ...) live above it. Implementations are not
+// thread-safe: use one instance per thread.
 
 #include <cstdint>
 #include <memory>
@@ -187,8 +190,5 @@ class MetadataStore {
 
   virtual Result<std::vector<std::pair<std::string, double>>> StepDurations(const std::string& pipeline) = 0;
 };
-
-// Opens (creating and migrating as needed) the SQLite store at `path`.
-Result<std::unique_ptr<MetadataStore>> OpenSqliteStore(const std::string& path);
 
 }  // namespace baton

@@ -1,7 +1,8 @@
 #pragma once
 // Flavors: the implementations a stack component can be an instance of. A FlavorRegistry holds
 // one factory per (component type, flavor name), each with a config schema. Registration is
-// explicit (RegisterBuiltinFlavors, LoadPlugin), never through static initializers.
+// explicit (the list in src/flavors/builtin.cc, plugins loaded by LoadPlugin), never through
+// static initializers.
 
 #include <functional>
 #include <map>
@@ -64,12 +65,6 @@ class FlavorRegistry {
   std::vector<std::unique_ptr<FlavorInfo>> flavors_;
 };
 
-// The flavors compiled into baton: orchestrators `local` and `local_docker`, artifact store
-// `local`, container registry `default`.
-Status RegisterBuiltinFlavors(FlavorRegistry* registry);
-// The `local_docker` orchestrator flavor (its schema and factory).
-FlavorInfo LocalDockerFlavor();
-
 // Builds a component config from "key=value" assignments over `base` (for update), converting
 // each value to its key's type. Unknown keys, bad values, literal secrets and missing required
 // keys are InvalidArgument errors naming the flavor's valid keys.
@@ -83,9 +78,5 @@ Json WithDefaults(const FlavorInfo& flavor, const Json& config);
 Result<Json> ResolveSecrets(const Json& config);
 // Whether `s` is exactly one {{env.NAME}} reference.
 bool IsEnvReference(const std::string& s);
-
-// Loads a plugin library, checks its ABI and descriptor, and returns its flavor (whose factory
-// keeps the library loaded). Errors say what is wrong with the library.
-Result<FlavorInfo> LoadPlugin(const std::string& path);
 
 }  // namespace baton

@@ -1,6 +1,5 @@
 // Loading orchestrator flavors from shared libraries (the C ABI of baton/plugin.h).
 
-#include <dlfcn.h>
 
 #include <cstring>
 #include <mutex>
@@ -8,7 +7,9 @@
 #include "baton/plugin.h"
 #include "core/spec.h"
 #include "platform/fs.h"
-#include "stack/flavor.h"
+#include "baton/flavor.h"
+#include "flavors/builtin.h"
+#include "platform/dynlib.h"
 
 namespace baton {
 namespace {
@@ -18,7 +19,7 @@ struct Library {
   void* handle = nullptr;
   const baton_plugin_v1* desc = nullptr;
   ~Library() {
-    if (handle) ::dlclose(handle);
+    CloseLibrary(handle);
   }
 };
 
@@ -93,12 +94,10 @@ Result<FlavorInfo> LoadPlugin(const std::string& path) {
   if (!fs::Exists(path)) return bad("no such file");
   auto lib = std::make_shared<Library>();
   // RTLD_LOCAL keeps the plugin's symbols to itself; RTLD_NOW reports missing symbols here.
-  lib->handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (lib->handle == nullptr) {
-    const char* e = ::dlerror();
-    return bad(std::string("it does not load: ") + (e ? e : "unknown error"));
-  }
-  auto entry = reinterpret_cast<baton_plugin_entry_fn>(::dlsym(lib->handle, "baton_plugin_entry"));
+  std::string error;
+  lib->handle = OpenLibrary(path, &error);
+  if (lib->handle == nullptr) return bad("it does not load: " + error);
+  auto entry = reinterpret_cast<baton_plugin_entry_fn>(LibrarySymbol(lib->handle, "baton_plugin_entry"));
   if (entry == nullptr) return bad("it exports no 'baton_plugin_entry' function (see baton/plugin.h)");
   const baton_plugin_v1* d = entry(BATON_PLUGIN_ABI_VERSION);
   if (d == nullptr) return bad("it declines plugin ABI version " + std::to_string(BATON_PLUGIN_ABI_VERSION));

@@ -1,8 +1,31 @@
-#include "stack/local_orchestrator.h"
+#include "flavors/local/local_orchestrator.h"
+
+#include "core/spec.h"
 
 #include "platform/fs.h"
 
 namespace baton {
+
+FlavorInfo LocalFlavor() {
+  FlavorInfo local;
+  local.type = ComponentType::kOrchestrator;
+  local.name = "local";
+  local.summary = "Runs steps as processes on this machine, in parallel, within its cores, memory and GPUs";
+  local.in_process = true;
+  local.schema = {
+      {"jobs", "int", false, 0, "steps run at once by default (0: one per core); -j overrides", false, true, nullptr},
+      {"kill_grace", "string", false, "10s", "time between SIGTERM and SIGKILL when a step is stopped or times out",
+       false, false, [](const Json& v) -> std::string {
+         int64_t us;
+         return ParseDuration(v.get<std::string>(), &us) ? "" : "must be a duration such as 10s or 500ms";
+       }},
+  };
+  local.make_orchestrator = [](const Json& config) -> Result<std::unique_ptr<Orchestrator>> {
+    return std::unique_ptr<Orchestrator>(new LocalOrchestrator(config));
+  };
+  return local;
+}
+
 
 nlohmann::json SubmitRequest::ToJson() const {
   nlohmann::json steps_json = nlohmann::json::array();

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
-#include "stack/flavor.h"
+#include "baton/flavor.h"
+#include "flavors/builtin.h"
+#include "flavors/local_docker/local_docker_orchestrator.h"
 
 namespace baton {
 namespace {

@@ -1,12 +1,5 @@
-#include "stack/local_docker_orchestrator.h"
+#include "flavors/local_docker/local_docker_orchestrator.h"
 
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -17,13 +10,11 @@
 #include <filesystem>
 #include <thread>
 
-#include "app/step_queue.h"
+#include "platform/job_queue.h"
 #include "core/spec.h"
 #include "platform/fs.h"
 #include "platform/hash.h"
 #include "platform/process.h"
-
-extern char** environ;
 
 namespace baton {
 namespace {
@@ -43,12 +34,6 @@ struct ProcResult {
   std::string err;
 };
 
-int ExitCodeOf(int status) {
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return -1;
-}
-
 // Runs argv (looked up in PATH) to its end, capturing stdout and stderr; `input` goes to stdin.
 // A command that cannot start reads as exit code 127, like a shell's.
 ProcResult Capture(const std::vector<std::string>& argv, const std::string& input = "") {
@@ -64,19 +49,7 @@ std::string LastLine(const std::string& text) {
   return nl == std::string::npos ? t : t.substr(nl + 1);
 }
 
-bool InPath(const std::string& program) {
-  const char* path = std::getenv("PATH");
-  std::string p = path ? path : "/usr/bin:/bin";
-  size_t at = 0;
-  while (at <= p.size()) {
-    size_t colon = p.find(':', at);
-    if (colon == std::string::npos) colon = p.size();
-    std::string dir = p.substr(at, colon - at);
-    if (!dir.empty() && ::access((dir + "/" + program).c_str(), X_OK) == 0) return true;
-    at = colon + 1;
-  }
-  return false;
-}
+bool InPath(const std::string& program) { return FindInPath(program); }
 
 // Container names allow [A-Za-z0-9_.-]; run ids and step names are mostly that already.
 std::string NamePart(const std::string& s) {
@@ -90,20 +63,9 @@ std::string Lower(std::string s) {
   return s;
 }
 
-int HostCpus() {
-  long n = ::sysconf(_SC_NPROCESSORS_ONLN);
-  return n > 0 ? static_cast<int>(n) : 1;
-}
+int HostCpus() { return OnlineCpus(); }
 
-std::vector<std::string> HostGpuDevices() {
-  std::vector<std::string> out;
-  auto list = fs::ListDir("/dev");
-  if (!list.ok()) return out;
-  for (const auto& n : *list)
-    if (n.rfind("nvidia", 0) == 0 && n.size() > 6 && std::isdigit(static_cast<unsigned char>(n[6])))
-      out.push_back("/dev/" + n);
-  return out;
-}
+std::vector<std::string> HostGpuDevices() { return GpuDevices(); }
 
 std::string EnvValue(const std::vector<std::string>& env, const std::string& name) {
   for (const auto& e : env)
@@ -234,10 +196,9 @@ Result<PipelineImage> LocalDockerOrchestrator::BuildImage(const ImageSource& src
   const std::string parent_id = Trim(id.out);
 
   // The build context: the binary with its libraries under /opt/baton, the code at its path.
-  char tmpl[] = "/tmp/baton-image-XXXXXX";
-  const char* dir = ::mkdtemp(tmpl);
-  if (dir == nullptr) return Internal(std::string("cannot create a build directory: ") + std::strerror(errno));
-  const std::string ctx = dir;
+  auto dir = fs::MakeTempDir("/tmp/baton-image");
+  if (!dir.ok()) return Internal("cannot create a build directory: " + dir.status().message());
+  const std::string ctx = *dir;
   struct Cleanup {
     std::string path;
     ~Cleanup() { (void)fs::RemoveTree(path); }
@@ -248,9 +209,9 @@ Result<PipelineImage> LocalDockerOrchestrator::BuildImage(const ImageSource& src
   BATON_RETURN_IF_ERROR(fs::MakeDirs(root + "/opt/baton/bin"));
   BATON_RETURN_IF_ERROR(fs::MakeDirs(root + "/opt/baton/lib"));
   BATON_RETURN_IF_ERROR(fs::MakeDirs(root + "/tmp"));
-  ::chmod((root + "/tmp").c_str(), 01777);
+  (void)fs::Chmod(root + "/tmp", 01777);
   BATON_RETURN_IF_ERROR(CopyFile(src.executable, root + "/opt/baton/bin/baton"));
-  ::chmod((root + "/opt/baton/bin/baton").c_str(), 0755);
+  (void)fs::Chmod(root + "/opt/baton/bin/baton", 0755);
   std::map<std::string, std::string> libs;
   std::string loader;
   BATON_RETURN_IF_ERROR(SharedLibraries(src.executable, &libs, &loader));
@@ -258,7 +219,7 @@ Result<PipelineImage> LocalDockerOrchestrator::BuildImage(const ImageSource& src
   const bool dynamic = !loader.empty();
   if (dynamic) {
     BATON_RETURN_IF_ERROR(CopyFile(loader, root + "/opt/baton/lib/ld.so"));
-    ::chmod((root + "/opt/baton/lib/ld.so").c_str(), 0755);
+    (void)fs::Chmod(root + "/opt/baton/lib/ld.so", 0755);
   }
   BATON_RETURN_IF_ERROR(CopyCode(src.code_dir, root + src.code_dir, src.exclude_dir));
   BATON_ASSIGN_OR_RETURN(TreeDigest content, DigestPath(root));
@@ -478,10 +439,7 @@ std::string Tail(const std::string& path, int64_t from) {
   return static_cast<int64_t>(text->size()) > from ? text->substr(static_cast<size_t>(from)) : "";
 }
 
-int64_t FileSize(const std::string& path) {
-  struct stat st;
-  return ::stat(path.c_str(), &st) == 0 ? static_cast<int64_t>(st.st_size) : 0;
-}
+int64_t FileSize(const std::string& path) { return std::max<int64_t>(0, fs::FileSize(path)); }
 
 }  // namespace
 
@@ -619,8 +577,7 @@ Status LocalDockerOrchestrator::Submit(const SubmitRequest& req) {
   std::map<std::string, size_t> index_of;
   for (size_t i = 0; i < n; ++i) index_of[req.steps[i].name] = i;
   const int jobs = std::max(1, req.jobs);
-  long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
-  const int64_t host_memory = pages > 0 && page > 0 ? static_cast<int64_t>(pages) * page : 0;
+  const int64_t host_memory = PhysicalMemoryBytes();
   int running = 0;
   int64_t memory_in_use = 0;
   int64_t stop_seen_us = 0;
@@ -639,11 +596,7 @@ Status LocalDockerOrchestrator::Submit(const SubmitRequest& req) {
       // Which image the step ran from, for `baton runs logs` readers and debugging.
       std::string line = "baton: step " + job.name + " in " + (warm ? "the warm container of " : "a container of ") +
                          "image " + image[i] + "\n";
-      int fd = ::open(log_path[i].c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-      if (fd >= 0) {
-        (void)!::write(fd, line.data(), line.size());
-        ::close(fd);
-      }
+      (void)fs::AppendFile(log_path[i], line);
     }
     log_from[i] = FileSize(log_path[i]);
     std::vector<std::string> argv;
@@ -706,13 +659,12 @@ Status LocalDockerOrchestrator::Submit(const SubmitRequest& req) {
     const std::string container = argv.size() > 4 && !warm ? argv[4] : "";
     const int64_t deadline = plans[i].deadline_us > 0 && !warm ? MonotonicMicros() + plans[i].deadline_us : 0;
     threads.emplace_back([&, i, pid, container, deadline] {
-      int status = 0;
+      int exit_code = -1;
       bool killed = false;
       for (;;) {
-        pid_t w = ::waitpid(pid, &status, deadline > 0 ? WNOHANG : 0);
-        if (w == pid) break;
-        if (w < 0 && errno != EINTR) break;
-        if (w == 0) {
+        int w = WaitChild(pid, deadline == 0, &exit_code);
+        if (w != 0) break;
+        {
           if (!killed && MonotonicMicros() > deadline) {
             killed = true;
             (void)Capture({engine_, "rm", "-f", "-t", "0", container});
@@ -721,7 +673,7 @@ Status LocalDockerOrchestrator::Submit(const SubmitRequest& req) {
         }
       }
       std::lock_guard<std::mutex> lock(mu);
-      finished.push_back({i, ExitCodeOf(status), killed});
+      finished.push_back({i, exit_code, killed});
       cv.notify_one();
     });
   };

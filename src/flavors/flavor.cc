@@ -1,4 +1,4 @@
-#include "stack/flavor.h"
+#include "baton/flavor.h"
 
 #include <algorithm>
 #include <charconv>
@@ -7,9 +7,6 @@
 
 #include "core/spec.h"
 #include "core/spec_parser.h"
-#include "stack/local_docker_orchestrator.h"
-#include "stack/local_orchestrator.h"
-#include "stack/slurm_orchestrator.h"
 
 namespace baton {
 
@@ -75,110 +72,6 @@ std::vector<const FlavorInfo*> FlavorRegistry::All() const {
   for (auto* f : List(ComponentType::kArtifactStore)) out.push_back(f);
   for (auto* f : List(ComponentType::kContainerRegistry)) out.push_back(f);
   return out;
-}
-
-Status RegisterBuiltinFlavors(FlavorRegistry* registry) {
-  FlavorInfo local;
-  local.type = ComponentType::kOrchestrator;
-  local.name = "local";
-  local.summary = "Runs steps as processes on this machine, in parallel, within its cores, memory and GPUs";
-  local.in_process = true;
-  local.schema = {
-      {"jobs", "int", false, 0, "steps run at once by default (0: one per core); -j overrides", false, true, nullptr},
-      {"kill_grace", "string", false, "10s", "time between SIGTERM and SIGKILL when a step is stopped or times out",
-       false, false, [](const Json& v) -> std::string {
-         int64_t us;
-         return ParseDuration(v.get<std::string>(), &us) ? "" : "must be a duration such as 10s or 500ms";
-       }},
-  };
-  local.make_orchestrator = [](const Json& config) -> Result<std::unique_ptr<Orchestrator>> {
-    return std::unique_ptr<Orchestrator>(new LocalOrchestrator(config));
-  };
-  BATON_RETURN_IF_ERROR(registry->Register(std::move(local)));
-  BATON_RETURN_IF_ERROR(registry->Register(SlurmFlavor()));
-
-  BATON_RETURN_IF_ERROR(registry->Register(LocalDockerFlavor()));
-
-  FlavorInfo store;
-  store.type = ComponentType::kArtifactStore;
-  store.name = "local";
-  store.summary = "Content-addressed artifact store in a directory of this machine (or a shared filesystem)";
-  store.schema = {
-      {"path", "string", false, "", "directory of the store (default: .baton/artifacts of the workspace)", false, true, nullptr},
-  };
-  BATON_RETURN_IF_ERROR(registry->Register(std::move(store)));
-
-  FlavorInfo reg;
-  reg.type = ComponentType::kContainerRegistry;
-  reg.name = "default";
-  reg.summary = "An OCI/Docker registry that container orchestrators push pipeline images to and pull them from by digest";
-  reg.schema = {
-      {"uri", "string", true, nullptr, "registry host[:port][/namespace], e.g. localhost:5000 or ghcr.io/team", false, true,
-       [](const Json& v) -> std::string {
-         const std::string s = v.get<std::string>();
-         if (s.empty() || s.find("://") != std::string::npos || s.back() == '/' || s.find(' ') != std::string::npos)
-           return "must be host[:port][/namespace] without a scheme or trailing slash";
-         return "";
-       }},
-      {"tls_verify", "bool", false, true, "verify the registry's TLS certificate (false for a plain-HTTP registry on localhost)",
-       false, true, nullptr},
-      {"username", "string", false, nullptr, "user to log in as (with password)", false, true, nullptr},
-      {"password", "string", false, nullptr, "password or token, as {{env.NAME}}", true, true, nullptr},
-  };
-  return registry->Register(std::move(reg));
-}
-
-namespace {
-
-std::string CheckDuration(const Json& v) {
-  int64_t us;
-  return ParseDuration(v.get<std::string>(), &us) ? "" : "must be a duration such as 10s or 500ms";
-}
-
-}  // namespace
-
-FlavorInfo LocalDockerFlavor() {
-  FlavorInfo f;
-  f.type = ComponentType::kOrchestrator;
-  f.name = "local_docker";
-  f.summary = "Runs every step in its own container on this machine (podman or docker), in parallel, with resource limits";
-  f.schema = {
-      {"engine", "string", false, "auto", "container CLI: auto (podman, else docker), podman or docker", false, true,
-       [](const Json& v) -> std::string {
-         const std::string s = v.get<std::string>();
-         return s == "auto" || s == "podman" || s == "docker" ? "" : "must be auto, podman or docker";
-       }},
-      {"parent_image", "string", false, "localhost/baton-base:busybox",
-       "image the pipeline image is built on (a step's image: setting overrides it)", false, false, nullptr},
-      {"reuse_containers", "bool", false, false,
-       "warm mode: one long-lived container per image and run; steps run in it with exec", false, true, nullptr},
-      {"jobs", "int", false, 0, "steps run at once by default (0: one per core); -j overrides", false, true, nullptr},
-      {"network", "string", false, "host", "container network: host, none, bridge or a network's name", false, false,
-       nullptr},
-      {"pass_env", "list", false, Json::array(),
-       "names of environment variables (e.g. secrets) passed into the containers; values never appear on command lines",
-       false, false, [](const Json& v) -> std::string {
-         for (const auto& e : v)
-           if (!IsEnvReference("{{env." + e.get<std::string>() + "}}")) return "must hold variable names";
-         return "";
-       }},
-      {"mounts", "list", false, Json::array(), "more host paths bind-mounted at the same path (e.g. a data directory)",
-       false, false, [](const Json& v) -> std::string {
-         for (const auto& e : v)
-           if (e.get<std::string>().empty() || e.get<std::string>()[0] != '/') return "must hold absolute paths";
-         return "";
-       }},
-      {"stop_timeout", "string", false, "10s", "time a stopped container gets before it is killed", false, false,
-       CheckDuration},
-      {"container_registry", "string", false, nullptr,
-       "a container_registry component: images are pushed to it after the build and run by digest", false, true,
-       nullptr},
-  };
-  f.make_orchestrator = [](const Json& config) -> Result<std::unique_ptr<Orchestrator>> {
-    BATON_ASSIGN_OR_RETURN(auto o, LocalDockerOrchestrator::Create(config));
-    return std::unique_ptr<Orchestrator>(std::move(o));
-  };
-  return f;
 }
 
 bool IsEnvReference(const std::string& s) {

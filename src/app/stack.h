@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "core/spec.h"
-#include "stack/flavor.h"
-#include "store/metadata_store.h"
+#include "baton/flavor.h"
+#include "baton/metadata_store.h"
 
 namespace baton {
 

@@ -1,7 +1,4 @@
-#include "stack/slurm_orchestrator.h"
-
-#include <sys/stat.h>
-#include <time.h>
+#include "flavors/slurm/slurm_orchestrator.h"
 
 #include <algorithm>
 #include <cmath>
@@ -247,7 +244,7 @@ Status SlurmOrchestrator::Compile(const SubmitRequest& req, const std::string& o
     submit += "echo \"" + step.name + " $" + var + "\"\n";
   }
   BATON_RETURN_IF_ERROR(fs::WriteFileAtomic(dir + "/submit.sh", submit));
-  ::chmod((dir + "/submit.sh").c_str(), 0755);
+  BATON_RETURN_IF_ERROR(fs::Chmod(dir + "/submit.sh", 0755));
   return Status::Ok();
 }
 

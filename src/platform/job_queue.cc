@@ -1,4 +1,4 @@
-#include "app/step_queue.h"
+#include "platform/job_queue.h"
 
 #include <fcntl.h>
 #include <signal.h>

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "baton/orchestrator.h"
-#include "stack/flavor.h"
+#include "baton/flavor.h"
 
 namespace baton {
 

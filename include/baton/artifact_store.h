@@ -1,0 +1,55 @@
+#pragma once
+// ArtifactStore: immutable, content-addressed storage of step outputs, by SHA-256 digest.
+//
+// A step writes its outputs under StagingDir(); Put hashes what is there and stores it under its
+// digest; Get gives a local, read-only path to an object's content (the object itself for a
+// store on this machine's filesystem, a verified copy in a local read cache for a remote store).
+// Stores open by URI (baton/stores.h): `file:///path` is built in; other schemes register
+// factories. Every implementation passes the artifact store contract suite
+// (tests/store_contract_test.cc). Implementations are thread-compatible: one per thread.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "baton/status.h"
+
+namespace baton {
+
+struct StoredObject {
+  std::string digest;  // sha256 hex of the content (see TreeDigest for directories)
+  uint64_t size = 0;   // bytes of regular files
+  bool is_dir = false;
+  std::string uri;     // where the object lives, for people and records
+};
+
+class ArtifactStore {
+ public:
+  virtual ~ArtifactStore() = default;
+
+  // The URI the store was opened with, normalized (file:///abs/path, s3://bucket/prefix).
+  virtual std::string uri() const = 0;
+  // A local directory where a step's outputs are staged for Put: on the same filesystem as a
+  // local store (so that Put moves rather than copies), a scratch directory for remote stores.
+  virtual std::string StagingDir() const = 0;
+  // Hashes what lies at the local path `staged` (a file or a directory tree) and stores it;
+  // `staged` is consumed. Storing content that is already there deduplicates. Never leaves a
+  // partial object visible: an object either exists whole or not at all.
+  virtual Result<StoredObject> Put(const std::string& staged) = 0;
+  // A local, read-only path holding the object's content. NotFound when the store lacks it.
+  virtual Result<std::string> Get(const std::string& digest) = 0;
+  virtual bool Exists(const std::string& digest) = 0;
+  // The size and kind of a stored object, without fetching it. NotFound when absent.
+  virtual Result<StoredObject> Stat(const std::string& digest) = 0;
+  // Copies the object to `dest` (a new file or directory; AlreadyExists when something is there).
+  virtual Status Export(const std::string& digest, const std::string& dest) = 0;
+  // Takes an object whose content no longer matches its digest out of the store (kept aside for
+  // inspection where the store can), so that it is never used again. Absent objects are fine.
+  virtual Status Quarantine(const std::string& digest) = 0;
+  // Small named blobs (snapshots) at stable keys, written idempotently: a second Put of a key
+  // keeps the first content.
+  virtual Status PutBlob(const std::string& key, const std::string& content) = 0;
+  virtual Result<std::string> GetBlob(const std::string& key) = 0;
+};
+
+}  // namespace baton

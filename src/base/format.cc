@@ -1,0 +1,44 @@
+#include "baton/format.h"
+
+#include <cstdio>
+#include <ctime>
+
+namespace baton {
+
+std::string FormatTimestamp(int64_t micros) {
+  if (micros <= 0) return "-";
+  time_t t = static_cast<time_t>(micros / 1000000);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string FormatDuration(int64_t micros) {
+  char buf[32];
+  if (micros < 0) return "-";
+  if (micros < 1000000) {
+    std::snprintf(buf, sizeof buf, "%lldms", static_cast<long long>(micros / 1000));
+  } else if (micros < 60 * 1000000LL) {
+    std::snprintf(buf, sizeof buf, "%.2fs", static_cast<double>(micros) / 1e6);
+  } else {
+    long long s = micros / 1000000;
+    if (s < 3600)
+      std::snprintf(buf, sizeof buf, "%lldm%02llds", s / 60, s % 60);
+    else
+      std::snprintf(buf, sizeof buf, "%lldh%02lldm", s / 3600, (s % 3600) / 60);
+  }
+  return buf;
+}
+
+std::string FormatUtc(int64_t micros, const char* format) {
+  time_t t = static_cast<time_t>(micros / 1000000);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  char buf[64];
+  size_t n = std::strftime(buf, sizeof buf, format, &tm);
+  return std::string(buf, n);
+}
+
+}  // namespace baton
