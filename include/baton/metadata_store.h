@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "baton/run_status.h"
 #include "baton/status.h"
 
 namespace baton {
@@ -20,7 +21,7 @@ struct RunRecord {
   std::string id;
   std::string pipeline;
   std::string snapshot_hash;
-  std::string status;  // pending, running, completed, failed, stopped, interrupted
+  RunStatus status = RunStatus::kPending;
   std::string reason;
   int64_t created_at = 0;
   int64_t started_at = 0;
@@ -40,7 +41,7 @@ struct StepRunRecord {
   std::string run_id;
   std::string step;
   int attempt = 1;
-  std::string status;  // running, completed, failed, cached, skipped, stopped
+  StepStatus status = StepStatus::kRunning;
   std::string reason;
   int64_t started_at = 0;
   int64_t ended_at = 0;
@@ -127,14 +128,14 @@ class MetadataStore {
   virtual Result<std::string> GetSnapshot(const std::string& hash) = 0;
 
   virtual Status CreateRun(const RunRecord& run) = 0;
-  virtual Status UpdateRunStatus(const std::string& run_id, const std::string& status,
+  virtual Status UpdateRunStatus(const std::string& run_id, RunStatus status,
                                  const std::string& reason, int64_t ended_at) = 0;
   // Marks a run as taken over by this process (resume): status running, new pid, attempt+1.
   virtual Status ClaimRun(const std::string& run_id, int64_t pid, int64_t pid_start, const std::string& host) = 0;
   // Marks a run that is still "running" as interrupted, with its running step runs, in one
   // transaction. Does nothing to a run in any other state.
   virtual Status MarkRunInterrupted(const std::string& run_id, const std::string& reason) = 0;
-  virtual Result<std::vector<RunRecord>> RunsWithStatus(const std::string& status) = 0;
+  virtual Result<std::vector<RunRecord>> RunsWithStatus(RunStatus status) = 0;
   virtual Result<RunRecord> GetRun(const std::string& id_or_prefix) = 0;
   virtual Result<std::vector<RunRecord>> ListRuns(const std::string& pipeline, int limit) = 0;
 

@@ -178,9 +178,9 @@ Result<RunSummary> ExecuteRun(Workspace& ws, const PipelineSpec& spec, const std
     // Record why, even on a full disk: drop the run's staged outputs, then the reserve if needed.
     (void)fs::RemoveTree(ws.artifacts->StagingDir() + "/" + run_id);
     const std::string reason = "baton error: " + summary.status().message();
-    Status recorded = ws.meta->UpdateRunStatus(run_id, "failed", reason, NowMicros());
+    Status recorded = ws.meta->UpdateRunStatus(run_id, RunStatus::kFailed, reason, NowMicros());
     if (recorded.code() == Code::kResourceExhausted && ReleaseReserve(ws)) {
-      (void)ws.meta->UpdateRunStatus(run_id, "failed", reason, NowMicros());
+      (void)ws.meta->UpdateRunStatus(run_id, RunStatus::kFailed, reason, NowMicros());
     }
     return summary.status();
   }
@@ -235,7 +235,7 @@ class RunFollower {
     for (const auto& r : rows) {
       std::string key = r.step + "#" + std::to_string(r.attempt);
       started_.insert(key);
-      if (r.status != "running") ended_.insert(key);
+      if (r.status != StepStatus::kRunning) ended_.insert(key);
       auto& latest = latest_[r.step];
       if (r.attempt >= latest.attempt) latest = r;
     }
@@ -250,15 +250,15 @@ class RunFollower {
       auto& latest = latest_[r.step];
       if (r.attempt >= latest.attempt) latest = r;
       std::string key = r.step + "#" + std::to_string(r.attempt);
-      if (r.status == "running") {
+      if (r.status == StepStatus::kRunning) {
         if (started_.insert(key).second) observer_->OnStepStart(i, r.attempt);
         continue;
       }
       if (!ended_.insert(key).second) continue;
-      if (started_.insert(key).second && r.status != "skipped") observer_->OnStepStart(i, r.attempt);
+      if (started_.insert(key).second && r.status != StepStatus::kSkipped) observer_->OnStepStart(i, r.attempt);
       StepOutcome o{r.status, r.reason, r.exit_code, r.id, r.ended_at - r.started_at, ""};
       RetryPolicy rp = spec_.EffectiveSettings(spec_.steps[i]).retries();
-      bool retry = r.status == "failed" && r.attempt <= rp.max;
+      bool retry = r.status == StepStatus::kFailed && r.attempt <= rp.max;
       observer_->OnStepEnd(i, r.attempt, o, retry ? 0 : -1);
     }
     return Status::Ok();
@@ -280,7 +280,6 @@ class RunFollower {
   std::map<std::string, StepRunRecord> latest_;
 };
 
-bool Terminal(const std::string& s) { return s != "running" && !s.empty(); }
 
 // Hands a run to its (non-local) orchestrator and follows it to the end.
 Result<RunSummary> ExecuteOrchestrated(Workspace& ws, const PipelineSpec& spec, const std::string& run_id,
@@ -313,17 +312,17 @@ Result<RunSummary> ExecuteOrchestrated(Workspace& ws, const PipelineSpec& spec, 
     std::string step;
     int attempt;
     std::string reason;
-    std::string status;  // failed | stopped
+    StepStatus status;  // failed | stopped
   };
   std::mutex reports_mu;
   std::vector<BackendFailure> reports;
   req.report_failure = [&](const std::string& step, int attempt, const std::string& reason) {
     std::lock_guard<std::mutex> lock(reports_mu);
-    reports.push_back({step, attempt, reason, "failed"});
+    reports.push_back({step, attempt, reason, StepStatus::kFailed});
   };
   req.report_stopped = [&](const std::string& step, int attempt, const std::string& reason) {
     std::lock_guard<std::mutex> lock(reports_mu);
-    reports.push_back({step, attempt, reason, "stopped"});
+    reports.push_back({step, attempt, reason, StepStatus::kStopped});
   };
   RunContext ctx;
   ctx.env = PosixEnv();
@@ -350,12 +349,12 @@ Result<RunSummary> ExecuteOrchestrated(Workspace& ws, const PipelineSpec& spec, 
         if (r.step == f.step && (f.attempt > 0 ? r.attempt == f.attempt : (!row || r.attempt > row->attempt))) row = &r;
       if (row == nullptr) {
         BATON_RETURN_IF_ERROR(runner.RecordNotRun(index, f.attempt > 0 ? f.attempt : 1, f.status, f.reason).status());
-      } else if (row->status == "running" || row->status == "failed" || row->status == "stopped") {
+      } else if (row->status == StepStatus::kRunning || row->status == StepStatus::kFailed || row->status == StepStatus::kStopped) {
         // The backend's reason is the real one: the entrypoint saw only a signal, or nothing.
         StepRunRecord rec = *row;
         rec.status = f.status;
         rec.reason = f.reason;
-        if (rec.ended_at == 0 || row->status == "running") rec.ended_at = NowMicros();
+        if (rec.ended_at == 0 || row->status == StepStatus::kRunning) rec.ended_at = NowMicros();
         std::vector<ArtifactRecord> none;
         BATON_RETURN_IF_ERROR(ws.meta->FinishStepRun(rec, &none, {}, {}));
       }
@@ -401,7 +400,7 @@ Result<RunSummary> ExecuteOrchestrated(Workspace& ws, const PipelineSpec& spec, 
   // Steps the orchestrator never ran (an upstream failed, or it was stopped) are recorded so,
   // with the reason; then the summary comes from every step's final attempt.
   std::set<std::string> done(progress.done.begin(), progress.done.end());
-  std::map<std::string, std::string> final_status;
+  std::map<std::string, StepStatus> final_status;
   for (const auto& [name, rec] : follower.latest()) final_status[name] = rec.status;
   RunSummary summary;
   for (size_t i = 0; i < spec.steps.size(); ++i) {
@@ -411,21 +410,22 @@ Result<RunSummary> ExecuteOrchestrated(Workspace& ws, const PipelineSpec& spec, 
       continue;
     }
     auto it = follower.latest().find(s.name);
-    if (it != follower.latest().end() && it->second.status == "running") {
+    if (it != follower.latest().end() && it->second.status == StepStatus::kRunning) {
       // Its entrypoint is gone without recording an end; closing the run marks it interrupted.
-      final_status[s.name] = stopped ? "stopped" : "failed";
-    } else if (it == follower.latest().end() || !Terminal(it->second.status)) {
-      std::string why, status = "skipped";
+      final_status[s.name] = stopped ? StepStatus::kStopped : StepStatus::kFailed;
+    } else if (it == follower.latest().end()) {
+      std::string why;
+      StepStatus status = StepStatus::kSkipped;
       for (const auto& up : plan.dependencies(static_cast<int>(i))) {
         const std::string& un = spec.steps[up].name;
         auto fs = final_status.find(un);
-        if (!done.count(un) && (fs == final_status.end() || (fs->second != "completed" && fs->second != "cached"))) {
+        if (!done.count(un) && (fs == final_status.end() || (fs->second != StepStatus::kCompleted && fs->second != StepStatus::kCached))) {
           why = "upstream step '" + un + "' did not complete";
           break;
         }
       }
       if (why.empty()) {
-        status = stopped ? "stopped" : "failed";
+        status = stopped ? StepStatus::kStopped : StepStatus::kFailed;
         why = stopped ? stop_reason
                       : (submitted.ok() ? "the orchestrator finished without running the step" : submitted.message());
       }
@@ -434,25 +434,25 @@ Result<RunSummary> ExecuteOrchestrated(Workspace& ws, const PipelineSpec& spec, 
       final_status[s.name] = status;
       observer->OnStepEnd(static_cast<int>(i), attempt, o, -1);
     }
-    const std::string& st = final_status[s.name];
-    if (st == "completed") ++summary.completed;
-    else if (st == "cached") ++summary.cached;
-    else if (st == "skipped") ++summary.skipped;
-    else if (st == "stopped") ++summary.stopped;
+    const StepStatus st = final_status[s.name];
+    if (st == StepStatus::kCompleted) ++summary.completed;
+    else if (st == StepStatus::kCached) ++summary.cached;
+    else if (st == StepStatus::kSkipped) ++summary.skipped;
+    else if (st == StepStatus::kStopped) ++summary.stopped;
     else ++summary.failed;
   }
   summary.duration_us = MonotonicMicros() - t0;
   if (stopped) {
-    summary.status = "stopped";
+    summary.status = RunStatus::kStopped;
     summary.reason = stop_reason;
   } else if (!submitted.ok()) {
-    summary.status = "failed";
+    summary.status = RunStatus::kFailed;
     summary.reason = submitted.message();
   } else if (summary.failed > 0 || summary.stopped > 0) {
-    summary.status = "failed";
+    summary.status = RunStatus::kFailed;
     summary.reason = std::to_string(summary.failed) + " step" + (summary.failed == 1 ? "" : "s") + " failed";
   } else {
-    summary.status = "completed";
+    summary.status = RunStatus::kCompleted;
   }
   observer->OnRunEnd(summary);
   return summary;
@@ -464,7 +464,7 @@ Result<RunSummary> RunOrchestrated(Workspace& ws, const PipelineSpec& spec, cons
                                    ExecutionObserver* observer, const RunProgress& progress) {
   auto summary = ExecuteOrchestrated(ws, spec, run_id, snapshot_hash, opts, observer, progress);
   const std::string reason = summary.ok() ? summary->reason : "baton error: " + summary.status().message();
-  BATON_RETURN_IF_ERROR(ws.meta->UpdateRunStatus(run_id, summary.ok() ? summary->status : "failed", reason, NowMicros()));
+  BATON_RETURN_IF_ERROR(ws.meta->UpdateRunStatus(run_id, summary.ok() ? summary->status : RunStatus::kFailed, reason, NowMicros()));
   return summary;
 }
 
@@ -585,7 +585,7 @@ Result<RunSummary> RunPipeline(Workspace& ws, const PipelineSpec& spec, const Ru
   run.id = opts.run_name.empty() ? NewRunId(spec.name) : opts.run_name;
   run.pipeline = spec.name;
   run.snapshot_hash = snap.hash;
-  run.status = "running";
+  run.status = RunStatus::kRunning;
   run.created_at = run.started_at = NowMicros();
   run.host = HostName();
   run.pid = CurrentProcessId();
@@ -619,7 +619,7 @@ Result<RunProgress> LoadRunProgress(Workspace& ws, const std::string& run_id) {
   std::set<std::string> done;
   for (const auto& s : steps) {
     p.next_attempt[s.step] = std::max(p.next_attempt[s.step], s.attempt + 1);
-    if (s.status != "completed" && s.status != "cached") continue;
+    if (s.status != StepStatus::kCompleted && s.status != StepStatus::kCached) continue;
     BATON_ASSIGN_OR_RETURN(auto outs, ws.meta->StepOutputs(s.id));
     bool present = true;
     for (const auto& [name, art] : outs) present = present && ws.artifacts->Exists(art.digest);
@@ -635,10 +635,10 @@ Result<PipelineSpec> LoadRunSpec(Workspace& ws, const RunRecord& run) {
 
 Result<RunSummary> ResumeRun(Workspace& ws, const RunRecord& run, const PipelineSpec& spec,
                              const RunOptions& opts, ExecutionObserver* observer) {
-  if (run.status == "running")
+  if (run.status == RunStatus::kRunning)
     return FailedPrecondition("run " + run.id + " is still running (pid " + std::to_string(run.pid) + " on " +
                               run.host + "); stop it first with 'baton runs stop " + run.id + "'");
-  if (run.status == "completed") return FailedPrecondition("run " + run.id + " already completed; nothing to resume");
+  if (run.status == RunStatus::kCompleted) return FailedPrecondition("run " + run.id + " already completed; nothing to resume");
   BATON_RETURN_IF_ERROR(UseStackArtifactStore(ws, spec));
   BATON_ASSIGN_OR_RETURN(RunProgress progress, LoadRunProgress(ws, run.id));
   if (!InProcess(spec)) {

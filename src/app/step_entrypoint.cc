@@ -65,7 +65,7 @@ Result<StepOutcome> RunAttempt(StepRunner& runner, LocalLauncher& launcher, int 
   const int64_t oom_before = in_container ? MemoryCgroup::OomKills() : -1;
   Status st = launcher.Start(0, p.process);
   if (!st.ok()) {
-    BATON_ASSIGN_OR_RETURN(o, runner.FinishUnlaunched(p, "failed", st.message()));
+    BATON_ASSIGN_OR_RETURN(o, runner.FinishUnlaunched(p, StepStatus::kFailed, st.message()));
   } else {
     Completion c;
     int sig = 0;
@@ -147,7 +147,7 @@ Result<StepOutcome> RunStepEntrypoint(Workspace& ws, const StepEntrypointOptions
       // The launcher keeps SIGINT/SIGTERM/SIGHUP blocked: take them here, so that a stop during
       // the delay is immediate and recorded.
       if (StopSignals::WaitBlocked(delay) != 0)
-        return runner.RecordNotRun(index, attempt + 1, "stopped", "stopped while waiting to retry");
+        return runner.RecordNotRun(index, attempt + 1, StepStatus::kStopped, "stopped while waiting to retry");
     }
     delay = static_cast<int64_t>(static_cast<double>(delay) * rp.backoff);
   }

@@ -79,7 +79,7 @@ Result<std::vector<std::string>> ReapDeadRuns(Workspace& ws) {
   // Processes that start after this instant belong to whoever takes the run over next (a resume
   // that marks the run running again only after the read below), never to the dead baton.
   const int64_t now_ticks = BootTicksNow();
-  BATON_ASSIGN_OR_RETURN(auto running, ws.meta->RunsWithStatus("running"));
+  BATON_ASSIGN_OR_RETURN(auto running, ws.meta->RunsWithStatus(RunStatus::kRunning));
   for (const auto& run : running) {
     // Every orchestrator so far is driven by the baton process that started the run.
     if (RunProcessAlive(run)) continue;

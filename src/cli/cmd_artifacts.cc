@@ -88,7 +88,7 @@ int Show(const std::string& id, const std::string& out) {
     j["path"] = path.ok() ? Json(*path) : Json();
     j["lineage"] = lineage;
     j["consumers"] = Json::array();
-    for (const auto& c : *consumers) j["consumers"].push_back({{"step_run", c.id}, {"step", c.step}, {"run", c.run_id}, {"status", c.status}});
+    for (const auto& c : *consumers) j["consumers"].push_back({{"step_run", c.id}, {"step", c.step}, {"run", c.run_id}, {"status", ToString(c.status)}});
     PrintJson(j);
     return 0;
   }
@@ -101,7 +101,7 @@ int Show(const std::string& id, const std::string& out) {
   std::printf("\nlineage:\n%s", text.c_str());
   std::printf("\nread by:%s\n", consumers->empty() ? " (no step yet)" : "");
   for (const auto& c : *consumers)
-    std::printf("  step %s [step run %lld, run %s, %s]\n", c.step.c_str(), static_cast<long long>(c.id), c.run_id.c_str(), c.status.c_str());
+    std::printf("  step %s [step run %lld, run %s, %s]\n", c.step.c_str(), static_cast<long long>(c.id), c.run_id.c_str(), ToString(c.status));
   return 0;
 }
 

@@ -322,7 +322,7 @@ int ReportRun(const std::string& run_id, const RunSummary& s, bool json) {
   const RunSummary* summary = &s;
   if (json) {
     PrintJson({{"run", run_id},
-               {"status", summary->status},
+               {"status", ToString(summary->status)},
                {"reason", summary->reason},
                {"duration_s", summary->duration_us / 1e6},
                {"completed", summary->completed},
@@ -332,15 +332,15 @@ int ReportRun(const std::string& run_id, const RunSummary& s, bool json) {
                {"stopped", summary->stopped}});
   } else {
     std::printf("run %s %s in %s: %d completed, %d cached, %d failed, %d skipped%s%s\n", run_id.c_str(),
-                summary->status.c_str(), FormatDuration(summary->duration_us).c_str(), summary->completed,
+                ToString(summary->status), FormatDuration(summary->duration_us).c_str(), summary->completed,
                 summary->cached, summary->failed, summary->skipped,
                 summary->stopped ? (", " + std::to_string(summary->stopped) + " stopped").c_str() : "",
                 summary->reason.empty() ? "" : (" (" + summary->reason + ")").c_str());
-    if (summary->status != "completed")
+    if (summary->status != RunStatus::kCompleted)
       std::printf("see: baton runs show %s; baton runs logs %s STEP; resume: baton runs resume %s\n",
                   run_id.c_str(), run_id.c_str(), run_id.c_str());
   }
-  return summary->status == "completed" ? 0 : 1;
+  return summary->status == RunStatus::kCompleted ? 0 : 1;
 }
 
 void AddRunCommand(CLI::App& app) {

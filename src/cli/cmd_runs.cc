@@ -18,7 +18,7 @@ namespace {
 Json RunJson(const RunRecord& r) {
   return {{"id", r.id},
           {"pipeline", r.pipeline},
-          {"status", r.status},
+          {"status", ToString(r.status)},
           {"reason", r.reason},
           {"created_at", FormatTimestamp(r.created_at)},
           {"ended_at", r.ended_at ? Json(FormatTimestamp(r.ended_at)) : Json()},
@@ -60,7 +60,7 @@ int List(const std::string& pipeline, int limit, const std::string& out) {
     return 0;
   }
   Table t({"RUN", "PIPELINE", "STATUS", "STARTED", "DURATION", "REASON"});
-  for (const auto& r : *runs) t.Add({r.id, r.pipeline, r.status, Ago(r.created_at), Duration(r), r.reason});
+  for (const auto& r : *runs) t.Add({r.id, r.pipeline, ToString(r.status), Ago(r.created_at), Duration(r), r.reason});
   t.Print();
   return 0;
 }
@@ -89,8 +89,8 @@ int Show(const std::string& id, const std::string& out) {
                                               : it->dump();
         metrics += (metrics.empty() ? "" : " ") + it.key() + "=" + v;
       }
-    std::string dur = s.ended_at ? FormatDuration(s.ended_at - s.started_at) : (s.status == "running" ? FormatDuration(NowMicros() - s.started_at) + "+" : "-");
-    t.Add({s.step, std::to_string(s.attempt), s.status, dur, outputs.empty() ? "-" : outputs,
+    std::string dur = s.ended_at ? FormatDuration(s.ended_at - s.started_at) : (s.status == StepStatus::kRunning ? FormatDuration(NowMicros() - s.started_at) + "+" : "-");
+    t.Add({s.step, std::to_string(s.attempt), ToString(s.status), dur, outputs.empty() ? "-" : outputs,
            metrics.empty() ? "-" : metrics, s.reason});
     Json jo = Json::object(), ji = Json::object();
     for (const auto& [name, a] : *outs) jo[name] = ArtJson(a);
@@ -98,7 +98,7 @@ int Show(const std::string& id, const std::string& out) {
     jsteps.push_back({{"id", s.id},
                       {"step", s.step},
                       {"attempt", s.attempt},
-                      {"status", s.status},
+                      {"status", ToString(s.status)},
                       {"reason", s.reason},
                       {"started_at", FormatTimestamp(s.started_at)},
                       {"duration_s", s.ended_at ? Json((s.ended_at - s.started_at) / 1e6) : Json()},
@@ -119,7 +119,7 @@ int Show(const std::string& id, const std::string& out) {
   }
   std::printf("run:          %s\n", run->id.c_str());
   std::printf("pipeline:     %s (%s)\n", run->pipeline.c_str(), run->pipeline_file.c_str());
-  std::printf("status:       %s%s\n", run->status.c_str(), run->reason.empty() ? "" : ("  (" + run->reason + ")").c_str());
+  std::printf("status:       %s%s\n", ToString(run->status), run->reason.empty() ? "" : ("  (" + run->reason + ")").c_str());
   std::printf("started:      %s   duration: %s\n", FormatTimestamp(run->started_at).c_str(), Duration(*run).c_str());
   std::printf("stack:        %s (orchestrator %s)\n", run->stack.c_str(), run->orchestrator.c_str());
   std::printf("parameters:   %s\n", run->parameters.c_str());
@@ -152,7 +152,7 @@ int Logs(const std::string& id, const std::string& step, int attempt, bool follo
     return 0;
   }
   for (const auto& s : chosen) {
-    if (step.empty()) std::printf("==> %s (attempt %d, %s) <==\n", s.step.c_str(), s.attempt, s.status.c_str());
+    if (step.empty()) std::printf("==> %s (attempt %d, %s) <==\n", s.step.c_str(), s.attempt, ToString(s.status));
     std::fflush(stdout);
     FILE* f = std::fopen(s.log_path.c_str(), "r");
     if (!f && !follow) {
@@ -161,7 +161,7 @@ int Logs(const std::string& id, const std::string& step, int attempt, bool follo
       continue;
     }
     char buf[1 << 15];
-    std::string status = s.status;
+    StepStatus status = s.status;
     for (;;) {
       if (f) {
         size_t n;
@@ -169,7 +169,7 @@ int Logs(const std::string& id, const std::string& step, int attempt, bool follo
         std::fflush(stdout);
         std::clearerr(f);
       }
-      if (!follow || status != "running") break;
+      if (!follow || status != StepStatus::kRunning) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
       if (!f) f = std::fopen(s.log_path.c_str(), "r");
       auto now = ws->meta->GetStepRun(s.id);
@@ -188,8 +188,8 @@ int Stop(const std::string& id, const std::string& wait) {
   if (!ws.ok()) return Fail(ws.status());
   auto run = ws->meta->GetRun(id);
   if (!run.ok()) return Fail(run.status());
-  if (run->status != "running")
-    return Fail(FailedPrecondition("run " + run->id + " is not running (it is " + run->status + ")"));
+  if (run->status != RunStatus::kRunning)
+    return Fail(FailedPrecondition("run " + run->id + " is not running (it is " + ToString(run->status) + ")"));
   if (run->host != HostName())
     return Fail(FailedPrecondition("run " + run->id + " is driven by a baton on host " + run->host + "; stop it there"));
   if (!RunProcessAlive(*run)) {
@@ -209,8 +209,8 @@ int Stop(const std::string& id, const std::string& wait) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     auto now = ws->meta->GetRun(run->id);
     if (!now.ok()) return Fail(now.status());
-    if (now->status != "running") {
-      std::printf("run %s %s%s\n", run->id.c_str(), now->status.c_str(), now->reason.empty() ? "" : (" (" + now->reason + ")").c_str());
+    if (now->status != RunStatus::kRunning) {
+      std::printf("run %s %s%s\n", run->id.c_str(), ToString(now->status), now->reason.empty() ? "" : (" (" + now->reason + ")").c_str());
       return 0;
     }
     if (!RunProcessAlive(*now)) {
@@ -247,7 +247,7 @@ int Resume(const ResumeArgs& a) {
   bool json = a.output == "json";
   ProgressDisplay progress(*spec, a.quiet || json, a.explain);
   ExecutionObserver silent;
-  if (!json) std::printf("resuming run %s (%s)\n", run->id.c_str(), run->status.c_str()), std::fflush(stdout);
+  if (!json) std::printf("resuming run %s (%s)\n", run->id.c_str(), ToString(run->status)), std::fflush(stdout);
   auto summary = ResumeRun(*ws, *run, *spec, opts, json ? &silent : static_cast<ExecutionObserver*>(&progress));
   if (!summary.ok()) return Fail(summary.status());
   return ReportRun(run->id, *summary, json);

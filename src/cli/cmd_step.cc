@@ -18,7 +18,7 @@ int DoStepRun(const StepEntrypointOptions& a) {
   if (!outcome.ok()) return Fail(outcome.status());
   // Container orchestrators read this last line to tell a recorded end from a lost entrypoint
   // (local_docker_orchestrator.cc): keep its form.
-  std::printf("step %s of run %s: %s%s\n", a.step.c_str(), a.run.c_str(), outcome->status.c_str(),
+  std::printf("step %s of run %s: %s%s\n", a.step.c_str(), a.run.c_str(), ToString(outcome->status),
               outcome->reason.empty() ? "" : (" (" + outcome->reason + ")").c_str());
   return outcome->ok() ? 0 : 1;
 }

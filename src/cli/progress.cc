@@ -59,13 +59,13 @@ void ProgressDisplay::OnStepEnd(int step, int attempt, const StepOutcome& o, int
   }
   ++done_;
   std::string prefix = "[" + std::to_string(done_) + "/" + std::to_string(total_) + "] ";
-  if (o.status == "completed") {
+  if (o.status == StepStatus::kCompleted) {
     if (!quiet_ || tty_) Line(prefix + "completed " + name + " in " + FormatDuration(o.duration_us));
-  } else if (o.status == "cached") {
+  } else if (o.status == StepStatus::kCached) {
     if (!quiet_ || tty_) Line(prefix + "cached " + name + " (" + o.reason + ")");
   } else {
-    if (o.status == "failed") ++failed_;
-    Line(prefix + o.status + " " + name + ": " + o.reason);
+    if (o.status == StepStatus::kFailed) ++failed_;
+    Line(prefix + ToString(o.status) + " " + name + ": " + o.reason);
   }
   if (explain_ && !o.explain.empty()) Line("    why: " + o.explain);
   Redraw();

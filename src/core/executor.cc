@@ -16,7 +16,7 @@ Status Executor::SkipDependents(const std::vector<int>& skipped, int failed_step
   for (int d : skipped) {
     std::string why = failed_step >= 0 ? "upstream step '" + plan_->name(failed_step) + "' failed"
                                        : "not started: " + halt_reason_;
-    BATON_ASSIGN_OR_RETURN(StepOutcome o, runner_->RecordNotRun(d, attempt_[d], "skipped", why));
+    BATON_ASSIGN_OR_RETURN(StepOutcome o, runner_->RecordNotRun(d, attempt_[d], StepStatus::kSkipped, why));
     summary_.skipped++;
     observer_->OnStepEnd(d, attempt_[d], o, -1);
   }
@@ -54,13 +54,13 @@ void Executor::StartHook(const PreparedStep& p, const StepOutcome& o) {
 
 Status Executor::Handle(int i, const StepOutcome& o, const PreparedStep* p) {
   if (o.ok()) {
-    (o.status == "cached" ? summary_.cached : summary_.completed)++;
+    (o.status == StepStatus::kCached ? summary_.cached : summary_.completed)++;
     observer_->OnStepEnd(i, attempt_[i], o, -1);
     plan_->Finished(i, true);
     if (p) StartHook(*p, o);
     return Status::Ok();
   }
-  if (o.status == "stopped") {
+  if (o.status == StepStatus::kStopped) {
     summary_.stopped++;
     observer_->OnStepEnd(i, attempt_[i], o, -1);
     plan_->Finished(i, false);
@@ -117,7 +117,7 @@ Status Executor::StartReady() {
     int i = plan_->NextToStart(&unsat);
     if (i < 0) break;
     if (!unsat.empty()) {
-      BATON_ASSIGN_OR_RETURN(StepOutcome o, runner_->RecordNotRun(i, attempt_[i], "failed", "cannot be scheduled: step " + unsat));
+      BATON_ASSIGN_OR_RETURN(StepOutcome o, runner_->RecordNotRun(i, attempt_[i], StepStatus::kFailed, "cannot be scheduled: step " + unsat));
       summary_.failed++;
       observer_->OnStepEnd(i, attempt_[i], o, -1);
       BATON_RETURN_IF_ERROR(AfterFailure(i));
@@ -134,7 +134,7 @@ Status Executor::StartReady() {
     }
     Status st = launcher_->Start(i, p.process);
     if (!st.ok()) {
-      BATON_ASSIGN_OR_RETURN(StepOutcome o, runner_->FinishUnlaunched(p, "failed", st.message()));
+      BATON_ASSIGN_OR_RETURN(StepOutcome o, runner_->FinishUnlaunched(p, StepStatus::kFailed, st.message()));
       BATON_RETURN_IF_ERROR(Handle(i, o, &p));
       continue;
     }
@@ -257,10 +257,10 @@ Result<RunSummary> Executor::Run(const std::map<int, int>& first_attempt) {
   }
 
   summary_.duration_us = env_->MonotonicMicros() - t0;
-  if (interrupted) summary_.status = "stopped";
-  else if (summary_.failed > 0 || summary_.stopped > 0 || !summary_.reason.empty()) summary_.status = "failed";
-  else summary_.status = "completed";
-  if (summary_.status == "failed" && summary_.reason.empty()) {
+  if (interrupted) summary_.status = RunStatus::kStopped;
+  else if (summary_.failed > 0 || summary_.stopped > 0 || !summary_.reason.empty()) summary_.status = RunStatus::kFailed;
+  else summary_.status = RunStatus::kCompleted;
+  if (summary_.status == RunStatus::kFailed && summary_.reason.empty()) {
     summary_.reason = std::to_string(summary_.failed) + " step" + (summary_.failed == 1 ? "" : "s") + " failed";
   }
   observer_->OnRunEnd(summary_);

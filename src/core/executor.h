@@ -15,7 +15,7 @@
 namespace baton {
 
 struct RunSummary {
-  std::string status;  // completed, failed, stopped
+  RunStatus status = RunStatus::kCompleted;  // completed, failed or stopped
   std::string reason;
   int completed = 0, cached = 0, failed = 0, skipped = 0, stopped = 0;
   int64_t duration_us = 0;

@@ -174,11 +174,11 @@ class RecordingObserver : public ExecutionObserver {
     events.push_back("start " + plan->name(step) + "#" + std::to_string(attempt));
   }
   void OnStepEnd(int step, int attempt, const StepOutcome& o, int64_t retry_in_us) override {
-    events.push_back("end " + plan->name(step) + "#" + std::to_string(attempt) + " " + o.status +
+    events.push_back("end " + plan->name(step) + "#" + std::to_string(attempt) + " " + ToString(o.status) +
                      (retry_in_us >= 0 ? " retry" : ""));
     if (retry_in_us >= 0) retry_delays.push_back(retry_in_us);
   }
-  void OnRunEnd(const RunSummary& s) override { events.push_back("run-end " + s.status); }
+  void OnRunEnd(const RunSummary& s) override { events.push_back(std::string("run-end ") + ToString(s.status)); }
 };
 
 // One run of a pipeline on a fake launcher with real stores.
@@ -203,7 +203,7 @@ class Harness {
     run.id = run_id;
     run.pipeline = spec.name;
     run.snapshot_hash = "snap";
-    run.status = "running";
+    run.status = RunStatus::kRunning;
     run.created_at = run.started_at = NowMicros();
     Status st = meta->CreateRun(run);
     EXPECT_TRUE(st.ok()) << st.message();
@@ -252,7 +252,7 @@ class Harness {
   std::string StatusOf(const std::string& step) {
     auto rows = Rows(step);
     if (rows.size() != 1) return std::to_string(rows.size()) + " rows";
-    return rows[0].status;
+    return ToString(rows[0].status);
   }
   std::set<std::string> StepsWithArtifacts() {
     std::set<std::string> out;
@@ -291,7 +291,7 @@ steps:
 TEST(Executor, DiamondRunsInDependencyOrder) {
   Harness h(kDiamond);
   RunSummary s = h.Run();
-  EXPECT_EQ(s.status, "completed");
+  EXPECT_EQ(s.status, RunStatus::kCompleted);
   EXPECT_EQ(s.completed, 4);
   EXPECT_EQ(s.failed + s.skipped + s.stopped + s.cached, 0);
   EXPECT_EQ(h.observer.events, (V{"run-start",
@@ -326,7 +326,7 @@ steps:
   piped: {run: "echo {{params.label}} | wc -c", timeout: 1m}
 )");
   RunSummary s = h.Run();
-  EXPECT_EQ(s.status, "completed");
+  EXPECT_EQ(s.status, RunStatus::kCompleted);
   const auto* simple = h.launcher.Find("simple", 1);
   const auto* piped = h.launcher.Find("piped", 1);
   ASSERT_TRUE(simple && piped);
@@ -351,7 +351,7 @@ TEST(Executor, CompletionOrderDrivesWhatStartsNext) {
   Harness h(kDiamond);
   h.launcher.completion_order = {"c", "b"};
   RunSummary s = h.Run();
-  EXPECT_EQ(s.status, "completed");
+  EXPECT_EQ(s.status, RunStatus::kCompleted);
   EXPECT_EQ(h.observer.events, (V{"run-start", "start a#1", "end a#1 completed", "start b#1", "start c#1",
                                   "end c#1 completed", "end b#1 completed", "start d#1",
                                   "end d#1 completed", "run-end completed"}));
@@ -380,7 +380,7 @@ steps:
 )");
   h.launcher.exit_codes["b"] = {3};
   RunSummary s = h.Run();
-  EXPECT_EQ(s.status, "failed");
+  EXPECT_EQ(s.status, RunStatus::kFailed);
   EXPECT_EQ(s.reason, "1 step failed");
   EXPECT_EQ(s.completed, 3);
   EXPECT_EQ(s.failed, 1);
@@ -388,12 +388,12 @@ steps:
 
   auto b = h.Rows("b");
   ASSERT_EQ(b.size(), 1u);
-  EXPECT_EQ(b[0].status, "failed");
+  EXPECT_EQ(b[0].status, StepStatus::kFailed);
   EXPECT_EQ(b[0].reason, "exited with code 3");
   EXPECT_EQ(b[0].exit_code, 3);
   auto d = h.Rows("d");
   ASSERT_EQ(d.size(), 1u);
-  EXPECT_EQ(d[0].status, "skipped");
+  EXPECT_EQ(d[0].status, StepStatus::kSkipped);
   EXPECT_EQ(d[0].reason, "upstream step 'b' failed");
   EXPECT_EQ(h.launcher.Find("d", 1), nullptr) << "a skipped step is never launched";
   for (const char* st : {"a", "c", "e"}) EXPECT_EQ(h.StatusOf(st), "completed") << st;
@@ -426,10 +426,10 @@ steps:
 )");
   h.launcher.no_outputs = {"a"};
   RunSummary s = h.Run();
-  EXPECT_EQ(s.status, "failed");
+  EXPECT_EQ(s.status, RunStatus::kFailed);
   auto a = h.Rows("a");
   ASSERT_EQ(a.size(), 1u);
-  EXPECT_EQ(a[0].status, "failed");
+  EXPECT_EQ(a[0].status, StepStatus::kFailed);
   EXPECT_EQ(a[0].reason, "the step did not write its declared output 'model' ({{outputs.model}})");
   EXPECT_EQ(h.StatusOf("b"), "skipped");
   EXPECT_TRUE(h.StepsWithArtifacts().empty());
@@ -444,10 +444,10 @@ steps:
 )");
   h.launcher.start_errors["a"] = "cannot execute 'nosuchprogram': program not found";
   RunSummary s = h.Run();
-  EXPECT_EQ(s.status, "failed");
+  EXPECT_EQ(s.status, RunStatus::kFailed);
   auto a = h.Rows("a");
   ASSERT_EQ(a.size(), 1u);
-  EXPECT_EQ(a[0].status, "failed");
+  EXPECT_EQ(a[0].status, StepStatus::kFailed);
   EXPECT_EQ(a[0].reason, "cannot execute 'nosuchprogram': program not found");
   EXPECT_EQ(h.StatusOf("b"), "skipped");
   EXPECT_EQ(h.StatusOf("c"), "completed");
@@ -461,13 +461,13 @@ steps:
   prep: {run: [gen, p]}
 )");
   RunSummary s = h.Run();
-  EXPECT_EQ(s.status, "failed");
+  EXPECT_EQ(s.status, RunStatus::kFailed);
   EXPECT_EQ(s.failed, 1);
   EXPECT_EQ(s.skipped, 1);
   EXPECT_EQ(s.completed, 1);
   auto t = h.Rows("train");
   ASSERT_EQ(t.size(), 1u);
-  EXPECT_EQ(t[0].status, "failed");
+  EXPECT_EQ(t[0].status, StepStatus::kFailed);
   EXPECT_EQ(t[0].reason, "cannot be scheduled: step requests 1 gpu but none is available");
   EXPECT_EQ(h.launcher.Find("train", 1), nullptr);
   EXPECT_EQ(h.StatusOf("eval"), "skipped");
@@ -484,7 +484,7 @@ steps:
 )");
   h.launcher.exit_codes["flaky"] = {3, 4, 5};
   RunSummary s = h.Run();
-  EXPECT_EQ(s.status, "failed");
+  EXPECT_EQ(s.status, RunStatus::kFailed);
   EXPECT_EQ(s.failed, 1) << "a step failing three times is one failed step";
   EXPECT_EQ(s.skipped, 1);
 
@@ -492,7 +492,7 @@ steps:
   ASSERT_EQ(rows.size(), 3u) << "retries.max=2 means up to 3 attempts";
   for (int i = 0; i < 3; ++i) {
     EXPECT_EQ(rows[i].attempt, i + 1);
-    EXPECT_EQ(rows[i].status, "failed");
+    EXPECT_EQ(rows[i].status, StepStatus::kFailed);
     EXPECT_EQ(rows[i].exit_code, 3 + i);
     EXPECT_EQ(rows[i].reason, "exited with code " + std::to_string(3 + i));
   }
@@ -520,14 +520,14 @@ steps:
 )");
   h.launcher.exit_codes["flaky"] = {1, 0};
   RunSummary s = h.Run();
-  EXPECT_EQ(s.status, "completed");
+  EXPECT_EQ(s.status, RunStatus::kCompleted);
   EXPECT_EQ(s.completed, 2);
   EXPECT_EQ(s.failed, 0);
   auto rows = h.Rows("flaky");
   ASSERT_EQ(rows.size(), 2u);
-  EXPECT_EQ(rows[0].status, "failed");
+  EXPECT_EQ(rows[0].status, StepStatus::kFailed);
   EXPECT_EQ(rows[0].reason, "exited with code 1");
-  EXPECT_EQ(rows[1].status, "completed");
+  EXPECT_EQ(rows[1].status, StepStatus::kCompleted);
   EXPECT_EQ(rows[1].attempt, 2);
   EXPECT_EQ(h.StatusOf("next"), "completed");
   // The successful attempt's output is the one registered.
@@ -546,7 +546,7 @@ steps:
 )");
   h.launcher.exit_codes["flaky"] = {0, 0, 9, 9};  // attempts 3 and 4 fail
   RunSummary s = h.Run(FailureMode::kContinue, 0, {{1, 3}});
-  EXPECT_EQ(s.status, "failed");
+  EXPECT_EQ(s.status, RunStatus::kFailed);
   auto rows = h.Rows("flaky");
   ASSERT_EQ(rows.size(), 2u) << "retries.max=1 counts from the resumed attempt: 3, then 4";
   EXPECT_EQ(rows[0].attempt, 3);
@@ -564,7 +564,7 @@ steps:
   int64_t t0 = MonotonicMicros();
   RunSummary s = h.Run();
   int64_t took = MonotonicMicros() - t0;
-  EXPECT_EQ(s.status, "completed");
+  EXPECT_EQ(s.status, RunStatus::kCompleted);
   EXPECT_EQ(h.observer.retry_delays, (std::vector<int64_t>{40'000, 80'000}));
   EXPECT_GE(took, 120'000) << "the executor waited for the retry delays";
   EXPECT_EQ(h.Rows("flaky").size(), 3u);
@@ -583,7 +583,7 @@ steps:
   }());
   h.launcher.exit_codes["flaky"] = {1, 0};
   RunSummary s = h.Run();
-  EXPECT_EQ(s.status, "completed");
+  EXPECT_EQ(s.status, RunStatus::kCompleted);
   // `other` should use the cpu during flaky's 300ms backoff, before flaky's second attempt.
   EXPECT_EQ(h.launcher.log, (V{"start flaky#1", "exit flaky#1 1", "start other#1", "exit other#1 0",
                                "start flaky#2", "exit flaky#2 0"}));
@@ -603,7 +603,7 @@ TEST(Executor, FailureModeContinueRunsTheRest) {
   Harness h(kThreeIndependent, /*slots=*/2);
   h.launcher.exit_codes["bad"] = {1};
   RunSummary s = h.Run(FailureMode::kContinue);
-  EXPECT_EQ(s.status, "failed");
+  EXPECT_EQ(s.status, RunStatus::kFailed);
   EXPECT_EQ(s.completed, 2);
   EXPECT_EQ(h.StatusOf("later"), "completed");
 }
@@ -612,7 +612,7 @@ TEST(Executor, FailureModeStopStartsNothingNew) {
   Harness h(kThreeIndependent, /*slots=*/2);
   h.launcher.exit_codes["bad"] = {1};
   RunSummary s = h.Run(FailureMode::kStop);
-  EXPECT_EQ(s.status, "failed");
+  EXPECT_EQ(s.status, RunStatus::kFailed);
   EXPECT_EQ(s.failed, 1);
   EXPECT_EQ(s.completed, 1);
   EXPECT_EQ(s.skipped, 1);
@@ -621,7 +621,7 @@ TEST(Executor, FailureModeStopStartsNothingNew) {
   EXPECT_EQ(h.StatusOf("slow"), "completed");
   auto later = h.Rows("later");
   ASSERT_EQ(later.size(), 1u);
-  EXPECT_EQ(later[0].status, "skipped");
+  EXPECT_EQ(later[0].status, StepStatus::kSkipped);
   EXPECT_EQ(later[0].reason, "not started: the run is stopping after step 'bad' failed (failure_mode: stop)");
 }
 
@@ -630,7 +630,7 @@ TEST(Executor, FailureModeFailFastCancelsRunningSteps) {
   h.launcher.exit_codes["bad"] = {1};
   h.launcher.hang = {"slow"};
   RunSummary s = h.Run(FailureMode::kFailFast);
-  EXPECT_EQ(s.status, "failed");
+  EXPECT_EQ(s.status, RunStatus::kFailed);
   EXPECT_EQ(s.failed, 1);
   EXPECT_EQ(s.stopped, 1);
   EXPECT_EQ(s.skipped, 1);
@@ -638,7 +638,7 @@ TEST(Executor, FailureModeFailFastCancelsRunningSteps) {
   EXPECT_EQ(h.launcher.log, (V{"start bad#1", "start slow#1", "exit bad#1 1", "cancel-all", "stopped slow#1"}));
   auto slow = h.Rows("slow");
   ASSERT_EQ(slow.size(), 1u);
-  EXPECT_EQ(slow[0].status, "stopped");
+  EXPECT_EQ(slow[0].status, StepStatus::kStopped);
   Completion cancelled;
   cancelled.cancelled = true;
   cancelled.signal = SIGTERM;
@@ -657,7 +657,7 @@ steps:
 )");
   h.launcher.hang = {"slow"};
   RunSummary s = h.Run(FailureMode::kFailFast);
-  EXPECT_EQ(s.status, "failed");
+  EXPECT_EQ(s.status, RunStatus::kFailed);
   EXPECT_EQ(h.StatusOf("train"), "failed");
   EXPECT_EQ(h.StatusOf("slow"), "stopped");
 }
@@ -671,7 +671,7 @@ steps:
 )");
   h.launcher.interrupt_at_wait = 0;  // Ctrl-C while a and b run
   RunSummary s = h.Run();
-  EXPECT_EQ(s.status, "stopped");
+  EXPECT_EQ(s.status, RunStatus::kStopped);
   EXPECT_EQ(s.reason, "stopped by signal SIGINT");
   EXPECT_EQ(s.stopped, 2);
   EXPECT_EQ(s.skipped, 1);
@@ -681,7 +681,7 @@ steps:
   EXPECT_EQ(h.StatusOf("b"), "stopped");
   auto c = h.Rows("c");
   ASSERT_EQ(c.size(), 1u);
-  EXPECT_EQ(c[0].status, "skipped");
+  EXPECT_EQ(c[0].status, StepStatus::kSkipped);
   EXPECT_EQ(c[0].reason, "not started: the run was stopped");
   EXPECT_TRUE(h.StepsWithArtifacts().empty()) << "a stopped step registers no outputs";
   EXPECT_EQ(h.observer.events.back(), "run-end stopped");
@@ -698,7 +698,7 @@ steps:
   int64_t t0 = MonotonicMicros();
   RunSummary s = h.Run();
   EXPECT_LT(MonotonicMicros() - t0, 5'000'000) << "the run did not wait out the delay";
-  EXPECT_EQ(s.status, "stopped");
+  EXPECT_EQ(s.status, RunStatus::kStopped);
   EXPECT_EQ(s.failed, 1) << "the last attempt's failure stands";
   EXPECT_EQ(s.skipped, 1);
   EXPECT_EQ(h.Rows("flaky").size(), 1u);
@@ -713,7 +713,7 @@ steps:
 )");
   h.launcher.hang = {"stuck"};
   RunSummary s = h.Run(FailureMode::kContinue, /*run_timeout_us=*/50'000);
-  EXPECT_EQ(s.status, "failed");
+  EXPECT_EQ(s.status, RunStatus::kFailed);
   EXPECT_EQ(s.reason, "the run timed out after 50ms");
   EXPECT_EQ(h.StatusOf("stuck"), "stopped");
   auto next = h.Rows("next");

@@ -229,7 +229,7 @@ Result<PreparedStep> StepRunner::Prepare(int index, int attempt) {
       bool all = outs.size() == s.outputs.size();
       for (const auto& [name, art] : outs) all = all && artifacts_->Exists(art.digest);
       if (all) {
-        rec.status = "cached";
+        rec.status = StepStatus::kCached;
         rec.cached_from = hit->id;
         rec.reason = "cached from run " + hit->run_id;
         rec.ended_at = env_->NowMicros();
@@ -244,7 +244,7 @@ Result<PreparedStep> StepRunner::Prepare(int index, int attempt) {
         }
         std::vector<ArtifactRecord> none;
         BATON_RETURN_IF_ERROR(meta_->FinishStepRun(rec, &none, reused, p.inputs));
-        StepOutcome o{"cached", rec.reason, 0, rec.id, rec.ended_at - rec.started_at, ""};
+        StepOutcome o{StepStatus::kCached, rec.reason, 0, rec.id, rec.ended_at - rec.started_at, ""};
         if (ctx_.explain) o.explain = "cached: same cache key as step run " + std::to_string(hit->id) + " of run " + hit->run_id;
         p.done = o;
         return p;
@@ -253,14 +253,14 @@ Result<PreparedStep> StepRunner::Prepare(int index, int attempt) {
     }
   }
 
-  rec.status = "running";
+  rec.status = StepStatus::kRunning;
   rec.log_path = ctx_.logs_dir + "/" + s.name + "." + std::to_string(attempt) + ".log";
   rec.pid = env_->ProcessId();
   BATON_ASSIGN_OR_RETURN(rec.id, meta_->StartStepRun(rec));
   p.step_run_id = rec.id;
 
   if (!missing.empty()) {
-    BATON_ASSIGN_OR_RETURN(StepOutcome o, FinishUnlaunched(p, "failed", missing));
+    BATON_ASSIGN_OR_RETURN(StepOutcome o, FinishUnlaunched(p, StepStatus::kFailed, missing));
     p.done = o;
     return p;
   }
@@ -274,7 +274,7 @@ Result<PreparedStep> StepRunner::Prepare(int index, int attempt) {
   for (const auto& [name, path] : p.output_paths)
     if (st.ok() && env_->Exists(path)) st = env_->RemoveTree(path);
   if (!st.ok()) {
-    BATON_ASSIGN_OR_RETURN(StepOutcome o, FinishUnlaunched(p, "failed", st.message()));
+    BATON_ASSIGN_OR_RETURN(StepOutcome o, FinishUnlaunched(p, StepStatus::kFailed, st.message()));
     p.done = o;
     return p;
   }
@@ -303,14 +303,14 @@ Result<PreparedStep> StepRunner::Prepare(int index, int attempt) {
       }
     }
     if (!mismatch.empty()) {
-      BATON_ASSIGN_OR_RETURN(StepOutcome o, FinishUnlaunched(p, "failed", mismatch));
+      BATON_ASSIGN_OR_RETURN(StepOutcome o, FinishUnlaunched(p, StepStatus::kFailed, mismatch));
       p.done = o;
       return p;
     }
     const StepBody* body = fn ? &fn->body : nullptr;
     if (body == nullptr) {
       BATON_ASSIGN_OR_RETURN(StepOutcome o,
-                             FinishUnlaunched(p, "failed", "this binary has no in-process step function '" + s.function +
+                             FinishUnlaunched(p, StepStatus::kFailed, "this binary has no in-process step function '" + s.function +
                                                                "': run the pipeline's own binary"));
       p.done = o;
       return p;
@@ -361,7 +361,7 @@ Result<StepOutcome> StepRunner::Finish(PreparedStep& p, const Completion& c) {
   std::string failure;
   if (!c.ok()) {
     failure = c.Describe(p.process.timeout_us);
-    rec.status = c.cancelled ? "stopped" : "failed";
+    rec.status = c.cancelled ? StepStatus::kStopped : StepStatus::kFailed;
   }
   // A step must not modify what it reads: re-hash an input whose stat fingerprint changed.
   if (failure.empty()) {
@@ -427,16 +427,16 @@ Result<StepOutcome> StepRunner::Finish(PreparedStep& p, const Completion& c) {
     }
   }
   if (!failure.empty()) {
-    if (rec.status.empty()) rec.status = "failed";
+    if (rec.status == StepStatus::kRunning) rec.status = StepStatus::kFailed;
     rec.reason = failure;
     arts.clear();
   } else {
-    rec.status = "completed";
+    rec.status = StepStatus::kCompleted;
   }
   return Record(p, rec, &arts, {});
 }
 
-Result<StepOutcome> StepRunner::FinishUnlaunched(PreparedStep& p, const std::string& status, const std::string& reason) {
+Result<StepOutcome> StepRunner::FinishUnlaunched(PreparedStep& p, StepStatus status, const std::string& reason) {
   StepRunRecord rec;
   rec.id = p.step_run_id;
   rec.cache_key = p.cache_key;
@@ -451,10 +451,10 @@ Result<StepOutcome> StepRunner::Record(PreparedStep& p, StepRunRecord& rec, std:
   rec.ended_at = env_->NowMicros();
   // Lineage of failed attempts is kept too: it shows what a failing step read.
   BATON_RETURN_IF_ERROR(meta_->FinishStepRun(rec, arts, reused, p.inputs));
-  if (rec.status == "completed")
+  if (rec.status == StepStatus::kCompleted)
     for (const auto& a : *arts) produced_[a.step + "/" + a.name] = a;
   // Whatever a failed attempt left in staging is dropped; published outputs were moved away.
-  if (rec.status != "completed" && rec.status != "cached")
+  if (!Succeeded(rec.status))
     for (const auto& [name, path] : p.output_paths) (void)env_->RemoveTree(path);
   if (!p.metadata_path.empty()) (void)env_->RemoveTree(p.metadata_path);
   StepOutcome o{rec.status, rec.reason, rec.exit_code, rec.id, rec.ended_at - p.started_at, ""};
@@ -467,7 +467,8 @@ Result<StepOutcome> StepRunner::Record(PreparedStep& p, StepRunRecord& rec, std:
 }
 
 std::optional<ProcessSpec> StepRunner::HookProcess(const PreparedStep& p, const StepOutcome& o) const {
-  if (o.status == "cached" || o.status == "skipped" || o.status == "stopped") return std::nullopt;
+  if (o.status == StepStatus::kCached || o.status == StepStatus::kSkipped || o.status == StepStatus::kStopped)
+    return std::nullopt;
   const StepSpec& s = ctx_.spec->steps[p.step];
   const std::string& step_hook = o.ok() ? s.hooks.on_success : s.hooks.on_failure;
   const std::string& run_hook = o.ok() ? ctx_.spec->hooks.on_success : ctx_.spec->hooks.on_failure;
@@ -481,7 +482,7 @@ std::optional<ProcessSpec> StepRunner::HookProcess(const PreparedStep& p, const 
     h.env.push_back("BATON_STEP=" + s.name);
     h.env.push_back("BATON_PIPELINE=" + ctx_.spec->name);
   }
-  h.env.push_back("BATON_STEP_STATUS=" + o.status);
+  h.env.push_back(std::string("BATON_STEP_STATUS=") + ToString(o.status));
   h.env.push_back("BATON_STEP_REASON=" + o.reason);
   h.env.push_back("BATON_STEP_LOG=" + p.process.log_path);
   h.cwd = ctx_.spec->root;
@@ -491,7 +492,7 @@ std::optional<ProcessSpec> StepRunner::HookProcess(const PreparedStep& p, const 
   return h;
 }
 
-Result<StepOutcome> StepRunner::RecordNotRun(int index, int attempt, const std::string& status,
+Result<StepOutcome> StepRunner::RecordNotRun(int index, int attempt, StepStatus status,
                                              const std::string& reason) {
   StepRunRecord rec;
   rec.run_id = ctx_.run_id;

@@ -34,13 +34,13 @@ struct RunContext {
 
 // The outcome of one attempt, as the executor and the CLI see it.
 struct StepOutcome {
-  std::string status;   // completed, cached, failed, stopped, skipped
+  StepStatus status = StepStatus::kFailed;
   std::string reason;   // why it failed, or what it was cached from
   int exit_code = -1;
   int64_t step_run_id = 0;
   int64_t duration_us = 0;
   std::string explain;  // with RunContext::explain: why it ran or hit the cache
-  bool ok() const { return status == "completed" || status == "cached"; }
+  bool ok() const { return Succeeded(status); }
 };
 
 // An attempt between Prepare and Finish.
@@ -70,9 +70,9 @@ class StepRunner {
   // Records the end of a launched attempt.
   Result<StepOutcome> Finish(PreparedStep& p, const Completion& c);
   // Records the end of an attempt that could not be launched (`reason` says why).
-  Result<StepOutcome> FinishUnlaunched(PreparedStep& p, const std::string& status, const std::string& reason);
+  Result<StepOutcome> FinishUnlaunched(PreparedStep& p, StepStatus status, const std::string& reason);
   // Records that a step did not run at all (skipped because of an upstream failure or a stop).
-  Result<StepOutcome> RecordNotRun(int step, int attempt, const std::string& status, const std::string& reason);
+  Result<StepOutcome> RecordNotRun(int step, int attempt, StepStatus status, const std::string& reason);
 
   // The hook to run after the final attempt of a step (its on_success or on_failure, falling
   // back to the pipeline's), or nullopt. The hook sees the step's environment plus

@@ -235,22 +235,22 @@ class SqliteStore : public MetadataStore {
       Query q(S("INSERT INTO runs(id, pipeline_id, snapshot_hash, status, reason, created_at, started_at, "
                 "stack, orchestrator, host, pid, pid_start, attempt, parameters, pipeline_file) "
                 "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
-      q.Bind(r.id).Bind(pid).Bind(r.snapshot_hash).Bind(r.status).Bind(r.reason).Bind(r.created_at)
+      q.Bind(r.id).Bind(pid).Bind(r.snapshot_hash).Bind(ToString(r.status)).Bind(r.reason).Bind(r.created_at)
           .Bind(r.started_at).Bind(r.stack).Bind(r.orchestrator).Bind(r.host).Bind(r.pid).Bind(r.pid_start)
           .Bind(r.attempt).Bind(r.parameters).Bind(r.pipeline_file);
       return Done(q.Step(), "create run");
     });
   }
 
-  Status UpdateRunStatus(const std::string& id, const std::string& status, const std::string& reason,
+  Status UpdateRunStatus(const std::string& id, RunStatus status, const std::string& reason,
                          int64_t ended_at) override {
     return Txn([&]() -> Status {
       {
         Query q(S("UPDATE runs SET status = ?, reason = ?, ended_at = ? WHERE id = ?"));
-        q.Bind(status).Bind(reason).Bind(ended_at).Bind(id);
+        q.Bind(ToString(status)).Bind(reason).Bind(ended_at).Bind(id);
         BATON_RETURN_IF_ERROR(Done(q.Step(), "update run"));
       }
-      if (status == "running") return Status::Ok();
+      if (status == RunStatus::kRunning) return Status::Ok();
       // A run that ends leaves no step run behind as running (only after a baton error can
       // there be one: its process was terminated).
       Query q(S("UPDATE step_runs SET status = 'interrupted', reason = ?, ended_at = ? WHERE run_id = ? AND status = 'running'"));
@@ -284,11 +284,11 @@ class SqliteStore : public MetadataStore {
     });
   }
 
-  Result<std::vector<RunRecord>> RunsWithStatus(const std::string& status) override {
+  Result<std::vector<RunRecord>> RunsWithStatus(RunStatus status) override {
     static const std::string sql = std::string("SELECT ") + kRunCols +
                                    " FROM runs r JOIN pipelines p ON p.id = r.pipeline_id WHERE r.status = ?";
     Query q(S(sql.c_str()));
-    q.Bind(status);
+    q.Bind(ToString(status));
     std::vector<RunRecord> out;
     int rc;
     while ((rc = q.Step()) == SQLITE_ROW) out.push_back(ReadRun(q));
@@ -305,8 +305,11 @@ class SqliteStore : public MetadataStore {
     r.id = q.Text(0);
     r.pipeline = q.Text(1);
     r.snapshot_hash = q.Text(2);
-    r.status = q.Text(3);
     r.reason = q.Text(4);
+    if (!ParseRunStatus(q.Text(3), &r.status)) {
+      r.status = RunStatus::kFailed;
+      r.reason += " (unknown run status '" + q.Text(3) + "' in the store)";
+    }
     r.created_at = q.Int(5);
     r.started_at = q.Int(6);
     r.ended_at = q.Int(7);
@@ -360,7 +363,7 @@ class SqliteStore : public MetadataStore {
     Status s = Txn([&]() -> Status {
       Query q(S("INSERT INTO step_runs(run_id, step, attempt, status, reason, started_at, log_path, "
                 "cache_key, pid, command, cache_components) VALUES(?,?,?,?,?,?,?,?,?,?,?)"));
-      q.Bind(r.run_id).Bind(r.step).Bind(r.attempt).Bind(r.status).Bind(r.reason).Bind(r.started_at)
+      q.Bind(r.run_id).Bind(r.step).Bind(r.attempt).Bind(ToString(r.status)).Bind(r.reason).Bind(r.started_at)
           .Bind(r.log_path).Bind(r.cache_key).Bind(r.pid).Bind(r.command).Bind(r.cache_components);
       BATON_RETURN_IF_ERROR(Done(q.Step(), "start step run"));
       id = sqlite3_last_insert_rowid(db_);
@@ -376,7 +379,7 @@ class SqliteStore : public MetadataStore {
       {
         Query q(S("UPDATE step_runs SET status = ?, reason = ?, ended_at = ?, exit_code = ?, "
                   "cache_key = ?, cached_from = ?, metadata = ?, pid = ? WHERE id = ?"));
-        q.Bind(r.status).Bind(r.reason).Bind(r.ended_at).Bind(r.exit_code).Bind(r.cache_key)
+        q.Bind(ToString(r.status)).Bind(r.reason).Bind(r.ended_at).Bind(r.exit_code).Bind(r.cache_key)
             .Bind(r.cached_from).Bind(r.metadata).Bind(r.pid).Bind(r.id);
         BATON_RETURN_IF_ERROR(Done(q.Step(), "finish step run"));
       }
@@ -412,8 +415,11 @@ class SqliteStore : public MetadataStore {
     r.run_id = q.Text(o + 1);
     r.step = q.Text(o + 2);
     r.attempt = static_cast<int>(q.Int(o + 3));
-    r.status = q.Text(o + 4);
     r.reason = q.Text(o + 5);
+    if (!ParseStepStatus(q.Text(o + 4), &r.status)) {
+      r.status = StepStatus::kFailed;
+      r.reason += " (unknown step status '" + q.Text(o + 4) + "' in the store)";
+    }
     r.started_at = q.Int(o + 6);
     r.ended_at = q.Int(o + 7);
     r.exit_code = static_cast<int>(q.Int(o + 8));
