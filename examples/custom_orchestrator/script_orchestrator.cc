@@ -232,6 +232,7 @@ const baton_plugin_v1 kPlugin = {
     Stop,
     State,
     0,
+    nullptr,  // cleanup: a dead baton's step processes carry BATON_RUN_ID and are ended by baton
 };
 
 }  // namespace

@@ -48,6 +48,10 @@ struct FlavorInfo {
   // Orchestrators only. The local flavor is baton's own executor, run in-process.
   bool in_process = false;
   std::function<Result<std::unique_ptr<Orchestrator>>(const Json& config)> make_orchestrator;
+  // Artifact stores only: the store URI (baton/stores.h) a component of this flavor names, given
+  // its config (secrets resolved) and the workspace's root directory (for relative paths); ""
+  // for the workspace's own store.
+  std::function<Result<std::string>(const Json& config, const std::string& workspace_root)> store_uri;
 
   const ConfigKey* FindKey(const std::string& key) const;
   std::vector<std::string> KeyNames(bool per_step_only) const;

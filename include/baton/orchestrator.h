@@ -3,22 +3,28 @@
 //
 // baton compiles a pipeline, a run config and the active stack into a snapshot, creates the
 // run, and hands the orchestrator a SubmitRequest: every step as the command of the step
-// entrypoint (`baton step run --snapshot ... --step S --run R`), the steps it waits for, and its
-// merged settings. The orchestrator only has to run those commands in dependency order (or
-// hand them to its backend): the entrypoint resolves inputs, checks the cache, runs the step,
-// applies the retry policy, stores the outputs and records everything in the metadata store.
-// So status, logs, lineage and caching work the same on every backend.
+// entrypoint (`baton step run --snapshot ... --step S --run R --metadata URI --artifacts URI`),
+// the steps it waits for, and its merged settings. The orchestrator only has to run those
+// commands in dependency order (or hand them to its backend): the entrypoint resolves inputs,
+// checks the cache, runs the step, stores the outputs and records everything in the metadata
+// store. So status, logs, lineage and caching work the same on every backend.
 //
-// Two ways in: implement this class and register a factory in RegisterBuiltinFlavors
+// Built-in flavors that run one backend job per step attempt share one DAG driver
+// (src/flavors/common/dag_driver.h): they implement a small StepBackend (start an attempt, wait
+// for ends, cancel) and the driver submits upstream-first, retries, skips dependents and stops.
+//
+// Two ways in: implement this class and add a factory to the list in src/flavors/builtin.cc
 // (compiled into baton), or write a shared library against the C ABI in baton/plugin.h and
 // register it with `baton flavor register LIB.so`.
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "baton/run_status.h"
 #include "baton/status.h"
 
 namespace baton {
@@ -27,7 +33,9 @@ namespace baton {
 struct StepJob {
   std::string name;
   std::vector<std::string> upstream;  // steps that must complete successfully first
-  std::vector<std::string> command;   // argv of the step entrypoint
+  std::vector<std::string> command;   // argv of the step entrypoint. Without --attempt it runs
+                                      // every attempt the step's retry policy allows; a backend
+                                      // that retries itself appends --attempt N (and --result)
   nlohmann::json settings;            // merged settings: resources, retries, timeout_us, image,
                                       // env, and "orchestrator": this flavor's keys
   int attempt = 1;                    // the attempt number the step's next attempt gets (above 1
@@ -40,11 +48,15 @@ struct SubmitRequest {
   std::string snapshot_hash;
   std::string snapshot_file;   // the snapshot's canonical JSON, on disk
   std::string workdir;         // the directory steps run in (the pipeline's directory)
-  std::string log_dir;         // a directory of the run the orchestrator may write to. A
-                               // backend that keeps running the run's work when baton dies
-                               // keeps log_dir/cancel.sh up to date: the next baton command
-                               // that finds the run's process dead runs it (sh cancel.sh)
-  std::vector<std::string> env;  // NAME=VALUE every step command needs (BATON_DIR, ...)
+  std::string log_dir;         // a directory of this machine for the run's logs; the
+                               // orchestrator may write its own files there
+  std::string metadata_uri;    // the stores the step entrypoint records into (also in commands)
+  std::string artifacts_uri;
+  // Directories of this machine the step entrypoints read and write (local stores, the logs):
+  // container backends mount them at the same path; a backend on other machines needs them on
+  // a shared filesystem, or remote stores instead.
+  std::vector<std::string> shared_paths;
+  std::vector<std::string> env;  // NAME=VALUE every step command needs (BATON_RUN_ID, ...)
   std::vector<StepJob> steps;  // in an order where every step comes after its upstream
   nlohmann::json config;       // the orchestrator component's config, secrets resolved
   std::string schedule;        // cron expression; "" means run now
@@ -64,10 +76,35 @@ struct SubmitRequest {
   nlohmann::json ToJson() const;
 };
 
-// The backend's view of a run.
-struct RunState {
-  std::string status;  // running | completed | failed | stopped | unknown
+// What the step entrypoint writes into the file given by `--result FILE` when it ends: how the
+// step's attempt ended, as recorded in the metadata store, or why the entrypoint could not run
+// it at all. Backends read it instead of parsing logs. Written atomically (whole or absent).
+struct StepResult {
+  std::string run_id;
+  std::string step;
+  int attempt = 0;
+  std::optional<StepStatus> status;  // absent when the entrypoint failed before recording
   std::string reason;
+  int exit_code = -1;                // the step command's, when it ran
+  std::string error;                 // the entrypoint's own failure (a store it cannot open, ...)
+
+  nlohmann::json ToJson() const;
+  // InvalidArgument for text that is not a step result.
+  static Result<StepResult> FromJson(const std::string& text);
+};
+
+// The backend's view of a run; `status` is empty when the backend cannot tell.
+struct RunState {
+  std::optional<RunStatus> status;
+  std::string reason;
+};
+
+// An image a container orchestrator runs steps from, as BuildImages made or found it.
+struct BuiltImage {
+  std::string reference;  // what containers run: a local tag, or REGISTRY/REPO@sha256:... once pushed
+  std::string local_tag;
+  bool built = false;     // false: an identical image existed already
+  bool pushed = false;
 };
 
 class Orchestrator {
@@ -80,8 +117,25 @@ class Orchestrator {
   virtual Status Submit(const SubmitRequest& req) = 0;
   // Stops a run: nothing of it may keep running. Called from another thread than Submit.
   virtual Status Stop(const std::string& run_id) = 0;
+  // Ends whatever the backend still runs of `run_id` after the baton process that drove the
+  // run died (killed, crashed, machine rebooted); called by the next baton command that finds
+  // the run's driver dead, before the run is marked interrupted. Idempotent. Returns a short
+  // note of what it ended for the run's reason ("" when nothing was left).
+  virtual Result<std::string> Cleanup(const std::string& run_id) {
+    (void)run_id;
+    return std::string();
+  }
+  // The images a run of `req` uses, built where missing (and pushed where the stack has a
+  // container registry). FailedPrecondition for orchestrators that run no containers.
+  virtual Result<std::vector<BuiltImage>> BuildImages(const SubmitRequest& req) {
+    (void)req;
+    return FailedPrecondition("it runs no containers");
+  }
   // The backend's view of a run, for runs that would otherwise look stuck.
-  virtual RunState State(const std::string& run_id) { return {"unknown", ""}; }
+  virtual RunState State(const std::string& run_id) {
+    (void)run_id;
+    return {};
+  }
   // Whether Submit honours SubmitRequest::schedule.
   virtual bool SupportsSchedules() const { return false; }
 };

@@ -7,7 +7,9 @@
  *
  * baton passes the ABI version it speaks; the plugin returns its descriptor (or NULL when it
  * cannot serve that version). baton refuses a descriptor whose abi_version differs from its own
- * or whose struct_size is smaller than sizeof(baton_plugin_v1), and says why.
+ * or whose struct_size does not reach supports_schedules, and says why. Members after
+ * supports_schedules were added later within version 1: baton uses one only when struct_size
+ * covers it, so a plugin built against an older header keeps working.
  *
  * Data crosses the boundary as UTF-8 JSON strings, never as C++ objects, so a plugin may be
  * built with another compiler or standard library than baton. Requests are the JSON form of
@@ -52,6 +54,11 @@ typedef struct baton_plugin_v1 {
   int (*state)(void* self, const char* run_id, char* state_json, size_t state_size);
   /* Non-zero when submit honours the "schedule" field of requests. */
   int supports_schedules;
+
+  /* Optional (may be NULL): ends whatever the backend still runs of run_id after the baton
+   * process that drove the run died. Writes a short note of what it ended into note (may stay
+   * empty). Called once per dead run by the next baton command; must be idempotent. */
+  int (*cleanup)(void* self, const char* run_id, char* note, size_t note_size, char* err, size_t err_size);
 } baton_plugin_v1;
 
 typedef const baton_plugin_v1* (*baton_plugin_entry_fn)(uint32_t host_abi_version);

@@ -1,6 +1,7 @@
 #pragma once
-// The local orchestrator's front half: compile a pipeline into a snapshot, create the run, plan
-// it on this machine's capacity and execute it with the local launcher.
+// Running pipelines: compile a pipeline into a snapshot, create the run, and execute it, on this
+// machine with the in-process executor (plan on this machine's capacity, local launcher) or
+// through the stack's orchestrator (app/orchestrated_run.h); resume a run.
 
 #include <optional>
 #include <string>
@@ -9,7 +10,6 @@
 #include "app/workspace.h"
 #include "core/executor.h"
 #include "core/spec.h"
-#include "flavors/local_docker/local_docker_orchestrator.h"
 #include "app/stack.h"
 
 namespace baton {
@@ -26,6 +26,9 @@ struct RunOptions {
   std::string schedule, schedule_name;    // from the run config
 };
 
+// The stack's orchestrator flavor ("" without a stack).
+std::string StackFlavor(const PipelineSpec& spec);
+
 // The snapshot of a pipeline: canonical JSON and its SHA-256.
 struct Snapshot {
   std::string body;
@@ -35,32 +38,22 @@ Snapshot MakeSnapshot(const PipelineSpec& spec);
 // Stores the snapshot in the metadata store and the artifact store (idempotent).
 Status StoreSnapshot(Workspace& ws, const PipelineSpec& spec, const Snapshot& snap);
 // Loads a snapshot by URI: a file path, or "sha256:HASH" from the metadata store.
-Result<PipelineSpec> LoadSnapshot(Workspace& ws, const std::string& uri, std::string* hash);
+Result<PipelineSpec> LoadSnapshot(MetadataStore& meta, const std::string& uri, std::string* hash);
 
 std::string NewRunId(const std::string& pipeline);
 // Renders a run_name template ({{date}}, {{time}}, {{random}}, {{pipeline.name}}, {{params.X}}).
 std::string RenderRunName(const std::string& tmpl, const PipelineSpec& spec);
 
-// Opens the artifact store the spec's stack names (a local store at a configured path) in
-// place of the workspace's own.
+// The URI of the artifact store the spec's stack names (through its flavor), or "" for the
+// workspace's own store.
+Result<std::string> StackArtifactsUri(const PipelineSpec& spec, const std::string& workspace_root);
+// Opens the artifact store the spec's stack names in place of the workspace's own.
 Status UseStackArtifactStore(Workspace& ws, const PipelineSpec& spec);
-// The kill grace the spec's local orchestrator config sets, or 0.
+// The kill grace the stack's orchestrator config sets (`kill_grace`), or 0.
 int64_t StackKillGrace(const PipelineSpec& spec);
 
-// What an orchestrator receives for a run: the step entrypoint of every step not in `done`.
-Result<SubmitRequest> BuildSubmitRequest(Workspace& ws, const PipelineSpec& spec, const FlavorInfo& flavor,
-                                         const std::string& run_id, const std::string& snapshot_hash,
-                                         const RunOptions& opts, const std::vector<std::string>& done);
-// `baton compile`: writes the snapshot and what the stack's orchestrator would submit into
-// `out_dir`, submitting nothing. `spec.stack` must be set.
-Status CompilePipeline(Workspace& ws, const PipelineSpec& spec, const RunOptions& opts, const std::string& out_dir);
-// The orchestrator of `spec.stack`, configured (defaults, secrets, the stack's container registry).
-Result<std::unique_ptr<Orchestrator>> MakeOrchestrator(const PipelineSpec& spec, const RunOptions& opts,
-                                                        const FlavorInfo** flavor_out);
-// `baton build`: the container images a run of `spec` on its stack's container orchestrator
-// uses, one per distinct parent image, built when missing (and pushed when the stack has a
-// container registry). A failure is the first one met.
-Result<std::vector<PipelineImage>> BuildPipelineImages(Workspace& ws, const PipelineSpec& spec, const RunOptions& opts);
+// Steps at once: -j wins over the orchestrator component's `jobs`, then one per core.
+int JobsFor(const PipelineSpec& spec, const RunOptions& opts);
 Capacity LocalCapacity(int jobs);
 int DefaultJobs();
 

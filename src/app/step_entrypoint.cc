@@ -8,10 +8,12 @@
 #include <thread>
 
 #include "app/run_pipeline.h"
+#include "baton/orchestrator.h"
 #include "platform/env_posix.h"
 #include "platform/fs.h"
 #include "platform/local_launcher.h"
 #include "platform/signals.h"
+#include "store/registry.h"
 
 namespace baton {
 namespace {
@@ -108,49 +110,102 @@ Result<StepOutcome> RunAttempt(StepRunner& runner, LocalLauncher& launcher, int 
 
 }  // namespace
 
-Result<StepOutcome> RunStepEntrypoint(Workspace& ws, const StepEntrypointOptions& opts) {
-  std::string hash;
-  BATON_ASSIGN_OR_RETURN(PipelineSpec spec, LoadSnapshot(ws, opts.snapshot, &hash));
-  BATON_RETURN_IF_ERROR(UseStackArtifactStore(ws, spec));
-  int index = -1;
+namespace {
+
+// The step's index in the snapshot, and the first attempt to run.
+Result<int> FindStep(const PipelineSpec& spec, const std::string& name) {
   for (size_t i = 0; i < spec.steps.size(); ++i)
-    if (spec.steps[i].name == opts.step) index = static_cast<int>(i);
-  if (index < 0) return NotFound("the snapshot has no step '" + opts.step + "'");
-  BATON_ASSIGN_OR_RETURN(RunRecord run, ws.meta->GetRun(opts.run));
-  int attempt = opts.attempt;
-  if (attempt <= 0) {
-    BATON_ASSIGN_OR_RETURN(auto prior, ws.meta->ListStepRuns(run.id));
-    attempt = 1;
-    for (const auto& s : prior)
-      if (s.step == opts.step) attempt = std::max(attempt, s.attempt + 1);
+    if (spec.steps[i].name == name) return static_cast<int>(i);
+  return NotFound("the snapshot has no step '" + name + "'");
+}
+
+Result<int> FirstAttempt(MetadataStore& meta, const StepEntrypointOptions& opts, const std::string& run_id) {
+  if (opts.attempt > 0) return opts.attempt;
+  BATON_ASSIGN_OR_RETURN(auto prior, meta.ListStepRuns(run_id));
+  int attempt = 1;
+  for (const auto& s : prior)
+    if (s.step == opts.step) attempt = std::max(attempt, s.attempt + 1);
+  return attempt;
+}
+
+// Runs the attempts: exactly opts.attempt when given, else as many as the retry policy allows.
+Result<StepOutcome> RunAttempts(const StepEntrypointOptions& opts, StepRunner& runner, const PipelineSpec& spec,
+                                int index, int attempt, int* last_attempt) {
+  LocalLauncher launcher(1);
+  RetryPolicy rp = spec.EffectiveSettings(spec.steps[index]).retries();
+  const int last = opts.attempt > 0 ? attempt : attempt + rp.max;
+  int64_t delay = rp.delay_us;
+  bool interrupted = false;
+  for (;; ++attempt) {
+    *last_attempt = attempt;
+    const bool final = opts.attempt > 0 ? opts.final_attempt : attempt >= last;
+    BATON_ASSIGN_OR_RETURN(StepOutcome o, RunAttempt(runner, launcher, index, attempt, final, &interrupted));
+    if (o.ok() || interrupted || attempt >= last) return o;
+    if (delay > 0) {
+      // The launcher keeps SIGINT/SIGTERM/SIGHUP blocked: take them here, so that a stop during
+      // the delay is immediate and recorded.
+      if (StopSignals::WaitBlocked(delay) != 0) {
+        *last_attempt = attempt + 1;
+        return runner.RecordNotRun(index, attempt + 1, StepStatus::kStopped, "stopped while waiting to retry");
+      }
+    }
+    delay = static_cast<int64_t>(static_cast<double>(delay) * rp.backoff);
   }
+}
+
+Result<StepOutcome> Run(const StepEntrypointOptions& opts, int* attempt_out) {
+  if (opts.metadata_uri.empty()) return InvalidArgument("no metadata store: give --metadata URI or BATON_METADATA_URI");
+  if (opts.artifacts_uri.empty() && opts.workspace_root.empty())
+    return InvalidArgument("no artifact store: give --artifacts URI or BATON_ARTIFACTS_URI");
+  if (opts.logs_dir.empty()) return InvalidArgument("no log directory: give --logs DIR");
+  BATON_ASSIGN_OR_RETURN(auto meta, Stores().OpenMetadataStore(opts.metadata_uri));
+  std::string hash;
+  BATON_ASSIGN_OR_RETURN(PipelineSpec spec, LoadSnapshot(*meta, opts.snapshot, &hash));
+  std::string artifacts_uri = opts.artifacts_uri;
+  if (artifacts_uri.empty()) {
+    BATON_ASSIGN_OR_RETURN(artifacts_uri, StackArtifactsUri(spec, opts.workspace_root));
+    if (artifacts_uri.empty()) artifacts_uri = FileUri(DirFor(opts.workspace_root) + "/artifacts");
+  }
+  BATON_ASSIGN_OR_RETURN(auto artifacts, Stores().OpenArtifactStore(artifacts_uri));
+  BATON_ASSIGN_OR_RETURN(int index, FindStep(spec, opts.step));
+  BATON_ASSIGN_OR_RETURN(RunRecord run, meta->GetRun(opts.run));
+  BATON_ASSIGN_OR_RETURN(int attempt, FirstAttempt(*meta, opts, run.id));
+  *attempt_out = attempt;
+  BATON_RETURN_IF_ERROR(fs::MakeDirs(opts.logs_dir));
   RunContext ctx;
   ctx.env = PosixEnv();
   ctx.spec = &spec;
   ctx.run_id = run.id;
   ctx.snapshot_hash = hash;
-  ctx.logs_dir = ws.LogsDir(run.id);
+  ctx.logs_dir = opts.logs_dir;
   ctx.use_cache = !opts.no_cache;
   ctx.kill_grace_us = StackKillGrace(spec);
-  StepRunner runner(ctx, ws.meta.get(), ws.artifacts.get());
-  LocalLauncher launcher(1);
+  ctx.flavor = StackFlavor(spec);
+  StepRunner runner(ctx, meta.get(), artifacts.get());
+  return RunAttempts(opts, runner, spec, index, attempt, attempt_out);
+}
 
-  // With an explicit attempt, exactly that one; otherwise the retry policy from here on.
-  RetryPolicy rp = spec.EffectiveSettings(spec.steps[index]).retries();
-  int last = opts.attempt > 0 ? attempt : attempt + rp.max;
-  int64_t delay = rp.delay_us;
-  bool interrupted = false;
-  for (;; ++attempt) {
-    BATON_ASSIGN_OR_RETURN(StepOutcome o, RunAttempt(runner, launcher, index, attempt, attempt >= last, &interrupted));
-    if (o.ok() || interrupted || attempt >= last) return o;
-    if (delay > 0) {
-      // The launcher keeps SIGINT/SIGTERM/SIGHUP blocked: take them here, so that a stop during
-      // the delay is immediate and recorded.
-      if (StopSignals::WaitBlocked(delay) != 0)
-        return runner.RecordNotRun(index, attempt + 1, StepStatus::kStopped, "stopped while waiting to retry");
-    }
-    delay = static_cast<int64_t>(static_cast<double>(delay) * rp.backoff);
+}  // namespace
+
+Result<StepOutcome> RunStepEntrypoint(const StepEntrypointOptions& opts) {
+  int attempt = opts.attempt;
+  Result<StepOutcome> outcome = Run(opts, &attempt);
+  if (opts.result_file.empty()) return outcome;
+  StepResult r;
+  r.run_id = opts.run;
+  r.step = opts.step;
+  r.attempt = attempt;
+  if (outcome.ok()) {
+    r.status = outcome->status;
+    r.reason = outcome->reason;
+    r.exit_code = outcome->exit_code;
+  } else {
+    r.error = outcome.status().message();
   }
+  Status written = fs::MakeDirs(fs::Dirname(opts.result_file));
+  if (written.ok()) written = fs::WriteFileAtomic(opts.result_file, r.ToJson().dump() + "\n");
+  if (!written.ok() && outcome.ok()) return written.Annotate("cannot write the step's result " + opts.result_file);
+  return outcome;
 }
 
 }  // namespace baton

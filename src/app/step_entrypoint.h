@@ -1,25 +1,34 @@
 #pragma once
 // The step entrypoint (`baton step run`), the one thing every backend executes for a step:
 // resolve inputs, check the cache, run the command, store outputs, record, with the step's retry
-// policy and hooks. Shared by the baton binary and users' C++ pipeline binaries.
+// policy and hooks. It opens the stores it is given by URI, so it runs wherever they are
+// reachable, with or without a workspace. Shared by the baton binary and users' C++ pipeline
+// binaries.
 
 #include <string>
 
-#include "app/workspace.h"
-#include "core/spec.h"
 #include "core/step_runner.h"
 
 namespace baton {
 
 struct StepEntrypointOptions {
-  std::string snapshot;  // file path or sha256:HASH
+  std::string snapshot;      // file path or sha256:HASH (from the metadata store)
   std::string step;
   std::string run;
-  int attempt = 0;       // > 0: run exactly this attempt; 0: the next ones, per the retry policy
+  int attempt = 0;           // > 0: run exactly this attempt; 0: the next ones, per the retry policy
+  bool final_attempt = false;  // with `attempt`: no retry follows, so the step's hook runs
+                               // whatever the outcome (otherwise only on success or a stop)
   bool no_cache = false;
+  std::string metadata_uri;  // the stores to record into (baton/stores.h)
+  std::string artifacts_uri;  // "" with `workspace_root`: the store the snapshot's stack names
+  std::string workspace_root;  // a workspace the stores belong to, or ""
+  std::string logs_dir;      // the run's log directory (created if missing)
+  std::string result_file;   // "" or where to write the StepResult (baton/orchestrator.h)
 };
 
-// Runs one step of a run to its final outcome. Returns the last attempt's outcome.
-Result<StepOutcome> RunStepEntrypoint(Workspace& ws, const StepEntrypointOptions& opts);
+// Runs one step of a run to its final outcome and returns the last attempt's outcome. With
+// `result_file`, writes the result there whatever happens (the step's outcome, or the error
+// that kept the entrypoint from running it).
+Result<StepOutcome> RunStepEntrypoint(const StepEntrypointOptions& opts);
 
 }  // namespace baton

@@ -5,8 +5,8 @@
 
 #include "platform/fs.h"
 #include "platform/process.h"
+#include "app/orchestrated_run.h"
 #include "store/registry.h"
-#include "flavors/local_docker/local_docker_orchestrator.h"
 
 namespace baton {
 
@@ -41,11 +41,16 @@ Result<Workspace> Open(const std::string& root, const std::string& dir) {
   Workspace ws;
   ws.root = root;
   ws.dir = dir;
-  BATON_ASSIGN_OR_RETURN(ws.meta, Stores().OpenMetadataStore(SqliteUri(dir + "/baton.db")));
-  BATON_ASSIGN_OR_RETURN(ws.artifacts, Stores().OpenArtifactStore(FileUri(dir + "/artifacts")));
+  ws.metadata_uri = SqliteUri(dir + "/baton.db");
+  ws.artifacts_uri = FileUri(dir + "/artifacts");
+  ws.shared_paths = {dir};
+  BATON_ASSIGN_OR_RETURN(ws.meta, Stores().OpenMetadataStore(ws.metadata_uri));
+  BATON_ASSIGN_OR_RETURN(ws.artifacts, Stores().OpenArtifactStore(ws.artifacts_uri));
   EnsureReserve(ws);
   return ws;
 }
+
+}  // namespace
 
 std::string DirFor(const std::string& root) {
   if (const char* d = std::getenv("BATON_DIR"); d && *d) {
@@ -54,7 +59,6 @@ std::string DirFor(const std::string& root) {
   }
   return root + "/.baton";
 }
-}  // namespace
 
 Result<Workspace> OpenWorkspace(const std::string& root) {
   BATON_ASSIGN_OR_RETURN(Workspace ws, Open(root, DirFor(root)));
@@ -83,27 +87,19 @@ Result<std::vector<std::string>> ReapDeadRuns(Workspace& ws) {
   for (const auto& run : running) {
     // Every orchestrator so far is driven by the baton process that started the run.
     if (RunProcessAlive(run)) continue;
-    // Backends that keep running a run's work without baton (Slurm) leave a script that
-    // cancels it (see SubmitRequest::log_dir).
-    std::string cancelled;
-    const std::string cancel = ws.LogsDir(run.id) + "/cancel.sh";
-    if (fs::Exists(cancel)) {
-      auto r = RunCommand({"/bin/sh", cancel});
-      cancelled = r.ok() && r->exit_code == 0 ? "; cancelled its backend jobs"
-                                               : "; cancelling its backend jobs failed (" + cancel + ")";
-    }
+    // First what the backend still runs of it (Slurm jobs, containers), through its
+    // orchestrator, so that the backend records those as cancelled rather than killed.
+    Result<std::string> cleaned = CleanupDeadRun(ws, run);
     std::set<pid_t> killed;
     KillJournaledGroups(ws.LogsDir(run.id) + "/.pids", run.started_at, &killed);
     // A step the dead baton was starting when it died may be missing from the journal; every
     // step process (and hook) carries BATON_RUN_ID in its environment.
     KillGroupsWithEnv("BATON_RUN_ID=" + run.id, now_ticks, &killed);
-    // Containers carry the run's id as a label.
-    const int containers = run.orchestrator == "local_docker" ? RemoveRunContainers(run.id) : 0;
     std::string reason = "interrupted: the baton process (pid " + std::to_string(run.pid) +
                          ") ended without finishing the run";
     if (!killed.empty()) reason += "; terminated " + std::to_string(killed.size()) + " step process group(s) it left running";
-    reason += cancelled;
-    if (containers > 0) reason += "; removed " + std::to_string(containers) + " container(s) it left running";
+    if (!cleaned.ok()) reason += "; ending its backend's work failed: " + cleaned.status().message();
+    else if (!cleaned->empty()) reason += "; " + *cleaned;
     BATON_RETURN_IF_ERROR(ws.meta->MarkRunInterrupted(run.id, reason));
     reaped.push_back(run.id);
   }

@@ -16,6 +16,11 @@ struct Workspace {
   std::string dir;   // root/.baton
   std::unique_ptr<MetadataStore> meta;
   std::unique_ptr<ArtifactStore> artifacts;
+  std::string metadata_uri;   // what `meta` was opened from
+  std::string artifacts_uri;  // what `artifacts` was opened from
+  // Directories of this machine the stores and logs live in: what a step entrypoint elsewhere
+  // (a container, a cluster node) must see at the same path.
+  std::vector<std::string> shared_paths;
 
   std::string LogsDir(const std::string& run_id) const { return dir + "/logs/" + run_id; }
   // A small file of reserved disk space, given up when the disk is full so that baton can still
@@ -29,12 +34,15 @@ bool ReleaseReserve(const Workspace& ws);
 // The nearest directory at or above `start` that holds .baton, or NotFound. BATON_DIR, when
 // set, names the .baton directory directly.
 Result<std::string> FindWorkspace(const std::string& start);
+// The workspace directory (.baton) of the workspace at `root`: BATON_DIR when set.
+std::string DirFor(const std::string& root);
 // Opens an existing workspace; marks runs whose baton process died as interrupted.
 Result<Workspace> OpenWorkspace(const std::string& root);
 
 // Finds runs recorded as running on this host whose baton process is gone (killed, crashed,
-// machine rebooted), kills the step processes they left behind and marks them interrupted.
-// Returns the ids of the runs it marked.
+// machine rebooted), kills the step processes they left behind, has the run's orchestrator end
+// what its backend still runs (Orchestrator::Cleanup) and marks them interrupted. Returns the
+// ids of the runs it marked.
 Result<std::vector<std::string>> ReapDeadRuns(Workspace& ws);
 // Whether the baton process recorded on a run is alive (only answerable on the same host).
 bool RunProcessAlive(const RunRecord& run);

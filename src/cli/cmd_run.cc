@@ -3,6 +3,7 @@
 
 #include <optional>
 
+#include "app/orchestrated_run.h"
 #include "app/run_pipeline.h"
 #include "cli/cli.h"
 #include "cli/progress.h"

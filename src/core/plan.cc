@@ -67,6 +67,24 @@ Plan::Plan(const PipelineSpec& spec, const Capacity& capacity, const std::map<st
     if (steps_[i].pending == 0) MakeReady(static_cast<int>(i));
 }
 
+std::vector<int> Plan::TopologicalOrder() const {
+  std::vector<int> order, indegree(steps_.size());
+  for (size_t i = 0; i < steps_.size(); ++i) indegree[i] = static_cast<int>(steps_[i].deps.size());
+  for (size_t i = 0; i < steps_.size(); ++i)
+    if (indegree[i] == 0) order.push_back(static_cast<int>(i));
+  for (size_t k = 0; k < order.size(); ++k)
+    for (int d : steps_[order[k]].dependents)
+      if (--indegree[d] == 0) order.push_back(d);
+  return order;
+}
+
+std::vector<int> Plan::Levels() const {
+  std::vector<int> level(steps_.size(), 0);
+  for (int i : TopologicalOrder())
+    for (int d : steps_[i].deps) level[i] = std::max(level[i], level[d] + 1);
+  return level;
+}
+
 int Plan::index(const std::string& name) const {
   auto it = by_name_.find(name);
   return it == by_name_.end() ? -1 : it->second;

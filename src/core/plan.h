@@ -62,6 +62,10 @@ class Plan {
   int index(const std::string& name) const;
   const std::vector<int>& dependents(int i) const { return steps_[i].dependents; }
   const std::vector<int>& dependencies(int i) const { return steps_[i].deps; }
+  // Every step, each after the steps it waits for (stable: ties keep the spec's order).
+  std::vector<int> TopologicalOrder() const;
+  // Each step's level: 0 for a step that waits for none, else one more than its deepest wait.
+  std::vector<int> Levels() const;
   // Steps that skipped because of a failure: the failed step that caused it.
   int skipped_because(int i) const { return steps_[i].blamed; }
 

@@ -339,11 +339,12 @@ Result<PreparedStep> StepRunner::Prepare(int index, int attempt) {
       return "";
     };
   }
-  // The local orchestrator's per-step `kill_grace` (validated when the run was compiled).
-  if (auto local = eff.orchestrator.find("local"); local != eff.orchestrator.end() && !kill_grace_env_) {
+  // The orchestrator's per-step `kill_grace`, for flavors that have one (validated when the run
+  // was compiled).
+  if (auto o = eff.orchestrator.find(ctx_.flavor); o != eff.orchestrator.end() && !kill_grace_env_) {
     int64_t g;
-    if (local->second.contains("kill_grace") && local->second["kill_grace"].is_string() &&
-        ParseDuration(local->second["kill_grace"].get<std::string>(), &g))
+    if (o->second.contains("kill_grace") && o->second["kill_grace"].is_string() &&
+        ParseDuration(o->second["kill_grace"].get<std::string>(), &g))
       p.process.grace_us = g;
   }
   if (ctx_.explain) pending_explain_[rec.id] = explain;

@@ -30,6 +30,7 @@ struct RunContext {
   bool use_cache = true;
   bool explain = false;      // record why each step ran
   int64_t kill_grace_us = 0; // between SIGTERM and SIGKILL; 0: BATON_KILL_GRACE or 10 s
+  std::string flavor;        // the stack's orchestrator flavor, whose per-step settings apply
 };
 
 // The outcome of one attempt, as the executor and the CLI see it.

@@ -26,6 +26,11 @@ FlavorInfo LocalArtifactStoreFlavor() {
   store.schema = {
       {"path", "string", false, "", "directory of the store (default: .baton/artifacts of the workspace)", false, true, nullptr},
   };
+  store.store_uri = [](const Json& config, const std::string& root) -> Result<std::string> {
+    std::string path = config.value("path", std::string());
+    if (path.empty()) return std::string();
+    return "file://" + (path[0] == '/' ? path : root + "/" + path);
+  };
 
   return store;
 }

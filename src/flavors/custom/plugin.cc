@@ -1,6 +1,7 @@
 // Loading orchestrator flavors from shared libraries (the C ABI of baton/plugin.h).
 
 
+#include <cstddef>
 #include <cstring>
 #include <mutex>
 
@@ -46,13 +47,23 @@ class PluginOrchestrator : public Orchestrator {
     return Status::Ok();
   }
   RunState State(const std::string& run_id) override {
-    if (lib_->desc->state == nullptr) return {"unknown", ""};
+    if (lib_->desc->state == nullptr) return {};
     char buf[4096] = {0};
-    if (lib_->desc->state(self_, run_id.c_str(), buf, sizeof buf) != 0) return {"unknown", ""};
+    if (lib_->desc->state(self_, run_id.c_str(), buf, sizeof buf) != 0) return {};
     buf[sizeof buf - 1] = 0;
     Json j = Json::parse(buf, nullptr, false);
-    if (!j.is_object()) return {"unknown", ""};
-    return {j.value("status", std::string("unknown")), j.value("reason", std::string())};
+    RunStatus status;
+    if (!j.is_object() || !j["status"].is_string() || !ParseRunStatus(j["status"].get<std::string>(), &status)) return {};
+    return {status, j.value("reason", std::string())};
+  }
+  Result<std::string> Cleanup(const std::string& run_id) override {
+    const baton_plugin_v1* d = lib_->desc;
+    if (d->struct_size < offsetof(baton_plugin_v1, cleanup) + sizeof d->cleanup || d->cleanup == nullptr)
+      return std::string();
+    char note[1024] = {0}, err[4096] = {0};
+    if (d->cleanup(self_, run_id.c_str(), note, sizeof note, err, sizeof err) != 0) return Failed("clean up", err);
+    note[sizeof note - 1] = 0;
+    return std::string(note);
   }
   bool SupportsSchedules() const override { return lib_->desc->supports_schedules != 0; }
 
@@ -104,9 +115,11 @@ Result<FlavorInfo> LoadPlugin(const std::string& path) {
   if (d->abi_version != BATON_PLUGIN_ABI_VERSION)
     return bad("it was built for plugin ABI version " + std::to_string(d->abi_version) + "; this baton speaks version " +
                std::to_string(BATON_PLUGIN_ABI_VERSION) + ". Rebuild it against this baton's baton/plugin.h");
-  if (d->struct_size < sizeof(baton_plugin_v1))
+  // The members every version-1 plugin has; later ones are used only when struct_size covers them.
+  constexpr size_t kMinimumSize = offsetof(baton_plugin_v1, supports_schedules) + sizeof(int);
+  if (d->struct_size < kMinimumSize)
     return bad("its descriptor is " + std::to_string(d->struct_size) + " bytes, smaller than version " +
-               std::to_string(BATON_PLUGIN_ABI_VERSION) + "'s " + std::to_string(sizeof(baton_plugin_v1)));
+               std::to_string(BATON_PLUGIN_ABI_VERSION) + "'s " + std::to_string(kMinimumSize));
   if (d->type == nullptr || std::strcmp(d->type, "orchestrator") != 0)
     return bad(std::string("its type is '") + (d->type ? d->type : "(null)") + "'; only orchestrator plugins exist");
   if (d->flavor == nullptr || !IsValidStepName(d->flavor))

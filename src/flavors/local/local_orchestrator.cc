@@ -27,20 +27,6 @@ FlavorInfo LocalFlavor() {
 }
 
 
-nlohmann::json SubmitRequest::ToJson() const {
-  nlohmann::json steps_json = nlohmann::json::array();
-  for (const auto& s : steps)
-    steps_json.push_back({{"name", s.name},
-                          {"upstream", s.upstream},
-                          {"command", s.command},
-                          {"settings", s.settings},
-                          {"attempt", s.attempt}});
-  return {{"run_id", run_id},        {"pipeline", pipeline}, {"snapshot_hash", snapshot_hash},
-          {"snapshot_file", snapshot_file}, {"workdir", workdir}, {"log_dir", log_dir},
-          {"env", env},              {"steps", steps_json},   {"config", config},
-          {"schedule", schedule},    {"schedule_name", schedule_name}, {"jobs", jobs}};
-}
-
 Status LocalOrchestrator::Compile(const SubmitRequest& req, const std::string& out_dir) {
   nlohmann::json plan = {{"orchestrator", "local"},
                          {"jobs", req.jobs},

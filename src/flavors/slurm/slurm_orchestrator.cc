@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <sstream>
+#include <chrono>
+#include <optional>
 #include <thread>
 
 #include "core/spec.h"
@@ -22,26 +24,6 @@ std::string ShellQuote(const std::string& s) {
   return out + "'";
 }
 
-std::string DurationCheck(const Json& v) {
-  int64_t us;
-  return ParseDuration(v.get<std::string>(), &us) && us > 0 ? "" : "must be a duration such as 1s or 500ms";
-}
-
-// Slurm time limits: minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS, or UNLIMITED.
-std::string TimeLimitCheck(const Json& v) {
-  const std::string s = v.get<std::string>();
-  if (s.empty() || s == "UNLIMITED" || s == "INFINITE") return "";
-  int colons = 0, dashes = 0;
-  for (char c : s) {
-    if (c == ':') ++colons;
-    else if (c == '-') ++dashes;
-    else if (!std::isdigit(static_cast<unsigned char>(c))) return "must be a Slurm time limit such as 30, 2:00:00 or 1-12:00:00";
-  }
-  if (colons > 2 || dashes > 1 || s.front() == ':' || s.back() == ':' || s.front() == '-' || s.back() == '-')
-    return "must be a Slurm time limit such as 30, 2:00:00 or 1-12:00:00";
-  return "";
-}
-
 std::string Str(const Json& settings, const char* key) {
   const Json& o = settings.contains("orchestrator") ? settings["orchestrator"] : settings;
   auto it = o.find(key);
@@ -55,7 +37,7 @@ std::string Tool(const Json& config, const std::string& name) {
 
 // The script a job runs: the environment baton's steps need, the setup lines, the entrypoint.
 std::string BatchScript(const SubmitRequest& req, const StepJob& step, int attempt,
-                        const std::vector<std::string>& options) {
+                        const std::vector<std::string>& options, const std::vector<std::string>& argv) {
   std::string s = "#!/bin/bash\n";
   s += "# baton: run " + req.run_id + ", step " + step.name + ", attempt " + std::to_string(attempt) + "\n";
   for (const auto& o : options) {
@@ -71,9 +53,8 @@ std::string BatchScript(const SubmitRequest& req, const StepJob& step, int attem
   const std::string setup = Str(step.settings, "setup");
   if (!setup.empty()) s += setup + (setup.back() == '\n' ? "" : "\n");
   s += "exec";
-  for (const auto& a : step.command) s += " " + ShellQuote(a);
-  s += " --attempt " + std::to_string(attempt) + "\n";
-  return s;
+  for (const auto& a : argv) s += " " + ShellQuote(a);
+  return s + "\n";
 }
 
 std::string ScriptPath(const std::string& dir, const std::string& step, int attempt) {
@@ -128,37 +109,6 @@ struct JobInfo {
 };
 
 }  // namespace
-
-FlavorInfo SlurmFlavor() {
-  FlavorInfo f;
-  f.type = ComponentType::kOrchestrator;
-  f.name = "slurm";
-  f.summary = "Runs each step as a Slurm batch job (sbatch), with afterok dependencies mirroring the DAG";
-  f.schema = {
-      {"partition", "string", false, "", "partition (sbatch --partition); empty: the cluster's default", false, false, nullptr},
-      {"account", "string", false, "", "account to charge (sbatch --account)", false, false, nullptr},
-      {"qos", "string", false, "", "quality of service (sbatch --qos)", false, false, nullptr},
-      {"time_limit", "string", false, "",
-       "job time limit in Slurm's format (30, 2:00:00, 1-00:00:00); default: the step's timeout rounded up to "
-       "whole minutes plus one minute, or the partition's limit",
-       false, false, TimeLimitCheck},
-      {"sbatch_args", "list", false, Json::array(), "further sbatch arguments, for example --constraint=a100", false,
-       false, nullptr},
-      {"setup", "string", false, "", "shell lines run before the step on the node, for example 'module load cuda'",
-       false, false, nullptr},
-      {"workdir", "string", false, "",
-       "working directory of the jobs on the shared filesystem (default: the pipeline's directory)", false, false,
-       nullptr},
-      {"poll_interval", "string", false, "1s", "how often baton asks Slurm about the run's jobs", false, true,
-       DurationCheck},
-      {"bin_dir", "string", false, "", "directory of sbatch, squeue, sacct and scancel (default: found on PATH)",
-       false, true, nullptr},
-  };
-  f.make_orchestrator = [](const Json& config) -> Result<std::unique_ptr<Orchestrator>> {
-    return std::unique_ptr<Orchestrator>(new SlurmOrchestrator(config));
-  };
-  return f;
-}
 
 std::vector<std::string> SlurmOrchestrator::SbatchOptions(const SubmitRequest& req, const StepJob& step, int attempt,
                                                          const std::string& output_path) {
@@ -231,7 +181,9 @@ Status SlurmOrchestrator::Compile(const SubmitRequest& req, const std::string& o
       " to Slurm, one job per step, in dependency order.\nset -euo pipefail\ncd \"$(dirname \"$0\")\"\n";
   for (const auto& step : req.steps) {
     auto opts = SbatchOptions(req, step, 1, req.log_dir + "/slurm/" + step.name + ".1.%j.out");
-    BATON_RETURN_IF_ERROR(fs::WriteFileAtomic(ScriptPath(dir, step.name, 1), BatchScript(req, step, 1, opts)));
+    const bool final = step.settings.value("retries", Json::object()).value("max", 0) == 0;
+    auto argv = AttemptCommand(step, 1, ResultFile(req.log_dir + "/results", step.name, 1), final);
+    BATON_RETURN_IF_ERROR(fs::WriteFileAtomic(ScriptPath(dir, step.name, 1), BatchScript(req, step, 1, opts, argv)));
     std::string var = "job_" + std::to_string(&step - req.steps.data());
     std::string deps;
     for (const auto& up : step.upstream) {
@@ -248,221 +200,216 @@ Status SlurmOrchestrator::Compile(const SubmitRequest& req, const std::string& o
   return Status::Ok();
 }
 
-Status SlurmOrchestrator::Stop(const std::string&) {
-  stop_ = true;
-  std::vector<std::string> ids;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    ids.assign(live_jobs_.begin(), live_jobs_.end());
+namespace {
+
+// The StepBackend of the slurm flavor: one batch job per attempt, held by Slurm until its
+// upstream jobs completed (afterok). Handles are job ids.
+class SlurmBackend : public StepBackend {
+ public:
+  SlurmBackend(const SubmitRequest& req, const Json& config) : req_(req), config_(config), dir_(req.log_dir + "/slurm") {
+    ParseDuration(config.value("poll_interval", std::string("1s")), &poll_us_);
   }
-  if (ids.empty()) return Status::Ok();
-  // scancel signals every process of a job at once, so a step could end (a shell whose command
-  // was killed exits 0) before its entrypoint sees the stop. Signal the entrypoints (the batch
-  // scripts) first, so that they take the step's end as a stop; then cancel every job at once,
-  // while the entrypoints are still recording (so that Slurm's records say CANCELLED).
-  std::vector<std::string> first = {Tool(config_, "scancel"), "--batch", "--signal=TERM", "--state=RUNNING"};
-  first.insert(first.end(), ids.begin(), ids.end());
-  (void)RunCommand(first);
-  return Scancel(config_, ids);
-}
 
-Status SlurmOrchestrator::Submit(const SubmitRequest& req) {
-  const std::string dir = req.log_dir + "/slurm";
-  BATON_RETURN_IF_ERROR(fs::MakeDirs(dir));
-  int64_t poll_us = 1'000'000;
-  ParseDuration(config_.value("poll_interval", std::string("1s")), &poll_us);
+  bool HoldsDependencies() const override { return true; }
 
-  const size_t n = req.steps.size();
-  std::map<std::string, size_t> index;
-  for (size_t i = 0; i < n; ++i) index[req.steps[i].name] = i;
-  std::vector<std::vector<size_t>> ups(n), downs(n);
-  for (size_t i = 0; i < n; ++i)
-    for (const auto& u : req.steps[i].upstream) {
-      auto it = index.find(u);
-      if (it == index.end()) continue;  // done in an earlier attempt of the run
-      ups[i].push_back(it->second);
-      downs[it->second].push_back(i);
+  Result<std::string> Start(const AttemptRequest& a) override {
+    if (started_ == 0) {
+      BATON_RETURN_IF_ERROR(fs::MakeDirs(dir_));
+      t0_ = MonotonicMicros();
     }
-
-  enum class S { kWaiting, kSubmitted, kRetryWait, kDone, kFailed, kCancelled };
-  std::vector<S> st(n, S::kWaiting);
-  std::vector<int> attempt(n, 1);
-  for (size_t i = 0; i < n; ++i) attempt[i] = std::max(1, req.steps[i].attempt);
-  std::vector<std::string> job(n);
-  std::vector<int64_t> retry_at(n, 0), delay(n, 0);
-  for (size_t i = 0; i < n; ++i) delay[i] = req.steps[i].settings.value("retries", Json::object()).value("delay_us", int64_t{0});
-
-  auto output_of = [&](size_t i) {
-    return dir + "/" + req.steps[i].name + "." + std::to_string(attempt[i]) + ".out";
-  };
-  // The dependency list of step i: the current jobs of its upstream steps not yet done.
-  auto dependency = [&](size_t i) {
-    std::string d;
-    for (size_t u : ups[i])
-      if (st[u] != S::kDone) d += ":" + job[u];
-    return d.empty() ? std::string() : "afterok" + d;
-  };
-  auto submit = [&](size_t i) -> Status {
-    const StepJob& step = req.steps[i];
-    auto opts = SbatchOptions(req, step, attempt[i], output_of(i));
-    const std::string script = ScriptPath(dir, step.name, attempt[i]);
-    BATON_RETURN_IF_ERROR(fs::WriteFileAtomic(script, BatchScript(req, step, attempt[i], opts)));
+    const StepJob& step = *a.step;
+    Job job{step.name, a.attempt, dir_ + "/" + step.name + "." + std::to_string(a.attempt) + ".out", a.result_file};
+    const std::string script = ScriptPath(dir_, step.name, a.attempt);
+    auto opts = SlurmOrchestrator::SbatchOptions(req_, step, a.attempt, job.output);
+    BATON_RETURN_IF_ERROR(fs::WriteFileAtomic(script, BatchScript(req_, step, a.attempt, opts, a.argv)));
     std::vector<std::string> argv = {Tool(config_, "sbatch"), "--parsable"};
-    if (std::string d = dependency(i); !d.empty()) argv.push_back("--dependency=" + d);
-    for (const auto& a : step.settings.value("orchestrator", Json::object()).value("sbatch_args", Json::array()))
-      argv.push_back(a.get<std::string>());
+    if (!a.after.empty()) argv.push_back("--dependency=" + Dependency(a.after));
+    for (const auto& x : step.settings.value("orchestrator", Json::object()).value("sbatch_args", Json::array()))
+      argv.push_back(x.get<std::string>());
     argv.push_back(script);
-    BATON_ASSIGN_OR_RETURN(CommandResult r, RunCommand(argv, req.env));
+    BATON_ASSIGN_OR_RETURN(CommandResult r, RunCommand(argv, req_.env));
     if (r.exit_code != 0) return CommandError(argv, r);
     std::string id = Trim(r.out);
     if (auto semi = id.find(';'); semi != std::string::npos) id.resize(semi);  // "id;cluster"
     if (id.empty() || id.find_first_not_of("0123456789") != std::string::npos)
       return Unavailable("sbatch printed no job id: " + Trim(r.out + r.err));
-    job[i] = id;
-    st[i] = S::kSubmitted;
-    std::string ids;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      live_jobs_.insert(id);
-      for (const auto& j : live_jobs_) ids += " " + j;
-    }
-    // If this baton dies, the next command cancels what is left (see SubmitRequest::log_dir).
-    return fs::WriteFileAtomic(req.log_dir + "/cancel.sh", ShellQuote(Tool(config_, "scancel")) + ids + " 2>/dev/null || true\n");
-  };
-  auto forget = [&](const std::string& id) {
-    std::lock_guard<std::mutex> lock(mu_);
-    live_jobs_.erase(id);
-  };
-  // Cancels every step downstream of i that has not ended: it can never run.
-  auto cancel_downstream = [&](size_t i) -> Status {
-    std::vector<size_t> todo = downs[i];
-    std::vector<std::string> ids;
-    while (!todo.empty()) {
-      size_t d = todo.back();
-      todo.pop_back();
-      if (st[d] == S::kCancelled || st[d] == S::kDone || st[d] == S::kFailed) continue;
-      if (st[d] == S::kSubmitted) {
-        ids.push_back(job[d]);
-        forget(job[d]);
-      }
-      st[d] = S::kCancelled;
-      for (size_t dd : downs[d]) todo.push_back(dd);
-    }
-    return ids.empty() ? Status::Ok() : Scancel(config_, ids);
-  };
-
-  // Submit everything, upstream first (the request's order).
-  const int64_t t0 = MonotonicMicros();
-  for (size_t i = 0; i < n && !stop_; ++i) BATON_RETURN_IF_ERROR(submit(i));
-  {
-    const int64_t us = MonotonicMicros() - t0;
-    char line[160];
-    std::snprintf(line, sizeof line, "submitted %zu jobs in %.1f ms (%.2f ms per job)\n", n, us / 1000.0,
-                  n ? us / 1000.0 / static_cast<double>(n) : 0.0);
-    (void)fs::WriteFileAtomic(dir + "/submit.log", line);
+    jobs_[id] = std::move(job);
+    ++started_;
+    return id;
   }
 
-  // Follow the jobs.
-  bool cancelled_all = false;
-  for (;;) {
-    std::vector<std::string> live;
-    for (size_t i = 0; i < n; ++i)
-      if (st[i] == S::kSubmitted) live.push_back(job[i]);
-    bool waiting_retry = false;
-    for (size_t i = 0; i < n; ++i) waiting_retry |= st[i] == S::kRetryWait;
-    if (live.empty() && !waiting_retry) break;
-    if (stop_ && !cancelled_all) {
-      cancelled_all = true;
-      (void)Stop(req.run_id);
-      for (size_t i = 0; i < n; ++i)
-        if (st[i] == S::kRetryWait || st[i] == S::kWaiting) st[i] = S::kCancelled;
-    }
+  Status Redepend(const std::string& handle, const std::vector<std::string>& after) override {
+    std::vector<std::string> argv = {Tool(config_, "scontrol"), "update", "JobId=" + handle,
+                                     "Dependency=" + (after.empty() ? std::string() : Dependency(after))};
+    BATON_ASSIGN_OR_RETURN(CommandResult r, RunCommand(argv));
+    return r.exit_code == 0 ? Status::Ok() : CommandError(argv, r);
+  }
 
-    // One squeue call for the run's jobs; jobs slurmctld no longer holds come from sacct.
-    std::map<std::string, JobInfo> info;
-    if (!live.empty()) {
-      std::string ids;
-      for (const auto& id : live) ids += (ids.empty() ? "" : ",") + id;
-      std::vector<std::string> argv = {Tool(config_, "squeue"), "-h", "-t", "all", "-j", ids, "-o", "%i|%T|%l"};
-      BATON_ASSIGN_OR_RETURN(CommandResult r, RunCommand(argv));
-      if (r.exit_code == 0) {
-        for (const auto& line : SplitLines(r.out)) {
-          auto f = Split(line, '|');
-          if (f.size() >= 3) info[Trim(f[0])] = {Trim(f[1]), "", Trim(f[2])};
-        }
-      }
-      std::string missing;
-      for (const auto& id : live)
-        if (!info.count(id)) missing += (missing.empty() ? "" : ",") + id;
-      if (!missing.empty()) {
-        std::vector<std::string> sacct = {Tool(config_, "sacct"), "-n", "-P", "-X", "-j", missing,
-                                          "-o", "JobID,State,ExitCode,Timelimit"};
-        BATON_ASSIGN_OR_RETURN(CommandResult a, RunCommand(sacct));
-        if (a.exit_code == 0) {
-          for (const auto& line : SplitLines(a.out)) {
-            auto f = Split(line, '|');
-            // "CANCELLED by 0" -> CANCELLED
-            if (f.size() >= 4) info[f[0]] = {Split(f[1], ' ')[0], f[2], f[3]};
-          }
-        }
-      }
-    }
-
+  // One squeue call for the run's jobs per poll interval; jobs slurmctld no longer holds come
+  // from sacct.
+  Result<std::map<std::string, AttemptEnd>> Wait(const std::vector<std::string>& live, int64_t timeout_us) override {
+    LogSubmission();
+    std::map<std::string, AttemptEnd> ends;
     const int64_t now = MonotonicMicros();
-    for (size_t i = 0; i < n; ++i) {
-      if (st[i] == S::kRetryWait && now >= retry_at[i] && !stop_) {
-        BATON_RETURN_IF_ERROR(submit(i));
-        // Jobs that waited on the failed one wait on the new one.
-        for (size_t d : downs[i]) {
-          if (st[d] != S::kSubmitted) continue;
-          std::vector<std::string> argv = {Tool(config_, "scontrol"), "update", "JobId=" + job[d],
-                                           "Dependency=" + dependency(d)};
-          BATON_ASSIGN_OR_RETURN(CommandResult r, RunCommand(argv));
-          if (r.exit_code != 0) return CommandError(argv, r);
-        }
-        continue;
+    if (now >= next_poll_) {
+      next_poll_ = now + poll_us_;
+      BATON_ASSIGN_OR_RETURN(auto info, Query(live));
+      for (const auto& id : live) {
+        auto it = info.find(id);
+        if (it == info.end() || !Terminal(it->second.state)) continue;
+        BATON_ASSIGN_OR_RETURN(AttemptEnd end, EndOf(id, it->second));
+        ends[id] = std::move(end);
+        jobs_.erase(id);
       }
-      if (st[i] != S::kSubmitted) continue;
-      auto it = info.find(job[i]);
-      if (it == info.end() || !Terminal(it->second.state)) continue;
-      JobInfo ji = it->second;
-      forget(job[i]);
-      if (ji.state == "COMPLETED") {
-        st[i] = S::kDone;
-        continue;
-      }
-      if (ji.exit_code.empty()) {
-        // squeue does not print exit codes; scontrol does while slurmctld holds the job.
-        std::vector<std::string> argv = {Tool(config_, "scontrol"), "show", "job", "-o", job[i]};
-        BATON_ASSIGN_OR_RETURN(CommandResult r, RunCommand(argv));
-        auto p = r.out.find(" ExitCode=");
-        if (p != std::string::npos) ji.exit_code = r.out.substr(p + 10, r.out.find(' ', p + 10) - p - 10);
-      }
-      auto output = fs::ReadFile(output_of(i));
-      std::string reason = FailureReason(job[i], ji.state, ji.exit_code, ji.time_limit, output.ok() ? *output : "");
-      if (stop_ && ji.state == "CANCELLED") {
-        // baton cancelled it: the run is stopped. scancel signals every process of the job, so
-        // the step may have died before its entrypoint could record the stop.
-        st[i] = S::kCancelled;
-        if (req.report_stopped)
-          req.report_stopped(req.steps[i].name, attempt[i], "Slurm job " + job[i] + " cancelled by the stop (scancel)");
-        continue;
-      }
-      if (!reason.empty() && req.report_failure) req.report_failure(req.steps[i].name, attempt[i], reason);
-      const Json retries = req.steps[i].settings.value("retries", Json::object());
-      if (attempt[i] <= retries.value("max", 0) && !stop_) {
-        ++attempt[i];
-        st[i] = S::kRetryWait;
-        retry_at[i] = now + delay[i];
-        delay[i] = static_cast<int64_t>(static_cast<double>(delay[i]) * retries.value("backoff", 1.0));
-      } else {
-        st[i] = S::kFailed;
-        BATON_RETURN_IF_ERROR(cancel_downstream(i));
+      if (!ends.empty()) return ends;
+    }
+    const int64_t nap = std::min(timeout_us, std::max<int64_t>(0, next_poll_ - MonotonicMicros()));
+    std::this_thread::sleep_for(std::chrono::microseconds(nap));
+    return ends;
+  }
+
+  Status Cancel(const std::vector<std::string>& ids, bool stop) override {
+    if (!stop) {
+      for (const auto& id : ids) jobs_.erase(id);
+      return Scancel(config_, ids);
+    }
+    stopping_ = true;
+    // scancel signals every process of a job at once, so a step could end (a shell whose
+    // command was killed exits 0) before its entrypoint sees the stop. Signal the entrypoints
+    // (the batch scripts) first, so that they take the step's end as a stop; then cancel every
+    // job at once, while the entrypoints are still recording (so that Slurm says CANCELLED).
+    std::vector<std::string> first = {Tool(config_, "scancel"), "--batch", "--signal=TERM", "--state=RUNNING"};
+    first.insert(first.end(), ids.begin(), ids.end());
+    (void)RunCommand(first);
+    return Scancel(config_, ids);
+  }
+
+ private:
+  struct Job {
+    std::string step;
+    int attempt = 1;
+    std::string output;       // the job's stdout and stderr
+    std::string result_file;  // the entrypoint's result
+  };
+
+  static std::string Dependency(const std::vector<std::string>& after) {
+    std::string d = "afterok";
+    for (const auto& id : after) d += ":" + id;
+    return d;
+  }
+
+  void LogSubmission() {
+    if (logged_ || started_ == 0) return;
+    logged_ = true;
+    const int64_t us = MonotonicMicros() - t0_;
+    char line[160];
+    std::snprintf(line, sizeof line, "submitted %d jobs in %.1f ms (%.2f ms per job)\n", started_, us / 1000.0,
+                  us / 1000.0 / started_);
+    (void)fs::WriteFileAtomic(dir_ + "/submit.log", line);
+  }
+
+  Result<std::map<std::string, JobInfo>> Query(const std::vector<std::string>& live) {
+    std::map<std::string, JobInfo> info;
+    std::string ids;
+    for (const auto& id : live) ids += (ids.empty() ? "" : ",") + id;
+    std::vector<std::string> argv = {Tool(config_, "squeue"), "-h", "-t", "all", "-j", ids, "-o", "%i|%T|%l"};
+    BATON_ASSIGN_OR_RETURN(CommandResult r, RunCommand(argv));
+    if (r.exit_code == 0) {
+      for (const auto& line : SplitLines(r.out)) {
+        auto f = Split(line, '|');
+        if (f.size() >= 3) info[Trim(f[0])] = {Trim(f[1]), "", Trim(f[2])};
       }
     }
-    std::this_thread::sleep_for(std::chrono::microseconds(poll_us));
+    std::string missing;
+    for (const auto& id : live)
+      if (!info.count(id)) missing += (missing.empty() ? "" : ",") + id;
+    if (missing.empty()) return info;
+    std::vector<std::string> sacct = {Tool(config_, "sacct"), "-n", "-P", "-X", "-j", missing,
+                                      "-o", "JobID,State,ExitCode,Timelimit"};
+    BATON_ASSIGN_OR_RETURN(CommandResult a, RunCommand(sacct));
+    if (a.exit_code == 0) {
+      for (const auto& line : SplitLines(a.out)) {
+        auto f = Split(line, '|');
+        // "CANCELLED by 0" -> CANCELLED
+        if (f.size() >= 4) info[f[0]] = {Split(f[1], ' ')[0], f[2], f[3]};
+      }
+    }
+    return info;
   }
+
+  // How an ended job's attempt ended: the entrypoint's result where it wrote one, Slurm's end
+  // state where that says more (a time limit, the memory limit, a node failure).
+  Result<AttemptEnd> EndOf(const std::string& id, JobInfo ji) {
+    const Job& job = jobs_[id];
+    if (stopping_ && ji.state == "CANCELLED")
+      return AttemptEnd{AttemptEnd::Kind::kCancelled, "Slurm job " + id + " cancelled by the stop (scancel)"};
+    const std::optional<StepResult> result = ReadStepResult(job.result_file);
+    if (result && !result->status) return AttemptEnd{AttemptEnd::Kind::kFailed, "Slurm job " + id + " failed: " + result->error};
+    const std::optional<AttemptEnd> recorded = EndFromResult(job.result_file);
+    if (ji.state == "COMPLETED") return recorded.value_or(AttemptEnd{AttemptEnd::Kind::kSucceeded, ""});
+    if (ji.exit_code.empty()) {
+      // squeue does not print exit codes; scontrol does while slurmctld holds the job.
+      std::vector<std::string> argv = {Tool(config_, "scontrol"), "show", "job", "-o", id};
+      BATON_ASSIGN_OR_RETURN(CommandResult r, RunCommand(argv));
+      auto p = r.out.find(" ExitCode=");
+      if (p != std::string::npos) ji.exit_code = r.out.substr(p + 10, r.out.find(' ', p + 10) - p - 10);
+    }
+    auto output = fs::ReadFile(job.output);
+    std::string reason =
+        SlurmOrchestrator::FailureReason(id, ji.state, ji.exit_code, ji.time_limit, output.ok() ? *output : "");
+    if (reason.empty() && recorded) return *recorded;
+    return AttemptEnd{AttemptEnd::Kind::kFailed, reason};
+  }
+
+  const SubmitRequest& req_;
+  const Json& config_;
+  const std::string dir_;
+  int64_t poll_us_ = 1'000'000;
+  int64_t next_poll_ = 0;
+  std::map<std::string, Job> jobs_;  // by job id, until it ends
+  int started_ = 0;
+  int64_t t0_ = 0;
+  bool logged_ = false;
+  bool stopping_ = false;
+};
+
+}  // namespace
+
+Status SlurmOrchestrator::Submit(const SubmitRequest& req) {
+  SlurmBackend backend(req, config_);
+  DagDriver driver(req, &backend);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopped_.erase(req.run_id)) driver.Stop();
+    drivers_[req.run_id] = &driver;
+  }
+  Status st = driver.Run();
+  std::lock_guard<std::mutex> lock(mu_);
+  drivers_.erase(req.run_id);
+  return st;
+}
+
+Status SlurmOrchestrator::Stop(const std::string& run_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = drivers_.find(run_id);
+  if (it == drivers_.end()) stopped_.insert(run_id);
+  else it->second->Stop();
   return Status::Ok();
+}
+
+Result<std::string> SlurmOrchestrator::Cleanup(const std::string& run_id) {
+  std::vector<std::string> argv = {Tool(config_, "squeue"), "-h", "-o", "%i|%k"};
+  BATON_ASSIGN_OR_RETURN(CommandResult r, RunCommand(argv));
+  if (r.exit_code != 0) return CommandError(argv, r);
+  const std::string mark = "baton run=" + run_id + " ";
+  std::vector<std::string> ids;
+  for (const auto& line : SplitLines(r.out)) {
+    auto f = Split(line, '|');
+    if (f.size() >= 2 && f[1].rfind(mark, 0) == 0) ids.push_back(Trim(f[0]));
+  }
+  if (ids.empty()) return std::string();
+  BATON_RETURN_IF_ERROR(Scancel(config_, ids));
+  return "cancelled its backend jobs (" + std::to_string(ids.size()) + " Slurm job(s))";
 }
 
 }  // namespace baton

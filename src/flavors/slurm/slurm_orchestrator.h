@@ -1,20 +1,21 @@
 #pragma once
-// The slurm orchestrator: every step of a run is one Slurm batch job running the step
+// The slurm orchestrator: every step attempt of a run is one Slurm batch job running the step
 // entrypoint, submitted with `sbatch --parsable` and `--dependency=afterok:` edges that mirror
-// the DAG, so that Slurm itself holds a step until its inputs exist. baton follows the jobs with
-// `squeue` (and `sacct` for jobs slurmctld has forgotten), maps Slurm's end states to step
-// failure reasons, resubmits failed jobs per the retry policy, and cancels the dependents of a
-// step that failed for good, and every job of the run on a stop.
+// the DAG, so that Slurm itself holds a step until its inputs exist. The common DAG driver
+// submits everything upstream-first, follows the jobs (SlurmBackend: `squeue`, and `sacct` for
+// jobs slurmctld has forgotten), resubmits failed attempts per the retry policy, cancels the
+// dependents of a step that failed for good, and every job of the run on a stop. Slurm's end
+// states become step failure reasons.
 
-#include <atomic>
 #include <map>
 #include <mutex>
 #include <set>
 #include <string>
 #include <vector>
 
-#include "baton/orchestrator.h"
 #include "baton/flavor.h"
+#include "baton/orchestrator.h"
+#include "flavors/common/dag_driver.h"
 
 namespace baton {
 
@@ -28,22 +29,26 @@ class SlurmOrchestrator : public Orchestrator {
   Status Compile(const SubmitRequest& req, const std::string& out_dir) override;
   // Submits every step and follows the jobs until the run has ended.
   Status Submit(const SubmitRequest& req) override;
-  // Cancels every job of the run (scancel); Submit then returns once Slurm has ended them.
+  // Cancels every job of the run; Submit then returns once Slurm has ended them.
   Status Stop(const std::string& run_id) override;
+  // Cancels the jobs of a run whose baton died: every job whose comment names the run.
+  Result<std::string> Cleanup(const std::string& run_id) override;
 
   // The sbatch options for one step (without --dependency), for tests and Compile.
   static std::vector<std::string> SbatchOptions(const SubmitRequest& req, const StepJob& step, int attempt,
                                                 const std::string& output_path);
   // A Slurm job's end state as a step failure reason; "" for a state that needs none (COMPLETED,
-  // or FAILED with the entrypoint's own exit code 1: the entrypoint recorded why).
+  // or FAILED with the entrypoint's own exit code 1: the entrypoint recorded why). `output` is
+  // the job's output, where Slurm (and an entrypoint that could not even write its result)
+  // says what went wrong.
   static std::string FailureReason(const std::string& job_id, const std::string& state, const std::string& exit_code,
                                    const std::string& time_limit, const std::string& output);
 
  private:
   Json config_;
   std::mutex mu_;
-  std::set<std::string> live_jobs_;  // submitted, not yet seen ended
-  std::atomic<bool> stop_{false};
+  std::map<std::string, DagDriver*> drivers_;  // the runs Submit is driving
+  std::set<std::string> stopped_;              // runs Stop reached before their Submit
 };
 
 }  // namespace baton
