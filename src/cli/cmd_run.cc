@@ -3,6 +3,7 @@
 
 #include <optional>
 
+#include "app/compile.h"
 #include "app/orchestrated_run.h"
 #include "app/run_pipeline.h"
 #include "cli/cli.h"
@@ -10,8 +11,6 @@
 #include "core/spec_parser.h"
 #include "platform/env_posix.h"
 #include "platform/fs.h"
-#include "app/stack.h"
-#include "flavors/builtin.h"
 
 namespace baton::cli {
 
@@ -89,14 +88,9 @@ void PrintPlan(const PipelineSpec& spec, const Capacity& cap, int jobs) {
   t.Print();
 }
 
-// Everything a run or a compile needs, checked before anything is written: the pipeline with
-// its run config and -p overrides applied, the stack, the workspace.
+// Everything a run or a compile needs, checked before anything is written.
 struct Prepared {
-  PipelineSpec spec;
-  RunConfig rc;
-  RunOptions opts;
-  std::unique_ptr<Flavors> flavors;
-  ResolvedStack stack;
+  std::unique_ptr<CompiledRun> run;
   std::optional<Workspace> ws;
 };
 
@@ -132,19 +126,48 @@ int LoadSpec(const RunArgs& a, PipelineSpec* spec, RunConfig* rc) {
   return st.ok() ? 0 : Fail(st);
 }
 
+// Prints what a compile found wrong: diagnostics alone (file:line:column), else the error.
+int CompileFailed(const Status& st, const std::vector<Diagnostic>& diagnostics) {
+  if (diagnostics.empty()) return Fail(st);
+  for (const auto& d : diagnostics) std::fprintf(stderr, "%s\n", d.ToString().c_str());
+  return 2;
+}
+
+// The workspace at or above the current directory; with `create`, one is initialised in the
+// current directory when there is none (after the checks that need no workspace).
+int FindOrCreateWorkspace(const CompileRequest& req, bool create, std::optional<Workspace>* ws) {
+  auto root = FindWorkspace(".");
+  if (root.ok()) {
+    auto opened = OpenWorkspace(*root);
+    if (!opened.ok()) return Fail(opened.status());
+    ws->emplace(std::move(*opened));
+    return 0;
+  }
+  if (!create) return Fail(root.status());
+  std::vector<Diagnostic> diagnostics;
+  Status st = CheckBeforeWorkspace(req.spec, !req.stack.empty() ? req.stack : req.run_config.stack, &diagnostics);
+  if (!st.ok()) return CompileFailed(st, diagnostics);
+  auto cwd = fs::Absolute(".");
+  if (!cwd.ok()) return Fail(cwd.status());
+  std::fprintf(stderr, "baton: no workspace found; initialized one in %s/.baton\n", cwd->c_str());
+  auto created = InitWorkspace(*cwd);
+  if (!created.ok()) return Fail(created.status());
+  ws->emplace(std::move(*created));
+  return 0;
+}
+
 int Prepare(const RunArgs& a, bool create_workspace, Prepared* p) {
-  if (int code = LoadSpec(a, &p->spec, &p->rc); code != 0) return code;
-  Status st;
+  CompileRequest req;
+  if (int code = LoadSpec(a, &req.spec, &req.run_config); code != 0) return code;
   if (!a.pipeline.empty()) {
     auto abs = fs::Absolute(a.pipeline);
-    if (abs.ok()) p->spec.file = *abs;
+    if (abs.ok()) req.spec.file = *abs;
   }
-  RunOptions& opts = p->opts;
+  req.stack = a.stack;
+  RunOptions& opts = req.options;
   opts.jobs = a.jobs;
   opts.use_cache = !a.no_cache;
   opts.explain = a.explain;
-  opts.schedule = p->rc.schedule;
-  opts.schedule_name = p->rc.schedule_name;
   if (!a.failure_mode.empty()) {
     FailureMode m;
     if (!ParseFailureMode(a.failure_mode, &m)) return Fail(InvalidArgument("--failure-mode must be continue, stop or fail_fast"));
@@ -152,57 +175,11 @@ int Prepare(const RunArgs& a, bool create_workspace, Prepared* p) {
   }
   if (!a.timeout.empty() && !ParseDuration(a.timeout, &opts.run_timeout_us))
     return Fail(InvalidArgument("--timeout must be a duration such as 30m"));
-
-  auto root = FindWorkspace(".");
-  if (!root.ok() && !create_workspace) return Fail(root.status());
-  if (!root.ok()) {
-    // No workspace yet: check flavor settings against the built-in flavors before creating one.
-    FlavorRegistry builtins;
-    st = RegisterBuiltinFlavors(&builtins);
-    if (!st.ok()) return Fail(st);
-    auto diags = CheckFlavorSettings(p->spec, builtins);
-    if (!diags.empty()) {
-      for (const auto& d : diags) std::fprintf(stderr, "%s\n", d.ToString().c_str());
-      return 2;
-    }
-    std::string stack = !a.stack.empty() ? a.stack : p->rc.stack;
-    if (!stack.empty() && stack != "default") return Fail(NotFound("no stack named '" + stack + "' (there is no workspace yet)"));
-    auto cwd = fs::Absolute(".");
-    if (!cwd.ok()) return Fail(cwd.status());
-    std::fprintf(stderr, "baton: no workspace found; initialized one in %s/.baton\n", cwd->c_str());
-    auto ws = InitWorkspace(*cwd);
-    if (!ws.ok()) return Fail(ws.status());
-    p->ws.emplace(std::move(*ws));
-  } else {
-    auto ws = OpenWorkspace(*root);
-    if (!ws.ok()) return Fail(ws.status());
-    p->ws.emplace(std::move(*ws));
-  }
-  auto flavors = LoadFlavors(*p->ws->meta);
-  if (!flavors.ok()) return Fail(flavors.status());
-  p->flavors = std::move(*flavors);
-  auto diags = CheckFlavorSettings(p->spec, p->flavors->registry);
-  if (!diags.empty()) {
-    for (const auto& d : diags) std::fprintf(stderr, "%s\n", d.ToString().c_str());
-    return 2;
-  }
-  auto stack = ResolveStack(*p->ws->meta, *p->flavors, !a.stack.empty() ? a.stack : p->rc.stack);
-  if (!stack.ok()) return Fail(stack.status());
-  p->stack = std::move(*stack);
-  p->spec.stack = p->stack.ToJson();
-  // Secrets are references in the store and the snapshot; they must resolve for this run.
-  for (const char* c : {"orchestrator", "artifact_store"}) {
-    auto resolved = ResolveSecrets(p->spec.stack[c]["config"]);
-    if (!resolved.ok()) return Fail(resolved.status().Annotate(std::string(c == std::string("orchestrator") ? "orchestrator '" : "artifact store '") +
-                                                               p->spec.stack[c].value("name", std::string()) + "'"));
-  }
-  opts.flavors = p->flavors.get();
-  opts.stack = &p->stack;
-  if (!p->rc.run_name.empty()) opts.run_name = RenderRunName(p->rc.run_name, p->spec);
-  if (!opts.schedule.empty() && p->stack.orchestrator_flavor->in_process)
-    return Fail(FailedPrecondition(p->rc.schedule_loc.ToString() + ": the run config has a schedule, but orchestrator '" +
-                                   p->stack.orchestrator.name + "' (flavor local) cannot schedule runs; use a stack whose "
-                                   "orchestrator supports schedules, or cron calling 'baton run'"));
+  if (int code = FindOrCreateWorkspace(req, create_workspace, &p->ws); code != 0) return code;
+  std::vector<Diagnostic> diagnostics;
+  auto compiled = CompileRun(*p->ws->meta, std::move(req), &diagnostics);
+  if (!compiled.ok()) return CompileFailed(compiled.status(), diagnostics);
+  p->run = std::move(*compiled);
   return 0;
 }
 
@@ -221,15 +198,17 @@ int DoRun(const RunArgs& a) {
   Prepared p;
   if (int rc = Prepare(a, true, &p); rc != 0) return rc;
   bool json = a.output == "json";
-  ProgressDisplay progress(p.spec, a.quiet || json, a.explain);
+  const CompiledRun& run = *p.run;
+  ProgressDisplay progress(run.spec, a.quiet || json, a.explain);
   ExecutionObserver silent;
   std::string run_id;
   if (!json) {
-    std::string where = p.stack.stack.name == "default" ? "" : " on stack " + p.stack.stack.name;
-    std::printf("run %s: %zu steps%s\n", p.spec.name.c_str(), p.spec.steps.size(), where.c_str());
+    std::string where = run.stack.stack.name == "default" ? "" : " on stack " + run.stack.stack.name;
+    std::printf("run %s: %zu steps%s\n", run.spec.name.c_str(), run.spec.steps.size(), where.c_str());
     std::fflush(stdout);
   }
-  auto summary = RunPipeline(*p.ws, p.spec, p.opts, json ? &silent : static_cast<ExecutionObserver*>(&progress), &run_id);
+  auto summary =
+      RunPipeline(*p.ws, run.spec, run.options, json ? &silent : static_cast<ExecutionObserver*>(&progress), &run_id);
   if (!summary.ok()) return Fail(summary.status());
   return ReportRun(run_id, *summary, json);
 }
@@ -237,7 +216,7 @@ int DoRun(const RunArgs& a) {
 int DoBuild(const RunArgs& a) {
   Prepared p;
   if (int rc = Prepare(a, false, &p); rc != 0) return rc;
-  auto images = BuildPipelineImages(*p.ws, p.spec, p.opts);
+  auto images = BuildPipelineImages(*p.ws, p.run->spec, p.run->options);
   if (!images.ok()) return Fail(images.status());
   if (a.output == "json") {
     Json out = Json::array();
@@ -256,10 +235,11 @@ int DoBuild(const RunArgs& a) {
 int DoCompile(const RunArgs& a) {
   Prepared p;
   if (int rc = Prepare(a, false, &p); rc != 0) return rc;
-  Status st = CompilePipeline(*p.ws, p.spec, p.opts, a.out_dir);
+  const CompiledRun& run = *p.run;
+  Status st = CompilePipeline(*p.ws, run.spec, run.options, a.out_dir);
   if (!st.ok()) return Fail(st);
-  std::printf("Compiled %s for stack %s (orchestrator %s, flavor %s) into %s\n", p.spec.name.c_str(),
-              p.stack.stack.name.c_str(), p.stack.orchestrator.name.c_str(), p.stack.orchestrator.flavor.c_str(),
+  std::printf("Compiled %s for stack %s (orchestrator %s, flavor %s) into %s\n", run.spec.name.c_str(),
+              run.stack.stack.name.c_str(), run.stack.orchestrator.name.c_str(), run.stack.orchestrator.flavor.c_str(),
               a.out_dir.c_str());
   auto files = fs::ListDir(a.out_dir);
   if (files.ok())
