@@ -88,19 +88,9 @@ std::vector<std::string> StepRunner::BuildEnv(const StepSpec& s, const Settings&
   return env;
 }
 
-Result<PreparedStep> StepRunner::Prepare(int index, int attempt) {
-  const PipelineSpec& spec = *ctx_.spec;
-  const StepSpec& s = spec.steps[index];
-  Settings eff = spec.EffectiveSettings(s);
-  PreparedStep p;
-  p.step = index;
-  p.attempt = attempt;
-  p.started_at = env_->NowMicros();
-
-  // Inputs: the artifacts the producers recorded for this run.
-  std::map<std::string, std::string> input_paths;
-  std::map<std::string, ValueType> produced_types;
-  std::string missing;
+// Inputs: the artifacts the producers recorded for this run. Returns why one cannot be
+// resolved, or "".
+Result<std::string> StepRunner::ResolveInputs(const StepSpec& s, PreparedStep* p, Resolved* r) {
   for (const auto& in : s.inputs) {
     std::optional<ArtifactRecord> art;
     if (auto it = produced_.find(in.step + "/" + in.output); it != produced_.end()) {
@@ -108,94 +98,213 @@ Result<PreparedStep> StepRunner::Prepare(int index, int attempt) {
     } else {
       BATON_ASSIGN_OR_RETURN(art, meta_->FindRunOutput(ctx_.run_id, in.step, in.output));
     }
-    if (!art) {
-      missing = "input '" + in.name + "' (" + in.step + "." + in.output + ") has not been produced in run " + ctx_.run_id;
-      break;
-    }
+    if (!art)
+      return "input '" + in.name + "' (" + in.step + "." + in.output + ") has not been produced in run " + ctx_.run_id;
     auto path = artifacts_->Get(art->digest);
-    if (!path.ok()) {
-      missing = "input '" + in.name + "': " + path.status().message();
-      break;
-    }
-    produced_types[in.name] = {art->materializer, art->type};
-    input_paths[in.name] = *path;
-    p.inputs.push_back({in.name, art->id});
-    p.input_digests[in.name] = art->digest;
+    if (!path.ok()) return "input '" + in.name + "': " + path.status().message();
+    r->input_types[in.name] = {art->materializer, art->type};
+    r->input_paths[in.name] = *path;
+    p->inputs.push_back({in.name, art->id});
+    p->input_digests[in.name] = art->digest;
   }
+  return std::string();
+}
 
-  // Outputs are staged beside each other in the run's staging directory (names cannot clash:
-  // step and output names hold no '.'), so a step costs no directory of its own.
-  std::string stage = run_staging_ + "/" + s.name + "." + std::to_string(attempt);
-  p.metadata_path = stage + ".metadata.json";
-  for (const auto& o : s.outputs) p.output_paths[o] = stage + "." + o;
-
+// The command: argv lists are exec'd as written; a string goes to /bin/sh -c with values
+// shell-quoted, unless it needs no shell at all (then it is split and exec'd directly). The
+// step's env values are rendered too.
+Status StepRunner::Render(const StepSpec& s, const PreparedStep& p, Resolved* r) const {
+  const PipelineSpec& spec = *ctx_.spec;
   TemplateResolver resolve = [&](const TemplatePiece& piece) -> std::string {
     switch (piece.kind) {
-      case TemplatePiece::kInput: return input_paths[piece.text];
-      case TemplatePiece::kOutput: return p.output_paths[piece.text];
+      case TemplatePiece::kInput: return r->input_paths[piece.text];
+      case TemplatePiece::kOutput: return p.output_paths.at(piece.text);
       case TemplatePiece::kParam: return ParamToString(spec.ParamValue(s, piece.text));
       case TemplatePiece::kRunId: return ctx_.run_id;
       case TemplatePiece::kStepName: return s.name;
       default: return piece.text;
     }
   };
-
-  // The command: argv lists are exec'd as written; a string goes to /bin/sh -c with values
-  // shell-quoted, unless it needs no shell at all (then it is split and exec'd directly).
-  std::vector<std::string> argv;
-  bool uses_run_id = false;
-  std::string display;
+  auto note_run_id = [&](const std::vector<TemplatePiece>& pieces) {
+    for (const auto& piece : pieces) r->uses_run_id = r->uses_run_id || piece.kind == TemplatePiece::kRunId;
+  };
   if (s.shell) {
     BATON_ASSIGN_OR_RETURN(auto pieces, ParseTemplate(s.run[0]));
     std::vector<std::vector<TemplatePiece>> words;
     if (SplitSimpleCommand(pieces, &words)) {
-      for (const auto& w : words) argv.push_back(RenderTemplate(w, resolve, false));
+      for (const auto& w : words) r->argv.push_back(RenderTemplate(w, resolve, false));
     } else {
-      argv = {"/bin/sh", "-c", RenderTemplate(pieces, resolve, true)};
+      r->argv = {"/bin/sh", "-c", RenderTemplate(pieces, resolve, true)};
     }
-    display = RenderTemplate(pieces, resolve, true);
-    for (const auto& piece : pieces) uses_run_id = uses_run_id || piece.kind == TemplatePiece::kRunId;
+    r->display = RenderTemplate(pieces, resolve, true);
+    note_run_id(pieces);
   } else {
     for (const auto& a : s.run) {
       BATON_ASSIGN_OR_RETURN(auto pieces, ParseTemplate(a));
-      argv.push_back(RenderTemplate(pieces, resolve, false));
-      for (const auto& piece : pieces) uses_run_id = uses_run_id || piece.kind == TemplatePiece::kRunId;
-      display += (display.empty() ? "" : " ") + ShellQuote(argv.back());
+      r->argv.push_back(RenderTemplate(pieces, resolve, false));
+      note_run_id(pieces);
+      r->display += (r->display.empty() ? "" : " ") + ShellQuote(r->argv.back());
     }
   }
-  Settings rendered = eff;
-  Json env_key = Json::object();
-  for (auto& [k, v] : rendered.env) {
+  r->settings = spec.EffectiveSettings(s);
+  r->env_key = Json::object();
+  for (auto& [k, v] : r->settings.env) {
     BATON_ASSIGN_OR_RETURN(auto pieces, ParseTemplate(v));
-    env_key[k] = v;  // the template: the values it references are key components of their own
-    for (const auto& piece : pieces) uses_run_id = uses_run_id || piece.kind == TemplatePiece::kRunId;
+    r->env_key[k] = v;  // the template: the values it references are key components of their own
+    note_run_id(pieces);
     v = RenderTemplate(pieces, resolve, false);
   }
+  return Status::Ok();
+}
 
-  // The cache key: what determines the outputs, with output paths abstracted.
-  bool cache_on = ctx_.use_cache && eff.cache.value_or(true);
-  if (missing.empty()) {
-    // The command and env enter as templates; the parameter values and input digests they
-    // reference are components of their own, so --explain can name what changed.
-    Json comp = {{"schema", kCacheSchema}, {"command", s.run}, {"shell", s.shell},
-                 {"image", eff.image.value_or("")}, {"env", env_key}, {"outputs", s.outputs},
-                 {"inputs", p.input_digests}, {"params", Json::object()}, {"files", Json::object()}};
-    for (const auto& pn : spec.StepParams(s)) comp["params"][pn] = spec.ParamValue(s, pn);
-    if (uses_run_id) comp["run_id"] = ctx_.run_id;
-    if (!s.function.empty()) {
-      Json types = Json::object();
-      for (const auto& [n, t] : s.output_types) types[n] = t.materializer + ":" + t.type;
-      comp["function"] = {{"name", s.function}, {"version", s.code_version}, {"outputs", types}};
-    }
-    if (eff.cache_files) {
-      for (const auto& f : *eff.cache_files) {
-        auto d = env_->DigestPath(f.size() && f[0] == '/' ? f : spec.root + "/" + f);
-        comp["files"][f] = d.ok() ? d->digest : "missing";
-      }
-    }
-    p.cache_components = comp.dump();
-    p.cache_key = Sha256Hex(p.cache_components);
+// The cache key: what determines the outputs, with output paths abstracted. The command and
+// env enter as templates; the parameter values and input digests they reference are components
+// of their own, so --explain can name what changed.
+void StepRunner::ComputeCacheKey(const StepSpec& s, const Resolved& r, PreparedStep* p) const {
+  const PipelineSpec& spec = *ctx_.spec;
+  const Settings& eff = r.settings;  // env rendered; the key takes env_key instead
+  Json comp = {{"schema", kCacheSchema}, {"command", s.run}, {"shell", s.shell},
+               {"image", eff.image.value_or("")}, {"env", r.env_key}, {"outputs", s.outputs},
+               {"inputs", p->input_digests}, {"params", Json::object()}, {"files", Json::object()}};
+  for (const auto& pn : spec.StepParams(s)) comp["params"][pn] = spec.ParamValue(s, pn);
+  if (r.uses_run_id) comp["run_id"] = ctx_.run_id;
+  if (!s.function.empty()) {
+    Json types = Json::object();
+    for (const auto& [n, t] : s.output_types) types[n] = t.materializer + ":" + t.type;
+    comp["function"] = {{"name", s.function}, {"version", s.code_version}, {"outputs", types}};
   }
+  if (eff.cache_files) {
+    for (const auto& f : *eff.cache_files) {
+      auto d = env_->DigestPath(f.size() && f[0] == '/' ? f : spec.root + "/" + f);
+      comp["files"][f] = d.ok() ? d->digest : "missing";
+    }
+  }
+  p->cache_components = comp.dump();
+  p->cache_key = Sha256Hex(p->cache_components);
+}
+
+// With --explain: why the step runs (refined by TryCacheHit when a result exists).
+Result<std::string> StepRunner::WhyItRuns(const StepSpec& s, const PreparedStep& p, bool cache_on) {
+  if (!cache_on)
+    return std::string(ctx_.use_cache ? "runs: caching is disabled for this step"
+                                      : "runs: caching is disabled for this run (--no-cache)");
+  BATON_ASSIGN_OR_RETURN(auto prev, meta_->PreviousStepRun(ctx_.spec->name, s.name, ctx_.run_id));
+  if (!prev) return std::string("runs: no earlier run of this step");
+  if (prev->cache_key != p.cache_key)
+    return "runs: " +
+           ExplainDifference(Json::parse(prev->cache_components.empty() ? "{}" : prev->cache_components),
+                             Json::parse(p.cache_components)) +
+           " since run " + prev->run_id;
+  return std::string("runs: the earlier outputs with the same key are gone");
+}
+
+// A cache hit: a completed step run with the same key whose artifacts all still exist. Records
+// the attempt as cached and sets p->done; otherwise leaves p alone (and refines `explain`).
+Status StepRunner::TryCacheHit(const StepSpec& s, StepRunRecord rec, PreparedStep* p, std::string* explain) {
+  BATON_ASSIGN_OR_RETURN(auto hit, meta_->FindCacheHit(p->cache_key));
+  if (!hit) return Status::Ok();
+  BATON_ASSIGN_OR_RETURN(auto outs, meta_->StepOutputs(hit->id));
+  bool all = outs.size() == s.outputs.size();
+  for (const auto& [name, art] : outs) all = all && artifacts_->Exists(art.digest);
+  if (!all) {
+    if (ctx_.explain) *explain = "runs: a cached result exists (run " + hit->run_id + ") but its artifacts were deleted";
+    return Status::Ok();
+  }
+  rec.status = StepStatus::kCached;
+  rec.cached_from = hit->id;
+  rec.reason = "cached from run " + hit->run_id;
+  rec.ended_at = env_->NowMicros();
+  rec.exit_code = 0;
+  rec.metadata = hit->metadata;
+  BATON_ASSIGN_OR_RETURN(rec.id, meta_->StartStepRun(rec));
+  p->step_run_id = rec.id;
+  std::vector<OutputUse> reused;
+  for (const auto& [name, art] : outs) {
+    reused.push_back({name, art.id});
+    produced_[s.name + "/" + name] = art;
+  }
+  std::vector<ArtifactRecord> none;
+  BATON_RETURN_IF_ERROR(meta_->FinishStepRun(rec, &none, reused, p->inputs));
+  StepOutcome o{StepStatus::kCached, rec.reason, 0, rec.id, rec.ended_at - rec.started_at, ""};
+  if (ctx_.explain) o.explain = "cached: same cache key as step run " + std::to_string(hit->id) + " of run " + hit->run_id;
+  p->done = o;
+  return Status::Ok();
+}
+
+// The staging and log directories, without leftovers of an attempt that baton did not see
+// finish (a crash), which must not become outputs.
+Status StepRunner::ReadyDirectories(const PreparedStep& p) {
+  Status st;
+  if (!dirs_ready_) {
+    st = env_->MakeDirs(run_staging_);
+    if (st.ok()) st = env_->MakeDirs(ctx_.logs_dir);
+    dirs_ready_ = st.ok();
+  }
+  for (const auto& [name, path] : p.output_paths)
+    if (st.ok() && env_->Exists(path)) st = env_->RemoveTree(path);
+  return st;
+}
+
+// An in-process step: the function this binary registered, checked against what its inputs
+// hold. Returns why it cannot run, or "".
+std::string StepRunner::BindFunction(const StepSpec& s, const Resolved& r, PreparedStep* p) const {
+  const PipelineSpec& spec = *ctx_.spec;
+  const StepFunction* fn = FindStepFunction(s.function);
+  if (fn == nullptr) return "this binary has no in-process step function '" + s.function + "': run the pipeline's own binary";
+  // The artifacts must hold what this build of the function reads.
+  for (size_t i = 0; i < s.inputs.size() && i < fn->input_types.size(); ++i) {
+    const ValueType& want = fn->input_types[i];
+    auto got = r.input_types.find(s.inputs[i].name);
+    if (got != r.input_types.end() && !got->second.materializer.empty() && !(got->second == want))
+      return "input '" + s.inputs[i].name + "' (" + s.inputs[i].step + "." + s.inputs[i].output + ") holds a " +
+             got->second.type + " (materializer " + got->second.materializer + "), but step '" + s.name +
+             "' reads a " + want.type + " (materializer " + want.materializer + ")";
+  }
+  const StepBody* body = &fn->body;
+  std::vector<std::string> in_paths, out_paths;
+  for (const auto& in : s.inputs) in_paths.push_back(r.input_paths.at(in.name));
+  for (const auto& o : s.outputs) out_paths.push_back(p->output_paths[o]);
+  Json params = Json::object();
+  for (const auto& name : spec.StepParams(s)) params[name] = spec.ParamValue(s, name);
+  p->process.in_process = [env = env_, body, in_paths, out_paths, params, run = ctx_.run_id, step = s.name,
+                           attempt = p->attempt, log = p->process.log_path,
+                           metadata = p->metadata_path](const std::atomic<bool>& stop) -> std::string {
+    StepContext ctx(run, step, attempt, params, log, &stop);
+    try {
+      (*body)(ctx, in_paths, out_paths);
+    } catch (const std::exception& e) {
+      ctx.Log() << "error: " << e.what() << std::endl;
+      return std::string("exception: ") + e.what();
+    } catch (...) {
+      ctx.Log() << "error: an exception of unknown type" << std::endl;
+      return "exception of unknown type";
+    }
+    if (stop.load()) return "stopped";
+    if (!ctx.metadata().empty()) {
+      if (Status w = env->WriteFile(metadata, ctx.metadata().dump()); !w.ok()) return w.message();
+    }
+    return "";
+  };
+  return "";
+}
+
+Result<PreparedStep> StepRunner::Prepare(int index, int attempt) {
+  const PipelineSpec& spec = *ctx_.spec;
+  const StepSpec& s = spec.steps[index];
+  PreparedStep p;
+  p.step = index;
+  p.attempt = attempt;
+  p.started_at = env_->NowMicros();
+  Resolved r;
+  BATON_ASSIGN_OR_RETURN(std::string unrunnable, ResolveInputs(s, &p, &r));
+  // Outputs are staged beside each other in the run's staging directory (names cannot clash:
+  // step and output names hold no '.'), so a step costs no directory of its own.
+  const std::string stage = run_staging_ + "/" + s.name + "." + std::to_string(attempt);
+  p.metadata_path = stage + ".metadata.json";
+  for (const auto& o : s.outputs) p.output_paths[o] = stage + "." + o;
+  BATON_RETURN_IF_ERROR(Render(s, p, &r));
+  const bool cache_on = ctx_.use_cache && r.settings.cache.value_or(true);
+  if (unrunnable.empty()) ComputeCacheKey(s, r, &p);
 
   StepRunRecord rec;
   rec.run_id = ctx_.run_id;
@@ -204,53 +313,14 @@ Result<PreparedStep> StepRunner::Prepare(int index, int attempt) {
   rec.started_at = p.started_at;
   rec.cache_key = p.cache_key;
   rec.cache_components = p.cache_components;
-  rec.command = s.function.empty() ? display : "in-process function " + s.function;
-
+  rec.command = s.function.empty() ? r.display : "in-process function " + s.function;
   std::string explain;
-  if (missing.empty() && ctx_.explain) {
-    if (!cache_on) {
-      explain = ctx_.use_cache ? "runs: caching is disabled for this step" : "runs: caching is disabled for this run (--no-cache)";
-    } else {
-      BATON_ASSIGN_OR_RETURN(auto prev, meta_->PreviousStepRun(spec.name, s.name, ctx_.run_id));
-      if (!prev) explain = "runs: no earlier run of this step";
-      else if (prev->cache_key != p.cache_key)
-        explain = "runs: " + ExplainDifference(Json::parse(prev->cache_components.empty() ? "{}" : prev->cache_components),
-                                               Json::parse(p.cache_components)) +
-                  " since run " + prev->run_id;
-      else explain = "runs: the earlier outputs with the same key are gone";  // refined below on a hit
-    }
+  if (unrunnable.empty() && ctx_.explain) {
+    BATON_ASSIGN_OR_RETURN(explain, WhyItRuns(s, p, cache_on));
   }
-
-  // A cache hit: a completed step run with the same key whose artifacts all still exist.
-  if (missing.empty() && cache_on) {
-    BATON_ASSIGN_OR_RETURN(auto hit, meta_->FindCacheHit(p.cache_key));
-    if (hit) {
-      BATON_ASSIGN_OR_RETURN(auto outs, meta_->StepOutputs(hit->id));
-      bool all = outs.size() == s.outputs.size();
-      for (const auto& [name, art] : outs) all = all && artifacts_->Exists(art.digest);
-      if (all) {
-        rec.status = StepStatus::kCached;
-        rec.cached_from = hit->id;
-        rec.reason = "cached from run " + hit->run_id;
-        rec.ended_at = env_->NowMicros();
-        rec.exit_code = 0;
-        rec.metadata = hit->metadata;
-        BATON_ASSIGN_OR_RETURN(rec.id, meta_->StartStepRun(rec));
-        p.step_run_id = rec.id;
-        std::vector<OutputUse> reused;
-        for (const auto& [name, art] : outs) {
-          reused.push_back({name, art.id});
-          produced_[s.name + "/" + name] = art;
-        }
-        std::vector<ArtifactRecord> none;
-        BATON_RETURN_IF_ERROR(meta_->FinishStepRun(rec, &none, reused, p.inputs));
-        StepOutcome o{StepStatus::kCached, rec.reason, 0, rec.id, rec.ended_at - rec.started_at, ""};
-        if (ctx_.explain) o.explain = "cached: same cache key as step run " + std::to_string(hit->id) + " of run " + hit->run_id;
-        p.done = o;
-        return p;
-      }
-      if (ctx_.explain) explain = "runs: a cached result exists (run " + hit->run_id + ") but its artifacts were deleted";
-    }
+  if (unrunnable.empty() && cache_on) {
+    BATON_RETURN_IF_ERROR(TryCacheHit(s, rec, &p, &explain));
+    if (p.done) return p;
   }
 
   rec.status = StepStatus::kRunning;
@@ -258,90 +328,29 @@ Result<PreparedStep> StepRunner::Prepare(int index, int attempt) {
   rec.pid = env_->ProcessId();
   BATON_ASSIGN_OR_RETURN(rec.id, meta_->StartStepRun(rec));
   p.step_run_id = rec.id;
-
-  if (!missing.empty()) {
-    BATON_ASSIGN_OR_RETURN(StepOutcome o, FinishUnlaunched(p, StepStatus::kFailed, missing));
+  if (unrunnable.empty()) {
+    Status st = ReadyDirectories(p);
+    if (!st.ok()) unrunnable = st.message();
+  }
+  p.process.argv = std::move(r.argv);
+  p.process.env = BuildEnv(s, r.settings, p, r.input_paths);
+  p.process.cwd = spec.root;
+  p.process.log_path = rec.log_path;
+  p.process.timeout_us = r.settings.timeout_us.value_or(0);
+  p.process.grace_us = grace_us_;
+  if (unrunnable.empty() && !s.function.empty()) unrunnable = BindFunction(s, r, &p);
+  if (!unrunnable.empty()) {
+    BATON_ASSIGN_OR_RETURN(StepOutcome o, FinishUnlaunched(p, StepStatus::kFailed, unrunnable));
     p.done = o;
     return p;
   }
-  Status st;
-  if (!dirs_ready_) {
-    st = env_->MakeDirs(run_staging_);
-    if (st.ok()) st = env_->MakeDirs(ctx_.logs_dir);
-    dirs_ready_ = st.ok();
-  }
-  // Leftovers of an attempt that baton did not see finish (a crash) must not become outputs.
-  for (const auto& [name, path] : p.output_paths)
-    if (st.ok() && env_->Exists(path)) st = env_->RemoveTree(path);
-  if (!st.ok()) {
-    BATON_ASSIGN_OR_RETURN(StepOutcome o, FinishUnlaunched(p, StepStatus::kFailed, st.message()));
-    p.done = o;
-    return p;
-  }
-  for (const auto& [name, path] : input_paths) {
+  for (const auto& [name, path] : r.input_paths) {
     auto fp = env_->StatFingerprint(path);
     if (fp.ok()) p.input_checks[name] = {path, *fp};
   }
-  p.process.argv = std::move(argv);
-  p.process.env = BuildEnv(s, rendered, p, input_paths);
-  p.process.cwd = spec.root;
-  p.process.log_path = rec.log_path;
-  p.process.timeout_us = eff.timeout_us.value_or(0);
-  p.process.grace_us = grace_us_;
-  if (!s.function.empty()) {
-    const StepFunction* fn = FindStepFunction(s.function);
-    std::string mismatch;
-    if (fn != nullptr) {
-      // The artifacts must hold what this build of the function reads.
-      for (size_t i = 0; i < s.inputs.size() && i < fn->input_types.size() && mismatch.empty(); ++i) {
-        const ValueType& want = fn->input_types[i];
-        auto got = produced_types.find(s.inputs[i].name);
-        if (got != produced_types.end() && !got->second.materializer.empty() && !(got->second == want))
-          mismatch = "input '" + s.inputs[i].name + "' (" + s.inputs[i].step + "." + s.inputs[i].output + ") holds a " +
-                     got->second.type + " (materializer " + got->second.materializer + "), but step '" + s.name +
-                     "' reads a " + want.type + " (materializer " + want.materializer + ")";
-      }
-    }
-    if (!mismatch.empty()) {
-      BATON_ASSIGN_OR_RETURN(StepOutcome o, FinishUnlaunched(p, StepStatus::kFailed, mismatch));
-      p.done = o;
-      return p;
-    }
-    const StepBody* body = fn ? &fn->body : nullptr;
-    if (body == nullptr) {
-      BATON_ASSIGN_OR_RETURN(StepOutcome o,
-                             FinishUnlaunched(p, StepStatus::kFailed, "this binary has no in-process step function '" + s.function +
-                                                               "': run the pipeline's own binary"));
-      p.done = o;
-      return p;
-    }
-    std::vector<std::string> in_paths, out_paths;
-    for (const auto& in : s.inputs) in_paths.push_back(input_paths[in.name]);
-    for (const auto& o : s.outputs) out_paths.push_back(p.output_paths[o]);
-    Json params = Json::object();
-    for (const auto& name : spec.StepParams(s)) params[name] = spec.ParamValue(s, name);
-    p.process.in_process = [env = env_, body, in_paths, out_paths, params, run = ctx_.run_id, step = s.name, attempt,
-                            log = rec.log_path, metadata = p.metadata_path](const std::atomic<bool>& stop) -> std::string {
-      StepContext ctx(run, step, attempt, params, log, &stop);
-      try {
-        (*body)(ctx, in_paths, out_paths);
-      } catch (const std::exception& e) {
-        ctx.Log() << "error: " << e.what() << std::endl;
-        return std::string("exception: ") + e.what();
-      } catch (...) {
-        ctx.Log() << "error: an exception of unknown type" << std::endl;
-        return "exception of unknown type";
-      }
-      if (stop.load()) return "stopped";
-      if (!ctx.metadata().empty()) {
-        if (Status w = env->WriteFile(metadata, ctx.metadata().dump()); !w.ok()) return w.message();
-      }
-      return "";
-    };
-  }
   // The orchestrator's per-step `kill_grace`, for flavors that have one (validated when the run
   // was compiled).
-  if (auto o = eff.orchestrator.find(ctx_.flavor); o != eff.orchestrator.end() && !kill_grace_env_) {
+  if (auto o = r.settings.orchestrator.find(ctx_.flavor); o != r.settings.orchestrator.end() && !kill_grace_env_) {
     int64_t g;
     if (o->second.contains("kill_grace") && o->second["kill_grace"].is_string() &&
         ParseDuration(o->second["kill_grace"].get<std::string>(), &g))

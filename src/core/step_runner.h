@@ -88,6 +88,25 @@ class StepRunner {
   Status EndBatch() { return meta_->EndBatch(); }
 
  private:
+  // What Prepare works out for an attempt before recording it.
+  struct Resolved {
+    std::map<std::string, std::string> input_paths;  // by input name
+    std::map<std::string, ValueType> input_types;    // what the inputs hold (in-process steps)
+    std::vector<std::string> argv;
+    std::string display;                             // the command, for people
+    bool uses_run_id = false;
+    Settings settings;                               // effective, env values rendered
+    Json env_key;                                    // env templates, for the cache key
+  };
+  // The phases of Prepare, in order.
+  Result<std::string> ResolveInputs(const StepSpec& s, PreparedStep* p, Resolved* r);
+  Status Render(const StepSpec& s, const PreparedStep& p, Resolved* r) const;
+  void ComputeCacheKey(const StepSpec& s, const Resolved& r, PreparedStep* p) const;
+  Result<std::string> WhyItRuns(const StepSpec& s, const PreparedStep& p, bool cache_on);
+  Status TryCacheHit(const StepSpec& s, StepRunRecord rec, PreparedStep* p, std::string* explain);
+  Status ReadyDirectories(const PreparedStep& p);
+  std::string BindFunction(const StepSpec& s, const Resolved& r, PreparedStep* p) const;
+
   std::vector<std::string> BuildEnv(const StepSpec& s, const Settings& eff, const PreparedStep& p,
                                     const std::map<std::string, std::string>& inputs) const;
   Result<StepOutcome> Record(PreparedStep& p, StepRunRecord& rec, std::vector<ArtifactRecord>* arts,
