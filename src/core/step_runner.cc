@@ -360,6 +360,68 @@ Result<PreparedStep> StepRunner::Prepare(int index, int attempt) {
   return p;
 }
 
+// A step must not modify what it reads: re-hash an input whose stat fingerprint changed.
+// Returns why the attempt fails, or "".
+std::string StepRunner::CheckInputsUnchanged(PreparedStep& p) {
+  for (const auto& [name, check] : p.input_checks) {
+    auto fp = env_->StatFingerprint(check.first);
+    if (fp.ok() && *fp == check.second) continue;
+    auto d = env_->DigestPath(check.first);
+    if (d.ok() && d->digest == p.input_digests[name]) continue;
+    // The stored object no longer matches its digest: take it out of the store so that no
+    // later step, cache hit or resume can use it; its producer will run again.
+    Status q = artifacts_->Quarantine(p.input_digests[name]);
+    return "the step modified its input '" + name + "', which is read-only; " +
+           (q.ok() ? "the damaged content was removed from the artifact store"
+                   : "removing the damaged content failed: " + q.message());
+  }
+  return "";
+}
+
+// Step metadata: a JSON object written to $BATON_METADATA. Returns why it is unusable, or "".
+std::string StepRunner::ReadMetadata(const PreparedStep& p, std::string* metadata) {
+  if (!env_->Exists(p.metadata_path)) return "";
+  auto text = env_->ReadFile(p.metadata_path);
+  if (!text.ok()) return "";
+  Json j = Json::parse(*text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return "the step wrote invalid JSON to $BATON_METADATA (expected an object)";
+  *metadata = j.dump();
+  return "";
+}
+
+// Outputs: every declared output must exist; each is stored atomically. Returns why the
+// attempt fails (with `*arts` empty), or "".
+std::string StepRunner::PublishOutputs(const StepSpec& s, PreparedStep& p, std::vector<ArtifactRecord>* arts) {
+  for (const auto& o : s.outputs)
+    if (!env_->Exists(p.output_paths[o])) return "the step did not write its declared output '" + o + "' ({{outputs." + o + "}})";
+  const int64_t now = env_->NowMicros();
+  for (const auto& o : s.outputs) {
+    auto obj = artifacts_->Put(p.output_paths[o]);
+    if (!obj.ok()) {
+      arts->clear();
+      return (obj.status().code() == Code::kResourceExhausted ? "disk full while storing output '"
+                                                              : "cannot store output '") +
+             o + "': " + obj.status().message();
+    }
+    ArtifactRecord a;
+    a.run_id = ctx_.run_id;
+    a.pipeline = ctx_.spec->name;
+    a.step = s.name;
+    a.name = o;
+    a.digest = obj->digest;
+    a.size = static_cast<int64_t>(obj->size);
+    a.kind = obj->is_dir ? "dir" : "file";
+    a.uri = obj->uri;
+    if (auto t = s.output_types.find(o); t != s.output_types.end()) {
+      a.materializer = t->second.materializer;
+      a.type = t->second.type;
+    }
+    a.created_at = now;
+    arts->push_back(std::move(a));
+  }
+  return "";
+}
+
 Result<StepOutcome> StepRunner::Finish(PreparedStep& p, const Completion& c) {
   const StepSpec& s = ctx_.spec->steps[p.step];
   StepRunRecord rec;
@@ -373,69 +435,9 @@ Result<StepOutcome> StepRunner::Finish(PreparedStep& p, const Completion& c) {
     failure = c.Describe(p.process.timeout_us);
     rec.status = c.cancelled ? StepStatus::kStopped : StepStatus::kFailed;
   }
-  // A step must not modify what it reads: re-hash an input whose stat fingerprint changed.
-  if (failure.empty()) {
-    for (const auto& [name, check] : p.input_checks) {
-      auto fp = env_->StatFingerprint(check.first);
-      if (fp.ok() && *fp == check.second) continue;
-      auto d = env_->DigestPath(check.first);
-      if (!d.ok() || d->digest != p.input_digests[name]) {
-        // The stored object no longer matches its digest: take it out of the store so that no
-        // later step, cache hit or resume can use it; its producer will run again.
-        Status q = artifacts_->Quarantine(p.input_digests[name]);
-        failure = "the step modified its input '" + name + "', which is read-only; " +
-                  (q.ok() ? "the damaged content was removed from the artifact store"
-                          : "removing the damaged content failed: " + q.message());
-        break;
-      }
-    }
-  }
-  // Step metadata: a JSON object written to $BATON_METADATA.
-  if (failure.empty() && env_->Exists(p.metadata_path)) {
-    auto text = env_->ReadFile(p.metadata_path);
-    if (text.ok()) {
-      Json j = Json::parse(*text, nullptr, false);
-      if (j.is_discarded() || !j.is_object()) failure = "the step wrote invalid JSON to $BATON_METADATA (expected an object)";
-      else rec.metadata = j.dump();
-    }
-  }
-  // Outputs: every declared output must exist; each is published atomically.
-  if (failure.empty()) {
-    for (const auto& o : s.outputs) {
-      if (!env_->Exists(p.output_paths[o])) {
-        failure = "the step did not write its declared output '" + o + "' ({{outputs." + o + "}})";
-        break;
-      }
-    }
-  }
-  if (failure.empty()) {
-    int64_t now = env_->NowMicros();
-    for (const auto& o : s.outputs) {
-      auto obj = artifacts_->Put(p.output_paths[o]);
-      if (!obj.ok()) {
-        failure = (obj.status().code() == Code::kResourceExhausted ? "disk full while storing output '"
-                                                                   : "cannot store output '") +
-                  o + "': " + obj.status().message();
-        arts.clear();
-        break;
-      }
-      ArtifactRecord a;
-      a.run_id = ctx_.run_id;
-      a.pipeline = ctx_.spec->name;
-      a.step = s.name;
-      a.name = o;
-      a.digest = obj->digest;
-      a.size = static_cast<int64_t>(obj->size);
-      a.kind = obj->is_dir ? "dir" : "file";
-      a.uri = obj->uri;
-      if (auto t = s.output_types.find(o); t != s.output_types.end()) {
-        a.materializer = t->second.materializer;
-        a.type = t->second.type;
-      }
-      a.created_at = now;
-      arts.push_back(std::move(a));
-    }
-  }
+  if (failure.empty()) failure = CheckInputsUnchanged(p);
+  if (failure.empty()) failure = ReadMetadata(p, &rec.metadata);
+  if (failure.empty()) failure = PublishOutputs(s, p, &arts);
   if (!failure.empty()) {
     if (rec.status == StepStatus::kRunning) rec.status = StepStatus::kFailed;
     rec.reason = failure;

@@ -106,6 +106,10 @@ class StepRunner {
   Status TryCacheHit(const StepSpec& s, StepRunRecord rec, PreparedStep* p, std::string* explain);
   Status ReadyDirectories(const PreparedStep& p);
   std::string BindFunction(const StepSpec& s, const Resolved& r, PreparedStep* p) const;
+  // The phases of Finish, in order.
+  std::string CheckInputsUnchanged(PreparedStep& p);
+  std::string ReadMetadata(const PreparedStep& p, std::string* metadata);
+  std::string PublishOutputs(const StepSpec& s, PreparedStep& p, std::vector<ArtifactRecord>* arts);
 
   std::vector<std::string> BuildEnv(const StepSpec& s, const Settings& eff, const PreparedStep& p,
                                     const std::map<std::string, std::string>& inputs) const;
