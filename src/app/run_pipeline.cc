@@ -145,8 +145,8 @@ Capacity LocalCapacity(int jobs) {
   Capacity c;
   c.cpu = std::max(DefaultJobs(), jobs);
   c.memory = PhysicalMemoryBytes();
-  if (const char* g = std::getenv("BATON_GPUS")) {
-    c.gpu = std::atoi(g);
+  if (auto g = PosixEnv()->GetEnv("BATON_GPUS")) {
+    c.gpu = std::atoi(g->c_str());
   } else {
     c.gpu = static_cast<int>(GpuDevices().size());
   }

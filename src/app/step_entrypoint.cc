@@ -2,13 +2,13 @@
 
 
 #include <algorithm>
-#include <csignal>
 #include <chrono>
 #include <cstdlib>
 #include <thread>
 
 #include "app/run_pipeline.h"
 #include "baton/orchestrator.h"
+#include "baton/signal_numbers.h"
 #include "platform/env_posix.h"
 #include "platform/fs.h"
 #include "platform/local_launcher.h"
@@ -63,7 +63,7 @@ Result<StepOutcome> RunAttempt(StepRunner& runner, LocalLauncher& launcher, int 
   StepOutcome o;
   // In a container (BATON_CONTAINER is set by container orchestrators), a SIGKILL that comes
   // with a new OOM kill in the container's memory cgroup was the kernel's out-of-memory killer.
-  const bool in_container = std::getenv("BATON_CONTAINER") != nullptr;
+  const bool in_container = PosixEnv()->GetEnv("BATON_CONTAINER").has_value();
   const int64_t oom_before = in_container ? MemoryCgroup::OomKills() : -1;
   Status st = launcher.Start(0, p.process);
   if (!st.ok()) {
@@ -89,7 +89,7 @@ Result<StepOutcome> RunAttempt(StepRunner& runner, LocalLauncher& launcher, int 
         launcher.CancelAll();
       }
     }
-    if (oom_before >= 0 && c.signal == SIGKILL && !c.timed_out && !c.cancelled &&
+    if (oom_before >= 0 && c.signal == kSigKill && !c.timed_out && !c.cancelled &&
         MemoryCgroup::OomKills() > oom_before) {
       std::string limit = MemoryCgroup::Limit();
       c.error = "out of memory: killed by the kernel's OOM killer" +

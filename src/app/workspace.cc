@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <set>
 
+#include "platform/env_posix.h"
 #include "platform/fs.h"
 #include "platform/process.h"
 #include "app/orchestrated_run.h"
@@ -11,9 +12,9 @@
 namespace baton {
 
 Result<std::string> FindWorkspace(const std::string& start) {
-  if (const char* d = std::getenv("BATON_DIR"); d && *d) {
-    if (!fs::IsDir(d)) return NotFound(std::string("BATON_DIR=") + d + " is not a directory");
-    BATON_ASSIGN_OR_RETURN(std::string abs, fs::Absolute(d));
+  if (auto d = PosixEnv()->GetEnv("BATON_DIR"); d && !d->empty()) {
+    if (!fs::IsDir(*d)) return NotFound("BATON_DIR=" + *d + " is not a directory");
+    BATON_ASSIGN_OR_RETURN(std::string abs, fs::Absolute(*d));
     return fs::Dirname(abs);
   }
   BATON_ASSIGN_OR_RETURN(std::string dir, fs::Absolute(start));
@@ -53,8 +54,8 @@ Result<Workspace> Open(const std::string& root, const std::string& dir) {
 }  // namespace
 
 std::string DirFor(const std::string& root) {
-  if (const char* d = std::getenv("BATON_DIR"); d && *d) {
-    auto abs = fs::Absolute(d);
+  if (auto d = PosixEnv()->GetEnv("BATON_DIR"); d && !d->empty()) {
+    auto abs = fs::Absolute(*d);
     if (abs.ok()) return *abs;
   }
   return root + "/.baton";
@@ -64,7 +65,7 @@ Result<Workspace> OpenWorkspace(const std::string& root) {
   BATON_ASSIGN_OR_RETURN(Workspace ws, Open(root, DirFor(root)));
   // In a container (a step entrypoint of a container orchestrator) the host's processes are
   // invisible, while the host name may be the host's: every run would look dead.
-  if (std::getenv("BATON_CONTAINER") == nullptr) BATON_RETURN_IF_ERROR(ReapDeadRuns(ws).status());
+  if (!PosixEnv()->GetEnv("BATON_CONTAINER")) BATON_RETURN_IF_ERROR(ReapDeadRuns(ws).status());
   return ws;
 }
 

@@ -1,12 +1,11 @@
 // baton runs list|show|logs.
 
-
+#include <cerrno>
+#include <cstring>
 #include <thread>
 
-#include <csignal>
-#include <cstring>
-
 #include "app/run_pipeline.h"
+#include "baton/signal_numbers.h"
 #include "cli/cli.h"
 #include "cli/progress.h"
 #include "platform/fs.h"
@@ -200,7 +199,7 @@ int Stop(const std::string& id, const std::string& wait) {
   }
   // The driving baton takes SIGTERM like Ctrl-C: it terminates every running step (grace, then
   // SIGKILL), records them as stopped and the run as stopped.
-  if (!SignalProcess(run->pid, SIGTERM))
+  if (!SignalProcess(run->pid, kSigTerm))
     return Fail(Internal("cannot signal baton process " + std::to_string(run->pid) + ": " + std::strerror(errno)));
   std::printf("stopping run %s (signalled baton process %lld)...\n", run->id.c_str(), static_cast<long long>(run->pid));
   std::fflush(stdout);

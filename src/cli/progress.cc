@@ -1,14 +1,16 @@
 #include "cli/progress.h"
 
-#include "platform/terminal.h"
-
-
+#include "platform/env_posix.h"
 #include "platform/fs.h"
+#include "platform/terminal.h"
 
 namespace baton::cli {
 
 ProgressDisplay::ProgressDisplay(const PipelineSpec& spec, bool quiet, bool explain)
-    : spec_(spec), tty_(IsTerminal(1) && !std::getenv("CI")), quiet_(quiet), explain_(explain) {}
+    : spec_(spec),
+      tty_(IsTerminal(1) && !PosixEnv()->GetEnv("CI")),
+      quiet_(quiet),
+      explain_(explain) {}
 
 void ProgressDisplay::OnRunStart(const Plan& plan) {
   total_ = plan.size();

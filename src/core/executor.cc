@@ -1,10 +1,10 @@
 #include "core/executor.h"
 
-#include <csignal>
 #include <cmath>
 #include <optional>
 
 #include "baton/format.h"
+#include "baton/signal_numbers.h"
 
 namespace baton {
 
@@ -225,7 +225,7 @@ Result<RunSummary> Executor::Run(const std::map<int, int>& first_attempt) {
     if (r == Launcher::WaitResult::kInterrupted) {
       if (!interrupted) {
         interrupted = true;
-        summary_.reason = std::string("stopped by signal ") + (sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "SIGHUP");
+        summary_.reason = std::string("stopped by signal ") + StopSignalName(sig);
         st = Halt("the run was stopped");
         if (!st.ok()) {
           (void)end_batch();

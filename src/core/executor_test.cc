@@ -1,15 +1,17 @@
 // Unit tests for the Executor (executor.h): a fake Launcher scripts what each step attempt does
 // (exit code, start error, hang) and in which order attempts complete, without real processes;
-// the StepRunner, SQLite metadata store and local artifact store are real, in a temp dir.
+// the StepRunner, SQLite metadata store and local artifact store are real, in a temp dir. Time is
+// a fake clock that moves only when the launcher waits for a deadline, so retry delays and run
+// timeouts take no real time and are measured exactly.
 
 #include "core/executor.h"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <csignal>
 #include <set>
-#include <thread>
 
 #include "core/spec_parser.h"
 #include "platform/env_posix.h"
@@ -28,6 +30,29 @@ std::string EnvValue(const std::vector<std::string>& env, const std::string& key
   return "";
 }
 
+// An Env over PosixEnv() whose clocks are a counter that moves only when told: files and the
+// process environment are real, time is not.
+class FakeClockEnv : public EnvWrapper {
+ public:
+  FakeClockEnv() : EnvWrapper(PosixEnv()) {}
+
+  int64_t MonotonicMicros() override { return now_us_.load(); }
+  int64_t NowMicros() override { return kWallClockOriginUs + now_us_.load(); }
+
+  // Moves the clock forward to `t_us`; a time already past leaves it where it is.
+  void AdvanceTo(int64_t t_us) {
+    int64_t now = now_us_.load();
+    while (now < t_us && !now_us_.compare_exchange_weak(now, t_us)) {
+    }
+  }
+
+ private:
+  // Far from 0, as a real monotonic clock is: a deadline of 1 is in the past.
+  static constexpr int64_t kStartUs = 1'000'000'000'000;
+  static constexpr int64_t kWallClockOriginUs = 1'700'000'000'000'000 - kStartUs;
+  std::atomic<int64_t> now_us_{kStartUs};
+};
+
 class FakeLauncher : public Launcher {
  public:
   struct Proc {
@@ -37,9 +62,10 @@ class FakeLauncher : public Launcher {
     ProcessSpec spec;
     bool cancelled = false;
     int64_t seq = 0;
+    int64_t started_us = 0;  // the fake clock's MonotonicMicros() at Start
   };
 
-  explicit FakeLauncher(int slots) : slots_(slots) {}
+  FakeLauncher(int slots, FakeClockEnv* clock) : slots_(slots), clock_(clock) {}
 
   // --- script ---
   std::map<std::string, std::vector<int>> exit_codes;  // per step, one per attempt; default 0
@@ -65,6 +91,7 @@ class FakeLauncher : public Launcher {
     p.attempt = std::atoi(EnvValue(spec.env, "BATON_ATTEMPT").c_str());
     p.spec = spec;
     p.seq = seq_++;
+    p.started_us = clock_->MonotonicMicros();
     auto err = start_errors.find(p.step);
     if (err != start_errors.end()) {
       log.push_back("start-error " + p.step);
@@ -92,12 +119,12 @@ class FakeLauncher : public Launcher {
     }
     auto next = PickNext();
     if (next == running_.end()) {
-      // Nothing can complete: behave like a quiet wait until the deadline.
+      // Nothing can complete: a quiet wait, in which the fake clock reaches the deadline at once.
       if (deadline_us == 0) {
         ADD_FAILURE() << "Wait without a deadline while nothing can ever complete";
         return WaitResult::kDeadline;
       }
-      while (MonotonicMicros() < deadline_us) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      clock_->AdvanceTo(deadline_us);
       return WaitResult::kDeadline;
     }
     Proc p = *next;
@@ -155,6 +182,7 @@ class FakeLauncher : public Launcher {
   }
 
   int slots_;
+  FakeClockEnv* clock_;
   int64_t seq_ = 0;
   std::vector<Proc> running_;
 };
@@ -185,7 +213,7 @@ class RecordingObserver : public ExecutionObserver {
 class Harness {
  public:
   explicit Harness(const std::string& yaml, int slots = 8, Capacity cap = DefaultCapacity())
-      : launcher(slots), cap_(cap) {
+      : launcher(slots, &clock), cap_(cap) {
     auto r = ParsePipelineText(yaml, dir.path() + "/p.yaml", dir.path());
     EXPECT_TRUE(r.ok()) << r.status().message();
     if (r.ok()) spec = *r;
@@ -204,7 +232,7 @@ class Harness {
     run.pipeline = spec.name;
     run.snapshot_hash = "snap";
     run.status = RunStatus::kRunning;
-    run.created_at = run.started_at = NowMicros();
+    run.created_at = run.started_at = clock.NowMicros();
     Status st = meta->CreateRun(run);
     EXPECT_TRUE(st.ok()) << st.message();
   }
@@ -218,7 +246,7 @@ class Harness {
   RunSummary Run(FailureMode mode = FailureMode::kContinue, int64_t run_timeout_us = 0,
                  const std::map<int, int>& first_attempt = {}) {
     RunContext ctx;
-    ctx.env = PosixEnv();
+    ctx.env = &clock;
     ctx.spec = &spec;
     ctx.run_id = run_id;
     ctx.snapshot_hash = "snap";
@@ -269,6 +297,7 @@ class Harness {
   std::unique_ptr<ArtifactStore> arts;
   std::string run_id = "run-1";
   std::unique_ptr<Plan> plan;
+  FakeClockEnv clock;  // the run's Env: real files, fake time
   FakeLauncher launcher;
   RecordingObserver observer;
 
@@ -561,13 +590,21 @@ steps:
   flaky: {run: [gen, f], retries: {max: 2, delay: 40ms, backoff: 2}}
 )");
   h.launcher.exit_codes["flaky"] = {1, 1, 0};
-  int64_t t0 = MonotonicMicros();
+  int64_t t0 = h.clock.MonotonicMicros();
   RunSummary s = h.Run();
-  int64_t took = MonotonicMicros() - t0;
   EXPECT_EQ(s.status, RunStatus::kCompleted);
   EXPECT_EQ(h.observer.retry_delays, (std::vector<int64_t>{40'000, 80'000}));
-  EXPECT_GE(took, 120'000) << "the executor waited for the retry delays";
   EXPECT_EQ(h.Rows("flaky").size(), 3u);
+  // Attempts take no time on the fake clock: the time between them is the delay waited.
+  const auto* a1 = h.launcher.Find("flaky", 1);
+  const auto* a2 = h.launcher.Find("flaky", 2);
+  const auto* a3 = h.launcher.Find("flaky", 3);
+  ASSERT_TRUE(a1 && a2 && a3);
+  EXPECT_EQ(a1->started_us, t0);
+  EXPECT_EQ(a2->started_us - a1->started_us, 40'000) << "the executor waited for the first delay";
+  EXPECT_EQ(a3->started_us - a2->started_us, 80'000) << "the second delay grew by the backoff";
+  EXPECT_EQ(h.clock.MonotonicMicros() - t0, 120'000) << "the run waited for the delays, no longer";
+  EXPECT_EQ(s.duration_us, 120'000);
 }
 
 TEST(Executor, RetryBackoffDoesNotHoldResources) {
@@ -587,6 +624,12 @@ steps:
   // `other` should use the cpu during flaky's 300ms backoff, before flaky's second attempt.
   EXPECT_EQ(h.launcher.log, (V{"start flaky#1", "exit flaky#1 1", "start other#1", "exit other#1 0",
                                "start flaky#2", "exit flaky#2 0"}));
+  const auto* flaky1 = h.launcher.Find("flaky", 1);
+  const auto* other = h.launcher.Find("other", 1);
+  const auto* flaky2 = h.launcher.Find("flaky", 2);
+  ASSERT_TRUE(flaky1 && other && flaky2);
+  EXPECT_EQ(other->started_us, flaky1->started_us) << "other started as soon as flaky#1 failed";
+  EXPECT_EQ(flaky2->started_us - flaky1->started_us, 300'000);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -695,9 +738,9 @@ steps:
 )");
   h.launcher.exit_codes["flaky"] = {1};
   h.launcher.interrupt_at_wait = 1;  // the wait for the 10s retry delay
-  int64_t t0 = MonotonicMicros();
+  int64_t t0 = h.clock.MonotonicMicros();
   RunSummary s = h.Run();
-  EXPECT_LT(MonotonicMicros() - t0, 5'000'000) << "the run did not wait out the delay";
+  EXPECT_LT(h.clock.MonotonicMicros() - t0, 10'000'000) << "the run did not wait out the delay";
   EXPECT_EQ(s.status, RunStatus::kStopped);
   EXPECT_EQ(s.failed, 1) << "the last attempt's failure stands";
   EXPECT_EQ(s.skipped, 1);
@@ -712,9 +755,11 @@ steps:
   next: {run: [gen, n], inputs: {x: stuck.o}}
 )");
   h.launcher.hang = {"stuck"};
+  int64_t t0 = h.clock.MonotonicMicros();
   RunSummary s = h.Run(FailureMode::kContinue, /*run_timeout_us=*/50'000);
   EXPECT_EQ(s.status, RunStatus::kFailed);
   EXPECT_EQ(s.reason, "the run timed out after 50ms");
+  EXPECT_EQ(h.clock.MonotonicMicros() - t0, 50'000) << "the run stopped at its timeout";
   EXPECT_EQ(h.StatusOf("stuck"), "stopped");
   auto next = h.Rows("next");
   ASSERT_EQ(next.size(), 1u);

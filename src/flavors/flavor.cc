@@ -4,9 +4,11 @@
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <optional>
 
 #include "core/spec.h"
 #include "core/spec_parser.h"
+#include "platform/env_posix.h"
 
 namespace baton {
 
@@ -219,9 +221,9 @@ Result<Json> ResolveSecrets(const Json& config) {
     const std::string s = config.get<std::string>();
     if (!IsEnvReference(s)) return config;
     std::string name = s.substr(6, s.size() - 8);
-    const char* v = std::getenv(name.c_str());
-    if (v == nullptr) return InvalidArgument("the environment variable " + name + " (referenced as " + s + ") is not set");
-    return Json(std::string(v));
+    std::optional<std::string> v = PosixEnv()->GetEnv(name);
+    if (!v) return InvalidArgument("the environment variable " + name + " (referenced as " + s + ") is not set");
+    return Json(*v);
   }
   if (config.is_object() || config.is_array()) {
     Json out = config;

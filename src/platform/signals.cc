@@ -4,7 +4,13 @@
 
 #include <cstring>
 
+#include "baton/signal_numbers.h"
+
 namespace baton {
+
+static_assert(kSigHup == SIGHUP && kSigInt == SIGINT && kSigKill == SIGKILL && kSigTerm == SIGTERM,
+              "baton/signal_numbers.h does not match <signal.h>");
+
 namespace {
 
 sigset_t StopSet() {
@@ -48,13 +54,6 @@ bool StopSignals::Pending() {
   return sigismember(&pending, SIGINT) || sigismember(&pending, SIGTERM) || sigismember(&pending, SIGHUP);
 }
 
-const char* StopSignals::Name(int signal) {
-  switch (signal) {
-    case SIGINT: return "SIGINT";
-    case SIGTERM: return "SIGTERM";
-    case SIGHUP: return "SIGHUP";
-    default: return "a signal";
-  }
-}
+const char* StopSignals::Name(int signal) { return StopSignalName(signal); }
 
 }  // namespace baton

@@ -6,6 +6,7 @@
 
 #include "core/spec.h"
 #include "flavors/common/image_builder.h"
+#include "platform/env_posix.h"
 #include "platform/fs.h"
 #include "platform/process.h"
 
@@ -90,7 +91,7 @@ std::vector<std::string> CommonContainerOptions(const SubmitRequest& req, const 
   for (const auto& n : orch.value("pass_env", Json::array())) o.insert(o.end(), {"-e", n.get<std::string>()});
   // A sanitized baton build keeps its sanitizer settings in the container.
   for (const char* n : {"ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"})
-    if (std::getenv(n) != nullptr) o.insert(o.end(), {"-e", n});
+    if (PosixEnv()->GetEnv(n)) o.insert(o.end(), {"-e", n});
   return o;
 }
 
