@@ -144,120 +144,107 @@ Status Executor::StartReady() {
   return Status::Ok();
 }
 
+// baton itself failed: terminate what runs, reap it, and report.
+Status Executor::FailHard(const Status& s) {
+  (void)EndBatch();
+  launcher_->CancelAll();
+  Completion c;
+  int sig;
+  while (launcher_->running() > 0 && launcher_->Wait(0, &c, &sig) != Launcher::WaitResult::kDeadline) {
+  }
+  return s;
+}
+
+Status Executor::EndBatch() {
+  if (!in_batch_) return Status::Ok();
+  in_batch_ = false;
+  return runner_->EndBatch();
+}
+
+// One turn of the loop: records what finished and starts what is ready, in one store
+// transaction. While in-process steps run (they finish within microseconds of each other),
+// turns share a transaction for up to kGroupCommitUs: the store is then at most that far
+// behind, and a 10,000-step in-process run costs hundreds of commits instead of ten thousand.
+Status Executor::Turn(std::optional<Completion>* pending, bool* finished) {
+  if (!in_batch_) {
+    BATON_RETURN_IF_ERROR(runner_->BeginBatch());
+    in_batch_ = true;
+    batch_t0_ = env_->MonotonicMicros();
+  }
+  while (*pending) {
+    Completion c = **pending;
+    pending->reset();
+    BATON_RETURN_IF_ERROR(Complete(c));
+    // Take every other completion that is already there, without blocking.
+    Completion more;
+    int sig = 0;
+    if (launcher_->running() > 0 && launcher_->Wait(1, &more, &sig) == Launcher::WaitResult::kCompleted) *pending = more;
+  }
+  BATON_RETURN_IF_ERROR(StartReady());
+  *finished = running_.empty() && retries_.empty() && hooks_running_ == 0 && (plan_->AllDone() || halted_);
+  if (*finished || launcher_->in_process_running() == 0 || env_->MonotonicMicros() - batch_t0_ >= kGroupCommitUs)
+    BATON_RETURN_IF_ERROR(EndBatch());
+  return Status::Ok();
+}
+
+// Waits for the next event: a completion (into `*pending`), a signal (the run stops), the run's
+// deadline (it times out), a retry falling due, or the end of the current batch's window.
+Status Executor::AwaitEvent(std::optional<Completion>* pending) {
+  int64_t deadline = run_deadline_;
+  if (!retries_.empty() && (deadline == 0 || retries_.begin()->first < deadline)) deadline = retries_.begin()->first;
+  if (in_batch_ && (deadline == 0 || batch_t0_ + kGroupCommitUs < deadline)) deadline = batch_t0_ + kGroupCommitUs;
+  if (running_.empty() && hooks_running_ == 0 && deadline == 0) {
+    // Nothing runs and nothing can start: only possible if the plan is inconsistent.
+    return Internal("no step can start but the run is not finished");
+  }
+  Completion c;
+  int sig = 0;
+  switch (launcher_->Wait(deadline, &c, &sig)) {
+    case Launcher::WaitResult::kCompleted:
+      *pending = c;
+      return Status::Ok();
+    case Launcher::WaitResult::kInterrupted:
+      if (interrupted_) return Status::Ok();
+      interrupted_ = true;
+      summary_.reason = std::string("stopped by signal ") + StopSignalName(sig);
+      BATON_RETURN_IF_ERROR(Halt("the run was stopped"));
+      launcher_->CancelAll();
+      return Status::Ok();
+    case Launcher::WaitResult::kDeadline:
+      break;
+  }
+  const int64_t now = env_->MonotonicMicros();
+  if (run_deadline_ != 0 && now >= run_deadline_ && !halted_) {
+    summary_.reason = "the run timed out after " + FormatDuration(opts_.run_timeout_us);
+    BATON_RETURN_IF_ERROR(Halt("the run timed out"));
+    launcher_->CancelAll();
+    run_deadline_ = 0;
+  }
+  while (!retries_.empty() && retries_.begin()->first <= now) {
+    plan_->Requeue(retries_.begin()->second);
+    retries_.erase(retries_.begin());
+  }
+  return Status::Ok();
+}
+
 Result<RunSummary> Executor::Run(const std::map<int, int>& first_attempt) {
-  int64_t t0 = env_->MonotonicMicros();
+  const int64_t t0 = env_->MonotonicMicros();
   for (size_t i = 0; i < plan_->size(); ++i) {
     auto it = first_attempt.find(static_cast<int>(i));
     attempt_[static_cast<int>(i)] = it == first_attempt.end() ? 1 : it->second;
   }
   first_attempt_of_ = attempt_;
   observer_->OnRunStart(*plan_);
-  int64_t run_deadline = opts_.run_timeout_us > 0 ? t0 + opts_.run_timeout_us : 0;
-  bool interrupted = false;
-
-  auto fail_hard = [&](const Status& s) -> Status {
-    // baton itself failed: terminate what runs, reap it, and report.
-    launcher_->CancelAll();
-    Completion c;
-    int sig;
-    while (launcher_->running() > 0 && launcher_->Wait(0, &c, &sig) != Launcher::WaitResult::kDeadline) {
-    }
-    return s;
-  };
-
-  // Each turn of the loop records what finished and what starts in one store transaction.
-  // While in-process steps run (they finish within microseconds of each other), turns share a
-  // transaction for up to kGroupCommitUs: the store is then at most that far behind, and a
-  // 10,000-step in-process run costs hundreds of commits instead of ten thousand.
-  constexpr int64_t kGroupCommitUs = 5000;
-  bool in_batch = false;
-  int64_t batch_t0 = 0;
-  auto end_batch = [&]() -> Status {
-    if (!in_batch) return Status::Ok();
-    in_batch = false;
-    return runner_->EndBatch();
-  };
+  run_deadline_ = opts_.run_timeout_us > 0 ? t0 + opts_.run_timeout_us : 0;
   std::optional<Completion> pending;
   for (;;) {
-    Status st;
-    if (!in_batch) {
-      st = runner_->BeginBatch();
-      if (!st.ok()) return fail_hard(st);
-      in_batch = true;
-      batch_t0 = env_->MonotonicMicros();
-    }
-    while (pending) {
-      Completion c = *pending;
-      pending.reset();
-      st = Complete(c);
-      if (!st.ok()) {
-        (void)end_batch();
-        return fail_hard(st);
-      }
-      // Take every other completion that is already there, without blocking.
-      Completion more;
-      int sig = 0;
-      if (launcher_->running() > 0 && launcher_->Wait(1, &more, &sig) == Launcher::WaitResult::kCompleted) pending = more;
-    }
-    st = StartReady();
-    if (!st.ok()) {
-      (void)end_batch();
-      return fail_hard(st);
-    }
-    bool finished = running_.empty() && retries_.empty() && hooks_running_ == 0 && (plan_->AllDone() || halted_);
-    if (finished || launcher_->in_process_running() == 0 || env_->MonotonicMicros() - batch_t0 >= kGroupCommitUs) {
-      Status end = end_batch();
-      if (!end.ok()) return fail_hard(end);
-    }
+    bool finished = false;
+    if (Status st = Turn(&pending, &finished); !st.ok()) return FailHard(st);
     if (finished) break;
-
-    int64_t deadline = run_deadline;
-    if (!retries_.empty() && (deadline == 0 || retries_.begin()->first < deadline)) deadline = retries_.begin()->first;
-    if (in_batch && (deadline == 0 || batch_t0 + kGroupCommitUs < deadline)) deadline = batch_t0 + kGroupCommitUs;
-    if (running_.empty() && hooks_running_ == 0 && deadline == 0) {
-      // Nothing runs and nothing can start: only possible if the plan is inconsistent.
-      (void)end_batch();
-      return fail_hard(Internal("no step can start but the run is not finished"));
-    }
-    Completion c;
-    int sig = 0;
-    auto r = launcher_->Wait(deadline, &c, &sig);
-    if (r == Launcher::WaitResult::kInterrupted) {
-      if (!interrupted) {
-        interrupted = true;
-        summary_.reason = std::string("stopped by signal ") + StopSignalName(sig);
-        st = Halt("the run was stopped");
-        if (!st.ok()) {
-          (void)end_batch();
-          return fail_hard(st);
-        }
-        launcher_->CancelAll();
-      }
-      continue;
-    }
-    if (r == Launcher::WaitResult::kDeadline) {
-      int64_t now = env_->MonotonicMicros();
-      if (run_deadline != 0 && now >= run_deadline && !halted_) {
-        summary_.reason = "the run timed out after " + FormatDuration(opts_.run_timeout_us);
-        st = Halt("the run timed out");
-        if (!st.ok()) {
-          (void)end_batch();
-          return fail_hard(st);
-        }
-        launcher_->CancelAll();
-        run_deadline = 0;
-      }
-      while (!retries_.empty() && retries_.begin()->first <= now) {
-        plan_->Requeue(retries_.begin()->second);
-        retries_.erase(retries_.begin());
-      }
-      continue;
-    }
-    pending = c;
+    if (Status st = AwaitEvent(&pending); !st.ok()) return FailHard(st);
   }
-
   summary_.duration_us = env_->MonotonicMicros() - t0;
-  if (interrupted) summary_.status = RunStatus::kStopped;
+  if (interrupted_) summary_.status = RunStatus::kStopped;
   else if (summary_.failed > 0 || summary_.stopped > 0 || !summary_.reason.empty()) summary_.status = RunStatus::kFailed;
   else summary_.status = RunStatus::kCompleted;
   if (summary_.status == RunStatus::kFailed && summary_.reason.empty()) {

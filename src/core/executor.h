@@ -5,6 +5,7 @@
 // everything it does is reported to an ExecutionObserver.
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -59,6 +60,13 @@ class Executor {
   // Skips the dependents of a step that failed for good and applies the failure mode.
   Status AfterFailure(int step);
   Status SkipDependents(const std::vector<int>& skipped, int failed_step);
+  // The loop of Run: a turn (record, start, commit), then wait for the next event.
+  Status Turn(std::optional<Completion>* pending, bool* finished);
+  Status AwaitEvent(std::optional<Completion>* pending);
+  Status EndBatch();
+  Status FailHard(const Status& s);
+
+  static constexpr int64_t kGroupCommitUs = 5000;  // longest a batch of turns stays open
 
   const PipelineSpec& spec_;
   Plan* plan_;
@@ -76,6 +84,10 @@ class Executor {
   int hooks_running_ = 0;
   bool halted_ = false;
   std::string halt_reason_;
+  bool interrupted_ = false;  // a signal stopped the run
+  int64_t run_deadline_ = 0;  // monotonic; 0: none
+  bool in_batch_ = false;     // a store transaction is open
+  int64_t batch_t0_ = 0;
 };
 
 }  // namespace baton
