@@ -6,7 +6,8 @@
 // store on this machine's filesystem, a verified copy in a local read cache for a remote store).
 // Stores open by URI (baton/stores.h): `file:///path` is built in; other schemes register
 // factories. Every implementation passes the artifact store contract suite
-// (tests/store_contract_test.cc). Implementations are thread-compatible: one per thread.
+// (tests/store_contract_test.cc). Implementations are thread-compatible: one per thread; any
+// number of instances, in threads or processes, may share one store.
 
 #include <cstdint>
 #include <memory>
@@ -18,7 +19,7 @@ namespace baton {
 
 struct StoredObject {
   std::string digest;  // sha256 hex of the content (see TreeDigest for directories)
-  uint64_t size = 0;   // bytes of regular files
+  uint64_t size = 0;   // bytes of regular files (symlinks in a tree are kept, not counted)
   bool is_dir = false;
   std::string uri;     // where the object lives, for people and records
 };
@@ -33,21 +34,32 @@ class ArtifactStore {
   // local store (so that Put moves rather than copies), a scratch directory for remote stores.
   virtual std::string StagingDir() const = 0;
   // Hashes what lies at the local path `staged` (a file or a directory tree) and stores it;
-  // `staged` is consumed. Storing content that is already there deduplicates. Never leaves a
-  // partial object visible: an object either exists whole or not at all.
+  // `staged` is consumed, also when its content was stored already (deduplicated: one object per
+  // digest). NotFound when nothing is at `staged`. Never leaves a partial object visible: an
+  // object either exists whole or not at all. Puts of the same content at once, from any number
+  // of instances, all succeed.
   virtual Result<StoredObject> Put(const std::string& staged) = 0;
-  // A local, read-only path holding the object's content. NotFound when the store lacks it.
+  // A local, read-only path holding the object's content. NotFound when the store lacks it;
+  // InvalidArgument for a string that is no sha256 digest. A store that copies objects into a
+  // local read cache verifies the copy against the digest; a store on this machine's filesystem
+  // hands out the object itself, unverified: a reader that finds the content does not match
+  // (the step runner re-hashes inputs a step may have changed) calls Quarantine.
   virtual Result<std::string> Get(const std::string& digest) = 0;
+  // Whether the store has the object (false for a string that is no digest), without fetching it.
   virtual bool Exists(const std::string& digest) = 0;
   // The size and kind of a stored object, without fetching it. NotFound when absent.
   virtual Result<StoredObject> Stat(const std::string& digest) = 0;
-  // Copies the object to `dest` (a new file or directory; AlreadyExists when something is there).
+  // Copies the object to `dest`, a new file or directory tree (writable). AlreadyExists when
+  // something is at `dest` (left as it is); NotFound when the store lacks the object.
   virtual Status Export(const std::string& digest, const std::string& dest) = 0;
   // Takes an object whose content no longer matches its digest out of the store (kept aside for
-  // inspection where the store can), so that it is never used again. Absent objects are fine.
+  // inspection where the store can), so that it is never used again: Exists is false and Get
+  // NotFound until the content is Put again. Absent objects are fine.
   virtual Status Quarantine(const std::string& digest) = 0;
   // Small named blobs (snapshots) at stable keys, written idempotently: a second Put of a key
-  // keeps the first content.
+  // keeps the first content. Keys are relative paths ("snapshots/HASH.json"); InvalidArgument for
+  // an absolute key or one with "..". Puts of one new key at once each succeed, and one of their
+  // contents stays whole. GetBlob: NotFound for a key never put.
   virtual Status PutBlob(const std::string& key, const std::string& content) = 0;
   virtual Result<std::string> GetBlob(const std::string& key) = 0;
 };

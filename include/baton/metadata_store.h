@@ -2,9 +2,21 @@
 // MetadataStore: where baton records pipelines, snapshots, runs, step runs, artifacts and
 // lineage. Stores open by URI (baton/stores.h): `sqlite:///path` is built in; other stores
 // (PostgreSQL, the server) register factories and pass the metadata store contract suite
-// (tests/store_contract_test.cc). The store keeps records and their integrity; rules of the
-// domain (the default stack cannot be deleted, ...) live above it. Implementations are not
-// thread-safe: use one instance per thread.
+// (tests/store_contract_test.cc). The store keeps records and their integrity (keys, and records
+// that name other records); rules of the domain live above it (app/stack.h).
+//
+// Errors: a record asked for by key that is not there is NotFound; a write whose key is taken is
+// AlreadyExists; a write naming a record that is not there (a run's snapshot, a step run's run, an
+// input's artifact) is NotFound. A failed write records nothing.
+//
+// Sharing and crashes: implementations are not thread-safe (use one instance per thread), but
+// any number of instances, in threads or processes, may open one URI and write at once: each write
+// (and each batch) is atomic, and none is lost. Under contention a write may fail with
+// Unavailable, which records nothing and may be retried. A write that returned Ok survives a
+// crash of the process that made it; a process that dies inside a batch leaves none of it.
+//
+// A new store holds the `default` orchestrator and artifact store (flavor `local`, config `{}`)
+// and the `default` stack of the two, which the `active_stack` setting names.
 
 #include <cstdint>
 #include <memory>
@@ -116,50 +128,78 @@ class MetadataStore {
  public:
   virtual ~MetadataStore() = default;
 
-  // Groups the writes until the matching EndBatch into one transaction (each write inside is
-  // a savepoint, so a failed write undoes only itself). Batches do not nest across threads;
-  // nested calls on one store are counted. The default implementation does nothing.
+  // Groups the writes until the matching EndBatch into one transaction: other instances see none
+  // of them before EndBatch, and none survives a process that dies before it. Each write inside
+  // is a savepoint, so a failed write undoes only itself and the batch goes on. Nested calls on
+  // one instance are counted: only the outermost EndBatch commits; an EndBatch outside a batch
+  // does nothing. A batch holds the store's write lock, so checks read inside it still hold when
+  // its writes commit. The default implementation does nothing (each write is then its own
+  // transaction); it is for test doubles, and does not pass the contract suite.
   virtual Status BeginBatch() { return Status::Ok(); }
   virtual Status EndBatch() { return Status::Ok(); }
 
-  // Snapshots are immutable and keyed by their content hash; storing twice is a no-op.
+  // Snapshots are immutable and keyed by their content hash; storing a hash again is a no-op
+  // (the first body stays). GetSnapshot: NotFound for an unknown hash.
   virtual Status PutSnapshot(const std::string& hash, const std::string& pipeline,
                              const std::string& body) = 0;
   virtual Result<std::string> GetSnapshot(const std::string& hash) = 0;
 
+  // Records every field of `run`. AlreadyExists for a taken id; NotFound when its snapshot is
+  // not stored.
   virtual Status CreateRun(const RunRecord& run) = 0;
+  // Sets status, reason and ended_at. A run that ends (any status but pending or running) leaves
+  // no step run running: those still running become interrupted, with the same reason and end
+  // time, in the same transaction. NotFound for an unknown run.
   virtual Status UpdateRunStatus(const std::string& run_id, RunStatus status,
                                  const std::string& reason, int64_t ended_at) = 0;
-  // Marks a run as taken over by this process (resume): status running, new pid, attempt+1.
+  // Marks a run as taken over by this process (resume): status running, reason and ended_at
+  // cleared, new pid, pid_start and host, attempt+1. FailedPrecondition while the run is running
+  // (whoever asks); NotFound for an unknown run.
   virtual Status ClaimRun(const std::string& run_id, int64_t pid, int64_t pid_start, const std::string& host) = 0;
-  // Marks a run that is still "running" as interrupted, with its running step runs, in one
-  // transaction. Does nothing to a run in any other state.
+  // Marks a run that is still "running" as interrupted (ended now), with its running step runs, in
+  // one transaction. Does nothing to a run in any other state, nor to its step runs. NotFound for
+  // an unknown run.
   virtual Status MarkRunInterrupted(const std::string& run_id, const std::string& reason) = 0;
+  // Every run in `status`, in no particular order.
   virtual Result<std::vector<RunRecord>> RunsWithStatus(RunStatus status) = 0;
+  // A run by exact id, by a prefix of exactly one id (taken literally; InvalidArgument when it
+  // is ambiguous), or "last"/"latest" for the newest run. NotFound when nothing matches.
   virtual Result<RunRecord> GetRun(const std::string& id_or_prefix) = 0;
+  // Runs of `pipeline` ("" for all), newest created_at first (of equal times, the one created
+  // later first), at most `limit` (<= 0: all).
   virtual Result<std::vector<RunRecord>> ListRuns(const std::string& pipeline, int limit) = 0;
 
-  // Records the start of an attempt; returns the new step run id.
+  // Records the start of an attempt; returns the new step run id. AlreadyExists when that
+  // attempt of the step was started in the run before; NotFound for an unknown run.
   virtual Result<int64_t> StartStepRun(const StepRunRecord& rec) = 0;
-  // Records the end of an attempt, its new artifacts, its outputs and inputs, in one transaction.
-  // New artifacts get their ids and versions filled in.
+  // Records the end of attempt rec.id (its status, reason, ended_at, exit_code, cache_key,
+  // cached_from, metadata and pid; its other fields keep what StartStepRun recorded), with its new
+  // artifacts, reused outputs and inputs, in one transaction. New artifacts get their id,
+  // step_run_id and version (1, 2, ... per pipeline, step and name) filled in. NotFound for an
+  // unknown step run, or a reused output or input naming an unknown artifact.
   virtual Status FinishStepRun(const StepRunRecord& rec, std::vector<ArtifactRecord>* new_artifacts,
                                const std::vector<OutputUse>& reused_outputs,
                                const std::vector<InputUse>& inputs) = 0;
+  // The step runs of a run in the order they started.
   virtual Result<std::vector<StepRunRecord>> ListStepRuns(const std::string& run_id) = 0;
-  virtual Result<StepRunRecord> GetStepRun(int64_t id) = 0;
+  virtual Result<StepRunRecord> GetStepRun(int64_t id) = 0;  // NotFound for an unknown id
 
   // The artifact that output `output` of step `step` has in run `run_id` (latest successful
-  // attempt), or nullopt.
+  // attempt: completed, or cached with the output reused), or nullopt.
   virtual Result<std::optional<ArtifactRecord>> FindRunOutput(const std::string& run_id,
                                                               const std::string& step,
                                                               const std::string& output) = 0;
+  // An artifact by id, or by a prefix of its digest of at least 6 hex digits ("sha256:"
+  // allowed; the first recorded when several match). NotFound when nothing matches.
   virtual Result<ArtifactRecord> GetArtifact(const std::string& id_or_digest_prefix) = 0;
+  // The artifacts step runs of `run_id` output, new or reused ("" for every artifact), newest
+  // first, at most `limit` (<= 0: all).
   virtual Result<std::vector<ArtifactRecord>> ListArtifacts(const std::string& run_id, int limit) = 0;
-  // Artifacts a step run produced or reused (by output name) and read (by input name).
+  // Artifacts a step run produced or reused (by output name) and read (by input name), sorted
+  // by that name.
   virtual Result<std::vector<std::pair<std::string, ArtifactRecord>>> StepOutputs(int64_t step_run_id) = 0;
   virtual Result<std::vector<std::pair<std::string, ArtifactRecord>>> StepInputs(int64_t step_run_id) = 0;
-  // Step runs that read an artifact.
+  // Step runs that read an artifact, in the order they started.
   virtual Result<std::vector<StepRunRecord>> Consumers(int64_t artifact_id) = 0;
 
   // The latest completed (not cached) step run with this cache key, or nullopt.
@@ -169,26 +209,30 @@ class MetadataStore {
                                                                const std::string& step,
                                                                const std::string& run_id) = 0;
 
-  // Median duration of recent successful attempts per step of a pipeline (for critical paths).
-  // Components, stacks, plugins and workspace settings (schema v2). Creating what exists is
-  // AlreadyExists; updating or deleting what does not is NotFound; deleting a component a stack
-  // uses, or the default stack, is FailedPrecondition.
+  // Components, stacks, plugins and workspace settings. Creating what exists is AlreadyExists;
+  // updating or deleting what does not is NotFound; deleting a component a stack uses is
+  // FailedPrecondition (naming those stacks). The store sets created_at, updated_at and
+  // registered_at. Lists are sorted by name (plugins by type, then flavor).
   virtual Status CreateComponent(const ComponentRecord& c) = 0;
   virtual Status UpdateComponent(const ComponentRecord& c) = 0;
   virtual Result<ComponentRecord> GetComponent(const std::string& type, const std::string& name) = 0;
   virtual Result<std::vector<ComponentRecord>> ListComponents(const std::string& type) = 0;
   virtual Status DeleteComponent(const std::string& type, const std::string& name) = 0;
-  virtual Status CreateStack(const StackRecord& s) = 0;  // its components must exist
+  // A stack's components must exist (NotFound otherwise), on create and on update.
+  virtual Status CreateStack(const StackRecord& s) = 0;
   virtual Status UpdateStack(const StackRecord& s) = 0;
   virtual Result<StackRecord> GetStack(const std::string& name) = 0;
   virtual Result<std::vector<StackRecord>> ListStacks() = 0;
-  virtual Status DeleteStack(const std::string& name) = 0;  // never the default or the active one
+  virtual Status DeleteStack(const std::string& name) = 0;
+  // The value of `key`, or `fallback` when it is not set. SetSetting creates or replaces.
   virtual Result<std::string> GetSetting(const std::string& key, const std::string& fallback) = 0;
   virtual Status SetSetting(const std::string& key, const std::string& value) = 0;
   virtual Status PutPlugin(const PluginRecord& p) = 0;  // replaces one of the same type and flavor
   virtual Result<std::vector<PluginRecord>> ListPlugins() = 0;
   virtual Status DeletePlugin(const std::string& type, const std::string& flavor) = 0;
 
+  // Mean duration (ended_at - started_at) of the completed attempts of each step in the
+  // pipeline's five most recent runs (for critical paths); steps with none are left out.
   virtual Result<std::vector<std::pair<std::string, double>>> StepDurations(const std::string& pipeline) = 0;
 };
 

@@ -61,7 +61,7 @@ Result<const FlavorInfo*> FlavorOf(const Flavors& flavors, ComponentType type, c
 Result<ResolvedStack> ResolveStack(MetadataStore& meta, const Flavors& flavors, const std::string& name) {
   std::string stack_name = name;
   if (stack_name.empty()) {
-    BATON_ASSIGN_OR_RETURN(stack_name, meta.GetSetting("active_stack", "default"));
+    BATON_ASSIGN_OR_RETURN(stack_name, ActiveStack(meta));
   }
   ResolvedStack r;
   BATON_ASSIGN_OR_RETURN(r.stack, meta.GetStack(stack_name));
@@ -81,6 +81,55 @@ Result<ResolvedStack> ResolveStack(MetadataStore& meta, const Flavors& flavors, 
     r.container_registry = *reg;
   }
   return r;
+}
+
+namespace {
+
+constexpr const char* kDefault = "default";
+
+// "artifact store" for artifact_store, as messages name component types.
+std::string KindName(const std::string& type) {
+  return type == "artifact_store" ? "artifact store" : type == "container_registry" ? "container registry" : type;
+}
+
+// Runs `f` inside one batch of `meta`, so that checks and the writes they allow are one
+// transaction; f's error wins over the batch's.
+template <typename F>
+Status InBatch(MetadataStore& meta, F&& f) {
+  BATON_RETURN_IF_ERROR(meta.BeginBatch());
+  Status st = f();
+  Status ended = meta.EndBatch();
+  return st.ok() ? ended : st;
+}
+
+}  // namespace
+
+Result<std::string> ActiveStack(MetadataStore& meta) { return meta.GetSetting("active_stack", kDefault); }
+
+Status SetActiveStack(MetadataStore& meta, const std::string& name) {
+  return InBatch(meta, [&]() -> Status {
+    BATON_RETURN_IF_ERROR(meta.GetStack(name).status());
+    return meta.SetSetting("active_stack", name);
+  });
+}
+
+Status UpdateStack(MetadataStore& meta, const StackRecord& stack) {
+  if (stack.name == kDefault) return FailedPrecondition("the default stack cannot be changed; register a new stack");
+  return meta.UpdateStack(stack);
+}
+
+Status DeleteStack(MetadataStore& meta, const std::string& name) {
+  if (name == kDefault) return FailedPrecondition("the default stack cannot be deleted");
+  return InBatch(meta, [&]() -> Status {
+    BATON_ASSIGN_OR_RETURN(std::string active, ActiveStack(meta));
+    if (active == name) return FailedPrecondition("stack '" + name + "' is the active stack; 'baton stack set' another first");
+    return meta.DeleteStack(name);
+  });
+}
+
+Status DeleteComponent(MetadataStore& meta, const std::string& type, const std::string& name) {
+  if (name == kDefault) return FailedPrecondition("the default " + KindName(type) + " cannot be deleted");
+  return meta.DeleteComponent(type, name);
 }
 
 std::vector<Diagnostic> CheckFlavorSettings(const PipelineSpec& spec, const FlavorRegistry& registry) {

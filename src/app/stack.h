@@ -37,6 +37,23 @@ struct ResolvedStack {
 // The stack `name`, or the workspace's active stack when name is "".
 Result<ResolvedStack> ResolveStack(MetadataStore& meta, const Flavors& flavors, const std::string& name);
 
+// Changes to stacks and components under the rules of a workspace, above the store's integrity
+// checks (a stack's components exist; a component a stack uses stays): the `default` stack and
+// the `default` components are what a new workspace runs on and stay as they are, and the active
+// stack cannot be deleted. A broken rule is FailedPrecondition; the store's errors pass through.
+
+// The name of the active stack (the `active_stack` setting; `default` when unset).
+Result<std::string> ActiveStack(MetadataStore& meta);
+// Makes an existing stack the active one.
+Status SetActiveStack(MetadataStore& meta, const std::string& name);
+// Changes the components of a stack other than the default one.
+Status UpdateStack(MetadataStore& meta, const StackRecord& stack);
+// Deletes a stack that is neither the default nor the active one.
+Status DeleteStack(MetadataStore& meta, const std::string& name);
+// Deletes a component other than a default one (`type` as stored: orchestrator, artifact_store,
+// container_registry).
+Status DeleteComponent(MetadataStore& meta, const std::string& type, const std::string& name);
+
 // Checks every `orchestrator.FLAVOR` settings block of the pipeline (after any run config)
 // against the flavors' schemas: unknown flavors and keys are errors at their file:line:column.
 std::vector<Diagnostic> CheckFlavorSettings(const PipelineSpec& spec, const FlavorRegistry& registry);

@@ -218,7 +218,7 @@ int ComponentDescribe(ComponentType t, const std::string& name, const std::strin
 int ComponentDelete(ComponentType t, const std::string& name) {
   auto ws = OpenCurrentWorkspace();
   if (!ws.ok()) return Fail(ws.status());
-  Status st = ws->meta->DeleteComponent(ComponentTypeName(t), name);
+  Status st = DeleteComponent(*ws->meta, ComponentTypeName(t), name);
   if (!st.ok()) return Fail(st);
   std::printf("Deleted %s %s\n", Kind(t).c_str(), name.c_str());
   return 0;
@@ -285,12 +285,12 @@ int StackRegister(const StackArgs& a, bool update) {
     if (s.orchestrator.empty()) s.orchestrator = "default";
     if (s.artifact_store.empty()) s.artifact_store = "default";
   }
-  Status st = update ? ws->meta->UpdateStack(s) : ws->meta->CreateStack(s);
+  Status st = update ? UpdateStack(*ws->meta, s) : ws->meta->CreateStack(s);
   if (!st.ok()) return Fail(st);
   std::printf("%s stack %s (orchestrator %s, artifact store %s)\n", update ? "Updated" : "Registered", a.name.c_str(),
               s.orchestrator.c_str(), s.artifact_store.c_str());
   if (a.set) {
-    st = ws->meta->SetSetting("active_stack", a.name);
+    st = SetActiveStack(*ws->meta, a.name);
     if (!st.ok()) return Fail(st);
     std::printf("Active stack: %s\n", a.name.c_str());
   }
@@ -302,7 +302,7 @@ int StackList(const std::string& output) {
   if (!ws.ok()) return Fail(ws.status());
   auto list = ws->meta->ListStacks();
   if (!list.ok()) return Fail(list.status());
-  auto active = ws->meta->GetSetting("active_stack", "default");
+  auto active = ActiveStack(*ws->meta);
   if (!active.ok()) return Fail(active.status());
   if (output == "json") {
     Json out = Json::array();
@@ -323,7 +323,7 @@ int StackDescribe(const std::string& name, const std::string& output) {
   if (!ws.ok()) return Fail(ws.status());
   auto flavors = LoadFlavors(*ws->meta);
   if (!flavors.ok()) return Fail(flavors.status());
-  auto active = ws->meta->GetSetting("active_stack", "default");
+  auto active = ActiveStack(*ws->meta);
   if (!active.ok()) return Fail(active.status());
   auto s = ResolveStack(*ws->meta, **flavors, name);
   if (!s.ok()) return Fail(s.status());
@@ -344,9 +344,7 @@ int StackDescribe(const std::string& name, const std::string& output) {
 int StackSet(const std::string& name) {
   auto ws = OpenCurrentWorkspace();
   if (!ws.ok()) return Fail(ws.status());
-  auto s = ws->meta->GetStack(name);
-  if (!s.ok()) return Fail(s.status());
-  Status st = ws->meta->SetSetting("active_stack", name);
+  Status st = SetActiveStack(*ws->meta, name);
   if (!st.ok()) return Fail(st);
   std::printf("Active stack: %s\n", name.c_str());
   return 0;
@@ -355,7 +353,7 @@ int StackSet(const std::string& name) {
 int StackDelete(const std::string& name) {
   auto ws = OpenCurrentWorkspace();
   if (!ws.ok()) return Fail(ws.status());
-  Status st = ws->meta->DeleteStack(name);
+  Status st = DeleteStack(*ws->meta, name);
   if (!st.ok()) return Fail(st);
   std::printf("Deleted stack %s\n", name.c_str());
   return 0;

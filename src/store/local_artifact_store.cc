@@ -27,7 +27,14 @@ class LocalArtifactStore : public ArtifactStore {
 
   Result<StoredObject> Put(const std::string& staged) override {
     BATON_ASSIGN_OR_RETURN(TreeDigest d, DigestPath(staged));
-    BATON_RETURN_IF_ERROR(fs::MakeReadOnly(staged));
+    // Moving a directory to another parent needs write permission on it (its ".." changes), so a
+    // tree is made read-only below its top before the rename and at its top after it.
+    if (d.is_dir) {
+      BATON_ASSIGN_OR_RETURN(auto names, fs::ListDir(staged));
+      for (const auto& n : names) BATON_RETURN_IF_ERROR(fs::MakeReadOnly(staged + "/" + n));
+    } else {
+      BATON_RETURN_IF_ERROR(fs::MakeReadOnly(staged));
+    }
     std::string dest = ObjectPath(d.digest);
     StoredObject obj{d.digest, d.size, d.is_dir, "file://" + dest};
     if (fs::Exists(dest)) {  // deduplicated: the same content is already published
@@ -45,6 +52,7 @@ class LocalArtifactStore : public ArtifactStore {
       }
       return Internal("cannot publish artifact " + staged + ": " + moved.message());
     }
+    if (d.is_dir) BATON_RETURN_IF_ERROR(fs::Chmod(dest, 0555));
     return obj;
   }
 
@@ -57,11 +65,12 @@ class LocalArtifactStore : public ArtifactStore {
 
   bool Exists(const std::string& digest) override { return ValidDigest(digest) && fs::Exists(ObjectPath(digest)); }
 
+  // Walks the object (the store keeps no record of sizes): symlinks inside a tree are neither
+  // followed nor counted, as when Put measured it.
   Result<StoredObject> Stat(const std::string& digest) override {
     BATON_ASSIGN_OR_RETURN(std::string p, Get(digest));
-    StoredObject obj{digest, 0, fs::IsDir(p), "file://" + p};
-    BATON_RETURN_IF_ERROR(AddSizes(p, &obj.size));
-    return obj;
+    BATON_ASSIGN_OR_RETURN(TreeDigest d, DigestPath(p));
+    return StoredObject{digest, d.size, d.is_dir, "file://" + p};
   }
 
   Status Export(const std::string& digest, const std::string& dest) override {
@@ -76,17 +85,30 @@ class LocalArtifactStore : public ArtifactStore {
     if (!fs::Exists(src)) return Status::Ok();
     BATON_RETURN_IF_ERROR(fs::MakeDirs(root_ + "/quarantine"));
     std::string dest = root_ + "/quarantine/" + digest + "." + std::to_string(NowMicros());
+    // A read-only directory cannot move to another parent; make its top writable first.
+    const bool dir = fs::IsDir(src);
+    if (dir) BATON_RETURN_IF_ERROR(fs::Chmod(src, 0755));
     Status moved = fs::Rename(src, dest);
-    if (!moved.ok()) return Internal("cannot move damaged artifact " + src + " aside: " + moved.message());
+    if (!moved.ok()) {
+      if (dir) (void)fs::Chmod(src, 0555);
+      return Internal("cannot move damaged artifact " + src + " aside: " + moved.message());
+    }
     return Status::Ok();
   }
 
+  // Writes the blob in a directory of its own under staging and renames it into place, so that
+  // writers of one key (threads or processes) never share a temporary file. Writers racing on a
+  // key that does not exist yet each publish a whole blob; the last rename stays.
   Status PutBlob(const std::string& key, const std::string& content) override {
     BATON_RETURN_IF_ERROR(CheckKey(key));
     std::string p = root_ + "/blobs/" + key;
     if (fs::Exists(p)) return Status::Ok();
     BATON_RETURN_IF_ERROR(fs::MakeDirs(fs::Dirname(p)));
-    return fs::WriteFileAtomic(p, content);
+    BATON_ASSIGN_OR_RETURN(std::string tmp, fs::MakeTempDir(StagingDir() + "/blob"));
+    Status st = fs::WriteFileAtomic(tmp + "/blob", content);
+    if (st.ok() && !fs::Exists(p)) st = fs::Rename(tmp + "/blob", p);
+    Status removed = fs::RemoveTree(tmp);
+    return st.ok() ? removed : st;
   }
 
   Result<std::string> GetBlob(const std::string& key) override {
@@ -104,16 +126,6 @@ class LocalArtifactStore : public ArtifactStore {
   static Status CheckKey(const std::string& key) {
     if (key.empty() || key[0] == '/' || key.find("..") != std::string::npos || key.find('\0') != std::string::npos)
       return InvalidArgument("bad blob key '" + key + "'");
-    return Status::Ok();
-  }
-  static Status AddSizes(const std::string& path, uint64_t* total) {
-    if (!fs::IsDir(path)) {
-      int64_t n = fs::FileSize(path);
-      if (n > 0) *total += static_cast<uint64_t>(n);
-      return Status::Ok();
-    }
-    BATON_ASSIGN_OR_RETURN(auto names, fs::ListDir(path));
-    for (const auto& n : names) BATON_RETURN_IF_ERROR(AddSizes(path + "/" + n, total));
     return Status::Ok();
   }
 

@@ -197,17 +197,19 @@ class SqliteStore : public MetadataStore {
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK) return Unavailable("cannot open metadata store " + path + ": " + sqlite3_errstr(rc));
     sqlite3_busy_timeout(db_, 30000);
-    BATON_RETURN_IF_ERROR(Exec("PRAGMA journal_mode=WAL"));
-    BATON_RETURN_IF_ERROR(Exec("PRAGMA synchronous=NORMAL"));
-    BATON_RETURN_IF_ERROR(Exec("PRAGMA foreign_keys=ON"));
+    // Switching a new database to WAL takes an exclusive lock and answers SQLITE_BUSY at once,
+    // without the busy handler, while another connection opens the same file: retried.
+    BATON_RETURN_IF_ERROR(ExecRetrying("PRAGMA journal_mode=WAL"));
+    BATON_RETURN_IF_ERROR(ExecRetrying("PRAGMA synchronous=NORMAL"));
+    BATON_RETURN_IF_ERROR(ExecRetrying("PRAGMA foreign_keys=ON"));
     // Checkpoints (which fsync) every ~40 MB of WAL instead of every 4 MB: a step writes a few
     // dozen KB of pages, and a checkpoint per hundred steps showed in per-step overhead.
-    BATON_RETURN_IF_ERROR(Exec("PRAGMA wal_autocheckpoint=10000"));
-    BATON_RETURN_IF_ERROR(Exec("PRAGMA journal_size_limit=67108864"));
+    BATON_RETURN_IF_ERROR(ExecRetrying("PRAGMA wal_autocheckpoint=10000"));
+    BATON_RETURN_IF_ERROR(ExecRetrying("PRAGMA journal_size_limit=67108864"));
     // Savepoints inside a batch keep their undo records in memory, not in a temporary file,
     // and a batch of a thousand cached steps fits the page cache without spilling mid-way.
-    BATON_RETURN_IF_ERROR(Exec("PRAGMA temp_store=MEMORY"));
-    BATON_RETURN_IF_ERROR(Exec("PRAGMA cache_size=-32768"));
+    BATON_RETURN_IF_ERROR(ExecRetrying("PRAGMA temp_store=MEMORY"));
+    BATON_RETURN_IF_ERROR(ExecRetrying("PRAGMA cache_size=-32768"));
     return Migrate();
   }
 
@@ -233,10 +235,10 @@ class SqliteStore : public MetadataStore {
     return Txn([&]() -> Status {
       BATON_ASSIGN_OR_RETURN(int64_t pid, PipelineId(r.pipeline));
       Query q(S("INSERT INTO runs(id, pipeline_id, snapshot_hash, status, reason, created_at, started_at, "
-                "stack, orchestrator, host, pid, pid_start, attempt, parameters, pipeline_file) "
-                "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
+                "ended_at, stack, orchestrator, host, pid, pid_start, attempt, parameters, pipeline_file) "
+                "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
       q.Bind(r.id).Bind(pid).Bind(r.snapshot_hash).Bind(ToString(r.status)).Bind(r.reason).Bind(r.created_at)
-          .Bind(r.started_at).Bind(r.stack).Bind(r.orchestrator).Bind(r.host).Bind(r.pid).Bind(r.pid_start)
+          .Bind(r.started_at).Bind(r.ended_at).Bind(r.stack).Bind(r.orchestrator).Bind(r.host).Bind(r.pid).Bind(r.pid_start)
           .Bind(r.attempt).Bind(r.parameters).Bind(r.pipeline_file);
       return Done(q.Step(), "create run");
     });
@@ -249,8 +251,9 @@ class SqliteStore : public MetadataStore {
         Query q(S("UPDATE runs SET status = ?, reason = ?, ended_at = ? WHERE id = ?"));
         q.Bind(ToString(status)).Bind(reason).Bind(ended_at).Bind(id);
         BATON_RETURN_IF_ERROR(Done(q.Step(), "update run"));
+        if (sqlite3_changes(db_) != 1) return NotFound("no run '" + id + "'");
       }
-      if (status == RunStatus::kRunning) return Status::Ok();
+      if (!Ended(status)) return Status::Ok();
       // A run that ends leaves no step run behind as running (only after a baton error can
       // there be one: its process was terminated).
       Query q(S("UPDATE step_runs SET status = 'interrupted', reason = ?, ended_at = ? WHERE run_id = ? AND status = 'running'"));
@@ -265,8 +268,10 @@ class SqliteStore : public MetadataStore {
                 "attempt = attempt + 1 WHERE id = ? AND status != 'running'"));
       q.Bind(pid).Bind(pid_start).Bind(host).Bind(id);
       BATON_RETURN_IF_ERROR(Done(q.Step(), "claim run"));
-      if (sqlite3_changes(db_) != 1) return FailedPrecondition("run " + id + " is running; stop it first");
-      return Status::Ok();
+      if (sqlite3_changes(db_) == 1) return Status::Ok();
+      BATON_ASSIGN_OR_RETURN(bool exists, RunExists(id));
+      if (!exists) return NotFound("no run '" + id + "'");
+      return FailedPrecondition("run " + id + " is running; stop it first");
     });
   }
 
@@ -277,6 +282,11 @@ class SqliteStore : public MetadataStore {
         Query q(S("UPDATE runs SET status = 'interrupted', reason = ?, ended_at = ? WHERE id = ? AND status = 'running'"));
         q.Bind(reason).Bind(now).Bind(id);
         BATON_RETURN_IF_ERROR(Done(q.Step(), "mark run interrupted"));
+      }
+      if (sqlite3_changes(db_) != 1) {
+        // Not running: nothing changes, not even a step run still marked running.
+        BATON_ASSIGN_OR_RETURN(bool exists, RunExists(id));
+        return exists ? Status::Ok() : NotFound("no run '" + id + "'");
       }
       Query q(S("UPDATE step_runs SET status = 'interrupted', reason = ?, ended_at = ? WHERE run_id = ? AND status = 'running'"));
       q.Bind(reason).Bind(now).Bind(id);
@@ -382,6 +392,7 @@ class SqliteStore : public MetadataStore {
         q.Bind(ToString(r.status)).Bind(r.reason).Bind(r.ended_at).Bind(r.exit_code).Bind(r.cache_key)
             .Bind(r.cached_from).Bind(r.metadata).Bind(r.pid).Bind(r.id);
         BATON_RETURN_IF_ERROR(Done(q.Step(), "finish step run"));
+        if (sqlite3_changes(db_) != 1) return NotFound("no step run " + std::to_string(r.id));
       }
       for (auto& a : *arts) {
         {
@@ -628,7 +639,6 @@ class SqliteStore : public MetadataStore {
 
   Status DeleteComponent(const std::string& type, const std::string& name) override {
     return Txn([&]() -> Status {
-      if (name == "default") return FailedPrecondition("the default " + Kind(type) + " cannot be deleted");
       // Stacks name their orchestrator and artifact store; other components are referenced from
       // component configs and are checked when a run resolves its stack.
       std::string col = type == "orchestrator" ? "orchestrator" : type == "artifact_store" ? "artifact_store" : "";
@@ -668,7 +678,6 @@ class SqliteStore : public MetadataStore {
 
   Status UpdateStack(const StackRecord& s) override {
     return Txn([&]() -> Status {
-      if (s.name == "default") return FailedPrecondition("the default stack cannot be changed; register a new stack");
       BATON_RETURN_IF_ERROR(CheckStackComponents(s));
       Query q(S("UPDATE stacks SET orchestrator = ?, artifact_store = ?, updated_at = ? WHERE name = ?"));
       q.Bind(s.orchestrator).Bind(s.artifact_store).Bind(NowMicros()).Bind(s.name);
@@ -708,9 +717,6 @@ class SqliteStore : public MetadataStore {
 
   Status DeleteStack(const std::string& name) override {
     return Txn([&]() -> Status {
-      if (name == "default") return FailedPrecondition("the default stack cannot be deleted");
-      BATON_ASSIGN_OR_RETURN(std::string active, GetSetting("active_stack", "default"));
-      if (active == name) return FailedPrecondition("stack '" + name + "' is the active stack; 'baton stack set' another first");
       Query q(S("DELETE FROM stacks WHERE name = ?"));
       q.Bind(name);
       BATON_RETURN_IF_ERROR(Done(q.Step(), "delete stack"));
@@ -809,12 +815,22 @@ class SqliteStore : public MetadataStore {
       prepare_error_.clear();
       return Internal(m);
     }
-    int code = sqlite3_errcode(db_);
+    int code = sqlite3_extended_errcode(db_);
     std::string msg = "metadata store: " + what + ": " + sqlite3_errmsg(db_);
-    if (code == SQLITE_BUSY || code == SQLITE_LOCKED) return Unavailable(msg);
-    if (code == SQLITE_FULL) return ResourceExhausted(msg);
-    if (code == SQLITE_CONSTRAINT) return AlreadyExists(msg);
-    return Internal(msg);
+    switch (code & 0xff) {
+      case SQLITE_BUSY:
+      case SQLITE_LOCKED:
+        return Unavailable(msg);
+      case SQLITE_FULL:
+        return ResourceExhausted(msg);
+      case SQLITE_CONSTRAINT:
+        // A key that is taken, a reference to a record that does not exist, or a bad value.
+        if (code == SQLITE_CONSTRAINT_PRIMARYKEY || code == SQLITE_CONSTRAINT_UNIQUE) return AlreadyExists(msg);
+        if (code == SQLITE_CONSTRAINT_FOREIGNKEY) return NotFound(msg + " (it names a record the store does not have)");
+        return InvalidArgument(msg);
+      default:
+        return Internal(msg);
+    }
   }
   Status Done(int rc, const std::string& what) { return rc == SQLITE_DONE || rc == SQLITE_ROW ? Status::Ok() : Err(what); }
 
@@ -837,6 +853,15 @@ class SqliteStore : public MetadataStore {
       return Internal("metadata store: " + m);
     }
     return Status::Ok();
+  }
+
+  // Exec, retried (like BEGIN IMMEDIATE) while the database is busy.
+  Status ExecRetrying(const char* sql) {
+    for (int attempt = 0;; ++attempt) {
+      Status s = Exec(sql);
+      if (s.code() != Code::kUnavailable || attempt >= 100) return s;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5 + attempt));
+    }
   }
 
   Status BeginBatch() override {
@@ -890,6 +915,15 @@ class SqliteStore : public MetadataStore {
       }
       return s;
     }
+  }
+
+  Result<bool> RunExists(const std::string& id) {
+    Query q(S("SELECT 1 FROM runs WHERE id = ?"));
+    q.Bind(id);
+    int rc = q.Step();
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    return Err("read run");
   }
 
   Result<int64_t> PipelineId(const std::string& name) {
