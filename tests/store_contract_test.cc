@@ -993,7 +993,9 @@ TEST_P(MetadataStoreContract, ComponentsCreateReadUpdateDelete) {
       m().CreateComponent({"container_registry", "reg", "default", R"({"uri":"r.io"})", 0, 0}));
   ASSERT_OK(m().CreateComponent({"orchestrator", "a0", "local", "{}", 0, 0}));
   std::vector<std::string> names;
-  for (const auto& x : *m().ListComponents("orchestrator")) names.push_back(x.name);
+  auto orchestrators = m().ListComponents("orchestrator");
+  ASSERT_OK(orchestrators.status());
+  for (const auto& x : *orchestrators) names.push_back(x.name);
   EXPECT_EQ(names, (std::vector<std::string>{"a0", "default", "o1"}));  // by name
   EXPECT_EQ(m().ListComponents("container_registry")->size(), 1u);
   EXPECT_TRUE(m().ListComponents("nosuch")->empty());
