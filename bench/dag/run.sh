@@ -2,7 +2,8 @@
 # Time the same DAGs under a plain-sh baseline, make, ninja and baton, side by side.
 # usage: bench/dag/run.sh [SHAPE...]     (default: chain200 fan500 layered1000)
 # env:   RUNS (default 5), KINDS (default "noop files"), JOBS (default 2),
-#        BATON (default <repo>/build/release/baton)
+#        BATON (default <repo>/build/release/baton),
+#        BATON_BASE (another baton build, e.g. of an earlier commit, timed beside it as baton-base)
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -27,6 +28,9 @@ else
   baton=
 fi
 
+base=${BATON_BASE:-}
+[ -z "$base" ] || [ -x "$base" ] || { echo "BATON_BASE=$base is not an executable" >&2; exit 2; }
+
 work=$(mktemp -d "${TMPDIR:-/tmp}/baton-dag.XXXXXX")
 trap 'rm -rf "$work"' EXIT; trap 'exit 130' INT TERM
 clean='rm -rf out .ninja_log && mkdir out'
@@ -40,7 +44,7 @@ check() {  # check NAME STEPS KIND CMD...
     sh -c "$clean"
     if ! out=$("$@" 2>&1); then echo "FAIL: $name exited non-zero:"; echo "$out" | tail -5; return 1; fi
     case $name:$kind in
-      baton:*) return 0 ;;  # its outputs live in .baton/; the exit status is all we check
+      baton:*|baton-base:*) return 0 ;;  # its outputs live in .baton/; the exit status is all we check
       *:files) n=$(ls out | wc -l) ;;
       make:noop) n=$(echo "$out" | grep -cx true) ;;
       ninja:noop) n=$(echo "$out" | grep -c '^\[[0-9]*/[0-9]*\] true$') ;;
@@ -65,6 +69,11 @@ for shape in $shapes; do
     if [ -n "$baton" ]; then
       "$baton" init >/dev/null || { echo "baton init failed" >&2; exit 1; }
       names+=(baton); cmds+=("$baton run pipeline.yaml $baton_args")
+    fi
+    if [ -n "$base" ]; then
+      # Its own workspace, so that neither build reads the other's records.
+      BATON_DIR=.baton-base "$base" init >/dev/null || { echo "baton-base init failed" >&2; exit 1; }
+      names+=(baton-base); cmds+=("BATON_DIR=.baton-base $base run pipeline.yaml $baton_args")
     fi
     ok=1
     for i in "${!names[@]}"; do

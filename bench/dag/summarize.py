@@ -57,6 +57,18 @@ def main(paths):
                    fmt(diff(b, med["ninja"]), "+.3f"), fmt(diff(b, med["make"]), "+.3f"),
                    fmt(ratio(b, med["ninja"]), ".2f") + "×" * (b is not None),
                    fmt(ratio(b, med["make"]), ".2f") + "×" * (b is not None)]))
+    if any("baton-base" in med for _, med in data):
+        print("\n### baton against baton-base (BATON_BASE: another build, same runs)\n")
+        print(row(["shape", "kind", "baton (s)", "baton-base (s)", "baton / baton-base",
+                   "baton / ninja", "baton-base / ninja"]))
+        print(row(["---"] * 7))
+        for meta, med in data:
+            b, base, nin = med.get("baton"), med.get("baton-base"), med["ninja"]
+            if b is None or base is None:
+                continue
+            print(row([meta["shape"], meta["kind"], fmt(b, ".3f"), fmt(base, ".3f"),
+                       fmt(b / base, ".3f") + "×", fmt(b / nin, ".2f") + "×",
+                       fmt(base / nin, ".2f") + "×"]))
     print("\nprocess = baseline / steps (one `/bin/sh -c CMD` per step, sequential); "
           "overhead = (tool − ideal -j2) / steps; medians over all timed runs.")
 

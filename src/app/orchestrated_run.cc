@@ -331,13 +331,8 @@ Result<RunSummary> ExecuteOrchestrated(Workspace& ws, const PipelineSpec& spec, 
   observer->OnRunStart(plan);
   const int64_t t0 = MonotonicMicros();
 
-  RunContext ctx;
-  ctx.env = PosixEnv();
-  ctx.spec = &spec;
-  ctx.run_id = run_id;
-  ctx.snapshot_hash = snapshot_hash;
-  ctx.logs_dir = ws.LogsDir(run_id);
-  StepRunner runner(ctx, ws.meta.get(), ws.artifacts.get());
+  StepRunner runner(MakeRunContext(spec, run_id, snapshot_hash, ws.LogsDir(run_id)), ws.meta.get(),
+                    ws.artifacts.get());
   BackendReports reports;
   reports.Attach(&req);
   RunFollower follower(ws, spec, run_id, observer);

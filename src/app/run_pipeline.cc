@@ -110,6 +110,19 @@ Status UseStackArtifactStore(Workspace& ws, const PipelineSpec& spec) {
   return Status::Ok();
 }
 
+RunContext MakeRunContext(const PipelineSpec& spec, const std::string& run_id, const std::string& snapshot_hash,
+                          const std::string& logs_dir) {
+  RunContext ctx;
+  ctx.env = PosixEnv();
+  ctx.spec = &spec;
+  ctx.run_id = run_id;
+  ctx.snapshot_hash = snapshot_hash;
+  ctx.logs_dir = logs_dir;
+  ctx.kill_grace_us = StackKillGrace(spec);
+  ctx.flavor = StackFlavor(spec);
+  return ctx;
+}
+
 int64_t StackKillGrace(const PipelineSpec& spec) {
   if (!spec.stack.is_object()) return 0;
   // The orchestrator's `kill_grace`, for the flavors that have one.
@@ -171,16 +184,9 @@ Result<RunSummary> ExecuteRun(Workspace& ws, const PipelineSpec& spec, const std
   for (const auto& [name, n] : progress.next_attempt)
     if (int i = plan.index(name); i >= 0) first_attempt[i] = n;
 
-  RunContext ctx;
-  ctx.env = PosixEnv();
-  ctx.spec = &spec;
-  ctx.run_id = run_id;
-  ctx.snapshot_hash = snapshot_hash;
-  ctx.logs_dir = ws.LogsDir(run_id);
+  RunContext ctx = MakeRunContext(spec, run_id, snapshot_hash, ws.LogsDir(run_id));
   ctx.use_cache = opts.use_cache;
   ctx.explain = opts.explain;
-  ctx.kill_grace_us = StackKillGrace(spec);
-  ctx.flavor = StackFlavor(spec);
   StepRunner runner(ctx, ws.meta.get(), ws.artifacts.get());
   BATON_RETURN_IF_ERROR(fs::MakeDirs(ctx.logs_dir));
   launcher->SetPidJournal(ctx.logs_dir + "/.pids");

@@ -52,6 +52,11 @@ Status UseStackArtifactStore(Workspace& ws, const PipelineSpec& spec);
 // The kill grace the stack's orchestrator config sets (`kill_grace`), or 0.
 int64_t StackKillGrace(const PipelineSpec& spec);
 
+// What a StepRunner needs for steps of `run_id` (clock and files of this process, the stack's
+// kill grace and flavor); caching on, no --explain.
+RunContext MakeRunContext(const PipelineSpec& spec, const std::string& run_id, const std::string& snapshot_hash,
+                          const std::string& logs_dir);
+
 // Steps at once: -j wins over the orchestrator component's `jobs`, then one per core.
 int JobsFor(const PipelineSpec& spec, const RunOptions& opts);
 Capacity LocalCapacity(int jobs);

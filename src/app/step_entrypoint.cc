@@ -172,15 +172,8 @@ Result<StepOutcome> Run(const StepEntrypointOptions& opts, int* attempt_out) {
   BATON_ASSIGN_OR_RETURN(int attempt, FirstAttempt(*meta, opts, run.id));
   *attempt_out = attempt;
   BATON_RETURN_IF_ERROR(fs::MakeDirs(opts.logs_dir));
-  RunContext ctx;
-  ctx.env = PosixEnv();
-  ctx.spec = &spec;
-  ctx.run_id = run.id;
-  ctx.snapshot_hash = hash;
-  ctx.logs_dir = opts.logs_dir;
+  RunContext ctx = MakeRunContext(spec, run.id, hash, opts.logs_dir);
   ctx.use_cache = !opts.no_cache;
-  ctx.kill_grace_us = StackKillGrace(spec);
-  ctx.flavor = StackFlavor(spec);
   StepRunner runner(ctx, meta.get(), artifacts.get());
   return RunAttempts(opts, runner, spec, index, attempt, attempt_out);
 }

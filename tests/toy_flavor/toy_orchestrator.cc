@@ -81,25 +81,17 @@ class ToyOrchestrator : public Orchestrator {
   Status Submit(const SubmitRequest& req) override {
     ProcessBackend backend(req, config_.value("binary", std::string()));
     DagDriver driver(req, &backend, {/*max_running=*/2, /*wait_slice_us=*/50'000});
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      driver_ = &driver;
-    }
-    Status st = driver.Run();
-    std::lock_guard<std::mutex> lock(mu_);
-    driver_ = nullptr;
-    return st;
+    auto registered = running_.Register(req.run_id, &driver);
+    return driver.Run();
   }
-  Status Stop(const std::string&) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (driver_) driver_->Stop();
+  Status Stop(const std::string& run_id) override {
+    running_.Stop(run_id);
     return Status::Ok();
   }
 
  private:
   Json config_;
-  std::mutex mu_;
-  DagDriver* driver_ = nullptr;
+  RunningDrivers running_;
 };
 
 }  // namespace

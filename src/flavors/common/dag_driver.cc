@@ -200,6 +200,25 @@ Status DagDriver::Run() {
   return Status::Ok();
 }
 
+RunningDrivers::Registration RunningDrivers::Register(const std::string& run_id, DagDriver* driver) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stopped_.erase(run_id)) driver->Stop();
+  drivers_[run_id] = driver;
+  return Registration(this, run_id);
+}
+
+RunningDrivers::Registration::~Registration() {
+  std::lock_guard<std::mutex> lock(owner_->mu_);
+  owner_->drivers_.erase(run_id_);
+}
+
+void RunningDrivers::Stop(const std::string& run_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = drivers_.find(run_id);
+  if (it == drivers_.end()) stopped_.insert(run_id);
+  else it->second->Stop();
+}
+
 std::vector<std::string> AttemptCommand(const StepJob& step, int attempt, const std::string& result_file, bool final) {
   std::vector<std::string> argv = step.command;
   argv.insert(argv.end(), {"--attempt", std::to_string(attempt), "--result", result_file});

@@ -13,6 +13,8 @@
 #include <atomic>
 #include <cstdint>
 #include <map>
+#include <mutex>
+#include <set>
 #include <optional>
 #include <string>
 #include <vector>
@@ -126,6 +128,33 @@ class DagDriver {
   int running_ = 0;
   std::atomic<bool> stop_requested_{false};
   bool stopping_ = false;
+};
+
+// The runs an orchestrator is driving, so that Stop (called from another thread) reaches the
+// run's driver, also when it comes before Submit has one. Thread-safe.
+class RunningDrivers {
+ public:
+  // Keeps `driver` registered for the run while it lives.
+  class Registration {
+   public:
+    Registration(RunningDrivers* owner, std::string run_id) : owner_(owner), run_id_(std::move(run_id)) {}
+    Registration(const Registration&) = delete;
+    Registration& operator=(const Registration&) = delete;
+    ~Registration();
+
+   private:
+    RunningDrivers* owner_;
+    std::string run_id_;
+  };
+  // Registers the run's driver; a stop that came before stops it at once.
+  [[nodiscard]] Registration Register(const std::string& run_id, DagDriver* driver);
+  // Stops the run's driver, or the driver it gets next.
+  void Stop(const std::string& run_id);
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, DagDriver*> drivers_;
+  std::set<std::string> stopped_;  // runs stopped before they had a driver
 };
 
 // The step entrypoint of `step` for exactly attempt `attempt`, writing its result to

@@ -120,15 +120,10 @@ Status LocalDockerOrchestrator::Submit(const SubmitRequest& req) {
   DriverOptions options;
   options.max_running = std::max(1, req.jobs);
   DagDriver driver(req, &backend, options);
+  Status st;
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (stopped_.erase(req.run_id)) driver.Stop();
-    drivers_[req.run_id] = &driver;
-  }
-  Status st = driver.Run();
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    drivers_.erase(req.run_id);
+    auto registered = running_.Register(req.run_id, &driver);
+    st = driver.Run();
   }
   backend.Finish();
   return st;
@@ -136,13 +131,7 @@ Status LocalDockerOrchestrator::Submit(const SubmitRequest& req) {
 
 Status LocalDockerOrchestrator::Stop(const std::string& run_id) {
   if (!missing_engine_.empty()) return Status::Ok();  // it never started anything
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = drivers_.find(run_id);
-  if (it == drivers_.end()) {
-    stopped_.insert(run_id);
-    return Status::Ok();
-  }
-  it->second->Stop();
+  running_.Stop(run_id);
   return Status::Ok();
 }
 

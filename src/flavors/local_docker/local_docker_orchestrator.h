@@ -12,8 +12,6 @@
 
 #include <map>
 #include <memory>
-#include <mutex>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -57,9 +55,7 @@ class LocalDockerOrchestrator : public Orchestrator {
   std::string engine_;          // the CLI: podman or docker
   std::string missing_engine_;  // why the engine cannot be used, or ""
   ImageBuilder builder_;
-  std::mutex mu_;
-  std::map<std::string, DagDriver*> drivers_;  // the runs Submit is driving
-  std::set<std::string> stopped_;              // runs Stop reached before their Submit
+  RunningDrivers running_;
 };
 
 }  // namespace baton

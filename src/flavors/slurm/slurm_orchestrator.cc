@@ -378,22 +378,12 @@ class SlurmBackend : public StepBackend {
 Status SlurmOrchestrator::Submit(const SubmitRequest& req) {
   SlurmBackend backend(req, config_);
   DagDriver driver(req, &backend);
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (stopped_.erase(req.run_id)) driver.Stop();
-    drivers_[req.run_id] = &driver;
-  }
-  Status st = driver.Run();
-  std::lock_guard<std::mutex> lock(mu_);
-  drivers_.erase(req.run_id);
-  return st;
+  auto registered = running_.Register(req.run_id, &driver);
+  return driver.Run();
 }
 
 Status SlurmOrchestrator::Stop(const std::string& run_id) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = drivers_.find(run_id);
-  if (it == drivers_.end()) stopped_.insert(run_id);
-  else it->second->Stop();
+  running_.Stop(run_id);
   return Status::Ok();
 }
 

@@ -8,8 +8,6 @@
 // states become step failure reasons.
 
 #include <map>
-#include <mutex>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -46,9 +44,7 @@ class SlurmOrchestrator : public Orchestrator {
 
  private:
   Json config_;
-  std::mutex mu_;
-  std::map<std::string, DagDriver*> drivers_;  // the runs Submit is driving
-  std::set<std::string> stopped_;              // runs Stop reached before their Submit
+  RunningDrivers running_;
 };
 
 }  // namespace baton
