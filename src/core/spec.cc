@@ -221,87 +221,82 @@ std::string ParamToString(const Json& v) {
 // ---------------------------------------------------------------------------------------------
 // Validation shared by every front end.
 
-std::vector<Diagnostic> ValidatePipeline(const PipelineSpec& spec) {
-  std::vector<Diagnostic> d;
-  auto err = [&](const Location& loc, std::string msg) { d.push_back({loc, std::move(msg)}); };
+namespace {
+
+using Report = std::function<void(const Location&, std::string)>;
+
+// Names of the pipeline, its steps and parameters; fills `by_name`.
+void ValidateNames(const PipelineSpec& spec, std::map<std::string, const StepSpec*>* by_name, const Report& err) {
   Location top{spec.file, 0, 0};
   if (spec.name.empty()) err(top, "pipeline has no name");
   else if (!IsValidStepName(spec.name))
     err(top, "invalid pipeline name '" + spec.name + "' (use [A-Za-z0-9_-], at most 63 characters)");
   if (spec.steps.empty()) err(top, "pipeline has no steps");
-
-  std::map<std::string, const StepSpec*> by_name;
   for (const auto& s : spec.steps) {
     if (!IsValidStepName(s.name))
       err(s.loc, "invalid step name '" + s.name + "' (use [A-Za-z0-9_-], at most 63 characters)");
-    if (!by_name.emplace(s.name, &s).second) err(s.loc, "duplicate step '" + s.name + "'");
+    if (!by_name->emplace(s.name, &s).second) err(s.loc, "duplicate step '" + s.name + "'");
   }
   for (auto it = spec.parameters.begin(); it != spec.parameters.end(); ++it)
     if (!IsValidParamName(it.key()))
       err(top, "invalid parameter name '" + it.key() + "' (use [A-Za-z_][A-Za-z0-9_]*)");
+}
 
-  for (const auto& s : spec.steps) {
-    std::set<std::string> outs, ins;
-    for (const auto& o : s.outputs) {
-      if (!IsValidStepName(o)) err(s.loc, "step '" + s.name + "': invalid output name '" + o + "'");
-      if (!outs.insert(o).second) err(s.loc, "step '" + s.name + "': duplicate output '" + o + "'");
-    }
-    for (const auto& in : s.inputs) {
-      if (!IsValidStepName(in.name))
-        err(in.loc, "step '" + s.name + "': invalid input name '" + in.name + "'");
-      if (!ins.insert(in.name).second)
-        err(in.loc, "step '" + s.name + "': duplicate input '" + in.name + "'");
-      auto p = by_name.find(in.step);
-      if (p == by_name.end()) {
-        err(in.loc, "step '" + s.name + "': input '" + in.name + "' names unknown step '" + in.step + "'");
-        continue;
-      }
-      const auto& po = p->second->outputs;
-      if (std::find(po.begin(), po.end(), in.output) == po.end()) {
-        std::string have;
-        for (const auto& o : po) have += (have.empty() ? "" : ", ") + o;
-        err(in.loc, "step '" + s.name + "': input '" + in.name + "' names output '" + in.output +
-                        "' that step '" + in.step + "' does not declare" +
-                        (have.empty() ? " (it has no outputs)" : " (it has: " + have + ")"));
-      }
-    }
-    for (const auto& pname : s.params)
-      if (!spec.parameters.contains(pname))
-        err(s.loc, "step '" + s.name + "': 'params' names undeclared parameter '" + pname + "'");
-    for (const auto& a : s.after)
-      if (!by_name.count(a)) err(s.loc, "step '" + s.name + "': 'after' names unknown step '" + a + "'");
-    if (s.run.empty() || (s.shell && s.run[0].empty()))
-      err(s.run_loc.line ? s.run_loc : s.loc, "step '" + s.name + "' has an empty 'run' command");
-
-    // Templates in the command and in env values.
-    auto check_tmpl = [&](const std::string& t, const Location& loc, bool allow_outputs) {
-      auto pieces = ParseTemplate(t);
-      if (!pieces.ok()) {
-        err(loc, "step '" + s.name + "': " + pieces.status().message());
-        return;
-      }
-      for (const auto& p : *pieces) {
-        if (p.kind == TemplatePiece::kInput && !ins.count(p.text))
-          err(loc, "step '" + s.name + "': template names undeclared input '" + p.text + "'");
-        if (p.kind == TemplatePiece::kOutput && !outs.count(p.text))
-          err(loc, "step '" + s.name + "': template names undeclared output '" + p.text + "'");
-        if (p.kind == TemplatePiece::kOutput && !allow_outputs)
-          err(loc, "step '" + s.name + "': outputs cannot be used here");
-        if (p.kind == TemplatePiece::kParam && !spec.parameters.contains(p.text))
-          err(loc, "step '" + s.name + "': template names undeclared parameter '" + p.text + "'");
-      }
-    };
-    for (const auto& part : s.run) check_tmpl(part, s.run_loc.line ? s.run_loc : s.loc, true);
-    Settings eff = spec.EffectiveSettings(s);
-    for (const auto& [k, v] : eff.env) check_tmpl(v, s.loc, true);
-    for (const auto& [pool, n] : eff.pools)
-      if (!spec.pools.count(pool))
-        err(s.loc, "step '" + s.name + "': resources name pool '" + pool +
-                       "' that the pipeline's 'pools' does not declare");
+// A step's outputs and inputs (each input names a step and an output it declares); fills
+// the step's output and input names. (`after` is checked by the caller, in its order.)
+void ValidateEdges(const StepSpec& s, const std::map<std::string, const StepSpec*>& by_name, std::set<std::string>* outs,
+                   std::set<std::string>* ins, const Report& err) {
+  for (const auto& o : s.outputs) {
+    if (!IsValidStepName(o)) err(s.loc, "step '" + s.name + "': invalid output name '" + o + "'");
+    if (!outs->insert(o).second) err(s.loc, "step '" + s.name + "': duplicate output '" + o + "'");
   }
-  if (!d.empty()) return d;
+  for (const auto& in : s.inputs) {
+    if (!IsValidStepName(in.name)) err(in.loc, "step '" + s.name + "': invalid input name '" + in.name + "'");
+    if (!ins->insert(in.name).second) err(in.loc, "step '" + s.name + "': duplicate input '" + in.name + "'");
+    auto p = by_name.find(in.step);
+    if (p == by_name.end()) {
+      err(in.loc, "step '" + s.name + "': input '" + in.name + "' names unknown step '" + in.step + "'");
+      continue;
+    }
+    const auto& po = p->second->outputs;
+    if (std::find(po.begin(), po.end(), in.output) == po.end()) {
+      std::string have;
+      for (const auto& o : po) have += (have.empty() ? "" : ", ") + o;
+      err(in.loc, "step '" + s.name + "': input '" + in.name + "' names output '" + in.output + "' that step '" +
+                      in.step + "' does not declare" +
+                      (have.empty() ? " (it has no outputs)" : " (it has: " + have + ")"));
+    }
+  }
+}
 
-  // Cycles: depth-first search over producer and `after` edges; report the cycle itself.
+// Templates in a step's command and env values name only what the step declares.
+void ValidateTemplates(const PipelineSpec& spec, const StepSpec& s, const std::set<std::string>& outs,
+                       const std::set<std::string>& ins, const Report& err) {
+  auto check = [&](const std::string& t, const Location& loc) {
+    auto pieces = ParseTemplate(t);
+    if (!pieces.ok()) {
+      err(loc, "step '" + s.name + "': " + pieces.status().message());
+      return;
+    }
+    for (const auto& p : *pieces) {
+      if (p.kind == TemplatePiece::kInput && !ins.count(p.text))
+        err(loc, "step '" + s.name + "': template names undeclared input '" + p.text + "'");
+      if (p.kind == TemplatePiece::kOutput && !outs.count(p.text))
+        err(loc, "step '" + s.name + "': template names undeclared output '" + p.text + "'");
+      if (p.kind == TemplatePiece::kParam && !spec.parameters.contains(p.text))
+        err(loc, "step '" + s.name + "': template names undeclared parameter '" + p.text + "'");
+    }
+  };
+  for (const auto& part : s.run) check(part, s.run_loc.line ? s.run_loc : s.loc);
+  Settings eff = spec.EffectiveSettings(s);
+  for (const auto& [k, v] : eff.env) check(v, s.loc);
+  for (const auto& [pool, n] : eff.pools)
+    if (!spec.pools.count(pool))
+      err(s.loc, "step '" + s.name + "': resources name pool '" + pool + "' that the pipeline's 'pools' does not declare");
+}
+
+// Cycles: depth-first search over producer and `after` edges; reports the first cycle itself.
+void FindCycle(const PipelineSpec& spec, const std::map<std::string, const StepSpec*>& by_name, const Report& err) {
   std::map<std::string, int> state;  // 0 unvisited, 1 on stack, 2 done
   std::vector<std::string> stack;
   std::function<bool(const StepSpec&)> visit = [&](const StepSpec& s) -> bool {
@@ -317,10 +312,10 @@ std::vector<Diagnostic> ValidatePipeline(const PipelineSpec& spec) {
         std::string cycle;
         for (auto it = from; it != stack.end(); ++it) cycle += *it + " -> ";
         cycle += dep;
-        err(by_name[dep]->loc, "dependency cycle: " + cycle);
+        err(by_name.at(dep)->loc, "dependency cycle: " + cycle);
         return false;
       }
-      if (st == 0 && !visit(*by_name[dep])) return false;
+      if (st == 0 && !visit(*by_name.at(dep))) return false;
     }
     stack.pop_back();
     state[s.name] = 2;
@@ -328,6 +323,28 @@ std::vector<Diagnostic> ValidatePipeline(const PipelineSpec& spec) {
   };
   for (const auto& s : spec.steps)
     if (state[s.name] == 0 && !visit(s)) break;
+}
+
+}  // namespace
+
+std::vector<Diagnostic> ValidatePipeline(const PipelineSpec& spec) {
+  std::vector<Diagnostic> d;
+  Report err = [&](const Location& loc, std::string msg) { d.push_back({loc, std::move(msg)}); };
+  std::map<std::string, const StepSpec*> by_name;
+  ValidateNames(spec, &by_name, err);
+  for (const auto& s : spec.steps) {
+    std::set<std::string> outs, ins;
+    ValidateEdges(s, by_name, &outs, &ins, err);
+    for (const auto& pname : s.params)
+      if (!spec.parameters.contains(pname))
+        err(s.loc, "step '" + s.name + "': 'params' names undeclared parameter '" + pname + "'");
+    for (const auto& a : s.after)
+      if (!by_name.count(a)) err(s.loc, "step '" + s.name + "': 'after' names unknown step '" + a + "'");
+    if (s.run.empty() || (s.shell && s.run[0].empty()))
+      err(s.run_loc.line ? s.run_loc : s.loc, "step '" + s.name + "' has an empty 'run' command");
+    ValidateTemplates(spec, s, outs, ins, err);
+  }
+  if (d.empty()) FindCycle(spec, by_name, err);
   return d;
 }
 
