@@ -1,217 +1,25 @@
 // SQLite metadata store: WAL mode, one connection, prepared statements, versioned schema.
 // The schema is documented in docs/metadata-schema.md.
 
-#include <sqlite3.h>
-
-#include <map>
-#include <thread>
+#include "store/sqlite_store.h"
 
 #include "platform/fs.h"
-#include "store/sqlite_store.h"
+#include "store/sqlite_db.h"
+#include "store/sqlite_schema.h"
 
 namespace baton {
 namespace {
 
-constexpr int kSchemaVersion = 3;
-
-// Migration N brings the schema from version N-1 to N.
-const char* const kMigrations[] = {
-    nullptr,
-    R"sql(
-CREATE TABLE pipelines(
-  id INTEGER PRIMARY KEY,
-  name TEXT NOT NULL UNIQUE,
-  created_at INTEGER NOT NULL);
-CREATE TABLE snapshots(
-  hash TEXT PRIMARY KEY,
-  pipeline_id INTEGER NOT NULL REFERENCES pipelines(id),
-  body TEXT NOT NULL,
-  created_at INTEGER NOT NULL);
-CREATE TABLE runs(
-  id TEXT PRIMARY KEY,
-  pipeline_id INTEGER NOT NULL REFERENCES pipelines(id),
-  snapshot_hash TEXT NOT NULL REFERENCES snapshots(hash),
-  status TEXT NOT NULL,
-  reason TEXT NOT NULL DEFAULT '',
-  created_at INTEGER NOT NULL,
-  started_at INTEGER NOT NULL DEFAULT 0,
-  ended_at INTEGER NOT NULL DEFAULT 0,
-  stack TEXT NOT NULL,
-  orchestrator TEXT NOT NULL,
-  host TEXT NOT NULL DEFAULT '',
-  pid INTEGER NOT NULL DEFAULT 0,
-  pid_start INTEGER NOT NULL DEFAULT 0,
-  attempt INTEGER NOT NULL DEFAULT 1,
-  parameters TEXT NOT NULL DEFAULT '{}',
-  pipeline_file TEXT NOT NULL DEFAULT '');
-CREATE INDEX runs_pipeline ON runs(pipeline_id, created_at);
-CREATE INDEX runs_created ON runs(created_at);
-CREATE INDEX runs_status ON runs(status);
-CREATE TABLE step_runs(
-  id INTEGER PRIMARY KEY,
-  run_id TEXT NOT NULL REFERENCES runs(id),
-  step TEXT NOT NULL,
-  attempt INTEGER NOT NULL,
-  status TEXT NOT NULL,
-  reason TEXT NOT NULL DEFAULT '',
-  started_at INTEGER NOT NULL DEFAULT 0,
-  ended_at INTEGER NOT NULL DEFAULT 0,
-  exit_code INTEGER NOT NULL DEFAULT -1,
-  log_path TEXT NOT NULL DEFAULT '',
-  cache_key TEXT NOT NULL DEFAULT '',
-  cached_from INTEGER NOT NULL DEFAULT 0,
-  metadata TEXT NOT NULL DEFAULT '',
-  pid INTEGER NOT NULL DEFAULT 0,
-  command TEXT NOT NULL DEFAULT '',
-  cache_components TEXT NOT NULL DEFAULT '',
-  UNIQUE(run_id, step, attempt));
-CREATE INDEX step_runs_cache ON step_runs(cache_key, status);
-CREATE TABLE artifacts(
-  id INTEGER PRIMARY KEY,
-  step_run_id INTEGER NOT NULL REFERENCES step_runs(id),
-  run_id TEXT NOT NULL,
-  pipeline TEXT NOT NULL,
-  step TEXT NOT NULL,
-  name TEXT NOT NULL,
-  version INTEGER NOT NULL,
-  digest TEXT NOT NULL,
-  size INTEGER NOT NULL,
-  kind TEXT NOT NULL,
-  uri TEXT NOT NULL,
-  created_at INTEGER NOT NULL);
-CREATE INDEX artifacts_digest ON artifacts(digest);
-CREATE INDEX artifacts_version ON artifacts(pipeline, step, name, version);
-CREATE TABLE step_outputs(
-  step_run_id INTEGER NOT NULL REFERENCES step_runs(id),
-  name TEXT NOT NULL,
-  artifact_id INTEGER NOT NULL REFERENCES artifacts(id),
-  PRIMARY KEY(step_run_id, name));
-CREATE TABLE step_inputs(
-  step_run_id INTEGER NOT NULL REFERENCES step_runs(id),
-  name TEXT NOT NULL,
-  artifact_id INTEGER NOT NULL REFERENCES artifacts(id),
-  PRIMARY KEY(step_run_id, name));
-CREATE INDEX step_inputs_artifact ON step_inputs(artifact_id);
-)sql",
-    R"sql(
-CREATE TABLE components(
-  type TEXT NOT NULL,
-  name TEXT NOT NULL,
-  flavor TEXT NOT NULL,
-  config TEXT NOT NULL DEFAULT '{}',
-  created_at INTEGER NOT NULL,
-  updated_at INTEGER NOT NULL,
-  PRIMARY KEY(type, name));
-CREATE TABLE stacks(
-  name TEXT PRIMARY KEY,
-  orchestrator TEXT NOT NULL,
-  artifact_store TEXT NOT NULL,
-  created_at INTEGER NOT NULL,
-  updated_at INTEGER NOT NULL);
-CREATE TABLE plugins(
-  type TEXT NOT NULL,
-  flavor TEXT NOT NULL,
-  path TEXT NOT NULL,
-  digest TEXT NOT NULL,
-  registered_at INTEGER NOT NULL,
-  PRIMARY KEY(type, flavor));
-CREATE TABLE settings(
-  key TEXT PRIMARY KEY,
-  value TEXT NOT NULL);
-INSERT INTO components(type, name, flavor, config, created_at, updated_at)
-  VALUES('orchestrator', 'default', 'local', '{}', 0, 0), ('artifact_store', 'default', 'local', '{}', 0, 0);
-INSERT INTO stacks(name, orchestrator, artifact_store, created_at, updated_at) VALUES('default', 'default', 'default', 0, 0);
-INSERT INTO settings(key, value) VALUES('active_stack', 'default');
-)sql",
-    R"sql(
-ALTER TABLE artifacts ADD COLUMN materializer TEXT NOT NULL DEFAULT '';
-ALTER TABLE artifacts ADD COLUMN type TEXT NOT NULL DEFAULT '';
-)sql",
-};
-
-// A prepared statement with typed binding; reset on destruction of the Use scope.
-class Stmt {
+// The metadata store on one SQLite database (sqlite:///path).
+class SqliteStore : public MetadataStore, private SqliteDb {
  public:
-  Stmt(sqlite3* db, const char* sql) {
-    if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s_, nullptr) != SQLITE_OK)
-      err_ = sqlite3_errmsg(db);
-  }
-  ~Stmt() { sqlite3_finalize(s_); }
-  const std::string& error() const { return err_; }
-  sqlite3_stmt* get() { return s_; }
-
- private:
-  sqlite3_stmt* s_ = nullptr;
-  std::string err_;
-};
-
-// Binds and steps one use of a statement.
-class Query {
- public:
-  // A null statement (one that failed to prepare) makes every Step() fail with SQLITE_ERROR.
-  explicit Query(sqlite3_stmt* s) : s_(s) {}
-  ~Query() {
-    if (!s_) return;
-    sqlite3_reset(s_);
-    sqlite3_clear_bindings(s_);
-  }
-  Query& Bind(const std::string& v) {
-    if (!s_) return *this;
-    sqlite3_bind_text(s_, ++i_, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-    return *this;
-  }
-  Query& Bind(const char* v) { return Bind(std::string(v)); }
-  Query& Bind(int64_t v) {
-    if (!s_) return *this;
-    sqlite3_bind_int64(s_, ++i_, v);
-    return *this;
-  }
-  Query& Bind(int v) { return Bind(static_cast<int64_t>(v)); }
-  Query& Bind(double v) {
-    if (!s_) return *this;
-    sqlite3_bind_double(s_, ++i_, v);
-    return *this;
-  }
-  int Step() { return s_ ? sqlite3_step(s_) : SQLITE_ERROR; }
-  std::string Text(int c) {
-    auto* p = sqlite3_column_text(s_, c);
-    return p ? std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(s_, c))) : "";
-  }
-  int64_t Int(int c) { return sqlite3_column_int64(s_, c); }
-  double Double(int c) { return sqlite3_column_double(s_, c); }
-
- private:
-  sqlite3_stmt* s_;
-  int i_ = 0;
-};
-
-class SqliteStore : public MetadataStore {
- public:
-  ~SqliteStore() override {
-    stmts_.clear();
-    if (db_) sqlite3_close_v2(db_);
-  }
-
   Status Open(const std::string& path) {
-    int rc = sqlite3_open_v2(path.c_str(), &db_,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-    if (rc != SQLITE_OK) return Unavailable("cannot open metadata store " + path + ": " + sqlite3_errstr(rc));
-    sqlite3_busy_timeout(db_, 30000);
-    // Switching a new database to WAL takes an exclusive lock and answers SQLITE_BUSY at once,
-    // without the busy handler, while another connection opens the same file: retried.
-    BATON_RETURN_IF_ERROR(ExecRetrying("PRAGMA journal_mode=WAL"));
-    BATON_RETURN_IF_ERROR(ExecRetrying("PRAGMA synchronous=NORMAL"));
-    BATON_RETURN_IF_ERROR(ExecRetrying("PRAGMA foreign_keys=ON"));
-    // Checkpoints (which fsync) every ~40 MB of WAL instead of every 4 MB: a step writes a few
-    // dozen KB of pages, and a checkpoint per hundred steps showed in per-step overhead.
-    BATON_RETURN_IF_ERROR(ExecRetrying("PRAGMA wal_autocheckpoint=10000"));
-    BATON_RETURN_IF_ERROR(ExecRetrying("PRAGMA journal_size_limit=67108864"));
-    // Savepoints inside a batch keep their undo records in memory, not in a temporary file,
-    // and a batch of a thousand cached steps fits the page cache without spilling mid-way.
-    BATON_RETURN_IF_ERROR(ExecRetrying("PRAGMA temp_store=MEMORY"));
-    BATON_RETURN_IF_ERROR(ExecRetrying("PRAGMA cache_size=-32768"));
-    return Migrate();
+    BATON_RETURN_IF_ERROR(SqliteDb::Open(path));
+    return Migrate(kSqliteMigrations, kSqliteSchemaVersion);
   }
+
+  Status BeginBatch() override { return StartBatch(); }
+  Status EndBatch() override { return FinishBatch(); }
 
   Status PutSnapshot(const std::string& hash, const std::string& pipeline, const std::string& body) override {
     return Txn([&]() -> Status {
@@ -787,19 +595,6 @@ class SqliteStore : public MetadataStore {
   }
 
  private:
-  sqlite3_stmt* S(const char* sql) {
-    auto it = stmts_.find(sql);
-    if (it == stmts_.end()) {
-      auto stmt = std::make_unique<Stmt>(db_, sql);
-      if (!stmt->error().empty()) {
-        prepare_error_ = stmt->error();
-        return nullptr;  // not cached: the next call tries again
-      }
-      it = stmts_.emplace(sql, std::move(stmt)).first;
-    }
-    return it->second->get();
-  }
-
   static std::string EscapeLike(const std::string& s) {
     std::string o;
     for (char c : s) {
@@ -807,114 +602,6 @@ class SqliteStore : public MetadataStore {
       o += c;
     }
     return o;
-  }
-
-  Status Err(const std::string& what) {
-    if (!prepare_error_.empty()) {
-      std::string m = "metadata store: " + what + ": " + prepare_error_ + " (is the store from another baton version?)";
-      prepare_error_.clear();
-      return Internal(m);
-    }
-    int code = sqlite3_extended_errcode(db_);
-    std::string msg = "metadata store: " + what + ": " + sqlite3_errmsg(db_);
-    switch (code & 0xff) {
-      case SQLITE_BUSY:
-      case SQLITE_LOCKED:
-        return Unavailable(msg);
-      case SQLITE_FULL:
-        return ResourceExhausted(msg);
-      case SQLITE_CONSTRAINT:
-        // A key that is taken, a reference to a record that does not exist, or a bad value.
-        if (code == SQLITE_CONSTRAINT_PRIMARYKEY || code == SQLITE_CONSTRAINT_UNIQUE) return AlreadyExists(msg);
-        if (code == SQLITE_CONSTRAINT_FOREIGNKEY) return NotFound(msg + " (it names a record the store does not have)");
-        return InvalidArgument(msg);
-      default:
-        return Internal(msg);
-    }
-  }
-  Status Done(int rc, const std::string& what) { return rc == SQLITE_DONE || rc == SQLITE_ROW ? Status::Ok() : Err(what); }
-
-  // Runs one statement through the prepared-statement cache (for BEGIN, COMMIT, SAVEPOINT...).
-  Status Run(const char* sql) {
-    Query q(S(sql));
-    int rc = q.Step();
-    if (rc == SQLITE_DONE || rc == SQLITE_ROW) return Status::Ok();
-    return Err(sql);
-  }
-
-  Status Exec(const char* sql) {
-    char* err = nullptr;
-    if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-      std::string m = err ? err : "unknown error";
-      sqlite3_free(err);
-      int code = sqlite3_errcode(db_);
-      if (code == SQLITE_BUSY) return Unavailable("metadata store busy: " + m);
-      if (code == SQLITE_FULL) return ResourceExhausted("metadata store: " + m);
-      return Internal("metadata store: " + m);
-    }
-    return Status::Ok();
-  }
-
-  // Exec, retried (like BEGIN IMMEDIATE) while the database is busy.
-  Status ExecRetrying(const char* sql) {
-    for (int attempt = 0;; ++attempt) {
-      Status s = Exec(sql);
-      if (s.code() != Code::kUnavailable || attempt >= 100) return s;
-      std::this_thread::sleep_for(std::chrono::milliseconds(5 + attempt));
-    }
-  }
-
-  Status BeginBatch() override {
-    if (batch_depth_++ > 0) return Status::Ok();
-    Status s = BeginImmediate();
-    if (!s.ok()) batch_depth_ = 0;
-    return s;
-  }
-
-  Status EndBatch() override {
-    if (batch_depth_ == 0) return Status::Ok();
-    if (--batch_depth_ > 0) return Status::Ok();
-    Status s = Run("COMMIT");
-    if (!s.ok()) (void)Run("ROLLBACK");
-    return s;
-  }
-
-  Status BeginImmediate() {
-    for (int attempt = 0;; ++attempt) {
-      Status s = Run("BEGIN IMMEDIATE");
-      if (s.code() == Code::kUnavailable && attempt < 100) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(5 + attempt));
-        continue;
-      }
-      return s;
-    }
-  }
-
-  // Runs f inside BEGIN IMMEDIATE ... COMMIT (or a savepoint inside a batch); rolls back on
-  // error. Retries while another process holds the write lock.
-  template <typename F>
-  Status Txn(F&& f) {
-    if (batch_depth_ > 0) {
-      BATON_RETURN_IF_ERROR(Run("SAVEPOINT w"));
-      Status s = f();
-      if (!s.ok()) (void)Run("ROLLBACK TO w");
-      (void)Run("RELEASE w");
-      return s;
-    }
-    for (int attempt = 0;; ++attempt) {
-      Status s = Run("BEGIN IMMEDIATE");
-      if (s.code() == Code::kUnavailable && attempt < 100) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(5 + attempt));
-        continue;
-      }
-      BATON_RETURN_IF_ERROR(s);
-      s = f();
-      if (s.ok()) s = Run("COMMIT");
-      if (!s.ok()) {
-        (void)Run("ROLLBACK");
-      }
-      return s;
-    }
   }
 
   Result<bool> RunExists(const std::string& id) {
@@ -944,33 +631,6 @@ class SqliteStore : public MetadataStore {
     q.Bind(step_run).Bind(name).Bind(artifact);
     return Done(q.Step(), "record lineage");
   }
-
-  Status Migrate() {
-    return Txn([&]() -> Status {
-      BATON_RETURN_IF_ERROR(Exec("CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)"));
-      int64_t version = 0;
-      {
-        Query q(S("SELECT MAX(version) FROM schema_version"));
-        if (q.Step() == SQLITE_ROW) version = q.Int(0);
-      }
-      if (version > kSchemaVersion)
-        return FailedPrecondition("the metadata store has schema version " + std::to_string(version) +
-                                  ", newer than this baton understands (" + std::to_string(kSchemaVersion) +
-                                  "); upgrade baton");
-      for (int64_t v = version + 1; v <= kSchemaVersion; ++v) {
-        BATON_RETURN_IF_ERROR(Exec(kMigrations[v]));
-        Query q(S("INSERT INTO schema_version(version) VALUES(?)"));
-        q.Bind(v);
-        BATON_RETURN_IF_ERROR(Done(q.Step(), "record schema version"));
-      }
-      return Status::Ok();
-    });
-  }
-
-  sqlite3* db_ = nullptr;
-  std::map<std::string, std::unique_ptr<Stmt>> stmts_;
-  std::string prepare_error_;
-  int batch_depth_ = 0;
 };
 
 }  // namespace

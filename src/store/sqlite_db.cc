@@ -1,0 +1,147 @@
+#include "store/sqlite_db.h"
+
+#include <chrono>
+#include <thread>
+
+namespace baton {
+
+SqliteDb::~SqliteDb() {
+  stmts_.clear();
+  if (db_) sqlite3_close_v2(db_);
+}
+
+Status SqliteDb::Open(const std::string& path) {
+  int rc = sqlite3_open_v2(path.c_str(), &db_,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) return Unavailable("cannot open metadata store " + path + ": " + sqlite3_errstr(rc));
+  sqlite3_busy_timeout(db_, 30000);
+  // Switching a new database to WAL takes an exclusive lock and answers SQLITE_BUSY at once,
+  // without the busy handler, while another connection opens the same file: retried.
+  BATON_RETURN_IF_ERROR(ExecRetrying("PRAGMA journal_mode=WAL"));
+  BATON_RETURN_IF_ERROR(ExecRetrying("PRAGMA synchronous=NORMAL"));
+  BATON_RETURN_IF_ERROR(ExecRetrying("PRAGMA foreign_keys=ON"));
+  // Checkpoints (which fsync) every ~40 MB of WAL instead of every 4 MB: a step writes a few
+  // dozen KB of pages, and a checkpoint per hundred steps showed in per-step overhead.
+  BATON_RETURN_IF_ERROR(ExecRetrying("PRAGMA wal_autocheckpoint=10000"));
+  BATON_RETURN_IF_ERROR(ExecRetrying("PRAGMA journal_size_limit=67108864"));
+  // Savepoints inside a batch keep their undo records in memory, not in a temporary file,
+  // and a batch of a thousand cached steps fits the page cache without spilling mid-way.
+  BATON_RETURN_IF_ERROR(ExecRetrying("PRAGMA temp_store=MEMORY"));
+  BATON_RETURN_IF_ERROR(ExecRetrying("PRAGMA cache_size=-32768"));
+  return Status::Ok();
+}
+
+Status SqliteDb::Migrate(const char* const* migrations, int64_t latest) {
+  return Txn([&]() -> Status {
+    BATON_RETURN_IF_ERROR(Exec("CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)"));
+    int64_t version = 0;
+    {
+      Query q(S("SELECT MAX(version) FROM schema_version"));
+      if (q.Step() == SQLITE_ROW) version = q.Int(0);
+    }
+    if (version > latest)
+      return FailedPrecondition("the metadata store has schema version " + std::to_string(version) +
+                                ", newer than this baton understands (" + std::to_string(latest) +
+                                "); upgrade baton");
+    for (int64_t v = version + 1; v <= latest; ++v) {
+      BATON_RETURN_IF_ERROR(Exec(migrations[v]));
+      Query q(S("INSERT INTO schema_version(version) VALUES(?)"));
+      q.Bind(v);
+      BATON_RETURN_IF_ERROR(Done(q.Step(), "record schema version"));
+    }
+    return Status::Ok();
+  });
+}
+
+sqlite3_stmt* SqliteDb::S(const char* sql) {
+  auto it = stmts_.find(sql);
+  if (it == stmts_.end()) {
+    auto stmt = std::make_unique<Stmt>(db_, sql);
+    if (!stmt->error().empty()) {
+      prepare_error_ = stmt->error();
+      return nullptr;  // not cached: the next call tries again
+    }
+    it = stmts_.emplace(sql, std::move(stmt)).first;
+  }
+  return it->second->get();
+}
+
+Status SqliteDb::Err(const std::string& what) {
+  if (!prepare_error_.empty()) {
+    std::string m = "metadata store: " + what + ": " + prepare_error_ + " (is the store from another baton version?)";
+    prepare_error_.clear();
+    return Internal(m);
+  }
+  int code = sqlite3_extended_errcode(db_);
+  std::string msg = "metadata store: " + what + ": " + sqlite3_errmsg(db_);
+  switch (code & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return Unavailable(msg);
+    case SQLITE_FULL:
+      return ResourceExhausted(msg);
+    case SQLITE_CONSTRAINT:
+      // A key that is taken, a reference to a record that does not exist, or a bad value.
+      if (code == SQLITE_CONSTRAINT_PRIMARYKEY || code == SQLITE_CONSTRAINT_UNIQUE) return AlreadyExists(msg);
+      if (code == SQLITE_CONSTRAINT_FOREIGNKEY) return NotFound(msg + " (it names a record the store does not have)");
+      return InvalidArgument(msg);
+    default:
+      return Internal(msg);
+  }
+}
+
+Status SqliteDb::Run(const char* sql) {
+  Query q(S(sql));
+  int rc = q.Step();
+  if (rc == SQLITE_DONE || rc == SQLITE_ROW) return Status::Ok();
+  return Err(sql);
+}
+
+Status SqliteDb::Exec(const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string m = err ? err : "unknown error";
+    sqlite3_free(err);
+    int code = sqlite3_errcode(db_);
+    if (code == SQLITE_BUSY) return Unavailable("metadata store busy: " + m);
+    if (code == SQLITE_FULL) return ResourceExhausted("metadata store: " + m);
+    return Internal("metadata store: " + m);
+  }
+  return Status::Ok();
+}
+
+Status SqliteDb::ExecRetrying(const char* sql) {
+  for (int attempt = 0;; ++attempt) {
+    Status s = Exec(sql);
+    if (s.code() != Code::kUnavailable || attempt >= 100) return s;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5 + attempt));
+  }
+}
+
+Status SqliteDb::StartBatch() {
+  if (batch_depth_++ > 0) return Status::Ok();
+  Status s = BeginImmediate();
+  if (!s.ok()) batch_depth_ = 0;
+  return s;
+}
+
+Status SqliteDb::FinishBatch() {
+  if (batch_depth_ == 0) return Status::Ok();
+  if (--batch_depth_ > 0) return Status::Ok();
+  Status s = Run("COMMIT");
+  if (!s.ok()) (void)Run("ROLLBACK");
+  return s;
+}
+
+Status SqliteDb::BeginImmediate() {
+  for (int attempt = 0;; ++attempt) {
+    Status s = Run("BEGIN IMMEDIATE");
+    if (s.code() == Code::kUnavailable && attempt < 100) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5 + attempt));
+      continue;
+    }
+    return s;
+  }
+}
+
+}  // namespace baton
