@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing (Debian 12 packages), builds baton, then:
 #   scripts/bootstrap.sh quickstart   runs the quickstart pipeline on the default local stack
-#   scripts/bootstrap.sh test         runs the whole test suite (release build, then ASan+UBSan)
+#   scripts/bootstrap.sh test         runs the whole test suite (release build, then ASan+UBSan, then TSan)
 #   scripts/bootstrap.sh build        only builds
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -59,9 +59,12 @@ case "$mode" in
     # The backend tests that mostly wait on Slurm or podman (a one-minute Slurm time limit, the
     # 100-job DAG, the quickstart in containers) ran above; their code paths run here in the
     # shorter backend tests.
+    slow='^(Slurm\.ATimeLimitBreachIsATimeout|Slurm\.AHundredStepDag|LocalDocker\.QuickstartRunsInContainersLikeLocally)$'
     (cd build/asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-       ctest --output-on-failure -j "$jobs" \
-         -E '^(Slurm\.ATimeLimitBreachIsATimeout|Slurm\.AHundredStepDag|LocalDocker\.QuickstartRunsInContainersLikeLocally)$')
+       ctest --output-on-failure -j "$jobs" -E "$slow")
+    echo "bootstrap: again under ThreadSanitizer"
+    build build/tsan -DCMAKE_BUILD_TYPE=Debug -DBATON_SANITIZE=thread -DBATON_BUILD_BENCH=OFF -DBATON_WERROR=ON
+    (cd build/tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest --output-on-failure -j "$jobs" -E "$slow")
     ;;
   *)
     echo "usage: scripts/bootstrap.sh [build|quickstart|test]" >&2

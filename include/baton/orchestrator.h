@@ -129,7 +129,7 @@ class Orchestrator {
   // container registry). FailedPrecondition for orchestrators that run no containers.
   virtual Result<std::vector<BuiltImage>> BuildImages(const SubmitRequest& req) {
     (void)req;
-    return FailedPrecondition("it runs no containers");
+    return FailedPrecondition("it runs no containers; build images for a stack whose orchestrator runs steps in containers");
   }
   // The backend's view of a run, for runs that would otherwise look stuck.
   virtual RunState State(const std::string& run_id) {

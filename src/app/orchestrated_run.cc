@@ -401,10 +401,9 @@ Result<std::vector<BuiltImage>> BuildPipelineImages(Workspace& ws, const Pipelin
   BATON_ASSIGN_OR_RETURN(auto orch, MakeOrchestrator(spec, *opts.flavors, &flavor));
   SubmitRequest req = RequestFor(ws, spec, *flavor, "build", MakeSnapshot(spec).hash, opts, {});
   auto images = orch->BuildImages(req);
-  if (!images.ok() && images.status().code() == Code::kFailedPrecondition && flavor->in_process)
-    return FailedPrecondition("orchestrator '" + spec.stack["orchestrator"].value("name", std::string()) + "' (flavor " +
-                              flavor->name + ") runs no containers; build images for a stack whose orchestrator runs "
-                              "steps in containers");
+  if (!images.ok())
+    return images.status().Annotate("orchestrator '" + spec.stack["orchestrator"].value("name", std::string()) +
+                                    "' (flavor " + flavor->name + ") cannot build images");
   return images;
 }
 
