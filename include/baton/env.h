@@ -34,6 +34,8 @@ class Env {
   virtual Result<TreeDigest> DigestPath(const std::string& path) = 0;
   // The absolute form of `path` (symbolic links resolved).
   virtual Result<std::string> Absolute(const std::string& path) = 0;
+  // Bytes an unprivileged process may still write on the filesystem holding `path`.
+  virtual Result<uint64_t> FreeBytes(const std::string& path) = 0;
 
   // Clock.
   virtual int64_t NowMicros() = 0;        // wall clock, microseconds since the epoch
@@ -60,6 +62,7 @@ class EnvWrapper : public Env {
   Result<std::string> StatFingerprint(const std::string& p) override { return target_->StatFingerprint(p); }
   Result<TreeDigest> DigestPath(const std::string& p) override { return target_->DigestPath(p); }
   Result<std::string> Absolute(const std::string& p) override { return target_->Absolute(p); }
+  Result<uint64_t> FreeBytes(const std::string& p) override { return target_->FreeBytes(p); }
   int64_t NowMicros() override { return target_->NowMicros(); }
   int64_t MonotonicMicros() override { return target_->MonotonicMicros(); }
   std::vector<std::string> Environment() override { return target_->Environment(); }

@@ -7,6 +7,10 @@
 #include "core/template.h"
 
 namespace baton {
+namespace {
+// Free space under which a failed step is said to have met a full disk.
+constexpr uint64_t kFullDiskBytes = 64 << 10;
+}  // namespace
 
 std::string EnvName(const std::string& name) {
   std::string out;
@@ -434,6 +438,11 @@ Result<StepOutcome> StepRunner::Finish(PreparedStep& p, const Completion& c) {
   if (!c.ok()) {
     failure = c.Describe(p.process.timeout_us);
     rec.status = c.cancelled ? StepStatus::kStopped : StepStatus::kFailed;
+    // A step that failed writing its outputs on a full disk says little more than its exit code.
+    if (!c.cancelled && !c.timed_out) {
+      auto free = env_->FreeBytes(run_staging_);
+      if (free.ok() && *free < kFullDiskBytes) failure += "; the disk holding its outputs is full";
+    }
   }
   if (failure.empty()) failure = CheckInputsUnchanged(p);
   if (failure.empty()) failure = ReadMetadata(p, &rec.metadata);
@@ -442,6 +451,9 @@ Result<StepOutcome> StepRunner::Finish(PreparedStep& p, const Completion& c) {
     if (rec.status == StepStatus::kRunning) rec.status = StepStatus::kFailed;
     rec.reason = failure;
     arts.clear();
+    // A failed attempt's outputs are never used: free their space before recording (a step
+    // that failed because it filled the disk leaves the store room to record why).
+    for (const auto& [name, path] : p.output_paths) (void)env_->RemoveTree(path);
   } else {
     rec.status = StepStatus::kCompleted;
   }

@@ -109,6 +109,14 @@ bool Preallocate(const std::string& path, int64_t bytes) {
   return true;
 }
 
+bool ReserveBlocks(const std::string& path, int64_t bytes) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  bool ok = ::fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(bytes)) == 0;
+  ::close(fd);
+  return ok;
+}
+
 Result<std::string> MakeTempDir(const std::string& prefix) {
   std::string tmpl = prefix + "-XXXXXX";
   if (::mkdtemp(tmpl.data()) == nullptr) return Errno("cannot create a directory like", tmpl);

@@ -27,6 +27,10 @@ Status Chmod(const std::string& path, unsigned mode);
 // Creates `path` with `bytes` allocated on disk (posix_fallocate), through a temporary file
 // renamed into place; false when the space cannot be had.
 bool Preallocate(const std::string& path, int64_t bytes);
+// Allocates disk blocks for the first `bytes` of an existing file without changing its size or
+// content (fallocate KEEP_SIZE), so that writes there cannot fail for lack of space. False when
+// the filesystem cannot, or has no room.
+bool ReserveBlocks(const std::string& path, int64_t bytes);
 // Creates a new, empty directory named PREFIX-XXXXXX (mkdtemp) and returns its path.
 Result<std::string> MakeTempDir(const std::string& prefix);
 // The size of a file in bytes, or -1.

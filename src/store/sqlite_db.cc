@@ -3,6 +3,8 @@
 #include <chrono>
 #include <thread>
 
+#include "platform/fs.h"
+
 namespace baton {
 
 SqliteDb::~SqliteDb() {
@@ -14,6 +16,7 @@ Status SqliteDb::Open(const std::string& path) {
   int rc = sqlite3_open_v2(path.c_str(), &db_,
                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) return Unavailable("cannot open metadata store " + path + ": " + sqlite3_errstr(rc));
+  wal_path_ = path + "-wal";
   sqlite3_busy_timeout(db_, 30000);
   // Switching a new database to WAL takes an exclusive lock and answers SQLITE_BUSY at once,
   // without the busy handler, while another connection opens the same file: retried.
@@ -128,9 +131,28 @@ Status SqliteDb::StartBatch() {
 Status SqliteDb::FinishBatch() {
   if (batch_depth_ == 0) return Status::Ok();
   if (--batch_depth_ > 0) return Status::Ok();
+  return Commit();
+}
+
+Status SqliteDb::Commit() {
   Status s = Run("COMMIT");
-  if (!s.ok()) (void)Run("ROLLBACK");
+  if (!s.ok()) {
+    Rollback();
+    return s;
+  }
+  KeepLogAhead();
   return s;
+}
+
+void SqliteDb::Rollback() {
+  // A failed COMMIT may have rolled back already.
+  if (!sqlite3_get_autocommit(db_)) (void)Run("ROLLBACK");
+}
+
+void SqliteDb::KeepLogAhead() {
+  const int64_t size = fs::FileSize(wal_path_);
+  if (size < 0 || size + kLogHeadroom <= log_reserved_) return;
+  if (fs::ReserveBlocks(wal_path_, size + 2 * kLogHeadroom)) log_reserved_ = size + 2 * kLogHeadroom;
 }
 
 Status SqliteDb::BeginImmediate() {

@@ -124,14 +124,25 @@ class SqliteDb {
     }
     BATON_RETURN_IF_ERROR(BeginImmediate());
     Status s = f();
-    if (s.ok()) s = Run("COMMIT");
-    if (!s.ok()) (void)Run("ROLLBACK");
-    return s;
+    return s.ok() ? Commit() : (Rollback(), s);
   }
+
+  // COMMIT (then KeepLogAhead), or ROLLBACK when it fails.
+  Status Commit();
+  void Rollback();
 
   sqlite3* db_ = nullptr;
 
  private:
+  // Keeps the disk blocks of the write-ahead log allocated ahead of its end (kLogHeadroom at
+  // least), so that a commit does not fail because something else (a step) filled the disk
+  // meanwhile: SQLite rolls back a whole transaction whose commit finds the disk full. Best
+  // effort; called after every commit (one stat, and a fallocate every kLogHeadroom of growth).
+  void KeepLogAhead();
+  static constexpr int64_t kLogHeadroom = 256 << 10;
+  std::string wal_path_;
+  int64_t log_reserved_ = 0;  // bytes of the log known to be allocated
+
   std::map<std::string, std::unique_ptr<Stmt>> stmts_;
   std::string prepare_error_;
   int batch_depth_ = 0;
