@@ -3,6 +3,8 @@
 #include <cctype>
 
 #include "store/local_artifact_store.h"
+#include "store/postgres_store.h"
+#include "store/s3/s3_artifact_store.h"
 #include "store/sqlite_store.h"
 
 namespace baton {
@@ -131,10 +133,13 @@ Status RegisterBuiltinStores(StoreRegistry* registry) {
     BATON_ASSIGN_OR_RETURN(std::string path, LocalPath(u));
     return OpenSqliteStore(path);
   }));
-  return registry->RegisterArtifactStore("file", [](const StoreUri& u) -> Result<std::unique_ptr<ArtifactStore>> {
+  for (const char* scheme : {"postgresql", "postgres"})
+    BATON_RETURN_IF_ERROR(registry->RegisterMetadataStore(scheme, OpenPostgresStore));
+  BATON_RETURN_IF_ERROR(registry->RegisterArtifactStore("file", [](const StoreUri& u) -> Result<std::unique_ptr<ArtifactStore>> {
     BATON_ASSIGN_OR_RETURN(std::string path, LocalPath(u));
     return OpenLocalArtifactStore(path);
-  });
+  }));
+  return registry->RegisterArtifactStore("s3", OpenS3ArtifactStore);
 }
 
 const StoreRegistry& Stores() {

@@ -1,5 +1,6 @@
 #pragma once
-// The stores compiled into baton, by URI scheme: metadata `sqlite`, artifacts `file`.
+// The stores compiled into baton, by URI scheme: metadata `sqlite`, `postgresql` (also
+// `postgres`); artifacts `file`, `s3`.
 
 #include <string>
 
@@ -7,7 +8,7 @@
 
 namespace baton {
 
-// Registers sqlite:// and file://.
+// Registers the built-in schemes.
 Status RegisterBuiltinStores(StoreRegistry* registry);
 // A process-wide registry holding the built-in stores.
 const StoreRegistry& Stores();
