@@ -109,10 +109,10 @@ TEST_F(FarEntrypoint, WithoutStoresItSaysSoAndWritesTheErrorAsItsResult) {
 
   // A store URI of no known scheme names the schemes there are.
   r = RunBaton(far_.path(), {"step", "run", "--snapshot", snapshot_, "--step", "make", "--run", run_, "--metadata",
-                             "postgres://db/x", "--artifacts", ArtifactsUri(), "--logs", far_.path() + "/logs",
+                             "mysql://db/x", "--artifacts", ArtifactsUri(), "--logs", far_.path() + "/logs",
                              "--result", result});
   EXPECT_EQ(r.exit_code, 2) << Describe(r);
-  EXPECT_NE(r.err.find("no metadata store for postgres://"), std::string::npos) << Describe(r);
+  EXPECT_NE(r.err.find("no metadata store for mysql://"), std::string::npos) << Describe(r);
   res = StepResult::FromJson(ReadFileOrDie(result));
   ASSERT_TRUE(res.ok());
   EXPECT_NE(res->error.find("sqlite://"), std::string::npos) << res->error;

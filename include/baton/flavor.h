@@ -49,8 +49,9 @@ struct FlavorInfo {
   bool in_process = false;
   std::function<Result<std::unique_ptr<Orchestrator>>(const Json& config)> make_orchestrator;
   // Artifact stores only: the store URI (baton/stores.h) a component of this flavor names, given
-  // its config (secrets resolved) and the workspace's root directory (for relative paths); ""
-  // for the workspace's own store.
+  // its config (defaults filled in, secrets still {{env.NAME}} references: a URI is recorded, so
+  // it may name a variable but never hold a secret) and the workspace's root directory (for
+  // relative paths); "" for the workspace's own store.
   std::function<Result<std::string>(const Json& config, const std::string& workspace_root)> store_uri;
 
   const ConfigKey* FindKey(const std::string& key) const;

@@ -95,8 +95,8 @@ Result<std::string> StackArtifactsUri(const PipelineSpec& spec, const std::strin
   BATON_RETURN_IF_ERROR(RegisterBuiltinFlavors(&builtins));
   const FlavorInfo* f = builtins.Find(ComponentType::kArtifactStore, flavor);
   if (f == nullptr || !f->store_uri) return FailedPrecondition("artifact store flavor '" + flavor + "' is not available");
-  BATON_ASSIGN_OR_RETURN(Json config, ResolveSecrets(WithDefaults(*f, store.value("config", Json::object()))));
-  return f->store_uri(config, workspace_root);
+  // Secret values never go into a URI (URIs are recorded): the flavor sees the references.
+  return f->store_uri(WithDefaults(*f, store.value("config", Json::object())), workspace_root);
 }
 
 Status UseStackArtifactStore(Workspace& ws, const PipelineSpec& spec) {

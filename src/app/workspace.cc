@@ -42,9 +42,12 @@ Result<Workspace> Open(const std::string& root, const std::string& dir) {
   Workspace ws;
   ws.root = root;
   ws.dir = dir;
-  ws.metadata_uri = SqliteUri(dir + "/baton.db");
+  BATON_ASSIGN_OR_RETURN(ws.metadata_uri, WorkspaceMetadataUri(dir));
   ws.artifacts_uri = FileUri(dir + "/artifacts");
   ws.shared_paths = {dir};
+  // A SQLite file elsewhere is shared with steps elsewhere too.
+  if (auto u = StoreUri::Parse(ws.metadata_uri); u.ok() && u->scheme == "sqlite" && u->path.rfind(dir + "/", 0) != 0)
+    ws.shared_paths.push_back(fs::Dirname(u->path));
   BATON_ASSIGN_OR_RETURN(ws.meta, Stores().OpenMetadataStore(ws.metadata_uri));
   BATON_ASSIGN_OR_RETURN(ws.artifacts, Stores().OpenArtifactStore(ws.artifacts_uri));
   EnsureReserve(ws);
@@ -52,6 +55,32 @@ Result<Workspace> Open(const std::string& root, const std::string& dir) {
 }
 
 }  // namespace
+
+Result<WorkspaceConfig> ReadWorkspaceConfig(const std::string& dir) {
+  WorkspaceConfig config;
+  const std::string path = dir + "/config.json";
+  if (!fs::Exists(path)) return config;
+  BATON_ASSIGN_OR_RETURN(std::string text, fs::ReadFile(path));
+  Json j = Json::parse(text, nullptr, false);
+  if (!j.is_object()) return InvalidArgument(path + " is not a workspace config (a JSON object)");
+  const Json& m = j.contains("metadata") ? j["metadata"] : Json();
+  if (!m.is_null() && !m.is_string()) return InvalidArgument(path + ": 'metadata' must be a store URI");
+  if (m.is_string()) config.metadata_uri = m.get<std::string>();
+  return config;
+}
+
+Status WriteWorkspaceConfig(const std::string& dir, const WorkspaceConfig& config) {
+  Json j = Json::object();
+  if (!config.metadata_uri.empty()) j["metadata"] = config.metadata_uri;
+  return fs::WriteFileAtomic(dir + "/config.json", j.dump(2) + "\n");
+}
+
+Result<std::string> WorkspaceMetadataUri(const std::string& dir) {
+  if (auto env = PosixEnv()->GetEnv("BATON_METADATA_URI"); env && !env->empty()) return *env;
+  BATON_ASSIGN_OR_RETURN(WorkspaceConfig config, ReadWorkspaceConfig(dir));
+  if (!config.metadata_uri.empty()) return config.metadata_uri;
+  return SqliteUri(dir + "/baton.db");
+}
 
 std::string DirFor(const std::string& root) {
   if (auto d = PosixEnv()->GetEnv("BATON_DIR"); d && !d->empty()) {

@@ -36,6 +36,20 @@ bool ReleaseReserve(const Workspace& ws);
 Result<std::string> FindWorkspace(const std::string& start);
 // The workspace directory (.baton) of the workspace at `root`: BATON_DIR when set.
 std::string DirFor(const std::string& root);
+
+// A workspace's own settings, kept in DIR/config.json: they choose the metadata store, so they
+// cannot live in it.
+struct WorkspaceConfig {
+  std::string metadata_uri;  // "" for the SQLite file DIR/baton.db
+};
+// The config of the workspace directory `dir` (all defaults when it has none). InvalidArgument
+// for a file that is not a config.
+Result<WorkspaceConfig> ReadWorkspaceConfig(const std::string& dir);
+// Replaces the config, atomically.
+Status WriteWorkspaceConfig(const std::string& dir, const WorkspaceConfig& config);
+// The metadata store of the workspace directory `dir`: BATON_METADATA_URI when set, else its
+// config's, else sqlite://DIR/baton.db.
+Result<std::string> WorkspaceMetadataUri(const std::string& dir);
 // Opens an existing workspace; marks runs whose baton process died as interrupted.
 Result<Workspace> OpenWorkspace(const std::string& root);
 

@@ -81,10 +81,14 @@ int Show(const std::string& id, const std::string& out) {
   if (!st.ok()) return Fail(st);
   st = OpenStoreOf(*ws, *a);
   if (!st.ok()) return Fail(st);
-  auto path = ws->artifacts->Get(a->digest);
+  // Whether the content is there, without fetching it from a remote store; a local store's
+  // path to it.
+  const bool present = ws->artifacts->Exists(a->digest);
+  Result<std::string> path = NotFound("not local");
+  if (present && ws->artifacts->uri().rfind("file://", 0) == 0) path = ws->artifacts->Get(a->digest);
   if (out == "json") {
     Json j = ArtifactJson(*a);
-    j["present"] = path.ok();
+    j["present"] = present;
     j["path"] = path.ok() ? Json(*path) : Json();
     j["lineage"] = lineage;
     j["consumers"] = Json::array();
@@ -96,7 +100,7 @@ int Show(const std::string& id, const std::string& out) {
   std::printf("digest:     sha256:%s\n", a->digest.c_str());
   std::printf("size:       %s (%s)\n", HumanSize(a->size).c_str(), a->kind.c_str());
   if (!a->materializer.empty()) std::printf("holds:      %s (materializer %s)\n", a->type.c_str(), a->materializer.c_str());
-  std::printf("location:   %s%s\n", a->uri.c_str(), path.ok() ? "" : "  (content missing from the store)");
+  std::printf("location:   %s%s\n", a->uri.c_str(), present ? "" : "  (content missing from the store)");
   std::printf("produced:   run %s, %s\n", a->run_id.c_str(), FormatTimestamp(a->created_at).c_str());
   std::printf("\nlineage:\n%s", text.c_str());
   std::printf("\nread by:%s\n", consumers->empty() ? " (no step yet)" : "");

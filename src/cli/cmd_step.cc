@@ -32,7 +32,11 @@ Status ResolveStores(StepEntrypointOptions* a) {
   }
   // The workspace's own stores; a stack's artifact store is named by --artifacts.
   const std::string baton_dir = DirFor(*root);
-  if (a->metadata_uri.empty()) a->metadata_uri = SqliteUri(baton_dir + "/baton.db");
+  if (a->metadata_uri.empty()) {
+    auto uri = WorkspaceMetadataUri(baton_dir);
+    if (!uri.ok()) return uri.status();
+    a->metadata_uri = *uri;
+  }
   a->workspace_root = *root;  // without --artifacts: the store the run's stack names
   if (a->logs_dir.empty()) a->logs_dir = baton_dir + "/logs/" + a->run;
   return Status::Ok();

@@ -5,6 +5,7 @@
 
 #include "flavors/local/local_orchestrator.h"
 #include "flavors/local_docker/local_docker_orchestrator.h"
+#include "flavors/s3/flavor.h"
 #include "flavors/slurm/slurm_orchestrator.h"
 
 namespace baton {
@@ -61,6 +62,7 @@ FlavorInfo DefaultRegistryFlavor() {
 Status RegisterBuiltinFlavors(FlavorRegistry* registry, const std::vector<FlavorInfo>& extra) {
   for (FlavorFn make : kOrchestrators) BATON_RETURN_IF_ERROR(registry->Register(make()));
   BATON_RETURN_IF_ERROR(registry->Register(LocalArtifactStoreFlavor()));
+  BATON_RETURN_IF_ERROR(registry->Register(S3ArtifactStoreFlavor()));
   BATON_RETURN_IF_ERROR(registry->Register(DefaultRegistryFlavor()));
   for (const auto& f : extra) BATON_RETURN_IF_ERROR(registry->Register(f));
   return Status::Ok();
