@@ -82,6 +82,13 @@ Result<std::string> WorkspaceMetadataUri(const std::string& dir) {
   return SqliteUri(dir + "/baton.db");
 }
 
+Status SetWorkspaceMetadataStore(const std::string& dir, const std::string& uri) {
+  BATON_ASSIGN_OR_RETURN(WorkspaceConfig config, ReadWorkspaceConfig(dir));
+  BATON_RETURN_IF_ERROR(Stores().OpenMetadataStore(uri.empty() ? SqliteUri(dir + "/baton.db") : uri).status());
+  config.metadata_uri = uri;
+  return WriteWorkspaceConfig(dir, config);
+}
+
 std::string DirFor(const std::string& root) {
   if (auto d = PosixEnv()->GetEnv("BATON_DIR"); d && !d->empty()) {
     auto abs = fs::Absolute(*d);

@@ -50,6 +50,9 @@ Status WriteWorkspaceConfig(const std::string& dir, const WorkspaceConfig& confi
 // The metadata store of the workspace directory `dir`: BATON_METADATA_URI when set, else its
 // config's, else sqlite://DIR/baton.db.
 Result<std::string> WorkspaceMetadataUri(const std::string& dir);
+// Makes `uri` the metadata store of the workspace directory `dir` ("" for its own SQLite file)
+// once it opens (creating or migrating its schema); nothing changes when it does not.
+Status SetWorkspaceMetadataStore(const std::string& dir, const std::string& uri);
 // Opens an existing workspace; marks runs whose baton process died as interrupted.
 Result<Workspace> OpenWorkspace(const std::string& root);
 

@@ -230,7 +230,12 @@ Status StepRunner::TryCacheHit(const StepSpec& s, StepRunRecord rec, PreparedSte
   std::vector<ArtifactRecord> none;
   BATON_RETURN_IF_ERROR(meta_->FinishStepRun(rec, &none, reused, p->inputs));
   StepOutcome o{StepStatus::kCached, rec.reason, 0, rec.id, rec.ended_at - rec.started_at, ""};
-  if (ctx_.explain) o.explain = "cached: same cache key as step run " + std::to_string(hit->id) + " of run " + hit->run_id;
+  if (ctx_.explain) {
+    o.explain = "cached: same cache key as step run " + std::to_string(hit->id) + " of run " + hit->run_id;
+    // A hit from another workspace (a colleague's, on a shared store) says whose.
+    if (auto from = meta_->GetRun(hit->run_id); from.ok() && from->pipeline_file != ctx_.spec->file)
+      o.explain += " (" + from->pipeline_file + (from->host.empty() ? "" : " on " + from->host) + ")";
+  }
   p->done = o;
   return Status::Ok();
 }
