@@ -2,7 +2,6 @@
 // Shared pieces of the command-line front end: command registration, output formats, errors.
 
 #include <CLI/CLI.hpp>
-
 #include <functional>
 #include <memory>
 #include <string>
@@ -24,6 +23,7 @@ void AddRunsCommands(CLI::App& app);
 void AddArtifactsCommands(CLI::App& app);
 void AddStepCommands(CLI::App& app);
 void AddStackCommands(CLI::App& app);
+void AddStoreCommands(CLI::App& app);
 
 // The whole command line; main() of the baton binary and baton::Main of C++ pipelines.
 int RunCli(int argc, char** argv);

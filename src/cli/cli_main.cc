@@ -16,8 +16,10 @@ void SetEmbeddedPipeline(const PipelineSpec* spec) { g_embedded = spec; }
 const PipelineSpec* EmbeddedPipeline() { return g_embedded; }
 
 int RunCli(int argc, char** argv) {
-  CLI::App app{g_embedded ? "pipeline " + g_embedded->name + " (a baton C++ pipeline): run it, compile it, inspect its runs"
-                          : "baton: run ML pipelines locally, in containers, on clusters; track every run, artifact and log",
+  CLI::App app{g_embedded ? "pipeline " + g_embedded->name +
+                                " (a baton C++ pipeline): run it, compile it, inspect its runs"
+                          : "baton: run ML pipelines locally, in containers, on clusters; track "
+                            "every run, artifact and log",
                g_embedded ? g_embedded->name : "baton"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "baton 0.1.0");
@@ -27,6 +29,7 @@ int RunCli(int argc, char** argv) {
   AddArtifactsCommands(app);
   AddStepCommands(app);
   AddStackCommands(app);
+  AddStoreCommands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -16,6 +16,7 @@ Status SqliteDb::Open(const std::string& path) {
   int rc = sqlite3_open_v2(path.c_str(), &db_,
                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) return Unavailable("cannot open metadata store " + path + ": " + sqlite3_errstr(rc));
+  path_ = path;
   wal_path_ = path + "-wal";
   sqlite3_busy_timeout(db_, 30000);
   // Switching a new database to WAL takes an exclusive lock and answers SQLITE_BUSY at once,
@@ -34,26 +35,16 @@ Status SqliteDb::Open(const std::string& path) {
   return Status::Ok();
 }
 
-Status SqliteDb::Migrate(const char* const* migrations, int64_t latest) {
-  return Txn([&]() -> Status {
-    BATON_RETURN_IF_ERROR(Exec("CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)"));
-    int64_t version = 0;
-    {
-      Query q(S("SELECT MAX(version) FROM schema_version"));
-      if (q.Step() == SQLITE_ROW) version = q.Int(0);
-    }
-    if (version > latest)
-      return FailedPrecondition("the metadata store has schema version " + std::to_string(version) +
-                                ", newer than this baton understands (" + std::to_string(latest) +
-                                "); upgrade baton");
-    for (int64_t v = version + 1; v <= latest; ++v) {
-      BATON_RETURN_IF_ERROR(Exec(migrations[v]));
-      Query q(S("INSERT INTO schema_version(version) VALUES(?)"));
-      q.Bind(v);
-      BATON_RETURN_IF_ERROR(Done(q.Step(), "record schema version"));
-    }
-    return Status::Ok();
-  });
+Status SqliteDb::Migrate(MigrationList migrations) {
+  return ApplyMigrations(*this, migrations, "the metadata store " + path_);
+}
+
+Result<int64_t> SqliteDb::QueryInt(const std::string& sql) {
+  Query q(S(sql.c_str()));
+  int rc = q.Step();
+  if (rc == SQLITE_ROW) return q.Int(0);
+  if (rc == SQLITE_DONE) return int64_t{0};
+  return Err(sql);
 }
 
 sqlite3_stmt* SqliteDb::S(const char* sql) {

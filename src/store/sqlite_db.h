@@ -1,16 +1,18 @@
 #pragma once
 // SqliteDb: one SQLite connection as baton's stores use it: WAL, pragmas for many small
 // transactions, a cache of prepared statements, transactions retried while another process
-// holds the write lock, batches of writes (savepoints inside one transaction), and numbered
-// schema migrations recorded in a schema_version table. Not thread-safe: one per thread.
+// holds the write lock, batches of writes (savepoints inside one transaction), and the schema
+// migrations of store/migrations.h. Not thread-safe: one per thread.
 
 #include <sqlite3.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
 
 #include "baton/status.h"
+#include "store/migrations.h"
 
 namespace baton {
 
@@ -70,19 +72,24 @@ class Query {
   int i_ = 0;
 };
 
-class SqliteDb {
+class SqliteDb : public SchemaDb {
  public:
   SqliteDb() = default;
   SqliteDb(const SqliteDb&) = delete;
   SqliteDb& operator=(const SqliteDb&) = delete;
-  ~SqliteDb();
+  ~SqliteDb() override;
 
   // Opens (creating) the database file with baton's pragmas.
   Status Open(const std::string& path);
 
-  // Applies migrations[v] for every version v above the store's, up to `latest`, each recorded
-  // in schema_version, in one transaction. FailedPrecondition for a store newer than `latest`.
-  Status Migrate(const char* const* migrations, int64_t latest);
+  // Brings the schema to the end of `migrations` (ApplyMigrations in store/migrations.h).
+  // FailedPrecondition for a store newer than the list.
+  Status Migrate(MigrationList migrations);
+
+  // SchemaDb: a write transaction is BEGIN IMMEDIATE (or a savepoint inside a batch).
+  Status InWriteTransaction(const std::function<Status()>& body) override { return Txn(body); }
+  Status ExecScript(const std::string& sql) override { return Exec(sql.c_str()); }
+  Result<int64_t> QueryInt(const std::string& sql) override;
 
  protected:
   // The prepared statement for `sql` (cached by its text), or null when
@@ -140,6 +147,7 @@ class SqliteDb {
   // effort; called after every commit (one stat, and a fallocate every kLogHeadroom of growth).
   void KeepLogAhead();
   static constexpr int64_t kLogHeadroom = 256 << 10;
+  std::string path_;
   std::string wal_path_;
   int64_t log_reserved_ = 0;  // bytes of the log known to be allocated
 

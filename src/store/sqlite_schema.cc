@@ -1,6 +1,7 @@
-// The SQLite metadata store's schema: migration v creates version v from version v-1 (entry 0 is
-// unused). docs/metadata-schema.md describes it; a new version appends a migration, never edits
-// one.
+// The SQLite metadata store's schema: migration v creates version v from version v-1
+// (store/migrations.h). docs/metadata-schema.md describes it; a new version appends a migration,
+// never edits one, and appends the same version to the other stores' lists
+// (store/postgres_schema.cc).
 
 #include "store/sqlite_schema.h"
 
@@ -8,10 +9,11 @@ namespace baton {
 
 const int kSqliteSchemaVersion = 3;
 
+namespace {
+
 // Migration N brings the schema from version N-1 to N.
-const char* const kSqliteMigrations[] = {
-    nullptr,
-    R"sql(
+const Migration kMigrations[] = {
+    {1, R"sql(
 CREATE TABLE pipelines(
   id INTEGER PRIMARY KEY,
   name TEXT NOT NULL UNIQUE,
@@ -86,8 +88,8 @@ CREATE TABLE step_inputs(
   artifact_id INTEGER NOT NULL REFERENCES artifacts(id),
   PRIMARY KEY(step_run_id, name));
 CREATE INDEX step_inputs_artifact ON step_inputs(artifact_id);
-)sql",
-    R"sql(
+)sql"},
+    {2, R"sql(
 CREATE TABLE components(
   type TEXT NOT NULL,
   name TEXT NOT NULL,
@@ -116,11 +118,15 @@ INSERT INTO components(type, name, flavor, config, created_at, updated_at)
   VALUES('orchestrator', 'default', 'local', '{}', 0, 0), ('artifact_store', 'default', 'local', '{}', 0, 0);
 INSERT INTO stacks(name, orchestrator, artifact_store, created_at, updated_at) VALUES('default', 'default', 'default', 0, 0);
 INSERT INTO settings(key, value) VALUES('active_stack', 'default');
-)sql",
-    R"sql(
+)sql"},
+    {3, R"sql(
 ALTER TABLE artifacts ADD COLUMN materializer TEXT NOT NULL DEFAULT '';
 ALTER TABLE artifacts ADD COLUMN type TEXT NOT NULL DEFAULT '';
-)sql",
+)sql"},
 };
+
+}  // namespace
+
+MigrationList SqliteMigrations() { return kMigrations; }
 
 }  // namespace baton

@@ -4,6 +4,8 @@
 #include "store/sqlite_store.h"
 
 #include "platform/fs.h"
+#include "store/metadata_rows.h"
+#include "store/migrations.h"
 #include "store/sqlite_db.h"
 #include "store/sqlite_schema.h"
 
@@ -11,11 +13,11 @@ namespace baton {
 namespace {
 
 // The metadata store on one SQLite database (sqlite:///path).
-class SqliteStore : public MetadataStore, private SqliteDb {
+class SqliteStore : public MetadataStore, public MetadataRows, private SqliteDb {
  public:
-  Status Open(const std::string& path) {
+  Status Open(const std::string& path, MigrationList migrations) {
     BATON_RETURN_IF_ERROR(SqliteDb::Open(path));
-    return Migrate(kSqliteMigrations, kSqliteSchemaVersion);
+    return Migrate(migrations);
   }
 
   Status BeginBatch() override { return StartBatch(); }
@@ -594,6 +596,28 @@ class SqliteStore : public MetadataStore, private SqliteDb {
     return out;
   }
 
+  // ---- MetadataRows ----
+
+  Result<int64_t> RowsSchemaVersion() override { return SchemaVersion(*this); }
+
+  Status ExportRows(const RowSink& sink) override {
+    // A read transaction sees one state of the database (WAL) from its first read to its end.
+    BATON_RETURN_IF_ERROR(Run("BEGIN"));
+    Status s = ReadRows(sink);
+    Status ended = Run(s.ok() ? "COMMIT" : "ROLLBACK");
+    return s.ok() ? ended : s;
+  }
+
+  Status ImportRows(const RowSink& check, const std::function<Status(const RowSink&)>& source) override {
+    return Txn([&]() -> Status {
+      BATON_RETURN_IF_ERROR(ReadRows(check));
+      const auto& tables = MetadataTables();
+      for (auto t = tables.rbegin(); t != tables.rend(); ++t)
+        BATON_RETURN_IF_ERROR(Exec((std::string("DELETE FROM ") + t->name).c_str()));
+      return source([&](const Table& table, const Row& row) { return InsertRow(table, row); });
+    });
+  }
+
  private:
   static std::string EscapeLike(const std::string& s) {
     std::string o;
@@ -625,6 +649,46 @@ class SqliteStore : public MetadataStore, private SqliteDb {
     return static_cast<int64_t>(sqlite3_last_insert_rowid(db_));
   }
 
+  static std::string ColumnList(const Table& table) {
+    std::string cols;
+    for (const auto& c : table.columns) cols += (cols.empty() ? "" : ", ") + std::string(c.name);
+    return cols;
+  }
+
+  // Every row of every table, in Table::order (insertion order is the rowid's).
+  Status ReadRows(const RowSink& sink) {
+    for (const Table& table : MetadataTables()) {
+      const std::string sql = "SELECT " + ColumnList(table) + " FROM " + table.name + " ORDER BY " +
+                              (table.order ? table.order : "rowid");
+      Query q(S(sql.c_str()));
+      int rc;
+      while ((rc = q.Step()) == SQLITE_ROW) {
+        Row row;
+        row.reserve(table.columns.size());
+        for (size_t i = 0; i < table.columns.size(); ++i) {
+          const int c = static_cast<int>(i);
+          if (table.columns[i].type == ColumnType::kInteger) row.emplace_back(q.Int(c));
+          else row.emplace_back(q.Text(c));
+        }
+        BATON_RETURN_IF_ERROR(sink(table, row));
+      }
+      if (rc != SQLITE_DONE) return Err(std::string("read ") + table.name);
+    }
+    return Status::Ok();
+  }
+
+  Status InsertRow(const Table& table, const Row& row) {
+    std::string marks;
+    for (size_t i = 0; i < table.columns.size(); ++i) marks += i ? ",?" : "?";
+    const std::string sql = std::string("INSERT INTO ") + table.name + "(" + ColumnList(table) + ") VALUES(" + marks + ")";
+    Query q(S(sql.c_str()));
+    for (const Value& v : row) {
+      if (const int64_t* i = std::get_if<int64_t>(&v)) q.Bind(*i);
+      else q.Bind(std::get<std::string>(v));
+    }
+    return Done(q.Step(), std::string("copy a row into ") + table.name);
+  }
+
   Status Link(const char* table, int64_t step_run, const std::string& name, int64_t artifact) {
     std::string sql = std::string("INSERT INTO ") + table + "(step_run_id, name, artifact_id) VALUES(?,?,?)";
     Query q(S(sql.c_str()));
@@ -635,10 +699,14 @@ class SqliteStore : public MetadataStore, private SqliteDb {
 
 }  // namespace
 
-Result<std::unique_ptr<MetadataStore>> OpenSqliteStore(const std::string& path) {
+Result<std::unique_ptr<MetadataStore>> OpenSqliteStoreWithSchema(const std::string& path, MigrationList migrations) {
   auto store = std::make_unique<SqliteStore>();
-  BATON_RETURN_IF_ERROR(store->Open(path));
+  BATON_RETURN_IF_ERROR(store->Open(path, migrations));
   return std::unique_ptr<MetadataStore>(std::move(store));
+}
+
+Result<std::unique_ptr<MetadataStore>> OpenSqliteStore(const std::string& path) {
+  return OpenSqliteStoreWithSchema(path, SqliteMigrations());
 }
 
 }  // namespace baton
