@@ -11,6 +11,15 @@
 //   BATON_TEST_ARTIFACT_URIS  artifact store URIs, the same way
 // Each such URI must contain `{ns}`, which every test replaces by a name of its own (a database,
 // a schema, a key prefix), so that each test starts from an empty store. Unset, they add nothing.
+//
+// The PostgreSQL store is a kind of its own, `postgresql`, on the server named by
+// BATON_TEST_POSTGRES_URI (scripts/setup-postgres.sh prints one): each test gets a schema of its
+// own (`schema=` of the store URI), dropped afterwards. Its tests are listed whatever the
+// environment; without the variable they skip, or fail where CI is set.
+//
+// The S3 store is a kind of its own, `s3`, on the server named by BATON_TEST_S3_ENDPOINT (keys in
+// BATON_TEST_S3_ACCESS_KEY and BATON_TEST_S3_SECRET_KEY; scripts/setup-ceph-rgw.sh prints all
+// three): each test gets a key prefix of its own. Listed, skipped or failing the same way.
 
 #include <grp.h>
 #include <gtest/gtest.h>
@@ -38,9 +47,13 @@
 #include "baton/metadata_store.h"
 #include "baton/run_status.h"
 #include "baton/status.h"
+#include "platform/env_posix.h"
 #include "platform/fs.h"
 #include "platform/hash.h"
+#include "store/postgres_db.h"
 #include "store/registry.h"
+#include "store/s3/s3_client.h"
+#include "store/s3/s3_options.h"
 #include "test_util.h"
 
 namespace baton::testing {
@@ -53,6 +66,7 @@ struct StoreHome {
   std::string uri;
   std::string root;              // the store's directory on this machine, "" for other stores
   std::shared_ptr<TempDir> dir;  // local files of the store, if any
+  std::shared_ptr<void> server;  // removes what the store holds on a server, if any, when it goes
 };
 
 using HomeFactory = std::function<Result<StoreHome>()>;
@@ -61,6 +75,9 @@ using HomeFactory = std::function<Result<StoreHome>()>;
 struct MetadataStoreKind {
   std::string name;   // in test names: [A-Za-z0-9_]
   HomeFactory fresh;  // a new, empty store; two Open calls on its URI are independent instances
+  // Why the store cannot be tested here ("" when it can; null for stores that always can): its
+  // tests then skip, or fail where CI is set.
+  std::function<std::string()> unavailable;
 };
 
 // An artifact store implementation under the contract.
@@ -73,6 +90,9 @@ struct ArtifactStoreKind {
   // Whether Get checks the content against the digest before handing out a path (the read cache
   // of a remote store does; a store on this machine's filesystem hands out the object itself).
   bool get_verifies = false;
+  // Why the store cannot be tested here ("" when it can; null for stores that always can): its
+  // tests then skip, or fail where CI is set.
+  std::function<std::string()> unavailable;
 };
 
 void PrintTo(const MetadataStoreKind& k, std::ostream* os) { *os << k.name; }
@@ -119,8 +139,28 @@ HomeFactory FromTemplate(const std::string& uri_template) {
     std::string uri = uri_template;
     const std::string ns = FreshNamespace();
     for (; at != std::string::npos; at = uri.find("{ns}", at + ns.size())) uri.replace(at, 4, ns);
-    return StoreHome{uri, "", nullptr};
+    return StoreHome{uri, "", nullptr, nullptr};
   };
+}
+
+// The PostgreSQL server the tests use, "" when none is named.
+std::string PostgresTestUri() {
+  const char* uri = std::getenv("BATON_TEST_POSTGRES_URI");
+  return uri ? uri : "";
+}
+
+// A fresh schema on the test server, dropped (with everything in it) when the home goes.
+Result<StoreHome> FreshPostgresHome() {
+  const std::string base = PostgresTestUri();
+  const std::string schema = FreshNamespace();
+  StoreHome home{base + (base.find('?') == std::string::npos ? "?" : "&") + "schema=" + schema, "", nullptr, nullptr};
+  BATON_ASSIGN_OR_RETURN(StoreUri parsed, StoreUri::Parse(home.uri));
+  BATON_ASSIGN_OR_RETURN(PgTarget target, ParsePostgresUri(parsed));
+  home.server = std::shared_ptr<void>(nullptr, [target, schema](void*) {
+    PgDb db;
+    if (db.Open(target).ok()) (void)db.ExecScript("DROP SCHEMA IF EXISTS " + schema + " CASCADE");
+  });
+  return home;
 }
 
 std::vector<MetadataStoreKind> MetadataStoreKinds() {
@@ -128,12 +168,19 @@ std::vector<MetadataStoreKind> MetadataStoreKinds() {
       {"sqlite",
        []() -> Result<StoreHome> {
          auto dir = std::make_shared<TempDir>();
-         return StoreHome{SqliteUri(dir->path() + "/baton.db"), dir->path(), dir};
+         return StoreHome{SqliteUri(dir->path() + "/baton.db"), dir->path(), dir, nullptr};
+       },
+       nullptr},
+      {"postgresql", FreshPostgresHome,
+       []() -> std::string {
+         if (!PostgresTestUri().empty()) return "";
+         return "no PostgreSQL server to test against: set BATON_TEST_POSTGRES_URI "
+                "(scripts/setup-postgres.sh starts one and prints it)";
        }},
   };
   const auto uris = SplitUris(std::getenv("BATON_TEST_METADATA_URIS"));
   for (size_t i = 0; i < uris.size(); ++i)
-    kinds.push_back({EnvKindName(i, uris[i]), FromTemplate(uris[i])});
+    kinds.push_back({EnvKindName(i, uris[i]), FromTemplate(uris[i]), nullptr});
   return kinds;
 }
 
@@ -148,19 +195,77 @@ Status CorruptLocalObject(const StoreHome& home, const std::string& digest) {
   return fs::WriteFile(p, "flipped bits\n");
 }
 
+// The S3 store on the server named by BATON_TEST_S3_ENDPOINT, with the keys in
+// BATON_TEST_S3_ACCESS_KEY and BATON_TEST_S3_SECRET_KEY (scripts/setup-ceph-rgw.sh starts one and
+// prints them): each test gets a key prefix of its own in the bucket baton-contract, and a read
+// cache and staging directory of its own.
+std::string S3Unavailable() {
+  for (const char* name : {"BATON_TEST_S3_ENDPOINT", "BATON_TEST_S3_ACCESS_KEY", "BATON_TEST_S3_SECRET_KEY"}) {
+    const char* v = std::getenv(name);
+    if (v == nullptr || *v == '\0')
+      return "no S3 server to test against: set BATON_TEST_S3_ENDPOINT, BATON_TEST_S3_ACCESS_KEY and "
+             "BATON_TEST_S3_SECRET_KEY (scripts/setup-ceph-rgw.sh starts one and prints them)";
+  }
+  return "";
+}
+
+// The options of an s3:// URI and a client of its server, to reach objects behind the store.
+Result<std::pair<s3::StoreOptions, std::shared_ptr<s3::Client>>> S3ClientOf(const std::string& uri) {
+  BATON_ASSIGN_OR_RETURN(StoreUri parsed, StoreUri::Parse(uri));
+  BATON_ASSIGN_OR_RETURN(s3::StoreOptions options, s3::ParseStoreOptions(parsed, *PosixEnv()));
+  auto client = std::make_shared<s3::Client>(options.client);
+  return std::make_pair(std::move(options), std::move(client));
+}
+
+Result<StoreHome> FreshS3Home() {
+  auto dir = std::make_shared<TempDir>();
+  const std::string uri = "s3://baton-contract/" + FreshNamespace() +
+                          "?endpoint=" + std::getenv("BATON_TEST_S3_ENDPOINT") +
+                          "&access_key_env=BATON_TEST_S3_ACCESS_KEY&secret_key_env=BATON_TEST_S3_SECRET_KEY" +
+                          "&cache=" + dir->path() + "/cache&staging=" + dir->path() + "/staging";
+  BATON_ASSIGN_OR_RETURN(auto reach, S3ClientOf(uri));
+  BATON_RETURN_IF_ERROR(reach.second->CreateBucket(reach.first.bucket));
+  // The objects under the test's prefix go with the home.
+  auto cleanup = [reach](void*) {
+    const auto& [options, client] = reach;
+    auto keys = client->ListObjects(options.bucket, options.prefix + "/");
+    if (keys.ok())
+      for (const auto& k : *keys) (void)client->DeleteObject(options.bucket, k);
+  };
+  return StoreHome{uri, "", dir, std::shared_ptr<void>(nullptr, cleanup)};
+}
+
+// Overwrites the object's bytes (PREFIX/sha256/<2 hex>/<digest>) with a raw PUT that keeps its
+// metadata, so that only the content is wrong.
+Status CorruptS3Object(const StoreHome& home, const std::string& digest) {
+  BATON_ASSIGN_OR_RETURN(auto reach, S3ClientOf(home.uri));
+  const auto& [options, client] = reach;
+  const std::string key = options.prefix + "/sha256/" + digest.substr(0, 2) + "/" + digest;
+  s3::Request head;
+  head.method = "HEAD";
+  head.bucket = options.bucket;
+  head.key = key;
+  BATON_ASSIGN_OR_RETURN(s3::Response found, client->Send(head));
+  s3::Headers metadata;
+  for (const char* name : {"x-amz-meta-baton-kind", "x-amz-meta-baton-size"})
+    if (!found.Header(name).empty()) metadata.emplace_back(name, found.Header(name));
+  return client->PutObject(options.bucket, key, "flipped bits\n", metadata);
+}
+
 std::vector<ArtifactStoreKind> ArtifactStoreKinds() {
   std::vector<ArtifactStoreKind> kinds = {
       {"file",
        []() -> Result<StoreHome> {
          auto dir = std::make_shared<TempDir>();
          const std::string root = dir->path() + "/artifacts";
-         return StoreHome{FileUri(root), root, dir};
+         return StoreHome{FileUri(root), root, dir, nullptr};
        },
-       CorruptLocalObject, false},
+       CorruptLocalObject, false, nullptr},
+      {"s3", FreshS3Home, CorruptS3Object, true, S3Unavailable},
   };
   const auto uris = SplitUris(std::getenv("BATON_TEST_ARTIFACT_URIS"));
   for (size_t i = 0; i < uris.size(); ++i)
-    kinds.push_back({EnvKindName(i, uris[i]), FromTemplate(uris[i]), nullptr, true});
+    kinds.push_back({EnvKindName(i, uris[i]), FromTemplate(uris[i]), nullptr, true, nullptr});
   return kinds;
 }
 
@@ -321,6 +426,12 @@ constexpr StepStatus kAllStepStatuses[] = {
 class MetadataStoreContract : public ::testing::TestWithParam<MetadataStoreKind> {
  protected:
   void SetUp() override {
+    if (GetParam().unavailable) {
+      const std::string why = GetParam().unavailable();
+      const char* ci = std::getenv("CI");
+      if (!why.empty() && ci != nullptr && *ci != '\0') FAIL() << why << " (CI must test every store)";
+      if (!why.empty()) GTEST_SKIP() << why;
+    }
     auto home = GetParam().fresh();
     ASSERT_TRUE(home.ok()) << home.status().ToString();
     home_ = std::move(*home);
@@ -1291,6 +1402,12 @@ INSTANTIATE_TEST_SUITE_P(Stores, MetadataStoreContract, ::testing::ValuesIn(Meta
 class ArtifactStoreContract : public ::testing::TestWithParam<ArtifactStoreKind> {
  protected:
   void SetUp() override {
+    if (GetParam().unavailable) {
+      const std::string why = GetParam().unavailable();
+      const char* ci = std::getenv("CI");
+      if (!why.empty() && ci != nullptr && *ci != '\0') FAIL() << why << " (CI must test every store)";
+      if (!why.empty()) GTEST_SKIP() << why;
+    }
     auto home = GetParam().fresh();
     ASSERT_TRUE(home.ok()) << home.status().ToString();
     home_ = std::move(*home);

@@ -34,7 +34,9 @@ class TeamStores : public ::testing::Test {
     key_ = Env("BATON_TEST_S3_ACCESS_KEY");
     secret_ = Env("BATON_TEST_S3_SECRET_KEY");
     if (pg_.empty() || s3_.empty() || key_.empty() || secret_.empty()) {
-      if (!Env("CI").empty()) FAIL() << "CI must provide PostgreSQL and S3 (scripts/setup-postgres.sh, setup-ceph-rgw.sh)";
+      if (!Env("CI").empty())
+        FAIL()
+            << "CI must provide PostgreSQL and S3 (scripts/setup-postgres.sh, setup-ceph-rgw.sh)";
       GTEST_SKIP() << "no PostgreSQL + S3 here (set BATON_TEST_POSTGRES_URI and BATON_TEST_S3_*)";
     }
     std::random_device rd;
@@ -48,11 +50,14 @@ class TeamStores : public ::testing::Test {
 
   // The AWS CLI, an independent client, against the test server.
   CommandResult Aws(const std::string& args) {
-    return RunShell("/", "AWS_ACCESS_KEY_ID=" + Shell(key_) + " AWS_SECRET_ACCESS_KEY=" + Shell(secret_) +
-                             " AWS_DEFAULT_REGION=us-east-1 aws --endpoint-url " + Shell(s3_) + " " + args);
+    return RunShell(
+        "/", "AWS_ACCESS_KEY_ID=" + Shell(key_) + " AWS_SECRET_ACCESS_KEY=" + Shell(secret_) +
+                 " AWS_DEFAULT_REGION=us-east-1 aws --endpoint-url " + Shell(s3_) + " " + args);
   }
 
-  std::vector<std::string> TeamEnv() const { return {"TEAM_S3_KEY=" + key_, "TEAM_S3_SECRET=" + secret_}; }
+  std::vector<std::string> TeamEnv() const {
+    return {"TEAM_S3_KEY=" + key_, "TEAM_S3_SECRET=" + secret_};
+  }
 
   // A workspace in `dir` on the team's stores.
   void Join(const std::string& dir) {
@@ -69,13 +74,13 @@ TEST_F(TeamStores, QuickstartOnPostgresAndS3IsCachedForAColleague) {
   TempDir alice, bob;
   Join(alice.path());
   // The stack lives in the shared metadata store: registered once, seen by both workspaces.
-  auto r = RunBaton(alice.path(), {"artifact-store", "register", "team-s3", "--flavor", "s3", "--set",
-                                   "bucket=" + bucket_, "--set", "endpoint=" + s3_, "--set",
-                                   "access_key_id={{env.TEAM_S3_KEY}}", "--set",
+  auto r = RunBaton(alice.path(), {"artifact-store", "register", "team-s3", "--flavor", "s3",
+                                   "--set", "bucket=" + bucket_, "--set", "endpoint=" + s3_,
+                                   "--set", "access_key_id={{env.TEAM_S3_KEY}}", "--set",
                                    "secret_access_key={{env.TEAM_S3_SECRET}}"});
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
-  ASSERT_EQ(RunBaton(alice.path(), {"stack", "register", "team", "--orchestrator", "default", "--artifact-store",
-                                    "team-s3", "--set"})
+  ASSERT_EQ(RunBaton(alice.path(), {"stack", "register", "team", "--orchestrator", "default",
+                                    "--artifact-store", "team-s3", "--set"})
                 .exit_code,
             0);
   r = RunBaton(alice.path(), {"run", "pipeline.yaml", "-o", "json"}, TeamEnv());
@@ -84,18 +89,23 @@ TEST_F(TeamStores, QuickstartOnPostgresAndS3IsCachedForAColleague) {
 
   // The records are rows in PostgreSQL: four step runs of that run in the team's schema.
   auto rows = RunShell("/", "psql " + Shell(pg_) + " -tAc " +
-                                Shell("SELECT count(*) FROM " + schema_ + ".step_runs WHERE run_id = '" + run + "'"));
+                                Shell("SELECT count(*) FROM " + schema_ +
+                                      ".step_runs WHERE run_id = '" + run + "'"));
   ASSERT_EQ(rows.exit_code, 0) << Describe(rows);
   EXPECT_EQ(rows.out, "4\n");
   // The artifacts are objects in the bucket, where the records say: each output's digest is a key.
   nlohmann::json shown = JsonOf(alice.path(), {"runs", "show", run, "-o", "json"});
-  auto listing = Aws("s3api list-objects-v2 --bucket " + bucket_ + " --query 'Contents[].Key' --output text");
+  auto listing =
+      Aws("s3api list-objects-v2 --bucket " + bucket_ + " --query 'Contents[].Key' --output text");
   ASSERT_EQ(listing.exit_code, 0) << Describe(listing);
   int outputs = 0;
   for (const auto& s : shown["steps"])
     for (auto it = s["outputs"].begin(); it != s["outputs"].end(); ++it) {
       ++outputs;
-      EXPECT_NE(listing.out.find(it.value()["digest"].get<std::string>()), std::string::npos) << it.key();
+      std::string digest = it.value()["digest"];  // sha256:HEX; the key ends in HEX
+      ASSERT_EQ(digest.rfind("sha256:", 0), 0u) << digest;
+      EXPECT_NE(listing.out.find("/" + digest.substr(7)), std::string::npos) << it.key() << "\n"
+                                                                             << listing.out;
     }
   EXPECT_EQ(outputs, 5);  // raw, train, test, model, metrics
 
@@ -104,13 +114,16 @@ TEST_F(TeamStores, QuickstartOnPostgresAndS3IsCachedForAColleague) {
   r = RunBaton(bob.path(), {"run", "pipeline.yaml", "--explain"}, TeamEnv());
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
   EXPECT_NE(r.out.find("0 completed, 4 cached"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("of run " + run + " (" + alice.path() + "/pipeline.yaml"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("of run " + run + " (" + alice.path() + "/pipeline.yaml"), std::string::npos)
+      << r.out;
   // And a fresh read of an artifact comes from the bucket, verified.
   std::string metrics;
   for (const auto& s : shown["steps"])
     if (s["step"] == "evaluate") metrics = s["outputs"]["metrics"]["digest"];
   ASSERT_FALSE(metrics.empty()) << shown.dump(2);
-  r = RunBaton(bob.path(), {"artifacts", "export", metrics.substr(0, 12), bob.path() + "/metrics.json"}, TeamEnv());
+  r = RunBaton(bob.path(),
+               {"artifacts", "export", metrics.substr(0, 19), bob.path() + "/metrics.json"},
+               TeamEnv());
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
   EXPECT_NE(ReadFileOrDie(bob.path() + "/metrics.json").find("accuracy"), std::string::npos);
 }
