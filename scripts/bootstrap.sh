@@ -9,6 +9,7 @@ mode=${1:-build}
 
 packages=(build-essential cmake ninja-build pkg-config git
           libyaml-cpp-dev nlohmann-json3-dev libsqlite3-dev libssl-dev libcli11-dev
+          libpq-dev libcurl4-openssl-dev curl
           libgtest-dev libgmock-dev libbenchmark-dev
           python3 python3-numpy python3-sklearn sqlite3 procps)
 sudo=""
@@ -42,24 +43,41 @@ case "$mode" in
     ;;
   test)
     # Real services the backend tests run against, set up while baton builds: podman, runc, the
-    # base images and a registry (local_docker), and a Slurm cluster on loopback (slurm).
+    # base images and a registry (local_docker), and a Slurm cluster on loopback (slurm); beside
+    # them, PostgreSQL 15 and a Ceph cluster with its S3 gateway (the team stores).
     services_log=$(mktemp)
+    stores_log=$(mktemp)
+    stores_env=$(mktemp)
     ($sudo scripts/setup-podman.sh --python --registry && $sudo scripts/setup-slurm.sh) >"$services_log" 2>&1 &
     services=$!
+    ($sudo scripts/setup-postgres.sh && $sudo scripts/setup-ceph-rgw.sh >"$stores_env") >"$stores_log" 2>&1 &
+    stores=$!
     build build/release -DCMAKE_BUILD_TYPE=Release -DBATON_WERROR=ON
-    if ! wait "$services"; then
-      cat "$services_log"
+    failed=0
+    wait "$services" || failed=1
+    cat "$services_log"
+    wait "$stores" || failed=1
+    cat "$stores_log"
+    if ((failed)); then
       echo "bootstrap: setting up the test services failed" >&2
       exit 1
     fi
-    cat "$services_log"
+    # shellcheck disable=SC1090
+    . "$stores_env"
+    export BATON_TEST_POSTGRES_URI=postgresql://postgres@127.0.0.1:55432/baton_test
+    # The AWS CLI (a test oracle for the S3 store) may live in the user's pyenv.
+    for d in "$HOME/.pyenv/shims" /root/.pyenv/shims; do
+      [ -d "$d" ] && PATH=$PATH:$d
+    done
+    export PATH
     (cd build/release && ctest --output-on-failure -j "$jobs")
     echo "bootstrap: again under AddressSanitizer + UndefinedBehaviorSanitizer"
     build build/asan -DCMAKE_BUILD_TYPE=Debug -DBATON_SANITIZE=address,undefined -DBATON_BUILD_BENCH=OFF -DBATON_WERROR=ON
     # The backend tests that mostly wait on Slurm or podman (a one-minute Slurm time limit, the
     # 100-job DAG, the quickstart in containers) ran above; their code paths run here in the
     # shorter backend tests.
-    slow='^(Slurm\.ATimeLimitBreachIsATimeout|Slurm\.AHundredStepDag|LocalDocker\.QuickstartRunsInContainersLikeLocally)$'
+    # The 5 GiB round trip through the S3 gateway ran above too.
+    slow='^(Slurm\.ATimeLimitBreachIsATimeout|Slurm\.AHundredStepDag|LocalDocker\.QuickstartRunsInContainersLikeLocally|S3Slow\..*)$'
     (cd build/asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
        ctest --output-on-failure -j "$jobs" -E "$slow")
     echo "bootstrap: again under ThreadSanitizer"

@@ -7,9 +7,15 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <random>
+#include <thread>
 
+#include "platform/env_posix.h"
+#include "store/s3/s3_client.h"
+#include "store/s3/s3_options.h"
 #include "test_util.h"
 
 namespace baton::testing {
@@ -126,6 +132,109 @@ TEST_F(TeamStores, QuickstartOnPostgresAndS3IsCachedForAColleague) {
                TeamEnv());
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
   EXPECT_NE(ReadFileOrDie(bob.path() + "/metrics.json").find("accuracy"), std::string::npos);
+}
+
+// The pipeline of the upload fault: a 1 GiB output (sparse: it reads at memory speed, so the
+// multipart upload's pace is the gateway's) and a step that reads it back.
+constexpr const char* kBigOutputPipeline = R"Y(name: bigout
+steps:
+  make:
+    run: truncate -s 1G {{outputs.big}}
+    outputs: [big]
+  size:
+    run: wc -c < {{inputs.big}} > {{outputs.n}}
+    inputs: {big: make.big}
+    outputs: [n]
+)Y";
+
+// The S3 gateway stops while a step's output is being uploaded: the multipart upload is
+// aborted, the step fails with the S3 error, and once the gateway is back `baton runs resume`
+// finishes the run.
+TEST_F(TeamStores, AGatewayStoppedWhileAStepUploadsFailsTheStepAndResumeFinishes) {
+  const std::string script = SourceDir() + "/scripts/setup-ceph-rgw.sh";
+  if (RunProgram("/", {"/bin/bash", script, "--env"}).exit_code != 0) {
+    if (!Env("CI").empty()) FAIL() << "CI must start the S3 gateway with scripts/setup-ceph-rgw.sh";
+    GTEST_SKIP() << "the S3 server was not started by scripts/setup-ceph-rgw.sh";
+  }
+  TempDir ws;
+  ws.Write("pipeline.yaml", kBigOutputPipeline);
+  ASSERT_EQ(RunBaton(ws.path(), {"init"}).exit_code, 0);
+  const std::string prefix = "fault";
+  auto r = RunBaton(ws.path(), {"artifact-store", "register", "team-s3", "--flavor", "s3", "--set",
+                                "bucket=" + bucket_, "--set", "prefix=" + prefix, "--set",
+                                "endpoint=" + s3_, "--set", "access_key_id={{env.TEAM_S3_KEY}}",
+                                "--set", "secret_access_key={{env.TEAM_S3_SECRET}}", "--set",
+                                "cache_dir=" + ws.path() + "/s3cache"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  ASSERT_EQ(RunBaton(ws.path(), {"stack", "register", "team", "--orchestrator", "default",
+                                 "--artifact-store", "team-s3"})
+                .exit_code,
+            0);
+  ASSERT_EQ(RunBaton(ws.path(), {"stack", "set", "team"}).exit_code, 0);
+
+  // An independent client, to watch the bucket's multipart uploads.
+  ::setenv("TEAM_S3_KEY", key_.c_str(), 1);
+  ::setenv("TEAM_S3_SECRET", secret_.c_str(), 1);
+  auto parsed = StoreUri::Parse(
+      "s3://" + bucket_ + "?endpoint=" + s3_ +
+      "&access_key_env=TEAM_S3_KEY&secret_key_env=TEAM_S3_SECRET&cache=" + ws.path() + "/watcher");
+  ASSERT_TRUE(parsed.ok());
+  auto options = s3::ParseStoreOptions(*parsed, *PosixEnv());
+  ASSERT_TRUE(options.ok()) << options.status().ToString();
+  s3::Client watcher(options->client);
+  auto open_uploads = [&]() -> size_t {
+    auto u = watcher.ListMultipartUploads(bucket_, prefix + "/");
+    return u.ok() ? u->size() : 0;
+  };
+
+  std::vector<std::string> env = TeamEnv();
+  pid_t pid = SpawnBaton(ws.path(), {"run", "pipeline.yaml", "-o", "json"}, ws.path() + "/run.out",
+                         ws.path() + "/run.err", env);
+  ASSERT_GT(pid, 0);
+  bool uploading = false;
+  for (int i = 0; i < 3000 && !uploading; ++i) {
+    uploading = open_uploads() > 0;
+    if (!uploading) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  auto stopped = RunProgram("/", {"/bin/bash", script, "--stop-rgw"});
+  const int code = WaitExit(pid);
+  auto started = RunProgram("/", {"/bin/bash", script, "--start-rgw"});
+  ASSERT_EQ(started.exit_code, 0) << Describe(started);
+  ASSERT_EQ(stopped.exit_code, 0) << Describe(stopped);
+  ASSERT_TRUE(uploading) << "the upload never showed: " << ReadFileOrDie(ws.path() + "/run.err");
+
+  // The step failed, saying that the gateway could not be reached; nothing of it was recorded.
+  EXPECT_EQ(code, 1) << ReadFileOrDie(ws.path() + "/run.err");
+  nlohmann::json run = nlohmann::json::parse(ReadFileOrDie(ws.path() + "/run.out"), nullptr, false);
+  ASSERT_TRUE(run.is_object()) << ReadFileOrDie(ws.path() + "/run.out");
+  const std::string run_id = run["run"];
+  nlohmann::json shown = JsonOf(ws.path(), {"runs", "show", run_id, "-o", "json"});
+  EXPECT_EQ(shown["status"], "failed") << shown.dump(2);
+  bool make_failed = false;
+  for (const auto& s : shown["steps"])
+    if (s["step"] == "make") {
+      make_failed = s["status"] == "failed";
+      const std::string reason = s.value("reason", "");
+      EXPECT_NE(reason.find("cannot reach " + s3_), std::string::npos) << s.dump(2);
+      EXPECT_TRUE(s["outputs"].empty()) << s.dump(2);
+    }
+  EXPECT_TRUE(make_failed) << shown.dump(2);
+
+  // Resumed with the gateway back: the upload is aborted (by the store's journal, if the abort
+  // could not reach the gateway either), the step runs again and the run completes.
+  r = RunBaton(ws.path(), {"runs", "resume", run_id, "-o", "json"}, env);
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_EQ(nlohmann::json::parse(r.out)["status"], "completed") << r.out;
+  EXPECT_EQ(open_uploads(), 0u) << "a multipart upload stays open";
+  shown = JsonOf(ws.path(), {"runs", "show", run_id, "-o", "json"});
+  for (const auto& s : shown["steps"])
+    if (s["step"] == "size" && s["status"] == "completed") {
+      std::string n = s["outputs"]["n"]["digest"];
+      r = RunBaton(ws.path(), {"artifacts", "export", n.substr(0, 19), ws.path() + "/n.txt"}, env);
+      ASSERT_EQ(r.exit_code, 0) << Describe(r);
+      EXPECT_EQ(ReadFileOrDie(ws.path() + "/n.txt"), "1073741824\n");
+    }
+  EXPECT_TRUE(std::filesystem::exists(ws.path() + "/n.txt"));
 }
 
 }  // namespace
