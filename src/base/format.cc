@@ -41,4 +41,39 @@ std::string FormatUtc(int64_t micros, const char* format) {
   return std::string(buf, n);
 }
 
+namespace {
+constexpr char kHex[] = "0123456789ABCDEF";
+void AppendEscaped(std::string& out, unsigned char c) {
+  out += '%';
+  out += kHex[c >> 4];
+  out += kHex[c & 15];
+}
+}  // namespace
+
+std::string PercentEncode(std::string_view text, std::string_view keep) {
+  std::string out;
+  out.reserve(text.size() * 3 / 2);
+  for (unsigned char c : text) {
+    const bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                            (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' || c == '~';
+    if (unreserved || (c != 0 && keep.find(static_cast<char>(c)) != std::string_view::npos))
+      out += static_cast<char>(c);
+    else
+      AppendEscaped(out, c);
+  }
+  return out;
+}
+
+std::string QueryValueEncode(std::string_view value) {
+  std::string out;
+  for (unsigned char c : value) {
+    if (c == '%' || c == '&' || c == '=' || c == '#' || c == '?' || c == '+' || c <= ' ' ||
+        c >= 0x7f)
+      AppendEscaped(out, c);
+    else
+      out += static_cast<char>(c);
+  }
+  return out;
+}
+
 }  // namespace baton

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <thread>
 
+#include "baton/format.h"
 #include "baton/hash.h"
 
 namespace baton {
@@ -37,20 +38,7 @@ std::string QuoteIdent(const std::string& name) {
   return q + "\"";
 }
 
-std::string Encode(const std::string& s) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
+std::string Encode(const std::string& s) { return PercentEncode(s); }
 
 // The URI with its password, if any, left out: messages quote it.
 std::string Shown(const StoreUri& uri) {

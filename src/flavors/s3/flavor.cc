@@ -1,23 +1,10 @@
 #include "flavors/s3/flavor.h"
 
+#include "baton/format.h"
+
 namespace baton {
 namespace {
 
-// A query value with the characters the URI syntax uses escaped.
-std::string QueryValue(const std::string& v) {
-  static const char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : v) {
-    if (c == '%' || c == '&' || c == '=' || c == '#' || c == '?' || c == '+' || c <= ' ' || c >= 0x7f) {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out;
-}
 
 std::string CheckBucket(const Json& v) {
   const std::string b = v.get<std::string>();
@@ -63,7 +50,7 @@ FlavorInfo S3ArtifactStoreFlavor() {
     if (!prefix.empty()) uri += "/" + prefix;
     std::string query;
     auto add = [&](const std::string& k, const std::string& v) {
-      if (!v.empty()) query += (query.empty() ? "?" : "&") + k + "=" + QueryValue(v);
+      if (!v.empty()) query += (query.empty() ? "?" : "&") + k + "=" + QueryValueEncode(v);
     };
     add("endpoint", config.value("endpoint", std::string()));
     add("region", config.value("region", std::string()));

@@ -6,6 +6,8 @@
 #include <set>
 #include <vector>
 
+#include "baton/format.h"
+
 namespace baton::s3 {
 namespace {
 
@@ -18,22 +20,6 @@ const std::set<std::string>& KnownParameters() {
   return known;
 }
 
-// A query value with the characters of the URI syntax escaped, as the registry decodes it.
-std::string QueryValue(const std::string& v) {
-  static const char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : v) {
-    if (c == '%' || c == '&' || c == '=' || c == '#' || c == '?' || c == '+' || c <= ' ' ||
-        c >= 0x7f) {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out;
-}
 
 std::string Get(const StoreUri& uri, const std::string& name) {
   auto it = uri.query.find(name);
@@ -260,7 +246,7 @@ std::string Normalize(const StoreUri& uri, const StoreOptions& o) {
   std::string out = "s3://" + o.bucket + (o.prefix.empty() ? "" : "/" + o.prefix);
   char sep = '?';
   for (const auto& [k, v] : uri.query) {  // std::map: sorted by name
-    out += sep + k + "=" + QueryValue(v);
+    out += sep + k + "=" + QueryValueEncode(v);
     sep = '&';
   }
   return out;

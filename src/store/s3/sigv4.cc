@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "baton/format.h"
 #include "baton/hash.h"
 
 namespace baton::s3 {
@@ -58,19 +59,7 @@ std::string NormalizePath(const std::string& path) {
 }  // namespace
 
 std::string UriEncode(const std::string& s, bool keep_slash) {
-  static const char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(s.size() * 3 / 2);
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || (keep_slash && c == '/')) {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
+  return PercentEncode(s, keep_slash ? "/" : "");
 }
 
 std::string HmacSha256(const std::string& key, const std::string& data) {
