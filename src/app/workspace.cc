@@ -11,9 +11,23 @@
 
 namespace baton {
 
+namespace {
+// What every workspace directory holds once initialized: its SQLite file, or a config naming
+// another metadata store; and its artifacts.
+bool IsWorkspaceDir(const std::string& dir) {
+  return fs::Exists(dir + "/baton.db") || fs::Exists(dir + "/config.json") ||
+         fs::IsDir(dir + "/artifacts");
+}
+}  // namespace
+
 Result<std::string> FindWorkspace(const std::string& start) {
   if (auto d = PosixEnv()->GetEnv("BATON_DIR"); d && !d->empty()) {
     if (!fs::IsDir(*d)) return NotFound("BATON_DIR=" + *d + " is not a directory");
+    // Any directory is not a workspace: only `baton init` and `baton run` make one.
+    if (!IsWorkspaceDir(*d))
+      return NotFound("BATON_DIR=" + *d +
+                      " is not a baton workspace directory (it has no baton.db, config.json or "
+                      "artifacts/); run 'baton init' to make it one");
     BATON_ASSIGN_OR_RETURN(std::string abs, fs::Absolute(*d));
     return fs::Dirname(abs);
   }

@@ -25,6 +25,15 @@ void AddStepCommands(CLI::App& app);
 void AddStackCommands(CLI::App& app);
 void AddStoreCommands(CLI::App& app);
 
+// Before CLI11 parses `args` (argv as strings): rewrites `help CMD` to `CMD --help`, refuses an
+// unknown command with suggestions, and lists the commands of a bare group. *handled: the
+// returned exit code ends the process.
+int PreParse(CLI::App& app, std::vector<std::string>& args, bool* handled);
+// A parse error of CLI11, in baton's format: unknown flags with suggestions. Returns 2.
+int ReportParseError(CLI::App& app, const std::vector<std::string>& args, const CLI::ParseError& e);
+// Up to three of `names` close to `word` (a typo, a swap, or a prefix), closest first.
+std::vector<std::string> Suggest(const std::string& word, const std::vector<std::string>& names);
+
 // The whole command line; main() of the baton binary and baton::Main of C++ pipelines.
 int RunCli(int argc, char** argv);
 // A C++ pipeline compiled into this binary: `run`, `compile` and `config template` use it when

@@ -1,6 +1,8 @@
 // The command line of baton, shared by the baton binary and C++ pipeline binaries.
 
 #include <cstdio>
+#include <string>
+#include <vector>
 
 #include "cli/cli.h"
 
@@ -22,7 +24,7 @@ int RunCli(int argc, char** argv) {
                             "every run, artifact and log",
                g_embedded ? g_embedded->name : "baton"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "baton 0.1.0");
+  app.set_version_flag("-v,--version", "baton 0.1.0");
   AddInitCommand(app);
   AddRunCommand(app);
   AddRunsCommands(app);
@@ -30,8 +32,14 @@ int RunCli(int argc, char** argv) {
   AddStepCommands(app);
   AddStackCommands(app);
   AddStoreCommands(app);
+  std::vector<std::string> args(argv, argv + argc);
+  bool handled = false;
+  const int code = PreParse(app, args, &handled);
+  if (handled) return code;
+  std::vector<char*> line;
+  for (std::string& a : args) line.push_back(a.data());
   try {
-    app.parse(argc, argv);
+    app.parse(static_cast<int>(line.size()), line.data());
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
@@ -39,8 +47,7 @@ int RunCli(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    app.exit(e);
-    return 2;
+    return ReportParseError(app, args, e);
   }
   Action action = TakeAction();
   if (!action) return 2;

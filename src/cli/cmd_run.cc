@@ -104,22 +104,27 @@ Result<PipelineSpec> LoadPipeline(const std::string& path) {
   return ParsePipelineFile(*PosixEnv(), path);
 }
 
+// Prints why a pipeline or run config cannot be used: diagnostics as they are
+// (FILE:LINE:COLUMN: error: ...), anything else in baton's format. Returns 2 (bad input).
+int BadInput(const Status& st) {
+  const std::string& m = st.message();
+  if (m.find(": error: ") != std::string::npos)
+    std::fprintf(stderr, "%s\n", m.c_str());
+  else
+    std::fprintf(stderr, "baton: error: %s\n", m.c_str());
+  return 2;
+}
+
 // The pipeline with its run config and -p overrides applied. Returns 0, or the exit code after
 // printing the diagnostics.
 int LoadSpec(const RunArgs& a, PipelineSpec* spec, RunConfig* rc) {
   auto parsed = LoadPipeline(a.pipeline);
-  if (!parsed.ok()) {
-    std::fprintf(stderr, "%s\n", parsed.status().message().c_str());
-    return 2;
-  }
+  if (!parsed.ok()) return BadInput(parsed.status());
   *spec = std::move(*parsed);
   if (!a.config.empty()) {
     auto c = ParseRunConfigFile(*PosixEnv(), a.config);
     Status st = c.ok() ? ApplyRunConfig(*c, spec) : c.status();
-    if (!st.ok()) {
-      std::fprintf(stderr, "%s\n", st.message().c_str());
-      return 2;
-    }
+    if (!st.ok()) return BadInput(st);
     *rc = std::move(*c);
   }
   Status st = ApplyParameterOverrides(spec, a.params);
@@ -251,10 +256,7 @@ int DoCompile(const RunArgs& a) {
 // every step.
 int DoConfigTemplate(const std::string& pipeline) {
   auto spec = LoadPipeline(pipeline);
-  if (!spec.ok()) {
-    std::fprintf(stderr, "%s\n", spec.status().message().c_str());
-    return 2;
-  }
+  if (!spec.ok()) return BadInput(spec.status());
   std::string out = "# Run config for pipeline '" + spec->name + "'. Use: baton run " + pipeline + " -c run.yaml\n";
   out += "# Everything is optional; what a run config sets wins over the pipeline file, and the command\n";
   out += "# line (-p, --no-cache, --failure-mode) wins over the run config.\n\n";

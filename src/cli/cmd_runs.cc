@@ -147,7 +147,7 @@ int Logs(const std::string& id, const std::string& step, int attempt, bool follo
     bool known = step.empty();
     for (const auto& s : *steps) known = known || s.step == step;
     if (!known) return Fail(NotFound("run " + run->id + " has no step '" + step + "'"));
-    std::fprintf(stderr, "baton: no log for %s (the step did not run a command)\n", step.empty() ? "this run" : step.c_str());
+    std::fprintf(stderr, "baton: note: no log for %s (the step did not run a command)\n", step.empty() ? "this run" : step.c_str());
     return 0;
   }
   for (const auto& s : chosen) {
@@ -156,7 +156,7 @@ int Logs(const std::string& id, const std::string& step, int attempt, bool follo
     FILE* f = std::fopen(s.log_path.c_str(), "r");
     if (!f && !follow) {
       if (s.command.rfind("in-process function ", 0) == 0) continue;  // it logged nothing
-      std::fprintf(stderr, "baton: log %s is missing\n", s.log_path.c_str());
+      std::fprintf(stderr, "baton: warning: log %s is missing\n", s.log_path.c_str());
       continue;
     }
     char buf[1 << 15];

@@ -1,0 +1,129 @@
+// Mistakes on the command line get baton's one error format, a suggestion where one is close,
+// and exit code 2; bare command groups list their commands; `baton help CMD` is `CMD --help`.
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "cli/cli.h"
+#include "test_util.h"
+
+namespace baton::testing {
+namespace {
+
+bool Contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
+TEST(Suggest, FindsTyposSwapsAndPrefixesClosestFirst) {
+  const std::vector<std::string> steps = {"load", "split", "train", "evaluate"};
+  EXPECT_EQ(cli::Suggest("laod", steps), std::vector<std::string>{"load"});
+  EXPECT_EQ(cli::Suggest("lod", steps), std::vector<std::string>{"load"});
+  EXPECT_EQ(cli::Suggest("eval", steps), std::vector<std::string>{"evaluate"});
+  EXPECT_TRUE(cli::Suggest("deploy", steps).empty());
+  EXPECT_EQ(cli::Suggest("--nocache", {"--no-cache", "--config", "--explain"}),
+            std::vector<std::string>{"--no-cache"});
+  EXPECT_EQ(cli::Suggest("runz", {"init", "run", "runs", "stack"}),
+            (std::vector<std::string>{"run", "runs"}));
+}
+
+TEST(CliUsage, AnUnknownCommandIsNamedWithSuggestions) {
+  TempDir dir;
+  auto r = RunBaton(dir.path(), {"runz"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(Contains(r.err, "baton: error: unknown command 'runz' for 'baton'")) << r.err;
+  EXPECT_TRUE(Contains(r.err, "did you mean run or runs?")) << r.err;
+  EXPECT_TRUE(r.out.empty());
+  r = RunBaton(dir.path(), {"artifacts", "exprot", "7", "x"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(Contains(r.err, "unknown command 'exprot' for 'baton artifacts'")) << r.err;
+  EXPECT_TRUE(Contains(r.err, "did you mean export?")) << r.err;
+  // Nothing was created by a mistyped command.
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/.baton"));
+}
+
+TEST(CliUsage, AnUnknownFlagIsNamedWithSuggestions) {
+  TempDir dir;
+  auto r = RunBaton(dir.path(), {"run", "--nocache", "pipeline.yaml"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(Contains(r.err, "baton: error: unknown flag '--nocache' for 'baton run'")) << r.err;
+  EXPECT_TRUE(Contains(r.err, "did you mean --no-cache?")) << r.err;
+  EXPECT_TRUE(Contains(r.err, "see 'baton run --help'")) << r.err;
+  r = RunBaton(dir.path(), {"runs", "list", "extra"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(Contains(r.err, "baton: error: unexpected argument for 'baton runs list': 'extra'"))
+      << r.err;
+  r = RunBaton(dir.path(), {"runs", "list", "-o", "yaml"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(Contains(r.err, "baton: error: ")) << r.err;
+  EXPECT_TRUE(Contains(r.err, "yaml")) << r.err;
+}
+
+TEST(CliUsage, BareGroupsListTheirCommands) {
+  TempDir dir;
+  auto r = RunBaton(dir.path(), {"runs"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(Contains(r.out, "Usage: baton runs")) << r.out;
+  for (const char* sub : {"list", "show", "logs", "stop", "resume"})
+    EXPECT_TRUE(Contains(r.out, std::string("\n  ") + sub + " ")) << sub << "\n" << r.out;
+  r = RunBaton(dir.path(), {});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  for (const char* sub : {"init", "run", "runs", "artifacts", "store"})
+    EXPECT_TRUE(Contains(r.out, std::string("\n  ") + sub + " ")) << sub << "\n" << r.out;
+}
+
+TEST(CliUsage, HelpCommandIsTheHelpFlag) {
+  TempDir dir;
+  auto help = RunBaton(dir.path(), {"help", "runs", "list"});
+  auto flag = RunBaton(dir.path(), {"runs", "list", "--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_EQ(help.out, flag.out);
+  EXPECT_TRUE(Contains(help.out, "Usage: baton runs list")) << help.out;
+  auto top = RunBaton(dir.path(), {"help"});
+  EXPECT_EQ(top.exit_code, 0);
+  EXPECT_EQ(top.out, RunBaton(dir.path(), {"--help"}).out);
+  auto unknown = RunBaton(dir.path(), {"help", "runz"});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_TRUE(Contains(unknown.err, "unknown command 'runz'")) << unknown.err;
+}
+
+TEST(CliUsage, VersionFlags) {
+  TempDir dir;
+  for (const char* flag : {"-v", "--version"}) {
+    auto r = RunBaton(dir.path(), {flag});
+    EXPECT_EQ(r.exit_code, 0) << flag;
+    EXPECT_TRUE(Contains(r.out, "baton ")) << flag << ": " << r.out;
+  }
+}
+
+TEST(CliUsage, ErrorsWithoutALocationSayBatonError) {
+  TempDir dir;
+  auto r = RunBaton(dir.path(), {"run", dir.path() + "/missing.yaml"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err.rfind("baton: error: ", 0), 0u) << r.err;
+  // A pipeline's own errors keep FILE:LINE:COLUMN first, as compilers print them.
+  dir.Write("bad.yaml", "name: x\nsteps:\n  a:\n    run: echo\n    retries: abc\n");
+  r = RunBaton(dir.path(), {"run", "bad.yaml"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(Contains(r.err, "bad.yaml:5:14: error: ")) << r.err;
+}
+
+TEST(CliUsage, BatonDirOnAnyDirectoryIsNotMadeAWorkspaceByAReadOnlyCommand) {
+  TempDir dir;
+  const std::string plain = dir.path() + "/plain";
+  std::filesystem::create_directory(plain);
+  auto r = RunBaton(dir.path(), {"runs", "list"}, {"BATON_DIR=" + plain});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_TRUE(Contains(r.err, "baton: error: BATON_DIR=" + plain + " is not a baton workspace"))
+      << r.err;
+  EXPECT_TRUE(std::filesystem::is_empty(plain)) << "a read-only command wrote into BATON_DIR";
+  // `baton init` makes it one; then it is used.
+  r = RunBaton(dir.path(), {"init"}, {"BATON_DIR=" + plain});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  r = RunBaton(dir.path(), {"runs", "list"}, {"BATON_DIR=" + plain});
+  EXPECT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_TRUE(std::filesystem::exists(plain + "/baton.db"));
+}
+
+}  // namespace
+}  // namespace baton::testing
