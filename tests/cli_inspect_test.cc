@@ -202,7 +202,8 @@ steps:
 )Y");
   std::string run_id = RunPipeline(d.path(), p, 1);
   Json run = BatonJson(d.path(), {"runs", "show", run_id});
-  EXPECT_NE(StepOf(run, "vandal").value("reason", "").find("modified its input"), std::string::npos);
+  EXPECT_NE(StepOf(run, "vandal").value("reason", "").find("modified its input"),
+            std::string::npos);
   Json a = StepOf(run, "make")["outputs"]["a"];
   Json shown = BatonJson(d.path(), {"artifacts", "show", Id(a)});
   // Either the content is intact, or baton no longer claims to have it.
@@ -218,7 +219,8 @@ steps:
   EXPECT_EQ(StepOf(run2, "make").value("status", ""), "completed") << run2.dump(2);
   Json a2 = StepOf(run2, "make")["outputs"]["a"];
   EXPECT_EQ(a2.value("digest", ""), a.value("digest", ""));
-  EXPECT_NE(StepOf(run2, "vandal").value("reason", "").find("modified its input"), std::string::npos);
+  EXPECT_NE(StepOf(run2, "vandal").value("reason", "").find("modified its input"),
+            std::string::npos);
 }
 
 TEST(CliInspectArtifacts, LineageGoesBackToTheRootStep) {
@@ -308,12 +310,14 @@ steps:
 TEST(CliInspectRuns, EachAttemptHasItsOwnLog) {
   TempDir d;
   std::string marker = d.path() + "/marker";
-  std::string p = d.Write("p.yaml", "name: flaky\nsteps:\n"
-                                    "  flaky:\n"
-                                    "    run: if [ -e " + marker + " ]; then echo second-attempt; else touch " + marker +
-                                        "; echo first-attempt; echo first-err >&2; exit 1; fi\n"
-                                    "    retries: {max: 1}\n"
-                                    "  next:\n    run: echo next\n    after: [flaky]\n");
+  std::string p = d.Write("p.yaml",
+                          "name: flaky\nsteps:\n"
+                          "  flaky:\n"
+                          "    run: if [ -e " +
+                              marker + " ]; then echo second-attempt; else touch " + marker +
+                              "; echo first-attempt; echo first-err >&2; exit 1; fi\n"
+                              "    retries: {max: 1}\n"
+                              "  next:\n    run: echo next\n    after: [flaky]\n");
   std::string run_id = RunPipeline(d.path(), p, 0);
   Json run = BatonJson(d.path(), {"runs", "show", run_id});
   EXPECT_EQ(run.value("status", ""), "completed");
@@ -344,8 +348,9 @@ TEST(CliInspectRuns, EachAttemptHasItsOwnLog) {
 
 TEST(CliInspectRuns, RetriesExhaustedFailsWithEveryAttemptRecorded) {
   TempDir d;
-  std::string p = d.Write("p.yaml", "name: hopeless\nsteps:\n"
-                                    "  bad:\n    run: echo attempt $BATON_ATTEMPT; exit 4\n    retries: 2\n");
+  std::string p = d.Write("p.yaml",
+                          "name: hopeless\nsteps:\n"
+                          "  bad:\n    run: echo attempt $BATON_ATTEMPT; exit 4\n    retries: 2\n");
   std::string run_id = RunPipeline(d.path(), p, 1);
   Json run = BatonJson(d.path(), {"runs", "show", run_id});
   std::vector<int> attempts;
@@ -363,7 +368,8 @@ TEST(CliInspectRuns, RetriesExhaustedFailsWithEveryAttemptRecorded) {
 
 TEST(CliInspectRuns, RunsListAndShowLast) {
   TempDir d;
-  std::string ok = d.Write("ok.yaml", "name: good-one\nparameters: {n: 1}\nsteps:\n  a:\n    run: echo {{params.n}}\n");
+  std::string ok = d.Write(
+      "ok.yaml", "name: good-one\nparameters: {n: 1}\nsteps:\n  a:\n    run: echo {{params.n}}\n");
   std::string bad = d.Write("bad.yaml", "name: bad-one\nsteps:\n  a:\n    run: exit 9\n");
   std::string first = RunPipeline(d.path(), ok, 0, {"-p", "n=5"});
   std::string second = RunPipeline(d.path(), bad, 1);
@@ -410,6 +416,39 @@ TEST(CliInspectRuns, RunsListAndShowLast) {
 
 // ---------------------------------------------------------------------------------------------
 // 9. The quickstart.
+
+TEST(CliInspectRuns, RunsListFiltersByStatusTimeAndParameter) {
+  TempDir d;
+  std::string p = d.Write("p.yaml",
+                          "name: filt\nparameters: {fail: 0, lr: 0.1}\nsteps:\n"
+                          "  a:\n    run: test {{params.fail}} = 0\n");
+  const std::string ok1 = RunPipeline(d.path(), p, 0, {"-p", "lr=0.5"});
+  const std::string bad = RunPipeline(d.path(), p, 1, {"-p", "fail=1", "--no-cache"});
+  const std::string ok2 = RunPipeline(d.path(), p, 0, {"--no-cache"});
+  auto ids = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"runs", "list"});
+    std::vector<std::string> out;
+    for (const auto& r : BatonJson(d.path(), args)) out.push_back(r["id"]);
+    return out;
+  };
+  EXPECT_EQ(ids({"--status", "failed"}), std::vector<std::string>{bad});
+  EXPECT_EQ(ids({"--status", "completed"}), (std::vector<std::string>{ok2, ok1}));
+  EXPECT_EQ(ids({"--status", "failed,completed", "-n", "2"}), (std::vector<std::string>{ok2, bad}));
+  EXPECT_EQ(ids({"--param", "lr=0.5"}), std::vector<std::string>{ok1});
+  EXPECT_EQ(ids({"--param", "fail=1", "--status", "failed"}), std::vector<std::string>{bad});
+  EXPECT_EQ(ids({"--since", "1h"}).size(), 3u);
+  EXPECT_TRUE(ids({"--until", "1h"}).empty());
+  EXPECT_EQ(ids({"--since", "2000-01-01", "--until", "2999-01-01"}).size(), 3u);
+  // Bad filters are bad input, with the names that would do.
+  auto r = RunBaton(d.path(), {"runs", "list", "--status", "faild"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("did you mean failed?"), std::string::npos) << r.err;
+  r = RunBaton(d.path(), {"runs", "list", "--since", "yesterday"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--since yesterday"), std::string::npos) << r.err;
+  r = RunBaton(d.path(), {"runs", "list", "--param", "lr"});
+  EXPECT_EQ(r.exit_code, 2);
+}
 
 TEST(CliInspectQuickstart, DigitsPipelineCompletesWithLineage) {
   if (RunShell("/", "/usr/bin/python3 -c 'import sklearn'").exit_code != 0)

@@ -15,6 +15,9 @@ enum class RunStatus {
   kStopped,      // stopped by a user, a signal or the run's timeout
   kInterrupted,  // the process driving it died; resumable
 };
+inline constexpr RunStatus kAllRunStatuses[] = {RunStatus::kPending, RunStatus::kRunning,
+                                                RunStatus::kCompleted, RunStatus::kFailed,
+                                                RunStatus::kStopped, RunStatus::kInterrupted};
 
 enum class StepStatus {
   kRunning,      // an attempt has started and not ended

@@ -1,12 +1,15 @@
 // baton runs list|show|logs.
 
+#include <algorithm>
 #include <cerrno>
+#include <ctime>
 #include <cstring>
 #include <thread>
 
 #include "app/run_pipeline.h"
 #include "baton/signal_numbers.h"
 #include "cli/cli.h"
+#include "core/spec.h"
 #include "cli/progress.h"
 #include "platform/fs.h"
 #include "platform/process.h"
@@ -47,19 +50,99 @@ std::string Duration(const RunRecord& r) {
   return FormatDuration(NowMicros() - r.started_at) + "+";
 }
 
-int List(const std::string& pipeline, int limit, const std::string& out) {
+struct ListArgs {
+  std::string pipeline, output = "table", since, until;
+  std::vector<std::string> statuses, params;
+  int limit = 50;
+};
+
+// A point in time from the command line: a duration back from now ("2h", "3d", "90m") or a
+// UTC date ("2026-12-01") or time ("2026-12-01T13:00:00").
+Result<int64_t> TimeArg(const std::string& flag, const std::string& text) {
+  int64_t micros = 0;
+  if (ParseDuration(text, &micros)) return NowMicros() - micros;
+  std::tm tm{};
+  const char* end = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (end == nullptr || *end != '\0') {
+    tm = std::tm{};
+    end = strptime(text.c_str(), "%Y-%m-%d", &tm);
+  }
+  if (end == nullptr || *end != '\0')
+    return InvalidArgument(flag + " " + text +
+                           ": give a duration back from now (30m, 2h, 7d) or a UTC date "
+                           "(2026-12-01, 2026-12-01T13:00:00)");
+  return static_cast<int64_t>(timegm(&tm)) * 1000000;
+}
+
+// Whether the run's parameters hold NAME=VALUE (VALUE compared as the parameter's JSON text,
+// or as the string itself).
+bool HasParam(const RunRecord& r, const std::string& name, const std::string& value) {
+  Json p = Json::parse(r.parameters.empty() ? "{}" : r.parameters, nullptr, false);
+  if (!p.is_object() || !p.contains(name)) return false;
+  const Json& v = p[name];
+  return (v.is_string() && v.get<std::string>() == value) || v.dump() == value;
+}
+
+int List(const ListArgs& a) {
+  std::vector<RunStatus> statuses;
+  for (const std::string& name : a.statuses) {
+    RunStatus s;
+    if (!ParseRunStatus(name, &s)) {
+      std::vector<std::string> all;
+      for (RunStatus k : kAllRunStatuses) all.push_back(ToString(k));
+      std::string known;
+      for (const auto& n : all) known += (known.empty() ? "" : ", ") + n;
+      auto close = Suggest(name, all);
+      return Fail(InvalidArgument("--status " + name + ": not a run status (" + known + ")" +
+                                  (close.empty() ? "" : "; did you mean " + close[0] + "?")));
+    }
+    statuses.push_back(s);
+  }
+  int64_t since = 0, until = 0;
+  if (!a.since.empty()) {
+    auto t = TimeArg("--since", a.since);
+    if (!t.ok()) return Fail(t.status());
+    since = *t;
+  }
+  if (!a.until.empty()) {
+    auto t = TimeArg("--until", a.until);
+    if (!t.ok()) return Fail(t.status());
+    until = *t;
+  }
+  std::vector<std::pair<std::string, std::string>> params;
+  for (const std::string& p : a.params) {
+    const size_t eq = p.find('=');
+    if (eq == std::string::npos || eq == 0)
+      return Fail(InvalidArgument("--param " + p + ": give NAME=VALUE"));
+    params.emplace_back(p.substr(0, eq), p.substr(eq + 1));
+  }
   auto ws = OpenCurrentWorkspace();
   if (!ws.ok()) return Fail(ws.status());
-  auto runs = ws->meta->ListRuns(pipeline, limit);
-  if (!runs.ok()) return Fail(runs.status());
-  if (out == "json") {
+  const bool filtered = !statuses.empty() || since || until || !params.empty();
+  auto all = ws->meta->ListRuns(a.pipeline, filtered ? 0 : a.limit);
+  if (!all.ok()) return Fail(all.status());
+  std::vector<RunRecord> runs;
+  for (auto& r : *all) {
+    if (a.limit > 0 && static_cast<int>(runs.size()) >= a.limit) break;
+    if (!statuses.empty() &&
+        std::find(statuses.begin(), statuses.end(), r.status) == statuses.end())
+      continue;
+    if (since && r.created_at < since) continue;
+    if (until && r.created_at >= until) continue;
+    if (!std::all_of(params.begin(), params.end(),
+                     [&](const auto& p) { return HasParam(r, p.first, p.second); }))
+      continue;
+    runs.push_back(std::move(r));
+  }
+  if (a.output == "json") {
     Json j = Json::array();
-    for (const auto& r : *runs) j.push_back(RunJson(r));
+    for (const auto& r : runs) j.push_back(RunJson(r));
     PrintJson(j);
     return 0;
   }
   Table t({"RUN", "PIPELINE", "STATUS", "STARTED", "DURATION", "REASON"});
-  for (const auto& r : *runs) t.Add({r.id, r.pipeline, ToString(r.status), Ago(r.created_at), Duration(r), r.reason});
+  for (const auto& r : runs)
+    t.Add({r.id, r.pipeline, ToString(r.status), Ago(r.created_at), Duration(r), r.reason});
   t.Print();
   return 0;
 }
@@ -258,13 +341,18 @@ void AddRunsCommands(CLI::App& app) {
   auto* runs = app.add_subcommand("runs", "Inspect and control runs: list, show, logs, stop, resume");
   runs->require_subcommand(1);
 
-  struct ListArgs { std::string pipeline, output = "table"; int limit = 50; };
   auto la = std::make_shared<ListArgs>();
   auto* list = runs->add_subcommand("list", "List runs, newest first");
   list->add_option("--pipeline", la->pipeline, "Only runs of this pipeline");
+  list->add_option("--status", la->statuses,
+                   "Only runs in this state (repeat or separate by commas: failed,stopped)")
+      ->delimiter(',');
+  list->add_option("--since", la->since, "Only runs created since: 2h, 7d, 2026-12-01");
+  list->add_option("--until", la->until, "Only runs created before: 2h, 7d, 2026-12-01");
+  list->add_option("--param", la->params, "Only runs with this parameter value: NAME=VALUE");
   list->add_option("-n,--limit", la->limit, "At most this many runs (0: all)");
   AddOutputOption(list, &la->output);
-  list->callback([la] { SetAction([la] { return List(la->pipeline, la->limit, la->output); }); });
+  list->callback([la] { SetAction([la] { return List(*la); }); });
 
   struct ShowArgs { std::string run, output = "table"; };
   auto sa = std::make_shared<ShowArgs>();
