@@ -3,7 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include "cli/cli.h"
 #include "test_util.h"
@@ -123,6 +125,109 @@ TEST(CliUsage, BatonDirOnAnyDirectoryIsNotMadeAWorkspaceByAReadOnlyCommand) {
   r = RunBaton(dir.path(), {"runs", "list"}, {"BATON_DIR=" + plain});
   EXPECT_EQ(r.exit_code, 0) << Describe(r);
   EXPECT_TRUE(std::filesystem::exists(plain + "/baton.db"));
+}
+
+// The defects a new user met, each fixed.
+TEST(CliDefects, LogsOfMissingAttemptsAndUnstartedSteps) {
+  TempDir dir;
+  dir.Write("p.yaml",
+            "name: t\nsteps:\n  a:\n    run: echo hi; exit 3\n    retries: 1\n"
+            "  b:\n    run: echo b\n    after: [a]\n");
+  auto r = RunBaton(dir.path(), {"run", "p.yaml"});
+  ASSERT_EQ(r.exit_code, 1) << Describe(r);
+  r = RunBaton(dir.path(), {"runs", "logs", "last", "a", "--attempt", "5"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_TRUE(Contains(r.err, "step a has no attempt 5 (attempts: 1-2)")) << r.err;
+  r = RunBaton(dir.path(), {"runs", "logs", "last", "b"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_TRUE(Contains(r.err, "no log for b (it was skipped: upstream step 'a' failed)")) << r.err;
+  r = RunBaton(dir.path(), {"runs", "logs", "last", "c"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_TRUE(Contains(r.err, "has no step 'c'")) << r.err;
+  r = RunBaton(dir.path(), {"runs", "logs", "last", "aa"});
+  EXPECT_TRUE(Contains(r.err, "did you mean a?")) << r.err;
+  // runs show names the failed step and why.
+  r = RunBaton(dir.path(), {"runs", "show", "last"});
+  EXPECT_TRUE(Contains(r.out, "failed step:  a (attempt 2): exited with code 3")) << r.out;
+}
+
+TEST(CliDefects, LogsOfAStepThatHasNotStartedYet) {
+  TempDir dir;
+  dir.Write("p.yaml",
+            "name: t\nsteps:\n  a:\n    run: sleep 3\n  b:\n    run: echo b\n    after: [a]\n");
+  pid_t pid = SpawnBaton(dir.path(), {"run", "p.yaml"}, dir.path() + "/out", dir.path() + "/err");
+  ASSERT_GT(pid, 0);
+  CommandResult r;
+  for (int i = 0; i < 100; ++i) {
+    r = RunBaton(dir.path(), {"runs", "logs", "last", "b"});
+    if (Contains(r.err, "not started yet")) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_TRUE(Contains(r.err, "step b of run")) << r.err;
+  EXPECT_TRUE(Contains(r.err, "has not started yet")) << r.err;
+  EXPECT_EQ(WaitExit(pid), 0);
+}
+
+TEST(CliDefects, ResumeOfACompletedRunRefusesBeforeSayingAnything) {
+  TempDir dir;
+  dir.Write("p.yaml", "name: one\nsteps:\n  a:\n    run: echo a\n");
+  auto r = RunBaton(dir.path(), {"run", "p.yaml"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_TRUE(Contains(r.out, "run one: 1 step\n")) << r.out;
+  r = RunBaton(dir.path(), {"runs", "resume", "last"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_TRUE(r.out.empty()) << r.out;
+  EXPECT_TRUE(Contains(r.err, "already completed")) << r.err;
+}
+
+TEST(CliDefects, DryRunHonoursJsonAndTheStack) {
+  TempDir dir;
+  dir.Write("p.yaml",
+            "name: d\nsteps:\n  a:\n    run: |\n      echo one\n      echo two\n"
+            "  b:\n    run: echo b\n    after: [a]\n");
+  auto r = RunBaton(dir.path(), {"run", "p.yaml", "--dry-run", "-o", "json"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << r.out;
+  EXPECT_EQ(j["pipeline"], "d");
+  ASSERT_EQ(j["steps"].size(), 2u);
+  EXPECT_EQ(j["steps"][1]["step"], "b");
+  EXPECT_EQ(j["steps"][1]["waits_for"], nlohmann::json::array({"a"}));
+  EXPECT_EQ(j["steps"][0]["command"], "echo one\necho two\n");
+  // A multi-line command keeps the table one line a step.
+  r = RunBaton(dir.path(), {"run", "p.yaml", "--dry-run"});
+  EXPECT_TRUE(Contains(r.out, "echo one...")) << r.out;
+  EXPECT_FALSE(Contains(r.out, "echo two")) << r.out;
+  // A stack that does not exist is refused, with or without a workspace, and nothing is made.
+  r = RunBaton(dir.path(), {"run", "p.yaml", "--dry-run", "--stack", "nosuch"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_TRUE(Contains(r.err, "no stack named 'nosuch'")) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/.baton"));
+  ASSERT_EQ(RunBaton(dir.path(), {"init"}).exit_code, 0);
+  r = RunBaton(dir.path(), {"run", "p.yaml", "--dry-run", "--stack", "nosuch"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_TRUE(Contains(r.err, "nosuch")) << r.err;
+}
+
+TEST(CliDefects, FlavorsSayWhatIsBuiltInAndWhichKeysAreDurations) {
+  TempDir dir;
+  ASSERT_EQ(RunBaton(dir.path(), {"init"}).exit_code, 0);
+  auto r = RunBaton(dir.path(), {"flavor", "unregister", "local"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(Contains(r.err, "flavor 'local' is built into baton")) << r.err;
+  r = RunBaton(dir.path(), {"flavor", "describe", "local"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_TRUE(Contains(r.out, "kill_grace  duration")) << r.out;
+}
+
+TEST(CliDefects, AStepEndedByTheRunTimeoutSaysSo) {
+  TempDir dir;
+  dir.Write("p.yaml", "name: s\nsteps:\n  a:\n    run: sleep 5\n");
+  auto r = RunBaton(dir.path(), {"run", "p.yaml", "--timeout", "1s"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(Contains(r.out, "terminated: the run timed out after 1.00s")) << r.out;
+  EXPECT_FALSE(Contains(r.out, "the run was stopped")) << r.out;
 }
 
 }  // namespace

@@ -133,7 +133,7 @@ TEST(Stacks, InvalidRegistrationsAreRefusedAndChangeNothing) {
        "orchestrator flavor 'local' has no key 'job' (did you mean 'jobs'?); valid keys: jobs, kill_grace"},
       {{"orchestrator", "register", "x", "--flavor", "local", "--set", "jobs=many"}, "'jobs' must be an integer, not 'many'"},
       {{"orchestrator", "register", "x", "--flavor", "local", "--set", "kill_grace=soon"},
-       "'kill_grace' must be a duration such as 10s or 500ms"},
+       "'kill_grace' must be a duration such as 10s, 500ms or 2m, not 'soon'"},
       {{"orchestrator", "register", "x", "--flavor", "local", "--set", "jobs"}, "'jobs' is not KEY=VALUE"},
       {{"orchestrator", "register", "o1", "--flavor", "local"}, "orchestrator 'o1' already exists"},
       {{"orchestrator", "register", "bad name", "--flavor", "local"}, "invalid orchestrator name 'bad name'"},

@@ -284,12 +284,17 @@ Result<PipelineSpec> LoadRunSpec(Workspace& ws, const RunRecord& run) {
   return LoadSnapshot(*ws.meta, "sha256:" + run.snapshot_hash, nullptr);
 }
 
-Result<RunSummary> ResumeRun(Workspace& ws, const RunRecord& run, const PipelineSpec& spec,
-                             const RunOptions& opts, ExecutionObserver* observer) {
+Status CheckResumable(const RunRecord& run) {
   if (run.status == RunStatus::kRunning)
     return FailedPrecondition("run " + run.id + " is still running (pid " + std::to_string(run.pid) + " on " +
                               run.host + "); stop it first with 'baton runs stop " + run.id + "'");
   if (run.status == RunStatus::kCompleted) return FailedPrecondition("run " + run.id + " already completed; nothing to resume");
+  return Status::Ok();
+}
+
+Result<RunSummary> ResumeRun(Workspace& ws, const RunRecord& run, const PipelineSpec& spec,
+                             const RunOptions& opts, ExecutionObserver* observer) {
+  BATON_RETURN_IF_ERROR(CheckResumable(run));
   BATON_RETURN_IF_ERROR(UseStackArtifactStore(ws, spec));
   BATON_ASSIGN_OR_RETURN(RunProgress progress, LoadRunProgress(ws, run.id));
   BATON_ASSIGN_OR_RETURN(bool in_process, InProcess(spec, opts));

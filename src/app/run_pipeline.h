@@ -71,6 +71,8 @@ Result<RunSummary> RunPipeline(Workspace& ws, const PipelineSpec& spec, const Ru
 // same run. `spec` is the run's pipeline, from LoadRunSpec.
 Result<RunSummary> ResumeRun(Workspace& ws, const RunRecord& run, const PipelineSpec& spec,
                              const RunOptions& opts, ExecutionObserver* observer);
+// FailedPrecondition, saying why, for a run that cannot be resumed (running, completed).
+Status CheckResumable(const RunRecord& run);
 // The pipeline a run executes, from its snapshot.
 Result<PipelineSpec> LoadRunSpec(Workspace& ws, const RunRecord& run);
 

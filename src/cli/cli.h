@@ -66,6 +66,8 @@ void AddOutputOption(CLI::App* cmd, std::string* format);
 void PrintJson(const Json& j);
 
 std::string HumanSize(int64_t bytes);
+// "1 step", "2 steps".
+std::string Count(size_t n, const std::string& noun);
 std::string Ago(int64_t micros);
 
 }  // namespace baton::cli

@@ -50,10 +50,10 @@ struct RunArgs {
   std::string output = "table";
 };
 
-void PrintPlan(const PipelineSpec& spec, const Capacity& cap, int jobs) {
+// The plan of a dry run: levels (one more than the deepest step waited for), dependencies,
+// resources and commands, as a table or as JSON.
+void PrintPlan(const PipelineSpec& spec, const Capacity& cap, int jobs, bool json) {
   Plan plan(spec, cap);
-  std::printf("pipeline %s: %zu steps, -j %d\n", spec.name.c_str(), spec.steps.size(), jobs);
-  // Levels: a step's level is one more than the deepest step it waits for.
   std::vector<int> level(spec.steps.size(), 0);
   std::vector<int> order(spec.steps.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
@@ -67,24 +67,47 @@ void PrintPlan(const PipelineSpec& spec, const Capacity& cap, int jobs) {
   std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
     return level[a] != level[b] ? level[a] < level[b] : plan.priority(a) > plan.priority(b);
   });
+  Json steps = Json::array();
   Table t({"LEVEL", "STEP", "WAITS FOR", "RESOURCES", "COMMAND"});
   for (int i : order) {
     const StepSpec& s = spec.steps[i];
-    std::string deps;
-    for (int d : plan.dependencies(i)) deps += (deps.empty() ? "" : ",") + spec.steps[d].name;
+    Json deps = Json::array();
+    std::string dep_text;
+    for (int d : plan.dependencies(i)) {
+      deps.push_back(spec.steps[d].name);
+      dep_text += (dep_text.empty() ? "" : ",") + spec.steps[d].name;
+    }
     Resources r = spec.EffectiveSettings(s).resources();
     char res[64];
     std::snprintf(res, sizeof res, "cpu=%g", r.cpu);
     std::string rs = res;
     if (r.memory) rs += " mem=" + FormatMemory(r.memory);
     if (r.gpu) rs += " gpu=" + std::to_string(r.gpu);
-    for (const auto& [p, n] : r.pools) rs += " " + p + "=" + std::to_string(n);
+    Json pools = Json::object();
+    for (const auto& [p, n] : r.pools) {
+      rs += " " + p + "=" + std::to_string(n);
+      pools[p] = n;
+    }
     std::string cmd = s.shell ? s.run[0] : "";
     if (!s.shell)
       for (const auto& a : s.run) cmd += (cmd.empty() ? "" : " ") + a;
-    if (cmd.size() > 60) cmd = cmd.substr(0, 57) + "...";
-    t.Add({std::to_string(level[i]), s.name, deps.empty() ? "-" : deps, rs, cmd});
+    steps.push_back({{"step", s.name},
+                     {"level", level[i]},
+                     {"waits_for", deps},
+                     {"resources", {{"cpu", r.cpu}, {"memory", r.memory}, {"gpu", r.gpu}, {"pools", pools}}},
+                     {"command", cmd}});
+    // One line a step in the table: a multi-line command shows its first line.
+    bool cut = false;
+    if (size_t nl = cmd.find('\n'); nl != std::string::npos) cmd = cmd.substr(0, nl), cut = true;
+    if (cmd.size() > 60) cmd = cmd.substr(0, 57), cut = true;
+    if (cut) cmd += "...";
+    t.Add({std::to_string(level[i]), s.name, dep_text.empty() ? "-" : dep_text, rs, cmd});
   }
+  if (json) {
+    PrintJson({{"pipeline", spec.name}, {"jobs", jobs}, {"steps", steps}});
+    return;
+  }
+  std::printf("pipeline %s: %s, -j %d\n", spec.name.c_str(), Count(spec.steps.size(), "step").c_str(), jobs);
   t.Print();
 }
 
@@ -194,10 +217,23 @@ int DoRun(const RunArgs& a) {
     PipelineSpec spec;
     RunConfig rc;
     if (int code = LoadSpec(a, &spec, &rc); code != 0) return code;
+    // The stack must exist, as for a real run (a workspace is looked at, not made).
+    const std::string stack = !a.stack.empty() ? a.stack : rc.stack;
+    std::vector<Diagnostic> diagnostics;
+    if (auto root = FindWorkspace("."); root.ok()) {
+      auto ws = OpenWorkspace(*root);
+      if (!ws.ok()) return Fail(ws.status());
+      auto flavors = LoadFlavors(*ws->meta);
+      if (!flavors.ok()) return Fail(flavors.status());
+      if (auto resolved = ResolveStack(*ws->meta, **flavors, stack); !resolved.ok())
+        return Fail(resolved.status());
+    } else if (Status st = CheckBeforeWorkspace(spec, stack, &diagnostics); !st.ok()) {
+      return CompileFailed(st, diagnostics);
+    }
     int jobs = a.jobs > 0 ? a.jobs : DefaultJobs();
     Capacity cap = LocalCapacity(jobs);
     cap.pools = spec.pools;
-    PrintPlan(spec, cap, jobs);
+    PrintPlan(spec, cap, jobs, a.output == "json");
     return 0;
   }
   Prepared p;
@@ -209,7 +245,7 @@ int DoRun(const RunArgs& a) {
   std::string run_id;
   if (!json) {
     std::string where = run.stack.stack.name == "default" ? "" : " on stack " + run.stack.stack.name;
-    std::printf("run %s: %zu steps%s\n", run.spec.name.c_str(), run.spec.steps.size(), where.c_str());
+    std::printf("run %s: %s%s\n", run.spec.name.c_str(), Count(run.spec.steps.size(), "step").c_str(), where.c_str());
     std::fflush(stdout);
   }
   auto summary =

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <ctime>
+#include <map>
 #include <cstring>
 #include <thread>
 
@@ -205,7 +206,16 @@ int Show(const std::string& id, const std::string& out) {
   std::printf("started:      %s   duration: %s\n", FormatTimestamp(run->started_at).c_str(), Duration(*run).c_str());
   std::printf("stack:        %s (orchestrator %s)\n", run->stack.c_str(), run->orchestrator.c_str());
   std::printf("parameters:   %s\n", run->parameters.c_str());
-  std::printf("snapshot:     sha256:%s\n\n", run->snapshot_hash.c_str());
+  std::printf("snapshot:     sha256:%s\n", run->snapshot_hash.c_str());
+  // The steps whose latest attempt failed, with why, before the table.
+  std::map<std::string, const StepRunRecord*> latest;
+  for (const auto& s : *steps) latest[s.step] = &s;
+  for (const auto& s : *steps) {
+    if (latest[s.step] != &s || s.status != StepStatus::kFailed) continue;
+    std::printf("failed step:  %s (attempt %d): %s\n", s.step.c_str(), s.attempt,
+                s.reason.c_str());
+  }
+  std::printf("\n");
   t.Print();
   return 0;
 }
@@ -227,10 +237,44 @@ int Logs(const std::string& id, const std::string& step, int attempt, bool follo
   }
   if (!step.empty() && attempt == 0 && !chosen.empty()) chosen = {chosen.back()};
   if (chosen.empty()) {
-    bool known = step.empty();
-    for (const auto& s : *steps) known = known || s.step == step;
-    if (!known) return Fail(NotFound("run " + run->id + " has no step '" + step + "'"));
-    std::fprintf(stderr, "baton: note: no log for %s (the step did not run a command)\n", step.empty() ? "this run" : step.c_str());
+    std::vector<const StepRunRecord*> of_step;
+    for (const auto& s : *steps)
+      if (step.empty() || s.step == step) of_step.push_back(&s);
+    if (of_step.empty() && !step.empty()) {
+      // A step of the pipeline that has not started yet is not an unknown step.
+      auto spec = LoadRunSpec(*ws, *run);
+      bool in_pipeline = false;
+      if (spec.ok())
+        for (const auto& ps : spec->steps) in_pipeline = in_pipeline || ps.name == step;
+      if (!in_pipeline) {
+        std::vector<std::string> names;
+        if (spec.ok())
+          for (const auto& ps : spec->steps) names.push_back(ps.name);
+        auto close = Suggest(step, names);
+        return Fail(NotFound("run " + run->id + " has no step '" + step + "'" +
+                             (close.empty() ? "" : "; did you mean " + close[0] + "?")));
+      }
+      std::fprintf(stderr, "baton: note: step %s of run %s has not started yet: no log so far\n",
+                   step.c_str(), run->id.c_str());
+      return 0;
+    }
+    if (attempt > 0) {
+      int last = 0;
+      for (const auto* s : of_step) last = std::max(last, s->attempt);
+      if (last < attempt)
+        return Fail(NotFound((step.empty() ? "no step of run " + run->id : "step " + step) +
+                             " has no attempt " + std::to_string(attempt) + " (attempts: 1-" +
+                             std::to_string(last) + ")"));
+    }
+    const StepRunRecord& s = *of_step.back();
+    std::fprintf(stderr, "baton: note: no log for %s (%s%s)\n",
+                 step.empty() ? "this run" : step.c_str(),
+                 s.status == StepStatus::kSkipped  ? "it was skipped: "
+                 : s.status == StepStatus::kCached ? "it was cached: "
+                                                   : "it ran no command",
+                 s.status == StepStatus::kSkipped || s.status == StepStatus::kCached
+                     ? s.reason.c_str()
+                     : "");
     return 0;
   }
   for (const auto& s : chosen) {
@@ -316,6 +360,7 @@ int Resume(const ResumeArgs& a) {
   if (!ws.ok()) return Fail(ws.status());
   auto run = ws->meta->GetRun(a.run);
   if (!run.ok()) return Fail(run.status());
+  if (Status st = CheckResumable(*run); !st.ok()) return Fail(st);
   auto spec = LoadRunSpec(*ws, *run);
   if (!spec.ok()) return Fail(spec.status());
   // The run's orchestrator (recorded in its snapshot) may be a plugin flavor.

@@ -104,6 +104,12 @@ int FlavorRegister(const std::string& path) {
 int FlavorUnregister(const std::string& name) {
   auto ws = OpenCurrentWorkspace();
   if (!ws.ok()) return Fail(ws.status());
+  // A flavor compiled into baton is not a plugin: there is nothing to unregister.
+  FlavorRegistry builtin;
+  if (RegisterBuiltinFlavors(&builtin).ok() && builtin.Find(ComponentType::kOrchestrator, name))
+    return Fail(InvalidArgument("flavor '" + name +
+                                "' is built into baton; only flavors registered from a plugin "
+                                "(baton flavor register LIBRARY) can be unregistered"));
   auto comps = ws->meta->ListComponents("orchestrator");
   if (!comps.ok()) return Fail(comps.status());
   for (const auto& c : *comps)

@@ -61,6 +61,10 @@ std::string HumanSize(int64_t b) {
   return buf;
 }
 
+std::string Count(size_t n, const std::string& noun) {
+  return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
+}
+
 std::string Ago(int64_t micros) {
   if (micros <= 0) return "-";
   int64_t s = (NowMicros() - micros) / 1000000;

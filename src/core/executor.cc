@@ -107,6 +107,13 @@ Status Executor::Complete(const Completion& c) {
   if (it == running_.end()) return Status::Ok();
   PreparedStep p = std::move(it->second);
   running_.erase(it);
+  if (c.cancelled && halted_ && c.error.empty()) {
+    // A step ended by the run's halt says what halted it (a timeout is not a stop).
+    Completion why = c;
+    why.error = "terminated: " + halt_reason_;
+    BATON_ASSIGN_OR_RETURN(StepOutcome o, runner_->Finish(p, why));
+    return Handle(c.token, o, &p);
+  }
   BATON_ASSIGN_OR_RETURN(StepOutcome o, runner_->Finish(p, c));
   return Handle(c.token, o, &p);
 }
@@ -216,7 +223,7 @@ Status Executor::AwaitEvent(std::optional<Completion>* pending) {
   const int64_t now = env_->MonotonicMicros();
   if (run_deadline_ != 0 && now >= run_deadline_ && !halted_) {
     summary_.reason = "the run timed out after " + FormatDuration(opts_.run_timeout_us);
-    BATON_RETURN_IF_ERROR(Halt("the run timed out"));
+    BATON_RETURN_IF_ERROR(Halt(summary_.reason));
     launcher_->CancelAll();
     run_deadline_ = 0;
   }

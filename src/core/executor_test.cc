@@ -682,10 +682,8 @@ TEST(Executor, FailureModeFailFastCancelsRunningSteps) {
   auto slow = h.Rows("slow");
   ASSERT_EQ(slow.size(), 1u);
   EXPECT_EQ(slow[0].status, StepStatus::kStopped);
-  Completion cancelled;
-  cancelled.cancelled = true;
-  cancelled.signal = SIGTERM;
-  EXPECT_EQ(slow[0].reason, cancelled.Describe(0));
+  // It says what ended it.
+  EXPECT_EQ(slow[0].reason, "terminated: step 'bad' failed (failure_mode: fail_fast)");
   EXPECT_EQ(h.StatusOf("later"), "skipped");
   EXPECT_EQ(h.observer.events, (V{"run-start", "start bad#1", "start slow#1", "end bad#1 failed",
                                   "end later#1 skipped", "end slow#1 stopped", "run-end failed"}));
@@ -761,9 +759,13 @@ steps:
   EXPECT_EQ(s.reason, "the run timed out after 50ms");
   EXPECT_EQ(h.clock.MonotonicMicros() - t0, 50'000) << "the run stopped at its timeout";
   EXPECT_EQ(h.StatusOf("stuck"), "stopped");
+  auto stuck = h.Rows("stuck");
+  ASSERT_EQ(stuck.size(), 1u);
+  EXPECT_EQ(stuck[0].reason, "terminated: the run timed out after 50ms")
+      << "a step ended by the run's timeout does not say it was stopped";
   auto next = h.Rows("next");
   ASSERT_EQ(next.size(), 1u);
-  EXPECT_EQ(next[0].reason, "not started: the run timed out");
+  EXPECT_EQ(next[0].reason, "not started: the run timed out after 50ms");
 }
 
 TEST(Executor, ObserverSeesEveryStepExactlyOnceToTheEnd) {

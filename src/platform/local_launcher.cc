@@ -16,7 +16,7 @@ namespace baton {
 
 std::string Completion::Describe(int64_t timeout_us) const {
   if (timed_out) return "timed out after " + FormatDuration(timeout_us);
-  if (cancelled) return "terminated: the run was stopped";
+  if (cancelled) return error.empty() ? "terminated: the run was stopped" : error;
   if (signal != 0 && !error.empty()) return error;  // e.g. what an out-of-memory kill was
   if (signal != 0) {
     std::string s = "killed by signal " + std::to_string(signal);

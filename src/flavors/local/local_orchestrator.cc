@@ -14,11 +14,8 @@ FlavorInfo LocalFlavor() {
   local.in_process = true;
   local.schema = {
       {"jobs", "int", false, 0, "steps run at once by default (0: one per core); -j overrides", false, true, nullptr},
-      {"kill_grace", "string", false, "10s", "time between SIGTERM and SIGKILL when a step is stopped or times out",
-       false, false, [](const Json& v) -> std::string {
-         int64_t us;
-         return ParseDuration(v.get<std::string>(), &us) ? "" : "must be a duration such as 10s or 500ms";
-       }},
+      {"kill_grace", "duration", false, "10s", "time between SIGTERM and SIGKILL when a step is stopped or times out",
+       false, false, nullptr},
   };
   local.make_orchestrator = [](const Json& config) -> Result<std::unique_ptr<Orchestrator>> {
     return std::unique_ptr<Orchestrator>(new LocalOrchestrator(config));

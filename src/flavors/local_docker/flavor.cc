@@ -5,15 +5,6 @@
 
 namespace baton {
 
-namespace {
-
-std::string CheckDuration(const Json& v) {
-  int64_t us;
-  return ParseDuration(v.get<std::string>(), &us) ? "" : "must be a duration such as 10s or 500ms";
-}
-
-}  // namespace
-
 FlavorInfo LocalDockerFlavor() {
   FlavorInfo f;
   f.type = ComponentType::kOrchestrator;
@@ -45,8 +36,8 @@ FlavorInfo LocalDockerFlavor() {
            if (e.get<std::string>().empty() || e.get<std::string>()[0] != '/') return "must hold absolute paths";
          return "";
        }},
-      {"stop_timeout", "string", false, "10s", "time a stopped container gets before it is killed", false, false,
-       CheckDuration},
+      {"stop_timeout", "duration", false, "10s", "time a stopped container gets before it is killed", false, false,
+       nullptr},
       {"container_registry", "string", false, nullptr,
        "a container_registry component: images are pushed to it after the build and run by digest", false, true,
        nullptr},

@@ -50,7 +50,7 @@ FlavorInfo SlurmFlavor() {
       {"workdir", "string", false, "",
        "working directory of the jobs on the shared filesystem (default: the pipeline's directory)", false, false,
        nullptr},
-      {"poll_interval", "string", false, "1s", "how often baton asks Slurm about the run's jobs", false, true,
+      {"poll_interval", "duration", false, "1s", "how often baton asks Slurm about the run's jobs", false, true,
        DurationCheck},
       {"bin_dir", "string", false, "", "directory of sbatch, squeue, sacct and scancel (default: found on PATH)",
        false, true, nullptr},
