@@ -230,5 +230,17 @@ TEST(CliDefects, AStepEndedByTheRunTimeoutSaysSo) {
   EXPECT_FALSE(Contains(r.out, "the run was stopped")) << r.out;
 }
 
+TEST(CliDefects, AFailedStepShowsTheEndOfItsLog) {
+  TempDir dir;
+  dir.Write("p.yaml",
+            "name: f\nsteps:\n  a:\n    run: for i in $(seq 1 15); do echo line$i; done; exit 4\n");
+  auto r = RunBaton(dir.path(), {"run", "p.yaml", "-q"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(Contains(r.out, "failed a: exited with code 4\n    | line6\n")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "    | line15\n")) << r.out;
+  EXPECT_FALSE(Contains(r.out, "| line5\n")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "(last 10 lines of ")) << r.out;
+}
+
 }  // namespace
 }  // namespace baton::testing

@@ -20,6 +20,7 @@ class ProgressDisplay : public ExecutionObserver {
  private:
   void Line(const std::string& text);  // a permanent line (clears the status line first)
   void Redraw();
+  void LogTail(const std::string& path);
 
   const PipelineSpec& spec_;
   bool tty_;

@@ -487,6 +487,7 @@ Result<StepOutcome> StepRunner::Record(PreparedStep& p, StepRunRecord& rec, std:
     for (const auto& [name, path] : p.output_paths) (void)env_->RemoveTree(path);
   if (!p.metadata_path.empty()) (void)env_->RemoveTree(p.metadata_path);
   StepOutcome o{rec.status, rec.reason, rec.exit_code, rec.id, rec.ended_at - p.started_at, ""};
+  o.log_path = p.process.log_path;
   auto it = pending_explain_.find(rec.id);
   if (it != pending_explain_.end()) {
     o.explain = it->second;

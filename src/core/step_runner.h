@@ -41,6 +41,7 @@ struct StepOutcome {
   int64_t step_run_id = 0;
   int64_t duration_us = 0;
   std::string explain;  // with RunContext::explain: why it ran or hit the cache
+  std::string log_path;  // the attempt's stdout+stderr, "" when it ran no process
   bool ok() const { return Succeeded(status); }
 };
 
