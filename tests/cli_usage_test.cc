@@ -19,13 +19,13 @@ bool Contains(const std::string& s, const std::string& part) {
 
 TEST(Suggest, FindsTyposSwapsAndPrefixesClosestFirst) {
   const std::vector<std::string> steps = {"load", "split", "train", "evaluate"};
-  EXPECT_EQ(cli::Suggest("laod", steps), std::vector<std::string>{"load"});
-  EXPECT_EQ(cli::Suggest("lod", steps), std::vector<std::string>{"load"});
-  EXPECT_EQ(cli::Suggest("eval", steps), std::vector<std::string>{"evaluate"});
-  EXPECT_TRUE(cli::Suggest("deploy", steps).empty());
-  EXPECT_EQ(cli::Suggest("--nocache", {"--no-cache", "--config", "--explain"}),
+  EXPECT_EQ(Suggest("laod", steps), std::vector<std::string>{"load"});
+  EXPECT_EQ(Suggest("lod", steps), std::vector<std::string>{"load"});
+  EXPECT_EQ(Suggest("eval", steps), std::vector<std::string>{"evaluate"});
+  EXPECT_TRUE(Suggest("deploy", steps).empty());
+  EXPECT_EQ(Suggest("--nocache", {"--no-cache", "--config", "--explain"}),
             std::vector<std::string>{"--no-cache"});
-  EXPECT_EQ(cli::Suggest("runz", {"init", "run", "runs", "stack"}),
+  EXPECT_EQ(Suggest("runz", {"init", "run", "runs", "stack"}),
             (std::vector<std::string>{"run", "runs"}));
 }
 
@@ -240,6 +240,24 @@ TEST(CliDefects, AFailedStepShowsTheEndOfItsLog) {
   EXPECT_TRUE(Contains(r.out, "    | line15\n")) << r.out;
   EXPECT_FALSE(Contains(r.out, "| line5\n")) << r.out;
   EXPECT_TRUE(Contains(r.out, "(last 10 lines of ")) << r.out;
+}
+
+TEST(CliDefects, MisspeltStepNamesGetSuggestionsAtTheirOwnLines) {
+  TempDir dir;
+  dir.Write("p.yaml",
+            "name: x\nsteps:\n  load:\n    run: echo\n    outputs: [raw]\n  b:\n    run: echo\n"
+            "    inputs: {r: laod.raw}\n    after:\n      - lod\n");
+  auto r = RunBaton(dir.path(), {"run", "p.yaml", "--dry-run"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(Contains(r.err,
+                       "p.yaml:8:17: error: step 'b': input 'r' names unknown step 'laod'; "
+                       "did you mean 'load'?"))
+      << r.err;
+  // Both mistakes at once; the `after` one where `after:` is, not at the step.
+  EXPECT_TRUE(Contains(r.err,
+                       "p.yaml:10:7: error: step 'b': 'after' names unknown step 'lod'; "
+                       "did you mean 'load'?"))
+      << r.err;
 }
 
 }  // namespace

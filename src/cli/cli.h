@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "app/workspace.h"
+#include "baton/suggest.h"
 #include "core/executor.h"
 #include "core/spec.h"
 
@@ -31,8 +32,6 @@ void AddStoreCommands(CLI::App& app);
 int PreParse(CLI::App& app, std::vector<std::string>& args, bool* handled);
 // A parse error of CLI11, in baton's format: unknown flags with suggestions. Returns 2.
 int ReportParseError(CLI::App& app, const std::vector<std::string>& args, const CLI::ParseError& e);
-// Up to three of `names` close to `word` (a typo, a swap, or a prefix), closest first.
-std::vector<std::string> Suggest(const std::string& word, const std::vector<std::string>& names);
 
 // The whole command line; main() of the baton binary and baton::Main of C++ pipelines.
 int RunCli(int argc, char** argv);

@@ -6,6 +6,7 @@
 #include <functional>
 #include <set>
 
+#include "baton/suggest.h"
 #include "core/template.h"
 
 namespace baton {
@@ -242,6 +243,12 @@ void ValidateNames(const PipelineSpec& spec, std::map<std::string, const StepSpe
       err(top, "invalid parameter name '" + it.key() + "' (use [A-Za-z_][A-Za-z0-9_]*)");
 }
 
+std::vector<std::string> StepNames(const std::map<std::string, const StepSpec*>& by_name) {
+  std::vector<std::string> out;
+  for (const auto& [name, step] : by_name) out.push_back(name);
+  return out;
+}
+
 // A step's outputs and inputs (each input names a step and an output it declares); fills
 // the step's output and input names. (`after` is checked by the caller, in its order.)
 void ValidateEdges(const StepSpec& s, const std::map<std::string, const StepSpec*>& by_name, std::set<std::string>* outs,
@@ -255,7 +262,8 @@ void ValidateEdges(const StepSpec& s, const std::map<std::string, const StepSpec
     if (!ins->insert(in.name).second) err(in.loc, "step '" + s.name + "': duplicate input '" + in.name + "'");
     auto p = by_name.find(in.step);
     if (p == by_name.end()) {
-      err(in.loc, "step '" + s.name + "': input '" + in.name + "' names unknown step '" + in.step + "'");
+      err(in.loc, "step '" + s.name + "': input '" + in.name + "' names unknown step '" + in.step + "'" +
+                      DidYouMean(in.step, StepNames(by_name)));
       continue;
     }
     const auto& po = p->second->outputs;
@@ -339,7 +347,9 @@ std::vector<Diagnostic> ValidatePipeline(const PipelineSpec& spec) {
       if (!spec.parameters.contains(pname))
         err(s.loc, "step '" + s.name + "': 'params' names undeclared parameter '" + pname + "'");
     for (const auto& a : s.after)
-      if (!by_name.count(a)) err(s.loc, "step '" + s.name + "': 'after' names unknown step '" + a + "'");
+      if (!by_name.count(a))
+        err(s.after_loc.line ? s.after_loc : s.loc,
+            "step '" + s.name + "': 'after' names unknown step '" + a + "'" + DidYouMean(a, StepNames(by_name)));
     if (s.run.empty() || (s.shell && s.run[0].empty()))
       err(s.run_loc.line ? s.run_loc : s.loc, "step '" + s.name + "' has an empty 'run' command");
     ValidateTemplates(spec, s, outs, ins, err);

@@ -108,6 +108,7 @@ struct StepSpec {
   bool shell = true;                 // true: `run` is one string for /bin/sh -c
   std::vector<std::string> run;      // the string (shell) or the argv list
   Location run_loc;
+  Location after_loc;  // of the `after:` value
   std::vector<InputRef> inputs;
   std::vector<std::string> outputs;
   std::vector<std::string> after;

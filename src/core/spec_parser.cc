@@ -416,6 +416,7 @@ class Parser {
       } else if (key == "outputs") {
         StringList(v, "outputs", &s.outputs);
       } else if (key == "after") {
+        s.after_loc = Loc(v);
         StringList(v, "after", &s.after);
       } else if (key == "params") {
         StringList(v, "params", &s.params);

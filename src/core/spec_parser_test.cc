@@ -600,7 +600,7 @@ TEST(SpecParserErrors, AfterNamesUnknownStep) {
               "  b:\n"
               "    run: 'true'\n"
               "    after: [a, nosuch]\n",
-              "5:3", "step 'b': 'after' names unknown step 'nosuch'");
+              "7:12", "step 'b': 'after' names unknown step 'nosuch'");
 }
 
 TEST(SpecParserErrors, ParamsNamesUnknownParameter) {
