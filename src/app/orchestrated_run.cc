@@ -119,7 +119,7 @@ class RunFollower {
       }
       if (!ended_.insert(key).second) continue;
       if (started_.insert(key).second && r.status != StepStatus::kSkipped) observer_->OnStepStart(i, r.attempt);
-      StepOutcome o{r.status, r.reason, r.exit_code, r.id, r.ended_at - r.started_at, ""};
+      StepOutcome o{r.status, r.reason, r.exit_code, r.id, r.ended_at - r.started_at, "", r.log_path};
       RetryPolicy rp = spec_.EffectiveSettings(spec_.steps[i]).retries();
       bool retry = r.status == StepStatus::kFailed && r.attempt <= rp.max;
       observer_->OnStepEnd(i, r.attempt, o, retry ? 0 : -1);

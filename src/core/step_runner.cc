@@ -229,7 +229,7 @@ Status StepRunner::TryCacheHit(const StepSpec& s, StepRunRecord rec, PreparedSte
   }
   std::vector<ArtifactRecord> none;
   BATON_RETURN_IF_ERROR(meta_->FinishStepRun(rec, &none, reused, p->inputs));
-  StepOutcome o{StepStatus::kCached, rec.reason, 0, rec.id, rec.ended_at - rec.started_at, ""};
+  StepOutcome o{StepStatus::kCached, rec.reason, 0, rec.id, rec.ended_at - rec.started_at, "", ""};
   if (ctx_.explain) {
     o.explain = "cached: same cache key as step run " + std::to_string(hit->id) + " of run " + hit->run_id;
     // A hit from another workspace (a colleague's, on a shared store) says whose.
@@ -486,7 +486,7 @@ Result<StepOutcome> StepRunner::Record(PreparedStep& p, StepRunRecord& rec, std:
   if (!Succeeded(rec.status))
     for (const auto& [name, path] : p.output_paths) (void)env_->RemoveTree(path);
   if (!p.metadata_path.empty()) (void)env_->RemoveTree(p.metadata_path);
-  StepOutcome o{rec.status, rec.reason, rec.exit_code, rec.id, rec.ended_at - p.started_at, ""};
+  StepOutcome o{rec.status, rec.reason, rec.exit_code, rec.id, rec.ended_at - p.started_at, "", ""};
   o.log_path = p.process.log_path;
   auto it = pending_explain_.find(rec.id);
   if (it != pending_explain_.end()) {
@@ -532,7 +532,7 @@ Result<StepOutcome> StepRunner::RecordNotRun(int index, int attempt, StepStatus 
   rec.reason = reason;
   rec.started_at = rec.ended_at = env_->NowMicros();
   BATON_ASSIGN_OR_RETURN(rec.id, meta_->StartStepRun(rec));
-  return StepOutcome{status, reason, -1, rec.id, 0, ""};
+  return StepOutcome{status, reason, -1, rec.id, 0, "", ""};
 }
 
 }  // namespace baton
