@@ -25,6 +25,13 @@ void AddArtifactsCommands(CLI::App& app);
 void AddStepCommands(CLI::App& app);
 void AddStackCommands(CLI::App& app);
 void AddStoreCommands(CLI::App& app);
+// completion, dag (cmd_tools.cc); added last, so that they see every other command.
+void AddToolCommands(CLI::App& app);
+// runs compare|export|import (cmd_runs_transfer.cc).
+void AddRunsTransferCommands(CLI::App* runs);
+// runs delete|tag|note (cmd_gc.cc) and artifacts gc.
+void AddRunsDeleteCommands(CLI::App* runs);
+void AddArtifactsGcCommand(CLI::App* artifacts);
 
 // Before CLI11 parses `args` (argv as strings): rewrites `help CMD` to `CMD --help`, refuses an
 // unknown command with suggestions, and lists the commands of a bare group. *handled: the

@@ -32,6 +32,7 @@ int RunCli(int argc, char** argv) {
   AddStepCommands(app);
   AddStackCommands(app);
   AddStoreCommands(app);
+  AddToolCommands(app);
   std::vector<std::string> args(argv, argv + argc);
   bool handled = false;
   const int code = PreParse(app, args, &handled);

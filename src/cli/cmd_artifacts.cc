@@ -150,6 +150,8 @@ void AddArtifactsCommands(CLI::App& app) {
   exp->add_option("artifact", ea->id, "Artifact id or digest prefix")->required();
   exp->add_option("dest", ea->dest, "Destination path (must not exist)")->required();
   exp->callback([ea] { SetAction([ea] { return Export(ea->id, ea->dest); }); });
+
+  AddArtifactsGcCommand(arts);
 }
 
 }  // namespace baton::cli

@@ -431,6 +431,9 @@ void AddRunsCommands(CLI::App& app) {
   resume->add_flag("-q,--quiet", ra->quiet, "Print only failures and the summary");
   AddOutputOption(resume, &ra->output);
   resume->callback([ra] { SetAction([ra] { return Resume(*ra); }); });
+
+  AddRunsDeleteCommands(runs);
+  AddRunsTransferCommands(runs);
 }
 
 // Shared with the artifacts commands.
