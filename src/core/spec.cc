@@ -1,10 +1,12 @@
 #include "core/spec.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <functional>
 #include <set>
+#include <tuple>
 
 #include "baton/suggest.h"
 #include "core/template.h"
@@ -17,7 +19,19 @@ std::string Location::ToString() const {
   return s;
 }
 
-std::string Diagnostic::ToString() const { return loc.ToString() + ": error: " + message; }
+std::string Diagnostic::ToString() const {
+  // One diagnostic per line, even when the message quotes a multi-line command.
+  std::string text;
+  for (char c : message) {
+    if (c == '\n')
+      text += "\\n";
+    else if (c == '\r')
+      text += "\\r";
+    else
+      text += c;
+  }
+  return loc.ToString() + ": error: " + text;
+}
 
 void Settings::MergeFrom(const Settings& over) {
   if (over.cpu) cpu = over.cpu;
@@ -226,6 +240,11 @@ namespace {
 
 using Report = std::function<void(const Location&, std::string)>;
 
+// Whether `name` is a declared parameter, or one whose declaration could not be read.
+bool ParamKnown(const PipelineSpec& spec, const UnreadableParts& u, const std::string& name) {
+  return spec.parameters.contains(name) || u.all_params || u.params.count(name);
+}
+
 // Names of the pipeline, its steps and parameters; fills `by_name`.
 void ValidateNames(const PipelineSpec& spec, std::map<std::string, const StepSpec*>* by_name, const Report& err) {
   Location top{spec.file, 0, 0};
@@ -251,7 +270,8 @@ std::vector<std::string> StepNames(const std::map<std::string, const StepSpec*>&
 
 // A step's outputs and inputs (each input names a step and an output it declares); fills
 // the step's output and input names. (`after` is checked by the caller, in its order.)
-void ValidateEdges(const StepSpec& s, const std::map<std::string, const StepSpec*>& by_name, std::set<std::string>* outs,
+void ValidateEdges(const StepSpec& s, const std::map<std::string, const StepSpec*>& by_name,
+                   const UnreadableParts& u, std::set<std::string>* outs,
                    std::set<std::string>* ins, const Report& err) {
   for (const auto& o : s.outputs) {
     if (!IsValidStepName(o)) err(s.loc, "step '" + s.name + "': invalid output name '" + o + "'");
@@ -260,6 +280,7 @@ void ValidateEdges(const StepSpec& s, const std::map<std::string, const StepSpec
   for (const auto& in : s.inputs) {
     if (!IsValidStepName(in.name)) err(in.loc, "step '" + s.name + "': invalid input name '" + in.name + "'");
     if (!ins->insert(in.name).second) err(in.loc, "step '" + s.name + "': duplicate input '" + in.name + "'");
+    if (u.steps.count(in.step) || u.outputs.count(in.step)) continue;  // its outputs are unknown
     auto p = by_name.find(in.step);
     if (p == by_name.end()) {
       err(in.loc, "step '" + s.name + "': input '" + in.name + "' names unknown step '" + in.step + "'" +
@@ -278,8 +299,11 @@ void ValidateEdges(const StepSpec& s, const std::map<std::string, const StepSpec
 }
 
 // Templates in a step's command and env values name only what the step declares.
-void ValidateTemplates(const PipelineSpec& spec, const StepSpec& s, const std::set<std::string>& outs,
-                       const std::set<std::string>& ins, const Report& err) {
+void ValidateTemplates(const PipelineSpec& spec, const StepSpec& s, const UnreadableParts& u,
+                       const std::set<std::string>& outs, const std::set<std::string>& ins,
+                       const Report& err) {
+  const bool inputs_known = !u.steps.count(s.name) && !u.inputs.count(s.name);
+  const bool outputs_known = !u.steps.count(s.name) && !u.outputs.count(s.name);
   auto check = [&](const std::string& t, const Location& loc) {
     auto pieces = ParseTemplate(t);
     if (!pieces.ok()) {
@@ -287,23 +311,25 @@ void ValidateTemplates(const PipelineSpec& spec, const StepSpec& s, const std::s
       return;
     }
     for (const auto& p : *pieces) {
-      if (p.kind == TemplatePiece::kInput && !ins.count(p.text))
+      if (p.kind == TemplatePiece::kInput && inputs_known && !ins.count(p.text))
         err(loc, "step '" + s.name + "': template names undeclared input '" + p.text + "'");
-      if (p.kind == TemplatePiece::kOutput && !outs.count(p.text))
+      if (p.kind == TemplatePiece::kOutput && outputs_known && !outs.count(p.text))
         err(loc, "step '" + s.name + "': template names undeclared output '" + p.text + "'");
-      if (p.kind == TemplatePiece::kParam && !spec.parameters.contains(p.text))
+      if (p.kind == TemplatePiece::kParam && !ParamKnown(spec, u, p.text))
         err(loc, "step '" + s.name + "': template names undeclared parameter '" + p.text + "'");
     }
   };
   for (const auto& part : s.run) check(part, s.run_loc.line ? s.run_loc : s.loc);
   Settings eff = spec.EffectiveSettings(s);
   for (const auto& [k, v] : eff.env) check(v, s.loc);
+  if (u.pools_checked) return;
   for (const auto& [pool, n] : eff.pools)
     if (!spec.pools.count(pool))
       err(s.loc, "step '" + s.name + "': resources name pool '" + pool + "' that the pipeline's 'pools' does not declare");
 }
 
 // Cycles: depth-first search over producer and `after` edges; reports the first cycle itself.
+// Edges to unknown steps are left out (they are reported on their own).
 void FindCycle(const PipelineSpec& spec, const std::map<std::string, const StepSpec*>& by_name, const Report& err) {
   std::map<std::string, int> state;  // 0 unvisited, 1 on stack, 2 done
   std::vector<std::string> stack;
@@ -314,6 +340,7 @@ void FindCycle(const PipelineSpec& spec, const std::map<std::string, const StepS
     for (const auto& in : s.inputs) deps.push_back(in.step);
     for (const auto& a : s.after) deps.push_back(a);
     for (const auto& dep : deps) {
+      if (!by_name.count(dep)) continue;
       int st = state[dep];
       if (st == 1) {
         auto from = std::find(stack.begin(), stack.end(), dep);
@@ -335,27 +362,56 @@ void FindCycle(const PipelineSpec& spec, const std::map<std::string, const StepS
 
 }  // namespace
 
-std::vector<Diagnostic> ValidatePipeline(const PipelineSpec& spec) {
+std::vector<Diagnostic> ValidatePipeline(const PipelineSpec& spec, const UnreadableParts& u) {
   std::vector<Diagnostic> d;
   Report err = [&](const Location& loc, std::string msg) { d.push_back({loc, std::move(msg)}); };
   std::map<std::string, const StepSpec*> by_name;
   ValidateNames(spec, &by_name, err);
   for (const auto& s : spec.steps) {
     std::set<std::string> outs, ins;
-    ValidateEdges(s, by_name, &outs, &ins, err);
+    ValidateEdges(s, by_name, u, &outs, &ins, err);
     for (const auto& pname : s.params)
-      if (!spec.parameters.contains(pname))
+      if (!ParamKnown(spec, u, pname))
         err(s.loc, "step '" + s.name + "': 'params' names undeclared parameter '" + pname + "'");
     for (const auto& a : s.after)
-      if (!by_name.count(a))
+      if (!by_name.count(a) && !u.steps.count(a))
         err(s.after_loc.line ? s.after_loc : s.loc,
             "step '" + s.name + "': 'after' names unknown step '" + a + "'" + DidYouMean(a, StepNames(by_name)));
-    if (s.run.empty() || (s.shell && s.run[0].empty()))
+    const bool run_known = !u.steps.count(s.name) && !u.runs.count(s.name);
+    if (run_known && (s.run.empty() || (s.shell && s.run[0].empty())))
       err(s.run_loc.line ? s.run_loc : s.loc, "step '" + s.name + "' has an empty 'run' command");
-    ValidateTemplates(spec, s, outs, ins, err);
+    ValidateTemplates(spec, s, u, outs, ins, err);
   }
-  if (d.empty()) FindCycle(spec, by_name, err);
+  FindCycle(spec, by_name, err);
   return d;
+}
+
+Status DiagnosticsToStatus(std::vector<Diagnostic> diags, size_t cap) {
+  if (diags.empty()) return Status::Ok();
+  auto position = [](const Diagnostic& d) {
+    return std::tie(d.loc.file, d.loc.line, d.loc.column);
+  };
+  std::stable_sort(diags.begin(), diags.end(), [&](const Diagnostic& a, const Diagnostic& b) {
+    return position(a) < position(b);
+  });
+  std::set<std::string> seen;
+  std::string msg;
+  size_t shown = 0, left = 0;
+  for (const auto& d : diags) {
+    std::string line = d.ToString();
+    if (!seen.insert(line).second) continue;
+    if (shown == cap) {
+      ++left;
+      continue;
+    }
+    msg += (msg.empty() ? "" : "\n") + line;
+    ++shown;
+  }
+  if (left > 0) {
+    Location whole{diags.front().loc.file, 0, 0};
+    msg += "\n" + Diagnostic{whole, "and " + std::to_string(left) + " more errors"}.ToString();
+  }
+  return InvalidArgument(msg);
 }
 
 Status ConvertParamValue(const std::string& name, const Json& declared, const std::string& value, Json* out) {

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -28,7 +29,7 @@ struct Location {
 struct Diagnostic {
   Location loc;
   std::string message;
-  std::string ToString() const;  // "file:line:col: error: message"
+  std::string ToString() const;  // "file:line:col: error: message", on one line (\n escaped)
 };
 
 struct Resources {
@@ -156,9 +157,27 @@ bool ParseMemory(const std::string& s, int64_t* bytes);
 bool ParseDuration(const std::string& s, int64_t* micros);
 std::string FormatMemory(int64_t bytes);
 
+// Parts of a pipeline that a front end could not read and has already reported. The graph
+// checks stay quiet about what depends on them, so that one mistake gives one error, not a
+// second one about a step or output that is missing only because it was unreadable.
+struct UnreadableParts {
+  std::set<std::string> steps;    // steps whose body could not be read at all
+  std::set<std::string> runs;     // steps whose `run` is missing or malformed
+  std::set<std::string> inputs;   // steps with an unreadable `inputs` entry
+  std::set<std::string> outputs;  // steps with an unreadable `outputs` entry
+  std::set<std::string> params;   // parameters whose declaration is unreadable
+  bool all_params = false;        // `parameters:` itself is unreadable
+  bool pools_checked = false;     // the front end checked (and reported) pool references itself
+};
+
 // Checks the graph-level rules every front end shares: names, duplicate steps and outputs,
 // unknown producers and outputs, cycles, templates naming undeclared inputs/outputs/params.
-std::vector<Diagnostic> ValidatePipeline(const PipelineSpec& spec);
+std::vector<Diagnostic> ValidatePipeline(const PipelineSpec& spec, const UnreadableParts& unreadable = {});
+
+// All of `diags` as one InvalidArgument status, one diagnostic per line: sorted by file, line
+// and column (in the order found where equal), exact repeats dropped, and at most `cap` lines
+// followed by "FILE: error: and N more errors". Ok when `diags` is empty.
+Status DiagnosticsToStatus(std::vector<Diagnostic> diags, size_t cap = 50);
 
 // Converts the text `value` to the type of the parameter's default `declared`.
 Status ConvertParamValue(const std::string& name, const Json& declared, const std::string& value, Json* out);

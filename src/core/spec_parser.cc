@@ -94,6 +94,22 @@ class Parser {
   void Error(const YAML::Node& n, std::string msg) { diags_.push_back({Loc(n), std::move(msg)}); }
   void Error(const Location& l, std::string msg) { diags_.push_back({l, std::move(msg)}); }
   std::vector<Diagnostic>& diags() { return diags_; }
+  const UnreadableParts& unreadable() const { return unreadable_; }
+
+  // Whether errors were reported since diags().size() was `before`.
+  bool ErrorsSince(size_t before) const { return diags_.size() > before; }
+
+  // Scalar keys of mapping `n` written without a value (ForEachKey reports and skips them).
+  static std::vector<std::string> KeysWithoutValue(const YAML::Node& n) {
+    std::vector<std::string> out;
+    if (!n.IsMap()) return out;
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      const YAML::Node k = it->first;
+      const YAML::Node v = it->second;
+      if (k.IsScalar() && (v.IsNull() || !v.IsDefined())) out.push_back(k.Scalar());
+    }
+    return out;
+  }
 
   static const char* KindName(const YAML::Node& n) {
     switch (n.Type()) {
@@ -383,7 +399,10 @@ class Parser {
     s.loc = Loc(k);
     if (!IsValidStepName(name)) Error(k, "invalid step name '" + name + "' (use [A-Za-z0-9_-], at most 63 characters)");
     bool have_run = false;
+    if (!n.IsMap()) unreadable_.steps.insert(name);
     ForEachKey(n, "step '" + name + "'", &kStepKeys, [&](const std::string& key, const YAML::Node& kk, const YAML::Node& v) {
+      // What a broken `run`, `inputs` or `outputs` hides is left out of the graph checks.
+      const size_t before = diags_.size();
       if (key == "run") {
         have_run = true;
         s.run_loc = Loc(v);
@@ -400,6 +419,7 @@ class Parser {
         } else {
           Error(v, "step '" + name + "': 'run' must be a string or a list of strings");
         }
+        if (ErrorsSince(before)) unreadable_.runs.insert(name);
       } else if (key == "description") {
       } else if (key == "inputs") {
         ForEachKey(v, "inputs of step '" + name + "'", nullptr, [&](const std::string& in, const YAML::Node& ik, const YAML::Node& iv) {
@@ -413,8 +433,10 @@ class Parser {
           s.inputs.push_back({in, ref.substr(0, dot), ref.substr(dot + 1), Loc(iv)});
           (void)ik;
         });
+        if (ErrorsSince(before)) unreadable_.inputs.insert(name);
       } else if (key == "outputs") {
         StringList(v, "outputs", &s.outputs);
+        if (ErrorsSince(before)) unreadable_.outputs.insert(name);
       } else if (key == "after") {
         s.after_loc = Loc(v);
         StringList(v, "after", &s.after);
@@ -429,21 +451,44 @@ class Parser {
       }
       (void)kk;
     });
-    if (n.IsMap() && !have_run) Error(k, "step '" + name + "' has no 'run' command");
+    if (n.IsMap() && !have_run) {
+      Error(k, "step '" + name + "' has no 'run' command");
+      unreadable_.runs.insert(name);
+    }
     spec->steps.push_back(std::move(s));
   }
 
   void ParseParameters(const YAML::Node& n, PipelineSpec* spec) {
+    if (!n.IsMap()) unreadable_.all_params = true;
+    for (const auto& key : KeysWithoutValue(n)) unreadable_.params.insert(key);
     ForEachKey(n, "parameters", nullptr, [&](const std::string& key, const YAML::Node& k, const YAML::Node& v) {
       if (!IsValidParamName(key)) {
         Error(k, "invalid parameter name '" + key + "' (use [A-Za-z_][A-Za-z0-9_]*)");
+        unreadable_.params.insert(key);
         return;
       }
       if (!v.IsScalar()) {
         Error(v, "parameter '" + key + "' must have a scalar default (string, number or bool)");
+        unreadable_.params.insert(key);
         return;
       }
       spec->parameters[key] = TypedScalar(v);
+    });
+  }
+
+  // `pools: {NAME: capacity}`. Pools declared but unreadable are remembered, so that the steps
+  // using them are not also told that the pool is undeclared.
+  void ParsePools(const YAML::Node& n, PipelineSpec* spec) {
+    if (!n.IsMap()) all_pools_unreadable_ = true;
+    for (const auto& key : KeysWithoutValue(n)) unreadable_pools_.insert(key);
+    ForEachKey(n, "pools", nullptr, [&](const std::string& pk, const YAML::Node& pkn, const YAML::Node& pv) {
+      if (!IsValidParamName(pk) || pk == "cpu" || pk == "memory" || pk == "gpu") {
+        Error(pkn, "invalid pool name '" + pk + "'");
+        return;
+      }
+      int64_t c;
+      if (Int(pv, "pool '" + pk + "'", &c, 1)) spec->pools[pk] = c;
+      else unreadable_pools_.insert(pk);
     });
   }
 
@@ -470,19 +515,13 @@ class Parser {
         if (String(v, "failure_mode", &m) && !ParseFailureMode(m, &spec->failure_mode))
           Error(v, "failure_mode must be continue, stop or fail_fast, not '" + m + "'");
       } else if (key == "pools") {
-        ForEachKey(v, "pools", nullptr, [&](const std::string& pk, const YAML::Node& pkn, const YAML::Node& pv) {
-          if (!IsValidParamName(pk) || pk == "cpu" || pk == "memory" || pk == "gpu") {
-            Error(pkn, "invalid pool name '" + pk + "'");
-            return;
-          }
-          int64_t c;
-          if (Int(pv, "pool '" + pk + "'", &c, 1)) spec->pools[pk] = c;
-        });
+        ParsePools(v, spec);
       } else if (key == "hooks") {
         ParseHooks(v, &spec->hooks);
       } else if (key == "steps") {
         have_steps = true;
         if (v.IsMap() && v.size() == 0) Error(v, "the pipeline has no steps");
+        for (const auto& name : KeysWithoutValue(v)) unreadable_.steps.insert(name);
         ForEachKey(v, "steps", nullptr, [&](const std::string& sk, const YAML::Node& skn, const YAML::Node& sv) {
           ParseStep(sk, skn, sv, spec);
         });
@@ -492,8 +531,9 @@ class Parser {
     if (spec->name.empty()) Error(Location{file_, 1, 1}, "the pipeline has no 'name'");
     if (!have_steps) Error(Location{file_, 1, 1}, "the pipeline has no 'steps'");
     // Pools are declared at the top level, possibly after the steps that use them.
+    unreadable_.pools_checked = true;
     for (const auto& [pool, loc] : pool_refs_)
-      if (!spec->pools.count(pool))
+      if (!spec->pools.count(pool) && !all_pools_unreadable_ && !unreadable_pools_.count(pool))
         Error(loc, "resource '" + pool + "' is neither cpu, memory, gpu nor a pool declared under 'pools'");
   }
 
@@ -569,30 +609,30 @@ class Parser {
   std::string file_;
   std::vector<Diagnostic> diags_;
   std::vector<std::pair<std::string, Location>> pool_refs_;
+  UnreadableParts unreadable_;
+  std::set<std::string> unreadable_pools_;
+  bool all_pools_unreadable_ = false;
 };
 
-Status DiagnosticsToStatus(const std::vector<Diagnostic>& d) {
-  std::string msg;
-  for (const auto& x : d) msg += (msg.empty() ? "" : "\n") + x.ToString();
-  return InvalidArgument(msg);
-}
-
-// Loads YAML `text` and hands the document to `walk`; YAML errors become diagnostics at their
-// mark. Returns the diagnostics as a status (ok when there are none).
+// Loads YAML `text` and hands the document to `walk`, which reports into `p`. A YAML error
+// becomes the one diagnostic at its mark. Returns whether the whole document was walked (so
+// that checks on what was read make sense).
 template <typename Walk>
-Status ParseYaml(const std::string& text, const std::string& file, Parser& p, Walk&& walk) {
+bool ParseYaml(const std::string& text, const std::string& file, Parser& p, Walk&& walk) {
   YAML::Node doc;
   try {
     doc = YAML::Load(text);
   } catch (const YAML::ParserException& e) {
-    return DiagnosticsToStatus({{{file, e.mark.line + 1, e.mark.column + 1}, "invalid YAML: " + e.msg}});
+    p.Error(Location{file, e.mark.line + 1, e.mark.column + 1}, "invalid YAML: " + e.msg);
+    return false;
   }
   try {
     walk(doc);
   } catch (const YAML::Exception& e) {
     p.Error(Location{file, e.mark.line + 1, e.mark.column + 1}, e.msg);
+    return false;
   }
-  return p.diags().empty() ? Status::Ok() : DiagnosticsToStatus(p.diags());
+  return true;
 }
 
 }  // namespace
@@ -625,9 +665,16 @@ Result<PipelineSpec> ParsePipelineText(const std::string& text, const std::strin
   PipelineSpec spec;
   spec.file = file;
   spec.root = root;
-  BATON_RETURN_IF_ERROR(ParseYaml(text, file, p, [&](const YAML::Node& doc) { p.ParseRoot(doc, &spec); }));
-  auto d = ValidatePipeline(spec);
-  if (!d.empty()) return DiagnosticsToStatus(d);
+  // Every error at once: those of reading each key, then the graph checks on what was read.
+  if (ParseYaml(text, file, p, [&](const YAML::Node& doc) { p.ParseRoot(doc, &spec); })) {
+    const bool read_errors = !p.diags().empty();
+    for (auto& d : ValidatePipeline(spec, p.unreadable())) {
+      // Whole-pipeline problems (no name, no steps) were reported where they were read.
+      if (read_errors && d.loc.line == 0) continue;
+      p.diags().push_back(std::move(d));
+    }
+  }
+  if (!p.diags().empty()) return DiagnosticsToStatus(p.diags());
   return spec;
 }
 
@@ -644,7 +691,8 @@ Result<RunConfig> ParseRunConfigText(const std::string& text, const std::string&
   Parser p(file);
   RunConfig rc;
   rc.file = file;
-  BATON_RETURN_IF_ERROR(ParseYaml(text, file, p, [&](const YAML::Node& doc) { p.ParseRunConfigRoot(doc, &rc); }));
+  ParseYaml(text, file, p, [&](const YAML::Node& doc) { p.ParseRunConfigRoot(doc, &rc); });
+  if (!p.diags().empty()) return DiagnosticsToStatus(p.diags());
   return rc;
 }
 

@@ -678,6 +678,159 @@ TEST(SpecParserErrors, DurationAndSizeValuesThatAreNotFinite) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Every error at once
+
+// The diagnostic lines of `msg`, in order.
+std::vector<std::string> Lines(const std::string& msg) {
+  std::vector<std::string> out;
+  size_t b = 0;
+  while (b <= msg.size()) {
+    size_t e = msg.find('\n', b);
+    if (e == std::string::npos) e = msg.size();
+    out.push_back(msg.substr(b, e - b));
+    b = e + 1;
+  }
+  return out;
+}
+
+TEST(SpecParserErrors, ReadErrorsAndGraphErrorsComeTogetherSortedByPosition) {
+  // Before, a type error ended the report and the graph checks waited until it was fixed.
+  std::string msg = Errors("name: x\n"
+                           "parameters: {lr: [1, 2]}\n"
+                           "steps:\n"
+                           "  load:\n"
+                           "    run: echo {{outputs.raw}}\n"
+                           "    outputs: [raw]\n"
+                           "    retries: abc\n"
+                           "  split:\n"
+                           "    run: echo split\n"
+                           "    inputs: {raw: laod.raw}\n"
+                           "    ouputs: [train]\n"
+                           "  train:\n"
+                           "    run: echo train\n"
+                           "    timeout: xyz\n"
+                           "    after: [report]\n"
+                           "  report:\n"
+                           "    run: echo report\n"
+                           "    after: [train, evaluate]\n");
+  EXPECT_EQ(Lines(msg),
+            (std::vector<std::string>{
+                "p.yaml:2:18: error: parameter 'lr' must have a scalar default (string, number or bool)",
+                "p.yaml:7:14: error: retries must be an integer >= 0",
+                "p.yaml:10:19: error: step 'split': input 'raw' names unknown step 'laod'; did you mean 'load'?",
+                "p.yaml:11:5: error: unknown key 'ouputs' in step 'split' (did you mean 'outputs'?)",
+                "p.yaml:12:3: error: dependency cycle: train -> report -> train",
+                "p.yaml:14:14: error: timeout must be a duration such as 30s, 10m, 1h30m or 500ms",
+                "p.yaml:18:12: error: step 'report': 'after' names unknown step 'evaluate'",
+            }))
+      << msg;
+}
+
+TEST(SpecParserErrors, CycleIsReportedBesideOtherErrors) {
+  std::string msg = Errors("name: x\n"
+                           "steps:\n"
+                           "  a: {run: 'true', after: [b], cache: maybe}\n"
+                           "  b: {run: 'true', after: [a, nowhere]}\n");
+  EXPECT_EQ(Lines(msg), (std::vector<std::string>{
+                            "p.yaml:3:3: error: dependency cycle: a -> b -> a",
+                            "p.yaml:3:39: error: cache must be true or false",
+                            "p.yaml:4:27: error: step 'b': 'after' names unknown step 'nowhere'",
+                        }))
+      << msg;
+}
+
+// What could not be read is reported once, not again by the graph checks that need it.
+TEST(SpecParserErrors, UnreadablePartsAreNotReportedTwice) {
+  struct Case {
+    const char* what;
+    const char* yaml;
+    const char* only;  // the one expected diagnostic
+  };
+  const Case cases[] = {
+      {"a producer without run", "name: x\nsteps:\n  a: {outputs: [o]}\n  b: {run: 'echo {{inputs.i}}', inputs: {i: a.o}}\n",
+       "p.yaml:3:3: error: step 'a' has no 'run' command"},
+      {"outputs not a list", "name: x\nsteps:\n  a: {run: 'echo {{outputs.o}}', outputs: {o: 1}}\n  b: {run: 'true', inputs: {i: a.o}}\n",
+       "p.yaml:3:43: error: outputs must be a list of names"},
+      {"a step that is not a mapping", "name: x\nsteps:\n  a: 5\n  b: {run: 'true', inputs: {i: a.o}, after: [a]}\n",
+       "p.yaml:3:6: error: step 'a' must be a mapping, not a scalar"},
+      {"a step without a value", "name: x\nsteps:\n  a:\n  b: {run: 'true', inputs: {i: a.o}, after: [a]}\n",
+       "p.yaml:3:3: error: 'a' in steps has no value"},
+      {"an unreadable input", "name: x\nsteps:\n  a: {run: 'echo {{inputs.i}}', inputs: {i: nodot}}\n",
+       "p.yaml:3:45: error: input 'i' must be written as STEP.OUTPUT, not 'nodot'"},
+      {"an empty run list", "name: x\nsteps:\n  a: {run: []}\n", "p.yaml:3:12: error: step 'a': 'run' list is empty"},
+      {"a bad parameter default", "name: x\nparameters: {lr: [1]}\nsteps:\n  a: {run: 'echo {{params.lr}}', params: [lr]}\n",
+       "p.yaml:2:18: error: parameter 'lr' must have a scalar default (string, number or bool)"},
+      {"parameters not a mapping", "name: x\nparameters: [lr]\nsteps:\n  a: {run: 'echo {{params.lr}}'}\n",
+       "p.yaml:2:13: error: parameters must be a mapping, not a list"},
+      {"a bad pool capacity", "name: x\npools: {db: 0}\nsteps:\n  a: {run: 'true', resources: {db: 1}}\n",
+       "p.yaml:2:13: error: pool 'db' must be an integer"},
+      {"an undeclared pool", "name: x\nsteps:\n  a: {run: 'true', resources: {db: 1}}\n",
+       "p.yaml:3:32: error: resource 'db' is neither cpu, memory, gpu nor a pool declared under 'pools'"},
+      {"steps not a mapping", "name: x\nsteps: [a, b]\n", "p.yaml:2:8: error: steps must be a mapping, not a list"},
+      {"an invalid step name", "name: x\nsteps:\n  'a b': {run: 'true'}\n",
+       "p.yaml:3:3: error: invalid step name 'a b' (use [A-Za-z0-9_-], at most 63 characters)"},
+  };
+  for (const auto& c : cases) EXPECT_EQ(Errors(c.yaml), c.only) << c.what;
+}
+
+TEST(SpecParserErrors, YamlSyntaxErrorIsTheOnlyError) {
+  // The rest of the file cannot be read, so nothing else is said about it.
+  std::string msg = Errors("name: x\n"
+                           "steps:\n"
+                           "  a:\n"
+                           "    run: echo\n"
+                           "    retries: abc\n"
+                           "    after: [nowhere]\n"
+                           "  b: [unclosed\n");
+  EXPECT_EQ(CountLines(msg), 1u) << msg;
+  EXPECT_EQ(msg.rfind("p.yaml:", 0), 0u) << msg;
+  EXPECT_NE(msg.find(": error: invalid YAML"), std::string::npos) << msg;
+}
+
+TEST(SpecParserErrors, ManyErrorsAreCappedWithACount) {
+  std::string yaml = "name: x\nsteps:\n";
+  for (int i = 0; i < 60; ++i) yaml += "  s" + std::to_string(i) + ": {run: 'true', timeout: soon}\n";
+  auto lines = Lines(Errors(yaml));
+  ASSERT_EQ(lines.size(), 51u);
+  EXPECT_EQ(lines[0], "p.yaml:3:30: error: timeout must be a duration such as 30s, 10m, 1h30m or 500ms");
+  EXPECT_EQ(lines[49].rfind("p.yaml:52:", 0), 0u) << lines[49];
+  EXPECT_EQ(lines[50], "p.yaml: error: and 10 more errors");
+}
+
+TEST(SpecParserErrors, AMultiLineCommandQuotedInAnErrorStaysOnOneLine) {
+  std::string msg = Errors("name: x\n"
+                           "steps:\n"
+                           "  a:\n"
+                           "    run: |\n"
+                           "      echo {{inputs.words\n"
+                           "      echo }}\n");
+  EXPECT_EQ(msg,
+            "p.yaml:4:10: error: step 'a': template names undeclared input 'words\\necho'");
+}
+
+TEST(SpecValidate, DiagnosticsToStatusSortsAndDropsRepeats) {
+  std::vector<Diagnostic> d = {
+      {{"f.yaml", 9, 1}, "late"},
+      {{"f.yaml", 2, 7}, "second"},
+      {{"f.yaml", 2, 3}, "first"},
+      {{"f.yaml", 9, 1}, "late"},
+      {{"f.yaml", 2, 7}, "also second"},
+  };
+  Status st = DiagnosticsToStatus(d);
+  EXPECT_EQ(st.code(), Code::kInvalidArgument);
+  EXPECT_EQ(st.message(),
+            "f.yaml:2:3: error: first\n"
+            "f.yaml:2:7: error: second\n"
+            "f.yaml:2:7: error: also second\n"
+            "f.yaml:9:1: error: late");
+  EXPECT_EQ(DiagnosticsToStatus(d, 2).message(),
+            "f.yaml:2:3: error: first\n"
+            "f.yaml:2:7: error: second\n"
+            "f.yaml: error: and 2 more errors");
+  EXPECT_TRUE(DiagnosticsToStatus({}).ok());
+}
+
+// ---------------------------------------------------------------------------------------------
 // Successful parses
 
 TEST(SpecParser, ParsesTheDesignExample) {
