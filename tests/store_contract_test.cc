@@ -38,6 +38,8 @@
 #include <ostream>
 #include <set>
 #include <string>
+#include <chrono>
+#include <map>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -573,6 +575,114 @@ TEST_P(MetadataStoreContract, RunsRoundTripEveryField) {
   EXPECT_EQ(got.attempt, 3);
   EXPECT_EQ(got.parameters, r.parameters);
   EXPECT_EQ(got.pipeline_file, r.pipeline_file);
+  EXPECT_TRUE(got.tags.empty());
+  EXPECT_EQ(got.note, "");
+  EXPECT_TRUE(got.use_cache);
+  RunRecord labelled = MakeRun("labelled");
+  labelled.tags = {"baseline", "lr=0.1"};
+  labelled.note = "first try, with\nthe old data";
+  labelled.use_cache = false;
+  ASSERT_OK(AddRun(m(), labelled));
+  ASSERT_OK_AND_ASSIGN(got, m().GetRun("labelled"));
+  EXPECT_EQ(got.tags, labelled.tags);
+  EXPECT_EQ(got.note, labelled.note);
+  EXPECT_FALSE(got.use_cache);
+  EXPECT_FALSE(m().ListRuns("", 0)->at(0).use_cache);
+}
+
+TEST_P(MetadataStoreContract, SetRunLabelsReplacesTagsAndNote) {
+  RunRecord r = MakeRun("r1");
+  r.tags = {"old"};
+  ASSERT_OK(AddRun(m(), r));
+  ASSERT_OK(m().SetRunLabels("r1", {"a", "b:c"}, "kept the best model"));
+  ASSERT_OK_AND_ASSIGN(RunRecord got, m().GetRun("r1"));
+  EXPECT_EQ(got.tags, (std::vector<std::string>{"a", "b:c"}));
+  EXPECT_EQ(got.note, "kept the best model");
+  EXPECT_EQ(got.status, r.status);  // nothing else changes
+  EXPECT_EQ(got.parameters, r.parameters);
+  ASSERT_OK(m().SetRunLabels("r1", {}, ""));
+  EXPECT_TRUE(m().GetRun("r1")->tags.empty());
+  EXPECT_EQ(m().GetRun("r1")->note, "");
+  EXPECT_CODE(m().SetRunLabels("r1", {"two words"}, ""), Code::kInvalidArgument);
+  EXPECT_CODE(m().SetRunLabels("r1", {""}, ""), Code::kInvalidArgument);
+  RunRecord bad = MakeRun("r2");
+  bad.tags = {"tab\there"};
+  EXPECT_CODE(AddRun(m(), bad), Code::kInvalidArgument);
+  EXPECT_CODE(m().GetRun("r2"), Code::kNotFound);
+  EXPECT_CODE(m().SetRunLabels("nosuch", {"a"}, ""), Code::kNotFound);
+}
+
+TEST_P(MetadataStoreContract, DeleteRunRemovesItsRecordsAndNothingElse) {
+  // r1 trains and evaluates; r2 reuses r1's model from the cache; r3 stands alone.
+  ASSERT_OK(AddRun(m(), MakeRun("r1", "p", 100)));
+  StepRunRecord train = MakeStep("r1", "train");
+  ASSERT_OK_AND_ASSIGN(train.id, m().StartStepRun(train));
+  std::vector<ArtifactRecord> model = {MakeArtifact("r1", "p", "train", "model", "m1")};
+  ASSERT_OK(Finish(m(), train, StepStatus::kCompleted, &model));
+  StepRunRecord eval = MakeStep("r1", "eval");
+  ASSERT_OK_AND_ASSIGN(eval.id, m().StartStepRun(eval));
+  std::vector<ArtifactRecord> report = {MakeArtifact("r1", "p", "eval", "report", "rep1")};
+  ASSERT_OK(Finish(m(), eval, StepStatus::kCompleted, &report, {}, {{"m", model[0].id}}));
+  ASSERT_OK(m().UpdateRunStatus("r1", RunStatus::kCompleted, "", 300));
+
+  ASSERT_OK(AddRun(m(), MakeRun("r2", "p", 400)));
+  StepRunRecord cached = MakeStep("r2", "train");
+  ASSERT_OK_AND_ASSIGN(cached.id, m().StartStepRun(cached));
+  cached.cached_from = train.id;
+  ASSERT_OK(Finish(m(), cached, StepStatus::kCached, nullptr, {{"model", model[0].id}}));
+  ASSERT_OK(m().UpdateRunStatus("r2", RunStatus::kCompleted, "", 500));
+
+  ASSERT_OK(AddRun(m(), MakeRun("r3", "p", 600)));
+  StepRunRecord alone = MakeStep("r3", "train");
+  ASSERT_OK_AND_ASSIGN(alone.id, m().StartStepRun(alone));
+  std::vector<ArtifactRecord> model3 = {MakeArtifact("r3", "p", "train", "model", "m3")};
+  ASSERT_OK(Finish(m(), alone, StepStatus::kCompleted, &model3));
+  // r3 is still running: it cannot go.
+  EXPECT_CODE(m().DeleteRun("r3"), Code::kFailedPrecondition);
+
+  std::vector<std::string> all = {model[0].digest, report[0].digest, model3[0].digest};
+  std::sort(all.begin(), all.end());
+  EXPECT_EQ(*m().ArtifactDigests(), all);
+
+  // r2 reuses r1's model: r1 stays, whole, and the refusal names r2.
+  Status refused = m().DeleteRun("r1");
+  EXPECT_EQ(refused.code(), Code::kFailedPrecondition);
+  EXPECT_NE(refused.message().find("r2"), std::string::npos) << refused.message();
+  EXPECT_EQ(m().ListStepRuns("r1")->size(), 2u);
+  EXPECT_OK(m().GetArtifact(std::to_string(report[0].id)));
+
+  ASSERT_OK(m().DeleteRun("r2"));
+  EXPECT_CODE(m().GetRun("r2"), Code::kNotFound);
+  EXPECT_TRUE(m().ListStepRuns("r2")->empty());
+  EXPECT_CODE(m().GetStepRun(cached.id), Code::kNotFound);
+  EXPECT_EQ(StepIds(*m().Consumers(model[0].id)), (std::vector<int64_t>{eval.id}));
+  EXPECT_OK(m().GetArtifact(std::to_string(model[0].id)));  // r1's, not r2's
+
+  ASSERT_OK(m().DeleteRun("r1"));
+  EXPECT_CODE(m().GetRun("r1"), Code::kNotFound);
+  EXPECT_CODE(m().GetArtifact(std::to_string(model[0].id)), Code::kNotFound);
+  EXPECT_CODE(m().GetArtifact(std::to_string(report[0].id)), Code::kNotFound);
+  EXPECT_CODE(m().GetStepRun(train.id), Code::kNotFound);
+  // A deleted run is no cache hit: r3's step, of the same key, is the only one left.
+  ASSERT_OK_AND_ASSIGN(auto hit, m().FindCacheHit(train.cache_key));
+  ASSERT_TRUE(hit.has_value());
+  EXPECT_EQ(hit->id, alone.id);
+  EXPECT_EQ(RunIds(*m().ListRuns("", 0)), (std::vector<std::string>{"r3"}));
+  EXPECT_EQ(*m().ArtifactDigests(), (std::vector<std::string>{model3[0].digest}));
+  EXPECT_CODE(m().DeleteRun("r1"), Code::kNotFound);
+
+  // The store takes new runs and artifacts after deletes.
+  ASSERT_OK(m().UpdateRunStatus("r3", RunStatus::kFailed, "x", 700));
+  ASSERT_OK(m().DeleteRun("r3"));
+  EXPECT_TRUE(m().ListRuns("", 0)->empty());
+  EXPECT_EQ(*m().FindCacheHit(train.cache_key), std::nullopt);
+  EXPECT_TRUE(m().ArtifactDigests()->empty());
+  ASSERT_OK(AddRun(m(), MakeRun("r4", "p", 800)));
+  StepRunRecord again = MakeStep("r4", "train");
+  ASSERT_OK_AND_ASSIGN(again.id, m().StartStepRun(again));
+  std::vector<ArtifactRecord> model4 = {MakeArtifact("r4", "p", "train", "model", "m4")};
+  ASSERT_OK(Finish(m(), again, StepStatus::kCompleted, &model4));
+  EXPECT_EQ(*m().ArtifactDigests(), (std::vector<std::string>{model4[0].digest}));
 }
 
 TEST_P(MetadataStoreContract, CreateRunRefusesADuplicateIdAndAMissingSnapshot) {
@@ -1544,6 +1654,72 @@ TEST_P(ArtifactStoreContract, IdenticalContentIsStoredOnce) {
   // A different tree is a different object.
   ASSERT_OK_AND_ASSIGN(StoredObject d3, a().Put(StageTree(a(), "other")));
   EXPECT_NE(d3.digest, d1.digest);
+}
+
+TEST_P(ArtifactStoreContract, ListObjectsNamesEveryObjectAndDeleteRemovesOne) {
+  EXPECT_TRUE(a().ListObjects()->empty());
+  const int64_t before = NowMicros();
+  ASSERT_OK_AND_ASSIGN(StoredObject file, a().Put(StageFile(a(), "twelve bytes")));
+  ASSERT_OK_AND_ASSIGN(StoredObject tree, a().Put(StageTree(a(), "listed")));
+  ASSERT_OK(a().PutBlob("snapshots/x.json", "{}"));  // blobs are no objects
+  ASSERT_OK_AND_ASSIGN(auto listed, a().ListObjects());
+  std::map<std::string, StoredObject> by_digest;
+  for (const auto& o : listed) by_digest[o.digest] = o;
+  ASSERT_EQ(by_digest.size(), 2u);
+  ASSERT_EQ(listed.size(), 2u);
+  ASSERT_TRUE(by_digest.count(file.digest));
+  ASSERT_TRUE(by_digest.count(tree.digest));
+  EXPECT_EQ(by_digest[file.digest].size, 12u);
+  EXPECT_GT(by_digest[tree.digest].size, 0u);
+  // Store clocks may be coarse (seconds) and a little off: within a minute of the Put.
+  for (const auto& o : listed) {
+    EXPECT_GT(o.modified_at, before - 60000000) << o.digest;
+    EXPECT_LT(o.modified_at, NowMicros() + 60000000) << o.digest;
+  }
+
+  ASSERT_OK(a().Delete(file.digest, 0));
+  EXPECT_FALSE(a().Exists(file.digest));
+  EXPECT_CODE(a().Get(file.digest), Code::kNotFound);
+  ASSERT_OK_AND_ASSIGN(listed, a().ListObjects());
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].digest, tree.digest);
+  EXPECT_OK(a().Delete(file.digest, 0)) << "an absent object is fine";
+  EXPECT_CODE(a().Delete("not-a-digest", 0), Code::kInvalidArgument);
+  ASSERT_OK(a().Delete(tree.digest, 0));
+  EXPECT_FALSE(a().Exists(tree.digest));
+  EXPECT_TRUE(a().ListObjects()->empty());
+  EXPECT_EQ(*a().GetBlob("snapshots/x.json"), "{}");
+  // Content Put again after a delete is stored again.
+  ASSERT_OK_AND_ASSIGN(StoredObject again, a().Put(StageFile(a(), "twelve bytes")));
+  EXPECT_EQ(again.digest, file.digest);
+  ASSERT_OK_AND_ASSIGN(std::string path, a().Get(file.digest));
+  EXPECT_EQ(*fs::ReadFile(path), "twelve bytes");
+}
+
+// A garbage collector spares an object a run Put again after it listed the store: every Put
+// refreshes the object's time, also when the content was stored already.
+TEST_P(ArtifactStoreContract, APutOfStoredContentRefreshesItsTime) {
+  // Over 1 MiB: a remote store checks for the object before sending it, and skips the upload.
+  const std::string big(static_cast<size_t>(1 << 20) + 17, 'g');
+  ASSERT_OK_AND_ASSIGN(StoredObject first, a().Put(StageFile(a(), big)));
+  ASSERT_OK_AND_ASSIGN(StoredObject small, a().Put(StageFile(a(), "small")));
+  // Some stores keep times in whole seconds.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  const int64_t listed_at = NowMicros();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  ASSERT_OK(a().Put(StageFile(a(), big)).status());
+  ASSERT_OK(a().Put(StageFile(a(), "small")).status());
+  for (const std::string& digest : {first.digest, small.digest}) {
+    EXPECT_CODE(a().Delete(digest, listed_at), Code::kFailedPrecondition) << digest;
+    EXPECT_TRUE(a().Exists(digest)) << digest;
+    ASSERT_OK_AND_ASSIGN(std::string path, a().Get(digest));
+    EXPECT_EQ(DigestPath(path)->digest, digest);
+  }
+  ASSERT_OK_AND_ASSIGN(auto listed, a().ListObjects());
+  for (const auto& o : listed) EXPECT_GT(o.modified_at, listed_at - 1000000) << o.digest;
+  // Without the condition, or with a later one, it goes.
+  EXPECT_OK(a().Delete(first.digest, NowMicros() + 3600000000LL));
+  EXPECT_FALSE(a().Exists(first.digest));
 }
 
 TEST_P(ArtifactStoreContract, GetGivesAReadOnlyLocalPath) {

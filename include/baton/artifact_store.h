@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "baton/status.h"
 
@@ -22,6 +23,7 @@ struct StoredObject {
   uint64_t size = 0;   // bytes of regular files (symlinks in a tree are kept, not counted)
   bool is_dir = false;
   std::string uri;     // where the object lives, for people and records
+  int64_t modified_at = 0;  // ListObjects only: when it was last Put, microseconds since the epoch
 };
 
 class ArtifactStore {
@@ -56,6 +58,17 @@ class ArtifactStore {
   // inspection where the store can), so that it is never used again: Exists is false and Get
   // NotFound until the content is Put again. Absent objects are fine.
   virtual Status Quarantine(const std::string& digest) = 0;
+  // Every object the store holds (neither blobs nor quarantined objects), with digest, size, kind
+  // and modified_at, in no particular order. Every Put refreshes an object's modified_at, also
+  // a Put of content stored already, so that a garbage collector can spare what runs in
+  // progress store: objects newer than the oldest such run.
+  virtual Result<std::vector<StoredObject>> ListObjects() = 0;
+  // Removes an object no record names any longer (garbage collection): Exists is false and Get
+  // NotFound once it returns, until the content is Put again. An absent object is fine;
+  // InvalidArgument for a string that is no digest. `unless_newer_than` (microseconds since the
+  // epoch, 0: always) spares an object Put again after that time, as far as the store can tell
+  // at once: it returns FailedPrecondition and the object stays.
+  virtual Status Delete(const std::string& digest, int64_t unless_newer_than) = 0;
   // Small named blobs (snapshots) at stable keys, written idempotently: a second Put of a key
   // keeps the first content. Keys are relative paths ("snapshots/HASH.json"); InvalidArgument for
   // an absolute key or one with "..". Puts of one new key at once each succeed, and one of their

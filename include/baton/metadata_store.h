@@ -46,6 +46,9 @@ struct RunRecord {
   int attempt = 1;           // 1, then +1 per resume
   std::string parameters;    // JSON object
   std::string pipeline_file;
+  std::vector<std::string> tags;  // labels people give the run; none empty or holding whitespace
+  std::string note;               // free text about the run
+  bool use_cache = true;          // false for a run started without the cache; its resumes keep it
 };
 
 struct StepRunRecord {
@@ -165,6 +168,16 @@ class MetadataStore {
   // A run by exact id, by a prefix of exactly one id (taken literally; InvalidArgument when it
   // is ambiguous), or "last"/"latest" for the newest run. NotFound when nothing matches.
   virtual Result<RunRecord> GetRun(const std::string& id_or_prefix) = 0;
+  // Replaces a run's tags and note. InvalidArgument for a tag that is empty or holds whitespace;
+  // NotFound for an unknown run.
+  virtual Status SetRunLabels(const std::string& run_id, const std::vector<std::string>& tags,
+                              const std::string& note) = 0;
+  // Deletes a run with its step runs, the artifacts they produced, and the records of what they
+  // read and output, in one transaction. FailedPrecondition when the run is pending or running,
+  // or when a step run of another run reads or reuses an artifact this run produced, or was
+  // cached from one of its step runs: the message names those runs. NotFound for an unknown run.
+  // The artifacts' content stays in the artifact store (see ArtifactDigests).
+  virtual Status DeleteRun(const std::string& run_id) = 0;
   // Runs of `pipeline` ("" for all), newest created_at first (of equal times, the one created
   // later first), at most `limit` (<= 0: all).
   virtual Result<std::vector<RunRecord>> ListRuns(const std::string& pipeline, int limit) = 0;
@@ -199,6 +212,8 @@ class MetadataStore {
   // by that name.
   virtual Result<std::vector<std::pair<std::string, ArtifactRecord>>> StepOutputs(int64_t step_run_id) = 0;
   virtual Result<std::vector<std::pair<std::string, ArtifactRecord>>> StepInputs(int64_t step_run_id) = 0;
+  // The digest of every recorded artifact, each once, sorted: what an artifact store must keep.
+  virtual Result<std::vector<std::string>> ArtifactDigests() = 0;
   // Step runs that read an artifact, in the order they started.
   virtual Result<std::vector<StepRunRecord>> Consumers(int64_t artifact_id) = 0;
 

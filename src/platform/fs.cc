@@ -170,6 +170,32 @@ Status RemoveTree(const std::string& path) {
   return result;
 }
 
+Status Touch(const std::string& path) {
+  const timespec now[2] = {{0, UTIME_NOW}, {0, UTIME_NOW}};
+  if (::utimensat(AT_FDCWD, path.c_str(), now, AT_SYMLINK_NOFOLLOW) != 0) return Errno("cannot touch", path);
+  return Status::Ok();
+}
+
+Result<int64_t> ModifiedMicros(const std::string& path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) return Errno("cannot stat", path);
+  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000 + st.st_mtim.tv_nsec / 1000;
+}
+
+Result<uint64_t> TreeBytes(const std::string& path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) return Errno("cannot stat", path);
+  if (S_ISREG(st.st_mode)) return static_cast<uint64_t>(st.st_size);
+  if (!S_ISDIR(st.st_mode)) return uint64_t{0};
+  BATON_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(path));
+  uint64_t total = 0;
+  for (const std::string& n : names) {
+    BATON_ASSIGN_OR_RETURN(uint64_t b, TreeBytes(path + "/" + n));
+    total += b;
+  }
+  return total;
+}
+
 Status MakeReadOnly(const std::string& path) {
   struct stat st;
   if (::lstat(path.c_str(), &st) != 0) return Errno("cannot stat", path);

@@ -43,6 +43,14 @@ Status MakeReadOnly(const std::string& path);
 // Copies a file or directory tree (for exports); the copy is writable.
 Status CopyTree(const std::string& from, const std::string& to);
 bool Exists(const std::string& path);
+// Sets a file's or directory's modification time to now (not following a symlink).
+Status Touch(const std::string& path);
+// When a file or directory (not followed if a symlink) was last modified, in microseconds since
+// the epoch.
+Result<int64_t> ModifiedMicros(const std::string& path);
+// The bytes of the regular files at `path`, a file or a tree (symlinks neither followed nor
+// counted).
+Result<uint64_t> TreeBytes(const std::string& path);
 // The names in a directory (no "." or ".."), sorted.
 Result<std::vector<std::string>> ListDir(const std::string& path);
 bool IsDir(const std::string& path);

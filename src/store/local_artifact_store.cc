@@ -37,7 +37,9 @@ class LocalArtifactStore : public ArtifactStore {
     }
     std::string dest = ObjectPath(d.digest);
     StoredObject obj{d.digest, d.size, d.is_dir, "file://" + dest};
-    if (fs::Exists(dest)) {  // deduplicated: the same content is already published
+    // Deduplicated: the same content is published already. Touching it tells a garbage
+    // collector that it is in use again; if a collector took it meanwhile, ours is published.
+    if (fs::Exists(dest) && fs::Touch(dest).ok() && fs::Exists(dest)) {
       BATON_RETURN_IF_ERROR(fs::RemoveTree(staged));
       return obj;
     }
@@ -53,6 +55,8 @@ class LocalArtifactStore : public ArtifactStore {
       return Internal("cannot publish artifact " + staged + ": " + moved.message());
     }
     if (d.is_dir) BATON_RETURN_IF_ERROR(fs::Chmod(dest, 0555));
+    // The content may carry an old time (a step that moved an old file into its outputs).
+    BATON_RETURN_IF_ERROR(fs::Touch(dest));
     return obj;
   }
 
@@ -94,6 +98,54 @@ class LocalArtifactStore : public ArtifactStore {
       return Internal("cannot move damaged artifact " + src + " aside: " + moved.message());
     }
     return Status::Ok();
+  }
+
+  Result<std::vector<StoredObject>> ListObjects() override {
+    std::vector<StoredObject> out;
+    BATON_ASSIGN_OR_RETURN(auto fanout, fs::ListDir(root_ + "/sha256"));
+    for (const std::string& dir : fanout) {
+      BATON_ASSIGN_OR_RETURN(auto names, fs::ListDir(root_ + "/sha256/" + dir));
+      for (const std::string& digest : names) {
+        if (!ValidDigest(digest)) continue;
+        const std::string p = ObjectPath(digest);
+        auto modified = fs::ModifiedMicros(p);
+        auto bytes = fs::TreeBytes(p);
+        if (!modified.ok() || !bytes.ok()) continue;  // deleted meanwhile
+        out.push_back({digest, *bytes, fs::IsDir(p), "file://" + p, *modified});
+      }
+    }
+    return out;
+  }
+
+  // Moves the object into a private trash directory first, so that it disappears at once and
+  // whole, then removes it. An object touched by a Put between the check and the move is
+  // moved back.
+  Status Delete(const std::string& digest, int64_t unless_newer_than) override {
+    if (!ValidDigest(digest)) return InvalidArgument("'" + digest + "' is not a sha256 digest");
+    const std::string src = ObjectPath(digest);
+    if (!fs::Exists(src)) return Status::Ok();
+    auto fresh = [&](const std::string& p) {
+      auto m = fs::ModifiedMicros(p);
+      return unless_newer_than > 0 && m.ok() && *m > unless_newer_than;
+    };
+    if (fresh(src)) return FailedPrecondition("artifact " + digest + " was stored again just now");
+    BATON_RETURN_IF_ERROR(fs::MakeDirs(StagingDir()));
+    BATON_ASSIGN_OR_RETURN(std::string trash, fs::MakeTempDir(StagingDir() + "/gc"));
+    const bool dir = fs::IsDir(src);
+    if (dir) BATON_RETURN_IF_ERROR(fs::Chmod(src, 0755));  // to move a tree to another parent
+    Status moved = fs::Rename(src, trash + "/object");
+    if (!moved.ok()) {
+      if (dir) (void)fs::Chmod(src, 0555);
+      (void)fs::RemoveTree(trash);
+      return moved.code() == Code::kNotFound ? Status::Ok() : moved;
+    }
+    if (fresh(trash + "/object")) {
+      if (!fs::Exists(src) && fs::Rename(trash + "/object", src).ok() && dir)
+        (void)fs::Chmod(src, 0555);
+      (void)fs::RemoveTree(trash);
+      return FailedPrecondition("artifact " + digest + " was stored again just now");
+    }
+    return fs::RemoveTree(trash);
   }
 
   // Writes the blob in a directory of its own under staging and renames it into place, so that

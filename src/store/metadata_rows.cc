@@ -24,7 +24,10 @@ const std::vector<Table>& MetadataTables() {
         {"pid_start", I},
         {"attempt", I},
         {"parameters", T},
-        {"pipeline_file", T}},
+        {"pipeline_file", T},
+        {"tags", T},
+        {"note", T},
+        {"use_cache", I}},
        nullptr},
       {"step_runs",
        {{"id", I},
@@ -133,6 +136,38 @@ Status CopyMetadataRows(MetadataRows& from, MetadataRows& to,
   });
   if (s.ok() && copied) *copied = std::move(counts);
   return s;
+}
+
+Result<std::string> JoinTags(const std::vector<std::string>& tags) {
+  std::string out;
+  for (const std::string& t : tags) {
+    if (t.empty() || t.find_first_of(" \t\r\n\v\f") != std::string::npos)
+      return InvalidArgument("tag '" + t + "': tags are non-empty and hold no whitespace");
+    out += (out.empty() ? "" : " ") + t;
+  }
+  return out;
+}
+
+std::vector<std::string> SplitTags(const std::string& joined) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start < joined.size()) {
+    size_t end = joined.find(' ', start);
+    if (end == std::string::npos) end = joined.size();
+    if (end > start) out.push_back(joined.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+Status RunInUse(const std::string& run_id, const std::vector<std::string>& users) {
+  std::string names;
+  for (size_t i = 0; i < users.size() && i < 5; ++i) names += (i ? ", " : "") + users[i];
+  if (users.size() > 5) names += " and " + std::to_string(users.size() - 5) + " more";
+  return FailedPrecondition("run " + run_id + " produced artifacts that run" +
+                            (users.size() > 1 ? "s " : " ") + names +
+                            " read or reuse from the cache; delete " +
+                            (users.size() > 1 ? "those" : "that run") + " first");
 }
 
 }  // namespace baton

@@ -71,4 +71,12 @@ bool IsNewStoreRow(const Table& table, const Row& row);
 Status CopyMetadataRows(MetadataRows& from, MetadataRows& to,
                         std::map<std::string, int64_t>* copied);
 
+// Tags as the stores keep them: one text column, the tags separated by single spaces.
+// InvalidArgument for an empty tag or one holding whitespace.
+Result<std::string> JoinTags(const std::vector<std::string>& tags);
+std::vector<std::string> SplitTags(const std::string& joined);
+
+// DeleteRun's refusal of a run that the runs `users` depend on.
+Status RunInUse(const std::string& run_id, const std::vector<std::string>& users);
+
 }  // namespace baton

@@ -128,6 +128,14 @@ INSERT INTO settings(key, value) VALUES('active_stack', 'default');
 ALTER TABLE artifacts ADD COLUMN materializer TEXT COLLATE "C" NOT NULL DEFAULT '';
 ALTER TABLE artifacts ADD COLUMN type TEXT COLLATE "C" NOT NULL DEFAULT '';
 )sql"},
+    {4, R"sql(
+ALTER TABLE runs ADD COLUMN tags TEXT COLLATE "C" NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN note TEXT COLLATE "C" NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN use_cache BIGINT NOT NULL DEFAULT 1;
+CREATE INDEX artifacts_step_run ON artifacts(step_run_id);
+CREATE INDEX step_outputs_artifact ON step_outputs(artifact_id);
+CREATE INDEX step_runs_cached_from ON step_runs(cached_from);
+)sql"},
 };
 
 }  // namespace

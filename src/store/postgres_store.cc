@@ -48,15 +48,19 @@ class PostgresStore : public MetadataStore, public MetadataRows, private PgDb {
   }
 
   Status CreateRun(const RunRecord& r) override {
+    auto tags = JoinTags(r.tags);
+    if (!tags.ok()) return tags.status();
     return Txn([&]() -> Status {
       BATON_ASSIGN_OR_RETURN(int64_t pid, PipelineId(r.pipeline));
       return Q("INSERT INTO runs(id, pipeline_id, snapshot_hash, status, reason, created_at, "
                "started_at, ended_at, stack, orchestrator, host, pid, pid_start, attempt, "
-               "parameters, pipeline_file) "
-               "VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+               "parameters, pipeline_file, tags, note, use_cache) "
+               "VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, "
+               "$17, $18, $19)",
                "create run", r.id, pid, r.snapshot_hash, ToString(r.status), r.reason, r.created_at,
                r.started_at, r.ended_at, r.stack, r.orchestrator, r.host, r.pid, r.pid_start,
-               r.attempt, r.parameters, r.pipeline_file)
+               r.attempt, r.parameters, r.pipeline_file, *tags, r.note,
+               static_cast<int64_t>(r.use_cache ? 1 : 0))
           .status();
     });
   }
@@ -115,7 +119,7 @@ class PostgresStore : public MetadataStore, public MetadataRows, private PgDb {
   static constexpr const char* kRunCols =
       "r.id, p.name, r.snapshot_hash, r.status, r.reason, r.created_at, r.started_at, "
       "r.ended_at, r.stack, r.orchestrator, r.host, r.pid, r.attempt, r.parameters, "
-      "r.pipeline_file, r.pid_start";
+      "r.pipeline_file, r.pid_start, r.tags, r.note, r.use_cache";
 
   static RunRecord ReadRun(const PgResult& q, int row) {
     RunRecord r;
@@ -138,6 +142,9 @@ class PostgresStore : public MetadataStore, public MetadataRows, private PgDb {
     r.parameters = q.Text(row, 13);
     r.pipeline_file = q.Text(row, 14);
     r.pid_start = q.Int(row, 15);
+    r.tags = SplitTags(q.Text(row, 16));
+    r.note = q.Text(row, 17);
+    r.use_cache = q.Int(row, 18) != 0;
     return r;
   }
 
@@ -174,6 +181,57 @@ class PostgresStore : public MetadataStore, public MetadataRows, private PgDb {
     if (found.size() > 1 && found[0].id != id)
       return InvalidArgument("run prefix '" + id + "' is ambiguous");
     return found[0];
+  }
+
+  Status SetRunLabels(const std::string& id, const std::vector<std::string>& tags,
+                      const std::string& note) override {
+    BATON_ASSIGN_OR_RETURN(std::string joined, JoinTags(tags));
+    return Txn([&]() -> Status {
+      BATON_ASSIGN_OR_RETURN(PgResult u, Q("UPDATE runs SET tags = $1, note = $2 WHERE id = $3",
+                                           "label run", joined, note, id));
+      if (u.affected() != 1) return NotFound("no run '" + id + "'");
+      return Status::Ok();
+    });
+  }
+
+  Status DeleteRun(const std::string& id) override {
+    return Txn([&]() -> Status {
+      BATON_ASSIGN_OR_RETURN(
+          PgResult run, Q("SELECT status FROM runs WHERE id = $1 FOR UPDATE", "read run", id));
+      if (run.rows() == 0) return NotFound("no run '" + id + "'");
+      const std::string status = run.Text(0, 0);
+      if (status == "running" || status == "pending")
+        return FailedPrecondition("run " + id + " is " + status + "; stop it first");
+      BATON_ASSIGN_OR_RETURN(
+          PgResult u,
+          Q("SELECT DISTINCT u.run_id FROM step_runs u WHERE u.run_id != $1 AND ("
+            " u.id IN (SELECT o.step_run_id FROM step_outputs o JOIN artifacts a"
+            "  ON a.id = o.artifact_id JOIN step_runs p ON p.id = a.step_run_id WHERE p.run_id = $1)"
+            " OR u.id IN (SELECT i.step_run_id FROM step_inputs i JOIN artifacts a"
+            "  ON a.id = i.artifact_id JOIN step_runs p ON p.id = a.step_run_id WHERE p.run_id = $1)"
+            " OR u.cached_from IN (SELECT id FROM step_runs WHERE run_id = $1)) ORDER BY u.run_id",
+            "find the runs that use run " + id, id));
+      if (u.rows() > 0) {
+        std::vector<std::string> users;
+        for (int i = 0; i < u.rows(); ++i) users.push_back(u.Text(i, 0));
+        return RunInUse(id, users);
+      }
+      for (const char* sql :
+           {"DELETE FROM step_inputs WHERE step_run_id IN (SELECT id FROM step_runs WHERE run_id = $1)",
+            "DELETE FROM step_outputs WHERE step_run_id IN (SELECT id FROM step_runs WHERE run_id = $1)",
+            "DELETE FROM artifacts WHERE step_run_id IN (SELECT id FROM step_runs WHERE run_id = $1)",
+            "DELETE FROM step_runs WHERE run_id = $1", "DELETE FROM runs WHERE id = $1"})
+        BATON_RETURN_IF_ERROR(Q(sql, "delete run " + id, id).status());
+      return Status::Ok();
+    });
+  }
+
+  Result<std::vector<std::string>> ArtifactDigests() override {
+    BATON_ASSIGN_OR_RETURN(PgResult q, Q("SELECT DISTINCT digest FROM artifacts ORDER BY digest",
+                                         "list artifact digests"));
+    std::vector<std::string> out;
+    for (int i = 0; i < q.rows(); ++i) out.push_back(q.Text(i, 0));
+    return out;
   }
 
   Result<std::vector<RunRecord>> ListRuns(const std::string& pipeline, int limit) override {

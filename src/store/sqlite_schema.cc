@@ -123,6 +123,14 @@ INSERT INTO settings(key, value) VALUES('active_stack', 'default');
 ALTER TABLE artifacts ADD COLUMN materializer TEXT NOT NULL DEFAULT '';
 ALTER TABLE artifacts ADD COLUMN type TEXT NOT NULL DEFAULT '';
 )sql"},
+    {4, R"sql(
+ALTER TABLE runs ADD COLUMN tags TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN note TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN use_cache INTEGER NOT NULL DEFAULT 1;
+CREATE INDEX artifacts_step_run ON artifacts(step_run_id);
+CREATE INDEX step_outputs_artifact ON step_outputs(artifact_id);
+CREATE INDEX step_runs_cached_from ON step_runs(cached_from);
+)sql"},
 };
 
 }  // namespace

@@ -42,14 +42,17 @@ class SqliteStore : public MetadataStore, public MetadataRows, private SqliteDb 
   }
 
   Status CreateRun(const RunRecord& r) override {
+    auto tags = JoinTags(r.tags);
+    if (!tags.ok()) return tags.status();
     return Txn([&]() -> Status {
       BATON_ASSIGN_OR_RETURN(int64_t pid, PipelineId(r.pipeline));
       Query q(S("INSERT INTO runs(id, pipeline_id, snapshot_hash, status, reason, created_at, started_at, "
-                "ended_at, stack, orchestrator, host, pid, pid_start, attempt, parameters, pipeline_file) "
-                "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
+                "ended_at, stack, orchestrator, host, pid, pid_start, attempt, parameters, pipeline_file, "
+                "tags, note, use_cache) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
       q.Bind(r.id).Bind(pid).Bind(r.snapshot_hash).Bind(ToString(r.status)).Bind(r.reason).Bind(r.created_at)
           .Bind(r.started_at).Bind(r.ended_at).Bind(r.stack).Bind(r.orchestrator).Bind(r.host).Bind(r.pid).Bind(r.pid_start)
-          .Bind(r.attempt).Bind(r.parameters).Bind(r.pipeline_file);
+          .Bind(r.attempt).Bind(r.parameters).Bind(r.pipeline_file).Bind(*tags).Bind(r.note)
+          .Bind(static_cast<int64_t>(r.use_cache ? 1 : 0));
       return Done(q.Step(), "create run");
     });
   }
@@ -116,9 +119,27 @@ class SqliteStore : public MetadataStore, public MetadataRows, private SqliteDb 
     return out;
   }
 
+  // The other runs whose step runs read or reuse an artifact a run produced, or were cached from
+  // one of its step runs.
+  static constexpr const char* kRunUsersSql =
+      "SELECT DISTINCT u.run_id FROM step_runs u WHERE u.run_id != ? AND ("
+      " u.id IN (SELECT o.step_run_id FROM step_outputs o JOIN artifacts a ON a.id = o.artifact_id"
+      "          JOIN step_runs p ON p.id = a.step_run_id WHERE p.run_id = ?)"
+      " OR u.id IN (SELECT i.step_run_id FROM step_inputs i JOIN artifacts a ON a.id = i.artifact_id"
+      "             JOIN step_runs p ON p.id = a.step_run_id WHERE p.run_id = ?)"
+      " OR u.cached_from IN (SELECT id FROM step_runs WHERE run_id = ?)) ORDER BY u.run_id";
+  // A run's records, those that refer to others first.
+  static constexpr const char* kDeleteRunSql[] = {
+      "DELETE FROM step_inputs WHERE step_run_id IN (SELECT id FROM step_runs WHERE run_id = ?)",
+      "DELETE FROM step_outputs WHERE step_run_id IN (SELECT id FROM step_runs WHERE run_id = ?)",
+      "DELETE FROM artifacts WHERE step_run_id IN (SELECT id FROM step_runs WHERE run_id = ?)",
+      "DELETE FROM step_runs WHERE run_id = ?",
+      "DELETE FROM runs WHERE id = ?"};
+
   static constexpr const char* kRunCols =
       "r.id, p.name, r.snapshot_hash, r.status, r.reason, r.created_at, r.started_at, r.ended_at, "
-      "r.stack, r.orchestrator, r.host, r.pid, r.attempt, r.parameters, r.pipeline_file, r.pid_start";
+      "r.stack, r.orchestrator, r.host, r.pid, r.attempt, r.parameters, r.pipeline_file, r.pid_start, "
+      "r.tags, r.note, r.use_cache";
 
   static RunRecord ReadRun(Query& q) {
     RunRecord r;
@@ -141,6 +162,9 @@ class SqliteStore : public MetadataStore, public MetadataRows, private SqliteDb 
     r.parameters = q.Text(13);
     r.pipeline_file = q.Text(14);
     r.pid_start = q.Int(15);
+    r.tags = SplitTags(q.Text(16));
+    r.note = q.Text(17);
+    r.use_cache = q.Int(18) != 0;
     return r;
   }
 
@@ -163,6 +187,58 @@ class SqliteStore : public MetadataStore, public MetadataRows, private SqliteDb 
     if (found.empty()) return NotFound("no run '" + id + "'");
     if (found.size() > 1 && found[0].id != id) return InvalidArgument("run prefix '" + id + "' is ambiguous");
     return found[0];
+  }
+
+  Status SetRunLabels(const std::string& id, const std::vector<std::string>& tags,
+                      const std::string& note) override {
+    BATON_ASSIGN_OR_RETURN(std::string joined, JoinTags(tags));
+    return Txn([&]() -> Status {
+      Query q(S("UPDATE runs SET tags = ?, note = ? WHERE id = ?"));
+      q.Bind(joined).Bind(note).Bind(id);
+      BATON_RETURN_IF_ERROR(Done(q.Step(), "label run"));
+      if (sqlite3_changes(db_) != 1) return NotFound("no run '" + id + "'");
+      return Status::Ok();
+    });
+  }
+
+  Status DeleteRun(const std::string& id) override {
+    return Txn([&]() -> Status {
+      std::string status;
+      {
+        Query q(S("SELECT status FROM runs WHERE id = ?"));
+        q.Bind(id);
+        const int rc = q.Step();
+        if (rc == SQLITE_DONE) return NotFound("no run '" + id + "'");
+        if (rc != SQLITE_ROW) return Err("read run");
+        status = q.Text(0);
+      }
+      if (status == "running" || status == "pending")
+        return FailedPrecondition("run " + id + " is " + status + "; stop it first");
+      std::vector<std::string> users;
+      {
+        Query q(S(kRunUsersSql));
+        q.Bind(id).Bind(id).Bind(id).Bind(id);
+        int rc;
+        while ((rc = q.Step()) == SQLITE_ROW) users.push_back(q.Text(0));
+        if (rc != SQLITE_DONE) return Err("find the runs that use run " + id);
+      }
+      if (!users.empty()) return RunInUse(id, users);
+      for (const char* sql : kDeleteRunSql) {
+        Query q(S(sql));
+        q.Bind(id);
+        BATON_RETURN_IF_ERROR(Done(q.Step(), "delete run " + id));
+      }
+      return Status::Ok();
+    });
+  }
+
+  Result<std::vector<std::string>> ArtifactDigests() override {
+    Query q(S("SELECT DISTINCT digest FROM artifacts ORDER BY digest"));
+    std::vector<std::string> out;
+    int rc;
+    while ((rc = q.Step()) == SQLITE_ROW) out.push_back(q.Text(0));
+    if (rc != SQLITE_DONE) return Err("list artifact digests");
+    return out;
   }
 
   Result<std::vector<RunRecord>> ListRuns(const std::string& pipeline, int limit) override {

@@ -165,6 +165,39 @@ class S3ArtifactStore : public ArtifactStore {
     return client_.DeleteObject(o_.bucket, key);
   }
 
+  Result<std::vector<StoredObject>> ListObjects() override {
+    const std::string prefix = Prefixed("sha256/");
+    BATON_ASSIGN_OR_RETURN(auto listed, client_.ListObjectDetails(o_.bucket, prefix));
+    std::vector<StoredObject> out;
+    for (const auto& l : listed) {
+      const size_t slash = l.key.rfind('/');
+      const std::string digest = l.key.substr(slash + 1);
+      if (!ValidDigest(digest) || l.key != ObjectKey(digest)) continue;
+      // A listing does not say whether an object is a tree: its size is the stored bytes.
+      out.push_back({digest, l.size, false, UriOf(l.key), l.modified_at});
+    }
+    return out;
+  }
+
+  // Checks the object's time just before the delete (S3 has no conditional delete): a Put in
+  // between is the one case left, in a window of one request.
+  Status Delete(const std::string& digest, int64_t unless_newer_than) override {
+    if (!ValidDigest(digest)) return InvalidArgument("'" + digest + "' is not a sha256 digest");
+    const std::string key = ObjectKey(digest);
+    if (unless_newer_than > 0) {
+      s3::Request r;
+      r.method = "HEAD";
+      r.bucket = o_.bucket;
+      r.key = key;
+      BATON_ASSIGN_OR_RETURN(s3::Response resp, client_.Send(r, {404}));
+      if (resp.status == 404) return Status::Ok();
+      if (s3::ParseS3Time(resp.Header("last-modified")) > unless_newer_than)
+        return FailedPrecondition("artifact " + digest + " was stored again just now");
+    }
+    (void)cache_.Remove(digest);
+    return client_.DeleteObject(o_.bucket, key);
+  }
+
   // A conditional PUT (If-None-Match: *): of writers racing on a new key, the first stays.
   Status PutBlob(const std::string& key, const std::string& content) override {
     BATON_RETURN_IF_ERROR(CheckKey(key));
@@ -247,7 +280,14 @@ Result<StoredObject> S3ArtifactStore::Upload(s3::ByteSource& source) {
     StoredObject obj{d.digest, d.size, d.is_dir, UriOf(key)};
     if (n >= kHeadBeforePut) {
       BATON_ASSIGN_OR_RETURN(std::optional<Head> head, HeadObject(key));
-      if (head) return obj;
+      // Stored already: a copy onto itself refreshes its time, which tells a garbage collector
+      // that it is in use again (cheaper than sending the bytes).
+      if (head) {
+        Status st = s3::CopyObject(Ref(key), Ref(key), head->length, Metadata(d.is_dir, d.size),
+                                   o_.transfer, journal_);
+        if (st.ok()) return obj;
+        if (st.code() != Code::kNotFound) return st;
+      }
     }
     BATON_RETURN_IF_ERROR(client_.PutObject(o_.bucket, key, first, Metadata(d.is_dir, d.size)));
     return obj;
@@ -259,11 +299,10 @@ Result<StoredObject> S3ArtifactStore::Upload(s3::ByteSource& source) {
       s3::UploadMultipart(Ref(tmp), content_type, std::move(first), source, o_.transfer, journal_));
   const TreeDigest d = source.Digest();
   const std::string key = ObjectKey(d.digest);
-  auto head = HeadObject(key);
-  Status st = head.status();
-  if (st.ok() && !*head)
-    st = s3::CopyObject(Ref(tmp), Ref(key), bytes, Metadata(d.is_dir, d.size), o_.transfer,
-                        journal_);
+  // Copied also when the content is stored already: that refreshes its time for a garbage
+  // collector, as a small Put does.
+  Status st = s3::CopyObject(Ref(tmp), Ref(key), bytes, Metadata(d.is_dir, d.size), o_.transfer,
+                             journal_);
   // A temporary object left behind (when the delete fails) holds nothing anyone refers to.
   (void)client_.DeleteObject(o_.bucket, tmp);
   if (!st.ok()) return st;

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <ctime>
 #include <random>
 #include <thread>
 
@@ -459,7 +461,15 @@ Status Client::DeleteObject(const std::string& bucket, const std::string& key) {
 
 Result<std::vector<std::string>> Client::ListObjects(const std::string& bucket,
                                                      const std::string& prefix) {
+  BATON_ASSIGN_OR_RETURN(std::vector<Listed> listed, ListObjectDetails(bucket, prefix));
   std::vector<std::string> out;
+  for (Listed& l : listed) out.push_back(std::move(l.key));
+  return out;
+}
+
+Result<std::vector<Client::Listed>> Client::ListObjectDetails(const std::string& bucket,
+                                                              const std::string& prefix) {
+  std::vector<Listed> out;
   std::string token;
   for (;;) {
     Request r;
@@ -467,11 +477,30 @@ Result<std::vector<std::string>> Client::ListObjects(const std::string& bucket,
     r.query = {{"list-type", "2"}, {"prefix", prefix}};
     if (!token.empty()) r.query.emplace_back("continuation-token", token);
     BATON_ASSIGN_OR_RETURN(Response resp, Send(r));
-    for (const auto& c : XmlValues(resp.body, "Contents")) out.push_back(XmlValue(c, "Key"));
+    for (const auto& c : XmlValues(resp.body, "Contents"))
+      out.push_back({XmlValue(c, "Key"), std::strtoull(XmlValue(c, "Size").c_str(), nullptr, 10),
+                     ParseS3Time(XmlValue(c, "LastModified"))});
     token = XmlValue(resp.body, "NextContinuationToken");
     if (XmlValue(resp.body, "IsTruncated") != "true" || token.empty()) break;
   }
   return out;
+}
+
+int64_t ParseS3Time(const std::string& text) {
+  std::tm tm{};
+  const char* rest = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (rest == nullptr) {
+    tm = std::tm{};
+    rest = strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S", &tm);
+  }
+  if (rest == nullptr) return 0;
+  int64_t micros = static_cast<int64_t>(timegm(&tm)) * 1000000;
+  if (*rest == '.') {  // a fraction of a second: milliseconds from S3, any digits elsewhere
+    int64_t scale = 100000;
+    for (const char* c = rest + 1; *c >= '0' && *c <= '9' && scale > 0; ++c, scale /= 10)
+      micros += (*c - '0') * scale;
+  }
+  return micros;
 }
 
 Result<std::vector<std::pair<std::string, std::string>>> Client::ListMultipartUploads(

@@ -54,6 +54,9 @@ ErrorInfo ParseError(const std::string& body);
 
 // The text of each <tag>...</tag> in `xml`, entities decoded, in order.
 std::vector<std::string> XmlValues(const std::string& xml, const std::string& tag);
+// Microseconds since the epoch of an S3 time: ISO 8601 as listings give it
+// ("2026-12-06T03:20:11.000Z") or an HTTP date as Last-Modified headers do; 0 when unreadable.
+int64_t ParseS3Time(const std::string& text);
 // The first one, or "".
 std::string XmlValue(const std::string& xml, const std::string& tag);
 // `text` with &, <, >, " and ' escaped, for request bodies.
@@ -92,6 +95,14 @@ class Client {
   // The keys of the objects under `prefix`, all pages of them.
   Result<std::vector<std::string>> ListObjects(const std::string& bucket,
                                                const std::string& prefix);
+  // The same, with each object's size and last modification (microseconds since the epoch).
+  struct Listed {
+    std::string key;
+    uint64_t size = 0;
+    int64_t modified_at = 0;
+  };
+  Result<std::vector<Listed>> ListObjectDetails(const std::string& bucket,
+                                                const std::string& prefix);
   // The keys and upload ids of the multipart uploads in progress under `prefix`.
   Result<std::vector<std::pair<std::string, std::string>>> ListMultipartUploads(
       const std::string& bucket, const std::string& prefix);
