@@ -168,6 +168,36 @@ Capacity LocalCapacity(int jobs) {
 
 namespace {
 
+// The local launcher as stop signals see it: the executor stops the run at the first signal
+// (its steps get SIGTERM and their grace); a second one kills every running step at once, so
+// that a step ignoring SIGTERM cannot keep baton waiting. Every signal is reported first.
+class StopEscalation : public Launcher {
+ public:
+  StopEscalation(LocalLauncher* inner, std::function<void(int, int)> report)
+      : inner_(inner), report_(std::move(report)) {}
+  bool CanRunMore() const override { return inner_->CanRunMore(); }
+  Status Start(int token, const ProcessSpec& spec) override { return inner_->Start(token, spec); }
+  WaitResult Wait(int64_t deadline_us, Completion* out, int* signal_out) override {
+    int sig = 0;
+    WaitResult r = inner_->Wait(deadline_us, out, &sig);
+    if (r != WaitResult::kInterrupted) return r;
+    ++signals_;
+    if (report_) report_(sig, signals_);
+    if (signals_ >= 2) inner_->KillAll();
+    if (signal_out) *signal_out = sig;
+    return r;
+  }
+  void Cancel(int token) override { inner_->Cancel(token); }
+  void CancelAll() override { inner_->CancelAll(); }
+  int running() const override { return inner_->running(); }
+  int in_process_running() const override { return inner_->in_process_running(); }
+
+ private:
+  LocalLauncher* inner_;
+  std::function<void(int, int)> report_;
+  int signals_ = 0;
+};
+
 // Plans and executes a run that is recorded as running and owned by this process.
 Result<RunSummary> ExecuteRun(Workspace& ws, const PipelineSpec& spec, const std::string& run_id,
                               const std::string& snapshot_hash, const RunOptions& opts,
@@ -194,7 +224,8 @@ Result<RunSummary> ExecuteRun(Workspace& ws, const PipelineSpec& spec, const std
   ExecutorOptions eo;
   eo.failure_mode = opts.failure_mode.value_or(spec.failure_mode);
   eo.run_timeout_us = opts.run_timeout_us;
-  Executor ex(spec, &plan, &runner, launcher, observer, eo);
+  StopEscalation stops(launcher, opts.on_stop_signal);
+  Executor ex(spec, &plan, &runner, &stops, observer, eo);
   auto summary = ex.Run(first_attempt);
   if (!summary.ok()) {
     // Record why, even on a full disk: drop the run's staged outputs, then the reserve if needed.

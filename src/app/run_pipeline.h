@@ -3,6 +3,7 @@
 // machine with the in-process executor (plan on this machine's capacity, local launcher) or
 // through the stack's orchestrator (app/orchestrated_run.h); resume a run.
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -24,6 +25,9 @@ struct RunOptions {
   const Flavors* flavors = nullptr;       // needed for runs on other orchestrators than local
   const ResolvedStack* stack = nullptr;   // null: the default stack
   std::string schedule, schedule_name;    // from the run config
+  // Called (from the executor's thread) for every stop signal a local run takes: `count` 1 stops
+  // the run gracefully (steps get SIGTERM and their kill grace), 2 and more kill its steps now.
+  std::function<void(int signal, int count)> on_stop_signal;
 };
 
 // The stack's orchestrator flavor ("" without a stack).

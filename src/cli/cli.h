@@ -71,6 +71,22 @@ class Table {
 void AddOutputOption(CLI::App* cmd, std::string* format);
 void PrintJson(const Json& j);
 
+// Colour: --color=auto|always|never. In auto, a stream is coloured only when it is a terminal,
+// TERM is not "dumb" and NO_COLOR is unset or empty.
+enum class ColorMode { kAuto, kAlways, kNever };
+void SetColorMode(ColorMode mode);
+// Whether text for file descriptor `fd` (1: stdout, 2: stderr) is coloured.
+bool ColorEnabled(int fd);
+// Whether a terminal on `fd` can take a redrawn status line (a terminal, TERM not "dumb").
+bool CanRedraw(int fd);
+// `text` wrapped in the SGR code `sgr` ("32" green, "1;31" bold red, ...) when `on`.
+std::string Paint(const std::string& text, const char* sgr, bool on);
+// The SGR code of a run or step status word: completed green, failed red, running yellow, ...
+const char* StatusSgr(const std::string& status);
+// Documents --color on `app` and takes it (--color WHEN, --color=WHEN) out of `args`, wherever
+// it stands before "--", so that every command accepts it. Returns 0, or 2 after saying why.
+int TakeColorFlag(CLI::App& app, std::vector<std::string>& args);
+
 std::string HumanSize(int64_t bytes);
 // "1 step", "2 steps".
 std::string Count(size_t n, const std::string& noun);

@@ -34,6 +34,7 @@ int RunCli(int argc, char** argv) {
   AddStoreCommands(app);
   AddToolCommands(app);
   std::vector<std::string> args(argv, argv + argc);
+  if (int code = TakeColorFlag(app, args); code != 0) return code;
   bool handled = false;
   const int code = PreParse(app, args, &handled);
   if (handled) return code;

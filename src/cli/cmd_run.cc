@@ -248,8 +248,9 @@ int DoRun(const RunArgs& a) {
     std::printf("run %s: %s%s\n", run.spec.name.c_str(), Count(run.spec.steps.size(), "step").c_str(), where.c_str());
     std::fflush(stdout);
   }
-  auto summary =
-      RunPipeline(*p.ws, run.spec, run.options, json ? &silent : static_cast<ExecutionObserver*>(&progress), &run_id);
+  RunOptions opts = run.options;
+  opts.on_stop_signal = [&progress](int signal, int count) { progress.OnStopSignal(signal, count); };
+  auto summary = RunPipeline(*p.ws, run.spec, opts, json ? &silent : static_cast<ExecutionObserver*>(&progress), &run_id);
   if (!summary.ok()) return Fail(summary.status());
   return ReportRun(run_id, *summary, json);
 }
@@ -337,6 +338,27 @@ int DoConfigTemplate(const std::string& pipeline) {
 
 }  // namespace
 
+namespace {
+
+// "run ID completed in 1.20s: 3 completed, 0 cached, 0 failed, 0 skipped": the status and the
+// counts that are not zero in their status colour when `color`.
+std::string SummaryLine(const std::string& run_id, const RunSummary& s, bool color) {
+  auto count = [&](int n, const char* word) {
+    std::string text = std::to_string(n) + " " + word;
+    return n > 0 ? Paint(text, StatusSgr(word), color) : text;
+  };
+  const std::string status = ToString(s.status);
+  std::string line = "run " + run_id + " " + Paint(status, StatusSgr(status), color) + " in " +
+                     FormatDuration(s.duration_us) + ": " + count(s.completed, "completed") + ", " +
+                     count(s.cached, "cached") + ", " + count(s.failed, "failed") + ", " +
+                     count(s.skipped, "skipped");
+  if (s.stopped) line += ", " + count(s.stopped, "stopped");
+  if (!s.reason.empty()) line += " (" + s.reason + ")";
+  return line;
+}
+
+}  // namespace
+
 int ReportRun(const std::string& run_id, const RunSummary& s, bool json) {
   const RunSummary* summary = &s;
   if (json) {
@@ -350,11 +372,7 @@ int ReportRun(const std::string& run_id, const RunSummary& s, bool json) {
                {"skipped", summary->skipped},
                {"stopped", summary->stopped}});
   } else {
-    std::printf("run %s %s in %s: %d completed, %d cached, %d failed, %d skipped%s%s\n", run_id.c_str(),
-                ToString(summary->status), FormatDuration(summary->duration_us).c_str(), summary->completed,
-                summary->cached, summary->failed, summary->skipped,
-                summary->stopped ? (", " + std::to_string(summary->stopped) + " stopped").c_str() : "",
-                summary->reason.empty() ? "" : (" (" + summary->reason + ")").c_str());
+    std::printf("%s\n", SummaryLine(run_id, *summary, ColorEnabled(1)).c_str());
     if (summary->status != RunStatus::kCompleted)
       std::printf("see: baton runs show %s; baton runs logs %s STEP; resume: baton runs resume %s\n",
                   run_id.c_str(), run_id.c_str(), run_id.c_str());

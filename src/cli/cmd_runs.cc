@@ -220,7 +220,136 @@ int Show(const std::string& id, const std::string& out) {
   return 0;
 }
 
-// Copies a log file to stdout; with `follow`, keeps reading until the step run ends.
+// NotFound, with a suggestion, when `step` is neither a step run of the run nor a step of its
+// pipeline (a step that has not started yet is not an unknown step).
+Status CheckStepName(Workspace& ws, const RunRecord& run, const std::vector<StepRunRecord>& steps,
+                     const std::string& step) {
+  if (step.empty()) return Status::Ok();
+  for (const auto& s : steps)
+    if (s.step == step) return Status::Ok();
+  auto spec = LoadRunSpec(ws, run);
+  std::vector<std::string> names;
+  if (spec.ok())
+    for (const auto& ps : spec->steps) names.push_back(ps.name);
+  if (std::find(names.begin(), names.end(), step) != names.end()) return Status::Ok();
+  auto close = Suggest(step, names);
+  return NotFound("run " + run.id + " has no step '" + step + "'" +
+                  (close.empty() ? "" : "; did you mean " + close[0] + "?"));
+}
+
+// The note for a step (or a run) that has no log to print.
+void NoLogNote(const RunRecord& run, const std::vector<StepRunRecord>& steps, const std::string& step) {
+  const StepRunRecord* last = nullptr;
+  for (const auto& s : steps)
+    if (step.empty() || s.step == step) last = &s;
+  if (last == nullptr && step.empty()) {
+    std::fprintf(stderr, "baton: note: no step of run %s has started yet: no log so far\n", run.id.c_str());
+    return;
+  }
+  if (last == nullptr) {
+    std::fprintf(stderr, "baton: note: step %s of run %s has not started yet: no log so far\n", step.c_str(),
+                 run.id.c_str());
+    return;
+  }
+  const bool why = last->status == StepStatus::kSkipped || last->status == StepStatus::kCached;
+  std::fprintf(stderr, "baton: note: no log for %s (%s%s)\n", step.empty() ? "this run" : step.c_str(),
+               last->status == StepStatus::kSkipped  ? "it was skipped: "
+               : last->status == StepStatus::kCached ? "it was cached: "
+                                                     : "it ran no command",
+               why ? last->reason.c_str() : "");
+}
+
+// One step run's log being followed: the open file and the line it has not ended yet.
+struct FollowedLog {
+  std::string prefix;  // "[step] " before every line, or ""
+  FILE* file = nullptr;
+  std::string partial;
+  ~FollowedLog() {
+    if (file) std::fclose(file);
+  }
+};
+
+// Prints what is new in a followed log. With a prefix, whole lines, each after it (and with
+// `ended`, the unfinished last line too, ended).
+void Drain(FollowedLog& log, const std::string& path, bool ended) {
+  if (!log.file) log.file = std::fopen(path.c_str(), "r");
+  if (log.file) {
+    char buf[1 << 15];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, log.file)) > 0) log.partial.append(buf, n);
+    std::clearerr(log.file);
+  }
+  std::string out;
+  if (log.prefix.empty()) {
+    out.swap(log.partial);  // unprefixed: the bytes as the step wrote them
+  } else {
+    size_t start = 0;
+    for (size_t nl; (nl = log.partial.find('\n', start)) != std::string::npos; start = nl + 1)
+      out += log.prefix + log.partial.substr(start, nl - start + 1);
+    log.partial.erase(0, start);
+    if (ended && !log.partial.empty()) out += log.prefix + log.partial + "\n", log.partial.clear();
+  }
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  std::fflush(stdout);
+}
+
+// Whether following `step` is over: its latest attempt ended and no retry of it can come (a
+// failed attempt of a step with retries waits for the next attempt or the end of the run).
+bool StepOver(const std::vector<StepRunRecord>& steps, const std::string& step, const PipelineSpec* spec) {
+  const StepRunRecord* last = nullptr;
+  for (const auto& s : steps)
+    if (s.step == step) last = &s;
+  if (last == nullptr || last->status == StepStatus::kRunning) return false;
+  if (last->status != StepStatus::kFailed || spec == nullptr) return true;
+  for (const auto& ps : spec->steps)
+    if (ps.name == step) return spec->EffectiveSettings(ps).retries().max == 0;
+  return true;
+}
+
+// Follows a whole run (every step's log as it starts, "[step] " before its lines when the
+// pipeline has several steps) or one step (its latest attempt, then any later one), until the
+// run or the step ends. Returns 0 when the run (or the step) completed, else 1.
+int FollowLogs(Workspace& ws, const RunRecord& run, const std::string& step) {
+  auto spec = LoadRunSpec(ws, run);
+  const bool prefixed = step.empty() && (!spec.ok() || spec->steps.size() > 1);
+  const bool color = ColorEnabled(1);
+  std::map<int64_t, FollowedLog> logs;  // by step run id: the order steps started in
+  std::vector<StepRunRecord> steps;
+  RunRecord now = run;
+  for (bool first = true;; first = false) {
+    // The run first: when it had ended, the step runs listed after it are final.
+    auto r = ws.meta->GetRun(run.id);
+    if (!r.ok()) return Fail(r.status());
+    now = std::move(*r);
+    auto listed = ws.meta->ListStepRuns(run.id);
+    if (!listed.ok()) return Fail(listed.status());
+    steps = std::move(*listed);
+    const bool run_over = now.status != RunStatus::kRunning || !RunProcessAlive(now);
+    for (size_t i = 0; i < steps.size(); ++i) {
+      const StepRunRecord& s = steps[i];
+      if ((!step.empty() && s.step != step) || s.log_path.empty()) continue;
+      if (first && !step.empty() && std::any_of(steps.begin() + i + 1, steps.end(), [&](const auto& o) { return o.step == step; }))
+        continue;  // one step starts at its latest attempt
+      auto [it, added] = logs.try_emplace(s.id);
+      if (added && prefixed) it->second.prefix = Paint("[" + s.step + "]", "36", color) + " ";
+      Drain(it->second, s.log_path, run_over || s.status != StepStatus::kRunning);
+    }
+    if (run_over || (!step.empty() && StepOver(steps, step, spec.ok() ? &*spec : nullptr))) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  if (!step.empty()) {
+    if (logs.empty()) NoLogNote(now, steps, step);
+    const StepRunRecord* last = nullptr;
+    for (const auto& s : steps)
+      if (s.step == step) last = &s;
+    return last && (last->status == StepStatus::kCompleted || last->status == StepStatus::kCached) ? 0 : 1;
+  }
+  if (now.status == RunStatus::kRunning)
+    std::fprintf(stderr, "baton: note: the baton process driving run %s is gone\n", run.id.c_str());
+  return now.status == RunStatus::kCompleted ? 0 : 1;
+}
+
+// Copies the logs of a run's steps to stdout; with `follow`, keeps printing until they end.
 int Logs(const std::string& id, const std::string& step, int attempt, bool follow) {
   auto ws = OpenCurrentWorkspace();
   if (!ws.ok()) return Fail(ws.status());
@@ -228,6 +357,8 @@ int Logs(const std::string& id, const std::string& step, int attempt, bool follo
   if (!run.ok()) return Fail(run.status());
   auto steps = ws->meta->ListStepRuns(run->id);
   if (!steps.ok()) return Fail(steps.status());
+  if (Status st = CheckStepName(*ws, *run, *steps, step); !st.ok()) return Fail(st);
+  if (follow && attempt == 0) return FollowLogs(*ws, *run, step);
   std::vector<StepRunRecord> chosen;
   for (const auto& s : *steps) {
     if (!step.empty() && s.step != step) continue;
@@ -237,44 +368,13 @@ int Logs(const std::string& id, const std::string& step, int attempt, bool follo
   }
   if (!step.empty() && attempt == 0 && !chosen.empty()) chosen = {chosen.back()};
   if (chosen.empty()) {
-    std::vector<const StepRunRecord*> of_step;
+    int last = 0;
     for (const auto& s : *steps)
-      if (step.empty() || s.step == step) of_step.push_back(&s);
-    if (of_step.empty() && !step.empty()) {
-      // A step of the pipeline that has not started yet is not an unknown step.
-      auto spec = LoadRunSpec(*ws, *run);
-      bool in_pipeline = false;
-      if (spec.ok())
-        for (const auto& ps : spec->steps) in_pipeline = in_pipeline || ps.name == step;
-      if (!in_pipeline) {
-        std::vector<std::string> names;
-        if (spec.ok())
-          for (const auto& ps : spec->steps) names.push_back(ps.name);
-        auto close = Suggest(step, names);
-        return Fail(NotFound("run " + run->id + " has no step '" + step + "'" +
-                             (close.empty() ? "" : "; did you mean " + close[0] + "?")));
-      }
-      std::fprintf(stderr, "baton: note: step %s of run %s has not started yet: no log so far\n",
-                   step.c_str(), run->id.c_str());
-      return 0;
-    }
-    if (attempt > 0) {
-      int last = 0;
-      for (const auto* s : of_step) last = std::max(last, s->attempt);
-      if (last < attempt)
-        return Fail(NotFound((step.empty() ? "no step of run " + run->id : "step " + step) +
-                             " has no attempt " + std::to_string(attempt) + " (attempts: 1-" +
-                             std::to_string(last) + ")"));
-    }
-    const StepRunRecord& s = *of_step.back();
-    std::fprintf(stderr, "baton: note: no log for %s (%s%s)\n",
-                 step.empty() ? "this run" : step.c_str(),
-                 s.status == StepStatus::kSkipped  ? "it was skipped: "
-                 : s.status == StepStatus::kCached ? "it was cached: "
-                                                   : "it ran no command",
-                 s.status == StepStatus::kSkipped || s.status == StepStatus::kCached
-                     ? s.reason.c_str()
-                     : "");
+      if (step.empty() || s.step == step) last = std::max(last, s.attempt);
+    if (attempt > 0 && last > 0 && last < attempt)
+      return Fail(NotFound((step.empty() ? "no step of run " + run->id : "step " + step) + " has no attempt " +
+                           std::to_string(attempt) + " (attempts: 1-" + std::to_string(last) + ")"));
+    NoLogNote(*run, *steps, step);
     return 0;
   }
   for (const auto& s : chosen) {
@@ -375,6 +475,7 @@ int Resume(const ResumeArgs& a) {
   ProgressDisplay progress(*spec, a.quiet || json, a.explain);
   ExecutionObserver silent;
   if (!json) std::printf("resuming run %s (%s)\n", run->id.c_str(), ToString(run->status)), std::fflush(stdout);
+  opts.on_stop_signal = [&progress](int signal, int count) { progress.OnStopSignal(signal, count); };
   auto summary = ResumeRun(*ws, *run, *spec, opts, json ? &silent : static_cast<ExecutionObserver*>(&progress));
   if (!summary.ok()) return Fail(summary.status());
   return ReportRun(run->id, *summary, json);

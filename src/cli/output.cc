@@ -2,7 +2,9 @@
 #include <cstdio>
 
 #include "cli/cli.h"
+#include "platform/env_posix.h"
 #include "platform/fs.h"
+#include "platform/terminal.h"
 
 namespace baton::cli {
 
@@ -72,6 +74,66 @@ std::string Ago(int64_t micros) {
   if (s < 3600) return std::to_string(s / 60) + "m ago";
   if (s < 86400) return std::to_string(s / 3600) + "h ago";
   return std::to_string(s / 86400) + "d ago";
+}
+
+namespace {
+ColorMode g_color = ColorMode::kAuto;
+
+bool DumbTerminal() {
+  auto term = PosixEnv()->GetEnv("TERM");
+  return term && *term == "dumb";
+}
+}  // namespace
+
+void SetColorMode(ColorMode mode) { g_color = mode; }
+
+bool CanRedraw(int fd) { return IsTerminal(fd) && !DumbTerminal(); }
+
+bool ColorEnabled(int fd) {
+  if (g_color != ColorMode::kAuto) return g_color == ColorMode::kAlways;
+  auto no_color = PosixEnv()->GetEnv("NO_COLOR");
+  return !(no_color && !no_color->empty()) && CanRedraw(fd);
+}
+
+std::string Paint(const std::string& text, const char* sgr, bool on) {
+  if (!on || sgr == nullptr || *sgr == '\0') return text;
+  return std::string("\033[") + sgr + "m" + text + "\033[0m";
+}
+
+const char* StatusSgr(const std::string& status) {
+  if (status == "completed") return "32";
+  if (status == "failed") return "31";
+  if (status == "running" || status == "retrying") return "33";
+  if (status == "cached") return "36";
+  if (status == "skipped") return "2";
+  if (status == "stopped" || status == "interrupted") return "35";
+  return "";
+}
+
+int TakeColorFlag(CLI::App& app, std::vector<std::string>& args) {
+  static std::string documented;
+  app.add_option("--color", documented, "Colour output: auto (on a terminal, unless NO_COLOR is set), always, never");
+  for (size_t i = 1; i < args.size(); ++i) {
+    if (args[i] == "--") break;
+    std::string value;
+    size_t taken = 1;
+    if (args[i].rfind("--color=", 0) == 0) {
+      value = args[i].substr(8);
+    } else if (args[i] == "--color") {
+      if (i + 1 >= args.size()) return Fail(InvalidArgument("--color needs a value: auto, always or never"));
+      value = args[i + 1];
+      taken = 2;
+    } else {
+      continue;
+    }
+    if (value == "auto") SetColorMode(ColorMode::kAuto);
+    else if (value == "always") SetColorMode(ColorMode::kAlways);
+    else if (value == "never") SetColorMode(ColorMode::kNever);
+    else return Fail(InvalidArgument("--color " + value + ": give auto, always or never"));
+    args.erase(args.begin() + static_cast<std::ptrdiff_t>(i), args.begin() + static_cast<std::ptrdiff_t>(i + taken));
+    --i;
+  }
+  return 0;
 }
 
 }  // namespace baton::cli

@@ -1,78 +1,166 @@
 #include "cli/progress.h"
 
+#include <chrono>
+#include <cstdio>
 #include <vector>
 
+#include "cli/cli.h"
 #include "platform/env_posix.h"
 #include "platform/fs.h"
+#include "platform/signals.h"
 #include "platform/terminal.h"
 
 namespace baton::cli {
 
+namespace {
+
+constexpr auto kRedrawEvery = std::chrono::milliseconds(200);
+
+// Elapsed time for the status line: tenths of a second under a minute, so that it visibly moves.
+std::string Elapsed(int64_t micros) {
+  if (micros >= 60'000'000) return FormatDuration(micros);
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%.1fs", static_cast<double>(micros) / 1e6);
+  return buf;
+}
+
+}  // namespace
+
 ProgressDisplay::ProgressDisplay(const PipelineSpec& spec, bool quiet, bool explain)
     : spec_(spec),
-      tty_(IsTerminal(1) && !PosixEnv()->GetEnv("CI")),
+      live_(CanRedraw(1) && !PosixEnv()->GetEnv("CI")),
+      color_(ColorEnabled(1)),
       quiet_(quiet),
       explain_(explain) {}
 
+ProgressDisplay::~ProgressDisplay() { StopTimer(); }
+
+std::string ProgressDisplay::FitWidth(const std::string& text, int columns) {
+  std::string out;
+  int visible = 0;
+  bool cut = false, styled = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c == 0x1b && i + 1 < text.size() && text[i + 1] == '[') {
+      // A control sequence takes no column: copy it whole (up to its final byte).
+      size_t end = i + 2;
+      while (end < text.size() && !(text[end] >= 0x40 && text[end] <= 0x7e)) ++end;
+      out.append(text, i, end - i + 1);
+      styled = true;
+      i = end;
+      continue;
+    }
+    const bool continuation = (c & 0xc0) == 0x80;  // of a UTF-8 character already counted
+    if (!continuation && visible == columns) {
+      cut = true;
+      break;
+    }
+    out += text[i];
+    if (!continuation) ++visible;
+  }
+  if (cut && styled) out += "\033[0m";
+  return out;
+}
+
+std::string ProgressDisplay::Status(const std::string& word) const {
+  return Paint(word, StatusSgr(word), color_);
+}
+
+std::string ProgressDisplay::Counter() const {
+  return "[" + std::to_string(done_) + "/" + std::to_string(total_) + "] ";
+}
+
 void ProgressDisplay::OnRunStart(const Plan& plan) {
+  std::lock_guard<std::mutex> l(mu_);
   total_ = plan.size();
   t0_ = MonotonicMicros();
   for (size_t i = 0; i < plan.size(); ++i)
     if (plan.state(static_cast<int>(i)) == Plan::State::kSucceeded) ++done_;
+  if (live_ && !timer_.joinable()) timer_ = std::thread([this] { TimerLoop(); });
+}
+
+void ProgressDisplay::TimerLoop() {
+  // Signals belong to the thread that takes them (the executor's); see BlockAllSignalsInThisThread.
+  BlockAllSignalsInThisThread();
+  std::unique_lock<std::mutex> l(mu_);
+  while (!timer_stop_) {
+    Redraw();
+    wake_.wait_for(l, kRedrawEvery, [this] { return timer_stop_; });
+  }
+}
+
+void ProgressDisplay::StopTimer() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    timer_stop_ = true;
+  }
+  wake_.notify_all();
+  if (timer_.joinable()) timer_.join();
+}
+
+void ProgressDisplay::Erase() {
+  if (!drawn_) return;
+  std::fputs("\r\033[K", stdout);
+  drawn_ = false;
 }
 
 void ProgressDisplay::Line(const std::string& text) {
-  if (tty_) std::fputs("\r\033[K", stdout);
+  Erase();
   std::fputs(text.c_str(), stdout);
   std::fputc('\n', stdout);
-}
-
-void ProgressDisplay::Redraw() {
-  if (!tty_) return;
-  std::string names;
-  for (int i : running_) {
-    if (names.size() > 50) {
-      names += ", ...";
-      break;
-    }
-    names += (names.empty() ? "" : ", ") + spec_.steps[i].name;
-  }
-  std::printf("\r\033[K[%d/%zu] %s  %zu running%s%s%s", done_, total_,
-              FormatDuration(MonotonicMicros() - t0_).c_str(), running_.size(),
-              failed_ ? (", " + std::to_string(failed_) + " failed").c_str() : "",
-              names.empty() ? "" : ": ", names.c_str());
   std::fflush(stdout);
 }
 
+std::string ProgressDisplay::StatusLine() const {
+  const int64_t now = MonotonicMicros();
+  std::string line = Counter() + Elapsed(now - t0_) + "  " + std::to_string(running_.size()) + " " +
+                     Status("running");
+  if (failed_) line += ", " + std::to_string(failed_) + " " + Status("failed");
+  std::string names;
+  for (const auto& [step, started] : running_)
+    names += (names.empty() ? ": " : ", ") + spec_.steps[step].name + " " + Elapsed(now - started);
+  return line + names;
+}
+
+void ProgressDisplay::Redraw() {
+  if (!live_ || timer_stop_ || total_ == 0) return;
+  // One column short of the width: writing the last column leaves some terminals about to wrap.
+  const int columns = TerminalColumns(1) - 1;
+  std::fputs(("\r\033[K" + FitWidth(StatusLine(), columns)).c_str(), stdout);
+  std::fflush(stdout);
+  drawn_ = true;
+}
+
 void ProgressDisplay::OnStepStart(int step, int attempt) {
-  running_.insert(step);
-  if (!tty_ && !quiet_)
-    Line("[" + std::to_string(done_) + "/" + std::to_string(total_) + "] started " +
-         spec_.steps[step].name +
+  std::lock_guard<std::mutex> l(mu_);
+  running_[step] = MonotonicMicros();
+  if (!live_ && !quiet_)
+    Line(Counter() + "started " + spec_.steps[step].name +
          (attempt > 1 ? " (attempt " + std::to_string(attempt) + ")" : ""));
   Redraw();
 }
 
 void ProgressDisplay::OnStepEnd(int step, int attempt, const StepOutcome& o, int64_t retry_in_us) {
+  std::lock_guard<std::mutex> l(mu_);
   running_.erase(step);
   const std::string& name = spec_.steps[step].name;
   if (retry_in_us >= 0) {
-    Line("[" + std::to_string(done_) + "/" + std::to_string(total_) + "] " + name + " attempt " +
-         std::to_string(attempt) + " failed: " + o.reason + "; retrying in " +
+    Line(Counter() + name + " attempt " + std::to_string(attempt) + " " + Status("failed") + ": " +
+         o.reason + "; " + Paint("retrying", StatusSgr("retrying"), color_) + " in " +
          FormatDuration(retry_in_us));
     Redraw();
     return;
   }
   ++done_;
-  std::string prefix = "[" + std::to_string(done_) + "/" + std::to_string(total_) + "] ";
+  const std::string word = ToString(o.status);
   if (o.status == StepStatus::kCompleted) {
-    if (!quiet_ || tty_)
-      Line(prefix + "completed " + name + " in " + FormatDuration(o.duration_us));
+    if (!quiet_ || live_)
+      Line(Counter() + Status(word) + " " + name + " in " + FormatDuration(o.duration_us));
   } else if (o.status == StepStatus::kCached) {
-    if (!quiet_ || tty_) Line(prefix + "cached " + name + " (" + o.reason + ")");
+    if (!quiet_ || live_) Line(Counter() + Status(word) + " " + name + " (" + o.reason + ")");
   } else {
     if (o.status == StepStatus::kFailed) ++failed_;
-    Line(prefix + ToString(o.status) + " " + name + ": " + o.reason);
+    Line(Counter() + Status(word) + " " + name + ": " + o.reason);
     if (o.status == StepStatus::kFailed) LogTail(o.log_path);
   }
   if (explain_ && !o.explain.empty()) Line("    why: " + o.explain);
@@ -100,8 +188,26 @@ void ProgressDisplay::LogTail(const std::string& path) {
   if (end > 0) Line("    (last " + std::to_string(lines.size()) + " lines of " + path + ")");
 }
 
+void ProgressDisplay::OnStopSignal(int signal, int count) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    Erase();
+    std::fflush(stdout);
+    const bool ctrl_c = std::string(StopSignals::Name(signal)) == "SIGINT";
+    if (count == 1)
+      std::fprintf(stderr, "baton: stopping (%s again to kill)\n",
+                   ctrl_c ? "Ctrl-C" : (std::string("send ") + StopSignals::Name(signal)).c_str());
+    else if (count == 2)
+      std::fprintf(stderr, "baton: killing the running steps\n");
+    std::fflush(stderr);
+  }
+}
+
 void ProgressDisplay::OnRunEnd(const RunSummary& s) {
-  if (tty_) std::fputs("\r\033[K", stdout);
+  (void)s;
+  StopTimer();
+  std::lock_guard<std::mutex> l(mu_);
+  Erase();
   std::fflush(stdout);
 }
 

@@ -212,6 +212,14 @@ void LocalLauncher::CancelAll() {
   }
 }
 
+void LocalLauncher::KillAll() {
+  CancelAll();
+  for (auto& [pid, p] : procs_) {
+    ::killpg(pid, SIGKILL);
+    p.kill_at_us = INT64_MAX;
+  }
+}
+
 void LocalLauncher::Reap() {
   for (auto it = procs_.begin(); it != procs_.end();) {
     pid_t pid = it->first;

@@ -30,6 +30,9 @@ class LocalLauncher : public Launcher {
   WaitResult Wait(int64_t deadline_us, Completion* out, int* signal_out) override;
   void Cancel(int token) override;
   void CancelAll() override;
+  // Like CancelAll, without the grace: SIGKILL to every running step's process group now (a
+  // second Ctrl-C). In-process steps are asked to stop, as a thread cannot be killed.
+  void KillAll();
   int running() const override { return static_cast<int>(procs_.size() + tasks_.size()); }
   int in_process_running() const override { return static_cast<int>(tasks_.size()); }
   // Records every started process in `path` (see PidJournal), for clean-up after a crash.

@@ -56,4 +56,10 @@ bool StopSignals::Pending() {
 
 const char* StopSignals::Name(int signal) { return StopSignalName(signal); }
 
+void BlockAllSignalsInThisThread() {
+  sigset_t all;
+  sigfillset(&all);
+  ::pthread_sigmask(SIG_BLOCK, &all, nullptr);
+}
+
 }  // namespace baton

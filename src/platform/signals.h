@@ -29,4 +29,9 @@ class StopSignals {
   unsigned char old_mask_[128];  // sigset_t, kept opaque to callers
 };
 
+// Blocks every signal in the calling thread. Helper threads (a display timer) call it first, so
+// that SIGINT, SIGTERM and SIGCHLD reach the thread that takes them synchronously instead of
+// being acted on (or dropped) in a thread that never looks.
+void BlockAllSignalsInThisThread();
+
 }  // namespace baton
