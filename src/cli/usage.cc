@@ -26,6 +26,14 @@ std::vector<std::string> SubcommandNames(CLI::App* cmd) {
   return out;
 }
 
+// What may be suggested: hidden commands (an empty group) are for scripts, not for people.
+std::vector<std::string> VisibleSubcommandNames(CLI::App* cmd) {
+  std::vector<std::string> out;
+  auto visible = [](CLI::App* c) { return !c->get_group().empty(); };
+  for (const CLI::App* s : cmd->get_subcommands(visible)) out.push_back(s->get_name());
+  return out;
+}
+
 CLI::App* Subcommand(CLI::App* cmd, const std::string& name) {
   for (CLI::App* s : cmd->get_subcommands([](CLI::App*) { return true; }))
     if (s->get_name() == name) return s;
@@ -92,7 +100,7 @@ int PreParse(CLI::App& app, std::vector<std::string>& args, bool* handled) {
     if (sub == nullptr) {
       *handled = true;
       return UsageError(w.cmd, "unknown command '" + a + "' for '" + Path(w.cmd) + "'",
-                        Suggest(a, SubcommandNames(w.cmd)), "its commands");
+                        Suggest(a, VisibleSubcommandNames(w.cmd)), "its commands");
     }
     w.cmd = sub;
     w.next = i + 1;
