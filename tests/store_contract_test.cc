@@ -644,6 +644,9 @@ TEST_P(MetadataStoreContract, DeleteRunRemovesItsRecordsAndNothingElse) {
   std::sort(all.begin(), all.end());
   EXPECT_EQ(*m().ArtifactDigests(), all);
 
+  EXPECT_EQ(*m().RunUsers("r1"), (std::vector<std::string>{"r2"}));
+  EXPECT_TRUE(m().RunUsers("r2")->empty());
+  EXPECT_CODE(m().RunUsers("nosuch"), Code::kNotFound);
   // r2 reuses r1's model: r1 stays, whole, and the refusal names r2.
   Status refused = m().DeleteRun("r1");
   EXPECT_EQ(refused.code(), Code::kFailedPrecondition);
@@ -652,6 +655,7 @@ TEST_P(MetadataStoreContract, DeleteRunRemovesItsRecordsAndNothingElse) {
   EXPECT_OK(m().GetArtifact(std::to_string(report[0].id)));
 
   ASSERT_OK(m().DeleteRun("r2"));
+  EXPECT_TRUE(m().RunUsers("r1")->empty());
   EXPECT_CODE(m().GetRun("r2"), Code::kNotFound);
   EXPECT_TRUE(m().ListStepRuns("r2")->empty());
   EXPECT_CODE(m().GetStepRun(cached.id), Code::kNotFound);

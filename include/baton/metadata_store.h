@@ -178,6 +178,10 @@ class MetadataStore {
   // cached from one of its step runs: the message names those runs. NotFound for an unknown run.
   // The artifacts' content stays in the artifact store (see ArtifactDigests).
   virtual Status DeleteRun(const std::string& run_id) = 0;
+  // The other runs that keep DeleteRun from deleting `run_id` (their step runs read or reuse an
+  // artifact it produced, or were cached from one of its step runs), sorted. NotFound for an
+  // unknown run.
+  virtual Result<std::vector<std::string>> RunUsers(const std::string& run_id) = 0;
   // Runs of `pipeline` ("" for all), newest created_at first (of equal times, the one created
   // later first), at most `limit` (<= 0: all).
   virtual Result<std::vector<RunRecord>> ListRuns(const std::string& pipeline, int limit) = 0;

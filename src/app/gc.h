@@ -19,9 +19,9 @@ struct GcOptions {
 
 struct GcStoreReport {
   std::string uri;
-  int64_t objects = 0;          // what the store held
-  int64_t referenced = 0;       // named by a recorded artifact: kept
-  int64_t recent = 0;           // unnamed, but newer than the cutoff: kept
+  int64_t objects = 0;     // what the store held
+  int64_t referenced = 0;  // named by a recorded artifact: kept
+  int64_t recent = 0;      // unnamed, but newer than the cutoff: kept
   std::vector<std::pair<std::string, uint64_t>> removed;  // digest, bytes (or would be, dry run)
   uint64_t removed_bytes = 0;
   std::vector<std::string> errors;  // objects that could not be removed, and why

@@ -12,14 +12,20 @@ namespace {
 
 // A tag as people type it: letters, digits and . _ - : / = +, at most 64.
 Status CheckTag(const std::string& tag) {
-  const bool ok = !tag.empty() && tag.size() <= 64 &&
-                  std::all_of(tag.begin(), tag.end(), [](unsigned char c) {
-                    return std::isalnum(c) || std::string_view("._-:/=+").find(static_cast<char>(c)) !=
-                                                  std::string_view::npos;
-                  });
+  const bool ok =
+      !tag.empty() && tag.size() <= 64 && std::all_of(tag.begin(), tag.end(), [](unsigned char c) {
+        return std::isalnum(c) ||
+               std::string_view("._-:/=+").find(static_cast<char>(c)) != std::string_view::npos;
+      });
   if (ok) return Status::Ok();
   return InvalidArgument("tag '" + tag +
                          "': use 1 to 64 letters, digits and . _ - : / = + (no spaces)");
+}
+
+std::string JoinNames(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
 }
 
 struct DeleteArgs {
@@ -40,7 +46,8 @@ Result<std::vector<RunRecord>> Select(Workspace& ws, const DeleteArgs& a) {
   std::vector<RunStatus> statuses;
   for (const std::string& name : a.statuses) {
     RunStatus s;
-    if (!ParseRunStatus(name, &s)) return InvalidArgument("--status " + name + ": not a run status");
+    if (!ParseRunStatus(name, &s))
+      return InvalidArgument("--status " + name + ": not a run status");
     statuses.push_back(s);
   }
   int64_t before = 0;
@@ -54,7 +61,8 @@ Result<std::vector<RunRecord>> Select(Workspace& ws, const DeleteArgs& a) {
   std::vector<RunRecord> out;
   for (RunRecord& r : all) {
     if (before && r.created_at >= before) continue;
-    if (!statuses.empty() && std::find(statuses.begin(), statuses.end(), r.status) == statuses.end())
+    if (!statuses.empty() &&
+        std::find(statuses.begin(), statuses.end(), r.status) == statuses.end())
       continue;
     if (!HasTags(r, a.tags)) continue;
     out.push_back(std::move(r));
@@ -83,36 +91,53 @@ int Delete(const DeleteArgs& a) {
       if (!r.ok()) return Fail(r.status());
       runs.push_back(std::move(*r));
     }
+    // Newest first, as a filter selects them.
+    std::stable_sort(runs.begin(), runs.end(), [](const RunRecord& x, const RunRecord& y) {
+      return x.created_at > y.created_at;
+    });
+    runs.erase(std::unique(runs.begin(), runs.end(),
+                           [](const RunRecord& x, const RunRecord& y) { return x.id == y.id; }),
+               runs.end());
   }
   int deleted = 0, kept = 0;
-  std::set<std::string> gone;
+  std::set<std::string> gone;  // deleted (or, in a dry run, would be)
+  const char* verb = a.dry_run ? "would delete" : "deleted";
   for (const RunRecord& r : runs) {
-    if (a.dry_run) {
-      if (r.status == RunStatus::kRunning || r.status == RunStatus::kPending) {
-        std::printf("would keep   %s  (%s)\n", r.id.c_str(), ToString(r.status));
-        ++kept;
-      } else {
-        std::printf("would delete %s  %s  %s\n", r.id.c_str(), ToString(r.status), Ago(r.created_at).c_str());
-        ++deleted;
-      }
-      continue;
+    Status st;
+    if (r.status == RunStatus::kRunning || r.status == RunStatus::kPending) {
+      st = FailedPrecondition("run " + r.id + " is " + ToString(r.status) + "; stop it first");
+    } else {
+      // Runs deleted before this one in the pass no longer hold it.
+      auto users = ws->meta->RunUsers(r.id);
+      if (!users.ok()) return Fail(users.status());
+      std::vector<std::string> left;
+      for (const auto& u : *users)
+        if (!gone.count(u)) left.push_back(u);
+      if (!left.empty())
+        st = FailedPrecondition("run " + r.id + " produced artifacts that " +
+                                (left.size() > 1 ? "runs " : "run ") + JoinNames(left) +
+                                " read or reuse; delete " +
+                                (left.size() > 1 ? "those" : "that run") + " first");
+      else if (!a.dry_run)
+        st = ws->meta->DeleteRun(r.id);
     }
-    Status st = ws->meta->DeleteRun(r.id);
     if (!st.ok()) {
       // A named run that cannot go is an error; a filter leaves it and says why.
       if (!filtered || st.code() != Code::kFailedPrecondition) {
-        std::printf("deleted %s\n", Count(deleted, "run").c_str());
+        if (deleted) std::printf("%s %s\n", verb, Count(deleted, "run").c_str());
         return Fail(st);
       }
-      std::printf("kept    %s: %s\n", r.id.c_str(), st.message().c_str());
+      std::printf("kept %s: %s\n", r.id.c_str(), st.message().c_str());
       ++kept;
       continue;
     }
-    (void)fs::RemoveTree(ws->LogsDir(r.id));
-    std::printf("deleted %s  %s  %s\n", r.id.c_str(), ToString(r.status), Ago(r.created_at).c_str());
+    if (!a.dry_run) (void)fs::RemoveTree(ws->LogsDir(r.id));
+    gone.insert(r.id);
+    std::printf("%s %s  %s  %s\n", verb, r.id.c_str(), ToString(r.status),
+                Ago(r.created_at).c_str());
     ++deleted;
   }
-  std::printf("%s %s%s; %s\n", a.dry_run ? "would delete" : "deleted", Count(deleted, "run").c_str(),
+  std::printf("%s %s%s; %s\n", verb, Count(deleted, "run").c_str(),
               kept ? (", kept " + std::to_string(kept)).c_str() : "",
               a.dry_run || deleted == 0
                   ? "artifact contents stay until 'baton artifacts gc'"
@@ -135,7 +160,8 @@ int Tag(const TagArgs& a) {
   std::set<std::string> tags(run->tags.begin(), run->tags.end());
   for (const auto& t : a.remove) {
     if (!tags.erase(t))
-      return Fail(NotFound("run " + run->id + " has no tag '" + t + "'" + DidYouMean(t, run->tags)));
+      return Fail(
+          NotFound("run " + run->id + " has no tag '" + t + "'" + DidYouMean(t, run->tags)));
   }
   tags.insert(a.add.begin(), a.add.end());
   std::vector<std::string> list(tags.begin(), tags.end());
@@ -208,10 +234,13 @@ int Gc(const GcArgs& a) {
                 FormatTimestamp(report->cutoff).c_str());
   for (const auto& s : report->stores) {
     for (const auto& [digest, bytes] : s.removed)
-      std::printf("%s sha256:%s  %s\n", verb, digest.substr(0, 16).c_str(), HumanSize(static_cast<int64_t>(bytes)).c_str());
-    for (const auto& e : s.errors) std::fprintf(stderr, "baton: error: cannot remove %s\n", e.c_str());
+      std::printf("%s sha256:%s  %s\n", verb, digest.substr(0, 16).c_str(),
+                  HumanSize(static_cast<int64_t>(bytes)).c_str());
+    for (const auto& e : s.errors)
+      std::fprintf(stderr, "baton: error: cannot remove %s\n", e.c_str());
     std::printf("%s: %s %s (%s); kept %lld in use, %lld recent\n", s.uri.c_str(), verb,
-                Count(s.removed.size(), "object").c_str(), HumanSize(static_cast<int64_t>(s.removed_bytes)).c_str(),
+                Count(s.removed.size(), "object").c_str(),
+                HumanSize(static_cast<int64_t>(s.removed_bytes)).c_str(),
                 static_cast<long long>(s.referenced), static_cast<long long>(s.recent));
   }
   return errors ? 1 : 0;
@@ -222,10 +251,12 @@ int Gc(const GcArgs& a) {
 void AddRunsDeleteCommands(CLI::App* runs) {
   auto da = std::make_shared<DeleteArgs>();
   auto* del = runs->add_subcommand(
-      "delete", "Delete runs with their step runs, logs and artifact records (contents: artifacts gc)");
+      "delete",
+      "Delete runs with their step runs, logs and artifact records (contents: artifacts gc)");
   del->add_option("runs", da->runs, "Run ids, unique prefixes, or 'last'");
   del->add_option("--older-than", da->older_than, "Runs created longer ago than this: 30d, 12h");
-  del->add_option("--status", da->statuses, "Runs in this state (repeat or comma-separate)")->delimiter(',');
+  del->add_option("--status", da->statuses, "Runs in this state (repeat or comma-separate)")
+      ->delimiter(',');
   del->add_option("--pipeline", da->pipeline, "Runs of this pipeline");
   del->add_option("--tag", da->tags, "Runs with this tag (repeat: all of them)");
   del->add_flag("--dry-run", da->dry_run, "Say what would be deleted, delete nothing");
@@ -249,9 +280,11 @@ void AddRunsDeleteCommands(CLI::App* runs) {
 void AddArtifactsGcCommand(CLI::App* artifacts) {
   auto ga = std::make_shared<GcArgs>();
   auto* gc = artifacts->add_subcommand(
-      "gc", "Remove artifact contents no recorded run uses, in every artifact store of the workspace");
+      "gc",
+      "Remove artifact contents no recorded run uses, in every artifact store of the workspace");
   gc->add_flag("--dry-run", ga->dry_run, "Say what would be removed, remove nothing");
-  gc->add_option("--min-age", ga->min_age, "Keep objects stored less than this long ago (default 0s)");
+  gc->add_option("--min-age", ga->min_age,
+                 "Keep objects stored less than this long ago (default 0s)");
   AddOutputOption(gc, &ga->output);
   gc->callback([ga] { SetAction([ga] { return Gc(*ga); }); });
 }

@@ -202,20 +202,8 @@ class PostgresStore : public MetadataStore, public MetadataRows, private PgDb {
       const std::string status = run.Text(0, 0);
       if (status == "running" || status == "pending")
         return FailedPrecondition("run " + id + " is " + status + "; stop it first");
-      BATON_ASSIGN_OR_RETURN(
-          PgResult u,
-          Q("SELECT DISTINCT u.run_id FROM step_runs u WHERE u.run_id != $1 AND ("
-            " u.id IN (SELECT o.step_run_id FROM step_outputs o JOIN artifacts a"
-            "  ON a.id = o.artifact_id JOIN step_runs p ON p.id = a.step_run_id WHERE p.run_id = $1)"
-            " OR u.id IN (SELECT i.step_run_id FROM step_inputs i JOIN artifacts a"
-            "  ON a.id = i.artifact_id JOIN step_runs p ON p.id = a.step_run_id WHERE p.run_id = $1)"
-            " OR u.cached_from IN (SELECT id FROM step_runs WHERE run_id = $1)) ORDER BY u.run_id",
-            "find the runs that use run " + id, id));
-      if (u.rows() > 0) {
-        std::vector<std::string> users;
-        for (int i = 0; i < u.rows(); ++i) users.push_back(u.Text(i, 0));
-        return RunInUse(id, users);
-      }
+      BATON_ASSIGN_OR_RETURN(std::vector<std::string> users, RunUsers(id));
+      if (!users.empty()) return RunInUse(id, users);
       for (const char* sql :
            {"DELETE FROM step_inputs WHERE step_run_id IN (SELECT id FROM step_runs WHERE run_id = $1)",
             "DELETE FROM step_outputs WHERE step_run_id IN (SELECT id FROM step_runs WHERE run_id = $1)",
@@ -224,6 +212,25 @@ class PostgresStore : public MetadataStore, public MetadataRows, private PgDb {
         BATON_RETURN_IF_ERROR(Q(sql, "delete run " + id, id).status());
       return Status::Ok();
     });
+  }
+
+  Result<std::vector<std::string>> RunUsers(const std::string& id) override {
+    BATON_ASSIGN_OR_RETURN(
+        PgResult u,
+        Q("SELECT DISTINCT u.run_id FROM step_runs u WHERE u.run_id != $1 AND ("
+          " u.id IN (SELECT o.step_run_id FROM step_outputs o JOIN artifacts a"
+          "  ON a.id = o.artifact_id JOIN step_runs p ON p.id = a.step_run_id WHERE p.run_id = $1)"
+          " OR u.id IN (SELECT i.step_run_id FROM step_inputs i JOIN artifacts a"
+          "  ON a.id = i.artifact_id JOIN step_runs p ON p.id = a.step_run_id WHERE p.run_id = $1)"
+          " OR u.cached_from IN (SELECT id FROM step_runs WHERE run_id = $1)) ORDER BY u.run_id",
+          "find the runs that use run " + id, id));
+    std::vector<std::string> users;
+    for (int i = 0; i < u.rows(); ++i) users.push_back(u.Text(i, 0));
+    if (users.empty()) {
+      BATON_ASSIGN_OR_RETURN(PgResult r, Q("SELECT 1 FROM runs WHERE id = $1", "read run", id));
+      if (r.rows() == 0) return NotFound("no run '" + id + "'");
+    }
+    return users;
   }
 
   Result<std::vector<std::string>> ArtifactDigests() override {

@@ -214,14 +214,7 @@ class SqliteStore : public MetadataStore, public MetadataRows, private SqliteDb 
       }
       if (status == "running" || status == "pending")
         return FailedPrecondition("run " + id + " is " + status + "; stop it first");
-      std::vector<std::string> users;
-      {
-        Query q(S(kRunUsersSql));
-        q.Bind(id).Bind(id).Bind(id).Bind(id);
-        int rc;
-        while ((rc = q.Step()) == SQLITE_ROW) users.push_back(q.Text(0));
-        if (rc != SQLITE_DONE) return Err("find the runs that use run " + id);
-      }
+      BATON_ASSIGN_OR_RETURN(std::vector<std::string> users, RunUsers(id));
       if (!users.empty()) return RunInUse(id, users);
       for (const char* sql : kDeleteRunSql) {
         Query q(S(sql));
@@ -230,6 +223,20 @@ class SqliteStore : public MetadataStore, public MetadataRows, private SqliteDb 
       }
       return Status::Ok();
     });
+  }
+
+  Result<std::vector<std::string>> RunUsers(const std::string& id) override {
+    std::vector<std::string> users;
+    Query q(S(kRunUsersSql));
+    q.Bind(id).Bind(id).Bind(id).Bind(id);
+    int rc;
+    while ((rc = q.Step()) == SQLITE_ROW) users.push_back(q.Text(0));
+    if (rc != SQLITE_DONE) return Err("find the runs that use run " + id);
+    if (users.empty()) {
+      BATON_ASSIGN_OR_RETURN(bool exists, RunExists(id));
+      if (!exists) return NotFound("no run '" + id + "'");
+    }
+    return users;
   }
 
   Result<std::vector<std::string>> ArtifactDigests() override {
