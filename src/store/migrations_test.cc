@@ -109,6 +109,12 @@ TEST(Migrations, AVersionOneSqliteStoreIsUpgradedWithItsRecords) {
   ASSERT_OK(ins.status());
   ASSERT_EQ(ins->size(), 1u);
   EXPECT_EQ((*ins)[0].second.id, 21);
+  // Version 4's columns: no tags, no note, the cache on.
+  auto labelled = m.GetRun("old-1");
+  ASSERT_OK(labelled.status());
+  EXPECT_TRUE(labelled->tags.empty());
+  EXPECT_EQ(labelled->note, "");
+  EXPECT_TRUE(labelled->use_cache);
   // Version 2's records.
   EXPECT_EQ(m.GetStack("default")->orchestrator, "default");
   EXPECT_EQ(*m.GetSetting("active_stack", ""), "default");
@@ -130,7 +136,7 @@ TEST(Migrations, AVersionOneSqliteStoreIsUpgradedWithItsRecords) {
   opened->reset();
   RawSqlite raw(path);
   EXPECT_EQ(raw.Rows("SELECT version FROM schema_version ORDER BY version"),
-            (std::vector<std::vector<std::string>>{{"1"}, {"2"}, {"3"}}));
+            (std::vector<std::vector<std::string>>{{"1"}, {"2"}, {"3"}, {"4"}}));
 }
 
 TEST(Migrations, AStoreNewerThanTheBinaryIsRefused) {
@@ -140,7 +146,7 @@ TEST(Migrations, AStoreNewerThanTheBinaryIsRefused) {
   auto older = OpenSqliteStoreWithSchema(path, SqliteMigrations().first(2));
   EXPECT_EQ(older.status().code(), Code::kFailedPrecondition) << older.status().ToString();
   EXPECT_NE(
-      older.status().message().find("schema version 3, newer than this baton understands (2)"),
+      older.status().message().find("schema version 4, newer than this baton understands (2)"),
       std::string::npos)
       << older.status().message();
   EXPECT_NE(older.status().message().find(path), std::string::npos) << older.status().message();

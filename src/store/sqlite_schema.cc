@@ -7,7 +7,7 @@
 
 namespace baton {
 
-const int kSqliteSchemaVersion = 3;
+const int kSqliteSchemaVersion = 4;
 
 namespace {
 
