@@ -251,6 +251,7 @@ int DoRun(const RunArgs& a) {
   RunOptions opts = run.options;
   opts.on_stop_signal = [&progress](int signal, int count) { progress.OnStopSignal(signal, count); };
   auto summary = RunPipeline(*p.ws, run.spec, opts, json ? &silent : static_cast<ExecutionObserver*>(&progress), &run_id);
+  progress.Finish();
   if (!summary.ok()) return Fail(summary.status());
   return ReportRun(run_id, *summary, json);
 }

@@ -477,6 +477,7 @@ int Resume(const ResumeArgs& a) {
   if (!json) std::printf("resuming run %s (%s)\n", run->id.c_str(), ToString(run->status)), std::fflush(stdout);
   opts.on_stop_signal = [&progress](int signal, int count) { progress.OnStopSignal(signal, count); };
   auto summary = ResumeRun(*ws, *run, *spec, opts, json ? &silent : static_cast<ExecutionObserver*>(&progress));
+  progress.Finish();
   if (!summary.ok()) return Fail(summary.status());
   return ReportRun(run->id, *summary, json);
 }

@@ -33,7 +33,7 @@ ProgressDisplay::ProgressDisplay(const PipelineSpec& spec, bool quiet, bool expl
       quiet_(quiet),
       explain_(explain) {}
 
-ProgressDisplay::~ProgressDisplay() { StopTimer(); }
+ProgressDisplay::~ProgressDisplay() { Finish(); }
 
 std::string ProgressDisplay::FitWidth(const std::string& text, int columns) {
   std::string out;
@@ -113,9 +113,10 @@ void ProgressDisplay::Line(const std::string& text) {
 
 std::string ProgressDisplay::StatusLine() const {
   const int64_t now = MonotonicMicros();
-  std::string line = Counter() + Elapsed(now - t0_) + "  " + std::to_string(running_.size()) + " " +
-                     Status("running");
-  if (failed_) line += ", " + std::to_string(failed_) + " " + Status("failed");
+  std::string line = Counter() + Elapsed(now - t0_);
+  if (!running_.empty()) line += "  " + std::to_string(running_.size()) + " " + Status("running");
+  if (failed_)
+    line += (running_.empty() ? "  " : ", ") + std::to_string(failed_) + " " + Status("failed");
   std::string names;
   for (const auto& [step, started] : running_)
     names += (names.empty() ? ": " : ", ") + spec_.steps[step].name + " " + Elapsed(now - started);
@@ -205,6 +206,10 @@ void ProgressDisplay::OnStopSignal(int signal, int count) {
 
 void ProgressDisplay::OnRunEnd(const RunSummary& s) {
   (void)s;
+  Finish();
+}
+
+void ProgressDisplay::Finish() {
   StopTimer();
   std::lock_guard<std::mutex> l(mu_);
   Erase();

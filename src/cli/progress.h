@@ -26,6 +26,9 @@ class ProgressDisplay : public ExecutionObserver {
   void OnStepStart(int step, int attempt) override;
   void OnStepEnd(int step, int attempt, const StepOutcome& o, int64_t retry_in_us) override;
   void OnRunEnd(const RunSummary& s) override;
+  // Stops the timer and erases the status line (idempotent): before anything else is printed
+  // after a run, even one that ended in an error.
+  void Finish();
   // A stop signal the run took (RunOptions::on_stop_signal): says on stderr what happens now.
   void OnStopSignal(int signal, int count);
 
