@@ -34,8 +34,9 @@ int DoCompletion(const CLI::App& root, const std::string& shell) {
 
 void AddCompletionCommand(CLI::App& app) {
   auto shell = std::make_shared<std::string>();
-  auto* cmd = app.add_subcommand(
-      "completion", "Print a shell completion script (bash, zsh or fish); the examples install it");
+  auto* cmd = app.add_subcommand("completion",
+                                 "Print the completion script of a shell (bash, zsh or fish); its "
+                                 "first lines say how to install it");
   cmd->add_option("shell", *shell, "bash, zsh or fish")->required();
   cmd->callback([&app, shell] { SetAction([&app, shell] { return DoCompletion(app, *shell); }); });
 }

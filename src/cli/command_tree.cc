@@ -46,6 +46,7 @@ std::vector<std::string> KnownChoices(const std::string& name) {
     return {FailureModeName(FailureMode::kContinue), FailureModeName(FailureMode::kStop),
             FailureModeName(FailureMode::kFailFast)};
   if (name == "type") return {"orchestrator", "artifact-store", "container-registry"};
+  if (name == "color") return {"auto", "always", "never"};
   if (name == "shell")
     return std::vector<std::string>(std::begin(kCompletionShells), std::end(kCompletionShells));
   return {};
