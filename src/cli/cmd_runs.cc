@@ -238,21 +238,24 @@ Status CheckStepName(Workspace& ws, const RunRecord& run, const std::vector<Step
 }
 
 // The note for a step (or a run) that has no log to print.
-void NoLogNote(const RunRecord& run, const std::vector<StepRunRecord>& steps, const std::string& step) {
+void NoLogNote(const RunRecord& run, const std::vector<StepRunRecord>& steps,
+               const std::string& step) {
   const StepRunRecord* last = nullptr;
   for (const auto& s : steps)
     if (step.empty() || s.step == step) last = &s;
   if (last == nullptr && step.empty()) {
-    std::fprintf(stderr, "baton: note: no step of run %s has started yet: no log so far\n", run.id.c_str());
-    return;
-  }
-  if (last == nullptr) {
-    std::fprintf(stderr, "baton: note: step %s of run %s has not started yet: no log so far\n", step.c_str(),
+    std::fprintf(stderr, "baton: note: no step of run %s has started yet: no log so far\n",
                  run.id.c_str());
     return;
   }
+  if (last == nullptr) {
+    std::fprintf(stderr, "baton: note: step %s of run %s has not started yet: no log so far\n",
+                 step.c_str(), run.id.c_str());
+    return;
+  }
   const bool why = last->status == StepStatus::kSkipped || last->status == StepStatus::kCached;
-  std::fprintf(stderr, "baton: note: no log for %s (%s%s)\n", step.empty() ? "this run" : step.c_str(),
+  std::fprintf(stderr, "baton: note: no log for %s (%s%s)\n",
+               step.empty() ? "this run" : step.c_str(),
                last->status == StepStatus::kSkipped  ? "it was skipped: "
                : last->status == StepStatus::kCached ? "it was cached: "
                                                      : "it ran no command",
@@ -295,7 +298,8 @@ void Drain(FollowedLog& log, const std::string& path, bool ended) {
 
 // Whether following `step` is over: its latest attempt ended and no retry of it can come (a
 // failed attempt of a step with retries waits for the next attempt or the end of the run).
-bool StepOver(const std::vector<StepRunRecord>& steps, const std::string& step, const PipelineSpec* spec) {
+bool StepOver(const std::vector<StepRunRecord>& steps, const std::string& step,
+              const PipelineSpec* spec) {
   const StepRunRecord* last = nullptr;
   for (const auto& s : steps)
     if (s.step == step) last = &s;
@@ -328,7 +332,9 @@ int FollowLogs(Workspace& ws, const RunRecord& run, const std::string& step) {
     for (size_t i = 0; i < steps.size(); ++i) {
       const StepRunRecord& s = steps[i];
       if ((!step.empty() && s.step != step) || s.log_path.empty()) continue;
-      if (first && !step.empty() && std::any_of(steps.begin() + i + 1, steps.end(), [&](const auto& o) { return o.step == step; }))
+      if (first && !step.empty() &&
+          std::any_of(steps.begin() + i + 1, steps.end(),
+                      [&](const auto& o) { return o.step == step; }))
         continue;  // one step starts at its latest attempt
       auto [it, added] = logs.try_emplace(s.id);
       if (added && prefixed) it->second.prefix = Paint("[" + s.step + "]", "36", color) + " ";
@@ -342,7 +348,9 @@ int FollowLogs(Workspace& ws, const RunRecord& run, const std::string& step) {
     const StepRunRecord* last = nullptr;
     for (const auto& s : steps)
       if (s.step == step) last = &s;
-    return last && (last->status == StepStatus::kCompleted || last->status == StepStatus::kCached) ? 0 : 1;
+    return last && (last->status == StepStatus::kCompleted || last->status == StepStatus::kCached)
+               ? 0
+               : 1;
   }
   if (now.status == RunStatus::kRunning)
     std::fprintf(stderr, "baton: note: the baton process driving run %s is gone\n", run.id.c_str());
@@ -372,13 +380,15 @@ int Logs(const std::string& id, const std::string& step, int attempt, bool follo
     for (const auto& s : *steps)
       if (step.empty() || s.step == step) last = std::max(last, s.attempt);
     if (attempt > 0 && last > 0 && last < attempt)
-      return Fail(NotFound((step.empty() ? "no step of run " + run->id : "step " + step) + " has no attempt " +
-                           std::to_string(attempt) + " (attempts: 1-" + std::to_string(last) + ")"));
+      return Fail(NotFound((step.empty() ? "no step of run " + run->id : "step " + step) +
+                           " has no attempt " + std::to_string(attempt) + " (attempts: 1-" +
+                           std::to_string(last) + ")"));
     NoLogNote(*run, *steps, step);
     return 0;
   }
   for (const auto& s : chosen) {
-    if (step.empty()) std::printf("==> %s (attempt %d, %s) <==\n", s.step.c_str(), s.attempt, ToString(s.status));
+    if (step.empty())
+      std::printf("==> %s (attempt %d, %s) <==\n", s.step.c_str(), s.attempt, ToString(s.status));
     std::fflush(stdout);
     FILE* f = std::fopen(s.log_path.c_str(), "r");
     if (!f && !follow) {

@@ -112,7 +112,8 @@ const char* StatusSgr(const std::string& status) {
 
 int TakeColorFlag(CLI::App& app, std::vector<std::string>& args) {
   static std::string documented;
-  app.add_option("--color", documented, "Colour output: auto (on a terminal, unless NO_COLOR is set), always, never");
+  app.add_option("--color", documented,
+                 "Colour output: auto (on a terminal, unless NO_COLOR is set), always, never");
   for (size_t i = 1; i < args.size(); ++i) {
     if (args[i] == "--") break;
     std::string value;
@@ -120,17 +121,23 @@ int TakeColorFlag(CLI::App& app, std::vector<std::string>& args) {
     if (args[i].rfind("--color=", 0) == 0) {
       value = args[i].substr(8);
     } else if (args[i] == "--color") {
-      if (i + 1 >= args.size()) return Fail(InvalidArgument("--color needs a value: auto, always or never"));
+      if (i + 1 >= args.size())
+        return Fail(InvalidArgument("--color needs a value: auto, always or never"));
       value = args[i + 1];
       taken = 2;
     } else {
       continue;
     }
-    if (value == "auto") SetColorMode(ColorMode::kAuto);
-    else if (value == "always") SetColorMode(ColorMode::kAlways);
-    else if (value == "never") SetColorMode(ColorMode::kNever);
-    else return Fail(InvalidArgument("--color " + value + ": give auto, always or never"));
-    args.erase(args.begin() + static_cast<std::ptrdiff_t>(i), args.begin() + static_cast<std::ptrdiff_t>(i + taken));
+    if (value == "auto")
+      SetColorMode(ColorMode::kAuto);
+    else if (value == "always")
+      SetColorMode(ColorMode::kAlways);
+    else if (value == "never")
+      SetColorMode(ColorMode::kNever);
+    else
+      return Fail(InvalidArgument("--color " + value + ": give auto, always or never"));
+    args.erase(args.begin() + static_cast<std::ptrdiff_t>(i),
+               args.begin() + static_cast<std::ptrdiff_t>(i + taken));
     --i;
   }
   return 0;
