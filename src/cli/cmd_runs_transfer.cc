@@ -262,9 +262,9 @@ void PrintStepsTable(const Comparison& c) {
     std::vector<std::string> row = {Marker(StepDiffers(c, name)), name};
     for (const auto& v : c.steps.values.at(name)) {
       const std::string status = v.is_null() ? "-" : v["status"].get<std::string>();
-      row.push_back(v.is_null() || v["cached"].get<bool>()
-                        ? status
-                        : status + " " + DurationText(v["duration_s"]));
+      // A cached step took no time of its own; one that never ran has none.
+      const bool timed = !v.is_null() && !v["cached"].get<bool>() && !v["duration_s"].is_null();
+      row.push_back(timed ? status + " " + DurationText(v["duration_s"]) : status);
     }
     t.Add(row);
     for (const auto& out : c.outputs.names) {
