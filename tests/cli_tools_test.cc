@@ -170,7 +170,8 @@ TEST(CliCompletion, BashCompletesPipelineFilesAndRunIds) {
   d.Write("q.yml", "");
   d.Write("notes.txt", "");
   d.Write("sub/x.yaml", "");
-  EXPECT_EQ(Bash(d.path(), {"run", ""}), (Set{"p.yaml", "q.yml", "sub"}));
+  d.Write("two words.yaml", "");
+  EXPECT_EQ(Bash(d.path(), {"run", ""}), (Set{"p.yaml", "q.yml", "sub", "two words.yaml"}));
   EXPECT_EQ(Bash(d.path(), {"dag", "-o", "dot", "q"}), (Set{"q.yml"}));
   auto r = RunBaton(d.path(), {"run", "p.yaml", "-q"});
   ASSERT_EQ(r.exit_code, 0) << Describe(r);

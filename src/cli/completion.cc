@@ -142,13 +142,17 @@ std::string BashScript(const std::string& prog, const std::vector<CommandInfo>& 
   s += "  case \"$kind\" in\n";
   s += "    choice:*) COMPREPLY=($(compgen -W \"${kind#choice:}\" -- \"$cur\")) ;;\n";
   s += "    run) COMPREPLY=($(compgen -W \"last $(" + f + "_run_ids)\" -- \"$cur\")) ;;\n";
+  // One name a line (mapfile), so that names with spaces stay whole.
   s += "    yaml)\n";
   s += "      compopt -o filenames 2>/dev/null\n";
-  s += "      COMPREPLY=($(compgen -f -X '!*.yaml' -- \"$cur\") $(compgen -f -X '!*.yml' -- "
-       "\"$cur\")\n";
-  s += "        $(compgen -d -- \"$cur\")) ;;\n";
-  s += "    file) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- \"$cur\")) ;;\n";
-  s += "    dir) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -d -- \"$cur\")) ;;\n";
+  s += "      mapfile -t COMPREPLY < <(compgen -f -X '!*.yaml' -- \"$cur\"\n";
+  s += "        compgen -f -X '!*.yml' -- \"$cur\"; compgen -d -- \"$cur\") ;;\n";
+  s += "    file)\n";
+  s += "      compopt -o filenames 2>/dev/null\n";
+  s += "      mapfile -t COMPREPLY < <(compgen -f -- \"$cur\") ;;\n";
+  s += "    dir)\n";
+  s += "      compopt -o filenames 2>/dev/null\n";
+  s += "      mapfile -t COMPREPLY < <(compgen -d -- \"$cur\") ;;\n";
   s += "    *) COMPREPLY=() ;;\n";
   s += "  esac\n}\n\n";
   s += f + "() {\n";
