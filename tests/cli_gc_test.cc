@@ -288,6 +288,17 @@ TEST(CliRunLabels, TagsAndNotesAreSetListedFilteredAndShown) {
             std::string::npos);
   ASSERT_EQ(RunBaton(d.path(), {"runs", "note", r1, "--clear"}).exit_code, 0);
   EXPECT_EQ(Baton(d.path(), {"runs", "show", r1}).value("note", "x"), "");
+  // Tags and a note given to `baton run`.
+  auto given =
+      RunBaton(d.path(), {"run", "p.yaml", "-q", "--tag", "nightly", "--note", "from cron"});
+  ASSERT_EQ(given.exit_code, 0) << Describe(given);
+  Json shown = Baton(d.path(), {"runs", "show", "last"});
+  EXPECT_EQ(shown["tags"], Json::array({"nightly"}));
+  EXPECT_EQ(shown.value("note", ""), "from cron");
+  auto refused = RunBaton(d.path(), {"run", "p.yaml", "--tag", "bad tag"});
+  EXPECT_EQ(refused.exit_code, 2) << Describe(refused);
+  EXPECT_EQ(Baton(d.path(), {"runs", "list"}).size(), 3u) << "a refused tag runs nothing";
+  ASSERT_EQ(RunBaton(d.path(), {"runs", "delete", "--tag", "nightly"}).exit_code, 0);
   // Deleting by tag.
   ASSERT_EQ(RunBaton(d.path(), {"runs", "delete", "--tag", "candidate"}).exit_code, 0);
   EXPECT_EQ(Baton(d.path(), {"runs", "list"}).size(), 1u);

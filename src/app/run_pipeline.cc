@@ -273,6 +273,9 @@ Result<RunSummary> RunPipeline(Workspace& ws, const PipelineSpec& spec, const Ru
   run.pid_start = ProcessStartTicks(CurrentProcessId());
   run.parameters = spec.parameters.dump();
   run.pipeline_file = spec.file;
+  run.use_cache = opts.use_cache;
+  run.tags = opts.tags;
+  run.note = opts.note;
   if (spec.stack.is_object()) {
     run.stack = spec.stack.value("name", std::string("default"));
     run.orchestrator = spec.stack["orchestrator"].value("flavor", std::string("local"));

@@ -18,6 +18,8 @@ namespace baton {
 struct RunOptions {
   int jobs = 0;                 // 0: number of cores
   bool use_cache = true;
+  std::vector<std::string> tags;  // recorded with the run (RunRecord::tags)
+  std::string note;
   bool explain = false;
   std::optional<FailureMode> failure_mode;
   int64_t run_timeout_us = 0;

@@ -32,6 +32,8 @@ void AddRunsTransferCommands(CLI::App* runs);
 // runs delete|tag|note (cmd_gc.cc) and artifacts gc.
 void AddRunsDeleteCommands(CLI::App* runs);
 void AddArtifactsGcCommand(CLI::App* artifacts);
+// A run tag: 1 to 64 letters, digits and . _ - : / = + (InvalidArgument otherwise).
+Status CheckTag(const std::string& tag);
 
 // Before CLI11 parses `args` (argv as strings): rewrites `help CMD` to `CMD --help`, refuses an
 // unknown command with suggestions, and lists the commands of a bare group. *handled: the

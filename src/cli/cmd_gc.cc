@@ -10,18 +10,6 @@
 namespace baton::cli {
 namespace {
 
-// A tag as people type it: letters, digits and . _ - : / = +, at most 64.
-Status CheckTag(const std::string& tag) {
-  const bool ok =
-      !tag.empty() && tag.size() <= 64 && std::all_of(tag.begin(), tag.end(), [](unsigned char c) {
-        return std::isalnum(c) ||
-               std::string_view("._-:/=+").find(static_cast<char>(c)) != std::string_view::npos;
-      });
-  if (ok) return Status::Ok();
-  return InvalidArgument("tag '" + tag +
-                         "': use 1 to 64 letters, digits and . _ - : / = + (no spaces)");
-}
-
 std::string JoinNames(const std::vector<std::string>& names) {
   std::string out;
   for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
@@ -247,6 +235,17 @@ int Gc(const GcArgs& a) {
 }
 
 }  // namespace
+
+Status CheckTag(const std::string& tag) {
+  const bool ok =
+      !tag.empty() && tag.size() <= 64 && std::all_of(tag.begin(), tag.end(), [](unsigned char c) {
+        return std::isalnum(c) ||
+               std::string_view("._-:/=+").find(static_cast<char>(c)) != std::string_view::npos;
+      });
+  if (ok) return Status::Ok();
+  return InvalidArgument("tag '" + tag +
+                         "': use 1 to 64 letters, digits and . _ - : / = + (no spaces)");
+}
 
 void AddRunsDeleteCommands(CLI::App* runs) {
   auto da = std::make_shared<DeleteArgs>();

@@ -42,6 +42,8 @@ struct RunArgs {
   std::vector<std::string> params;
   int jobs = 0;
   bool no_cache = false;
+  std::vector<std::string> tags;
+  std::string note;
   bool explain = false;
   bool dry_run = false;
   bool quiet = false;
@@ -195,6 +197,8 @@ int Prepare(const RunArgs& a, bool create_workspace, Prepared* p) {
   RunOptions& opts = req.options;
   opts.jobs = a.jobs;
   opts.use_cache = !a.no_cache;
+  opts.tags = a.tags;
+  opts.note = a.note;
   opts.explain = a.explain;
   if (!a.failure_mode.empty()) {
     FailureMode m;
@@ -390,6 +394,9 @@ void AddRunCommand(CLI::App& app) {
   cmd->add_option("--stack", a->stack, "Stack to run on (default: the active stack)");
   cmd->add_option("-j,--jobs", a->jobs, "Steps to run at once (default: number of cores)")->check(CLI::PositiveNumber);
   cmd->add_flag("--no-cache", a->no_cache, "Run every step, ignoring earlier results");
+  cmd->add_option("--tag", a->tags, "Tag the run (repeatable; runs list --tag finds it)")
+      ->check([](const std::string& t) { return CheckTag(t).ok() ? "" : CheckTag(t).message(); });
+  cmd->add_option("--note", a->note, "A note recorded with the run");
   cmd->add_flag("--explain", a->explain, "Say for every step why it ran or which run it was cached from");
   cmd->add_flag("--dry-run", a->dry_run, "Print the plan and run nothing");
   cmd->add_flag("-q,--quiet", a->quiet, "Print only failures and the summary");

@@ -31,7 +31,10 @@ Json RunJson(const RunRecord& r) {
           {"orchestrator", r.orchestrator},
           {"attempt", r.attempt},
           {"parameters", Json::parse(r.parameters.empty() ? "{}" : r.parameters, nullptr, false)},
-          {"pipeline_file", r.pipeline_file}};
+          {"pipeline_file", r.pipeline_file},
+          {"tags", r.tags},
+          {"note", r.note},
+          {"use_cache", r.use_cache}};
 }
 
 Json ArtJson(const ArtifactRecord& a) {
@@ -53,7 +56,7 @@ std::string Duration(const RunRecord& r) {
 
 struct ListArgs {
   std::string pipeline, output = "table", since, until;
-  std::vector<std::string> statuses, params;
+  std::vector<std::string> statuses, params, tags;
   int limit = 50;
 };
 
@@ -119,7 +122,7 @@ int List(const ListArgs& a) {
   }
   auto ws = OpenCurrentWorkspace();
   if (!ws.ok()) return Fail(ws.status());
-  const bool filtered = !statuses.empty() || since || until || !params.empty();
+  const bool filtered = !statuses.empty() || since || until || !params.empty() || !a.tags.empty();
   auto all = ws->meta->ListRuns(a.pipeline, filtered ? 0 : a.limit);
   if (!all.ok()) return Fail(all.status());
   std::vector<RunRecord> runs;
@@ -133,6 +136,10 @@ int List(const ListArgs& a) {
     if (!std::all_of(params.begin(), params.end(),
                      [&](const auto& p) { return HasParam(r, p.first, p.second); }))
       continue;
+    if (!std::all_of(a.tags.begin(), a.tags.end(), [&](const std::string& t) {
+          return std::find(r.tags.begin(), r.tags.end(), t) != r.tags.end();
+        }))
+      continue;
     runs.push_back(std::move(r));
   }
   if (a.output == "json") {
@@ -141,9 +148,13 @@ int List(const ListArgs& a) {
     PrintJson(j);
     return 0;
   }
-  Table t({"RUN", "PIPELINE", "STATUS", "STARTED", "DURATION", "REASON"});
-  for (const auto& r : runs)
-    t.Add({r.id, r.pipeline, ToString(r.status), Ago(r.created_at), Duration(r), r.reason});
+  Table t({"RUN", "PIPELINE", "STATUS", "STARTED", "DURATION", "TAGS", "REASON"});
+  for (const auto& r : runs) {
+    std::string tags;
+    for (const auto& tag : r.tags) tags += (tags.empty() ? "" : ",") + tag;
+    t.Add({r.id, r.pipeline, ToString(r.status), Ago(r.created_at), Duration(r),
+           tags.empty() ? "-" : tags, r.reason});
+  }
   t.Print();
   return 0;
 }
@@ -207,6 +218,13 @@ int Show(const std::string& id, const std::string& out) {
   std::printf("stack:        %s (orchestrator %s)\n", run->stack.c_str(), run->orchestrator.c_str());
   std::printf("parameters:   %s\n", run->parameters.c_str());
   std::printf("snapshot:     sha256:%s\n", run->snapshot_hash.c_str());
+  if (!run->use_cache) std::printf("cache:        off (--no-cache; a resume keeps it off)\n");
+  if (!run->tags.empty()) {
+    std::string tags;
+    for (const auto& t : run->tags) tags += (tags.empty() ? "" : " ") + t;
+    std::printf("tags:         %s\n", tags.c_str());
+  }
+  if (!run->note.empty()) std::printf("note:         %s\n", run->note.c_str());
   // The steps whose latest attempt failed, with why, before the table.
   std::map<std::string, const StepRunRecord*> latest;
   for (const auto& s : *steps) latest[s.step] = &s;
@@ -478,7 +496,8 @@ int Resume(const ResumeArgs& a) {
   if (!flavors.ok()) return Fail(flavors.status());
   RunOptions opts;
   opts.jobs = a.jobs;
-  opts.use_cache = !a.no_cache;
+  // A run started without the cache resumes without it.
+  opts.use_cache = !a.no_cache && run->use_cache;
   opts.explain = a.explain;
   opts.flavors = flavors->get();
   bool json = a.output == "json";
@@ -507,6 +526,7 @@ void AddRunsCommands(CLI::App& app) {
   list->add_option("--since", la->since, "Only runs created since: 2h, 7d, 2026-12-01");
   list->add_option("--until", la->until, "Only runs created before: 2h, 7d, 2026-12-01");
   list->add_option("--param", la->params, "Only runs with this parameter value: NAME=VALUE");
+  list->add_option("--tag", la->tags, "Only runs with this tag (repeat: all of them)");
   list->add_option("-n,--limit", la->limit, "At most this many runs (0: all)");
   AddOutputOption(list, &la->output);
   list->callback([la] { SetAction([la] { return List(*la); }); });
