@@ -232,7 +232,12 @@ Status SubmitAndFollow(Orchestrator& orch, const SubmitRequest& req, const RunOp
   };
   while (!finished) {
     const int sig = signals->Wait(100'000);
-    if (sig > 0 && !stop->stopped) halt(std::string("stopped by signal ") + StopSignals::Name(sig));
+    if (sig > 0 && !stop->stopped) {
+      // Said once: the orchestrator stops its steps its own way (a second signal cannot hurry
+      // a backend's stop, so it is not offered).
+      if (opts.on_stop_signal) opts.on_stop_signal(sig, 0);
+      halt(std::string("stopped by signal ") + StopSignals::Name(sig));
+    }
     if (!stop->stopped && opts.run_timeout_us > 0 && MonotonicMicros() - t0 > opts.run_timeout_us)
       halt("the run timed out after " + FormatDuration(opts.run_timeout_us));
     Status st = record();

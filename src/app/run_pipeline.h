@@ -29,6 +29,8 @@ struct RunOptions {
   std::string schedule, schedule_name;    // from the run config
   // Called (from the executor's thread) for every stop signal a local run takes: `count` 1 stops
   // the run gracefully (steps get SIGTERM and their kill grace), 2 and more kill its steps now.
+  // A run on another orchestrator reports its first stop signal with `count` 0: the orchestrator
+  // stops the steps its own way, and later signals change nothing.
   std::function<void(int signal, int count)> on_stop_signal;
 };
 

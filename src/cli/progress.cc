@@ -195,7 +195,9 @@ void ProgressDisplay::OnStopSignal(int signal, int count) {
     Erase();
     std::fflush(stdout);
     const bool ctrl_c = std::string(StopSignals::Name(signal)) == "SIGINT";
-    if (count == 1)
+    if (count == 0)  // a backend that stops its steps its own way
+      std::fprintf(stderr, "baton: stopping\n");
+    else if (count == 1)
       std::fprintf(stderr, "baton: stopping (%s again to kill)\n",
                    ctrl_c ? "Ctrl-C" : (std::string("send ") + StopSignals::Name(signal)).c_str());
     else if (count == 2)
