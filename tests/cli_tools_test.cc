@@ -140,7 +140,7 @@ TEST(CliCompletion, BashCompletesNestedCommands) {
 TEST(CliCompletion, BashCompletesFlagsOfTheCommandTyped) {
   if (Which("bash").empty()) GTEST_SKIP() << "bash is not installed";
   TempDir d;
-  EXPECT_EQ(Bash(d.path(), {"run", "--no"}), (Set{"--no-cache"}));
+  EXPECT_EQ(Bash(d.path(), {"run", "--no-"}), (Set{"--no-cache"}));
   EXPECT_EQ(Bash(d.path(), {"runs", "resume", "last", "--ex"}), (Set{"--explain"}));
   // The values of -c and -j are not commands or arguments: the command is still `run`.
   EXPECT_EQ(Bash(d.path(), {"run", "-c", "x.yaml", "-j", "4", "--dr"}), (Set{"--dry-run"}));
@@ -203,7 +203,7 @@ TEST(CliCompletion, ZshScriptCompletesEveryLevel) {
   EXPECT_EQ(Zsh(zsh, {"ru"}), (Set{"run", "runs"}));
   EXPECT_EQ(Zsh(zsh, {"runs", "l"}), (Set{"list", "logs"}));
   EXPECT_EQ(Zsh(zsh, {"help", "stack", "d"}), (Set{"delete", "describe"}));
-  EXPECT_EQ(Zsh(zsh, {"run", "-c", "x.yaml", "--no"}), (Set{"--no-cache"}));
+  EXPECT_EQ(Zsh(zsh, {"run", "-c", "x.yaml", "--no-"}), (Set{"--no-cache"}));
   EXPECT_EQ(Zsh(zsh, {"runs", "list", "-o", ""}), (Set{"table", "json"}));
   EXPECT_EQ(Zsh(zsh, {"runs", "list", "--output="}), (Set{"table", "json"}));
   EXPECT_EQ(Zsh(zsh, {"run", ""}), (Set{"_files -g *.(yaml|yml)"}));
@@ -227,7 +227,7 @@ TEST(CliCompletion, FishScriptCompletesEveryLevel) {
   EXPECT_EQ(Fish(fish, d.path(), {"ru"}), (Set{"run", "runs"}));
   EXPECT_EQ(Fish(fish, d.path(), {"runs", "l"}), (Set{"list", "logs"}));
   EXPECT_EQ(Fish(fish, d.path(), {"help", "stack", "d"}), (Set{"delete", "describe"}));
-  EXPECT_EQ(Fish(fish, d.path(), {"run", "-c", "x.yaml", "--no"}), (Set{"--no-cache"}));
+  EXPECT_EQ(Fish(fish, d.path(), {"run", "-c", "x.yaml", "--no-"}), (Set{"--no-cache"}));
   EXPECT_EQ(Fish(fish, d.path(), {"runs", "list", "-o", ""}), (Set{"table", "json"}));
   EXPECT_EQ(Fish(fish, d.path(), {"dag", "-o", "m"}), (Set{"mermaid"}));
   EXPECT_EQ(Fish(fish, d.path(), {"run", ""}), (Set{"p.yaml"}));
