@@ -12,6 +12,9 @@ packages=(build-essential cmake ninja-build pkg-config git
           libpq-dev libcurl4-openssl-dev curl
           libgtest-dev libgmock-dev libbenchmark-dev
           python3 python3-numpy python3-sklearn sqlite3 procps)
+# What only the tests use: the shells whose completion scripts they load, and Graphviz, which
+# renders `baton dag -o dot`.
+[ "$mode" = test ] && packages+=(zsh fish graphviz)
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 missing=()
