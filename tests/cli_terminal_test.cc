@@ -157,31 +157,6 @@ std::vector<std::string> Segments(const std::string& out) {
 
 bool HasColour(const std::string& s) { return std::regex_search(s, std::regex("\x1b\\[[0-9;]*m")); }
 
-// The live, non-zombie processes whose command line is exactly `sleep ARG`.
-std::vector<pid_t> SleepProcesses(const std::string& arg) {
-  std::vector<pid_t> found;
-  DIR* d = ::opendir("/proc");
-  if (!d) return found;
-  while (dirent* e = ::readdir(d)) {
-    char* end;
-    long pid = std::strtol(e->d_name, &end, 10);
-    if (*end || pid <= 0) continue;
-    const std::string base = std::string("/proc/") + e->d_name;
-    const std::string cmdline = ReadOr(base + "/cmdline");
-    const std::string stat = ReadOr(base + "/stat");
-    const size_t paren = stat.rfind(')');
-    if (paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'Z') continue;
-    const size_t nul = cmdline.find('\0');
-    if (nul == std::string::npos) continue;
-    const std::string prog = cmdline.substr(0, nul);
-    if ((prog == "sleep" || (prog.size() > 6 && prog.compare(prog.size() - 6, 6, "/sleep") == 0)) &&
-        cmdline.substr(nul + 1) == arg + std::string(1, '\0'))
-      found.push_back(static_cast<pid_t>(pid));
-  }
-  ::closedir(d);
-  return found;
-}
-
 Json ShowRun(const std::string& cwd, const std::string& run) {
   auto r = RunBaton(cwd, {"runs", "show", run, "-o", "json"});
   Json j = Json::parse(r.out, nullptr, false);

@@ -152,39 +152,6 @@ double Seconds(Clock::time_point since) { return std::chrono::duration<double>(C
 // Used as a marker to find the step's process.
 std::string Marker(int n) { return "3" + std::to_string(n) + "." + std::to_string(::getpid()); }
 
-// Live (non-zombie) processes whose argv is exactly `sleep MARKER` (argv[0] may be a path).
-std::vector<pid_t> SleepProcesses(const std::string& marker) {
-  std::vector<pid_t> found;
-  DIR* d = ::opendir("/proc");
-  if (!d) return found;
-  while (dirent* e = ::readdir(d)) {
-    char* end;
-    long pid = std::strtol(e->d_name, &end, 10);
-    if (*end || pid <= 0) continue;
-    std::string base = std::string("/proc/") + e->d_name;
-    std::string cmdline = ReadOr(base + "/cmdline", "");
-    // Split on NULs.
-    std::vector<std::string> argv;
-    size_t b = 0;
-    while (b < cmdline.size()) {
-      size_t z = cmdline.find('\0', b);
-      if (z == std::string::npos) z = cmdline.size();
-      argv.push_back(cmdline.substr(b, z - b));
-      b = z + 1;
-    }
-    if (argv.size() != 2 || argv[1] != marker) continue;
-    std::string prog = argv[0].substr(argv[0].rfind('/') == std::string::npos ? 0 : argv[0].rfind('/') + 1);
-    if (prog != "sleep") continue;
-    // Skip zombies: "pid (comm) S ..."
-    std::string stat = ReadOr(base + "/stat", "");
-    auto rp = stat.rfind(')');
-    if (rp != std::string::npos && rp + 2 < stat.size() && stat[rp + 2] == 'Z') continue;
-    found.push_back(static_cast<pid_t>(pid));
-  }
-  ::closedir(d);
-  return found;
-}
-
 bool NoSleepLeft(const std::string& marker, double wait_s = 3) {
   return WaitUntil([&] { return SleepProcesses(marker).empty(); }, wait_s);
 }

@@ -1,5 +1,6 @@
 #include "test_util.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -47,6 +48,33 @@ std::string ReadFileOrDie(const std::string& path) {
   auto r = fs::ReadFile(path);
   if (!r.ok()) throw std::runtime_error(r.status().message());
   return *r;
+}
+
+std::vector<pid_t> SleepProcesses(const std::string& arg) {
+  std::vector<pid_t> found;
+  DIR* d = ::opendir("/proc");
+  if (!d) return found;
+  while (dirent* e = ::readdir(d)) {
+    char* end;
+    const long pid = std::strtol(e->d_name, &end, 10);
+    if (*end || pid <= 0) continue;
+    const std::string base = std::string("/proc/") + e->d_name;
+    auto cmd_text = fs::ReadFile(base + "/cmdline");
+    auto stat_text = fs::ReadFile(base + "/stat");
+    if (!cmd_text.ok() || !stat_text.ok()) continue;  // gone meanwhile
+    const std::string& cmdline = *cmd_text;
+    const std::string& stat = *stat_text;
+    const size_t paren = stat.rfind(')');  // "pid (comm) S ...": skip zombies
+    if (paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'Z') continue;
+    const size_t nul = cmdline.find('\0');
+    if (nul == std::string::npos) continue;
+    const std::string prog = cmdline.substr(0, nul);
+    if ((prog == "sleep" || (prog.size() > 6 && prog.compare(prog.size() - 6, 6, "/sleep") == 0)) &&
+        cmdline.substr(nul + 1) == arg + std::string(1, '\0'))
+      found.push_back(static_cast<pid_t>(pid));
+  }
+  ::closedir(d);
+  return found;
 }
 
 namespace {

@@ -52,6 +52,10 @@ int WaitExit(pid_t pid);
 // Runs the baton binary (expecting exit 0) and parses its stdout as JSON (for -o json).
 nlohmann::json JsonOf(const std::string& cwd, const std::vector<std::string>& args);
 
+// Live (non-zombie) processes whose argv is exactly `sleep ARG` (argv[0] may be a path): a step's
+// process, found by a sleep duration unique to the test.
+std::vector<pid_t> SleepProcesses(const std::string& arg);
+
 std::string BatonBinary();
 std::string SourceDir();
 std::string ReadFileOrDie(const std::string& path);

@@ -52,6 +52,9 @@ const PipelineSpec* EmbeddedPipeline();
 // Prints the end of a run (table or JSON) and returns its exit code: 0 completed, 1 otherwise.
 int ReportRun(const std::string& run_id, const RunSummary& summary, bool json);
 
+// Prints why a pipeline or run config cannot be used: diagnostics as they are
+// (FILE:LINE:COLUMN: error: ...), anything else in baton's format. Returns 2 (bad input).
+int BadInput(const Status& st);
 // Prints "baton: error: ..." to stderr and returns the exit code for the status.
 int Fail(const Status& s);
 // Opens the workspace at or above the current directory.

@@ -129,8 +129,8 @@ Result<PipelineSpec> LoadPipeline(const std::string& path) {
   return ParsePipelineFile(*PosixEnv(), path);
 }
 
-// Prints why a pipeline or run config cannot be used: diagnostics as they are
-// (FILE:LINE:COLUMN: error: ...), anything else in baton's format. Returns 2 (bad input).
+}  // namespace
+
 int BadInput(const Status& st) {
   const std::string& m = st.message();
   if (m.find(": error: ") != std::string::npos)
@@ -139,6 +139,8 @@ int BadInput(const Status& st) {
     std::fprintf(stderr, "baton: error: %s\n", m.c_str());
   return 2;
 }
+
+namespace {
 
 // The pipeline with its run config and -p overrides applied. Returns 0, or the exit code after
 // printing the diagnostics.

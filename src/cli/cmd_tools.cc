@@ -155,22 +155,11 @@ void PrintMermaid(const PipelineSpec& spec, const std::vector<Edge>& edges) {
   std::fputs(s.c_str(), stdout);
 }
 
-// Why a pipeline cannot be read: its diagnostics (FILE:LINE:COLUMN: error: ...) as they are,
-// like `baton run`, else in baton's format. Returns 2 (bad input).
-int BadPipeline(const Status& st) {
-  const std::string& m = st.message();
-  if (m.find(": error: ") != std::string::npos)
-    std::fprintf(stderr, "%s\n", m.c_str());
-  else
-    std::fprintf(stderr, "baton: error: %s\n", m.c_str());
-  return 2;
-}
-
 int DoDag(const std::string& path, const std::string& format) {
   PipelineSpec spec;
   if (!path.empty()) {
     auto parsed = ParsePipelineFile(*PosixEnv(), path);
-    if (!parsed.ok()) return BadPipeline(parsed.status());
+    if (!parsed.ok()) return BadInput(parsed.status());
     spec = std::move(*parsed);
   } else if (const PipelineSpec* embedded = EmbeddedPipeline()) {
     spec = *embedded;
@@ -178,7 +167,7 @@ int DoDag(const std::string& path, const std::string& format) {
     for (const Diagnostic& d : problems) std::fprintf(stderr, "%s\n", d.ToString().c_str());
     if (!problems.empty()) return 2;
   } else {
-    return BadPipeline(InvalidArgument("a pipeline file is required"));
+    return BadInput(InvalidArgument("a pipeline file is required"));
   }
   const std::vector<Edge> edges = EdgesOf(spec);
   if (format == "dot")
