@@ -809,13 +809,21 @@ TEST(SpecParserErrors, AMultiLineCommandQuotedInAnErrorStaysOnOneLine) {
 }
 
 TEST(SpecValidate, DiagnosticsToStatusSortsAndDropsRepeats) {
-  std::vector<Diagnostic> d = {
-      {{"f.yaml", 9, 1}, "late"},
-      {{"f.yaml", 2, 7}, "second"},
-      {{"f.yaml", 2, 3}, "first"},
-      {{"f.yaml", 9, 1}, "late"},
-      {{"f.yaml", 2, 7}, "also second"},
+  // Built one by one: GCC 12 at -O3 takes a braced list of these for uninitialized strings.
+  std::vector<Diagnostic> d;
+  auto add = [&d](int line, int column, const char* message) {
+    Diagnostic diag;
+    diag.loc.file = "f.yaml";
+    diag.loc.line = line;
+    diag.loc.column = column;
+    diag.message = message;
+    d.push_back(diag);
   };
+  add(9, 1, "late");
+  add(2, 7, "second");
+  add(2, 3, "first");
+  add(9, 1, "late");
+  add(2, 7, "also second");
   Status st = DiagnosticsToStatus(d);
   EXPECT_EQ(st.code(), Code::kInvalidArgument);
   EXPECT_EQ(st.message(),
