@@ -319,7 +319,14 @@ void ValidateTemplates(const PipelineSpec& spec, const StepSpec& s, const Unread
         err(loc, "step '" + s.name + "': template names undeclared parameter '" + p.text + "'");
     }
   };
-  for (const auto& part : s.run) check(part, s.run_loc.line ? s.run_loc : s.loc);
+  const Location& run_loc = s.run_loc.line ? s.run_loc : s.loc;
+  for (const auto& part : s.run) check(part, run_loc);
+  // A string command's values must each be quotable where they sit (template.h).
+  if (s.shell && !s.run.empty()) {
+    auto pieces = ParseTemplate(s.run[0]);
+    Status st = pieces.ok() ? ScanShellContexts(*pieces).status() : Status::Ok();
+    if (!st.ok()) err(run_loc, "step '" + s.name + "': " + st.message());
+  }
   Settings eff = spec.EffectiveSettings(s);
   for (const auto& [k, v] : eff.env) check(v, s.loc);
   if (u.pools_checked) return;

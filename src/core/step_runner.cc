@@ -114,9 +114,9 @@ Result<std::string> StepRunner::ResolveInputs(const StepSpec& s, PreparedStep* p
   return std::string();
 }
 
-// The command: argv lists are exec'd as written; a string goes to /bin/sh -c with values
-// shell-quoted, unless it needs no shell at all (then it is split and exec'd directly). The
-// step's env values are rendered too.
+// The command: argv lists are exec'd as written; a string goes to /bin/sh -c with each value
+// quoted for the context it sits in (bare, "...", '...'), unless it needs no shell at all (then
+// it is split and exec'd directly). The step's env values are rendered too.
 Status StepRunner::Render(const StepSpec& s, const PreparedStep& p, Resolved* r) const {
   const PipelineSpec& spec = *ctx_.spec;
   TemplateResolver resolve = [&](const TemplatePiece& piece) -> std::string {
@@ -135,17 +135,17 @@ Status StepRunner::Render(const StepSpec& s, const PreparedStep& p, Resolved* r)
   if (s.shell) {
     BATON_ASSIGN_OR_RETURN(auto pieces, ParseTemplate(s.run[0]));
     std::vector<std::vector<TemplatePiece>> words;
+    BATON_ASSIGN_OR_RETURN(r->display, RenderShellCommand(pieces, resolve));
     if (SplitSimpleCommand(pieces, &words)) {
-      for (const auto& w : words) r->argv.push_back(RenderTemplate(w, resolve, false));
+      for (const auto& w : words) r->argv.push_back(RenderTemplate(w, resolve));
     } else {
-      r->argv = {"/bin/sh", "-c", RenderTemplate(pieces, resolve, true)};
+      r->argv = {"/bin/sh", "-c", r->display};
     }
-    r->display = RenderTemplate(pieces, resolve, true);
     note_run_id(pieces);
   } else {
     for (const auto& a : s.run) {
       BATON_ASSIGN_OR_RETURN(auto pieces, ParseTemplate(a));
-      r->argv.push_back(RenderTemplate(pieces, resolve, false));
+      r->argv.push_back(RenderTemplate(pieces, resolve));
       note_run_id(pieces);
       r->display += (r->display.empty() ? "" : " ") + ShellQuote(r->argv.back());
     }
@@ -156,7 +156,7 @@ Status StepRunner::Render(const StepSpec& s, const PreparedStep& p, Resolved* r)
     BATON_ASSIGN_OR_RETURN(auto pieces, ParseTemplate(v));
     r->env_key[k] = v;  // the template: the values it references are key components of their own
     note_run_id(pieces);
-    v = RenderTemplate(pieces, resolve, false);
+    v = RenderTemplate(pieces, resolve);
   }
   return Status::Ok();
 }

@@ -79,17 +79,435 @@ std::string ShellQuote(const std::string& s) {
   return out;
 }
 
-std::string RenderTemplate(const std::vector<TemplatePiece>& pieces, const TemplateResolver& resolve,
-                           bool shell_quote) {
+std::string RenderTemplate(const std::vector<TemplatePiece>& pieces,
+                           const TemplateResolver& resolve) {
   std::string out;
-  for (const auto& p : pieces) {
-    if (p.kind == TemplatePiece::kLiteral) {
-      out += p.text;
-    } else {
-      std::string v = resolve(p);
-      out += shell_quote ? ShellQuote(v) : v;
+  for (const auto& p : pieces) out += p.kind == TemplatePiece::kLiteral ? p.text : resolve(p);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Quoting contexts of a string command.
+
+namespace {
+
+// How a reference was written, for messages.
+std::string ReferenceText(const TemplatePiece& p) {
+  switch (p.kind) {
+    case TemplatePiece::kInput:
+      return "{{inputs." + p.text + "}}";
+    case TemplatePiece::kOutput:
+      return "{{outputs." + p.text + "}}";
+    case TemplatePiece::kParam:
+      return "{{params." + p.text + "}}";
+    case TemplatePiece::kRunId:
+      return "{{run.id}}";
+    case TemplatePiece::kStepName:
+      return "{{step.name}}";
+    default:
+      return p.text;
+  }
+}
+
+// Follows the quoting state of a POSIX sh command line character by character, with references
+// as tokens of their own, and records the context of each reference. It tracks what decides
+// how a value must be quoted: quotes, escapes, comments, $(...) nesting and here-documents;
+// where the state cannot be known for sure, references are refused rather than guessed at.
+class ShellScanner {
+ public:
+  explicit ShellScanner(const std::vector<TemplatePiece>& pieces) : pieces_(pieces) {
+    for (size_t i = 0; i < pieces.size(); ++i) {
+      if (pieces[i].kind != TemplatePiece::kLiteral)
+        toks_.push_back({'\0', static_cast<int>(i)});
+      else
+        for (char c : pieces[i].text) toks_.push_back({c, -1});
     }
   }
+
+  Result<std::vector<ShellSlot>> Scan(size_t* error_offset) {
+    Status st = Run();
+    if (!st.ok()) {
+      if (error_offset) *error_offset = error_offset_;
+      return st;
+    }
+    return slots_;
+  }
+
+ private:
+  enum class Frame {
+    kCommand,
+    kDouble,
+    kSingle,
+    kDollarSingle,
+    kBackquote,
+    kBrace,
+    kComment,
+    kHereDoc
+  };
+  struct FrameState {
+    Frame kind;
+    int parens = 0;  // kCommand inside $(: open parentheses (0 at the top level)
+  };
+  struct HereDoc {
+    std::string delimiter;
+    bool strip_tabs = false;
+  };
+  struct Tok {
+    char c;
+    int ref;  // index of a reference piece, or -1 for a character of literal text
+  };
+
+  bool IsRef(size_t i) const { return i < toks_.size() && toks_[i].ref >= 0; }
+  char At(size_t i) const { return i < toks_.size() && toks_[i].ref < 0 ? toks_[i].c : '\0'; }
+  Frame Top() const { return stack_.back().kind; }
+
+  Status Refuse(size_t at, const std::string& where, const std::string& hint) {
+    const TemplatePiece& p = pieces_[toks_[at].ref];
+    error_offset_ = p.offset;
+    return InvalidArgument(ReferenceText(p) + " " + where + " cannot be quoted safely; " + hint);
+  }
+
+  Status Run() {
+    stack_ = {{Frame::kCommand}};
+    while (pos_ < toks_.size()) {
+      if (Top() == Frame::kHereDoc) {
+        BATON_RETURN_IF_ERROR(HereDocLine());
+      } else if (IsRef(pos_)) {
+        BATON_RETURN_IF_ERROR(Reference());
+      } else {
+        BATON_RETURN_IF_ERROR(Char());
+      }
+    }
+    return Status::Ok();
+  }
+
+  Status Char() {
+    switch (Top()) {
+      case Frame::kCommand:
+        return CommandChar();
+      case Frame::kDouble:
+        return DoubleChar();
+      case Frame::kBrace:
+        return BraceChar();
+      case Frame::kSingle:
+        return Close('\'');
+      case Frame::kDollarSingle:
+        return DollarSingleChar();
+      case Frame::kBackquote:
+        return BackquoteChar();
+      case Frame::kComment:
+        if (At(pos_) == '\n')
+          stack_.pop_back();  // the newline itself belongs to the command
+        else
+          ++pos_;
+        return Status::Ok();
+      case Frame::kHereDoc:
+        break;
+    }
+    return Status::Ok();
+  }
+
+  // A reference: its context is the innermost frame, unless some frame makes it unsafe.
+  Status Reference() {
+    if (!lost_.empty()) return Refuse(pos_, lost_, "move it before that");
+    for (auto f = stack_.rbegin(); f != stack_.rend(); ++f) {
+      if (f->kind == Frame::kBackquote)
+        return Refuse(pos_, "inside backquotes", "use $(...) or move it out");
+      if (f->kind == Frame::kBrace)
+        return Refuse(pos_, "inside ${...}", "assign it to a variable first and expand that");
+      if (f->kind == Frame::kDollarSingle)
+        return Refuse(pos_, "inside $'...'", "use '...' or \"...\" instead");
+    }
+    ShellSlot slot;
+    switch (Top()) {
+      case Frame::kDouble:
+        slot.context = ShellContext::kDoubleQuoted;
+        break;
+      case Frame::kSingle:
+        slot.context = ShellContext::kSingleQuoted;
+        break;
+      case Frame::kComment:
+        slot.context = ShellContext::kComment;
+        break;
+      default:
+        slot.starts_word = word_start_;
+        break;
+    }
+    slots_.push_back(slot);
+    word_start_ = false;
+    ++pos_;
+    return Status::Ok();
+  }
+
+  Status CommandChar() {
+    const char c = At(pos_);
+    FrameState& f = stack_.back();
+    if (word_start_ && c == '#') {
+      stack_.push_back({Frame::kComment});
+      ++pos_;
+      return Status::Ok();
+    }
+    // Inside $(...) the ')' of a case pattern would end the substitution for this scanner.
+    if (word_start_ && f.parens > 0 && StartsWord("case")) lost_ = "after 'case' inside $(...)";
+    word_start_ = false;
+    switch (c) {
+      case '\\':
+        return Escape();
+      case '\'':
+        return Open(Frame::kSingle);
+      case '"':
+        return Open(Frame::kDouble);
+      case '`':
+        return Open(Frame::kBackquote);
+      case '$':
+        return Dollar();
+      case '<':
+        if (At(pos_ + 1) == '<' && At(pos_ + 2) != '<') return HereDocOperator();
+        pos_ += At(pos_ + 1) == '<' ? 3 : 1;
+        break;
+      case '(':
+        if (f.parens > 0) ++f.parens;
+        ++pos_;
+        break;
+      case ')':
+        ++pos_;
+        if (f.parens > 0 && --f.parens == 0) {
+          stack_.pop_back();  // the end of $(...): back in the middle of a word
+          return Status::Ok();
+        }
+        break;
+      case '\n':
+        ++pos_;
+        if (!heredocs_.empty()) stack_.push_back({Frame::kHereDoc});
+        break;
+      default:
+        ++pos_;
+        if (!std::strchr(" \t;&|>", c)) return Status::Ok();
+    }
+    word_start_ = true;
+    return Status::Ok();
+  }
+
+  Status DoubleChar() {
+    switch (At(pos_)) {
+      case '\\':
+        return Escape();
+      case '"':
+        return Close('"');
+      case '`':
+        return Open(Frame::kBackquote);
+      case '$':
+        return Dollar();
+      default:
+        ++pos_;
+        return Status::Ok();
+    }
+  }
+
+  // ${...}: ends at the first unquoted '}'.
+  Status BraceChar() {
+    const bool in_double = stack_.size() > 1 && stack_[stack_.size() - 2].kind == Frame::kDouble;
+    switch (At(pos_)) {
+      case '\\':
+        return Escape();
+      case '}':
+        return Close('}');
+      case '"':
+        return Open(Frame::kDouble);
+      case '\'':
+        if (!in_double) return Open(Frame::kSingle);
+        break;
+      case '`':
+        return Open(Frame::kBackquote);
+      case '$':
+        return Dollar();
+    }
+    ++pos_;
+    return Status::Ok();
+  }
+
+  Status DollarSingleChar() {
+    if (At(pos_) == '\\') {
+      // A shell without $'...' (dash) ends the string at this quote; bash does not.
+      if (At(pos_ + 1) == '\'') lost_ = "after a $'...' string with an escaped quote";
+      return Escape();
+    }
+    return Close('\'');
+  }
+
+  Status BackquoteChar() {
+    if (At(pos_) == '\\') return Escape();
+    return Close('`');
+  }
+
+  Status Open(Frame kind) {
+    stack_.push_back({kind});
+    ++pos_;
+    return Status::Ok();
+  }
+
+  // Leaves the innermost frame at its closing character, or steps over any other character.
+  Status Close(char closing) {
+    if (At(pos_) == closing) stack_.pop_back();
+    ++pos_;
+    return Status::Ok();
+  }
+
+  // A backslash takes the next character literally; a value there would lose its first one.
+  Status Escape() {
+    if (IsRef(pos_ + 1)) return Refuse(pos_ + 1, "right after a backslash", "remove the backslash");
+    pos_ += 2;
+    return Status::Ok();
+  }
+
+  Status Dollar() {
+    if (IsRef(pos_ + 1))
+      return Refuse(pos_ + 1, "right after '$'",
+                    "remove the '$' (the value would become part of an expansion)");
+    const char n = At(pos_ + 1);
+    if (n == '(') {
+      stack_.push_back({Frame::kCommand, 1});
+      pos_ += 2;
+      word_start_ = true;
+      return Status::Ok();
+    }
+    if (n == '{' || (n == '\'' && Top() == Frame::kCommand)) {
+      stack_.push_back({n == '{' ? Frame::kBrace : Frame::kDollarSingle});
+      pos_ += 2;
+      return Status::Ok();
+    }
+    ++pos_;
+    return Status::Ok();
+  }
+
+  bool StartsWord(const char* word) const {
+    size_t n = std::strlen(word);
+    for (size_t i = 0; i < n; ++i)
+      if (IsRef(pos_ + i) || At(pos_ + i) != word[i]) return false;
+    return IsRef(pos_ + n) ? false : std::strchr(" \t\n;", At(pos_ + n)) != nullptr;
+  }
+
+  // `<<` or `<<-` and its delimiter word; the body starts after the next newline.
+  Status HereDocOperator() {
+    pos_ += 2;
+    HereDoc doc;
+    if (At(pos_) == '-') {
+      doc.strip_tabs = true;
+      ++pos_;
+    }
+    while (At(pos_) == ' ' || At(pos_) == '\t') ++pos_;
+    const char* delimiter_hint = "write the delimiter out";
+    while (pos_ < toks_.size()) {
+      if (IsRef(pos_)) return Refuse(pos_, "as a here-document delimiter", delimiter_hint);
+      const char c = At(pos_);
+      if (std::strchr(" \t\n;&|<>()", c)) break;
+      if (c == '\\' || c == '\'' || c == '"') {
+        size_t end = c == '\\' ? pos_ + 2 : pos_ + 1;
+        while (c != '\\' && end < toks_.size() && (IsRef(end) || At(end) != c)) ++end;
+        for (size_t i = pos_ + 1; i < end && i < toks_.size(); ++i) {
+          if (IsRef(i)) return Refuse(i, "as a here-document delimiter", delimiter_hint);
+          doc.delimiter += At(i);
+        }
+        pos_ = c == '\\' ? end : end + 1;
+        continue;
+      }
+      doc.delimiter += c;
+      ++pos_;
+    }
+    heredocs_.push_back(doc);
+    return Status::Ok();
+  }
+
+  // One line of a here-document body; the line that is the delimiter ends it.
+  Status HereDocLine() {
+    size_t end = pos_;
+    std::string line;
+    for (; end < toks_.size() && (IsRef(end) || At(end) != '\n'); ++end) {
+      if (IsRef(end))
+        return Refuse(end, "inside a here-document",
+                      "pass it as an argument or read it from the environment "
+                      "(BATON_PARAM_..., BATON_INPUT_..., BATON_OUTPUT_...)");
+      line += At(end);
+    }
+    pos_ = end + 1;
+    const HereDoc& doc = heredocs_.front();
+    if (doc.strip_tabs) {
+      size_t text = line.find_first_not_of('\t');
+      line.erase(0, text == std::string::npos ? line.size() : text);
+    }
+    if (line == doc.delimiter) {
+      heredocs_.erase(heredocs_.begin());
+      if (heredocs_.empty()) {
+        stack_.pop_back();
+        word_start_ = true;
+      }
+    }
+    return Status::Ok();
+  }
+
+  const std::vector<TemplatePiece>& pieces_;
+  std::vector<Tok> toks_;
+  size_t pos_ = 0;
+  std::vector<FrameState> stack_;
+  std::vector<HereDoc> heredocs_;  // pending, in the order their bodies follow
+  bool word_start_ = true;         // the next character starts a word (of a command frame)
+  std::string lost_;               // set once the state can no longer be followed: why
+  std::vector<ShellSlot> slots_;
+  size_t error_offset_ = 0;
+};
+
+// Words that are not plain words when they start a command.
+bool NeedsQuotesToStartAWord(const std::string& v) {
+  static const char* kReserved[] = {"if",   "then",     "else",   "elif",  "fi",    "do",
+                                    "done", "case",     "esac",   "while", "until", "for",
+                                    "in",   "function", "select", "time"};
+  if (v.find('=') != std::string::npos) return true;  // an assignment in command position
+  for (const char* r : kReserved)
+    if (v == r) return true;
+  return false;
+}
+
+}  // namespace
+
+Result<std::vector<ShellSlot>> ScanShellContexts(const std::vector<TemplatePiece>& pieces,
+                                                 size_t* error_offset) {
+  return ShellScanner(pieces).Scan(error_offset);
+}
+
+std::string QuoteForShell(const std::string& value, const ShellSlot& slot) {
+  std::string out;
+  switch (slot.context) {
+    case ShellContext::kBare:
+      out = ShellQuote(value);
+      if (slot.starts_word && out == value && NeedsQuotesToStartAWord(value))
+        out = "'" + value + "'";
+      return out;
+    case ShellContext::kDoubleQuoted:
+      // Inside "...", only these four keep a special meaning (a newline stays as it is).
+      for (char c : value) {
+        if (std::strchr("\\\"$`", c) && c != '\0') out += '\\';
+        out += c;
+      }
+      return out;
+    case ShellContext::kSingleQuoted:
+      // Nothing is special inside '...' but its end: close, add a quoted quote, reopen.
+      for (char c : value) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+      return out;
+    case ShellContext::kComment:
+      // A newline would end the comment and run the rest.
+      for (char c : value) out += c == '\n' ? ' ' : c;
+      return out;
+  }
+  return out;
+}
+
+Result<std::string> RenderShellCommand(const std::vector<TemplatePiece>& pieces,
+                                       const TemplateResolver& resolve, size_t* error_offset) {
+  BATON_ASSIGN_OR_RETURN(auto slots, ScanShellContexts(pieces, error_offset));
+  std::string out;
+  size_t next = 0;
+  for (const auto& p : pieces)
+    out += p.kind == TemplatePiece::kLiteral ? p.text : QuoteForShell(resolve(p), slots[next++]);
   return out;
 }
 

@@ -22,12 +22,40 @@ Result<std::vector<TemplatePiece>> ParseTemplate(const std::string& tmpl, size_t
 // Looks up the value of a reference piece.
 using TemplateResolver = std::function<std::string(const TemplatePiece&)>;
 
-// Renders pieces; when `shell_quote` each substituted value is quoted for /bin/sh.
-std::string RenderTemplate(const std::vector<TemplatePiece>& pieces, const TemplateResolver& resolve,
-                           bool shell_quote);
+// Renders pieces with every value substituted as it is (no quoting): for list commands and env.
+std::string RenderTemplate(const std::vector<TemplatePiece>& pieces,
+                           const TemplateResolver& resolve);
 
 // Quotes a value for /bin/sh when it holds anything but safe characters.
 std::string ShellQuote(const std::string& s);
+
+// Where a reference sits in a string command for /bin/sh, which decides how its value is quoted.
+enum class ShellContext {
+  kBare,          // an unquoted word (also inside $(...) and $((...)))
+  kDoubleQuoted,  // inside "..."
+  kSingleQuoted,  // inside '...'
+  kComment,       // after # (the value only has to stay on the comment's line)
+};
+
+struct ShellSlot {
+  ShellContext context = ShellContext::kBare;
+  bool starts_word = false;  // bare and first in its word: may be in command position
+};
+
+// Finds the context of each reference piece of a string command, in order. A reference in a
+// place no quoting can make safe (inside backquotes, ${...}, $'...' or a here-document, right
+// after `\` or `$`, as a here-document delimiter) is an error naming the construct, with the
+// reference's offset in *error_offset.
+Result<std::vector<ShellSlot>> ScanShellContexts(const std::vector<TemplatePiece>& pieces,
+                                                 size_t* error_offset = nullptr);
+
+// Quotes `value` so that the shell reads exactly its text where `slot` says it sits.
+std::string QuoteForShell(const std::string& value, const ShellSlot& slot);
+
+// Renders a string command for /bin/sh -c: each value quoted for its context.
+Result<std::string> RenderShellCommand(const std::vector<TemplatePiece>& pieces,
+                                       const TemplateResolver& resolve,
+                                       size_t* error_offset = nullptr);
 
 // If a shell command template needs no shell (no metacharacters outside references, no
 // reference glued to other text), returns its argv pieces split on spaces, so the command can

@@ -1,5 +1,6 @@
-// Unit tests for command templates (template.h): parsing, rendering with shell quoting (checked
-// against a real /bin/sh), and the decision whether a command may skip the shell.
+// Unit tests for command templates (template.h): parsing, the quoting context of each reference
+// in a string command, rendering with shell quoting (checked against a real /bin/sh), and the
+// decision whether a command may skip the shell.
 
 #include "core/template.h"
 
@@ -42,6 +43,13 @@ std::string Sh(const std::string& command) {
   int rc = ::pclose(f);
   EXPECT_EQ(rc, 0) << command;
   return out;
+}
+
+// Renders a string command for the shell, failing the test if it is refused.
+std::string ShellRender(const std::vector<TemplatePiece>& pieces, const TemplateResolver& resolve) {
+  auto r = RenderShellCommand(pieces, resolve);
+  EXPECT_TRUE(r.ok()) << r.status().message();
+  return r.ok() ? *r : std::string();
 }
 
 bool Simple(const std::string& cmd, std::vector<std::vector<TemplatePiece>>* words = nullptr) {
@@ -122,8 +130,8 @@ TEST(ParseTemplate, ErrorsNameTheOffset) {
 TEST(RenderTemplate, SubstitutesWithAndWithoutQuoting) {
   auto p = MustParse("run {{params.msg}} --in {{inputs.raw}} --id {{run.id}}/{{step.name}}");
   auto res = MapResolver({{"msg", "hello world"}});
-  EXPECT_EQ(RenderTemplate(p, res, false), "run hello world --in /in/raw --id run-42/train");
-  EXPECT_EQ(RenderTemplate(p, res, true), "run 'hello world' --in /in/raw --id run-42/train");
+  EXPECT_EQ(RenderTemplate(p, res), "run hello world --in /in/raw --id run-42/train");
+  EXPECT_EQ(ShellRender(p, res), "run 'hello world' --in /in/raw --id run-42/train");
 }
 
 TEST(ShellQuote, QuotesOnlyWhatNeedsIt) {
@@ -148,7 +156,7 @@ const std::vector<std::string>& NastyValues() {
 TEST(RenderTemplate, QuotedValuesSurviveTheShellExactly) {
   auto p = MustParse("printf %s {{params.v}}");
   for (const std::string& v : NastyValues()) {
-    std::string cmd = RenderTemplate(p, MapResolver({{"v", v}}), true);
+    std::string cmd = ShellRender(p, MapResolver({{"v", v}}));
     EXPECT_EQ(Sh(cmd), v) << "command: " << cmd;
   }
 }
@@ -157,15 +165,218 @@ TEST(RenderTemplate, QuotedValuesStayOneArgumentEach) {
   // Each value is exactly one argument: empty values do not vanish, spaces do not split.
   auto p = MustParse("printf '[%s]' {{params.a}} {{params.b}} {{params.c}}");
   for (const std::string& v : NastyValues()) {
-    std::string cmd = RenderTemplate(p, MapResolver({{"a", v}, {"b", ""}, {"c", v + " x"}}), true);
+    std::string cmd = ShellRender(p, MapResolver({{"a", v}, {"b", ""}, {"c", v + " x"}}));
     EXPECT_EQ(Sh(cmd), "[" + v + "][][" + v + " x]") << "command: " << cmd;
   }
 }
 
 TEST(RenderTemplate, QuotedValuesGluedToLiteralText) {
   auto p = MustParse("printf %s --out={{params.a}}.txt{{params.b}}");
-  std::string cmd = RenderTemplate(p, MapResolver({{"a", "my file"}, {"b", "'q'"}}), true);
+  std::string cmd = ShellRender(p, MapResolver({{"a", "my file"}, {"b", "'q'"}}));
   EXPECT_EQ(Sh(cmd), "--out=my file.txt'q'") << cmd;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Quoting contexts
+
+// The contexts of the references in `cmd`, as letters: b bare, B bare starting a word, d "...",
+// s '...', c comment.
+std::string Contexts(const std::string& cmd) {
+  auto slots = ScanShellContexts(MustParse(cmd));
+  EXPECT_TRUE(slots.ok()) << cmd << ": " << slots.status().message();
+  std::string out;
+  if (!slots.ok()) return out;
+  for (const auto& s : *slots) {
+    switch (s.context) {
+      case ShellContext::kBare:
+        out += s.starts_word ? 'B' : 'b';
+        break;
+      case ShellContext::kDoubleQuoted:
+        out += 'd';
+        break;
+      case ShellContext::kSingleQuoted:
+        out += 's';
+        break;
+      case ShellContext::kComment:
+        out += 'c';
+        break;
+    }
+  }
+  return out;
+}
+
+TEST(ShellContexts, QuotesEscapesAndComments) {
+  EXPECT_EQ(Contexts("cp {{inputs.a}} x{{outputs.o}}"), "Bb");
+  EXPECT_EQ(Contexts("echo \"x-{{params.v}}-y\" > \"{{outputs.o}}\""), "dd");
+  EXPECT_EQ(Contexts("echo 'x-{{params.v}}-y' '{{params.v}}'{{params.v}}"), "ssb");
+  EXPECT_EQ(Contexts("echo \"it's {{params.v}}\" 'say \"{{params.v}}\"'"), "ds");
+  EXPECT_EQ(Contexts("echo \"a\\\"{{params.v}}\" 'a'\\''{{params.v}}'"), "ds")
+      << "escaped quotes do not close";
+  EXPECT_EQ(Contexts("echo \\'{{params.v}} \\\"{{params.v}}"), "bb")
+      << "escaped quotes do not open";
+  EXPECT_EQ(Contexts("echo {{params.v}} # uses {{params.v}}\necho {{params.v}}"), "BcB");
+  EXPECT_EQ(Contexts("echo a#{{params.v}} '#'{{params.v}}"), "bb")
+      << "# inside a word is no comment";
+  EXPECT_EQ(Contexts("x=1;# {{params.v}}"), "c");
+  EXPECT_EQ(Contexts("echo \"$HOME/{{params.v}}\" ${HOME}{{params.v}}"), "db");
+}
+
+TEST(ShellContexts, CommandSubstitutionIsANewCommand) {
+  EXPECT_EQ(Contexts("echo $(cat {{inputs.a}})"), "B");
+  EXPECT_EQ(Contexts("echo \"$(cat {{inputs.a}}) {{params.v}}\""), "Bd");
+  EXPECT_EQ(Contexts("echo \"$(printf %s \"{{params.v}}\" 'x{{params.v}}')\""), "ds");
+  EXPECT_EQ(Contexts("echo \"$( (echo {{params.v}}) )\" \"{{params.v}}\""), "Bd");
+  EXPECT_EQ(Contexts("echo \"$(echo ')')\" \"{{params.v}}\""), "d")
+      << "a quoted ')' does not end $(";
+  EXPECT_EQ(Contexts("echo $(( $(cat {{inputs.v}}) + 1 )) > {{outputs.v}} # {{step.name}}"), "BBc");
+  EXPECT_EQ(Contexts("case {{params.v}} in a) echo '{{params.v}}';; esac"), "Bs");
+}
+
+TEST(ShellContexts, HereDocumentsEndAndTheCommandGoesOn) {
+  EXPECT_EQ(Contexts("cat <<EOF > {{outputs.o}}\n'\"$x\nEOF\necho \"{{params.v}}\""), "Bd");
+  EXPECT_EQ(Contexts("cat <<-'END' >{{outputs.o}}\n\t'\n\tEND\necho '{{params.v}}'"), "Bs");
+  EXPECT_EQ(Contexts("cat <<A <<\"B\"\na\nA\nb\nB\necho {{params.v}}"), "B");
+  EXPECT_EQ(Contexts("cat <<<'x' {{params.v}}"), "B") << "a here-string is no here-document";
+}
+
+// Refuses `cmd`; returns the message and checks the offset is the reference's.
+std::string Refused(const std::string& cmd, const std::string& ref = "{{params.v}}") {
+  size_t off = 999;
+  auto r = ScanShellContexts(MustParse(cmd), &off);
+  EXPECT_FALSE(r.ok()) << cmd;
+  if (r.ok()) return "";
+  EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(off, cmd.find(ref)) << cmd;
+  return r.status().message();
+}
+
+TEST(ShellContexts, RefusesWhatCannotBeQuoted) {
+  EXPECT_EQ(Refused("echo `cat {{params.v}}`"),
+            "{{params.v}} inside backquotes cannot be quoted safely; use $(...) or move it out");
+  EXPECT_EQ(Refused("echo \"`echo \"{{params.v}}\"`\""), Refused("echo `cat {{params.v}}`"));
+  EXPECT_NE(
+      Refused("echo ${X:-{{params.v}}}").find("{{params.v}} inside ${...} cannot be quoted safely"),
+      std::string::npos);
+  EXPECT_NE(Refused("echo \"${X:-$(cat {{params.v}})}\"").find("inside ${...}"), std::string::npos);
+  EXPECT_NE(Refused("echo $'a{{params.v}}'").find("inside $'...'"), std::string::npos);
+  EXPECT_NE(Refused("cat <<EOF\nhello {{params.v}}\nEOF").find("inside a here-document"),
+            std::string::npos);
+  EXPECT_NE(Refused("cat <<'EOF'\nEOF {{params.v}}\nEOF").find("inside a here-document"),
+            std::string::npos);
+  EXPECT_NE(Refused("cat <<{{params.v}}\nx\n").find("as a here-document delimiter"),
+            std::string::npos);
+  EXPECT_NE(Refused("cat <<'E{{params.v}}'\nx\n").find("as a here-document delimiter"),
+            std::string::npos);
+  EXPECT_NE(Refused("echo \\{{params.v}}").find("right after a backslash"), std::string::npos);
+  EXPECT_NE(Refused("echo \"\\{{params.v}}\"").find("right after a backslash"), std::string::npos);
+  EXPECT_NE(Refused("echo ${{params.v}}").find("right after '$'"), std::string::npos);
+  EXPECT_NE(Refused("echo \"${{params.v}}\"").find("right after '$'"), std::string::npos);
+  EXPECT_NE(
+      Refused("x=$(case a in a) echo;; esac) {{params.v}}").find("after 'case' inside $(...)"),
+      std::string::npos);
+  EXPECT_NE(Refused("echo {{inputs.a}} `ls {{outputs.o}}`", "{{outputs.o}}")
+                .find("{{outputs.o}} inside backquotes"),
+            std::string::npos);
+  // The same characters where they are harmless.
+  EXPECT_EQ(
+      Contexts("echo '`{{params.v}}`' '${x:-{{params.v}}}' '\\{{params.v}}' \\\\{{params.v}}"),
+      "sssb");
+  EXPECT_EQ(Contexts("echo \"$ {{params.v}}\" $\"\"{{params.v}}"), "db");
+}
+
+// Hostile values, each of which breaks a naively quoted command in some context.
+const std::vector<std::string>& HostileValues() {
+  static const std::vector<std::string> v = [] {
+    std::vector<std::string> all = NastyValues();
+    for (const char* x : {"$(echo INJECTED)",
+                          "`echo INJECTED`",
+                          "'",
+                          "\"",
+                          "\\",
+                          ";",
+                          "\n",
+                          " ",
+                          "a b",
+                          "x'; echo INJECTED; '",
+                          "x\"; echo INJECTED; \"",
+                          "a\nb; echo INJECTED",
+                          "'\"'\"",
+                          "\\\"",
+                          "\\$HOME",
+                          "\\\\",
+                          "ends with a backslash\\",
+                          "trailing newline\n",
+                          "héllo ✓ 日本",
+                          "${HOME}",
+                          "$((1+1))",
+                          "'\\''",
+                          "%s%d",
+                          "-e"})
+      all.push_back(x);
+    return all;
+  }();
+  return v;
+}
+
+TEST(QuoteForShell, EachContextRoundTripsThroughTheShell) {
+  // The value must reach printf as exactly its text, with the literal text around it, whatever
+  // the context it sits in.
+  const std::pair<const char*, std::string (*)(const std::string&)> cases[] = {
+      {"printf %s {{params.v}}", [](const std::string& v) { return v; }},
+      {"printf %s x{{params.v}}y", [](const std::string& v) { return "x" + v + "y"; }},
+      {"printf %s \"x-{{params.v}}-y\"", [](const std::string& v) { return "x-" + v + "-y"; }},
+      {"printf %s 'x-{{params.v}}-y'", [](const std::string& v) { return "x-" + v + "-y"; }},
+      {"printf %s \"'{{params.v}}'\"", [](const std::string& v) { return "'" + v + "'"; }},
+      {"printf %s '\"{{params.v}}\"'", [](const std::string& v) { return "\"" + v + "\""; }},
+      {"printf %s \"$(printf '%s.' \"{{params.v}}\")\"",
+       [](const std::string& v) { return v + "."; }},
+      {"printf %s \"$(printf '%s.' {{params.v}})\"", [](const std::string& v) { return v + "."; }},
+      {"printf '[%s]' '{{params.v}}'\"{{params.v}}\"{{params.v}}",
+       [](const std::string& v) { return "[" + v + v + v + "]"; }},
+      {"printf %s ok # {{params.v}}", [](const std::string&) { return std::string("ok"); }},
+      {"cat <<'EOF'\n$x `y`\nEOF\nprintf %s \"{{params.v}}\"",
+       [](const std::string& v) { return "$x `y`\n" + v; }},
+  };
+  for (const auto& [tmpl, expect] : cases) {
+    for (const std::string& v : HostileValues()) {
+      std::string cmd = ShellRender(MustParse(tmpl), MapResolver({{"v", v}}));
+      EXPECT_EQ(Sh(cmd), expect(v))
+          << "template: " << tmpl << "\nvalue: " << v << "\ncommand: " << cmd;
+    }
+  }
+}
+
+TEST(QuoteForShell, QuotesEachContextAsDocumented) {
+  const ShellSlot bare{ShellContext::kBare, false}, first{ShellContext::kBare, true};
+  const ShellSlot dq{ShellContext::kDoubleQuoted, false}, sq{ShellContext::kSingleQuoted, false};
+  const ShellSlot comment{ShellContext::kComment, false};
+  EXPECT_EQ(QuoteForShell("data/x.csv", bare), "data/x.csv") << "plain values stay as they are";
+  EXPECT_EQ(QuoteForShell("a b", bare), "'a b'");
+  EXPECT_EQ(QuoteForShell("it's", bare), "'it'\\''s'");
+  EXPECT_EQ(QuoteForShell("", bare), "''");
+  EXPECT_EQ(QuoteForShell("A=1", bare), "A=1");
+  EXPECT_EQ(QuoteForShell("A=1", first), "'A=1'") << "would be an assignment in command position";
+  EXPECT_EQ(QuoteForShell("if", first), "'if'") << "would be a keyword in command position";
+  EXPECT_EQ(QuoteForShell("python3", first), "python3");
+  EXPECT_EQ(QuoteForShell("a\\b\"c$d`e'f\ng", dq), "a\\\\b\\\"c\\$d\\`e'f\ng");
+  EXPECT_EQ(QuoteForShell("a'b \"c\" $d;\n", sq), "a'\\''b \"c\" $d;\n");
+  EXPECT_EQ(QuoteForShell("a\nrm -rf x", comment), "a rm -rf x");
+}
+
+TEST(QuoteForShell, ValuesInCommandPositionAreNotReinterpreted) {
+  auto p = MustParse("{{params.v}} 2>/dev/null; printf %s $?");
+  EXPECT_EQ(Sh(ShellRender(p, MapResolver({{"v", "X=1"}}))), "127")
+      << "run as a command named X=1, not assigned";
+  EXPECT_EQ(Sh(ShellRender(p, MapResolver({{"v", "if"}}))), "127");
+}
+
+TEST(RenderShellCommand, RefusalsAreErrorsWithTheOffset) {
+  size_t off = 0;
+  auto r = RenderShellCommand(MustParse("echo ok; echo `echo {{params.v}}`"),
+                              MapResolver({{"v", "x"}}), &off);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(off, 20u);
+  EXPECT_NE(r.status().message().find("inside backquotes"), std::string::npos);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -268,13 +479,13 @@ TEST(SplitSimpleCommand, DirectArgvEqualsWhatTheShellWouldPass) {
   for (const std::string& v : NastyValues()) {
     auto res = MapResolver({{"v", v}});
     std::vector<std::string> argv;
-    for (const auto& w : words) argv.push_back(RenderTemplate(w, res, false));
+    for (const auto& w : words) argv.push_back(RenderTemplate(w, res));
     ASSERT_EQ(argv.size(), 6u);
     EXPECT_EQ(argv[0], "printf");
     EXPECT_EQ(argv[1], "%s:");
     std::string expected;
     for (size_t i = 2; i < argv.size(); ++i) expected += argv[i] + ":";
-    std::string shell_cmd = RenderTemplate(MustParse(cmd), res, true);
+    std::string shell_cmd = ShellRender(MustParse(cmd), res);
     EXPECT_EQ(Sh(shell_cmd), expected) << "value: " << v << "\nshell command: " << shell_cmd;
   }
 }
