@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -39,11 +40,53 @@ sigset_t HandledSignals() {
   sigaddset(&s, SIGHUP);
   return s;
 }
+// Time what a step left running gets between SIGTERM and SIGKILL (at most its kill grace).
+constexpr int64_t kLeftoverGraceUs = 2'000'000;
+// How often a step that left processes behind is looked at again while they end.
+constexpr int64_t kSweepPollUs = 50'000;
+// How often zombies of adopted orphans are collected while steps run.
+constexpr int64_t kOrphanReapUs = 1'000'000;
+
+// "100 MiB", "1 KiB", "1500 bytes".
+std::string FormatLogSize(int64_t b) {
+  if (b >= (1LL << 30) && b % (1LL << 30) == 0) return std::to_string(b >> 30) + " GiB";
+  if (b >= (1LL << 20) && b % (1LL << 20) == 0) return std::to_string(b >> 20) + " MiB";
+  if (b >= (1LL << 10) && b % (1LL << 10) == 0) return std::to_string(b >> 10) + " KiB";
+  return std::to_string(b) + " bytes";
+}
+
+// "baton: killed 2 processes the step left running: 1234 (sleep), 1240 (sleep)".
+std::string KilledNote(const std::vector<ProcessInfo>& left) {
+  std::string s = "baton: killed " + std::to_string(left.size()) +
+                  (left.size() == 1 ? " process" : " processes") + " the step left running: ";
+  for (size_t i = 0; i < left.size(); ++i)
+    s += (i ? ", " : "") + std::to_string(left[i].pid) + " (" + left[i].name + ")";
+  return s;
+}
+
+// Appends baton's own lines to a finished log, on a line of their own.
+void AppendNotes(const std::string& path, const std::vector<std::string>& notes) {
+  if (notes.empty()) return;
+  std::string text;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    struct stat st;
+    char last = '\n';
+    if (::fstat(fd, &st) == 0 && st.st_size > 0 && ::pread(fd, &last, 1, st.st_size - 1) == 1 && last != '\n')
+      text = "\n";
+    ::close(fd);
+  }
+  for (const auto& n : notes) text += n + "\n";
+  (void)fs::AppendFile(path, text);
+}
 }  // namespace
 
 LocalLauncher::LocalLauncher(int parallelism) : parallelism_(std::max(1, parallelism)) {
   sigset_t s = HandledSignals();
   pthread_sigmask(SIG_BLOCK, &s, &old_mask_);
+  // Orphans of steps (a double fork, setsid) re-parent to baton instead of to init: they stay
+  // within reach, and their exit wakes Wait().
+  (void)BecomeSubreaper();
 }
 
 LocalLauncher::~LocalLauncher() {
@@ -57,11 +100,16 @@ LocalLauncher::~LocalLauncher() {
   for (auto& [token, t] : tasks_) *t.stop = true;
   cv_.notify_all();
   for (auto& w : workers_) w.join();
-  // Never leave a process behind.
+  // Never leave a process behind: not a step's, nor anything its steps left running.
   for (auto& [pid, p] : procs_) {
     ::killpg(pid, SIGKILL);
+    for (const auto& q : FindContained(std::string(kProcessTagVar) + "=" + p.tag, pid)) ::kill(q.pid, SIGKILL);
     ::waitpid(pid, nullptr, 0);
+    ForgetOwnChild(pid);
+    relay_.Close(p.relay, 0);
   }
+  SignalAdoptedOrphans(SIGKILL);
+  ReapAdoptedOrphans();
   // Drop signals that arrived for us before restoring the mask.
   sigset_t s;
   sigemptyset(&s);
@@ -79,8 +127,17 @@ Status LocalLauncher::Start(int token, const ProcessSpec& spec) {
   posix_spawn_file_actions_init(&fa);
   posix_spawnattr_init(&attr);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, spec.log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
-  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  // Output goes through a pipe that baton relays to the log, so that the log keeps its cap and
+  // ends when baton closes it.
+  int out_fd = -1;
+  auto relay = relay_.Open(spec.log_path, max_log_bytes_, &out_fd);
+  if (!relay.ok()) {
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    return relay.status();
+  }
+  posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
+  posix_spawn_file_actions_adddup2(&fa, out_fd, 2);
   if (!spec.cwd.empty()) posix_spawn_file_actions_addchdir_np(&fa, spec.cwd.c_str());
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   posix_spawnattr_setpgroup(&attr, 0);
@@ -95,14 +152,27 @@ Status LocalLauncher::Start(int token, const ProcessSpec& spec) {
   std::vector<char*> argv, envp;
   for (const auto& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
-  for (const auto& e : spec.env) envp.push_back(const_cast<char*>(e.c_str()));
+  // The tag marks every process of this attempt, wherever it goes (setsid, a double fork).
+  const std::string tag = NewProcessTag();
+  const std::string tag_entry = std::string(kProcessTagVar) + "=" + tag;
+  for (const auto& e : spec.env)
+    if (e.compare(0, std::strlen(kProcessTagVar) + 1, std::string(kProcessTagVar) + "=") != 0)
+      envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(const_cast<char*>(tag_entry.c_str()));
   envp.push_back(nullptr);
 
   pid_t pid = 0;
-  int rc = posix_spawnp(&pid, argv[0], &fa, &attr, argv.data(), envp.data());
+  int rc;
+  {
+    auto own = LockOwnChildren();
+    rc = posix_spawnp(&pid, argv[0], &fa, &attr, argv.data(), envp.data());
+    if (rc == 0) NoteOwnChild(pid);
+  }
+  ::close(out_fd);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) {
+    relay_.Close(*relay, 0);
     std::string why = std::strerror(rc);
     if (rc == ENOENT) {
       if (!spec.cwd.empty() && !fs::IsDir(spec.cwd)) why = "working directory " + spec.cwd + " does not exist";
@@ -113,7 +183,10 @@ Status LocalLauncher::Start(int token, const ProcessSpec& spec) {
   journal_.Add(pid);
   int64_t now = MonotonicMicros();
   Proc p{token, now, spec.timeout_us > 0 ? now + spec.timeout_us : 0, 0, spec.grace_us, spec.timeout_us};
-  procs_.emplace(pid, p);
+  p.tag = tag;
+  p.log_path = spec.log_path;
+  p.relay = *relay;
+  procs_.emplace(pid, std::move(p));
   return Status::Ok();
 }
 
@@ -194,7 +267,7 @@ void LocalLauncher::Cancel(int token) {
     *t->second.stop = true;
   }
   for (auto& [pid, p] : procs_) {
-    if (p.token == token) {
+    if (p.token == token && !p.exited) {
       p.cancelled = true;
       Terminate(pid, p);
     }
@@ -207,6 +280,7 @@ void LocalLauncher::CancelAll() {
     *t.stop = true;
   }
   for (auto& [pid, p] : procs_) {
+    if (p.exited) continue;  // it ended by itself; only what it left behind is being ended
     p.cancelled = true;
     Terminate(pid, p);
   }
@@ -217,37 +291,94 @@ void LocalLauncher::KillAll() {
   for (auto& [pid, p] : procs_) {
     ::killpg(pid, SIGKILL);
     p.kill_at_us = INT64_MAX;
+    if (p.exited) p.sweep_kill_at_us = MonotonicMicros();
   }
 }
 
 void LocalLauncher::Reap() {
+  const int64_t now = MonotonicMicros();
   for (auto it = procs_.begin(); it != procs_.end();) {
     pid_t pid = it->first;
-    // Look without reaping: while the leader is a zombie its pid cannot be reused, so killing
-    // the group takes down only what the step left behind.
-    siginfo_t info;
-    info.si_pid = 0;
-    if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid == 0) {
+    Proc& p = it->second;
+    if (!p.exited) {
+      // Look without reaping: while the leader is a zombie its pid cannot be reused, so its
+      // group and what carries its tag are only what the step left behind.
+      siginfo_t info;
+      info.si_pid = 0;
+      if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid == 0) {
+        ++it;
+        continue;
+      }
+      p.exited = true;
+      p.sweep_kill_at_us = now + std::min(p.grace_us, kLeftoverGraceUs);
+      if (p.kill_at_us != 0) p.sweep_kill_at_us = std::min(p.sweep_kill_at_us, p.kill_at_us);
+    }
+    if (!SweepDone(pid, p, now)) {
       ++it;
       continue;
     }
-    ::killpg(pid, SIGKILL);
-    int status = 0;
-    struct rusage ru;
-    std::memset(&ru, 0, sizeof ru);
-    ::wait4(pid, &status, 0, &ru);
-    Proc& p = it->second;
-    Completion c;
-    c.token = p.token;
-    if (WIFEXITED(status)) c.exit_code = WEXITSTATUS(status);
-    if (WIFSIGNALED(status)) c.signal = WTERMSIG(status);
-    c.timed_out = p.timed_out;
-    c.cancelled = p.cancelled && !p.timed_out;
-    c.duration_us = MonotonicMicros() - p.start_us;
-    c.max_rss_kb = ru.ru_maxrss;
-    done_.push_back(c);
+    Complete(pid, p);
     it = procs_.erase(it);
   }
+  if (now >= next_orphan_reap_us_) {
+    ReapAdoptedOrphans();
+    next_orphan_reap_us_ = now + kOrphanReapUs;
+  }
+}
+
+bool LocalLauncher::SweepDone(pid_t pid, Proc& p, int64_t now) {
+  const std::string entry = std::string(kProcessTagVar) + "=" + p.tag;
+  auto alive = FindContained(entry, pid);
+  if (alive.empty()) return true;
+  for (const auto& a : alive) {
+    bool known = false;
+    for (const auto& l : p.left) known = known || (l.pid == a.pid && l.start_ticks == a.start_ticks);
+    if (known) continue;
+    p.left.push_back(a);
+    if (now < p.sweep_kill_at_us) ::kill(a.pid, SIGTERM);
+  }
+  if (now < p.sweep_kill_at_us) return false;
+  // The grace is over: SIGKILL, and wait (briefly: SIGKILL cannot be caught) until they are gone,
+  // so that nothing of the step writes after it is recorded as ended.
+  for (int round = 0; round < 100 && !alive.empty(); ++round) {
+    for (const auto& a : alive) ::kill(a.pid, SIGKILL);
+    ::killpg(pid, SIGKILL);
+    ::usleep(10'000);
+    ReapAdoptedOrphans();
+    alive = FindContained(entry, pid);
+    for (const auto& a : alive) {
+      bool known = false;
+      for (const auto& l : p.left) known = known || (l.pid == a.pid && l.start_ticks == a.start_ticks);
+      if (!known) p.left.push_back(a);
+    }
+  }
+  return true;
+}
+
+void LocalLauncher::Complete(pid_t pid, Proc& p) {
+  int status = 0;
+  struct rusage ru;
+  std::memset(&ru, 0, sizeof ru);
+  ::wait4(pid, &status, 0, &ru);
+  ForgetOwnChild(pid);
+  ReapAdoptedOrphans();
+  // Every writer is gone: what they wrote reaches the log, then the log is closed for good.
+  const int64_t dropped = relay_.Close(p.relay, 2'000'000);
+  std::vector<std::string> notes;
+  if (!p.left.empty()) notes.push_back(KilledNote(p.left));
+  if (dropped > 0)
+    notes.push_back("[baton: log truncated at " + FormatLogSize(max_log_bytes_) + "; " + std::to_string(dropped) +
+                    " bytes dropped]");
+  AppendNotes(p.log_path, notes);
+  Completion c;
+  c.token = p.token;
+  if (WIFEXITED(status)) c.exit_code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) c.signal = WTERMSIG(status);
+  c.timed_out = p.timed_out;
+  c.cancelled = p.cancelled && !p.timed_out;
+  c.duration_us = MonotonicMicros() - p.start_us;
+  c.max_rss_kb = ru.ru_maxrss;
+  done_.push_back(c);
 }
 
 void LocalLauncher::CheckDeadlines(int64_t now) {
@@ -258,6 +389,7 @@ void LocalLauncher::CheckDeadlines(int64_t now) {
     }
   }
   for (auto& [pid, p] : procs_) {
+    if (p.exited) continue;  // Reap() ends what it left behind
     if (p.kill_at_us != 0 && now >= p.kill_at_us) {
       ::killpg(pid, SIGKILL);
       p.kill_at_us = INT64_MAX;
@@ -272,8 +404,11 @@ int64_t LocalLauncher::NextTimer() const {
   int64_t next = 0;
   for (const auto& [token, t] : tasks_)
     if (t.deadline_us != 0 && !t.timed_out && (next == 0 || t.deadline_us < next)) next = t.deadline_us;
+  const int64_t now = MonotonicMicros();
   for (const auto& [pid, p] : procs_) {
     int64_t t = p.kill_at_us != 0 ? (p.kill_at_us == INT64_MAX ? 0 : p.kill_at_us) : p.deadline_us;
+    // What a step left behind may end without a SIGCHLD to baton: look again soon.
+    if (p.exited) t = std::min(p.sweep_kill_at_us, now + kSweepPollUs);
     if (t != 0 && (next == 0 || t < next)) next = t;
   }
   return next;

@@ -1,8 +1,11 @@
 #pragma once
 // LocalLauncher: runs step commands as local processes, each in its own process group, with
-// stdout/stderr to the attempt's log file, timeouts (SIGTERM, grace, SIGKILL of the group) and
-// at most `parallelism` at once. While it exists SIGCHLD, SIGINT, SIGTERM and SIGHUP are blocked
-// in the calling thread and taken synchronously in Wait(); construct it before starting threads.
+// stdout/stderr relayed to the attempt's log file (up to a size cap), timeouts (SIGTERM, grace,
+// SIGKILL of the group) and at most `parallelism` at once. It contains what a step starts: baton
+// becomes a child subreaper, every process of a step carries a tag in its environment, and a
+// step is complete only once nothing of it runs any more (see platform/containment.h). While it
+// exists SIGCHLD, SIGINT, SIGTERM and SIGHUP are blocked in the calling thread and taken
+// synchronously in Wait(); construct it before starting threads.
 
 #include <signal.h>
 
@@ -16,6 +19,8 @@
 #include <vector>
 
 #include "baton/launcher.h"
+#include "platform/containment.h"
+#include "platform/log_relay.h"
 #include "platform/process.h"
 
 namespace baton {
@@ -37,6 +42,10 @@ class LocalLauncher : public Launcher {
   int in_process_running() const override { return static_cast<int>(tasks_.size()); }
   // Records every started process in `path` (see PidJournal), for clean-up after a crash.
   void SetPidJournal(const std::string& path) { journal_.Open(path); }
+  // The most bytes of output a step's log keeps (0: no limit); what comes after is dropped and
+  // counted, and the log ends with a note that says so.
+  void SetMaxLogBytes(int64_t bytes) { max_log_bytes_ = bytes; }
+  static constexpr int64_t kDefaultMaxLogBytes = 100LL << 20;
 
  private:
   struct Proc {
@@ -48,6 +57,12 @@ class LocalLauncher : public Launcher {
     int64_t timeout_us;
     bool timed_out = false;
     bool cancelled = false;
+    std::string tag;       // BATON_PROCESS_TAG=... in the environment of all its processes
+    std::string log_path;
+    int relay = 0;         // the LogRelay stream of its output
+    bool exited = false;   // the leader ended; what it left behind is being ended
+    int64_t sweep_kill_at_us = 0;  // SIGKILL for what it left behind
+    std::vector<ProcessInfo> left;  // what it left running, as found (for the log)
   };
   // In-process steps: a pool of worker threads, started on first use.
   struct Task {
@@ -64,6 +79,12 @@ class LocalLauncher : public Launcher {
   void CollectTasks();
 
   void Reap();
+  // Ends what the step of an exited leader left running: SIGTERM, SIGKILL after a short grace.
+  // True once nothing of it runs.
+  bool SweepDone(pid_t pid, Proc& p, int64_t now);
+  // Reaps the leader, closes its log (with notes on what was killed and dropped) and queues its
+  // completion.
+  void Complete(pid_t pid, Proc& p);
   void CheckDeadlines(int64_t now);
   void Terminate(pid_t pid, Proc& p);
   int64_t NextTimer() const;
@@ -73,6 +94,9 @@ class LocalLauncher : public Launcher {
   std::map<pid_t, Proc> procs_;
   std::deque<Completion> done_;
   PidJournal journal_;
+  LogRelay relay_;
+  int64_t max_log_bytes_ = kDefaultMaxLogBytes;
+  int64_t next_orphan_reap_us_ = 0;
 
   std::map<int, Task> tasks_;  // by token; touched by the owning thread only
   std::mutex mu_;

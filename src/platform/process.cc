@@ -19,6 +19,7 @@
 #include <set>
 #include <sstream>
 
+#include "platform/containment.h"
 #include "platform/fs.h"
 
 namespace baton {
@@ -204,7 +205,12 @@ pid_t SpawnToLog(const std::vector<std::string>& argv, const std::string& log_pa
   ChildAttr attr;
   auto args = ArgvOf(argv);
   pid_t pid = -1;
-  int rc = ::posix_spawnp(&pid, args[0], &fa, &attr.attr, args.data(), environ);
+  int rc;
+  {
+    auto own = LockOwnChildren();
+    rc = ::posix_spawnp(&pid, args[0], &fa, &attr.attr, args.data(), environ);
+    if (rc == 0) NoteOwnChild(pid);
+  }
   posix_spawn_file_actions_destroy(&fa);
   if (rc != 0) {
     *error = argv[0] + ": " + std::strerror(rc);
@@ -237,7 +243,12 @@ Result<CommandResult> RunCommand(const std::vector<std::string>& argv, const std
   for (auto& e : env_store) envp.push_back(e.data());
   envp.push_back(nullptr);
   pid_t pid;
-  int rc = ::posix_spawnp(&pid, args[0], &fa, &attr.attr, args.data(), envp.data());
+  int rc;
+  {
+    auto own = LockOwnChildren();
+    rc = ::posix_spawnp(&pid, args[0], &fa, &attr.attr, args.data(), envp.data());
+    if (rc == 0) NoteOwnChild(pid);
+  }
   posix_spawn_file_actions_destroy(&fa);
   ::close(out_pipe[1]);
   ::close(err_pipe[1]);
@@ -291,6 +302,7 @@ Result<CommandResult> RunCommand(const std::vector<std::string>& argv, const std
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
+  ForgetOwnChild(pid);
   res.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return res;
 }
@@ -326,6 +338,7 @@ int WaitChild(int64_t pid, bool block, int* exit_code) {
       if (errno == EINTR) continue;
       return -1;
     }
+    ForgetOwnChild(static_cast<pid_t>(pid));
     *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : -1;
     return 1;
   }
