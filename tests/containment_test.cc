@@ -144,5 +144,34 @@ TEST(Containment, StoppedRunLeavesNothingRunning) {
   EXPECT_TRUE(Contains(log, "baton: killed 1 process the step left running: ")) << log;
 }
 
+TEST(StepLogCap, LogStopsGrowingAtTheCapAndSaysHowMuchWasDropped) {
+  TempDir d;
+  ASSERT_EQ(RunBaton(d.path(), {"init"}).exit_code, 0);
+  auto r = RunBaton(d.path(), {"orchestrator", "register", "capped", "--flavor", "local", "--set",
+                               "max_log_size=1Ki"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  r = RunBaton(d.path(), {"stack", "register", "capped", "--orchestrator", "capped",
+                          "--artifact-store", "default"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  // 5000 bytes on stdout and 1000 on stderr: 6000 in all, of which the log keeps 1024.
+  std::string p = d.Write("p.yaml",
+                          "name: chatty\nsteps:\n"
+                          "  talk:\n"
+                          "    run: \"head -c 5000 /dev/zero | tr '\\\\0' x; head -c 1000 "
+                          "/dev/zero | tr '\\\\0' y >&2\"\n");
+  r = RunBaton(d.path(), {"run", p, "--stack", "capped"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  std::string log = LogOf(d.path(), "talk");
+  const std::string note = "\n[baton: log truncated at 1 KiB; 4976 bytes dropped]\n";
+  ASSERT_EQ(log.size(), 1024 + note.size()) << log;
+  EXPECT_EQ(log.substr(0, 1024), std::string(1024, 'x'));
+  EXPECT_EQ(log.substr(1024), note);
+  // Without the setting, the default cap (100 MiB) keeps all of it.
+  r = RunBaton(d.path(), {"run", p, "--stack", "default", "--no-cache"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  log = LogOf(d.path(), "talk");
+  EXPECT_EQ(log, std::string(5000, 'x') + std::string(1000, 'y'));
+}
+
 }  // namespace
 }  // namespace baton::testing

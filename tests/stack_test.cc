@@ -130,7 +130,9 @@ TEST(Stacks, InvalidRegistrationsAreRefusedAndChangeNothing) {
   const std::vector<Case> cases = {
       {{"orchestrator", "register", "x", "--flavor", "nosuch"}, "no orchestrator flavor 'nosuch' (flavors: local, "},
       {{"orchestrator", "register", "x", "--flavor", "local", "--set", "job=2"},
-       "orchestrator flavor 'local' has no key 'job' (did you mean 'jobs'?); valid keys: jobs, kill_grace"},
+       "orchestrator flavor 'local' has no key 'job' (did you mean 'jobs'?); valid keys: jobs, kill_grace, max_log_size"},
+      {{"orchestrator", "register", "x", "--flavor", "local", "--set", "max_log_size=big"},
+       "'max_log_size' must be a size such as 100Mi, 512Ki or 1Gi, not 'big'"},
       {{"orchestrator", "register", "x", "--flavor", "local", "--set", "jobs=many"}, "'jobs' must be an integer, not 'many'"},
       {{"orchestrator", "register", "x", "--flavor", "local", "--set", "kill_grace=soon"},
        "'kill_grace' must be a duration such as 10s, 500ms or 2m, not 'soon'"},

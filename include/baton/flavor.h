@@ -28,7 +28,7 @@ bool ParseComponentType(const std::string& s, ComponentType* out);
 // One key of a flavor's config.
 struct ConfigKey {
   std::string name;
-  std::string type = "string";  // string | int | float | bool | list | duration ("10s", "500ms")
+  std::string type = "string";  // string | int | float | bool | list | duration ("10s", "500ms") | size ("100Mi")
   bool required = false;
   Json default_value;           // null when none
   std::string help;

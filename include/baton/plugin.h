@@ -36,7 +36,7 @@ typedef struct baton_plugin_v1 {
   const char* flavor;   /* [A-Za-z0-9_-]{1,63}, must not clash with a built-in flavor */
   const char* maturity; /* "stable" | "beta" | "experimental" */
   const char* summary;  /* one line */
-  /* The config schema: a JSON array of {"name", "type" (string|int|float|bool|list|duration),
+  /* The config schema: a JSON array of {"name", "type" (string|int|float|bool|list|duration|size),
    * "required", "default", "help", "secret", "component_only"}. */
   const char* config_schema;
 

@@ -134,6 +134,19 @@ int64_t StackKillGrace(const PipelineSpec& spec) {
   return !g.empty() && ParseDuration(g, &us) ? us : 0;
 }
 
+namespace {
+// The orchestrator's `max_log_size` (for the local flavor), or the launcher's default.
+int64_t StackMaxLogBytes(const PipelineSpec& spec) {
+  if (!spec.stack.is_object()) return LocalLauncher::kDefaultMaxLogBytes;
+  const Json& orch = spec.stack.value("orchestrator", Json::object());
+  auto config = ResolveSecrets(orch.value("config", Json::object()));
+  if (!config.ok()) return LocalLauncher::kDefaultMaxLogBytes;
+  int64_t bytes = 0;
+  std::string v = config->value("max_log_size", std::string());
+  return !v.empty() && ParseMemory(v, &bytes) ? bytes : LocalLauncher::kDefaultMaxLogBytes;
+}
+}  // namespace
+
 std::string NewRunId(const std::string& pipeline) {
   std::random_device rd;
   char rnd[8];
@@ -220,6 +233,7 @@ Result<RunSummary> ExecuteRun(Workspace& ws, const PipelineSpec& spec, const std
   StepRunner runner(ctx, ws.meta.get(), ws.artifacts.get());
   BATON_RETURN_IF_ERROR(fs::MakeDirs(ctx.logs_dir));
   launcher->SetPidJournal(ctx.logs_dir + "/.pids");
+  launcher->SetMaxLogBytes(StackMaxLogBytes(spec));
 
   ExecutorOptions eo;
   eo.failure_mode = opts.failure_mode.value_or(spec.failure_mode);

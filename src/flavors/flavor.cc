@@ -47,7 +47,7 @@ Status FlavorRegistry::Register(FlavorInfo info) {
   if (Find(info.type, info.name) != nullptr)
     return AlreadyExists(std::string(ComponentTypeName(info.type)) + " flavor '" + info.name + "' is already registered");
   for (const auto& k : info.schema) {
-    static const std::vector<std::string> kTypes = {"string", "int", "float", "bool", "list", "duration"};
+    static const std::vector<std::string> kTypes = {"string", "int", "float", "bool", "list", "duration", "size"};
     if (std::find(kTypes.begin(), kTypes.end(), k.type) == kTypes.end())
       return InvalidArgument("flavor '" + info.name + "': key '" + k.name + "' has unknown type '" + k.type + "'");
   }
@@ -131,6 +131,11 @@ Result<Json> ConvertValue(const FlavorInfo& f, const ConfigKey& k, const std::st
     if (!ParseDuration(v, &us)) return bad("a duration such as 10s, 500ms or 2m");
     return Json(v);
   }
+  if (k.type == "size") {
+    int64_t bytes;
+    if (!ParseMemory(v, &bytes)) return bad("a size such as 100Mi, 512Ki or 1Gi");
+    return Json(v);
+  }
   if (k.type == "bool") {
     if (v == "true" || v == "1" || v == "yes") return Json(true);
     if (v == "false" || v == "0" || v == "no") return Json(false);
@@ -159,6 +164,10 @@ bool TypeMatches(const ConfigKey& k, const Json& v) {
   if (k.type == "duration") {
     int64_t us;
     return v.is_string() && ParseDuration(v.get<std::string>(), &us);
+  }
+  if (k.type == "size") {
+    int64_t bytes;
+    return v.is_string() && ParseMemory(v.get<std::string>(), &bytes);
   }
   if (k.type == "list") {
     if (!v.is_array()) return false;

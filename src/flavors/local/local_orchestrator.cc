@@ -16,6 +16,9 @@ FlavorInfo LocalFlavor() {
       {"jobs", "int", false, 0, "steps run at once by default (0: one per core); -j overrides", false, true, nullptr},
       {"kill_grace", "duration", false, "10s", "time between SIGTERM and SIGKILL when a step is stopped or times out",
        false, false, nullptr},
+      {"max_log_size", "size", false, "100Mi",
+       "most bytes of output a step's log keeps; the rest is dropped and the log says how much", false, true,
+       nullptr},
   };
   local.make_orchestrator = [](const Json& config) -> Result<std::unique_ptr<Orchestrator>> {
     return std::unique_ptr<Orchestrator>(new LocalOrchestrator(config));
