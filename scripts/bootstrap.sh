@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 mode=${1:-build}
 
 packages=(build-essential cmake ninja-build pkg-config git
-          libyaml-cpp-dev nlohmann-json3-dev libsqlite3-dev libssl-dev libcli11-dev
+          libfyaml-dev nlohmann-json3-dev libsqlite3-dev libssl-dev libcli11-dev
           libpq-dev libcurl4-openssl-dev curl
           libgtest-dev libgmock-dev libbenchmark-dev
           python3 python3-numpy python3-sklearn sqlite3 procps)

@@ -1,33 +1,52 @@
 #include "core/spec_parser.h"
 
-#include <yaml-cpp/yaml.h>
-
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <set>
 #include <sstream>
 
+#include "core/yaml_doc.h"
 
 namespace baton {
 namespace {
 
-const std::vector<std::string> kPipelineKeys = {"name",     "description", "version", "parameters",
-                                                "defaults", "steps",       "failure_mode", "pools",
-                                                "hooks"};
-const std::vector<std::string> kSettingKeys = {"resources", "retries", "timeout", "cache",
+using yaml::Node;
+
+// A scalar with a value (yaml-cpp's meaning, which the messages below were written for: a key
+// written without a value is null, not a scalar).
+bool IsScalar(const Node& n) { return n.IsScalar() && !n.IsNull(); }
+
+// A value from the file as it appears in a message: quoted and cut to a bounded length.
+std::string Q(const std::string& s) { return yaml::QuoteForMessage(s); }
+
+// The standard tags a pipeline or run config may use, with the kind of node each applies to.
+const std::map<std::string, yaml::Kind>& StandardTags() {
+  static const auto* tags = new std::map<std::string, yaml::Kind>{
+      {"str", yaml::Kind::kScalar},  {"int", yaml::Kind::kScalar},  {"float", yaml::Kind::kScalar},
+      {"bool", yaml::Kind::kScalar}, {"null", yaml::Kind::kScalar}, {"seq", yaml::Kind::kSequence},
+      {"map", yaml::Kind::kMapping}};
+  return *tags;
+}
+
+const std::vector<std::string> kPipelineKeys = {"name",         "description", "version",
+                                                "parameters",   "defaults",    "steps",
+                                                "failure_mode", "pools",       "hooks"};
+const std::vector<std::string> kSettingKeys = {"resources", "retries", "timeout",     "cache",
                                                "image",     "env",     "orchestrator"};
-const std::vector<std::string> kStepKeys = {"run",       "description", "inputs",  "outputs", "after", "params",
-                                            "settings",  "hooks",       "resources", "retries", "timeout",
-                                            "cache",     "image",       "env",       "orchestrator"};
-const std::vector<std::string> kRunConfigKeys = {"parameters", "settings", "steps", "schedule", "run_name",
-                                                 "failure_mode", "stack"};
+const std::vector<std::string> kStepKeys = {
+    "run",       "description", "inputs",  "outputs", "after", "params", "settings",    "hooks",
+    "resources", "retries",     "timeout", "cache",   "image", "env",    "orchestrator"};
+const std::vector<std::string> kRunConfigKeys = {"parameters", "settings",     "steps", "schedule",
+                                                 "run_name",   "failure_mode", "stack"};
 const std::vector<std::string> kRunConfigStepKeys = {"settings", "parameters", "cache"};
 const std::vector<std::string> kScheduleKeys = {"cron", "name"};
 
 // Cron: five fields (minute hour day-of-month month day-of-week) of *, numbers, ranges, lists
 // and steps, or one of the @hourly/@daily/@weekly/@monthly/@yearly shorthands.
 bool ValidCron(const std::string& expr, std::string* why) {
-  static const std::vector<std::string> kShort = {"@hourly", "@daily", "@midnight", "@weekly", "@monthly", "@yearly", "@annually"};
+  static const std::vector<std::string> kShort = {"@hourly",  "@daily",  "@midnight", "@weekly",
+                                                  "@monthly", "@yearly", "@annually"};
   if (std::find(kShort.begin(), kShort.end(), expr) != kShort.end()) return true;
   std::vector<std::string> fields;
   std::string cur;
@@ -40,7 +59,7 @@ bool ValidCron(const std::string& expr, std::string* why) {
     }
   }
   if (fields.size() != 5) {
-    *why = "'" + expr + "' has " + std::to_string(fields.size()) + " fields";
+    *why = Q(expr) + " has " + std::to_string(fields.size()) + " fields";
     return false;
   }
   static const int kMin[5] = {0, 0, 1, 1, 0}, kMax[5] = {59, 23, 31, 12, 7};
@@ -62,18 +81,19 @@ bool ValidCron(const std::string& expr, std::string* why) {
         step = item.substr(slash + 1);
         int st;
         if (!number(step, &st) || st == 0) {
-          *why = "bad step '" + step + "' in the " + kName[f] + " field";
+          *why = "bad step " + Q(step) + " in the " + kName[f] + " field";
           return false;
         }
       }
       if (range == "*") continue;
       int lo, hi;
       auto dash = range.find('-');
-      bool ok = dash == std::string::npos ? number(range, &lo) && (hi = lo, true)
-                                          : number(range.substr(0, dash), &lo) && number(range.substr(dash + 1), &hi);
+      bool ok = dash == std::string::npos
+                    ? number(range, &lo) && (hi = lo, true)
+                    : number(range.substr(0, dash), &lo) && number(range.substr(dash + 1), &hi);
       if (!ok || lo < kMin[f] || hi > kMax[f] || lo > hi) {
-        *why = "'" + item + "' is not valid in the " + kName[f] + " field (" + std::to_string(kMin[f]) + "-" +
-               std::to_string(kMax[f]) + ")";
+        *why = Q(item) + " is not valid in the " + kName[f] + " field (" + std::to_string(kMin[f]) +
+               "-" + std::to_string(kMax[f]) + ")";
         return false;
       }
     }
@@ -86,12 +106,8 @@ class Parser {
  public:
   Parser(std::string file) : file_(std::move(file)) {}
 
-  Location Loc(const YAML::Node& n) const {
-    auto m = n.Mark();
-    if (m.is_null()) return {file_, 1, 1};
-    return {file_, m.line + 1, m.column + 1};
-  }
-  void Error(const YAML::Node& n, std::string msg) { diags_.push_back({Loc(n), std::move(msg)}); }
+  Location Loc(const Node& n) const { return {file_, n.line, n.column}; }
+  void Error(const Node& n, std::string msg) { diags_.push_back({Loc(n), std::move(msg)}); }
   void Error(const Location& l, std::string msg) { diags_.push_back({l, std::move(msg)}); }
   std::vector<Diagnostic>& diags() { return diags_; }
   const UnreadableParts& unreadable() const { return unreadable_; }
@@ -100,61 +116,58 @@ class Parser {
   bool ErrorsSince(size_t before) const { return diags_.size() > before; }
 
   // Scalar keys of mapping `n` written without a value (ForEachKey reports and skips them).
-  static std::vector<std::string> KeysWithoutValue(const YAML::Node& n) {
+  static std::vector<std::string> KeysWithoutValue(const Node& n) {
     std::vector<std::string> out;
     if (!n.IsMap()) return out;
-    for (auto it = n.begin(); it != n.end(); ++it) {
-      const YAML::Node k = it->first;
-      const YAML::Node v = it->second;
-      if (k.IsScalar() && (v.IsNull() || !v.IsDefined())) out.push_back(k.Scalar());
+    for (const auto& [kp, vp] : n.pairs) {
+      const Node& k = *kp;
+      const Node& v = *vp;
+      if (IsScalar(k) && v.IsNull()) out.push_back(k.value);
     }
     return out;
   }
 
-  static const char* KindName(const YAML::Node& n) {
-    switch (n.Type()) {
-      case YAML::NodeType::Map: return "a mapping";
-      case YAML::NodeType::Sequence: return "a list";
-      case YAML::NodeType::Scalar: return "a scalar";
-      case YAML::NodeType::Null: return "null";
-      default: return "nothing";
-    }
+  static const char* KindName(const Node& n) {
+    if (n.IsMap()) return "a mapping";
+    if (n.IsSequence()) return "a list";
+    return n.IsNull() ? "null" : "a scalar";
   }
 
   // Iterates a mapping, rejecting duplicate and unknown keys. Returns false if n is no map.
   template <typename F>
-  bool ForEachKey(const YAML::Node& n, const std::string& what, const std::vector<std::string>* allowed,
+  bool ForEachKey(const Node& n, const std::string& what, const std::vector<std::string>* allowed,
                   F&& f) {
     if (!n.IsMap()) {
       Error(n, what + " must be a mapping, not " + KindName(n));
       return false;
     }
-    std::set<std::string> seen;
-    // Copies, not references: yaml-cpp's iterator hands out a temporary proxy, and a
-    // reference into it dangles (found by the fuzzer under AddressSanitizer).
-    for (auto it = n.begin(); it != n.end(); ++it) {
-      const YAML::Node k = it->first;
-      const YAML::Node v = it->second;
-      if (!k.IsScalar()) {
+    std::map<std::string, const Node*> seen;
+    for (const auto& [kp, vp] : n.pairs) {
+      const Node& k = *kp;
+      const Node& v = *vp;
+      if (!IsScalar(k)) {
         Error(k, "keys of " + what + " must be plain names");
         continue;
       }
-      std::string key = k.Scalar();
-      if (!seen.insert(key).second) {
-        Error(k, "duplicate key '" + key + "' in " + what);
+      std::string key = k.value;
+      if (auto [first, inserted] = seen.emplace(key, &k); !inserted) {
+        Error(k, "duplicate key " + Q(key) + " in " + what + " (first at " +
+                     std::to_string(first->second->line) + ":" +
+                     std::to_string(first->second->column) + ")");
         continue;
       }
-      // yaml-cpp marks an empty value at the token after it; point at the key instead.
-      if (v.IsNull() || !v.IsDefined()) {
-        Error(k, "'" + key + "' in " + what + " has no value");
+      // A value written as nothing is reported at its key, where the reader looks.
+      if (v.IsNull()) {
+        Error(k, Q(key) + " in " + what + " has no value");
         continue;
       }
       if (allowed && std::find(allowed->begin(), allowed->end(), key) == allowed->end()) {
         std::string hint = ClosestMatch(key, *allowed);
         std::string list;
         for (const auto& a : *allowed) list += (list.empty() ? "" : ", ") + a;
-        Error(k, "unknown key '" + key + "' in " + what +
-                     (hint.empty() ? " (valid keys: " + list + ")" : " (did you mean '" + hint + "'?)"));
+        Error(k, "unknown key " + Q(key) + " in " + what +
+                     (hint.empty() ? " (valid keys: " + list + ")"
+                                   : " (did you mean '" + hint + "'?)"));
         continue;
       }
       f(key, k, v);
@@ -162,18 +175,18 @@ class Parser {
     return true;
   }
 
-  bool String(const YAML::Node& n, const std::string& what, std::string* out) {
-    if (!n.IsScalar()) {
+  bool String(const Node& n, const std::string& what, std::string* out) {
+    if (!IsScalar(n)) {
       Error(n, what + " must be a string, not " + std::string(KindName(n)));
       return false;
     }
-    *out = n.Scalar();
+    *out = n.value;
     return true;
   }
 
-  bool Number(const YAML::Node& n, const std::string& what, double* out) {
-    if (n.IsScalar() && n.Tag() != "!") {
-      const std::string& s = n.Scalar();
+  bool Number(const Node& n, const std::string& what, double* out) {
+    if (IsScalar(n) && !n.IsStringTyped()) {
+      const std::string& s = n.value;
       auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
       if (ec == std::errc() && p == s.data() + s.size() && std::isfinite(*out)) return true;
     }
@@ -181,9 +194,9 @@ class Parser {
     return false;
   }
 
-  bool Int(const YAML::Node& n, const std::string& what, int64_t* out, int64_t min = 0) {
-    if (n.IsScalar() && n.Tag() != "!") {
-      const std::string& s = n.Scalar();
+  bool Int(const Node& n, const std::string& what, int64_t* out, int64_t min = 0) {
+    if (IsScalar(n) && !n.IsStringTyped()) {
+      const std::string& s = n.value;
       auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
       if (ec == std::errc() && p == s.data() + s.size() && *out >= min) return true;
     }
@@ -191,9 +204,9 @@ class Parser {
     return false;
   }
 
-  bool Bool(const YAML::Node& n, const std::string& what, bool* out) {
-    if (n.IsScalar() && n.Tag() != "!") {
-      const std::string& s = n.Scalar();
+  bool Bool(const Node& n, const std::string& what, bool* out) {
+    if (IsScalar(n) && !n.IsStringTyped()) {
+      const std::string& s = n.value;
       if (s == "true" || s == "True" || s == "TRUE") return *out = true, true;
       if (s == "false" || s == "False" || s == "FALSE") return *out = false, true;
     }
@@ -201,31 +214,31 @@ class Parser {
     return false;
   }
 
-  bool Duration(const YAML::Node& n, const std::string& what, int64_t* out) {
-    if (n.IsScalar() && ParseDuration(n.Scalar(), out)) return true;
+  bool Duration(const Node& n, const std::string& what, int64_t* out) {
+    if (IsScalar(n) && ParseDuration(n.value, out)) return true;
     Error(n, what + " must be a duration such as 30s, 10m, 1h30m or 500ms");
     return false;
   }
 
-  bool StringList(const YAML::Node& n, const std::string& what, std::vector<std::string>* out) {
-    if (n.IsScalar()) {  // a single name is accepted as a one-element list
-      out->push_back(n.Scalar());
+  bool StringList(const Node& n, const std::string& what, std::vector<std::string>* out) {
+    if (IsScalar(n)) {  // a single name is accepted as a one-element list
+      out->push_back(n.value);
       return true;
     }
     if (!n.IsSequence()) {
       Error(n, what + " must be a list of names");
       return false;
     }
-    for (const auto& e : n) {
+    for (const Node* e : n.items) {
       std::string s;
-      if (String(e, what + " entries", &s)) out->push_back(s);
+      if (String(*e, what + " entries", &s)) out->push_back(s);
     }
     return true;
   }
 
-  void ParseResources(const YAML::Node& n, Settings* r) {
+  void ParseResources(const Node& n, Settings* r) {
     static const std::vector<std::string>* kNone = nullptr;
-    ForEachKey(n, "resources", kNone, [&](const std::string& key, const YAML::Node& k, const YAML::Node& v) {
+    ForEachKey(n, "resources", kNone, [&](const std::string& key, const Node& k, const Node& v) {
       if (key == "cpu") {
         double c;
         if (Number(v, "resources.cpu", &c)) {
@@ -234,13 +247,15 @@ class Parser {
         }
       } else if (key == "memory") {
         int64_t b;
-        if (v.IsScalar() && ParseMemory(v.Scalar(), &b)) r->memory = b;
-        else Error(v, "resources.memory must be a size such as 512Mi, 4Gi or 1G");
+        if (IsScalar(v) && ParseMemory(v.value, &b))
+          r->memory = b;
+        else
+          Error(v, "resources.memory must be a size such as 512Mi, 4Gi or 1G");
       } else if (key == "gpu") {
         int64_t g;
         if (Int(v, "resources.gpu", &g)) r->gpu = g;
       } else if (std::string hint = ClosestMatch(key, {"cpu", "memory", "gpu"}); !hint.empty()) {
-        Error(k, "unknown resource '" + key + "' (did you mean '" + hint + "'?)");
+        Error(k, "unknown resource " + Q(key) + " (did you mean '" + hint + "'?)");
       } else if (IsValidParamName(key)) {
         int64_t c;
         if (Int(v, "resources." + key, &c)) {
@@ -248,19 +263,20 @@ class Parser {
           pool_refs_.push_back({key, Loc(k)});
         }
       } else {
-        Error(k, "unknown resource '" + key + "' (cpu, memory, gpu, or a pool declared under 'pools')");
+        Error(k, "unknown resource " + Q(key) +
+                     " (cpu, memory, gpu, or a pool declared under 'pools')");
       }
     });
   }
 
-  void ParseRetries(const YAML::Node& n, Settings* r) {
-    if (n.IsScalar()) {  // `retries: 3` is shorthand for `retries: {max: 3}`
+  void ParseRetries(const Node& n, Settings* r) {
+    if (IsScalar(n)) {  // `retries: 3` is shorthand for `retries: {max: 3}`
       int64_t m;
       if (Int(n, "retries", &m)) r->retry_max = static_cast<int>(m);
       return;
     }
     static const std::vector<std::string> keys = {"max", "delay", "backoff"};
-    ForEachKey(n, "retries", &keys, [&](const std::string& key, const YAML::Node&, const YAML::Node& v) {
+    ForEachKey(n, "retries", &keys, [&](const std::string& key, const Node&, const Node& v) {
       if (key == "max") {
         int64_t m;
         if (Int(v, "retries.max", &m)) r->retry_max = static_cast<int>(m);
@@ -277,14 +293,14 @@ class Parser {
     });
   }
 
-  void ParseCache(const YAML::Node& n, Settings* c) {
-    if (n.IsScalar()) {
+  void ParseCache(const Node& n, Settings* c) {
+    if (IsScalar(n)) {
       bool on;
       if (Bool(n, "cache", &on)) c->cache = on;
       return;
     }
     static const std::vector<std::string> keys = {"enabled", "files"};
-    ForEachKey(n, "cache", &keys, [&](const std::string& key, const YAML::Node&, const YAML::Node& v) {
+    ForEachKey(n, "cache", &keys, [&](const std::string& key, const Node&, const Node& v) {
       if (key == "enabled") {
         bool on;
         if (Bool(v, "cache.enabled", &on)) c->cache = on;
@@ -296,28 +312,28 @@ class Parser {
   }
 
   // A YAML value as JSON: scalars typed like parameter defaults (bool, int, float, string).
-  Json ToJson(const YAML::Node& n) {
+  Json ToJson(const Node& n) {
     if (n.IsMap()) {
       Json j = Json::object();
-      for (auto it = n.begin(); it != n.end(); ++it) {
-        const YAML::Node k = it->first;
-        const YAML::Node v = it->second;
-        if (k.IsScalar()) j[k.Scalar()] = ToJson(v);
+      for (const auto& [kp, vp] : n.pairs) {
+        const Node& k = *kp;
+        const Node& v = *vp;
+        if (IsScalar(k)) j[k.value] = ToJson(v);
       }
       return j;
     }
     if (n.IsSequence()) {
       Json j = Json::array();
-      for (const auto& e : n) j.push_back(ToJson(e));
+      for (const Node* e : n.items) j.push_back(ToJson(*e));
       return j;
     }
-    if (!n.IsScalar()) return nullptr;
+    if (!IsScalar(n)) return nullptr;
     return TypedScalar(n);
   }
 
-  static Json TypedScalar(const YAML::Node& v) {
-    const std::string& s = v.Scalar();
-    if (v.Tag() == "!") return s;
+  static Json TypedScalar(const Node& v) {
+    const std::string& s = v.value;
+    if (v.IsStringTyped()) return s;
     const char* b = s.data();
     const char* e = b + s.size();
     int64_t i;
@@ -325,34 +341,38 @@ class Parser {
     if (s == "true" || s == "True" || s == "TRUE") return true;
     if (s == "false" || s == "False" || s == "FALSE") return false;
     if (auto [p, ec] = std::from_chars(b, e, i); ec == std::errc() && p == e) return i;
-    if (auto [p2, ec2] = std::from_chars(b, e, d); ec2 == std::errc() && p2 == e && std::isfinite(d)) return d;
+    if (auto [p2, ec2] = std::from_chars(b, e, d);
+        ec2 == std::errc() && p2 == e && std::isfinite(d))
+      return d;
     return s;
   }
 
   // `orchestrator: {FLAVOR: {key: value}}`. The keys are checked against the flavor's schema
   // later, when the stack is known; here only the shape.
-  void ParseOrchestratorBlocks(const YAML::Node& n, Settings* s) {
-    ForEachKey(n, "orchestrator", nullptr, [&](const std::string& flavor, const YAML::Node& fk, const YAML::Node& fv) {
-      if (!IsValidStepName(flavor)) {
-        Error(fk, "invalid orchestrator flavor name '" + flavor + "'");
-        return;
-      }
-      s->locs["orchestrator." + flavor] = Loc(fk);
-      Json& block = s->orchestrator[flavor];
-      if (!block.is_object()) block = Json::object();
-      ForEachKey(fv, "orchestrator." + flavor, nullptr, [&](const std::string& key, const YAML::Node& kk, const YAML::Node& kv) {
-        block[key] = ToJson(kv);
-        s->locs["orchestrator." + flavor + "." + key] = Loc(kk);
-      });
-    });
+  void ParseOrchestratorBlocks(const Node& n, Settings* s) {
+    ForEachKey(n, "orchestrator", nullptr,
+               [&](const std::string& flavor, const Node& fk, const Node& fv) {
+                 if (!IsValidStepName(flavor)) {
+                   Error(fk, "invalid orchestrator flavor name " + Q(flavor));
+                   return;
+                 }
+                 s->locs["orchestrator." + flavor] = Loc(fk);
+                 Json& block = s->orchestrator[flavor];
+                 if (!block.is_object()) block = Json::object();
+                 ForEachKey(fv, "orchestrator." + flavor, nullptr,
+                            [&](const std::string& key, const Node& kk, const Node& kv) {
+                              block[key] = ToJson(kv);
+                              s->locs["orchestrator." + flavor + "." + key] = Loc(kk);
+                            });
+               });
   }
 
-  void ParseEnv(const YAML::Node& n, std::map<std::string, std::string>* env) {
-    ForEachKey(n, "env", nullptr, [&](const std::string& key, const YAML::Node& k, const YAML::Node& v) {
+  void ParseEnv(const Node& n, std::map<std::string, std::string>* env) {
+    ForEachKey(n, "env", nullptr, [&](const std::string& key, const Node& k, const Node& v) {
       bool ok = !key.empty() && !std::isdigit(static_cast<unsigned char>(key[0]));
       for (char c : key) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_');
       if (!ok) {
-        Error(k, "invalid environment variable name '" + key + "'");
+        Error(k, "invalid environment variable name " + Q(key));
         return;
       }
       std::string s;
@@ -361,7 +381,7 @@ class Parser {
   }
 
   // One settings key (shared by defaults, steps, `settings:` blocks and run configs).
-  void ParseSetting(const std::string& key, const YAML::Node& v, Settings* s) {
+  void ParseSetting(const std::string& key, const Node& v, Settings* s) {
     if (key == "resources") {
       ParseResources(v, s);
     } else if (key == "retries") {
@@ -381,94 +401,100 @@ class Parser {
     }
   }
 
-  void ParseSettingsBlock(const YAML::Node& v, const std::string& what, Settings* s) {
-    ForEachKey(v, what, &kSettingKeys,
-               [&](const std::string& sk, const YAML::Node&, const YAML::Node& sv) { ParseSetting(sk, sv, s); });
+  void ParseSettingsBlock(const Node& v, const std::string& what, Settings* s) {
+    ForEachKey(v, what, &kSettingKeys, [&](const std::string& sk, const Node&, const Node& sv) {
+      ParseSetting(sk, sv, s);
+    });
   }
 
-  void ParseHooks(const YAML::Node& n, Hooks* h) {
+  void ParseHooks(const Node& n, Hooks* h) {
     static const std::vector<std::string> keys = {"on_success", "on_failure"};
-    ForEachKey(n, "hooks", &keys, [&](const std::string& key, const YAML::Node&, const YAML::Node& v) {
+    ForEachKey(n, "hooks", &keys, [&](const std::string& key, const Node&, const Node& v) {
       String(v, "hooks." + key, key == "on_success" ? &h->on_success : &h->on_failure);
     });
   }
 
-  void ParseStep(const std::string& name, const YAML::Node& k, const YAML::Node& n, PipelineSpec* spec) {
+  void ParseStep(const std::string& name, const Node& k, const Node& n, PipelineSpec* spec) {
     StepSpec s;
     s.name = name;
     s.loc = Loc(k);
-    if (!IsValidStepName(name)) Error(k, "invalid step name '" + name + "' (use [A-Za-z0-9_-], at most 63 characters)");
+    if (!IsValidStepName(name))
+      Error(k, "invalid step name " + Q(name) + " (use [A-Za-z0-9_-], at most 63 characters)");
     bool have_run = false;
     if (!n.IsMap()) unreadable_.steps.insert(name);
-    ForEachKey(n, "step '" + name + "'", &kStepKeys, [&](const std::string& key, const YAML::Node& kk, const YAML::Node& v) {
-      // What a broken `run`, `inputs` or `outputs` hides is left out of the graph checks.
-      const size_t before = diags_.size();
-      if (key == "run") {
-        have_run = true;
-        s.run_loc = Loc(v);
-        if (v.IsScalar()) {
-          s.shell = true;
-          s.run = {v.Scalar()};
-        } else if (v.IsSequence()) {
-          s.shell = false;
-          for (const auto& e : v) {
-            std::string a;
-            if (String(e, "run list entries", &a)) s.run.push_back(a);
+    ForEachKey(
+        n, "step " + Q(name), &kStepKeys,
+        [&](const std::string& key, const Node& kk, const Node& v) {
+          // What a broken `run`, `inputs` or `outputs` hides is left out of the graph checks.
+          const size_t before = diags_.size();
+          if (key == "run") {
+            have_run = true;
+            s.run_loc = Loc(v);
+            if (IsScalar(v)) {
+              s.shell = true;
+              s.run = {v.value};
+            } else if (v.IsSequence()) {
+              s.shell = false;
+              for (const Node* e : v.items) {
+                std::string a;
+                if (String(*e, "run list entries", &a)) s.run.push_back(a);
+              }
+              if (s.run.empty()) Error(v, "step " + Q(name) + ": 'run' list is empty");
+            } else {
+              Error(v, "step " + Q(name) + ": 'run' must be a string or a list of strings");
+            }
+            if (ErrorsSince(before)) unreadable_.runs.insert(name);
+          } else if (key == "description") {
+          } else if (key == "inputs") {
+            ForEachKey(
+                v, "inputs of step " + Q(name), nullptr,
+                [&](const std::string& in, const Node& ik, const Node& iv) {
+                  std::string ref;
+                  if (!String(iv, "input " + Q(in), &ref)) return;
+                  auto dot = ref.find('.');
+                  if (dot == std::string::npos || dot == 0 || dot + 1 == ref.size()) {
+                    Error(iv, "input " + Q(in) + " must be written as STEP.OUTPUT, not " + Q(ref));
+                    return;
+                  }
+                  s.inputs.push_back({in, ref.substr(0, dot), ref.substr(dot + 1), Loc(iv)});
+                  (void)ik;
+                });
+            if (ErrorsSince(before)) unreadable_.inputs.insert(name);
+          } else if (key == "outputs") {
+            StringList(v, "outputs", &s.outputs);
+            if (ErrorsSince(before)) unreadable_.outputs.insert(name);
+          } else if (key == "after") {
+            s.after_loc = Loc(v);
+            StringList(v, "after", &s.after);
+          } else if (key == "params") {
+            StringList(v, "params", &s.params);
+          } else if (key == "hooks") {
+            ParseHooks(v, &s.hooks);
+          } else if (key == "settings") {
+            ParseSettingsBlock(v, "settings of step " + Q(name), &s.settings);
+          } else {
+            ParseSetting(key, v, &s.settings);
           }
-          if (s.run.empty()) Error(v, "step '" + name + "': 'run' list is empty");
-        } else {
-          Error(v, "step '" + name + "': 'run' must be a string or a list of strings");
-        }
-        if (ErrorsSince(before)) unreadable_.runs.insert(name);
-      } else if (key == "description") {
-      } else if (key == "inputs") {
-        ForEachKey(v, "inputs of step '" + name + "'", nullptr, [&](const std::string& in, const YAML::Node& ik, const YAML::Node& iv) {
-          std::string ref;
-          if (!String(iv, "input '" + in + "'", &ref)) return;
-          auto dot = ref.find('.');
-          if (dot == std::string::npos || dot == 0 || dot + 1 == ref.size()) {
-            Error(iv, "input '" + in + "' must be written as STEP.OUTPUT, not '" + ref + "'");
-            return;
-          }
-          s.inputs.push_back({in, ref.substr(0, dot), ref.substr(dot + 1), Loc(iv)});
-          (void)ik;
+          (void)kk;
         });
-        if (ErrorsSince(before)) unreadable_.inputs.insert(name);
-      } else if (key == "outputs") {
-        StringList(v, "outputs", &s.outputs);
-        if (ErrorsSince(before)) unreadable_.outputs.insert(name);
-      } else if (key == "after") {
-        s.after_loc = Loc(v);
-        StringList(v, "after", &s.after);
-      } else if (key == "params") {
-        StringList(v, "params", &s.params);
-      } else if (key == "hooks") {
-        ParseHooks(v, &s.hooks);
-      } else if (key == "settings") {
-        ParseSettingsBlock(v, "settings of step '" + name + "'", &s.settings);
-      } else {
-        ParseSetting(key, v, &s.settings);
-      }
-      (void)kk;
-    });
     if (n.IsMap() && !have_run) {
-      Error(k, "step '" + name + "' has no 'run' command");
+      Error(k, "step " + Q(name) + " has no 'run' command");
       unreadable_.runs.insert(name);
     }
     spec->steps.push_back(std::move(s));
   }
 
-  void ParseParameters(const YAML::Node& n, PipelineSpec* spec) {
+  void ParseParameters(const Node& n, PipelineSpec* spec) {
     if (!n.IsMap()) unreadable_.all_params = true;
     for (const auto& key : KeysWithoutValue(n)) unreadable_.params.insert(key);
-    ForEachKey(n, "parameters", nullptr, [&](const std::string& key, const YAML::Node& k, const YAML::Node& v) {
+    ForEachKey(n, "parameters", nullptr, [&](const std::string& key, const Node& k, const Node& v) {
       if (!IsValidParamName(key)) {
-        Error(k, "invalid parameter name '" + key + "' (use [A-Za-z_][A-Za-z0-9_]*)");
+        Error(k, "invalid parameter name " + Q(key) + " (use [A-Za-z_][A-Za-z0-9_]*)");
         unreadable_.params.insert(key);
         return;
       }
-      if (!v.IsScalar()) {
-        Error(v, "parameter '" + key + "' must have a scalar default (string, number or bool)");
+      if (!IsScalar(v)) {
+        Error(v, "parameter " + Q(key) + " must have a scalar default (string, number or bool)");
         unreadable_.params.insert(key);
         return;
       }
@@ -478,131 +504,156 @@ class Parser {
 
   // `pools: {NAME: capacity}`. Pools declared but unreadable are remembered, so that the steps
   // using them are not also told that the pool is undeclared.
-  void ParsePools(const YAML::Node& n, PipelineSpec* spec) {
+  void ParsePools(const Node& n, PipelineSpec* spec) {
     if (!n.IsMap()) all_pools_unreadable_ = true;
     for (const auto& key : KeysWithoutValue(n)) unreadable_pools_.insert(key);
-    ForEachKey(n, "pools", nullptr, [&](const std::string& pk, const YAML::Node& pkn, const YAML::Node& pv) {
+    ForEachKey(n, "pools", nullptr, [&](const std::string& pk, const Node& pkn, const Node& pv) {
       if (!IsValidParamName(pk) || pk == "cpu" || pk == "memory" || pk == "gpu") {
-        Error(pkn, "invalid pool name '" + pk + "'");
+        Error(pkn, "invalid pool name " + Q(pk));
         return;
       }
       int64_t c;
-      if (Int(pv, "pool '" + pk + "'", &c, 1)) spec->pools[pk] = c;
-      else unreadable_pools_.insert(pk);
+      if (Int(pv, "pool " + Q(pk), &c, 1))
+        spec->pools[pk] = c;
+      else
+        unreadable_pools_.insert(pk);
     });
   }
 
-  void ParseRoot(const YAML::Node& root, PipelineSpec* spec) {
+  void ParseRoot(const Node& root, PipelineSpec* spec) {
     if (!root.IsMap()) {
       Error(root, "a pipeline file must be a mapping with 'name' and 'steps'");
       return;
     }
     bool have_steps = false;
-    ForEachKey(root, "the pipeline", &kPipelineKeys, [&](const std::string& key, const YAML::Node& k, const YAML::Node& v) {
-      if (key == "name") {
-        if (String(v, "name", &spec->name) && !IsValidStepName(spec->name))
-          Error(v, "invalid pipeline name '" + spec->name + "' (use [A-Za-z0-9_-], at most 63 characters)");
-      } else if (key == "description") {
-      } else if (key == "version") {
-        int64_t ver;
-        if (Int(v, "version", &ver) && ver != 1) Error(v, "unsupported pipeline format version " + std::to_string(ver) + " (this baton reads version 1)");
-      } else if (key == "parameters") {
-        ParseParameters(v, spec);
-      } else if (key == "defaults") {
-        ParseSettingsBlock(v, "defaults", &spec->defaults);
-      } else if (key == "failure_mode") {
-        std::string m;
-        if (String(v, "failure_mode", &m) && !ParseFailureMode(m, &spec->failure_mode))
-          Error(v, "failure_mode must be continue, stop or fail_fast, not '" + m + "'");
-      } else if (key == "pools") {
-        ParsePools(v, spec);
-      } else if (key == "hooks") {
-        ParseHooks(v, &spec->hooks);
-      } else if (key == "steps") {
-        have_steps = true;
-        if (v.IsMap() && v.size() == 0) Error(v, "the pipeline has no steps");
-        for (const auto& name : KeysWithoutValue(v)) unreadable_.steps.insert(name);
-        ForEachKey(v, "steps", nullptr, [&](const std::string& sk, const YAML::Node& skn, const YAML::Node& sv) {
-          ParseStep(sk, skn, sv, spec);
-        });
-      }
-      (void)k;
-    });
+    ForEachKey(root, "the pipeline", &kPipelineKeys,
+               [&](const std::string& key, const Node& k, const Node& v) {
+                 if (key == "name") {
+                   if (String(v, "name", &spec->name) && !IsValidStepName(spec->name))
+                     Error(v, "invalid pipeline name " + Q(spec->name) +
+                                  " (use [A-Za-z0-9_-], at most 63 characters)");
+                 } else if (key == "description") {
+                 } else if (key == "version") {
+                   int64_t ver;
+                   if (Int(v, "version", &ver) && ver != 1)
+                     Error(v, "unsupported pipeline format version " + std::to_string(ver) +
+                                  " (this baton reads version 1)");
+                 } else if (key == "parameters") {
+                   ParseParameters(v, spec);
+                 } else if (key == "defaults") {
+                   ParseSettingsBlock(v, "defaults", &spec->defaults);
+                 } else if (key == "failure_mode") {
+                   std::string m;
+                   if (String(v, "failure_mode", &m) && !ParseFailureMode(m, &spec->failure_mode))
+                     Error(v, "failure_mode must be continue, stop or fail_fast, not " + Q(m));
+                 } else if (key == "pools") {
+                   ParsePools(v, spec);
+                 } else if (key == "hooks") {
+                   ParseHooks(v, &spec->hooks);
+                 } else if (key == "steps") {
+                   have_steps = true;
+                   if (v.IsMap() && v.pairs.empty()) Error(v, "the pipeline has no steps");
+                   for (const auto& name : KeysWithoutValue(v)) unreadable_.steps.insert(name);
+                   ForEachKey(v, "steps", nullptr,
+                              [&](const std::string& sk, const Node& skn, const Node& sv) {
+                                ParseStep(sk, skn, sv, spec);
+                              });
+                 }
+                 (void)k;
+               });
     if (spec->name.empty()) Error(Location{file_, 1, 1}, "the pipeline has no 'name'");
     if (!have_steps) Error(Location{file_, 1, 1}, "the pipeline has no 'steps'");
     // Pools are declared at the top level, possibly after the steps that use them.
     unreadable_.pools_checked = true;
     for (const auto& [pool, loc] : pool_refs_)
       if (!spec->pools.count(pool) && !all_pools_unreadable_ && !unreadable_pools_.count(pool))
-        Error(loc, "resource '" + pool + "' is neither cpu, memory, gpu nor a pool declared under 'pools'");
+        Error(loc, "resource " + Q(pool) +
+                       " is neither cpu, memory, gpu nor a pool declared under 'pools'");
   }
 
-  void ParseRunConfigParams(const YAML::Node& n, const std::string& what, std::map<std::string, RunConfigValue>* out) {
-    ForEachKey(n, what, nullptr, [&](const std::string& key, const YAML::Node& k, const YAML::Node& v) {
-      if (!v.IsScalar()) {
-        Error(v, "parameter '" + key + "' must be a scalar (string, number or bool)");
+  void ParseRunConfigParams(const Node& n, const std::string& what,
+                            std::map<std::string, RunConfigValue>* out) {
+    ForEachKey(n, what, nullptr, [&](const std::string& key, const Node& k, const Node& v) {
+      if (!IsScalar(v)) {
+        Error(v, "parameter " + Q(key) + " must be a scalar (string, number or bool)");
         return;
       }
-      (*out)[key] = RunConfigValue{v.Scalar(), Loc(k)};
+      (*out)[key] = RunConfigValue{v.value, Loc(k)};
     });
   }
 
-  void ParseRunConfigRoot(const YAML::Node& root, RunConfig* rc) {
+  void ParseRunConfigRoot(const Node& root, RunConfig* rc) {
     if (root.IsNull()) return;  // an empty run config changes nothing
-    ForEachKey(root, "the run config", &kRunConfigKeys, [&](const std::string& key, const YAML::Node& k, const YAML::Node& v) {
-      if (key == "parameters") {
-        ParseRunConfigParams(v, "parameters", &rc->parameters);
-      } else if (key == "settings") {
-        ParseSettingsBlock(v, "settings", &rc->settings);
-      } else if (key == "steps") {
-        ForEachKey(v, "steps", nullptr, [&](const std::string& name, const YAML::Node& sk, const YAML::Node& sv) {
-          RunConfig::StepOverride& o = rc->steps[name];
-          o.loc = Loc(sk);
-          ForEachKey(sv, "steps." + name, &kRunConfigStepKeys, [&](const std::string& ok, const YAML::Node&, const YAML::Node& ov) {
-            if (ok == "settings") ParseSettingsBlock(ov, "settings of step '" + name + "'", &o.settings);
-            else if (ok == "parameters") ParseRunConfigParams(ov, "parameters of step '" + name + "'", &o.parameters);
-            else ParseCache(ov, &o.settings);
-          });
-        });
-      } else if (key == "schedule") {
-        rc->schedule_loc = Loc(v);
-        if (v.IsScalar()) {
-          rc->schedule = v.Scalar();
-          std::string why;
-          if (!ValidCron(rc->schedule, &why)) Error(v, "schedule must be a cron expression (5 fields): " + why);
-        } else {
-          ForEachKey(v, "schedule", &kScheduleKeys, [&](const std::string& sk, const YAML::Node&, const YAML::Node& sv) {
-            std::string text;
-            if (!String(sv, "schedule." + sk, &text)) return;
-            if (sk == "cron") {
-              rc->schedule = text;
+    ForEachKey(
+        root, "the run config", &kRunConfigKeys,
+        [&](const std::string& key, const Node& k, const Node& v) {
+          if (key == "parameters") {
+            ParseRunConfigParams(v, "parameters", &rc->parameters);
+          } else if (key == "settings") {
+            ParseSettingsBlock(v, "settings", &rc->settings);
+          } else if (key == "steps") {
+            ForEachKey(
+                v, "steps", nullptr, [&](const std::string& name, const Node& sk, const Node& sv) {
+                  RunConfig::StepOverride& o = rc->steps[name];
+                  o.loc = Loc(sk);
+                  ForEachKey(sv, "steps." + name, &kRunConfigStepKeys,
+                             [&](const std::string& ok, const Node&, const Node& ov) {
+                               if (ok == "settings")
+                                 ParseSettingsBlock(ov, "settings of step " + Q(name), &o.settings);
+                               else if (ok == "parameters")
+                                 ParseRunConfigParams(ov, "parameters of step " + Q(name),
+                                                      &o.parameters);
+                               else
+                                 ParseCache(ov, &o.settings);
+                             });
+                });
+          } else if (key == "schedule") {
+            rc->schedule_loc = Loc(v);
+            if (IsScalar(v)) {
+              rc->schedule = v.value;
               std::string why;
-              if (!ValidCron(text, &why)) Error(sv, "schedule.cron must be a cron expression (5 fields): " + why);
+              if (!ValidCron(rc->schedule, &why))
+                Error(v, "schedule must be a cron expression (5 fields): " + why);
             } else {
-              rc->schedule_name = text;
-              if (!IsValidStepName(text)) Error(sv, "invalid schedule name '" + text + "'");
+              ForEachKey(v, "schedule", &kScheduleKeys,
+                         [&](const std::string& sk, const Node&, const Node& sv) {
+                           std::string text;
+                           if (!String(sv, "schedule." + sk, &text)) return;
+                           if (sk == "cron") {
+                             rc->schedule = text;
+                             std::string why;
+                             if (!ValidCron(text, &why))
+                               Error(sv,
+                                     "schedule.cron must be a cron expression (5 fields): " + why);
+                           } else {
+                             rc->schedule_name = text;
+                             if (!IsValidStepName(text))
+                               Error(sv, "invalid schedule name " + Q(text));
+                           }
+                         });
+              if (rc->schedule.empty()) Error(v, "schedule needs 'cron'");
             }
-          });
-          if (rc->schedule.empty()) Error(v, "schedule needs 'cron'");
-        }
-      } else if (key == "run_name") {
-        if (String(v, "run_name", &rc->run_name)) {
-          rc->run_name_loc = Loc(v);
-          std::string why;
-          if (!ValidRunNameTemplate(rc->run_name, &why)) Error(v, "run_name: " + why);
-        }
-      } else if (key == "failure_mode") {
-        std::string m;
-        FailureMode fm;
-        if (String(v, "failure_mode", &m)) {
-          if (ParseFailureMode(m, &fm)) rc->failure_mode = fm;
-          else Error(v, "failure_mode must be continue, stop or fail_fast, not '" + m + "'");
-        }
-      } else if (key == "stack") {
-        if (String(v, "stack", &rc->stack) && !IsValidStepName(rc->stack)) Error(v, "invalid stack name '" + rc->stack + "'");
-      }
-      (void)k;
-    });
+          } else if (key == "run_name") {
+            if (String(v, "run_name", &rc->run_name)) {
+              rc->run_name_loc = Loc(v);
+              std::string why;
+              if (!ValidRunNameTemplate(rc->run_name, &why)) Error(v, "run_name: " + why);
+            }
+          } else if (key == "failure_mode") {
+            std::string m;
+            FailureMode fm;
+            if (String(v, "failure_mode", &m)) {
+              if (ParseFailureMode(m, &fm))
+                rc->failure_mode = fm;
+              else
+                Error(v, "failure_mode must be continue, stop or fail_fast, not " + Q(m));
+            }
+          } else if (key == "stack") {
+            if (String(v, "stack", &rc->stack) && !IsValidStepName(rc->stack))
+              Error(v, "invalid stack name " + Q(rc->stack));
+          }
+          (void)k;
+        });
   }
 
  private:
@@ -614,24 +665,60 @@ class Parser {
   bool all_pools_unreadable_ = false;
 };
 
-// Loads YAML `text` and hands the document to `walk`, which reports into `p`. A YAML error
-// becomes the one diagnostic at its mark. Returns whether the whole document was walked (so
-// that checks on what was read make sense).
+// Reports every tag that is not a standard one, or that stands on the wrong kind of node: a
+// pipeline means what it says, so `run: !include x` is an error rather than `run: x`. Each node
+// is checked once, however many aliases point at it.
+void CheckTags(const Node& root, const std::string& file, std::vector<Diagnostic>* diags) {
+  std::set<const Node*> seen;
+  std::vector<const Node*> todo = {&root};
+  while (!todo.empty()) {
+    const Node* n = todo.back();
+    todo.pop_back();
+    if (!seen.insert(n).second) continue;
+    for (const Node* e : n->items) todo.push_back(e);
+    for (const auto& [k, v] : n->pairs) todo.push_back(v), todo.push_back(k);
+    if (n->tag.empty() || n->tag == "!") continue;
+    const std::string prefix = yaml::kStandardTagPrefix;
+    const Location at{file, n->tag_line ? n->tag_line : n->line,
+                      n->tag_line ? n->tag_column : n->column};
+    auto std_tag = n->tag.rfind(prefix, 0) == 0 ? StandardTags().find(n->tag.substr(prefix.size()))
+                                                : StandardTags().end();
+    if (std_tag == StandardTags().end()) {
+      diags->push_back(
+          {at,
+           "unknown tag " +
+               Q(n->tag.rfind(prefix, 0) == 0 ? "!!" + n->tag.substr(prefix.size()) : n->tag) +
+               " (only the standard tags !!str, !!int, !!float, !!bool, !!null, !!seq and !!map)"});
+    } else if (std_tag->second != n->kind) {
+      diags->push_back({at, "tag '!!" + std_tag->first + "' does not fit " +
+                                (n->IsMap()        ? "a mapping"
+                                 : n->IsSequence() ? "a list"
+                                                   : "a scalar")});
+    }
+  }
+}
+
+// Loads YAML `text` and hands its one document to `walk`, which reports into `p` (an empty
+// stream is one null document). A YAML error becomes the one diagnostic at its location; a
+// second document and unknown tags are reported beside what `walk` finds. Returns whether the
+// document was walked (so that checks on what was read make sense).
 template <typename Walk>
 bool ParseYaml(const std::string& text, const std::string& file, Parser& p, Walk&& walk) {
-  YAML::Node doc;
-  try {
-    doc = YAML::Load(text);
-  } catch (const YAML::ParserException& e) {
-    p.Error(Location{file, e.mark.line + 1, e.mark.column + 1}, "invalid YAML: " + e.msg);
+  yaml::Stream stream;
+  yaml::Error error;
+  if (!yaml::ParseStream(text, &stream, &error)) {
+    p.Error(Location{file, error.line, error.column},
+            (error.syntax ? "invalid YAML: " : "") + error.message);
     return false;
   }
-  try {
-    walk(doc);
-  } catch (const YAML::Exception& e) {
-    p.Error(Location{file, e.mark.line + 1, e.mark.column + 1}, e.msg);
-    return false;
-  }
+  const auto& docs = stream.documents();
+  if (docs.size() > 1)
+    p.Error(Location{file, docs[1].line, docs[1].column},
+            "a second YAML document (a file holds one; '---' starts another, '...' ends one)");
+  Node empty;
+  const Node& root = docs.empty() ? empty : *docs[0].root;
+  CheckTags(root, file, &p.diags());
+  walk(root);
   return true;
 }
 
@@ -643,12 +730,16 @@ std::string ClosestMatch(const std::string& word, const std::vector<std::string>
   std::string best;
   size_t best_d = std::max<size_t>(2, word.size() / 3) + 1;
   for (const auto& c : candidates) {
+    // The distance is at least the difference in length: a long word skips the table.
+    if ((word.size() > c.size() ? word.size() - c.size() : c.size() - word.size()) >= best_d)
+      continue;
     std::vector<size_t> prev(c.size() + 1), cur(c.size() + 1);
     for (size_t j = 0; j <= c.size(); ++j) prev[j] = j;
     for (size_t i = 1; i <= word.size(); ++i) {
       cur[0] = i;
       for (size_t j = 1; j <= c.size(); ++j)
-        cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (word[i - 1] == c[j - 1] ? 0 : 1)});
+        cur[j] = std::min(
+            {prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (word[i - 1] == c[j - 1] ? 0 : 1)});
       std::swap(prev, cur);
     }
     if (prev[c.size()] < best_d) {
@@ -666,7 +757,7 @@ Result<PipelineSpec> ParsePipelineText(const std::string& text, const std::strin
   spec.file = file;
   spec.root = root;
   // Every error at once: those of reading each key, then the graph checks on what was read.
-  if (ParseYaml(text, file, p, [&](const YAML::Node& doc) { p.ParseRoot(doc, &spec); })) {
+  if (ParseYaml(text, file, p, [&](const Node& doc) { p.ParseRoot(doc, &spec); })) {
     const bool read_errors = !p.diags().empty();
     for (auto& d : ValidatePipeline(spec, p.unreadable())) {
       // Whole-pipeline problems (no name, no steps) were reported where they were read.
@@ -686,12 +777,11 @@ Result<PipelineSpec> ParsePipelineFile(Env& env, const std::string& path) {
   return ParsePipelineText(*text, path, root.empty() ? "/" : root);
 }
 
-
 Result<RunConfig> ParseRunConfigText(const std::string& text, const std::string& file) {
   Parser p(file);
   RunConfig rc;
   rc.file = file;
-  ParseYaml(text, file, p, [&](const YAML::Node& doc) { p.ParseRunConfigRoot(doc, &rc); });
+  ParseYaml(text, file, p, [&](const Node& doc) { p.ParseRunConfigRoot(doc, &rc); });
   if (!p.diags().empty()) return DiagnosticsToStatus(p.diags());
   return rc;
 }
@@ -711,8 +801,10 @@ Status ApplyRunConfig(const RunConfig& rc, PipelineSpec* spec) {
     }
     Json value;
     Status st = ConvertParamValue(name, spec->parameters[name], v.text, &value);
-    if (!st.ok()) d.push_back({v.loc, st.message()});
-    else (*target)[name] = value;
+    if (!st.ok())
+      d.push_back({v.loc, st.message()});
+    else
+      (*target)[name] = value;
   };
   Json params = Json::object();
   for (const auto& [name, v] : rc.parameters) set_param(name, v, &params);
@@ -721,7 +813,8 @@ Status ApplyRunConfig(const RunConfig& rc, PipelineSpec* spec) {
   for (const auto& [name, o] : rc.steps) {
     if (spec->FindStep(name) == nullptr) {
       std::string hint = ClosestMatch(name, names);
-      d.push_back({o.loc, "the pipeline has no step '" + name + "'" + (hint.empty() ? "" : " (did you mean '" + hint + "'?)")});
+      d.push_back({o.loc, "the pipeline has no step " + Q(name) +
+                              (hint.empty() ? "" : " (did you mean '" + hint + "'?)")});
     }
   }
   std::map<std::string, Json> step_params;
@@ -735,14 +828,14 @@ Status ApplyRunConfig(const RunConfig& rc, PipelineSpec* spec) {
     auto o = rc.steps.find(s.name);
     if (o == rc.steps.end()) continue;
     s.settings.MergeFrom(o->second.settings);
-    for (auto it = step_params[s.name].begin(); it != step_params[s.name].end(); ++it) s.parameters[it.key()] = it.value();
+    for (auto it = step_params[s.name].begin(); it != step_params[s.name].end(); ++it)
+      s.parameters[it.key()] = it.value();
   }
   if (rc.failure_mode) spec->failure_mode = *rc.failure_mode;
   auto v = ValidatePipeline(*spec);
   if (!v.empty()) return DiagnosticsToStatus(v);
   return Status::Ok();
 }
-
 
 bool ValidRunNameTemplate(const std::string& tmpl, std::string* why) {
   if (tmpl.empty() || tmpl.size() > 200) {
@@ -762,14 +855,16 @@ bool ValidRunNameTemplate(const std::string& tmpl, std::string* why) {
       bool ok = name == "date" || name == "time" || name == "random" || name == "pipeline.name" ||
                 (name.rfind("params.", 0) == 0 && IsValidParamName(name.substr(7)));
       if (!ok) {
-        *why = "unknown placeholder '{{" + name + "}}' (use {{date}}, {{time}}, {{random}}, {{pipeline.name}} or {{params.NAME}})";
+        *why = "unknown placeholder '{{" + name +
+               "}}' (use {{date}}, {{time}}, {{random}}, {{pipeline.name}} or {{params.NAME}})";
         return false;
       }
       i = end + 2;
       continue;
     }
     char c = tmpl[i];
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.') || (i == 0 && c == '.')) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.') ||
+        (i == 0 && c == '.')) {
       *why = std::string("character '") + c + "' is not allowed in run names ([A-Za-z0-9_.-])";
       return false;
     }
