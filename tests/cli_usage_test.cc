@@ -218,7 +218,8 @@ TEST(CliDefects, FlavorsSayWhatIsBuiltInAndWhichKeysAreDurations) {
   EXPECT_TRUE(Contains(r.err, "flavor 'local' is built into baton")) << r.err;
   r = RunBaton(dir.path(), {"flavor", "describe", "local"});
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
-  EXPECT_TRUE(Contains(r.out, "kill_grace  duration")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "kill_grace    duration")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "max_log_size  size")) << r.out;
 }
 
 TEST(CliDefects, AStepEndedByTheRunTimeoutSaysSo) {
