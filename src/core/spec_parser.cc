@@ -340,7 +340,9 @@ class Parser {
     double d;
     if (s == "true" || s == "True" || s == "TRUE") return true;
     if (s == "false" || s == "False" || s == "FALSE") return false;
-    if (auto [p, ec] = std::from_chars(b, e, i); ec == std::errc() && p == e) return i;
+    const bool is_float = v.tag == std::string(yaml::kStandardTagPrefix) + "float";
+    if (auto [p, ec] = std::from_chars(b, e, i); ec == std::errc() && p == e)
+      return is_float ? Json(double(i)) : Json(i);
     if (auto [p2, ec2] = std::from_chars(b, e, d);
         ec2 == std::errc() && p2 == e && std::isfinite(d))
       return d;
@@ -665,6 +667,19 @@ class Parser {
   bool all_pools_unreadable_ = false;
 };
 
+// Whether a scalar reads as the standard type its tag names.
+bool ScalarFitsTag(const Node& n, const std::string& type) {
+  if (!n.IsScalar() || type == "str") return true;
+  if (type == "null")
+    return n.value.empty() || n.value == "~" || n.value == "null" || n.value == "Null" ||
+           n.value == "NULL";
+  Node untagged = n;
+  untagged.tag.clear();
+  untagged.style = yaml::Style::kPlain;
+  const Json j = Parser::TypedScalar(untagged);
+  return type == "int" ? j.is_number_integer() : type == "float" ? j.is_number() : j.is_boolean();
+}
+
 // Reports every tag that is not a standard one, or that stands on the wrong kind of node: a
 // pipeline means what it says, so `run: !include x` is an error rather than `run: x`. Each node
 // is checked once, however many aliases point at it.
@@ -694,6 +709,13 @@ void CheckTags(const Node& root, const std::string& file, std::vector<Diagnostic
                                 (n->IsMap()        ? "a mapping"
                                  : n->IsSequence() ? "a list"
                                                    : "a scalar")});
+    } else if (!ScalarFitsTag(*n, std_tag->first)) {
+      diags->push_back({at, Q(n->value) + " is not " +
+                                (std_tag->first == "int"     ? "an integer"
+                                 : std_tag->first == "float" ? "a number"
+                                 : std_tag->first == "bool"  ? "true or false"
+                                                             : "null") +
+                                ", as its tag '!!" + std_tag->first + "' says"});
     }
   }
 }

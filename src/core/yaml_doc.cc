@@ -17,8 +17,9 @@ bool Node::IsNull() const {
 }
 
 bool Node::IsStringTyped() const {
-  return kind == Kind::kScalar &&
-         (style != Style::kPlain || tag == "!" || tag == std::string(kStandardTagPrefix) + "str");
+  if (kind != Kind::kScalar) return false;
+  if (!tag.empty() && tag != "!") return tag == std::string(kStandardTagPrefix) + "str";
+  return style != Style::kPlain || tag == "!";
 }
 
 namespace {
