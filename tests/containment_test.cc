@@ -173,5 +173,50 @@ TEST(StepLogCap, LogStopsGrowingAtTheCapAndSaysHowMuchWasDropped) {
   EXPECT_EQ(log, std::string(5000, 'x') + std::string(1000, 'y'));
 }
 
+TEST(InterruptedRun, StagedOutputsAreReclaimedAndResumeCompletes) {
+  TempDir d;
+  ASSERT_EQ(RunBaton(d.path(), {"init"}).exit_code, 0);
+  const std::string m = Marker(7);
+  KillOnExit cleanup{{m}};
+  const std::string ready = d.path() + "/ready";
+  // `big` stages 20 MB, then waits (the first time) until baton is killed.
+  std::string p = d.Write("p.yaml",
+                          "name: staged\nsteps:\n"
+                          "  big:\n"
+                          "    run: \"head -c 20000000 /dev/zero > {{outputs.o}}; [ -e " +
+                              ready + " ] || sleep " + m +
+                              "\"\n"
+                              "    outputs: [o]\n"
+                              "  count:\n"
+                              "    run: \"wc -c < {{inputs.i}} > {{outputs.n}}\"\n"
+                              "    inputs: {i: big.o}\n"
+                              "    outputs: [n]\n");
+  pid_t pid = SpawnBaton(d.path(), {"run", p}, d.path() + "/out", d.path() + "/err");
+  ASSERT_GT(pid, 0);
+  ASSERT_TRUE(WaitFor([&] { return !SleepProcesses(m).empty(); }, 20))
+      << ReadFileOrDie(d.path() + "/err");
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  EXPECT_EQ(WaitExit(pid), 128 + SIGKILL);
+  const std::string staging = d.path() + "/.baton/artifacts/.staging";
+  auto staged = RunShell(d.path(), "du -sb " + staging + "/staged-* | cut -f1");
+  ASSERT_GE(std::atoll(staged.out.c_str()), 20000000) << Describe(staged);
+
+  // The next command notices the dead run, marks it interrupted and frees what it staged.
+  Json runs = JsonOf(d.path(), {"runs", "list", "-o", "json"});
+  ASSERT_EQ(runs.size(), 1u) << runs.dump(2);
+  const std::string run_id = runs[0].value("id", "");
+  EXPECT_EQ(runs[0].value("status", ""), "interrupted") << runs.dump(2);
+  struct stat st;
+  EXPECT_NE(::stat((staging + "/" + run_id).c_str(), &st), 0)
+      << "the interrupted run's staging is still there";
+  EXPECT_TRUE(WaitFor([&] { return SleepProcesses(m).empty(); }, 3));
+
+  d.Write("ready", "");
+  auto r = RunBaton(d.path(), {"runs", "resume", run_id, "-o", "json"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  Json shown = JsonOf(d.path(), {"runs", "show", run_id, "-o", "json"});
+  EXPECT_EQ(shown.value("status", ""), "completed") << shown.dump(2);
+}
+
 }  // namespace
 }  // namespace baton::testing

@@ -3,10 +3,12 @@
 #include <cstdlib>
 #include <set>
 
+#include "baton/json_text.h"
 #include "platform/env_posix.h"
 #include "platform/fs.h"
 #include "platform/process.h"
 #include "app/orchestrated_run.h"
+#include "app/run_pipeline.h"
 #include "store/registry.h"
 
 namespace baton {
@@ -86,7 +88,7 @@ Result<WorkspaceConfig> ReadWorkspaceConfig(const std::string& dir) {
 Status WriteWorkspaceConfig(const std::string& dir, const WorkspaceConfig& config) {
   Json j = Json::object();
   if (!config.metadata_uri.empty()) j["metadata"] = config.metadata_uri;
-  return fs::WriteFileAtomic(dir + "/config.json", j.dump(2) + "\n");
+  return fs::WriteFileAtomic(dir + "/config.json", DumpJson(j, 2) + "\n");
 }
 
 Result<std::string> WorkspaceMetadataUri(const std::string& dir) {
@@ -129,6 +131,24 @@ bool RunProcessAlive(const RunRecord& run) {
   return ProcessAlive(static_cast<pid_t>(run.pid), run.pid_start);
 }
 
+namespace {
+
+// Frees what an interrupted run staged: the outputs of attempts that never finished. A resume
+// never reads them (it runs the unfinished steps again, as new attempts, and takes finished
+// outputs from the store), so they only hold disk space. Best effort.
+void ReclaimStaging(Workspace& ws, const RunRecord& run) {
+  (void)fs::RemoveTree(ws.artifacts->StagingDir() + "/" + run.id);
+  // The run's stack may have had an artifact store of its own.
+  auto spec = LoadRunSpec(ws, run);
+  if (!spec.ok()) return;
+  auto uri = StackArtifactsUri(*spec, ws.root);
+  if (!uri.ok() || uri->empty() || *uri == ws.artifacts_uri) return;
+  auto store = Stores().OpenArtifactStore(*uri);
+  if (store.ok()) (void)fs::RemoveTree((*store)->StagingDir() + "/" + run.id);
+}
+
+}  // namespace
+
 Result<std::vector<std::string>> ReapDeadRuns(Workspace& ws) {
   std::vector<std::string> reaped;
   // Processes that start after this instant belong to whoever takes the run over next (a resume
@@ -152,6 +172,7 @@ Result<std::vector<std::string>> ReapDeadRuns(Workspace& ws) {
     if (!cleaned.ok()) reason += "; ending its backend's work failed: " + cleaned.status().message();
     else if (!cleaned->empty()) reason += "; " + *cleaned;
     BATON_RETURN_IF_ERROR(ws.meta->MarkRunInterrupted(run.id, reason));
+    ReclaimStaging(ws, run);
     reaped.push_back(run.id);
   }
   return reaped;
