@@ -8,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include "baton/json_text.h"
 #include "platform/env_posix.h"
 #include "platform/fs.h"
 #include "platform/process.h"
@@ -369,7 +370,7 @@ Result<SubmitRequest> BuildSubmitRequest(Workspace& ws, const PipelineSpec& spec
       if (r.step == job.name) job.attempt = std::max(job.attempt, r.attempt + 1);
   BATON_RETURN_IF_ERROR(fs::MakeDirs(req.log_dir + "/results"));
   req.snapshot_file = req.log_dir + "/snapshot.json";
-  BATON_RETURN_IF_ERROR(fs::WriteFileAtomic(req.snapshot_file, SpecToJson(spec).dump()));
+  BATON_RETURN_IF_ERROR(fs::WriteFileAtomic(req.snapshot_file, DumpJson(SpecToJson(spec))));
   BATON_ASSIGN_OR_RETURN(req.config, ResolveSecrets(req.config));
   return req;
 }
@@ -388,7 +389,7 @@ Status CompilePipeline(Workspace& ws, const PipelineSpec& spec, const RunOptions
   if (opts.flavors == nullptr) return Internal("no flavor registry to compile with");
   BATON_RETURN_IF_ERROR(fs::MakeDirs(out_dir));
   Snapshot snap = MakeSnapshot(spec);
-  BATON_RETURN_IF_ERROR(fs::WriteFileAtomic(out_dir + "/snapshot.json", Json::parse(snap.body).dump(2) + "\n"));
+  BATON_RETURN_IF_ERROR(fs::WriteFileAtomic(out_dir + "/snapshot.json", DumpJson(Json::parse(snap.body), 2) + "\n"));
   const FlavorInfo* flavor = nullptr;
   BATON_ASSIGN_OR_RETURN(auto orch, MakeOrchestrator(spec, *opts.flavors, &flavor));
   // A compiled pipeline has no run yet: the request names a placeholder, and secrets stay
@@ -396,7 +397,7 @@ Status CompilePipeline(Workspace& ws, const PipelineSpec& spec, const RunOptions
   SubmitRequest req = RequestFor(ws, spec, *flavor, "{{run.id}}", snap.hash, opts, {});
   req.snapshot_file = out_dir + "/snapshot.json";
   req.log_dir = out_dir;
-  BATON_RETURN_IF_ERROR(fs::WriteFileAtomic(out_dir + "/request.json", req.ToJson().dump(2) + "\n"));
+  BATON_RETURN_IF_ERROR(fs::WriteFileAtomic(out_dir + "/request.json", DumpJson(req.ToJson(), 2) + "\n"));
   return orch->Compile(req, out_dir);
 }
 

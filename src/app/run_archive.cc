@@ -9,6 +9,7 @@
 
 #include "app/run_pipeline.h"
 #include "baton/format.h"
+#include "baton/json_text.h"
 #include "core/spec.h"
 #include "platform/fs.h"
 #include "platform/hash.h"
@@ -591,7 +592,7 @@ Result<RunExportSummary> ExportRun(Workspace& ws, const std::string& run_ref,
   RunExportSummary summary;
   summary.run_id = run.id;
   BATON_RETURN_IF_ERROR(StageRun(ws, run, staging, &manifest, &summary));
-  BATON_RETURN_IF_ERROR(fs::WriteFile(staging + "/manifest.json", manifest.dump(1) + "\n"));
+  BATON_RETURN_IF_ERROR(fs::WriteFile(staging + "/manifest.json", DumpJson(manifest, 1) + "\n"));
   BATON_RETURN_IF_ERROR(WriteTar(staging, part));
   if (fs::Exists(file)) return AlreadyExists(file + " appeared while the run was exported");
   BATON_RETURN_IF_ERROR(fs::Rename(part, file));

@@ -10,6 +10,7 @@
 #include <random>
 #include <set>
 
+#include "baton/json_text.h"
 #include "platform/env_posix.h"
 #include "platform/fs.h"
 #include "platform/hash.h"
@@ -24,7 +25,7 @@ namespace baton {
 
 Snapshot MakeSnapshot(const PipelineSpec& spec) {
   Snapshot s;
-  s.body = SpecToJson(spec).dump();
+  s.body = DumpJson(SpecToJson(spec));
   s.hash = Sha256Hex(s.body);
   return s;
 }
@@ -285,7 +286,7 @@ Result<RunSummary> RunPipeline(Workspace& ws, const PipelineSpec& spec, const Ru
   run.host = HostName();
   run.pid = CurrentProcessId();
   run.pid_start = ProcessStartTicks(CurrentProcessId());
-  run.parameters = spec.parameters.dump();
+  run.parameters = DumpJson(spec.parameters);
   run.pipeline_file = spec.file;
   run.use_cache = opts.use_cache;
   run.tags = opts.tags;

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "app/run_pipeline.h"
+#include "baton/json_text.h"
 #include "baton/orchestrator.h"
 #include "baton/signal_numbers.h"
 #include "platform/env_posix.h"
@@ -196,7 +197,7 @@ Result<StepOutcome> RunStepEntrypoint(const StepEntrypointOptions& opts) {
     r.error = outcome.status().message();
   }
   Status written = fs::MakeDirs(fs::Dirname(opts.result_file));
-  if (written.ok()) written = fs::WriteFileAtomic(opts.result_file, r.ToJson().dump() + "\n");
+  if (written.ok()) written = fs::WriteFileAtomic(opts.result_file, DumpJson(r.ToJson()) + "\n");
   if (!written.ok() && outcome.ok()) return written.Annotate("cannot write the step's result " + opts.result_file);
   return outcome;
 }

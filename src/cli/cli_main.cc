@@ -1,6 +1,7 @@
 // The command line of baton, shared by the baton binary and C++ pipeline binaries.
 
 #include <cstdio>
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -17,7 +18,25 @@ const PipelineSpec* g_embedded = nullptr;
 void SetEmbeddedPipeline(const PipelineSpec* spec) { g_embedded = spec; }
 const PipelineSpec* EmbeddedPipeline() { return g_embedded; }
 
+namespace {
+int RunCommandLine(int argc, char** argv);
+}  // namespace
+
+// No exception leaves the binary (an uncaught one aborts with SIGABRT, exit 134): what a command
+// did not handle is reported as an internal error, exit 1.
 int RunCli(int argc, char** argv) {
+  try {
+    return RunCommandLine(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "baton: error: internal error: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "baton: error: internal error: an exception of unknown type\n");
+  }
+  return 1;
+}
+
+namespace {
+int RunCommandLine(int argc, char** argv) {
   CLI::App app{g_embedded ? "pipeline " + g_embedded->name +
                                 " (a baton C++ pipeline): run it, compile it, inspect its runs"
                           : "baton: run ML pipelines locally, in containers, on clusters; track "
@@ -55,5 +74,6 @@ int RunCli(int argc, char** argv) {
   if (!action) return 2;
   return action();
 }
+}  // namespace
 
 }  // namespace baton::cli

@@ -2,6 +2,7 @@
 
 #include "app/step_entrypoint.h"
 #include "app/workspace.h"
+#include "baton/json_text.h"
 #include "baton/orchestrator.h"
 #include "cli/cli.h"
 #include "platform/env_posix.h"
@@ -52,7 +53,7 @@ int DoStepRun(StepEntrypointOptions a) {
       r.attempt = a.attempt;
       r.error = st.message();
       (void)fs::MakeDirs(fs::Dirname(a.result_file));
-      (void)fs::WriteFileAtomic(a.result_file, r.ToJson().dump() + "\n");
+      (void)fs::WriteFileAtomic(a.result_file, DumpJson(r.ToJson()) + "\n");
     }
     return Fail(st);
   }

@@ -1,6 +1,7 @@
 
 #include <cstdio>
 
+#include "baton/json_text.h"
 #include "cli/cli.h"
 #include "platform/env_posix.h"
 #include "platform/fs.h"
@@ -52,7 +53,7 @@ void AddOutputOption(CLI::App* cmd, std::string* format) {
       ->default_val("table");
 }
 
-void PrintJson(const Json& j) { std::printf("%s\n", j.dump(2).c_str()); }
+void PrintJson(const Json& j) { std::printf("%s\n", DumpJson(j, 2).c_str()); }
 
 std::string HumanSize(int64_t b) {
   char buf[32];

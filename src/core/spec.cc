@@ -8,6 +8,7 @@
 #include <set>
 #include <tuple>
 
+#include "baton/json_text.h"
 #include "baton/suggest.h"
 #include "core/template.h"
 
@@ -230,7 +231,7 @@ std::string ParamToString(const Json& v) {
       s += ".0";
     return s;
   }
-  return v.dump();
+  return DumpJson(v);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "baton/json_text.h"
 #include "platform/fs.h"
 #include "platform/job_queue.h"
 
@@ -18,7 +19,7 @@ Status StepQueue::Reset() {
 
 Status StepQueue::Publish(const std::string& id, const std::vector<std::string>& argv, const std::string& log) {
   const std::string path = dir_ + "/" + id + ".job";
-  if (!PublishQueueFile(path, nlohmann::json{{"argv", argv}, {"log", log}}.dump()))
+  if (!PublishQueueFile(path, DumpJson(nlohmann::json{{"argv", argv}, {"log", log}})))
     return Internal("cannot write the step's job into " + dir_ + ": " + std::strerror(errno));
   return Status::Ok();
 }

@@ -1,5 +1,6 @@
 #include "flavors/local/local_orchestrator.h"
 
+#include "baton/json_text.h"
 #include "core/spec.h"
 
 #include "platform/fs.h"
@@ -35,7 +36,7 @@ Status LocalOrchestrator::Compile(const SubmitRequest& req, const std::string& o
                          {"steps", nlohmann::json::array()}};
   for (const auto& s : req.steps)
     plan["steps"].push_back({{"name", s.name}, {"upstream", s.upstream}, {"settings", s.settings}});
-  return fs::WriteFileAtomic(out_dir + "/local-plan.json", plan.dump(2) + "\n");
+  return fs::WriteFileAtomic(out_dir + "/local-plan.json", DumpJson(plan, 2) + "\n");
 }
 
 Status LocalOrchestrator::Submit(const SubmitRequest&) {

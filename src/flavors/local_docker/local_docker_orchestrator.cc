@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "baton/json_text.h"
 #include "flavors/local_docker/container_backend.h"
 #include "platform/fs.h"
 #include "platform/process.h"
@@ -79,7 +80,7 @@ Status LocalDockerOrchestrator::Compile(const SubmitRequest& req, const std::str
     for (const auto& a : argv) line += (line.empty() ? "" : " ") + Quote(a);
     script += "# step " + job.name + (job.upstream.empty() ? "" : " (after the steps it waits for)") + "\n" + line + "\n";
   }
-  BATON_RETURN_IF_ERROR(fs::WriteFileAtomic(out_dir + "/local-docker-plan.json", plan.dump(2) + "\n"));
+  BATON_RETURN_IF_ERROR(fs::WriteFileAtomic(out_dir + "/local-docker-plan.json", DumpJson(plan, 2) + "\n"));
   return fs::WriteFileAtomic(out_dir + "/containers.sh", script);
 }
 
