@@ -747,6 +747,40 @@ TEST(Resilience, StepWritingMoreThanFreeSpaceFailsCleanly) {
   ExpectRecoversAfterFreeingSpace(fs, ws, run_id, SmallDigest(), 5 << 20);
 }
 
+TEST(Resilience, ReadOnlyCommandsWorkOnAFullDiskAndFailuresSaySo) {
+  TempDir d;
+  SmallFs fs(d.path(), 8);
+  if (!fs.mounted()) GTEST_SKIP() << "cannot mount a small filesystem: " << fs.why();
+  const std::string ws = fs.dir() + "/ws";
+  ::mkdir(ws.c_str(), 0755);
+  ASSERT_EQ(RunBaton(ws, {"init"}).exit_code, 0);
+  std::string pipeline = ws + "/p.yaml";
+  {
+    FILE* f = std::fopen(pipeline.c_str(), "w");
+    ASSERT_TRUE(f);
+    std::fputs("name: tiny\nsteps:\n  a:\n    run: \"echo hi > {{outputs.o}}\"\n    outputs: [o]\n", f);
+    std::fclose(f);
+  }
+  auto r = RunBaton(ws, {"run", pipeline, "-o", "json"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  const std::string run_id = ParseJson(r).value("run", "");
+  // Not a byte left: the store's WAL index (-shm) cannot be created.
+  ASSERT_TRUE(fs.Fill("filler", 0));
+  (void)RunShell(fs.dir(), "head -c 1M /dev/zero > filler2 2>/dev/null");
+  ASSERT_EQ(fs.FreeBytes(), 0);
+
+  Json runs = ListRuns(ws);
+  ASSERT_EQ(runs.size(), 1u) << runs.dump(2);
+  EXPECT_EQ(runs[0].value("id", ""), run_id);
+  Json shown = ShowRun(ws, run_id);
+  EXPECT_EQ(shown.value("status", ""), "completed") << shown.dump(2);
+  // What must write fails, and says why in words.
+  r = RunBaton(ws, {"run", pipeline, "--no-cache"});
+  EXPECT_NE(r.exit_code, 0) << Describe(r);
+  EXPECT_NE(r.err.find("disk is full"), std::string::npos) << Describe(r);
+  EXPECT_EQ(r.err.find("disk I/O error"), std::string::npos) << Describe(r);
+}
+
 TEST(Resilience, DiskFillingUpWhileStoringOutputsIsRecoverable) {
   TempDir d;
   SmallFs fs(d.path(), 8);

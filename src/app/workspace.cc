@@ -117,7 +117,12 @@ Result<Workspace> OpenWorkspace(const std::string& root) {
   BATON_ASSIGN_OR_RETURN(Workspace ws, Open(root, DirFor(root)));
   // In a container (a step entrypoint of a container orchestrator) the host's processes are
   // invisible, while the host name may be the host's: every run would look dead.
-  if (!PosixEnv()->GetEnv("BATON_CONTAINER")) BATON_RETURN_IF_ERROR(ReapDeadRuns(ws).status());
+  // On a full disk the marking waits for the next command with room to write: reading the
+  // store (runs list, runs show) must not depend on it.
+  if (!PosixEnv()->GetEnv("BATON_CONTAINER")) {
+    Status reaped = ReapDeadRuns(ws).status();
+    if (!reaped.ok() && reaped.code() != Code::kResourceExhausted) return reaped;
+  }
   return ws;
 }
 

@@ -1,5 +1,6 @@
 #include "store/sqlite_db.h"
 
+#include <cerrno>
 #include <chrono>
 #include <thread>
 
@@ -12,13 +13,36 @@ SqliteDb::~SqliteDb() {
   if (db_) sqlite3_close_v2(db_);
 }
 
+namespace {
+// Whether the last failure on `db` came from a full disk: SQLITE_FULL, or an I/O error whose
+// system error was ENOSPC (extending the WAL index, for one, reports only "disk I/O error").
+bool DiskFull(sqlite3* db) {
+  int code = sqlite3_extended_errcode(db) & 0xff;
+  return code == SQLITE_FULL || (code == SQLITE_IOERR && sqlite3_system_errno(db) == ENOSPC);
+}
+}  // namespace
+
 Status SqliteDb::Open(const std::string& path) {
+  Status s = OpenWith(path, false);
+  if (s.code() != Code::kResourceExhausted) return s;
+  // A full disk leaves no room for the WAL index (the -shm file) that shared access needs. In
+  // exclusive locking mode SQLite keeps that index in memory, so reads still work (runs list,
+  // runs show) and writes fail saying the disk is full. Only while no other baton has the
+  // store open, which is when the index is missing.
+  stmts_.clear();
+  sqlite3_close_v2(db_);
+  db_ = nullptr;
+  return OpenWith(path, true);
+}
+
+Status SqliteDb::OpenWith(const std::string& path, bool exclusive) {
   int rc = sqlite3_open_v2(path.c_str(), &db_,
                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) return Unavailable("cannot open metadata store " + path + ": " + sqlite3_errstr(rc));
   path_ = path;
   wal_path_ = path + "-wal";
   sqlite3_busy_timeout(db_, 30000);
+  if (exclusive) BATON_RETURN_IF_ERROR(Exec("PRAGMA locking_mode=EXCLUSIVE"));
   // Switching a new database to WAL takes an exclusive lock and answers SQLITE_BUSY at once,
   // without the busy handler, while another connection opens the same file: retried.
   BATON_RETURN_IF_ERROR(ExecRetrying("PRAGMA journal_mode=WAL"));
@@ -32,6 +56,12 @@ Status SqliteDb::Open(const std::string& path) {
   // and a batch of a thousand cached steps fits the page cache without spilling mid-way.
   BATON_RETURN_IF_ERROR(ExecRetrying("PRAGMA temp_store=MEMORY"));
   BATON_RETURN_IF_ERROR(ExecRetrying("PRAGMA cache_size=-32768"));
+  // The first read sets up the WAL index: a full disk shows here, not at a later query.
+  char* err = nullptr;
+  if (sqlite3_exec(db_, "SELECT count(*) FROM sqlite_master", nullptr, nullptr, &err) != SQLITE_OK) {
+    sqlite3_free(err);
+    return Err("opening " + path);
+  }
   return Status::Ok();
 }
 
@@ -67,6 +97,7 @@ Status SqliteDb::Err(const std::string& what) {
     return Internal(m);
   }
   int code = sqlite3_extended_errcode(db_);
+  if (DiskFull(db_)) return ResourceExhausted("metadata store: " + what + ": the disk is full");
   std::string msg = "metadata store: " + what + ": " + sqlite3_errmsg(db_);
   switch (code & 0xff) {
     case SQLITE_BUSY:
@@ -98,7 +129,7 @@ Status SqliteDb::Exec(const char* sql) {
     sqlite3_free(err);
     int code = sqlite3_errcode(db_);
     if (code == SQLITE_BUSY) return Unavailable("metadata store busy: " + m);
-    if (code == SQLITE_FULL) return ResourceExhausted("metadata store: " + m);
+    if (DiskFull(db_)) return ResourceExhausted("metadata store: the disk is full");
     return Internal("metadata store: " + m);
   }
   return Status::Ok();

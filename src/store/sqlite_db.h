@@ -79,7 +79,8 @@ class SqliteDb : public SchemaDb {
   SqliteDb& operator=(const SqliteDb&) = delete;
   ~SqliteDb() override;
 
-  // Opens (creating) the database file with baton's pragmas.
+  // Opens (creating) the database file with baton's pragmas. On a full disk it still opens for
+  // reading; failures from a full disk are ResourceExhausted and say "the disk is full".
   Status Open(const std::string& path);
 
   // Brings the schema to the end of `migrations` (ApplyMigrations in store/migrations.h).
@@ -109,6 +110,8 @@ class SqliteDb : public SchemaDb {
 
   // Exec, retried (like BEGIN IMMEDIATE) while the database is busy.
   Status ExecRetrying(const char* sql);
+  // Open, in shared or (for a full disk, see Open) exclusive locking mode.
+  Status OpenWith(const std::string& path, bool exclusive);
 
   // Batches: writes until FinishBatch share one transaction; nested calls are counted.
   Status StartBatch();
