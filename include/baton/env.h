@@ -21,6 +21,10 @@ class Env {
   // Files. Paths are absolute or relative to the process's working directory.
   virtual bool Exists(const std::string& path) = 0;
   virtual Result<std::string> ReadFile(const std::string& path) = 0;
+  // Reads a file a user named as input (a pipeline, a run config): anything but a regular file
+  // (a FIFO, a device, a directory) is refused at once without blocking, and so is a file of
+  // more than `max_bytes` (InvalidArgument, saying which).
+  virtual Result<std::string> ReadRegularFile(const std::string& path, uint64_t max_bytes) = 0;
   // Replaces `path` with `content` (plain write: the file may be seen half-written).
   virtual Status WriteFile(const std::string& path, const std::string& content) = 0;
   // Writes a temporary file beside `path`, fsyncs it and renames it over `path`.
@@ -55,6 +59,9 @@ class EnvWrapper : public Env {
 
   bool Exists(const std::string& p) override { return target_->Exists(p); }
   Result<std::string> ReadFile(const std::string& p) override { return target_->ReadFile(p); }
+  Result<std::string> ReadRegularFile(const std::string& p, uint64_t max) override {
+    return target_->ReadRegularFile(p, max);
+  }
   Status WriteFile(const std::string& p, const std::string& c) override { return target_->WriteFile(p, c); }
   Status WriteFileAtomic(const std::string& p, const std::string& c) override { return target_->WriteFileAtomic(p, c); }
   Status MakeDirs(const std::string& p) override { return target_->MakeDirs(p); }

@@ -155,7 +155,7 @@ int LoadSpec(const RunArgs& a, PipelineSpec* spec, RunConfig* rc) {
     *rc = std::move(*c);
   }
   Status st = ApplyParameterOverrides(spec, a.params);
-  return st.ok() ? 0 : Fail(st);
+  return st.ok() ? 0 : BadInput(st);
 }
 
 // Prints what a compile found wrong: diagnostics alone (file:line:column), else the error.

@@ -11,6 +11,7 @@
 #include "baton/json_text.h"
 #include "baton/suggest.h"
 #include "core/template.h"
+#include "core/yaml_doc.h"
 
 namespace baton {
 
@@ -450,18 +451,39 @@ Status ConvertParamValue(const std::string& name, const Json& declared, const st
 std::string UnknownParameterMessage(const PipelineSpec& spec, const std::string& name) {
   std::string have;
   for (auto it = spec.parameters.begin(); it != spec.parameters.end(); ++it) have += (have.empty() ? "" : ", ") + it.key();
-  return "unknown parameter '" + name + "'" +
+  return "unknown parameter " + yaml::QuoteForMessage(name) +
          (have.empty() ? " (the pipeline has no parameters)" : " (parameters: " + have + ")");
 }
+
+namespace {
+
+// "-p NAME=VALUE" as a message shows it: cut to a bounded length, bad bytes escaped.
+std::string ShownAssignment(const std::string& a) {
+  std::string q = yaml::QuoteForMessage(a);
+  return "-p " + q.substr(1, q.size() - 2);
+}
+
+const char* TypeWithArticle(const Json& v) {
+  return v.is_boolean() ? "a bool" : v.is_number_integer() ? "an int" : v.is_number() ? "a float" : "a string";
+}
+
+}  // namespace
 
 Status ApplyParameterOverrides(PipelineSpec* spec, const std::vector<std::string>& assignments) {
   for (const auto& a : assignments) {
     auto eq = a.find('=');
-    if (eq == std::string::npos) return InvalidArgument("parameter override '" + a + "' is not NAME=VALUE");
+    if (eq == std::string::npos) return InvalidArgument("parameter override " + yaml::QuoteForMessage(a) + " is not NAME=VALUE");
     std::string name = a.substr(0, eq), value = a.substr(eq + 1);
     if (!spec->parameters.contains(name)) return InvalidArgument(UnknownParameterMessage(*spec, name));
+    // Wrong values are reported where the parameter is declared, naming what was given.
+    auto located = [&](const std::string& msg) {
+      auto loc = spec->param_locs.find(name);
+      return loc == spec->param_locs.end() ? InvalidArgument(msg) : DiagnosticsToStatus({{loc->second, msg}});
+    };
+    if (!yaml::IsUtf8(value)) return located("parameter '" + name + "': " + ShownAssignment(a) + " is not valid UTF-8");
     Json& cur = spec->parameters[name];
-    BATON_RETURN_IF_ERROR(ConvertParamValue(name, cur, value, &cur));
+    if (!ConvertParamValue(name, cur, value, &cur).ok())
+      return located("parameter '" + name + "' is " + TypeWithArticle(cur) + "; " + ShownAssignment(a) + " is not");
     // The command line wins over values a run config set for single steps.
     for (auto& step : spec->steps) step.parameters.erase(name);
   }

@@ -131,6 +131,7 @@ struct PipelineSpec {
   std::string file;                  // the pipeline file, absolute ("" for C++ pipelines)
   std::string root;                  // directory steps run in (the file's directory)
   Json parameters = Json::object();  // name -> default value (typed)
+  std::map<std::string, Location> param_locs;  // where each parameter was declared (not in JSON)
   Settings defaults;
   FailureMode failure_mode = FailureMode::kContinue;
   std::map<std::string, int64_t> pools;  // user-named pool capacities
@@ -183,7 +184,8 @@ Status DiagnosticsToStatus(std::vector<Diagnostic> diags, size_t cap = 50);
 Status ConvertParamValue(const std::string& name, const Json& declared, const std::string& value, Json* out);
 // "unknown parameter 'x' (parameters: a, b)".
 std::string UnknownParameterMessage(const PipelineSpec& spec, const std::string& name);
-// Overrides parameter values from "name=value" strings, converting to each parameter's type.
+// Overrides parameter values from "name=value" strings, converting to each parameter's type. A
+// value that does not convert, or is not UTF-8, is an error at the parameter's declaration.
 Status ApplyParameterOverrides(PipelineSpec* spec, const std::vector<std::string>& assignments);
 
 // Canonical JSON (the body of a snapshot) and back.

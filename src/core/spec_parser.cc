@@ -501,6 +501,7 @@ class Parser {
         return;
       }
       spec->parameters[key] = TypedScalar(v);
+      spec->param_locs[key] = Loc(k);
     });
   }
 
@@ -792,7 +793,7 @@ Result<PipelineSpec> ParsePipelineText(const std::string& text, const std::strin
 }
 
 Result<PipelineSpec> ParsePipelineFile(Env& env, const std::string& path) {
-  auto text = env.ReadFile(path);
+  auto text = env.ReadRegularFile(path, kMaxInputFileBytes);
   if (!text.ok()) return InvalidArgument("cannot read pipeline file: " + text.status().message());
   BATON_ASSIGN_OR_RETURN(std::string abs, env.Absolute(path));
   std::string root = abs.substr(0, abs.rfind('/'));
@@ -809,7 +810,7 @@ Result<RunConfig> ParseRunConfigText(const std::string& text, const std::string&
 }
 
 Result<RunConfig> ParseRunConfigFile(Env& env, const std::string& path) {
-  auto text = env.ReadFile(path);
+  auto text = env.ReadRegularFile(path, kMaxInputFileBytes);
   if (!text.ok()) return InvalidArgument("cannot read run config: " + text.status().message());
   return ParseRunConfigText(*text, path);
 }

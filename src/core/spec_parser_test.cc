@@ -1236,15 +1236,22 @@ TEST(ParameterOverrides, RejectBadValues) {
   PipelineSpec s = WithParams();
   Status st = ApplyParameterOverrides(&s, {"epochs=2.5"});
   EXPECT_EQ(st.code(), Code::kInvalidArgument);
-  EXPECT_EQ(st.message(), "parameter 'epochs' is an int; '2.5' is not an integer");
+  // Named where the parameter is declared, with the value as it was given.
+  EXPECT_EQ(st.message(), "p.yaml:2:14: error: parameter 'epochs' is an int; -p epochs=2.5 is not");
   st = ApplyParameterOverrides(&s, {"epochs="});
   EXPECT_FALSE(st.ok());
   st = ApplyParameterOverrides(&s, {"lr=fast"});
-  EXPECT_EQ(st.message(), "parameter 'lr' is a float; 'fast' is not a number");
+  EXPECT_EQ(st.message(), "p.yaml:2:25: error: parameter 'lr' is a float; -p lr=fast is not");
   st = ApplyParameterOverrides(&s, {"lr=nan"});
   EXPECT_FALSE(st.ok());
   st = ApplyParameterOverrides(&s, {"flag=yes"});
-  EXPECT_EQ(st.message(), "parameter 'flag' is a bool; 'yes' is not true or false");
+  EXPECT_EQ(st.message(), "p.yaml:2:34: error: parameter 'flag' is a bool; -p flag=yes is not");
+  // A value that is not UTF-8, or too long to show, is named safely.
+  st = ApplyParameterOverrides(&s, {"label=b\xff"});
+  EXPECT_EQ(st.message(), "p.yaml:2:47: error: parameter 'label': -p label=b\\xFF is not valid UTF-8");
+  st = ApplyParameterOverrides(&s, {"epochs=" + std::string(5000, '9')});
+  EXPECT_LT(st.message().size(), 200u) << st.message();
+  EXPECT_NE(st.message().find("999... is not"), std::string::npos) << st.message();
   st = ApplyParameterOverrides(&s, {"epochs"});
   EXPECT_EQ(st.message(), "parameter override 'epochs' is not NAME=VALUE");
   // Nothing was changed by the failed overrides.

@@ -371,6 +371,13 @@ bool FindBadCharacter(const std::string& text, int* line, int* column, std::stri
   return false;
 }
 
+bool IsUtf8(const std::string& s) {
+  uint32_t cp;
+  for (size_t i = 0, n; i < s.size(); i += n)
+    if ((n = DecodeUtf8(s, i, &cp)) == 0) return false;
+  return true;
+}
+
 std::string QuoteForMessage(const std::string& value, size_t max) {
   std::string out = "'";
   size_t shown = 0, i = 0;

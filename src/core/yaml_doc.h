@@ -85,6 +85,9 @@ class Stream {
 // documents, including none.
 bool ParseStream(const std::string& text, Stream* out, Error* error, const Limits& limits = {});
 
+// Whether `s` is valid UTF-8.
+bool IsUtf8(const std::string& s);
+
 // `value` quoted for a message, cut to about `max` characters ("...") so that no message grows
 // with the input; bytes that are not printable ASCII or UTF-8 are escaped.
 std::string QuoteForMessage(const std::string& value, size_t max = 80);

@@ -17,6 +17,9 @@ class Posix : public Env {
  public:
   bool Exists(const std::string& p) override { return fs::Exists(p); }
   Result<std::string> ReadFile(const std::string& p) override { return fs::ReadFile(p); }
+  Result<std::string> ReadRegularFile(const std::string& p, uint64_t max) override {
+    return fs::ReadRegularFile(p, max);
+  }
   Status WriteFile(const std::string& p, const std::string& c) override { return fs::WriteFile(p, c); }
   Status WriteFileAtomic(const std::string& p, const std::string& c) override { return fs::WriteFileAtomic(p, c); }
   Status MakeDirs(const std::string& p) override { return fs::MakeDirs(p); }

@@ -11,6 +11,9 @@
 namespace baton::fs {
 
 Result<std::string> ReadFile(const std::string& path);
+// Reads a regular file of at most `max_bytes`; anything else (a FIFO, a device, a directory, a
+// larger file) is refused at once, without blocking or reading it (InvalidArgument).
+Result<std::string> ReadRegularFile(const std::string& path, uint64_t max_bytes);
 // Writes to a temporary file beside `path`, fsyncs it and renames it over `path`.
 Status WriteFileAtomic(const std::string& path, const std::string& content);
 // Replaces `path` with `content` (no fsync, no rename: a reader may see it half-written).
