@@ -146,7 +146,8 @@ class ShellScanner {
   };
   struct FrameState {
     Frame kind;
-    int parens = 0;  // kCommand inside $(: open parentheses (0 at the top level)
+    int parens = 0;           // kCommand inside $(: open parentheses (0 at the top level)
+    bool arithmetic = false;  // kCommand of $((...)), where << is a shift
   };
   struct HereDoc {
     std::string delimiter;
@@ -222,6 +223,7 @@ class ShellScanner {
     switch (Top()) {
       case Frame::kDouble:
         slot.context = ShellContext::kDoubleQuoted;
+        slot.after_name = AfterName();
         break;
       case Frame::kSingle:
         slot.context = ShellContext::kSingleQuoted;
@@ -231,6 +233,7 @@ class ShellScanner {
         break;
       default:
         slot.starts_word = word_start_;
+        slot.after_name = AfterName() || (!IsRef(pos_ - 1) && At(pos_ - 1) == '~');
         break;
     }
     slots_.push_back(slot);
@@ -262,8 +265,8 @@ class ShellScanner {
       case '$':
         return Dollar();
       case '<':
-        if (At(pos_ + 1) == '<' && At(pos_ + 2) != '<') return HereDocOperator();
-        pos_ += At(pos_ + 1) == '<' ? 3 : 1;
+        if (At(pos_ + 1) == '<' && At(pos_ + 2) != '<' && !f.arithmetic) return HereDocOperator();
+        pos_ += At(pos_ + 1) == '<' ? 2 : 1;  // a shift, or a here-string's `<<<` in two steps
         break;
       case '(':
         if (f.parens > 0) ++f.parens;
@@ -366,7 +369,7 @@ class ShellScanner {
                     "remove the '$' (the value would become part of an expansion)");
     const char n = At(pos_ + 1);
     if (n == '(') {
-      stack_.push_back({Frame::kCommand, 1});
+      stack_.push_back({Frame::kCommand, 1, At(pos_ + 2) == '('});
       pos_ += 2;
       word_start_ = true;
       return Status::Ok();
@@ -378,6 +381,18 @@ class ShellScanner {
     }
     ++pos_;
     return Status::Ok();
+  }
+
+  // Whether the literal text just before the reference ends in `$NAME`, whose name a value
+  // starting with a name character would extend.
+  bool AfterName() const {
+    auto name_char = [&](size_t at) {
+      return !IsRef(at) && (std::isalnum(static_cast<unsigned char>(At(at))) || At(at) == '_');
+    };
+    size_t i = pos_;
+    while (i > 0 && name_char(i - 1)) --i;
+    return i < pos_ && i > 0 && !IsRef(i - 1) && At(i - 1) == '$' &&
+           !std::isdigit(static_cast<unsigned char>(At(i)));
   }
 
   bool StartsWord(const char* word) const {
@@ -479,11 +494,15 @@ std::string QuoteForShell(const std::string& value, const ShellSlot& slot) {
   switch (slot.context) {
     case ShellContext::kBare:
       out = ShellQuote(value);
-      if (slot.starts_word && out == value && NeedsQuotesToStartAWord(value))
+      if (out == value && (slot.after_name || (slot.starts_word && NeedsQuotesToStartAWord(value))))
         out = "'" + value + "'";
       return out;
     case ShellContext::kDoubleQuoted:
-      // Inside "...", only these four keep a special meaning (a newline stays as it is).
+      // Inside "...", only these four keep a special meaning (a newline stays as it is). After
+      // "$NAME", an empty "" keeps the value from extending the name.
+      if (slot.after_name && !value.empty() &&
+          (std::isalnum(static_cast<unsigned char>(value[0])) || value[0] == '_'))
+        out = "\"\"";
       for (char c : value) {
         if (std::strchr("\\\"$`", c) && c != '\0') out += '\\';
         out += c;
@@ -506,8 +525,14 @@ Result<std::string> RenderShellCommand(const std::vector<TemplatePiece>& pieces,
   BATON_ASSIGN_OR_RETURN(auto slots, ScanShellContexts(pieces, error_offset));
   std::string out;
   size_t next = 0;
-  for (const auto& p : pieces)
-    out += p.kind == TemplatePiece::kLiteral ? p.text : QuoteForShell(resolve(p), slots[next++]);
+  for (const auto& p : pieces) {
+    if (p.kind == TemplatePiece::kLiteral) {
+      out += p.text;
+      continue;
+    }
+    if (next == slots.size()) return Internal("the shell scanner lost a template reference");
+    out += QuoteForShell(resolve(p), slots[next++]);
+  }
   return out;
 }
 

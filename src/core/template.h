@@ -40,6 +40,7 @@ enum class ShellContext {
 struct ShellSlot {
   ShellContext context = ShellContext::kBare;
   bool starts_word = false;  // bare and first in its word: may be in command position
+  bool after_name = false;   // right after `$NAME` (or a bare `~`): the value must not extend it
 };
 
 // Finds the context of each reference piece of a string command, in order. A reference in a

@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <map>
+#include <random>
 
 namespace baton {
 namespace {
@@ -237,6 +238,10 @@ TEST(ShellContexts, HereDocumentsEndAndTheCommandGoesOn) {
   EXPECT_EQ(Contexts("cat <<-'END' >{{outputs.o}}\n\t'\n\tEND\necho '{{params.v}}'"), "Bs");
   EXPECT_EQ(Contexts("cat <<A <<\"B\"\na\nA\nb\nB\necho {{params.v}}"), "B");
   EXPECT_EQ(Contexts("cat <<<'x' {{params.v}}"), "B") << "a here-string is no here-document";
+  EXPECT_EQ(Contexts("echo $(( 1 << {{params.v}} ))\necho {{params.v}}"), "BB")
+      << "<< is a shift in $((";
+  EXPECT_EQ(Sh(ShellRender(MustParse("echo $((1<<{{params.v}}))"), MapResolver({{"v", "3"}}))),
+            "8\n");
 }
 
 // Refuses `cmd`; returns the message and checks the offset is the reference's.
@@ -334,6 +339,9 @@ TEST(QuoteForShell, EachContextRoundTripsThroughTheShell) {
       {"printf '[%s]' '{{params.v}}'\"{{params.v}}\"{{params.v}}",
        [](const std::string& v) { return "[" + v + v + v + "]"; }},
       {"printf %s ok # {{params.v}}", [](const std::string&) { return std::string("ok"); }},
+      {"X=1; printf %s \"$X{{params.v}}\" $X{{params.v}}",
+       [](const std::string& v) { return "1" + v + "1" + v; }},
+      {"printf %s ~{{params.v}}", [](const std::string& v) { return "~" + v; }},
       {"cat <<'EOF'\n$x `y`\nEOF\nprintf %s \"{{params.v}}\"",
        [](const std::string& v) { return "$x `y`\n" + v; }},
   };
@@ -343,6 +351,62 @@ TEST(QuoteForShell, EachContextRoundTripsThroughTheShell) {
       EXPECT_EQ(Sh(cmd), expect(v))
           << "template: " << tmpl << "\nvalue: " << v << "\ncommand: " << cmd;
     }
+  }
+}
+
+// A random shell word made of bare, '...', "..." and "$(...)" parts holding references, and
+// what `printf %s` prints for it when every reference holds `v`.
+struct RandomWord {
+  std::string tmpl;
+  std::string expect;
+};
+
+RandomWord MakeWord(std::mt19937& rng, const std::string& v, int depth) {
+  RandomWord w;
+  const int parts = 1 + static_cast<int>(rng() % 4);
+  for (int i = 0; i < parts; ++i) {
+    switch (rng() % (depth < 2 ? 7 : 5)) {
+      case 0:
+        w.tmpl += "ab", w.expect += "ab";
+        break;
+      case 1:
+        w.tmpl += "{{params.v}}", w.expect += v;
+        break;
+      case 2:
+        w.tmpl += "'x{{params.v}}\"y'", w.expect += "x" + v + "\"y";
+        break;
+      case 3:
+        w.tmpl += "\"'{{params.v}} $ %\"", w.expect += "'" + v + " $ %";
+        break;
+      case 4:
+        w.tmpl += "\\\"{{params.v}}\\'", w.expect += "\"" + v + "'";
+        break;
+      default: {
+        // printf %s. adds a dot, so trailing newlines survive the command substitution.
+        RandomWord inner = MakeWord(rng, v, depth + 1);
+        w.tmpl += "\"$(printf %s. " + inner.tmpl + ")\"";
+        w.expect += inner.expect + ".";
+      }
+    }
+  }
+  return w;
+}
+
+TEST(QuoteForShell, RandomWordsOfNestedContextsRoundTrip) {
+  std::mt19937 rng(20261206);
+  const std::vector<std::string>& values = HostileValues();
+  for (int round = 0; round < 60; ++round) {
+    // One shell per round: the same random shape with every hostile value, '|' between them.
+    std::string script, expect;
+    const unsigned seed = static_cast<unsigned>(rng());
+    for (const auto& v : values) {
+      std::mt19937 shape(seed);
+      RandomWord w = MakeWord(shape, v, 0);
+      script +=
+          ShellRender(MustParse("printf %s " + w.tmpl + "; printf '|'\n"), MapResolver({{"v", v}}));
+      expect += w.expect + "|";
+    }
+    ASSERT_EQ(Sh(script), expect) << script;
   }
 }
 
@@ -361,6 +425,10 @@ TEST(QuoteForShell, QuotesEachContextAsDocumented) {
   EXPECT_EQ(QuoteForShell("a\\b\"c$d`e'f\ng", dq), "a\\\\b\\\"c\\$d\\`e'f\ng");
   EXPECT_EQ(QuoteForShell("a'b \"c\" $d;\n", sq), "a'\\''b \"c\" $d;\n");
   EXPECT_EQ(QuoteForShell("a\nrm -rf x", comment), "a rm -rf x");
+  // Right after $NAME a plain value would make the name longer.
+  EXPECT_EQ(QuoteForShell("abc", {ShellContext::kBare, false, true}), "'abc'");
+  EXPECT_EQ(QuoteForShell("abc", {ShellContext::kDoubleQuoted, false, true}), "\"\"abc");
+  EXPECT_EQ(QuoteForShell("-abc", {ShellContext::kDoubleQuoted, false, true}), "-abc");
 }
 
 TEST(QuoteForShell, ValuesInCommandPositionAreNotReinterpreted) {
