@@ -1828,6 +1828,63 @@ TEST_P(ArtifactStoreContract, ACorruptedObjectIsDetectedAndQuarantined) {
   }
 }
 
+// Export hands over only content that matches the digest; a damaged object goes out of the store.
+TEST_P(ArtifactStoreContract, ExportRefusesADamagedObject) {
+  if (!GetParam().corrupt) GTEST_SKIP() << "this store kind supplies no way to damage an object";
+  for (bool dir : {false, true}) {
+    SCOPED_TRACE(dir ? "directory" : "file");
+    ASSERT_OK_AND_ASSIGN(StoredObject obj, a().Put(dir ? StageTree(a(), "spoilt") : StageFile(a(), "spoilt")));
+    ASSERT_OK(GetParam().corrupt(home_, obj.digest));
+    TempDir out;
+    Status st = a().Export(obj.digest, out.path() + "/copy");
+    EXPECT_CODE(st, Code::kInternal);
+    EXPECT_NE(st.message().find("does not match its digest"), std::string::npos) << st.ToString();
+    EXPECT_FALSE(fs::Exists(out.path() + "/copy"));
+    EXPECT_FALSE(a().Exists(obj.digest));
+  }
+}
+
+// Content produced again replaces a damaged object of its digest, without anyone quarantining it.
+TEST_P(ArtifactStoreContract, APutReplacesADamagedObject) {
+  if (!GetParam().corrupt) GTEST_SKIP() << "this store kind supplies no way to damage an object";
+  for (bool dir : {false, true}) {
+    SCOPED_TRACE(dir ? "directory" : "file");
+    ASSERT_OK_AND_ASSIGN(StoredObject obj, a().Put(dir ? StageTree(a(), "mend") : StageFile(a(), "mend")));
+    ASSERT_OK(GetParam().corrupt(home_, obj.digest));
+    ASSERT_OK_AND_ASSIGN(StoredObject again, a().Put(dir ? StageTree(a(), "mend") : StageFile(a(), "mend")));
+    EXPECT_EQ(again.digest, obj.digest);
+    ASSERT_OK_AND_ASSIGN(StoredObject st, a().Stat(obj.digest));
+    EXPECT_EQ(st.size, obj.size);
+    ASSERT_OK_AND_ASSIGN(std::string path, a().Get(obj.digest));
+    EXPECT_EQ(DigestPath(path)->digest, obj.digest);
+  }
+}
+
+// A staged file with another hard link is copied in: the other link keeps its mode, and changing
+// it later changes no object.
+TEST_P(ArtifactStoreContract, AHardLinkedStagedFileIsCopiedNotAdopted) {
+  TempDir user;
+  const std::string mine = user.Write("data.csv", "a,b\n");
+  ASSERT_OK(fs::Chmod(mine, 0644));
+  std::string staged = StagePath(a());
+  ASSERT_OK(fs::MakeDirs(fs::Dirname(staged)));
+  if (::link(mine.c_str(), staged.c_str()) != 0) GTEST_SKIP() << "no hard link from here to the staging directory";
+  std::string tree = StagePath(a());
+  ASSERT_OK(fs::MakeDirs(tree));
+  ASSERT_EQ(::link(mine.c_str(), (tree + "/d.csv").c_str()), 0);
+  ASSERT_OK_AND_ASSIGN(StoredObject f, a().Put(staged));
+  ASSERT_OK_AND_ASSIGN(StoredObject d, a().Put(tree));
+  struct stat st;
+  ASSERT_EQ(::stat(mine.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0644u);
+  EXPECT_EQ(st.st_nlink, 1u);
+  ASSERT_OK(fs::WriteFile(mine, "changed\n"));
+  ASSERT_OK_AND_ASSIGN(std::string fp, a().Get(f.digest));
+  EXPECT_EQ(ReadFileOrDie(fp), "a,b\n");
+  ASSERT_OK_AND_ASSIGN(std::string dp, a().Get(d.digest));
+  EXPECT_EQ(ReadFileOrDie(dp + "/d.csv"), "a,b\n");
+}
+
 TEST_P(ArtifactStoreContract, BlobsAreWrittenOnceAtStableKeys) {
   ASSERT_OK(a().PutBlob("snapshots/abc.json", "{\"v\":1}"));
   EXPECT_EQ(*a().GetBlob("snapshots/abc.json"), "{\"v\":1}");

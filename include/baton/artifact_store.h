@@ -39,20 +39,27 @@ class ArtifactStore {
   // `staged` is consumed, also when its content was stored already (deduplicated: one object per
   // digest). NotFound when nothing is at `staged`. Never leaves a partial object visible: an
   // object either exists whole or not at all. Puts of the same content at once, from any number
-  // of instances, all succeed.
+  // of instances, all succeed. A stored object of that digest found damaged (at least: of another
+  // size) is replaced by the content staged. Never changes a file outside the store: a staged
+  // file that has other hard links is copied in, not moved, so that no object shares an inode
+  // with a file elsewhere.
   virtual Result<StoredObject> Put(const std::string& staged) = 0;
   // A local, read-only path holding the object's content. NotFound when the store lacks it;
   // InvalidArgument for a string that is no sha256 digest. A store that copies objects into a
   // local read cache verifies the copy against the digest; a store on this machine's filesystem
   // hands out the object itself, unverified: a reader that finds the content does not match
-  // (the step runner re-hashes inputs a step may have changed) calls Quarantine.
+  // (the step runner hashes an input before a step reads it, and again when a step may have
+  // changed it) calls Quarantine. A store that finds the damage itself quarantines the object.
   virtual Result<std::string> Get(const std::string& digest) = 0;
   // Whether the store has the object (false for a string that is no digest), without fetching it.
   virtual bool Exists(const std::string& digest) = 0;
-  // The size and kind of a stored object, without fetching it. NotFound when absent.
+  // The size and kind of a stored object, without fetching or reading it (cheap enough for every
+  // cache hit). NotFound when absent.
   virtual Result<StoredObject> Stat(const std::string& digest) = 0;
   // Copies the object to `dest`, a new file or directory tree (writable). AlreadyExists when
-  // something is at `dest` (left as it is); NotFound when the store lacks the object.
+  // something is at `dest` (left as it is); NotFound when the store lacks the object. The copy
+  // is checked against the digest: an object that does not match is quarantined, nothing is left
+  // at `dest`, and the error (Internal) says so.
   virtual Status Export(const std::string& digest, const std::string& dest) = 0;
   // Takes an object whose content no longer matches its digest out of the store (kept aside for
   // inspection where the store can), so that it is never used again: Exists is false and Get

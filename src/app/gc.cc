@@ -9,10 +9,8 @@
 #include "store/registry.h"
 
 namespace baton {
-namespace {
 
-// The workspace's own store first, then those of the artifact_store components, each once.
-Result<std::vector<std::string>> StoreUris(Workspace& ws) {
+Result<std::vector<std::string>> ArtifactStoreUris(Workspace& ws) {
   std::vector<std::string> uris = {ws.artifacts_uri};
   FlavorRegistry builtins;
   BATON_RETURN_IF_ERROR(RegisterBuiltinFlavors(&builtins));
@@ -30,6 +28,8 @@ Result<std::vector<std::string>> StoreUris(Workspace& ws) {
   }
   return uris;
 }
+
+namespace {
 
 Result<int64_t> Cutoff(Workspace& ws, const GcOptions& options, GcReport* report) {
   int64_t cutoff = NowMicros() - options.min_age;
@@ -87,7 +87,7 @@ Status CollectStore(Workspace& ws, ArtifactStore& store, int64_t cutoff, const G
 Result<GcReport> CollectGarbage(Workspace& ws, const GcOptions& options) {
   GcReport report;
   BATON_ASSIGN_OR_RETURN(report.cutoff, Cutoff(ws, options, &report));
-  BATON_ASSIGN_OR_RETURN(std::vector<std::string> uris, StoreUris(ws));
+  BATON_ASSIGN_OR_RETURN(std::vector<std::string> uris, ArtifactStoreUris(ws));
   for (const std::string& uri : uris) {
     GcStoreReport store_report;
     store_report.uri = uri;

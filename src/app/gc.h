@@ -37,6 +37,10 @@ struct GcReport {
 // (an S3 server's) may be this far behind.
 constexpr int64_t kGcClockSkew = 60 * 1000000LL;
 
+// The URIs of the workspace's artifact stores: its own store first, then those of the
+// artifact_store components, each once.
+Result<std::vector<std::string>> ArtifactStoreUris(Workspace& ws);
+
 // Collects garbage in the workspace's artifact store and in the store of every artifact_store
 // component. An object goes when no artifact record names its digest and it was last stored
 // before the cutoff: now minus min_age, and no later than the start of the oldest run in

@@ -113,6 +113,7 @@ const std::map<std::string, std::vector<std::string>>& Examples() {
       {"store set",
        {"baton store set postgresql://ml@db.example.com:5432/baton", "baton store set default"}},
       {"store show", {"baton store show", "baton store show -o json"}},
+      {"store verify", {"baton store verify", "baton store verify -o json"}},
       {"store migrate",
        {"baton store migrate sqlite:///home/me/digits/.baton/baton.db "
         "postgresql://ml@db.example.com:5432/baton"}},

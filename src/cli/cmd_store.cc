@@ -5,12 +5,15 @@
 //                         lineage, snapshot, component, stack, plugin and setting, ids kept) into
 //                         a new store, for instance from a workspace's SQLite file to a team's
 //                         PostgreSQL database, or back.
+//   store verify          re-hashes every object of the workspace's artifact stores, and
+//                         quarantines those whose content no longer matches their digest.
 
 #include <cstdio>
 #include <map>
 #include <memory>
 #include <string>
 
+#include "app/verify.h"
 #include "app/workspace.h"
 #include "cli/cli.h"
 #include "platform/fs.h"
@@ -114,6 +117,47 @@ int Show(const std::string& out) {
   return opened.ok() ? 0 : Fail(opened.status());
 }
 
+Json VerifyJson(const VerifyReport& report) {
+  Json stores = Json::array();
+  int64_t damaged = 0;
+  for (const VerifyStoreReport& s : report.stores) {
+    Json bad = Json::array();
+    for (const DamagedObject& d : s.damaged)
+      bad.push_back({{"digest", "sha256:" + d.digest}, {"why", d.why}, {"quarantined", d.quarantined}});
+    damaged += static_cast<int64_t>(s.damaged.size());
+    stores.push_back({{"uri", s.uri},
+                      {"objects", s.objects},
+                      {"bytes", s.bytes},
+                      {"damaged", bad},
+                      {"errors", s.errors}});
+  }
+  return {{"stores", stores}, {"damaged", damaged}, {"clean", report.Clean()}};
+}
+
+void PrintVerify(const VerifyReport& report) {
+  for (const VerifyStoreReport& s : report.stores) {
+    std::printf("%s: %s (%s) checked, %zu damaged\n", s.uri.c_str(), Count(static_cast<size_t>(s.objects), "object").c_str(),
+                HumanSize(static_cast<int64_t>(s.bytes)).c_str(), s.damaged.size());
+    for (const DamagedObject& d : s.damaged)
+      std::printf("  damaged sha256:%s: %s%s\n", d.digest.c_str(), d.why.c_str(),
+                  d.quarantined ? "; taken out of the store (the steps that made it run again)" : "");
+    for (const std::string& e : s.errors) std::printf("  not checked: %s\n", e.c_str());
+  }
+}
+
+// Exit 1 when an object was damaged or could not be checked.
+int Verify(const std::string& out) {
+  auto ws = OpenCurrentWorkspace();
+  if (!ws.ok()) return Fail(ws.status());
+  auto report = VerifyArtifactStores(*ws);
+  if (!report.ok()) return Fail(report.status());
+  if (out == "json")
+    PrintJson(VerifyJson(*report));
+  else
+    PrintVerify(*report);
+  return report->Clean() ? 0 : 1;
+}
+
 }  // namespace
 
 void AddStoreCommands(CLI::App& app) {
@@ -123,7 +167,8 @@ void AddStoreCommands(CLI::App& app) {
     grp = sub;
   if (grp == nullptr) {
     grp = app.add_subcommand("store",
-                             "The metadata store: where runs, artifacts and lineage are recorded");
+                             "The metadata store (where runs, artifacts and lineage are recorded), "
+                             "and the artifact stores' integrity");
     grp->require_subcommand(1);
   }
   auto uri = std::make_shared<std::string>();
@@ -148,6 +193,13 @@ void AddStoreCommands(CLI::App& app) {
                 "URI of the new store to copy into (refused unless it holds nothing yet)")
       ->required();
   c->callback([a] { SetAction([a] { return Migrate(*a); }); });
+
+  auto vformat = std::make_shared<std::string>("table");
+  auto* verify = grp->add_subcommand(
+      "verify",
+      "Re-hash every object of the workspace's artifact stores; quarantine damaged ones (exit 1)");
+  AddOutputOption(verify, vformat.get());
+  verify->callback([vformat] { SetAction([vformat] { return Verify(*vformat); }); });
 }
 
 }  // namespace baton::cli

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "baton/hash.h"
+#include "baton/json_text.h"
 #include "core/functions.h"
 #include "core/template.h"
 
@@ -37,7 +38,7 @@ std::string ExplainDifference(const Json& before, const Json& now) {
       if (!b.contains(it.key())) why.push_back(what + " is new");
       else if (b[it.key()] != it.value()) {
         auto show = [&](const Json& v) {
-          std::string s = v.is_string() ? v.get<std::string>() : v.dump();
+          std::string s = v.is_string() ? v.get<std::string>() : DumpJson(v);
           return (std::string(section) == "inputs" || std::string(section) == "files") ? Short(s) : s;
         };
         why.push_back(what + " changed (" + show(b[it.key()]) + " -> " + show(it.value()) + ")");
@@ -183,7 +184,9 @@ void StepRunner::ComputeCacheKey(const StepSpec& s, const Resolved& r, PreparedS
       comp["files"][f] = d.ok() ? d->digest : "missing";
     }
   }
-  p->cache_components = comp.dump();
+  // Values that are not UTF-8 (refused in pipelines and on the command line) cannot make two
+  // keys collide here; file names in `files` are the pipeline's own.
+  p->cache_components = DumpJson(comp);
   p->cache_key = Sha256Hex(p->cache_components);
 }
 
@@ -208,10 +211,8 @@ Status StepRunner::TryCacheHit(const StepSpec& s, StepRunRecord rec, PreparedSte
   BATON_ASSIGN_OR_RETURN(auto hit, meta_->FindCacheHit(p->cache_key));
   if (!hit) return Status::Ok();
   BATON_ASSIGN_OR_RETURN(auto outs, meta_->StepOutputs(hit->id));
-  bool all = outs.size() == s.outputs.size();
-  for (const auto& [name, art] : outs) all = all && artifacts_->Exists(art.digest);
-  if (!all) {
-    if (ctx_.explain) *explain = "runs: a cached result exists (run " + hit->run_id + ") but its artifacts were deleted";
+  if (std::string why = CheckCachedOutputs(s, outs, *hit); !why.empty()) {
+    if (ctx_.explain) *explain = "runs: " + why;
     return Status::Ok();
   }
   rec.status = StepStatus::kCached;
@@ -238,6 +239,54 @@ Status StepRunner::TryCacheHit(const StepSpec& s, StepRunRecord rec, PreparedSte
   }
   p->done = o;
   return Status::Ok();
+}
+
+// Whether a cached result's outputs can be reused: all there, each of the size recorded for it (a
+// cheap Stat; the content is hashed when a dependent reads it, and on export). An object of
+// another size is damaged: it is quarantined, and the step runs again and stores it anew; its
+// record says why. Returns why the result cannot be reused, or "".
+std::string StepRunner::CheckCachedOutputs(const StepSpec& s, const std::vector<std::pair<std::string, ArtifactRecord>>& outs,
+                                           const StepRunRecord& hit) {
+  const std::string from = "a cached result exists (run " + hit.run_id + ")";
+  if (outs.size() != s.outputs.size()) return from + " but its artifacts were deleted";
+  for (const auto& [name, art] : outs) {
+    auto st = artifacts_->Stat(art.digest);
+    if (!st.ok()) return from + " but its artifacts were deleted";
+    if (static_cast<int64_t>(st->size) == art.size) continue;
+    Status q = artifacts_->Quarantine(art.digest);
+    damage_notes_[s.name] = "the cached output '" + name + "' (run " + hit.run_id + ", " + Short(art.digest) +
+                            ") was damaged in the artifact store (" + std::to_string(st->size) + " bytes, " +
+                            std::to_string(art.size) + " recorded); " +
+                            (q.ok() ? "it was taken out of the store and the step ran again"
+                                    : "the step ran again, but taking it out of the store failed: " + q.message());
+    return damage_notes_[s.name];
+  }
+  return "";
+}
+
+// Inputs are hashed before the step reads them: a store on this machine's filesystem hands out
+// its objects unverified, and a step must neither compute on damaged bytes nor have results
+// derived from them recorded. An object is hashed once per runner while its stat fingerprint
+// (inode, size, times) stays the same, so that many consumers of one artifact pay one read.
+// Returns why the step cannot run, or "".
+std::string StepRunner::VerifyInputs(const Resolved& r, PreparedStep* p) {
+  for (const auto& [name, path] : r.input_paths) {
+    const std::string& digest = p->input_digests[name];
+    auto fp = env_->StatFingerprint(path);
+    if (auto v = verified_.find(digest); fp.ok() && v != verified_.end() && v->second == *fp) continue;
+    auto d = env_->DigestPath(path);
+    if (d.ok() && d->digest == digest) {
+      if (fp.ok()) verified_[digest] = *fp;
+      continue;
+    }
+    Status q = artifacts_->Quarantine(digest);
+    return "input '" + name + "' is damaged in the artifact store: its content " +
+           (d.ok() ? "hashes to " + Short(d->digest) : "cannot be read (" + d.status().message() + ")") +
+           ", not " + Short(digest) + "; " +
+           (q.ok() ? "it was taken out of the store, so that its producer runs again in the next run"
+                   : "taking it out of the store failed: " + q.message());
+  }
+  return "";
 }
 
 // The staging and log directories, without leftovers of an attempt that baton did not see
@@ -331,6 +380,7 @@ Result<PreparedStep> StepRunner::Prepare(int index, int attempt) {
     BATON_RETURN_IF_ERROR(TryCacheHit(s, rec, &p, &explain));
     if (p.done) return p;
   }
+  if (unrunnable.empty()) unrunnable = VerifyInputs(r, &p);
 
   rec.status = StepStatus::kRunning;
   rec.log_path = ctx_.logs_dir + "/" + s.name + "." + std::to_string(attempt) + ".log";
@@ -461,6 +511,8 @@ Result<StepOutcome> StepRunner::Finish(PreparedStep& p, const Completion& c) {
     for (const auto& [name, path] : p.output_paths) (void)env_->RemoveTree(path);
   } else {
     rec.status = StepStatus::kCompleted;
+    // A step that ran because its cached result was damaged says so.
+    if (auto n = damage_notes_.find(s.name); n != damage_notes_.end()) rec.reason = n->second;
   }
   return Record(p, rec, &arts, {});
 }

@@ -105,6 +105,9 @@ class StepRunner {
   void ComputeCacheKey(const StepSpec& s, const Resolved& r, PreparedStep* p) const;
   Result<std::string> WhyItRuns(const StepSpec& s, const PreparedStep& p, bool cache_on);
   Status TryCacheHit(const StepSpec& s, StepRunRecord rec, PreparedStep* p, std::string* explain);
+  std::string CheckCachedOutputs(const StepSpec& s, const std::vector<std::pair<std::string, ArtifactRecord>>& outs,
+                                 const StepRunRecord& hit);
+  std::string VerifyInputs(const Resolved& r, PreparedStep* p);
   Status ReadyDirectories(const PreparedStep& p);
   std::string BindFunction(const StepSpec& s, const Resolved& r, PreparedStep* p) const;
   // The phases of Finish, in order.
@@ -130,6 +133,10 @@ class StepRunner {
   // Outputs this runner recorded in this run ("step/output" -> artifact), so that consumers
   // resolve them without a store query; the store stays the source for everything else.
   std::map<std::string, ArtifactRecord> produced_;
+  // Objects hashed and found intact by VerifyInputs: digest -> stat fingerprint when hashed.
+  std::map<std::string, std::string> verified_;
+  // Why a step runs although a cached result exists (its content was damaged), by step name.
+  std::map<std::string, std::string> damage_notes_;
 };
 
 // Environment variable suffix for a name: upper-cased, '-' as '_'.

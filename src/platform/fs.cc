@@ -275,6 +275,26 @@ Status MakeReadOnly(const std::string& path) {
   return Status::Ok();
 }
 
+Status DetachHardLinks(const std::string& path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) return Errno("cannot stat", path);
+  if (S_ISDIR(st.st_mode)) {
+    BATON_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(path));
+    for (const std::string& n : names) BATON_RETURN_IF_ERROR(DetachHardLinks(path + "/" + n));
+    return Status::Ok();
+  }
+  if (!S_ISREG(st.st_mode) || st.st_nlink <= 1) return Status::Ok();
+  // The copy is written beside the link and renamed over it: the name then holds a new inode,
+  // and the other links are never opened for writing.
+  std::string tmp = path + ".baton-copy";
+  for (int i = 1; Exists(tmp); ++i) tmp = path + ".baton-copy" + std::to_string(i);
+  Status s = CopyTree(path, tmp);
+  if (s.ok() && ::chmod(tmp.c_str(), st.st_mode & 0777) != 0) s = Errno("cannot chmod", tmp);
+  if (s.ok()) s = Rename(tmp, path);
+  if (!s.ok()) (void)RemoveFile(tmp);
+  return s;
+}
+
 Status CopyTree(const std::string& from, const std::string& to) {
   struct stat st;
   if (::lstat(from.c_str(), &st) != 0) return Errno("cannot stat", from);

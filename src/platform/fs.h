@@ -43,6 +43,10 @@ Status MakeDirs(const std::string& path, unsigned mode = 0755);
 Status RemoveTree(const std::string& path);
 // Removes write permission from a file or every entry of a tree.
 Status MakeReadOnly(const std::string& path);
+// Gives every regular file at `path` (a file, or one inside a tree) that has other hard links a
+// copy of its own under the same name, so that what is done to `path` afterwards (chmod, a rename
+// into a store) never reaches a file elsewhere; the other links keep their content and mode.
+Status DetachHardLinks(const std::string& path);
 // Copies a file or directory tree (for exports); the copy is writable.
 Status CopyTree(const std::string& from, const std::string& to);
 bool Exists(const std::string& path);

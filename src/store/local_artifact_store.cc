@@ -26,6 +26,10 @@ class LocalArtifactStore : public ArtifactStore {
   }
 
   Result<StoredObject> Put(const std::string& staged) override {
+    // A staged file with other hard links (`ln data.csv {{outputs.raw}}`) shares its inode with a
+    // file outside the store: it gets a copy of its own before it is hashed, made read-only and
+    // moved in, so that the user's file is never changed and never changes the object.
+    BATON_RETURN_IF_ERROR(fs::DetachHardLinks(staged));
     BATON_ASSIGN_OR_RETURN(TreeDigest d, DigestPath(staged));
     // Moving a directory to another parent needs write permission on it (its ".." changes), so a
     // tree is made read-only below its top before the rename and at its top after it.
@@ -37,18 +41,18 @@ class LocalArtifactStore : public ArtifactStore {
     }
     std::string dest = ObjectPath(d.digest);
     StoredObject obj{d.digest, d.size, d.is_dir, "file://" + dest};
-    // Deduplicated: the same content is published already. Touching it tells a garbage
-    // collector that it is in use again; if a collector took it meanwhile, ours is published.
-    if (fs::Exists(dest) && fs::Touch(dest).ok() && fs::Exists(dest)) {
+    BATON_ASSIGN_OR_RETURN(bool stored, KeepStored(d, dest));
+    if (stored) {
       BATON_RETURN_IF_ERROR(fs::RemoveTree(staged));
       return obj;
     }
     BATON_RETURN_IF_ERROR(fs::MakeDir(fs::Dirname(dest)));
-    // rename() publishes the complete object atomically. A directory rename fails if another
-    // process published the same digest meanwhile; that copy is identical, so drop ours.
+    // rename() publishes the complete object atomically; a file replaces a stored copy of itself,
+    // which repairs damage nobody noticed yet at the cost of no read. A directory rename fails if
+    // another process published the same digest meanwhile; that copy is identical, so drop ours.
     Status moved = fs::Rename(staged, dest);
     if (!moved.ok()) {
-      if (moved.code() == Code::kAlreadyExists && fs::Exists(dest)) {
+      if (fs::Exists(dest) && (moved.code() == Code::kAlreadyExists || SizeMatches(d, dest))) {
         BATON_RETURN_IF_ERROR(fs::RemoveTree(staged));
         return obj;
       }
@@ -69,18 +73,35 @@ class LocalArtifactStore : public ArtifactStore {
 
   bool Exists(const std::string& digest) override { return ValidDigest(digest) && fs::Exists(ObjectPath(digest)); }
 
-  // Walks the object (the store keeps no record of sizes): symlinks inside a tree are neither
-  // followed nor counted, as when Put measured it.
+  // Walks the object's metadata (the store keeps no record of sizes), reading no content:
+  // symlinks inside a tree are neither followed nor counted, as when Put measured it. Cheap
+  // enough for every cache hit to compare with the size recorded for the artifact.
   Result<StoredObject> Stat(const std::string& digest) override {
     BATON_ASSIGN_OR_RETURN(std::string p, Get(digest));
-    BATON_ASSIGN_OR_RETURN(TreeDigest d, DigestPath(p));
-    return StoredObject{digest, d.size, d.is_dir, "file://" + p};
+    auto bytes = fs::TreeBytes(p);
+    if (!bytes.ok()) return NotFound("artifact content " + digest + " is missing from the store");
+    return StoredObject{digest, *bytes, fs::IsDir(p), "file://" + p};
   }
 
+  // The copy is checked against the digest before it is handed over: an object that no longer
+  // matches is quarantined and nothing is left at `dest`.
   Status Export(const std::string& digest, const std::string& dest) override {
     BATON_ASSIGN_OR_RETURN(std::string src, Get(digest));
     if (fs::Exists(dest)) return AlreadyExists(dest + " already exists");
-    return fs::CopyTree(src, dest);
+    Status copied = fs::CopyTree(src, dest);
+    if (!copied.ok()) {
+      (void)fs::RemoveTree(dest);
+      return copied;
+    }
+    auto got = DigestPath(dest);
+    if (got.ok() && got->digest == digest) return Status::Ok();
+    (void)fs::RemoveTree(dest);
+    if (!got.ok()) return got.status();
+    Status q = Quarantine(digest);
+    return Internal("artifact " + digest + " in " + uri() + " does not match its digest (its content hashes to " +
+                    got->digest + "); " +
+                    (q.ok() ? "it was taken out of the store and not exported"
+                            : "it was not exported, and moving it aside failed: " + q.message()));
   }
 
   Status Quarantine(const std::string& digest) override {
@@ -171,6 +192,32 @@ class LocalArtifactStore : public ArtifactStore {
   }
 
  private:
+  // Whether the object at `dest` is kind and size `d` says, without reading it.
+  static bool SizeMatches(const TreeDigest& d, const std::string& dest) {
+    auto bytes = fs::TreeBytes(dest);
+    return bytes.ok() && *bytes == d.size && fs::IsDir(dest) == d.is_dir;
+  }
+
+  // Whether a Put of `d` can keep the object stored at `dest` (deduplicated); a damaged one is
+  // quarantined first, so that the Put publishes its content in its place. A file is always
+  // published again (a rename over the stored copy costs no read). A stored tree is re-hashed when
+  // its size matches: one more read of content this Put has just read, paid only when the same
+  // content is produced again, and the one way to notice a changed byte in a tree of right size.
+  Result<bool> KeepStored(const TreeDigest& d, const std::string& dest) {
+    if (!fs::Exists(dest)) return false;
+    if (!d.is_dir && !fs::IsDir(dest)) return false;
+    bool intact = SizeMatches(d, dest);
+    if (intact && d.is_dir) {
+      auto now = DigestPath(dest);
+      intact = now.ok() && now->digest == d.digest;
+    }
+    // Touching the object tells a garbage collector that it is in use again; if a collector
+    // took it meanwhile, ours is published.
+    if (intact) return fs::Touch(dest).ok() && fs::Exists(dest);
+    BATON_RETURN_IF_ERROR(Quarantine(d.digest));
+    return false;
+  }
+
   static bool ValidDigest(const std::string& d) {
     return d.size() == 64 && d.find_first_not_of("0123456789abcdef") == std::string::npos;
   }

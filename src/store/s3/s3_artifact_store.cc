@@ -281,8 +281,9 @@ Result<StoredObject> S3ArtifactStore::Upload(s3::ByteSource& source) {
     if (n >= kHeadBeforePut) {
       BATON_ASSIGN_OR_RETURN(std::optional<Head> head, HeadObject(key));
       // Stored already: a copy onto itself refreshes its time, which tells a garbage collector
-      // that it is in use again (cheaper than sending the bytes).
-      if (head) {
+      // that it is in use again (cheaper than sending the bytes). A stored object of another
+      // length is damaged: the PUT below replaces it.
+      if (head && head->length == n) {
         Status st = s3::CopyObject(Ref(key), Ref(key), head->length, Metadata(d.is_dir, d.size),
                                    o_.transfer, journal_);
         if (st.ok()) return obj;
@@ -314,9 +315,12 @@ Result<StoredObject> S3ArtifactStore::Upload(s3::ByteSource& source) {
 Status S3ArtifactStore::Fetch(const std::string& digest, const Head& head,
                               const std::string& dest) {
   const std::string key = ObjectKey(digest);
+  // A damaged object is taken out of the store, so that no later reader or Put trusts it.
   auto damaged = [&](const std::string& why) {
+    Status q = Quarantine(digest);
     return Internal("artifact " + digest + " in " + Name() + " (object " + UriOf(key) +
-                    ") does not match its digest: " + why + "; it was not used");
+                    ") does not match its digest: " + why + "; it was not used" +
+                    (q.ok() ? " and was taken out of the store" : ""));
   };
   if (!head.is_dir) {
     BATON_ASSIGN_OR_RETURN(auto sink, s3::FileSink::Create(dest));

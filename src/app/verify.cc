@@ -1,0 +1,81 @@
+#include "app/verify.h"
+
+#include <algorithm>
+#include <memory>
+
+#include "app/gc.h"
+#include "platform/hash.h"
+#include "store/registry.h"
+
+namespace baton {
+namespace {
+
+// Checks one object; adds it to `out` as damaged or as an error, or not at all when intact or
+// gone meanwhile (deleted by a garbage collector).
+void VerifyObject(ArtifactStore& store, const StoredObject& o, VerifyStoreReport* out) {
+  auto path = store.Get(o.digest);
+  if (!path.ok()) {
+    // A store that verifies what it fetches reports damage as Internal, and quarantines it.
+    if (path.status().code() == Code::kInternal)
+      out->damaged.push_back({o.digest, path.status().message(), !store.Exists(o.digest)});
+    else if (path.status().code() != Code::kNotFound)
+      out->errors.push_back(o.digest + ": " + path.status().message());
+    return;
+  }
+  auto got = DigestPath(*path);
+  if (got.ok() && got->digest == o.digest) return;
+  if (!got.ok() && got.status().code() == Code::kNotFound) return;
+  if (!got.ok() && got.status().code() == Code::kInternal) {  // unreadable: say so, keep it
+    out->errors.push_back(o.digest + ": " + got.status().message());
+    return;
+  }
+  DamagedObject d{o.digest,
+                  got.ok() ? "its content hashes to " + got->digest : got.status().message()};
+  Status q = store.Quarantine(o.digest);
+  d.quarantined = q.ok();
+  if (!q.ok()) d.why += "; taking it out of the store failed: " + q.message();
+  out->damaged.push_back(std::move(d));
+}
+
+Status VerifyStore(ArtifactStore& store, VerifyStoreReport* out) {
+  BATON_ASSIGN_OR_RETURN(std::vector<StoredObject> objects, store.ListObjects());
+  std::sort(objects.begin(), objects.end(),
+            [](const StoredObject& a, const StoredObject& b) { return a.digest < b.digest; });
+  for (const StoredObject& o : objects) {
+    ++out->objects;
+    out->bytes += o.size;
+    VerifyObject(store, o, out);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+bool VerifyReport::Clean() const {
+  for (const auto& s : stores)
+    if (!s.damaged.empty() || !s.errors.empty()) return false;
+  return true;
+}
+
+Result<VerifyReport> VerifyArtifactStores(Workspace& ws) {
+  VerifyReport report;
+  BATON_ASSIGN_OR_RETURN(std::vector<std::string> uris, ArtifactStoreUris(ws));
+  for (const std::string& uri : uris) {
+    VerifyStoreReport store_report;
+    store_report.uri = uri;
+    std::unique_ptr<ArtifactStore> opened;
+    ArtifactStore* store = ws.artifacts.get();
+    if (uri != ws.artifacts_uri) {
+      auto o = Stores().OpenArtifactStore(uri);
+      if (!o.ok()) return o.status().Annotate("cannot open artifact store " + uri);
+      opened = std::move(*o);
+      store = opened.get();
+    }
+    Status st = VerifyStore(*store, &store_report);
+    if (!st.ok()) return st.Annotate("artifact store " + uri);
+    report.stores.push_back(std::move(store_report));
+  }
+  return report;
+}
+
+}  // namespace baton
