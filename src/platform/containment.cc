@@ -105,7 +105,8 @@ std::string NewProcessTag() {
          std::to_string(++seq);
 }
 
-std::vector<ProcessInfo> FindContained(const std::string& env_entry, pid_t pgid) {
+std::vector<ProcessInfo> FindContained(const std::string& env_entry, pid_t pgid,
+                                       int64_t since_ticks) {
   std::vector<ProcessInfo> out;
   const uid_t me = ::geteuid();
   const pid_t self = ::getpid();
@@ -113,6 +114,8 @@ std::vector<ProcessInfo> FindContained(const std::string& env_entry, pid_t pgid)
     if (pid == self) return;
     Stat st;
     if (!ReadStat(pid, &st) || st.state == 'Z' || st.state == 'X') return;
+    // Tick counts round: a margin of two keeps a process started in the same tick.
+    if (st.start_ticks + 2 < since_ticks) return;
     bool in_group = pgid > 0 && st.pgid == pgid;
     if (!in_group) {
       struct stat ps;

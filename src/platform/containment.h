@@ -31,8 +31,11 @@ struct ProcessInfo {
 };
 
 // Live (non-zombie) processes of this user, other than this one, whose environment holds the
-// exact entry `env_entry` or that belong to process group `pgid` (when > 0).
-std::vector<ProcessInfo> FindContained(const std::string& env_entry, pid_t pgid);
+// exact entry `env_entry` or that belong to process group `pgid` (when > 0). Only processes
+// started at or after `since_ticks` (clock ticks since boot, BootTicksNow) are looked at: what
+// started earlier cannot descend from what was tagged then, and its environment is not read.
+std::vector<ProcessInfo> FindContained(const std::string& env_entry, pid_t pgid,
+                                       int64_t since_ticks = 0);
 
 // Whether `p` is still running (not a zombie) and is the same process that was found.
 bool StillRunning(const ProcessInfo& p);

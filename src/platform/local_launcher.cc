@@ -72,7 +72,8 @@ void AppendNotes(const std::string& path, const std::vector<std::string>& notes)
   if (fd >= 0) {
     struct stat st;
     char last = '\n';
-    if (::fstat(fd, &st) == 0 && st.st_size > 0 && ::pread(fd, &last, 1, st.st_size - 1) == 1 && last != '\n')
+    if (::fstat(fd, &st) == 0 && st.st_size > 0 && ::pread(fd, &last, 1, st.st_size - 1) == 1 &&
+        last != '\n')
       text = "\n";
     ::close(fd);
   }
@@ -103,7 +104,9 @@ LocalLauncher::~LocalLauncher() {
   // Never leave a process behind: not a step's, nor anything its steps left running.
   for (auto& [pid, p] : procs_) {
     ::killpg(pid, SIGKILL);
-    for (const auto& q : FindContained(std::string(kProcessTagVar) + "=" + p.tag, pid)) ::kill(q.pid, SIGKILL);
+    for (const auto& q :
+         FindContained(std::string(kProcessTagVar) + "=" + p.tag, pid, p.start_ticks))
+      ::kill(q.pid, SIGKILL);
     ::waitpid(pid, nullptr, 0);
     ForgetOwnChild(pid);
     relay_.Close(p.relay, 0);
@@ -139,7 +142,8 @@ Status LocalLauncher::Start(int token, const ProcessSpec& spec) {
   posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
   posix_spawn_file_actions_adddup2(&fa, out_fd, 2);
   if (!spec.cwd.empty()) posix_spawn_file_actions_addchdir_np(&fa, spec.cwd.c_str());
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   posix_spawnattr_setpgroup(&attr, 0);
   sigset_t empty, defaults;
   sigemptyset(&empty);
@@ -161,6 +165,7 @@ Status LocalLauncher::Start(int token, const ProcessSpec& spec) {
   envp.push_back(const_cast<char*>(tag_entry.c_str()));
   envp.push_back(nullptr);
 
+  const int64_t start_ticks = BootTicksNow();
   pid_t pid = 0;
   int rc;
   {
@@ -175,15 +180,19 @@ Status LocalLauncher::Start(int token, const ProcessSpec& spec) {
     relay_.Close(*relay, 0);
     std::string why = std::strerror(rc);
     if (rc == ENOENT) {
-      if (!spec.cwd.empty() && !fs::IsDir(spec.cwd)) why = "working directory " + spec.cwd + " does not exist";
-      else why = "program not found";
+      if (!spec.cwd.empty() && !fs::IsDir(spec.cwd))
+        why = "working directory " + spec.cwd + " does not exist";
+      else
+        why = "program not found";
     }
     return FailedPrecondition("cannot execute '" + spec.argv[0] + "': " + why);
   }
   journal_.Add(pid);
   int64_t now = MonotonicMicros();
-  Proc p{token, now, spec.timeout_us > 0 ? now + spec.timeout_us : 0, 0, spec.grace_us, spec.timeout_us};
+  Proc p{token, now,           spec.timeout_us > 0 ? now + spec.timeout_us : 0,
+         0,     spec.grace_us, spec.timeout_us};
   p.tag = tag;
+  p.start_ticks = start_ticks;
   p.log_path = spec.log_path;
   p.relay = *relay;
   procs_.emplace(pid, std::move(p));
@@ -305,7 +314,8 @@ void LocalLauncher::Reap() {
       // group and what carries its tag are only what the step left behind.
       siginfo_t info;
       info.si_pid = 0;
-      if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid == 0) {
+      if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0 ||
+          info.si_pid == 0) {
         ++it;
         continue;
       }
@@ -328,11 +338,12 @@ void LocalLauncher::Reap() {
 
 bool LocalLauncher::SweepDone(pid_t pid, Proc& p, int64_t now) {
   const std::string entry = std::string(kProcessTagVar) + "=" + p.tag;
-  auto alive = FindContained(entry, pid);
+  auto alive = FindContained(entry, pid, p.start_ticks);
   if (alive.empty()) return true;
   for (const auto& a : alive) {
     bool known = false;
-    for (const auto& l : p.left) known = known || (l.pid == a.pid && l.start_ticks == a.start_ticks);
+    for (const auto& l : p.left)
+      known = known || (l.pid == a.pid && l.start_ticks == a.start_ticks);
     if (known) continue;
     p.left.push_back(a);
     if (now < p.sweep_kill_at_us) ::kill(a.pid, SIGTERM);
@@ -345,10 +356,11 @@ bool LocalLauncher::SweepDone(pid_t pid, Proc& p, int64_t now) {
     ::killpg(pid, SIGKILL);
     ::usleep(10'000);
     ReapAdoptedOrphans();
-    alive = FindContained(entry, pid);
+    alive = FindContained(entry, pid, p.start_ticks);
     for (const auto& a : alive) {
       bool known = false;
-      for (const auto& l : p.left) known = known || (l.pid == a.pid && l.start_ticks == a.start_ticks);
+      for (const auto& l : p.left)
+        known = known || (l.pid == a.pid && l.start_ticks == a.start_ticks);
       if (!known) p.left.push_back(a);
     }
   }
@@ -361,14 +373,14 @@ void LocalLauncher::Complete(pid_t pid, Proc& p) {
   std::memset(&ru, 0, sizeof ru);
   ::wait4(pid, &status, 0, &ru);
   ForgetOwnChild(pid);
-  ReapAdoptedOrphans();
+  if (!p.left.empty()) ReapAdoptedOrphans();  // else the periodic reaping sees to them
   // Every writer is gone: what they wrote reaches the log, then the log is closed for good.
   const int64_t dropped = relay_.Close(p.relay, 2'000'000);
   std::vector<std::string> notes;
   if (!p.left.empty()) notes.push_back(KilledNote(p.left));
   if (dropped > 0)
-    notes.push_back("[baton: log truncated at " + FormatLogSize(max_log_bytes_) + "; " + std::to_string(dropped) +
-                    " bytes dropped]");
+    notes.push_back("[baton: log truncated at " + FormatLogSize(max_log_bytes_) + "; " +
+                    std::to_string(dropped) + " bytes dropped]");
   AppendNotes(p.log_path, notes);
   Completion c;
   c.token = p.token;
@@ -403,7 +415,8 @@ void LocalLauncher::CheckDeadlines(int64_t now) {
 int64_t LocalLauncher::NextTimer() const {
   int64_t next = 0;
   for (const auto& [token, t] : tasks_)
-    if (t.deadline_us != 0 && !t.timed_out && (next == 0 || t.deadline_us < next)) next = t.deadline_us;
+    if (t.deadline_us != 0 && !t.timed_out && (next == 0 || t.deadline_us < next))
+      next = t.deadline_us;
   const int64_t now = MonotonicMicros();
   for (const auto& [pid, p] : procs_) {
     int64_t t = p.kill_at_us != 0 ? (p.kill_at_us == INT64_MAX ? 0 : p.kill_at_us) : p.deadline_us;
@@ -433,12 +446,14 @@ Launcher::WaitResult LocalLauncher::Wait(int64_t deadline_us, Completion* out, i
     if (deadline_us != 0 && (wake == 0 || deadline_us < wake)) wake = deadline_us;
     siginfo_t info;
     int sig;
-    if (wake == 0 && procs_.empty() && tasks_.empty()) return WaitResult::kDeadline;  // nothing could ever wake us
+    if (wake == 0 && procs_.empty() && tasks_.empty())
+      return WaitResult::kDeadline;  // nothing could ever wake us
     if (wake == 0) {
       sig = sigwaitinfo(&set, &info);
     } else {
       int64_t d = std::max<int64_t>(0, wake - now);
-      struct timespec ts = {static_cast<time_t>(d / 1000000), static_cast<long>((d % 1000000) * 1000)};
+      struct timespec ts = {static_cast<time_t>(d / 1000000),
+                            static_cast<long>((d % 1000000) * 1000)};
       sig = sigtimedwait(&set, &info, &ts);
     }
     if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) {

@@ -51,17 +51,18 @@ class LocalLauncher : public Launcher {
   struct Proc {
     int token;
     int64_t start_us;
-    int64_t deadline_us;       // timeout, 0 none
-    int64_t kill_at_us = 0;    // SIGKILL time once SIGTERM was sent
+    int64_t deadline_us;     // timeout, 0 none
+    int64_t kill_at_us = 0;  // SIGKILL time once SIGTERM was sent
     int64_t grace_us;
     int64_t timeout_us;
     bool timed_out = false;
     bool cancelled = false;
-    std::string tag;       // BATON_PROCESS_TAG=... in the environment of all its processes
+    std::string tag;          // BATON_PROCESS_TAG=... in the environment of all its processes
+    int64_t start_ticks = 0;  // when it was started, in clock ticks since boot
     std::string log_path;
-    int relay = 0;         // the LogRelay stream of its output
-    bool exited = false;   // the leader ended; what it left behind is being ended
-    int64_t sweep_kill_at_us = 0;  // SIGKILL for what it left behind
+    int relay = 0;                  // the LogRelay stream of its output
+    bool exited = false;            // the leader ended; what it left behind is being ended
+    int64_t sweep_kill_at_us = 0;   // SIGKILL for what it left behind
     std::vector<ProcessInfo> left;  // what it left running, as found (for the log)
   };
   // In-process steps: a pool of worker threads, started on first use.
@@ -106,8 +107,8 @@ class LocalLauncher : public Launcher {
     std::function<std::string(const std::atomic<bool>&)> fn;
     std::shared_ptr<std::atomic<bool>> stop;
   };
-  std::deque<Job> queue_;                  // to run (guarded by mu_)
-  std::map<int, std::string> finished_;    // token -> error (guarded by mu_)
+  std::deque<Job> queue_;                // to run (guarded by mu_)
+  std::map<int, std::string> finished_;  // token -> error (guarded by mu_)
   std::vector<std::thread> workers_;
   bool quit_ = false;  // guarded by mu_
   int idle_ = 0;       // workers waiting for a job (guarded by mu_)
