@@ -256,6 +256,8 @@ TEST(StoreIntegrity, BytesThatAreNotUtf8AreRecordedAndShown) {
   // A value from the command line that is not UTF-8 is refused or recorded, never a crash.
   auto bad = RunBaton(ws, {"run", "p.yaml", "-q", "-p", "v=b\xff"});
   EXPECT_TRUE(bad.exit_code == 0 || bad.exit_code == 2) << Describe(bad);
+  auto compiled = RunBaton(ws, {"compile", "p.yaml", "--out", "compiled"});
+  EXPECT_EQ(compiled.exit_code, 0) << Describe(compiled);
   for (const auto& args :
        std::vector<std::vector<std::string>>{{"runs", "show", "last"},
                                              {"runs", "show", "last", "-o", "json"},

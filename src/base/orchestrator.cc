@@ -2,6 +2,8 @@
 
 #include "baton/orchestrator.h"
 
+#include "baton/json_text.h"
+
 namespace baton {
 
 nlohmann::json SubmitRequest::ToJson() const {
@@ -51,7 +53,7 @@ Result<StepResult> StepResult::FromJson(const std::string& text) {
   if (j.contains("status")) {
     StepStatus s;
     if (!j["status"].is_string() || !ParseStepStatus(j["status"].get<std::string>(), &s))
-      return InvalidArgument("step result with an unknown status: " + j["status"].dump());
+      return InvalidArgument("step result with an unknown status: " + DumpJson(j["status"]));
     r.status = s;
     r.reason = j.value("reason", std::string());
     r.exit_code = j.value("exit_code", -1);

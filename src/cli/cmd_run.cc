@@ -6,6 +6,7 @@
 #include "app/compile.h"
 #include "app/orchestrated_run.h"
 #include "app/run_pipeline.h"
+#include "baton/json_text.h"
 #include "cli/cli.h"
 #include "cli/progress.h"
 #include "core/spec_parser.h"
@@ -314,7 +315,7 @@ int DoConfigTemplate(const std::string& pipeline) {
     out += "parameters:\n";
     for (auto it = spec->parameters.begin(); it != spec->parameters.end(); ++it) {
       const char* type = it->is_boolean() ? "bool" : it->is_number_integer() ? "int" : it->is_number() ? "float" : "string";
-      out += "  " + it.key() + ": " + it.value().dump() + "   # " + type + "\n";
+      out += "  " + it.key() + ": " + DumpJson(it.value()) + "   # " + type + "\n";
     }
   }
   out += "\n# settings apply to every step, over the pipeline's defaults and the steps' own settings:\n";
@@ -335,7 +336,7 @@ int DoConfigTemplate(const std::string& pipeline) {
     auto used = spec->StepParams(s);
     if (!used.empty()) {
       std::string ps;
-      for (const auto& n : used) ps += (ps.empty() ? "" : ", ") + n + ": " + spec->parameters[n].dump();
+      for (const auto& n : used) ps += (ps.empty() ? "" : ", ") + n + ": " + DumpJson(spec->parameters[n]);
       out += "#     parameters: {" + ps + "}\n";
     }
   }

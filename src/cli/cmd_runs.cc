@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "app/run_pipeline.h"
+#include "baton/json_text.h"
 #include "baton/signal_numbers.h"
 #include "cli/cli.h"
 #include "core/spec.h"
@@ -84,7 +85,7 @@ bool HasParam(const RunRecord& r, const std::string& name, const std::string& va
   Json p = Json::parse(r.parameters.empty() ? "{}" : r.parameters, nullptr, false);
   if (!p.is_object() || !p.contains(name)) return false;
   const Json& v = p[name];
-  return (v.is_string() && v.get<std::string>() == value) || v.dump() == value;
+  return (v.is_string() && v.get<std::string>() == value) || DumpJson(v) == value;
 }
 
 int List(const ListArgs& a) {

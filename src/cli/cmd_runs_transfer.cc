@@ -6,6 +6,7 @@
 
 #include "app/run_archive.h"
 #include "baton/format.h"
+#include "baton/json_text.h"
 #include "cli/cli.h"
 
 namespace baton::cli {
@@ -194,7 +195,7 @@ std::string ValueText(const Json& v) {
   if (v.is_null()) return "-";
   if (v.is_string()) return v.get<std::string>();
   if (v.is_number_float()) return Number(v.get<double>());
-  return v.dump();
+  return DumpJson(v);
 }
 
 std::string DurationText(const Json& seconds) {

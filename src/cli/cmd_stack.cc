@@ -1,6 +1,7 @@
 // baton flavor, baton orchestrator / artifact-store, baton stack: the components a run uses.
 
 #include "app/run_pipeline.h"
+#include "baton/json_text.h"
 #include "cli/cli.h"
 #include "platform/fs.h"
 #include "platform/hash.h"
@@ -74,7 +75,7 @@ int FlavorDescribe(const std::string& name, const std::string& type, const std::
   Table tab({"KEY", "TYPE", "DEFAULT", "WHERE", "HELP"});
   for (const auto& k : f->schema)
     tab.Add({k.name + (k.required ? " (required)" : "") + (k.secret ? " (secret)" : ""), k.type,
-             k.default_value.is_null() ? "-" : k.default_value.dump(), k.component_only ? "component" : "component, step, run",
+             k.default_value.is_null() ? "-" : DumpJson(k.default_value), k.component_only ? "component" : "component, step, run",
              k.help});
   tab.Print();
   return 0;
@@ -216,8 +217,8 @@ int ComponentDescribe(ComponentType t, const std::string& name, const std::strin
   }
   std::printf("%s %s\n  flavor: %s\n  config:\n", Kind(t).c_str(), c->name.c_str(), c->flavor.c_str());
   for (auto it = j["config"].begin(); it != j["config"].end(); ++it)
-    std::printf("    %s: %s\n", it.key().c_str(), it.value().dump().c_str());
-  std::printf("  used by stacks: %s\n", used.empty() ? "-" : used.dump().c_str());
+    std::printf("    %s: %s\n", it.key().c_str(), DumpJson(it.value()).c_str());
+  std::printf("  used by stacks: %s\n", used.empty() ? "-" : DumpJson(used).c_str());
   return 0;
 }
 

@@ -339,7 +339,7 @@ std::string StepRunner::BindFunction(const StepSpec& s, const Resolved& r, Prepa
     }
     if (stop.load()) return "stopped";
     if (!ctx.metadata().empty()) {
-      if (Status w = env->WriteFile(metadata, ctx.metadata().dump()); !w.ok()) return w.message();
+      if (Status w = env->WriteFile(metadata, DumpJson(ctx.metadata())); !w.ok()) return w.message();
     }
     return "";
   };
@@ -444,7 +444,7 @@ std::string StepRunner::ReadMetadata(const PreparedStep& p, std::string* metadat
   if (!text.ok()) return "";
   Json j = Json::parse(*text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return "the step wrote invalid JSON to $BATON_METADATA (expected an object)";
-  *metadata = j.dump();
+  *metadata = DumpJson(j);
   return "";
 }
 

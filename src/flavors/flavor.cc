@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <optional>
 
+#include "baton/json_text.h"
 #include "core/spec.h"
 #include "core/spec_parser.h"
 #include "platform/env_posix.h"
@@ -194,11 +195,11 @@ std::string CheckConfig(const FlavorInfo& f, const Json& config, bool per_step) 
     if (k->secret && !(it.value().is_string() && IsEnvReference(it.value().get<std::string>())))
       return FlavorLabel(f) + ": '" + k->name + "' is a secret; give it as {{env.NAME}}";
     if (!TypeMatches(*k, it.value()))
-      return FlavorLabel(f) + ": '" + k->name + "' must be of type " + k->type + ", not " + it.value().dump();
+      return FlavorLabel(f) + ": '" + k->name + "' must be of type " + k->type + ", not " + DumpJson(it.value());
     bool reference = it.value().is_string() && IsEnvReference(it.value().get<std::string>());
     if (k->check && !reference) {
       std::string why = k->check(it.value());
-      if (!why.empty()) return FlavorLabel(f) + ": '" + k->name + "' " + why + ", not " + it.value().dump();
+      if (!why.empty()) return FlavorLabel(f) + ": '" + k->name + "' " + why + ", not " + DumpJson(it.value());
     }
   }
   return "";

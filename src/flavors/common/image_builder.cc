@@ -1,3 +1,4 @@
+#include "baton/json_text.h"
 #include "flavors/common/image_builder.h"
 
 #include <algorithm>
@@ -178,8 +179,8 @@ Result<BuiltImage> ImageBuilder::Build(const ImageSource& src) {
   img.local_tag = "localhost/baton-" + Lower(ContainerNamePart(src.pipeline)) + ":" + hash.substr(0, 24);
   img.reference = img.local_tag;
   if (RunEngine({engine_, "image", "inspect", "--format", "{{.Id}}", img.local_tag}).exit_code != 0) {
-    std::string file = "FROM " + src.parent + "\n" + "COPY root/ /\n" + "LABEL baton.pipeline=" + Json(src.pipeline).dump() +
-                       " baton.code_dir=" + Json(src.code_dir).dump() + " baton.content=" + hash + "\n";
+    std::string file = "FROM " + src.parent + "\n" + "COPY root/ /\n" + "LABEL baton.pipeline=" + DumpJson(Json(src.pipeline)) +
+                       " baton.code_dir=" + DumpJson(Json(src.code_dir)) + " baton.content=" + hash + "\n";
     BATON_RETURN_IF_ERROR(fs::WriteFileAtomic(ctx + "/Containerfile", file));
     std::vector<std::string> build = {engine_, "build", "-q", "-t", img.local_tag, "-f", ctx + "/Containerfile"};
     if (engine_ == "podman") build.push_back("--pull=never");

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "baton/json_text.h"
 #include "baton/plugin.h"
 #include "core/spec.h"
 #include "platform/fs.h"
@@ -31,13 +32,13 @@ class PluginOrchestrator : public Orchestrator {
 
   Status Compile(const SubmitRequest& req, const std::string& out_dir) override {
     char err[4096] = {0};
-    std::string body = req.ToJson().dump();
+    std::string body = DumpJson(req.ToJson());
     if (lib_->desc->compile(self_, body.c_str(), out_dir.c_str(), err, sizeof err) != 0) return Failed("compile", err);
     return Status::Ok();
   }
   Status Submit(const SubmitRequest& req) override {
     char err[4096] = {0};
-    std::string body = req.ToJson().dump();
+    std::string body = DumpJson(req.ToJson());
     if (lib_->desc->submit(self_, body.c_str(), err, sizeof err) != 0) return Failed("submit", err);
     return Status::Ok();
   }
@@ -84,7 +85,7 @@ Result<std::vector<ConfigKey>> ParseSchema(const std::string& flavor, const char
   if (!j.is_array()) return InvalidArgument("its config_schema is not a JSON array");
   for (const auto& e : j) {
     if (!e.is_object() || !e.contains("name") || !e["name"].is_string())
-      return InvalidArgument("its config_schema has an entry without a string 'name': " + e.dump());
+      return InvalidArgument("its config_schema has an entry without a string 'name': " + DumpJson(e));
     ConfigKey k;
     k.name = e["name"];
     k.type = e.value("type", std::string("string"));
@@ -139,7 +140,7 @@ Result<FlavorInfo> LoadPlugin(const std::string& path) {
   info.schema = *schema;
   info.make_orchestrator = [lib](const Json& config) -> Result<std::unique_ptr<Orchestrator>> {
     char err[4096] = {0};
-    std::string body = config.dump();
+    std::string body = DumpJson(config);
     void* self = lib->desc->create(body.c_str(), err, sizeof err);
     if (self == nullptr) {
       err[sizeof err - 1] = 0;
