@@ -110,6 +110,28 @@ steps:
   EXPECT_EQ(ReadFileOrDie(d.path() + "/out-tree/d.csv"), "a,b\n1,2\n");
 }
 
+// A step that hard-links its input elsewhere does not give the user a way into the store.
+TEST(StoreIntegrity, AnInputLinkedOutOfTheStoreIsTakenBack) {
+  TempDir d;
+  d.Write("p.yaml", R"(name: out
+steps:
+  make:
+    run: echo made > {{outputs.f}}
+    outputs: [f]
+  take:
+    run: ln {{inputs.f}} mine.txt && echo ok > {{outputs.o}}
+    inputs: {f: make.f}
+    outputs: [o]
+)");
+  const std::string run = RunOk(d.path(), {"p.yaml"});
+  const std::string f = DigestOf(d.path(), run, "make", "f");
+  EXPECT_EQ(StatOf(ObjectPath(d.path(), f)).st_nlink, 1u);
+  auto r = RunShell(d.path(), "chmod u+w mine.txt && echo changed > mine.txt");
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_EQ(Sha256Of(ObjectPath(d.path(), f)), f);
+  EXPECT_EQ(StatOf(ObjectPath(d.path(), f)).st_mode & 0222, 0u);
+}
+
 // ---- damaged objects ----
 
 // make writes a file and a tree; use reads the file. `x` changes use's cache key only.

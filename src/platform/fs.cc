@@ -275,6 +275,11 @@ Status MakeReadOnly(const std::string& path) {
   return Status::Ok();
 }
 
+uint64_t LinkCount(const std::string& path) {
+  struct stat st;
+  return ::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) ? static_cast<uint64_t>(st.st_nlink) : 0;
+}
+
 Status DetachHardLinks(const std::string& path) {
   struct stat st;
   if (::lstat(path.c_str(), &st) != 0) return Errno("cannot stat", path);

@@ -47,6 +47,8 @@ Status MakeReadOnly(const std::string& path);
 // copy of its own under the same name, so that what is done to `path` afterwards (chmod, a rename
 // into a store) never reaches a file elsewhere; the other links keep their content and mode.
 Status DetachHardLinks(const std::string& path);
+// How many hard links a regular file has; 0 for anything else (a directory, a symlink, nothing).
+uint64_t LinkCount(const std::string& path);
 // Copies a file or directory tree (for exports); the copy is writable.
 Status CopyTree(const std::string& from, const std::string& to);
 bool Exists(const std::string& path);
