@@ -1833,7 +1833,8 @@ TEST_P(ArtifactStoreContract, ExportRefusesADamagedObject) {
   if (!GetParam().corrupt) GTEST_SKIP() << "this store kind supplies no way to damage an object";
   for (bool dir : {false, true}) {
     SCOPED_TRACE(dir ? "directory" : "file");
-    ASSERT_OK_AND_ASSIGN(StoredObject obj, a().Put(dir ? StageTree(a(), "spoilt") : StageFile(a(), "spoilt")));
+    ASSERT_OK_AND_ASSIGN(StoredObject obj,
+                         a().Put(dir ? StageTree(a(), "spoilt") : StageFile(a(), "spoilt")));
     ASSERT_OK(GetParam().corrupt(home_, obj.digest));
     TempDir out;
     Status st = a().Export(obj.digest, out.path() + "/copy");
@@ -1849,9 +1850,11 @@ TEST_P(ArtifactStoreContract, APutReplacesADamagedObject) {
   if (!GetParam().corrupt) GTEST_SKIP() << "this store kind supplies no way to damage an object";
   for (bool dir : {false, true}) {
     SCOPED_TRACE(dir ? "directory" : "file");
-    ASSERT_OK_AND_ASSIGN(StoredObject obj, a().Put(dir ? StageTree(a(), "mend") : StageFile(a(), "mend")));
+    ASSERT_OK_AND_ASSIGN(StoredObject obj,
+                         a().Put(dir ? StageTree(a(), "mend") : StageFile(a(), "mend")));
     ASSERT_OK(GetParam().corrupt(home_, obj.digest));
-    ASSERT_OK_AND_ASSIGN(StoredObject again, a().Put(dir ? StageTree(a(), "mend") : StageFile(a(), "mend")));
+    ASSERT_OK_AND_ASSIGN(StoredObject again,
+                         a().Put(dir ? StageTree(a(), "mend") : StageFile(a(), "mend")));
     EXPECT_EQ(again.digest, obj.digest);
     ASSERT_OK_AND_ASSIGN(StoredObject st, a().Stat(obj.digest));
     EXPECT_EQ(st.size, obj.size);
@@ -1868,7 +1871,8 @@ TEST_P(ArtifactStoreContract, AHardLinkedStagedFileIsCopiedNotAdopted) {
   ASSERT_OK(fs::Chmod(mine, 0644));
   std::string staged = StagePath(a());
   ASSERT_OK(fs::MakeDirs(fs::Dirname(staged)));
-  if (::link(mine.c_str(), staged.c_str()) != 0) GTEST_SKIP() << "no hard link from here to the staging directory";
+  if (::link(mine.c_str(), staged.c_str()) != 0)
+    GTEST_SKIP() << "no hard link from here to the staging directory";
   std::string tree = StagePath(a());
   ASSERT_OK(fs::MakeDirs(tree));
   ASSERT_EQ(::link(mine.c_str(), (tree + "/d.csv").c_str()), 0);

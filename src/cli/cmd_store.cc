@@ -123,7 +123,8 @@ Json VerifyJson(const VerifyReport& report) {
   for (const VerifyStoreReport& s : report.stores) {
     Json bad = Json::array();
     for (const DamagedObject& d : s.damaged)
-      bad.push_back({{"digest", "sha256:" + d.digest}, {"why", d.why}, {"quarantined", d.quarantined}});
+      bad.push_back(
+          {{"digest", "sha256:" + d.digest}, {"why", d.why}, {"quarantined", d.quarantined}});
     damaged += static_cast<int64_t>(s.damaged.size());
     stores.push_back({{"uri", s.uri},
                       {"objects", s.objects},
@@ -136,11 +137,13 @@ Json VerifyJson(const VerifyReport& report) {
 
 void PrintVerify(const VerifyReport& report) {
   for (const VerifyStoreReport& s : report.stores) {
-    std::printf("%s: %s (%s) checked, %zu damaged\n", s.uri.c_str(), Count(static_cast<size_t>(s.objects), "object").c_str(),
+    std::printf("%s: %s (%s) checked, %zu damaged\n", s.uri.c_str(),
+                Count(static_cast<size_t>(s.objects), "object").c_str(),
                 HumanSize(static_cast<int64_t>(s.bytes)).c_str(), s.damaged.size());
     for (const DamagedObject& d : s.damaged)
-      std::printf("  damaged sha256:%s: %s%s\n", d.digest.c_str(), d.why.c_str(),
-                  d.quarantined ? "; taken out of the store (the steps that made it run again)" : "");
+      std::printf(
+          "  damaged sha256:%s: %s%s\n", d.digest.c_str(), d.why.c_str(),
+          d.quarantined ? "; taken out of the store (the steps that made it run again)" : "");
     for (const std::string& e : s.errors) std::printf("  not checked: %s\n", e.c_str());
   }
 }

@@ -245,8 +245,9 @@ Status StepRunner::TryCacheHit(const StepSpec& s, StepRunRecord rec, PreparedSte
 // cheap Stat; the content is hashed when a dependent reads it, and on export). An object of
 // another size is damaged: it is quarantined, and the step runs again and stores it anew; its
 // record says why. Returns why the result cannot be reused, or "".
-std::string StepRunner::CheckCachedOutputs(const StepSpec& s, const std::vector<std::pair<std::string, ArtifactRecord>>& outs,
-                                           const StepRunRecord& hit) {
+std::string StepRunner::CheckCachedOutputs(
+    const StepSpec& s, const std::vector<std::pair<std::string, ArtifactRecord>>& outs,
+    const StepRunRecord& hit) {
   const std::string from = "a cached result exists (run " + hit.run_id + ")";
   if (outs.size() != s.outputs.size()) return from + " but its artifacts were deleted";
   for (const auto& [name, art] : outs) {
@@ -254,11 +255,12 @@ std::string StepRunner::CheckCachedOutputs(const StepSpec& s, const std::vector<
     if (!st.ok()) return from + " but its artifacts were deleted";
     if (static_cast<int64_t>(st->size) == art.size) continue;
     Status q = artifacts_->Quarantine(art.digest);
-    damage_notes_[s.name] = "the cached output '" + name + "' (run " + hit.run_id + ", " + Short(art.digest) +
-                            ") was damaged in the artifact store (" + std::to_string(st->size) + " bytes, " +
-                            std::to_string(art.size) + " recorded); " +
-                            (q.ok() ? "it was taken out of the store and the step ran again"
-                                    : "the step ran again, but taking it out of the store failed: " + q.message());
+    damage_notes_[s.name] =
+        "the cached output '" + name + "' (run " + hit.run_id + ", " + Short(art.digest) +
+        ") was damaged in the artifact store (" + std::to_string(st->size) + " bytes, " +
+        std::to_string(art.size) + " recorded); " +
+        (q.ok() ? "it was taken out of the store and the step ran again"
+                : "the step ran again, but taking it out of the store failed: " + q.message());
     return damage_notes_[s.name];
   }
   return "";
@@ -273,7 +275,8 @@ std::string StepRunner::VerifyInputs(const Resolved& r, PreparedStep* p) {
   for (const auto& [name, path] : r.input_paths) {
     const std::string& digest = p->input_digests[name];
     auto fp = env_->StatFingerprint(path);
-    if (auto v = verified_.find(digest); fp.ok() && v != verified_.end() && v->second == *fp) continue;
+    if (auto v = verified_.find(digest); fp.ok() && v != verified_.end() && v->second == *fp)
+      continue;
     auto d = env_->DigestPath(path);
     if (d.ok() && d->digest == digest) {
       if (fp.ok()) verified_[digest] = *fp;
@@ -281,10 +284,12 @@ std::string StepRunner::VerifyInputs(const Resolved& r, PreparedStep* p) {
     }
     Status q = artifacts_->Quarantine(digest);
     return "input '" + name + "' is damaged in the artifact store: its content " +
-           (d.ok() ? "hashes to " + Short(d->digest) : "cannot be read (" + d.status().message() + ")") +
+           (d.ok() ? "hashes to " + Short(d->digest)
+                   : "cannot be read (" + d.status().message() + ")") +
            ", not " + Short(digest) + "; " +
-           (q.ok() ? "it was taken out of the store, so that its producer runs again in the next run"
-                   : "taking it out of the store failed: " + q.message());
+           (q.ok()
+                ? "it was taken out of the store, so that its producer runs again in the next run"
+                : "taking it out of the store failed: " + q.message());
   }
   return "";
 }
@@ -339,7 +344,8 @@ std::string StepRunner::BindFunction(const StepSpec& s, const Resolved& r, Prepa
     }
     if (stop.load()) return "stopped";
     if (!ctx.metadata().empty()) {
-      if (Status w = env->WriteFile(metadata, DumpJson(ctx.metadata())); !w.ok()) return w.message();
+      if (Status w = env->WriteFile(metadata, DumpJson(ctx.metadata())); !w.ok())
+        return w.message();
     }
     return "";
   };

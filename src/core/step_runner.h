@@ -105,7 +105,8 @@ class StepRunner {
   void ComputeCacheKey(const StepSpec& s, const Resolved& r, PreparedStep* p) const;
   Result<std::string> WhyItRuns(const StepSpec& s, const PreparedStep& p, bool cache_on);
   Status TryCacheHit(const StepSpec& s, StepRunRecord rec, PreparedStep* p, std::string* explain);
-  std::string CheckCachedOutputs(const StepSpec& s, const std::vector<std::pair<std::string, ArtifactRecord>>& outs,
+  std::string CheckCachedOutputs(const StepSpec& s,
+                                 const std::vector<std::pair<std::string, ArtifactRecord>>& outs,
                                  const StepRunRecord& hit);
   std::string VerifyInputs(const Resolved& r, PreparedStep* p);
   Status ReadyDirectories(const PreparedStep& p);

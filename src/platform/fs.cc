@@ -277,7 +277,8 @@ Status MakeReadOnly(const std::string& path) {
 
 uint64_t LinkCount(const std::string& path) {
   struct stat st;
-  return ::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) ? static_cast<uint64_t>(st.st_nlink) : 0;
+  if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return 0;
+  return static_cast<uint64_t>(st.st_nlink);
 }
 
 Status DetachHardLinks(const std::string& path) {

@@ -102,8 +102,8 @@ class LocalArtifactStore : public ArtifactStore {
     (void)fs::RemoveTree(dest);
     if (!got.ok()) return got.status();
     Status q = Quarantine(digest);
-    return Internal("artifact " + digest + " in " + uri() + " does not match its digest (its content hashes to " +
-                    got->digest + "); " +
+    return Internal("artifact " + digest + " in " + uri() +
+                    " does not match its digest (its content hashes to " + got->digest + "); " +
                     (q.ok() ? "it was taken out of the store and not exported"
                             : "it was not exported, and moving it aside failed: " + q.message()));
   }
