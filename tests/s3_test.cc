@@ -302,15 +302,17 @@ TEST_F(S3Test, ATruncatedOrCorruptedObjectIsRefusedOnGetAndNeverCached) {
   ASSERT_NE(store, nullptr);
   const std::string small = Pattern(100000, 3), large = Pattern(12 << 20, 4);
   for (const std::string* content : {&small, &large}) {
-    ASSERT_OK_AND_ASSIGN(StoredObject obj, store->Put(Stage(*store, *content)));
     for (const std::string& damage :
          {content->substr(0, content->size() / 2), "X" + content->substr(1)}) {
+      // Damage found is quarantined: each case starts from the content stored again.
+      ASSERT_OK_AND_ASSIGN(StoredObject obj, store->Put(Stage(*store, *content)));
       Damage(obj.digest, damage);
       auto got = store->Get(obj.digest);
       ASSERT_FALSE(got.ok()) << "damaged content handed out";
       EXPECT_NE(got.status().message().find("artifact " + obj.digest), std::string::npos)
           << got.status().message();
       EXPECT_NE(got.status().message().find("does not match its digest"), std::string::npos);
+      EXPECT_FALSE(store->Exists(obj.digest)) << "a damaged object stayed in the store";
       const std::string out = dir_.path() + "/out";
       EXPECT_FALSE(store->Export(obj.digest, out).ok());
       EXPECT_FALSE(fs::Exists(out));
@@ -318,12 +320,16 @@ TEST_F(S3Test, ATruncatedOrCorruptedObjectIsRefusedOnGetAndNeverCached) {
   }
   // A directory whose tar stream is cut short, or replaced by another tree's.
   const std::string tree = store->StagingDir() + "/tree";
-  ASSERT_TRUE(fs::MakeDirs(tree + "/d").ok());
-  ASSERT_TRUE(fs::WriteFile(tree + "/d/f", Pattern(5000, 5)).ok());
-  ASSERT_OK_AND_ASSIGN(StoredObject dir, store->Put(tree));
+  auto stage_tree = [&] {
+    EXPECT_TRUE(fs::MakeDirs(tree + "/d").ok());
+    EXPECT_TRUE(fs::WriteFile(tree + "/d/f", Pattern(5000, 5)).ok());
+    return tree;
+  };
+  ASSERT_OK_AND_ASSIGN(StoredObject dir, store->Put(stage_tree()));
   ASSERT_OK_AND_ASSIGN(std::string tar, client_->GetObject(kBucket, ObjectKey(dir.digest)));
   for (const std::string& damage :
        {tar.substr(0, 3000), std::string(tar).replace(1024, 5, "XXXXX")}) {
+    ASSERT_TRUE(store->Put(stage_tree()).ok());
     Damage(dir.digest, damage);
     auto got = store->Get(dir.digest);
     ASSERT_FALSE(got.ok());
