@@ -189,8 +189,12 @@ Status LocalLauncher::Start(int token, const ProcessSpec& spec) {
   }
   journal_.Add(pid);
   int64_t now = MonotonicMicros();
-  Proc p{token, now,           spec.timeout_us > 0 ? now + spec.timeout_us : 0,
-         0,     spec.grace_us, spec.timeout_us};
+  Proc p;
+  p.token = token;
+  p.start_us = now;
+  p.deadline_us = spec.timeout_us > 0 ? now + spec.timeout_us : 0;
+  p.grace_us = spec.grace_us;
+  p.timeout_us = spec.timeout_us;
   p.tag = tag;
   p.start_ticks = start_ticks;
   p.log_path = spec.log_path;

@@ -49,12 +49,12 @@ class LocalLauncher : public Launcher {
 
  private:
   struct Proc {
-    int token;
-    int64_t start_us;
-    int64_t deadline_us;     // timeout, 0 none
-    int64_t kill_at_us = 0;  // SIGKILL time once SIGTERM was sent
-    int64_t grace_us;
-    int64_t timeout_us;
+    int token = 0;
+    int64_t start_us = 0;
+    int64_t deadline_us = 0;  // timeout, 0 none
+    int64_t kill_at_us = 0;   // SIGKILL time once SIGTERM was sent
+    int64_t grace_us = 0;
+    int64_t timeout_us = 0;
     bool timed_out = false;
     bool cancelled = false;
     std::string tag;          // BATON_PROCESS_TAG=... in the environment of all its processes
