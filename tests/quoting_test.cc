@@ -115,7 +115,9 @@ TEST(QuotingEndToEnd, HostileValuesArriveLiterallyInEveryContext) {
       EXPECT_EQ(OutputOf(d.path(), run, step, "o"), "x-" + v + "-y")
           << "step " << step << ", value: " << v;
     // dash's echo reads backslash escapes itself; the value still reaches it unchanged.
-    if (!Contains(v, "\\")) EXPECT_EQ(OutputOf(d.path(), run, "echo", "o"), "x-" + v + "-y\n") << v;
+    if (!Contains(v, "\\")) {
+      EXPECT_EQ(OutputOf(d.path(), run, "echo", "o"), "x-" + v + "-y\n") << v;
+    }
     EXPECT_FALSE(Exists(mark)) << "value ran a command: " << v;
   }
 }

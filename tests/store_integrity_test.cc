@@ -289,8 +289,9 @@ TEST(StoreIntegrity, BytesThatAreNotUtf8AreRecordedAndShown) {
                                              {"artifacts", "show", "1"}}) {
     auto r = RunBaton(ws, args);
     EXPECT_EQ(r.exit_code, 0) << args[0] << " " << args[1] << ": " << Describe(r);
-    if (args.back() == "json")
+    if (args.back() == "json") {
       EXPECT_FALSE(Json::parse(r.out, nullptr, false).is_discarded()) << r.out;
+    }
   }
 }
 

@@ -1733,7 +1733,9 @@ TEST(SpecParserYaml, RunConfigsAreReadTheSameWay) {
                            "parameters: {lr: 1, lr: 2}\n"}) {
     auto e = ParseRunConfigText(text, "e.yaml");
     EXPECT_FALSE(e.ok()) << text;
-    if (!e.ok()) EXPECT_EQ(e.status().message().rfind("e.yaml:1:", 0), 0u) << e.status().message();
+    if (!e.ok()) {
+      EXPECT_EQ(e.status().message().rfind("e.yaml:1:", 0), 0u) << e.status().message();
+    }
   }
   EXPECT_TRUE(ParseRunConfigText("", "e.yaml").ok());
   EXPECT_TRUE(ParseRunConfigText("# nothing\n", "e.yaml").ok());
