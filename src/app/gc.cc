@@ -84,13 +84,10 @@ Status CollectStore(Workspace& ws, ArtifactStore& store, int64_t cutoff, const G
 
 }  // namespace
 
-Result<GcReport> CollectGarbage(Workspace& ws, const GcOptions& options) {
-  GcReport report;
-  BATON_ASSIGN_OR_RETURN(report.cutoff, Cutoff(ws, options, &report));
+Status ForEachArtifactStore(
+    Workspace& ws, const std::function<Status(const std::string& uri, ArtifactStore&)>& fn) {
   BATON_ASSIGN_OR_RETURN(std::vector<std::string> uris, ArtifactStoreUris(ws));
   for (const std::string& uri : uris) {
-    GcStoreReport store_report;
-    store_report.uri = uri;
     std::unique_ptr<ArtifactStore> opened;
     ArtifactStore* store = ws.artifacts.get();
     if (uri != ws.artifacts_uri) {
@@ -99,10 +96,22 @@ Result<GcReport> CollectGarbage(Workspace& ws, const GcOptions& options) {
       opened = std::move(*o);
       store = opened.get();
     }
-    Status st = CollectStore(ws, *store, report.cutoff, options, &store_report);
+    Status st = fn(uri, *store);
     if (!st.ok()) return st.Annotate("artifact store " + uri);
-    report.stores.push_back(std::move(store_report));
   }
+  return Status::Ok();
+}
+
+Result<GcReport> CollectGarbage(Workspace& ws, const GcOptions& options) {
+  GcReport report;
+  BATON_ASSIGN_OR_RETURN(report.cutoff, Cutoff(ws, options, &report));
+  BATON_RETURN_IF_ERROR(ForEachArtifactStore(ws, [&](const std::string& uri, ArtifactStore& store) {
+    GcStoreReport store_report;
+    store_report.uri = uri;
+    BATON_RETURN_IF_ERROR(CollectStore(ws, store, report.cutoff, options, &store_report));
+    report.stores.push_back(std::move(store_report));
+    return Status::Ok();
+  }));
   return report;
 }
 

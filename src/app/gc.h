@@ -3,6 +3,7 @@
 // `runs delete`), in every artifact store of the workspace, sparing what runs in progress store.
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,10 @@ constexpr int64_t kGcClockSkew = 60 * 1000000LL;
 // The URIs of the workspace's artifact stores: its own store first, then those of the
 // artifact_store components, each once.
 Result<std::vector<std::string>> ArtifactStoreUris(Workspace& ws);
+// Calls `fn` with each of those stores, opened (the workspace's own as it is); stops at the first
+// error, annotated with the store's URI.
+Status ForEachArtifactStore(
+    Workspace& ws, const std::function<Status(const std::string& uri, ArtifactStore&)>& fn);
 
 // Collects garbage in the workspace's artifact store and in the store of every artifact_store
 // component. An object goes when no artifact record names its digest and it was last stored

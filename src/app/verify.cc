@@ -59,22 +59,13 @@ bool VerifyReport::Clean() const {
 
 Result<VerifyReport> VerifyArtifactStores(Workspace& ws) {
   VerifyReport report;
-  BATON_ASSIGN_OR_RETURN(std::vector<std::string> uris, ArtifactStoreUris(ws));
-  for (const std::string& uri : uris) {
+  BATON_RETURN_IF_ERROR(ForEachArtifactStore(ws, [&](const std::string& uri, ArtifactStore& store) {
     VerifyStoreReport store_report;
     store_report.uri = uri;
-    std::unique_ptr<ArtifactStore> opened;
-    ArtifactStore* store = ws.artifacts.get();
-    if (uri != ws.artifacts_uri) {
-      auto o = Stores().OpenArtifactStore(uri);
-      if (!o.ok()) return o.status().Annotate("cannot open artifact store " + uri);
-      opened = std::move(*o);
-      store = opened.get();
-    }
-    Status st = VerifyStore(*store, &store_report);
-    if (!st.ok()) return st.Annotate("artifact store " + uri);
+    BATON_RETURN_IF_ERROR(VerifyStore(store, &store_report));
     report.stores.push_back(std::move(store_report));
-  }
+    return Status::Ok();
+  }));
   return report;
 }
 
