@@ -81,7 +81,7 @@ case "$mode" in
     # shorter backend tests.
     # The 5 GiB round trip through the S3 gateway ran above too.
     slow='^(Slurm\.ATimeLimitBreachIsATimeout|Slurm\.AHundredStepDag|LocalDocker\.QuickstartRunsInContainersLikeLocally|S3Slow\..*)$'
-    (cd build/asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    (cd build/asan && ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$PWD/../../tests/lsan.supp UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
        ctest --output-on-failure -j "$jobs" -E "$slow")
     echo "bootstrap: again under ThreadSanitizer"
     build build/tsan -DCMAKE_BUILD_TYPE=Debug -DBATON_SANITIZE=thread -DBATON_BUILD_BENCH=OFF -DBATON_WERROR=ON

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <set>
 #include <sstream>
 
@@ -81,14 +82,42 @@ std::set<pid_t>& OwnChildren() {
   return children;
 }
 
+// The children of this process, as the kernel lists them per thread (an orphan re-parents to
+// one of the threads); false when it does not (a kernel without CONFIG_PROC_CHILDREN).
+bool ListChildren(std::vector<pid_t>* out) {
+  DIR* tasks = ::opendir("/proc/self/task");
+  if (tasks == nullptr) return false;
+  bool listed = true;
+  while (struct dirent* e = ::readdir(tasks)) {
+    if (e->d_name[0] == '.') continue;
+    auto text = fs::ReadFile(std::string("/proc/self/task/") + e->d_name + "/children");
+    if (!text.ok()) {
+      if (fs::Exists(std::string("/proc/self/task/") + e->d_name)) listed = false;
+      continue;
+    }
+    std::istringstream in(*text);
+    for (long pid; in >> pid;) out->push_back(static_cast<pid_t>(pid));
+  }
+  ::closedir(tasks);
+  return listed;
+}
+
 // Children of this process that it did not start itself, as (pid, stat).
 std::vector<std::pair<pid_t, Stat>> AdoptedChildren() {
   std::vector<std::pair<pid_t, Stat>> out;
   const pid_t self = ::getpid();
-  ForEachProcess([&](pid_t pid) {
-    Stat st;
-    if (ReadStat(pid, &st) && st.ppid == self) out.emplace_back(pid, st);
-  });
+  std::vector<pid_t> children;
+  if (ListChildren(&children)) {
+    for (pid_t pid : children) {
+      Stat st;
+      if (ReadStat(pid, &st) && st.ppid == self) out.emplace_back(pid, st);
+    }
+  } else {
+    ForEachProcess([&](pid_t pid) {
+      Stat st;
+      if (ReadStat(pid, &st) && st.ppid == self) out.emplace_back(pid, st);
+    });
+  }
   std::lock_guard<std::mutex> l(OwnChildrenMutex());
   std::erase_if(out, [](const auto& c) { return OwnChildren().count(c.first) > 0; });
   return out;
@@ -127,6 +156,18 @@ std::vector<ProcessInfo> FindContained(const std::string& env_entry, pid_t pgid,
     out.push_back({pid, st.start_ticks, st.name});
   });
   return out;
+}
+
+bool MayHaveAdoptedChildren() {
+  // Without the subreaper flag, orphans go elsewhere: only a scan finds them.
+  int subreaper = 0;
+  if (::prctl(PR_GET_CHILD_SUBREAPER, &subreaper, 0, 0, 0) != 0 || subreaper == 0) return true;
+  std::vector<pid_t> children;
+  if (!ListChildren(&children)) return true;
+  std::lock_guard<std::mutex> l(OwnChildrenMutex());
+  for (pid_t pid : children)
+    if (OwnChildren().count(pid) == 0) return true;
+  return false;
 }
 
 bool StillRunning(const ProcessInfo& p) {

@@ -39,6 +39,11 @@ std::vector<ProcessInfo> FindContained(const std::string& env_entry, pid_t pgid,
 
 // Whether `p` is still running (not a zombie) and is the same process that was found.
 bool StillRunning(const ProcessInfo& p);
+// Whether this process may have children it did not start (orphans it adopted as a subreaper):
+// false only when the kernel lists its children and each is one it started. Whatever a step
+// whose leader has ended left alive descends from such a child, so without one there is nothing
+// to look for.
+bool MayHaveAdoptedChildren();
 
 // Children this process started itself and waits for by pid. Adopted orphans are every other
 // child; ReapAdoptedOrphans collects those without touching a child another thread waits for.

@@ -341,6 +341,9 @@ void LocalLauncher::Reap() {
 }
 
 bool LocalLauncher::SweepDone(pid_t pid, Proc& p, int64_t now) {
+  // The common case, without reading every process: the leader has ended, so anything of the
+  // step still alive was re-parented to this process (a subreaper).
+  if (p.left.empty() && !MayHaveAdoptedChildren()) return true;
   const std::string entry = std::string(kProcessTagVar) + "=" + p.tag;
   auto alive = FindContained(entry, pid, p.start_ticks);
   if (alive.empty()) return true;
