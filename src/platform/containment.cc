@@ -82,9 +82,23 @@ std::set<pid_t>& OwnChildren() {
   return children;
 }
 
-// The children of this process, as the kernel lists them per thread (an orphan re-parents to
-// one of the threads); false when it does not (a kernel without CONFIG_PROC_CHILDREN).
-bool ListChildren(std::vector<pid_t>* out) {
+// The children of this process, as the kernel lists them per thread; false when it does not (a
+// kernel without CONFIG_PROC_CHILDREN). `all_threads` false reads the main thread's list only:
+// an orphan re-parents to the subreaper's first live thread, the main thread while it runs, so
+// that list is where adopted processes appear (children other threads started are elsewhere).
+bool ListChildren(std::vector<pid_t>* out, bool all_threads = true) {
+  if (!all_threads) {
+    const std::string self = std::to_string(::getpid());
+    auto text = fs::ReadFile("/proc/self/task/" + self + "/children");
+    if (!text.ok()) return false;
+    const char* p = text->c_str();
+    for (char* end = nullptr;; p = end) {
+      long pid = std::strtol(p, &end, 10);
+      if (end == p) break;
+      out->push_back(static_cast<pid_t>(pid));
+    }
+    return true;
+  }
   DIR* tasks = ::opendir("/proc/self/task");
   if (tasks == nullptr) return false;
   bool listed = true;
@@ -129,9 +143,22 @@ bool BecomeSubreaper() { return ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
 
 std::string NewProcessTag() {
   static std::atomic<int64_t> seq{0};
+  // This process's pid and start time, read once (a fork gets a new pid, so the prefix is
+  // remembered with the pid it belongs to).
+  static std::mutex mu;
+  static pid_t prefix_pid = 0;
+  static std::string prefix;
   const pid_t self = ::getpid();
-  return std::to_string(self) + "." + std::to_string(ProcessStartTicks(self)) + "." +
-         std::to_string(++seq);
+  std::string p;
+  {
+    std::lock_guard<std::mutex> l(mu);
+    if (prefix_pid != self) {
+      prefix = std::to_string(self) + "." + std::to_string(ProcessStartTicks(self)) + ".";
+      prefix_pid = self;
+    }
+    p = prefix;
+  }
+  return p + std::to_string(++seq);
 }
 
 std::vector<ProcessInfo> FindContained(const std::string& env_entry, pid_t pgid,
@@ -163,7 +190,7 @@ bool MayHaveAdoptedChildren() {
   int subreaper = 0;
   if (::prctl(PR_GET_CHILD_SUBREAPER, &subreaper, 0, 0, 0) != 0 || subreaper == 0) return true;
   std::vector<pid_t> children;
-  if (!ListChildren(&children)) return true;
+  if (!ListChildren(&children, /*all_threads=*/false)) return true;
   std::lock_guard<std::mutex> l(OwnChildrenMutex());
   for (pid_t pid : children)
     if (OwnChildren().count(pid) == 0) return true;

@@ -2,8 +2,10 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -28,6 +30,7 @@ LogRelay::~LogRelay() {
   }
   for (int fd : wake_)
     if (fd >= 0) ::close(fd);
+  if (epoll_ >= 0) ::close(epoll_);
 }
 
 Result<int> LogRelay::Open(const std::string& path, int64_t cap, int* write_fd) {
@@ -42,19 +45,44 @@ Result<int> LogRelay::Open(const std::string& path, int64_t cap, int* write_fd) 
     return Internal(std::string("pipe: ") + std::strerror(errno));
   }
   s.in = p[0];
-  *write_fd = p[1];
   std::lock_guard<std::mutex> l(mu_);
   if (!thread_.joinable()) {
-    if (::pipe2(wake_, O_CLOEXEC | O_NONBLOCK) != 0) {
+    Status started = StartThread();
+    if (!started.ok()) {
       for (int fd : {s.out, p[0], p[1]}) ::close(fd);
-      return Internal(std::string("pipe: ") + std::strerror(errno));
+      return started;
     }
-    thread_ = std::thread([this] { Loop(); });
   }
-  int id = next_id_++;
+  const int id = next_id_++;
+  // Registered while the thread may be waiting: epoll takes a new descriptor without a wake-up.
+  epoll_event ev = {};
+  ev.events = EPOLLIN;
+  ev.data.u64 = static_cast<uint64_t>(id);
+  if (::epoll_ctl(epoll_, EPOLL_CTL_ADD, s.in, &ev) != 0) {
+    std::string why = std::strerror(errno);
+    for (int fd : {s.out, p[0], p[1]}) ::close(fd);
+    return Internal("epoll_ctl: " + why);
+  }
   streams_.emplace(id, s);
-  Wake();
+  *write_fd = p[1];
   return id;
+}
+
+Status LogRelay::StartThread() {
+  epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
+  if (epoll_ < 0) return Internal(std::string("epoll_create1: ") + std::strerror(errno));
+  if (::pipe2(wake_, O_CLOEXEC | O_NONBLOCK) != 0) {
+    std::string why = std::strerror(errno);
+    ::close(epoll_);
+    epoll_ = -1;
+    return Internal("pipe: " + why);
+  }
+  epoll_event ev = {};
+  ev.events = EPOLLIN;
+  ev.data.u64 = kWakeId;
+  (void)::epoll_ctl(epoll_, EPOLL_CTL_ADD, wake_[0], &ev);
+  thread_ = std::thread([this] { Loop(); });
+  return Status::Ok();
 }
 
 void LogRelay::Wake() {
@@ -88,67 +116,72 @@ bool LogRelay::Pump(Stream& s) {
 void LogRelay::Loop() {
   // Stop signals and SIGCHLD belong to the thread that takes them synchronously.
   BlockAllSignalsInThisThread();
-  std::vector<pollfd> fds;
-  std::vector<int> ids;
+  epoll_event events[64];
   for (;;) {
-    fds.clear();
-    ids.clear();
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      if (quit_) return;
-      for (auto& [id, s] : streams_) {
-        if (s.eof) continue;
-        if (s.abandon) {
-          // Writers that outlive the step (none should) get EPIPE from here on.
-          ::close(s.in);
-          s.in = -1;
-          s.eof = true;
-          cv_.notify_all();
-          continue;
+    const int n = ::epoll_wait(epoll_, events, 64, -1);
+    if (n < 0 && errno != EINTR) return;
+    for (int i = 0; i < n; ++i) {
+      if (events[i].data.u64 == kWakeId) {
+        char drain[64];
+        while (::read(wake_[0], drain, sizeof drain) > 0) {
         }
-        fds.push_back({s.in, POLLIN, 0});
-        ids.push_back(id);
+        continue;
       }
-    }
-    fds.push_back({wake_[0], POLLIN, 0});
-    if (::poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR) continue;
-    if (fds.back().revents & POLLIN) {
-      char drain[64];
-      while (::read(wake_[0], drain, sizeof drain) > 0) {
-      }
-    }
-    for (size_t i = 0; i < ids.size(); ++i) {
-      if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
       Stream* s;
       {
+        // A stream Close has taken over is no longer registered, but an event for it may
+        // already be in this batch.
         std::lock_guard<std::mutex> l(mu_);
-        s = &streams_.at(ids[i]);  // Close erases a stream only once this thread set eof
+        auto it = streams_.find(static_cast<int>(events[i].data.u64));
+        if (it == streams_.end() || it->second.owned || it->second.eof) continue;
+        s = &it->second;
+        s->busy = true;
       }
-      if (Pump(*s)) continue;
+      const bool more = Pump(*s);
       std::lock_guard<std::mutex> l(mu_);
-      ::close(s->in);
-      s->in = -1;
-      s->eof = true;
-      cv_.notify_all();
+      s->busy = false;
+      if (!more) {
+        (void)::epoll_ctl(epoll_, EPOLL_CTL_DEL, s->in, nullptr);
+        ::close(s->in);
+        s->in = -1;
+        s->eof = true;
+      }
+      if (s->owned) cv_.notify_all();
     }
+    std::lock_guard<std::mutex> l(mu_);
+    if (quit_) return;
   }
 }
 
 int64_t LogRelay::Close(int id, int64_t wait_us) {
-  std::unique_lock<std::mutex> l(mu_);
-  auto it = streams_.find(id);
-  if (it == streams_.end()) return 0;
-  Stream& s = it->second;
-  cv_.wait_for(l, std::chrono::microseconds(wait_us), [&] { return s.eof; });
-  if (!s.eof) {
-    s.abandon = true;
-    Wake();
-    cv_.wait(l, [&] { return s.eof; });
+  Stream* s;
+  {
+    std::unique_lock<std::mutex> l(mu_);
+    auto it = streams_.find(id);
+    if (it == streams_.end()) return 0;
+    s = &it->second;
+    s->owned = true;
+    cv_.wait(l, [&] { return !s->busy; });
+    if (!s->eof) (void)::epoll_ctl(epoll_, EPOLL_CTL_DEL, s->in, nullptr);
   }
-  // The relay thread no longer touches a stream at end of file.
-  ::close(s.out);
-  int64_t dropped = s.dropped;
-  streams_.erase(it);
+  // From here on this thread alone reads the stream. The usual case: the writers are gone, so
+  // the rest of the output and the end of file are there to read at once.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(wait_us);
+  while (!s->eof) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    pollfd p = {s->in, POLLIN, 0};
+    const int ready = ::poll(&p, 1, static_cast<int>(std::max<int64_t>(0, left.count())));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) break;  // writers outlived the wait: they get EPIPE from here on
+    if (!Pump(*s)) s->eof = true;
+  }
+  // Writers that outlived the wait get EPIPE from here on.
+  std::lock_guard<std::mutex> l(mu_);
+  if (s->in >= 0) ::close(s->in);
+  ::close(s->out);
+  const int64_t dropped = s->dropped;
+  streams_.erase(id);
   return dropped;
 }
 
