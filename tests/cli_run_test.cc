@@ -685,5 +685,51 @@ steps:
   EXPECT_TRUE(arts.is_array() && arts.empty()) << arts.dump(2);
 }
 
+// libpq and libcurl load when a store needs them, not at start-up.
+TEST(ClientLibraries, CommandsWithoutATeamStoreDoNotLoadThem) {
+  TempDir ws;
+  ASSERT_EQ(RunBaton(ws.path(), {"init"}).exit_code, 0);
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"--version"}, {"runs", "list"}, {"dag", "-o", "text", "p.yaml"}}) {
+    ws.Write("p.yaml", "name: p\nsteps:\n  a:\n    run: \"true\"\n");
+    auto r = RunBaton(ws.path(), args, {"LD_DEBUG=files"});
+    ASSERT_EQ(r.exit_code, 0) << Describe(r);
+    EXPECT_NE(r.err.find("libsqlite3"), std::string::npos) << "LD_DEBUG output missing";
+    EXPECT_EQ(r.err.find("libpq"), std::string::npos) << args[0];
+    EXPECT_EQ(r.err.find("libcurl"), std::string::npos) << args[0];
+  }
+}
+
+TEST(ClientLibraries, AMissingLibraryIsAnErrorThatNamesItAndItsPackage) {
+  TempDir ws;
+  ASSERT_EQ(RunBaton(ws.path(), {"init"}).exit_code, 0);
+  auto r = RunBaton(ws.path(), {"runs", "list"},
+                    {"BATON_LIBPQ=/nonexistent/libpq.so.5",
+                     "BATON_METADATA_URI=postgresql://nobody@127.0.0.1:1/none"});
+  EXPECT_EQ(r.exit_code, 2) << Describe(r);
+  EXPECT_NE(r.err.find("cannot load /nonexistent/libpq.so.5 (Debian package libpq5"),
+            std::string::npos)
+      << r.err;
+
+  ASSERT_EQ(RunBaton(ws.path(), {"artifact-store", "register", "s3", "--flavor", "s3", "--set",
+                                 "bucket=bucket", "--set", "endpoint=http://127.0.0.1:1"})
+                .exit_code,
+            0);
+  ASSERT_EQ(RunBaton(ws.path(), {"stack", "register", "team", "--orchestrator", "default",
+                                 "--artifact-store", "s3", "--set"})
+                .exit_code,
+            0);
+  ws.Write("p.yaml", "name: p\nsteps:\n  a:\n    run: \"true\"\n");
+  r = RunBaton(ws.path(), {"run", "p.yaml"}, {"BATON_LIBCURL=/nonexistent/libcurl.so.4"});
+  EXPECT_NE(r.exit_code, 0) << Describe(r);
+  EXPECT_NE(r.err.find("cannot load /nonexistent/libcurl.so.4 (Debian package libcurl4"),
+            std::string::npos)
+      << r.err;
+  // Nothing was recorded as run.
+  auto list = RunBaton(ws.path(), {"runs", "list", "-o", "json"});
+  ASSERT_EQ(list.exit_code, 0) << Describe(list);
+  EXPECT_EQ(nlohmann::json::parse(list.out).size(), 0u) << list.out;
+}
+
 }  // namespace
 }  // namespace baton::testing

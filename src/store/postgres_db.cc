@@ -9,6 +9,7 @@
 
 #include "baton/format.h"
 #include "baton/hash.h"
+#include "store/client_libs.h"
 
 namespace baton {
 namespace {
@@ -68,6 +69,7 @@ std::string ErrorText(pg_conn* conn, pg_result* r) {
 }  // namespace
 
 Result<PgTarget> ParsePostgresUri(const StoreUri& uri) {
+  BATON_RETURN_IF_ERROR(LoadPostgresClient());
   const size_t at = uri.authority.rfind('@');
   if (at != std::string::npos && uri.authority.substr(0, at).find(':') != std::string::npos)
     return PasswordRefused(uri);

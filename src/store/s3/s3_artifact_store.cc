@@ -8,6 +8,7 @@
 #include "platform/env_posix.h"
 #include "platform/fs.h"
 #include "platform/hash.h"
+#include "store/client_libs.h"
 #include "store/s3/byte_stream.h"
 #include "store/s3/read_cache.h"
 #include "store/s3/s3_client.h"
@@ -302,8 +303,8 @@ Result<StoredObject> S3ArtifactStore::Upload(s3::ByteSource& source) {
   const std::string key = ObjectKey(d.digest);
   // Copied also when the content is stored already: that refreshes its time for a garbage
   // collector, as a small Put does.
-  Status st = s3::CopyObject(Ref(tmp), Ref(key), bytes, Metadata(d.is_dir, d.size), o_.transfer,
-                             journal_);
+  Status st =
+      s3::CopyObject(Ref(tmp), Ref(key), bytes, Metadata(d.is_dir, d.size), o_.transfer, journal_);
   // A temporary object left behind (when the delete fails) holds nothing anyone refers to.
   (void)client_.DeleteObject(o_.bucket, tmp);
   if (!st.ok()) return st;
@@ -349,6 +350,7 @@ Status S3ArtifactStore::Fetch(const std::string& digest, const Head& head,
 }  // namespace
 
 Result<std::unique_ptr<ArtifactStore>> OpenS3ArtifactStore(const StoreUri& uri) {
+  BATON_RETURN_IF_ERROR(LoadHttpClient());
   BATON_ASSIGN_OR_RETURN(s3::StoreOptions options, s3::ParseStoreOptions(uri, *PosixEnv()));
   auto store = std::make_unique<S3ArtifactStore>(std::move(options));
   BATON_RETURN_IF_ERROR(store->Init());

@@ -1,8 +1,5 @@
 #include "store/s3/sigv4.h"
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
 #include <algorithm>
 #include <cctype>
 
@@ -62,14 +59,6 @@ std::string UriEncode(const std::string& s, bool keep_slash) {
   return PercentEncode(s, keep_slash ? "/" : "");
 }
 
-std::string HmacSha256(const std::string& key, const std::string& data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
-       data.size(), md, &len);
-  return std::string(reinterpret_cast<char*>(md), len);
-}
-
 std::string Hex(const std::string& bytes) {
   static const char kHex[] = "0123456789abcdef";
   std::string out(bytes.size() * 2, '0');
@@ -86,12 +75,14 @@ Signature Sign(const SignRequest& req, const Credentials& creds, const SignOptio
   std::vector<std::pair<std::string, std::string>> headers;
   for (const auto& [k, v] : req.headers) headers.emplace_back(Lower(k), TrimValue(v));
   auto has = [&](const std::string& name) {
-    return std::any_of(headers.begin(), headers.end(), [&](const auto& h) { return h.first == name; });
+    return std::any_of(headers.begin(), headers.end(),
+                       [&](const auto& h) { return h.first == name; });
   };
   if (!has("x-amz-date")) headers.emplace_back("x-amz-date", opts.timestamp);
   if (!creds.session_token.empty() && opts.sign_session_token && !has("x-amz-security-token"))
     headers.emplace_back("x-amz-security-token", creds.session_token);
-  std::stable_sort(headers.begin(), headers.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::stable_sort(headers.begin(), headers.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
   std::string canonical_headers;
   for (size_t i = 0; i < headers.size(); ++i) {
     if (i > 0 && headers[i].first == headers[i - 1].first) {
@@ -108,15 +99,18 @@ Signature Sign(const SignRequest& req, const Credentials& creds, const SignOptio
   for (const auto& [k, v] : req.query) query.emplace_back(UriEncode(k, false), UriEncode(v, false));
   std::sort(query.begin(), query.end());
   std::string canonical_query;
-  for (const auto& [k, v] : query) canonical_query += (canonical_query.empty() ? "" : "&") + k + "=" + v;
+  for (const auto& [k, v] : query)
+    canonical_query += (canonical_query.empty() ? "" : "&") + k + "=" + v;
 
   const std::string path = opts.normalize_path ? NormalizePath(req.path) : req.path;
-  sig.canonical_request = req.method + "\n" + UriEncode(path.empty() ? "/" : path, true) + "\n" + canonical_query +
-                          "\n" + canonical_headers + "\n" + sig.signed_headers + "\n" + req.payload_hash;
+  sig.canonical_request = req.method + "\n" + UriEncode(path.empty() ? "/" : path, true) + "\n" +
+                          canonical_query + "\n" + canonical_headers + "\n" + sig.signed_headers +
+                          "\n" + req.payload_hash;
 
   const std::string date = opts.timestamp.substr(0, 8);
   const std::string scope = date + "/" + opts.region + "/" + opts.service + "/aws4_request";
-  sig.string_to_sign = "AWS4-HMAC-SHA256\n" + opts.timestamp + "\n" + scope + "\n" + Sha256Hex(sig.canonical_request);
+  sig.string_to_sign = "AWS4-HMAC-SHA256\n" + opts.timestamp + "\n" + scope + "\n" +
+                       Sha256Hex(sig.canonical_request);
   std::string key = HmacSha256("AWS4" + creds.secret_key, date);
   key = HmacSha256(key, opts.region);
   key = HmacSha256(key, opts.service);

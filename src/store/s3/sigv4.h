@@ -47,8 +47,7 @@ Signature Sign(const SignRequest& req, const Credentials& creds, const SignOptio
 // Percent-encodes per RFC 3986 as SigV4 wants: unreserved characters stay, everything else is
 // %XX (uppercase); '/' stays when `keep_slash`.
 std::string UriEncode(const std::string& s, bool keep_slash);
-// Lowercase hex of HMAC-SHA256 / raw HMAC-SHA256.
-std::string HmacSha256(const std::string& key, const std::string& data);
+// Lowercase hex of raw bytes (an HMAC-SHA256, from baton/hash.h).
 std::string Hex(const std::string& bytes);
 
 }  // namespace baton::s3
