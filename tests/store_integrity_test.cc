@@ -184,6 +184,31 @@ TEST(StoreIntegrity, ADependentNeverReadsADamagedInput) {
   EXPECT_EQ(Sha256Of(ObjectPath(d.path(), f)), f);
 }
 
+// An output stored in this run is not hashed again by the step that reads it, unless the object
+// changed since it was stored: a step in between that rewrites it in place is caught.
+TEST(StoreIntegrity, AnObjectChangedDuringTheRunIsCaughtBeforeItIsRead) {
+  TempDir d;
+  d.Write("p.yaml", R"(name: p
+steps:
+  make:
+    run: "printf 'hello\n' > {{outputs.f}}"
+    outputs: [f]
+  vandal:
+    after: [make]
+    run: "for o in .baton/artifacts/sha256/*/*; do chmod u+w $o; printf 'HELLO\n' > $o; done"
+  use:
+    after: [vandal]
+    inputs: {f: make.f}
+    run: "cat {{inputs.f}}"
+)");
+  auto r = RunBaton(d.path(), {"run", "p.yaml", "-q", "-o", "json"});
+  EXPECT_NE(r.exit_code, 0) << Describe(r);
+  Json steps = Steps(d.path(), Json::parse(r.out, nullptr, false).value("run", ""));
+  EXPECT_EQ(steps["vandal"].value("status", ""), "completed") << steps.dump(2);
+  EXPECT_EQ(steps["use"].value("status", ""), "failed") << steps.dump(2);
+  EXPECT_NE(steps["use"].value("reason", "").find("damaged"), std::string::npos) << steps.dump(2);
+}
+
 TEST(StoreIntegrity, ExportRefusesDamagedContent) {
   TempDir d;
   d.Write("p.yaml", kChain);

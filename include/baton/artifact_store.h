@@ -22,8 +22,11 @@ struct StoredObject {
   std::string digest;  // sha256 hex of the content (see TreeDigest for directories)
   uint64_t size = 0;   // bytes of regular files (symlinks in a tree are kept, not counted)
   bool is_dir = false;
-  std::string uri;     // where the object lives, for people and records
+  std::string uri;          // where the object lives, for people and records
   int64_t modified_at = 0;  // ListObjects only: when it was last Put, microseconds since the epoch
+  // Put only: the stored object is known to hold exactly the content Put hashed (it was published
+  // from the staged copy, or compared with it), so a reader need not hash it again.
+  bool checked = false;
 };
 
 class ArtifactStore {

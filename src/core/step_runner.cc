@@ -471,6 +471,11 @@ std::string StepRunner::PublishOutputs(const StepSpec& s, PreparedStep& p, std::
                                                               : "cannot store output '") +
              o + "': " + obj.status().message();
     }
+    // A local object known to hold what was just hashed needs no hashing again when a step of
+    // this run reads it (VerifyInputs), as long as it is not changed meanwhile.
+    if (obj->checked && obj->uri.rfind("file://", 0) == 0) {
+      if (auto fp = env_->StatFingerprint(obj->uri.substr(7)); fp.ok()) verified_[obj->digest] = *fp;
+    }
     ArtifactRecord a;
     a.run_id = ctx_.run_id;
     a.pipeline = ctx_.spec->name;

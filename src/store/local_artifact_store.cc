@@ -41,16 +41,20 @@ class LocalArtifactStore : public ArtifactStore {
     }
     std::string dest = ObjectPath(d.digest);
     StoredObject obj{d.digest, d.size, d.is_dir, "file://" + dest};
-    BATON_ASSIGN_OR_RETURN(bool stored, KeepStored(d, dest));
-    if (stored) {
+    BATON_ASSIGN_OR_RETURN(Kept kept, KeepStored(d, dest, staged));
+    if (kept == Kept::kChecked) {
       BATON_RETURN_IF_ERROR(fs::RemoveTree(staged));
+      obj.checked = true;
       return obj;
     }
-    BATON_RETURN_IF_ERROR(fs::MakeDir(fs::Dirname(dest)));
-    // rename() publishes the complete object atomically; a file replaces a stored copy of itself,
-    // which repairs damage nobody noticed yet at the cost of no read. A directory rename fails if
-    // another process published the same digest meanwhile; that copy is identical, so drop ours.
+    // rename() publishes the complete object atomically. The shard directory is made only when
+    // it is missing. A directory rename fails if another process published the same digest
+    // meanwhile; that copy is identical, so drop ours.
     Status moved = fs::Rename(staged, dest);
+    if (moved.code() == Code::kNotFound && !fs::Exists(fs::Dirname(dest))) {
+      BATON_RETURN_IF_ERROR(fs::MakeDir(fs::Dirname(dest)));
+      moved = fs::Rename(staged, dest);
+    }
     if (!moved.ok()) {
       if (fs::Exists(dest) && (moved.code() == Code::kAlreadyExists || SizeMatches(d, dest))) {
         BATON_RETURN_IF_ERROR(fs::RemoveTree(staged));
@@ -61,13 +65,15 @@ class LocalArtifactStore : public ArtifactStore {
     if (d.is_dir) BATON_RETURN_IF_ERROR(fs::Chmod(dest, 0555));
     // The content may carry an old time (a step that moved an old file into its outputs).
     BATON_RETURN_IF_ERROR(fs::Touch(dest));
+    obj.checked = true;
     return obj;
   }
 
   Result<std::string> Get(const std::string& digest) override {
     if (!ValidDigest(digest)) return InvalidArgument("'" + digest + "' is not a sha256 digest");
     std::string p = ObjectPath(digest);
-    if (!fs::Exists(p)) return NotFound("artifact content " + digest + " is missing from the store");
+    if (!fs::Exists(p))
+      return NotFound("artifact content " + digest + " is missing from the store");
     // An object file that gained another hard link (a step ran `ln {{inputs.x}} mine.csv`)
     // shares its inode with a file outside the store: the store takes back a copy of its own, so
     // that what is done through the other link never reaches the object. One lstat per Get.
@@ -75,7 +81,9 @@ class LocalArtifactStore : public ArtifactStore {
     return p;
   }
 
-  bool Exists(const std::string& digest) override { return ValidDigest(digest) && fs::Exists(ObjectPath(digest)); }
+  bool Exists(const std::string& digest) override {
+    return ValidDigest(digest) && fs::Exists(ObjectPath(digest));
+  }
 
   // Walks the object's metadata (the store keeps no record of sizes), reading no content:
   // symlinks inside a tree are neither followed nor counted, as when Put measured it. Cheap
@@ -202,24 +210,33 @@ class LocalArtifactStore : public ArtifactStore {
     return bytes.ok() && *bytes == d.size && fs::IsDir(dest) == d.is_dir;
   }
 
-  // Whether a Put of `d` can keep the object stored at `dest` (deduplicated); a damaged one is
-  // quarantined first, so that the Put publishes its content in its place. A file is always
-  // published again (a rename over the stored copy costs no read). A stored tree is re-hashed when
-  // its size matches: one more read of content this Put has just read, paid only when the same
-  // content is produced again, and the one way to notice a changed byte in a tree of right size.
-  Result<bool> KeepStored(const TreeDigest& d, const std::string& dest) {
-    if (!fs::Exists(dest)) return false;
-    if (!d.is_dir && !fs::IsDir(dest)) return false;
+  // Whether a Put of `d` can keep the object stored at `dest` (deduplicated) instead of
+  // publishing `staged`; a damaged one is quarantined first, so that the Put publishes its content
+  // in its place. A stored object of the wrong size is damaged. Of the right size, a tree is
+  // re-hashed and a file up to kCompareLimit compared with the staged copy: one more read of
+  // content this Put has just read, paid only when the same content is produced again. A larger
+  // file is published again over the stored one (kNo), which repairs damage nobody noticed yet
+  // without reading it; for a small file that rename would cost more than the read, as ext4 writes
+  // a file renamed over another out at once.
+  enum class Kept { kNo, kChecked };
+  static constexpr uint64_t kCompareLimit = 1 << 20;
+  Result<Kept> KeepStored(const TreeDigest& d, const std::string& dest, const std::string& staged) {
+    if (!fs::Exists(dest)) return Kept::kNo;
+    if (!d.is_dir && !fs::IsDir(dest) && d.size > kCompareLimit) return Kept::kNo;
     bool intact = SizeMatches(d, dest);
     if (intact && d.is_dir) {
       auto now = DigestPath(dest);
       intact = now.ok() && now->digest == d.digest;
+    } else if (intact) {
+      auto stored = fs::ReadFile(dest);
+      auto fresh = fs::ReadFile(staged);
+      intact = stored.ok() && fresh.ok() && *stored == *fresh;
     }
     // Touching the object tells a garbage collector that it is in use again; if a collector
     // took it meanwhile, ours is published.
-    if (intact) return fs::Touch(dest).ok() && fs::Exists(dest);
+    if (intact) return fs::Touch(dest).ok() && fs::Exists(dest) ? Kept::kChecked : Kept::kNo;
     BATON_RETURN_IF_ERROR(Quarantine(d.digest));
-    return false;
+    return Kept::kNo;
   }
 
   // Replaces the object file at `p` with a copy of its content, through a directory of its own
@@ -238,7 +255,8 @@ class LocalArtifactStore : public ArtifactStore {
   }
   // Keys are relative paths of plain names: never absolute, never "..".
   static Status CheckKey(const std::string& key) {
-    if (key.empty() || key[0] == '/' || key.find("..") != std::string::npos || key.find('\0') != std::string::npos)
+    if (key.empty() || key[0] == '/' || key.find("..") != std::string::npos ||
+        key.find('\0') != std::string::npos)
       return InvalidArgument("bad blob key '" + key + "'");
     return Status::Ok();
   }
