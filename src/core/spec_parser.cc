@@ -690,7 +690,8 @@ void CheckTags(const Node& root, const std::string& file, std::vector<Diagnostic
   while (!todo.empty()) {
     const Node* n = todo.back();
     todo.pop_back();
-    if (!seen.insert(n).second) continue;
+    // Only an anchored node can be reached twice (through its aliases).
+    if (n->anchored && !seen.insert(n).second) continue;
     for (const Node* e : n->items) todo.push_back(e);
     for (const auto& [k, v] : n->pairs) todo.push_back(v), todo.push_back(k);
     if (n->tag.empty() || n->tag == "!") continue;

@@ -14,7 +14,7 @@ namespace baton {
 
 // The largest pipeline or run-config file read (larger ones, and what is not a regular file,
 // are refused before parsing).
-inline constexpr uint64_t kMaxInputFileBytes = 16u << 20;
+inline constexpr uint64_t kMaxInputFileBytes = 256u << 20;
 
 // Parses and validates. On failure the status message holds one diagnostic per line.
 Result<PipelineSpec> ParsePipelineFile(Env& env, const std::string& path);

@@ -159,7 +159,7 @@ class Builder {
       case FYET_DOCUMENT_START:
         anchors_.clear();
         doc_ = Document{nullptr, line, column};
-        doc_nodes_ = 0;
+        aliased_nodes_ = 0;
         return true;
       case FYET_DOCUMENT_END:
         if (doc_.root == nullptr) doc_.root = NewScalar(line, column);
@@ -221,7 +221,6 @@ class Builder {
 
   // A new node, counted against the document's node limit.
   Node* Start(int line, int column, Kind kind, fy_token* tag) {
-    if (!Count(1, line, column)) return nullptr;
     Node* n = NewScalar(line, column);
     n->kind = kind;
     if (tag) {
@@ -234,16 +233,19 @@ class Builder {
     return n;
   }
 
-  bool Count(uint64_t nodes, int line, int column) {
-    doc_nodes_ += nodes;
-    if (doc_nodes_ <= limits_.max_nodes) return true;
+  // Nodes written in the file cost what the file's size allows; the nodes aliases add are
+  // bounded on their own, so that an alias bomb is refused however small its file.
+  bool CountAliased(uint64_t nodes, int line, int column) {
+    aliased_nodes_ += nodes;
+    if (aliased_nodes_ <= limits_.max_aliased_nodes) return true;
     return Fail(line, column,
-                "the document holds more than " + std::to_string(limits_.max_nodes) +
-                    " nodes once aliases are expanded");
+                "aliases in this document expand to more than " +
+                    std::to_string(limits_.max_aliased_nodes) + " nodes");
   }
 
   bool Anchor(fy_token* anchor, Node* n) {
     if (anchor == nullptr) return true;
+    n->anchored = true;
     anchors_[TokenText(anchor)] = n;
     if (!n->IsScalar()) incomplete_.insert(n);
     return true;
@@ -260,7 +262,7 @@ class Builder {
       return Fail(line, column, "alias '*" + name + "' refers to a node that contains it");
     if (static_cast<int>(open_.size()) + target->height > limits_.max_depth)
       return Fail(line, column, DepthMessage());
-    if (!Count(target->weight, line, column)) return false;
+    if (!CountAliased(target->weight, line, column)) return false;
     return Attach(target);
   }
 
@@ -316,7 +318,7 @@ class Builder {
   Limits limits_;
   Error error_;
   Document doc_;
-  uint64_t doc_nodes_ = 0;
+  uint64_t aliased_nodes_ = 0;  // added by aliases in the current document
   int last_line_ = 1, last_column_ = 1;
   size_t last_pos_ = 0;
   std::vector<Node*> open_;               // collections being read, outermost first

@@ -2,7 +2,7 @@
 // YamlStream: a YAML 1.2 stream read by a conforming parser (libfyaml) into a small tree of our
 // own: mappings keep their key order, every node keeps its line:column, scalars keep their style
 // and tag. Aliases point at the anchored node (shared, never copied), and the parser bounds what
-// a walk of the tree can cost: nesting depth and the number of nodes once aliases are expanded.
+// a walk of the tree can cost: nesting depth and the number of nodes aliases add.
 
 #include <cstdint>
 #include <deque>
@@ -33,6 +33,7 @@ struct Node {
   std::vector<std::pair<const Node*, const Node*>> pairs;  // mappings, in written order
   uint64_t weight = 1;  // nodes in this subtree once aliases are expanded
   int height = 1;       // levels of this subtree once aliases are expanded
+  bool anchored = false;  // it has an anchor, so aliases may reach it more than once
 
   bool IsScalar() const { return kind == Kind::kScalar; }
   bool IsSequence() const { return kind == Kind::kSequence; }
@@ -53,7 +54,7 @@ struct Document {
 
 struct Limits {
   int max_depth = 64;            // levels of nesting, aliases expanded
-  uint64_t max_nodes = 1000000;  // nodes in a document, aliases expanded
+  uint64_t max_aliased_nodes = 1000000;  // nodes that aliases add to a document
 };
 
 struct Error {
