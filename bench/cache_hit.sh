@@ -5,6 +5,8 @@
 # usage: bench/cache_hit.sh    env: RUNS (default 10), BATON (default build/release/baton)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/need.sh"
+need hyperfine make ninja
 root=$(cd "$here/.." && pwd)
 baton=${BATON:-$root/build/release/baton}
 runs=${RUNS:-10}

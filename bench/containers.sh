@@ -9,6 +9,8 @@
 # needs: podman set up by scripts/setup-podman.sh, hyperfine
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/need.sh"
+need hyperfine
 root=$(cd "$here/.." && pwd)
 baton=${BATON:-$root/build/release/baton}
 runs=${RUNS:-3}

@@ -5,6 +5,8 @@
 # usage: bench/inprocess.sh    env: STEPS (default 10000), RUNS (default 5), BIN (default build/release/tests/test_pipelines)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/need.sh"
+need hyperfine
 root=$(cd "$here/.." && pwd)
 bin=${BIN:-$root/build/release/tests/test_pipelines}
 steps=${STEPS:-10000}

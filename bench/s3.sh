@@ -24,6 +24,9 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/bench/need.sh"
+need hyperfine
+[ "${S3CMD:-1}" = 1 ] && need s3cmd
 : "${BATON_TEST_S3_ENDPOINT:?set it (eval \"\$(scripts/setup-ceph-rgw.sh)\")}"
 : "${BATON_TEST_S3_ACCESS_KEY:?}" "${BATON_TEST_S3_SECRET_KEY:?}"
 work=${BENCH_DIR:-/tmp/baton-s3-bench}

@@ -11,7 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 baton=$(realpath "${1:-build/release/baton}")
 runs=${RUNS:-3}
-command -v hyperfine >/dev/null || { echo "bench/slurm.sh needs hyperfine (apt-get install hyperfine)" >&2; exit 1; }
+. bench/need.sh
+need hyperfine
 scontrol ping | grep -q UP || { echo "no Slurm cluster: run scripts/setup-slurm.sh" >&2; exit 1; }
 
 work=$(mktemp -d /tmp/baton-bench-slurm.XXXXXX)

@@ -9,10 +9,11 @@
 # at -1).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/need.sh"
+need perf
 root=$(cd "$here/.." && pwd)
 baton=${BATON:-$root/build/release/baton}
 runs=${RUNS:-3}
-command -v perf >/dev/null || { echo "perf is missing: apt-get install linux-perf" >&2; exit 2; }
 work=$(mktemp -d "${TMPDIR:-/tmp}/baton-latency.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 /usr/bin/python3 "$here/dag/gen_dags.py" chain200 files "$work" >/dev/null

@@ -6,6 +6,8 @@
 #        BATON_BASE (another baton build, e.g. of an earlier commit, timed beside it as baton-base)
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../need.sh"
+need hyperfine make ninja
 root=$(cd "$here/../.." && pwd)
 py=/usr/bin/python3
 runs=${RUNS:-5}
