@@ -186,7 +186,7 @@ Result<std::vector<std::string>> ReapDeadRuns(Workspace& ws) {
 Result<Workspace> InitWorkspace(const std::string& root) {
   std::string dir = DirFor(root);
   BATON_RETURN_IF_ERROR(fs::MakeDirs(dir + "/logs"));
-  if (!fs::Exists(dir + "/.gitignore")) BATON_RETURN_IF_ERROR(fs::WriteFileAtomic(dir + "/.gitignore", "*\n"));
+  if (!fs::Exists(dir + "/.gitignore")) BATON_RETURN_IF_ERROR(fs::WriteFile(dir + "/.gitignore", "*\n"));
   return Open(root, dir);
 }
 

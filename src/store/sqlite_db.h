@@ -152,6 +152,7 @@ class SqliteDb : public SchemaDb {
   static constexpr int64_t kLogHeadroom = 256 << 10;
   std::string path_;
   std::string wal_path_;
+  bool creating_ = false;  // a new, empty database: its schema is written without syncs
   int64_t log_reserved_ = 0;  // bytes of the log known to be allocated
 
   std::map<std::string, std::unique_ptr<Stmt>> stmts_;
