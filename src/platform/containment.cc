@@ -180,7 +180,7 @@ std::vector<ProcessInfo> FindContained(const std::string& env_entry, pid_t pgid,
       auto env = fs::ReadFile(dir + "/environ");
       if (!env.ok() || !HasEnvEntry(*env, env_entry)) return;
     }
-    out.push_back({pid, st.start_ticks, st.name});
+    out.push_back({pid, st.start_ticks, st.name, st.pgid});
   });
   return out;
 }

@@ -28,6 +28,7 @@ struct ProcessInfo {
   pid_t pid = 0;
   int64_t start_ticks = 0;
   std::string name;  // the command name (/proc/PID/comm)
+  pid_t pgid = 0;     // its process group
 };
 
 // Live (non-zombie) processes of this user, other than this one, whose environment holds the

@@ -352,6 +352,14 @@ bool LocalLauncher::SweepDone(pid_t pid, Proc& p, int64_t now) {
     for (const auto& l : p.left)
       known = known || (l.pid == a.pid && l.start_ticks == a.start_ticks);
     if (known) continue;
+    // A member of the step's own group that the group's SIGTERM (a timeout, a stop) reached
+    // with the leader may still be exiting: it is left behind only if it is there at the next
+    // look.
+    if (p.kill_at_us != 0 && a.pgid == pid &&
+        std::find(p.exiting.begin(), p.exiting.end(), a.pid) == p.exiting.end()) {
+      p.exiting.push_back(a.pid);
+      continue;
+    }
     p.left.push_back(a);
     if (now < p.sweep_kill_at_us) ::kill(a.pid, SIGTERM);
   }

@@ -64,6 +64,7 @@ class LocalLauncher : public Launcher {
     bool exited = false;            // the leader ended; what it left behind is being ended
     int64_t sweep_kill_at_us = 0;   // SIGKILL for what it left behind
     std::vector<ProcessInfo> left;  // what it left running, as found (for the log)
+    std::vector<pid_t> exiting;     // members of its group seen once after a group SIGTERM
   };
   // In-process steps: a pool of worker threads, started on first use.
   struct Task {
