@@ -311,24 +311,34 @@ TEST_F(LocalDocker, PushesToARegistryAndPullsByDigest) {
     if (std::getenv("CI") != nullptr) FAIL() << "docker-registry is not installed (scripts/setup-podman.sh --registry)";
     GTEST_SKIP() << "docker-registry is not installed; run scripts/setup-podman.sh --registry";
   }
-  // A registry of our own on a loopback port.
-  const int port = 20000 + static_cast<int>(std::random_device{}() % 20000);
-  const std::string addr = "127.0.0.1:" + std::to_string(port);
-  d_.Write("registry.yml", "version: 0.1\nlog: {level: error}\nstorage: {filesystem: {rootdirectory: " + ws() +
-                               "/registry}}\nhttp: {addr: '" + addr + "'}\n");
-  auto started = RunShell(ws(), "docker-registry serve registry.yml > registry.log 2>&1 & echo $!");
-  const pid_t registry = static_cast<pid_t>(std::atoi(started.out.c_str()));
-  ASSERT_GT(registry, 0);
+  // A registry of our own on a loopback port, below the kernel's ephemeral range (32768 and up)
+  // so that no outgoing connection holds it; another port is tried if it is taken anyway.
   struct Kill {
-    pid_t pid;
+    pid_t pid = 0;
     ~Kill() {
-      ::kill(pid, SIGTERM);
+      if (pid > 0) ::kill(pid, SIGTERM);
     }
-  } kill_registry{registry};
+  } kill_registry;
+  std::string addr;
   bool up = false;
-  for (int i = 0; i < 100 && !up; ++i) {
-    up = RunShell("/", "wget -q -O - http://" + addr + "/v2/ >/dev/null 2>&1 || curl -sf http://" + addr + "/v2/ >/dev/null").exit_code == 0;
-    if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  for (int attempt = 0; attempt < 5 && !up; ++attempt) {
+    const int port = 20000 + static_cast<int>(std::random_device{}() % 12000);
+    addr = "127.0.0.1:" + std::to_string(port);
+    d_.Write("registry.yml", "version: 0.1\nlog: {level: error}\nstorage: {filesystem: {rootdirectory: " + ws() +
+                                 "/registry}}\nhttp: {addr: '" + addr + "'}\n");
+    auto started = RunShell(ws(), "docker-registry serve registry.yml > registry.log 2>&1 & echo $!");
+    const pid_t registry = static_cast<pid_t>(std::atoi(started.out.c_str()));
+    ASSERT_GT(registry, 0);
+    kill_registry.pid = registry;
+    for (int i = 0; i < 100 && !up; ++i) {
+      up = RunShell("/", "wget -q -O - http://" + addr + "/v2/ >/dev/null 2>&1 || curl -sf http://" + addr + "/v2/ >/dev/null").exit_code == 0;
+      if (up || ::kill(registry, 0) != 0) break;  // serving, or it exited (the port was taken)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    if (!up) {
+      ::kill(registry, SIGTERM);
+      kill_registry.pid = 0;
+    }
   }
   ASSERT_TRUE(up) << ReadFileOrDie(ws() + "/registry.log");
 
