@@ -20,14 +20,14 @@
 # the cluster is off (it listens on loopback only); the gateway checks S3 signatures as usual.
 #
 # Environment: BATON_CEPH_DIR (state, default /var/lib/baton-ceph), BATON_RGW_PORT (7480),
-# BATON_CEPH_DISK_GIB (size of the OSD's sparse block file, default 16: BlueStore spreads its writes,
+# BATON_CEPH_DISK_GIB (size of the OSD's sparse block file, default 32: BlueStore spreads its writes,
 # so over time the file takes all of it on disk).
 # Exit codes: 0 ok, 1 failure, 3 the gateway alone was asked for but no cluster is running.
 set -euo pipefail
 
 dir=${BATON_CEPH_DIR:-/var/lib/baton-ceph}
 port=${BATON_RGW_PORT:-7480}
-disk_gib=${BATON_CEPH_DISK_GIB:-16}
+disk_gib=${BATON_CEPH_DISK_GIB:-32}
 conf=$dir/ceph.conf
 endpoint=http://127.0.0.1:$port
 access_key=BATONTESTACCESSKEY01
