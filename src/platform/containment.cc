@@ -87,30 +87,21 @@ std::set<pid_t>& OwnChildren() {
 // an orphan re-parents to the subreaper's first live thread, the main thread while it runs, so
 // that list is where adopted processes appear (children other threads started are elsewhere).
 bool ListChildren(std::vector<pid_t>* out, bool all_threads = true) {
-  if (!all_threads) {
-    const std::string self = std::to_string(::getpid());
-    auto text = fs::ReadFile("/proc/self/task/" + self + "/children");
+  auto read_list = [out](const std::string& task) {
+    auto text = fs::ReadFile("/proc/self/task/" + task + "/children");
     if (!text.ok()) return false;
-    const char* p = text->c_str();
-    for (char* end = nullptr;; p = end) {
-      long pid = std::strtol(p, &end, 10);
-      if (end == p) break;
-      out->push_back(static_cast<pid_t>(pid));
-    }
+    std::istringstream in(*text);
+    for (long pid; in >> pid;) out->push_back(static_cast<pid_t>(pid));
     return true;
-  }
+  };
+  if (!all_threads) return read_list(std::to_string(::getpid()));
   DIR* tasks = ::opendir("/proc/self/task");
   if (tasks == nullptr) return false;
   bool listed = true;
   while (struct dirent* e = ::readdir(tasks)) {
     if (e->d_name[0] == '.') continue;
-    auto text = fs::ReadFile(std::string("/proc/self/task/") + e->d_name + "/children");
-    if (!text.ok()) {
-      if (fs::Exists(std::string("/proc/self/task/") + e->d_name)) listed = false;
-      continue;
-    }
-    std::istringstream in(*text);
-    for (long pid; in >> pid;) out->push_back(static_cast<pid_t>(pid));
+    if (!read_list(e->d_name) && fs::Exists(std::string("/proc/self/task/") + e->d_name))
+      listed = false;  // a thread that ended meanwhile lists nothing, rightly
   }
   ::closedir(tasks);
   return listed;

@@ -41,8 +41,8 @@ class LocalArtifactStore : public ArtifactStore {
     }
     std::string dest = ObjectPath(d.digest);
     StoredObject obj{d.digest, d.size, d.is_dir, "file://" + dest};
-    BATON_ASSIGN_OR_RETURN(Kept kept, KeepStored(d, dest, staged));
-    if (kept == Kept::kChecked) {
+    BATON_ASSIGN_OR_RETURN(bool kept, KeepStored(d, dest, staged));
+    if (kept) {
       BATON_RETURN_IF_ERROR(fs::RemoveTree(staged));
       obj.checked = true;
       return obj;
@@ -217,14 +217,13 @@ class LocalArtifactStore : public ArtifactStore {
   // in its place. A stored object of the wrong size is damaged. Of the right size, a tree is
   // re-hashed and a file up to kCompareLimit compared with the staged copy: one more read of
   // content this Put has just read, paid only when the same content is produced again. A larger
-  // file is published again over the stored one (kNo), which repairs damage nobody noticed yet
+  // file is published again over the stored one (false), which repairs damage nobody noticed yet
   // without reading it; for a small file that rename would cost more than the read, as ext4 writes
   // a file renamed over another out at once.
-  enum class Kept { kNo, kChecked };
   static constexpr uint64_t kCompareLimit = 1 << 20;
-  Result<Kept> KeepStored(const TreeDigest& d, const std::string& dest, const std::string& staged) {
-    if (!fs::Exists(dest)) return Kept::kNo;
-    if (!d.is_dir && !fs::IsDir(dest) && d.size > kCompareLimit) return Kept::kNo;
+  Result<bool> KeepStored(const TreeDigest& d, const std::string& dest, const std::string& staged) {
+    if (!fs::Exists(dest)) return false;
+    if (!d.is_dir && !fs::IsDir(dest) && d.size > kCompareLimit) return false;
     bool intact = SizeMatches(d, dest);
     if (intact && d.is_dir) {
       auto now = DigestPath(dest);
@@ -236,9 +235,9 @@ class LocalArtifactStore : public ArtifactStore {
     }
     // Touching the object tells a garbage collector that it is in use again; if a collector
     // took it meanwhile, ours is published.
-    if (intact) return fs::Touch(dest).ok() && fs::Exists(dest) ? Kept::kChecked : Kept::kNo;
+    if (intact) return fs::Touch(dest).ok() && fs::Exists(dest);
     BATON_RETURN_IF_ERROR(Quarantine(d.digest));
-    return Kept::kNo;
+    return false;
   }
 
   // Replaces the object file at `p` with a copy of its content, through a directory of its own
