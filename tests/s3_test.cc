@@ -46,13 +46,6 @@ std::string Env(const char* name) {
   return v ? v : "";
 }
 
-#define ASSERT_OK_AND_ASSIGN(lhs, expr) \
-  ASSERT_OK_AND_ASSIGN_IMPL(BATON_CONCAT(_result_, __LINE__), lhs, expr)
-#define ASSERT_OK_AND_ASSIGN_IMPL(tmp, lhs, expr)                    \
-  auto tmp = (expr);                                                 \
-  ASSERT_TRUE(tmp.ok()) << #expr << ": " << tmp.status().ToString(); \
-  lhs = std::move(tmp).value()
-
 // Skips the test (fails it where CI is set) with `why`.
 #define SKIP_OR_FAIL(why)                           \
   do {                                              \

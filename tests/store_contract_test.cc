@@ -288,12 +288,6 @@ Status StatusOf(const Status& s) { return s; }
 #define EXPECT_OK(expr) EXPECT_TRUE(HasCode(StatusOf(expr), Code::kOk)) << #expr
 #define ASSERT_OK(expr) ASSERT_TRUE(HasCode(StatusOf(expr), Code::kOk)) << #expr
 #define EXPECT_CODE(expr, code) EXPECT_TRUE(HasCode(StatusOf(expr), code)) << #expr
-#define ASSERT_OK_AND_ASSIGN(lhs, expr) \
-  ASSERT_OK_AND_ASSIGN_IMPL(BATON_CONCAT(_result_, __LINE__), lhs, expr)
-#define ASSERT_OK_AND_ASSIGN_IMPL(tmp, lhs, expr)         \
-  auto tmp = (expr);                                      \
-  ASSERT_TRUE(HasCode(tmp.status(), Code::kOk)) << #expr; \
-  lhs = std::move(tmp).value()
 
 // ---- metadata records ----
 

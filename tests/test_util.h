@@ -8,6 +8,16 @@
 
 #include <nlohmann/json.hpp>
 
+#include "baton/status.h"
+
+// `lhs = value of expr`, failing the test (with the status) when expr is an error.
+#define ASSERT_OK_AND_ASSIGN(lhs, expr) \
+  ASSERT_OK_AND_ASSIGN_IMPL(BATON_CONCAT(_result_, __LINE__), lhs, expr)
+#define ASSERT_OK_AND_ASSIGN_IMPL(tmp, lhs, expr)                    \
+  auto tmp = (expr);                                                 \
+  ASSERT_TRUE(tmp.ok()) << #expr << ": " << tmp.status().ToString(); \
+  lhs = std::move(tmp).value()
+
 namespace baton::testing {
 
 // A fresh directory under $TMPDIR, removed (with read-only artifact trees) on destruction.

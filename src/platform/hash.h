@@ -8,6 +8,10 @@
 
 namespace baton {
 
+// A directory's files are hashed by up to min(8, processors) threads (fewer for few files).
 Result<TreeDigest> DigestPath(const std::string& path);
+
+// Caps the threads DigestPath uses (0: the default), so tests can compare 1 thread with many.
+void SetDigestThreadsForTesting(int threads);
 
 }  // namespace baton
