@@ -2,7 +2,7 @@
 """Generate one benchmark DAG as equivalent make / ninja / baton / plain-sh files.
 
 usage: gen_dags.py SHAPE KIND OUTDIR
-  SHAPE: chain200 | fan500 | layered1000
+  SHAPE: chain200 | fan500 | layered1000 | layered-N (N steps, layers of width 100)
   KIND:  noop  (every step runs `true`, dependencies are ordering-only)
          files (every step cats its inputs and writes a one-line output file)
 
@@ -38,6 +38,17 @@ SHAPES = {
     "fan500": lambda: fan(500),
     "layered1000": lambda: layered(20, 50),
 }
+
+
+def shape_steps(shape):
+    """A named shape, or `layered-N`: N steps (a multiple of 100) in layers of width 100."""
+    if shape in SHAPES:
+        return SHAPES[shape]()
+    if shape.startswith("layered-") and shape[8:].isdigit() and int(shape[8:]) % 100 == 0:
+        return layered(int(shape[8:]) // 100, 100)
+    return None
+
+
 KINDS = ("noop", "files")
 
 
@@ -66,10 +77,10 @@ def write(outdir, fname, text):
 
 
 def main(argv):
-    if len(argv) != 4 or argv[1] not in SHAPES or argv[2] not in KINDS:
-        sys.exit(f"usage: {argv[0]} {{{'|'.join(SHAPES)}}} {{{'|'.join(KINDS)}}} OUTDIR")
+    steps = shape_steps(argv[1]) if len(argv) == 4 else None  # in topological order
+    if steps is None or argv[2] not in KINDS:
+        sys.exit(f"usage: {argv[0]} {{{'|'.join(SHAPES)}|layered-N}} {{{'|'.join(KINDS)}}} OUTDIR")
     shape, kind, outdir = argv[1:]
-    steps = SHAPES[shape]()  # already in topological order
     has_child = {d for _, deps in steps for d in deps}
     sinks = [n for n, _ in steps if n not in has_child]
     os.makedirs(outdir, exist_ok=True)
@@ -104,7 +115,7 @@ def main(argv):
     write(outdir, "pipeline.yaml", "\n".join(yml) + "\n")
     write(outdir, "commands.txt", "\n".join(cmds) + "\n")
     meta = {"shape": shape, "kind": kind, "steps": len(steps),
-            "edges": sum(len(d) for _, d in steps), "ideal_j2_units": ideal_units(steps)}
+            "edges": sum(len(d) for _, d in steps), "ideal_j2_units": ideal_units(steps) if len(steps) <= 10000 else None}
     write(outdir, "meta.json", json.dumps(meta) + "\n")
 
 

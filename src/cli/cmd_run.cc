@@ -57,61 +57,59 @@ struct RunArgs {
 // resources and commands, as a table or as JSON.
 void PrintPlan(const PipelineSpec& spec, const Capacity& cap, int jobs, bool json) {
   Plan plan(spec, cap);
-  std::vector<int> level(spec.steps.size(), 0);
+  const std::vector<int> level = plan.Levels();
   std::vector<int> order(spec.steps.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
-  bool changed = true;
-  while (changed) {
-    changed = false;
-    for (size_t i = 0; i < spec.steps.size(); ++i)
-      for (int d : plan.dependencies(static_cast<int>(i)))
-        if (level[i] < level[d] + 1) level[i] = level[d] + 1, changed = true;
-  }
   std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
     return level[a] != level[b] ? level[a] < level[b] : plan.priority(a) > plan.priority(b);
   });
+  // Only what is printed is built: a million-step plan is a table or a JSON document, not both.
   Json steps = Json::array();
-  Table t({"LEVEL", "STEP", "WAITS FOR", "RESOURCES", "COMMAND"});
+  std::optional<Table> t;
+  if (!json) t.emplace(std::vector<std::string>{"LEVEL", "STEP", "WAITS FOR", "RESOURCES", "COMMAND"});
   for (int i : order) {
     const StepSpec& s = spec.steps[i];
-    Json deps = Json::array();
+    Resources r = spec.EffectiveResources(s);
+    std::string cmd = s.shell ? s.run[0] : "";
+    if (!s.shell)
+      for (const auto& a : s.run) cmd += (cmd.empty() ? "" : " ") + a;
+    if (json) {
+      Json deps = Json::array();
+      for (int d : plan.dependencies(i)) deps.push_back(spec.steps[d].name);
+      Json pools = Json::object();
+      for (const auto& [p, n] : r.pools) pools[p] = n;
+      steps.push_back({{"step", s.name},
+                       {"level", level[i]},
+                       {"waits_for", std::move(deps)},
+                       {"resources", {{"cpu", r.cpu}, {"memory", r.memory}, {"gpu", r.gpu}, {"pools", std::move(pools)}}},
+                       {"command", std::move(cmd)}});
+      continue;
+    }
     std::string dep_text;
     for (int d : plan.dependencies(i)) {
-      deps.push_back(spec.steps[d].name);
-      dep_text += (dep_text.empty() ? "" : ",") + spec.steps[d].name;
+      if (!dep_text.empty()) dep_text += ',';
+      dep_text += spec.steps[d].name;
     }
-    Resources r = spec.EffectiveSettings(s).resources();
     char res[64];
     std::snprintf(res, sizeof res, "cpu=%g", r.cpu);
     std::string rs = res;
     if (r.memory) rs += " mem=" + FormatMemory(r.memory);
     if (r.gpu) rs += " gpu=" + std::to_string(r.gpu);
-    Json pools = Json::object();
-    for (const auto& [p, n] : r.pools) {
-      rs += " " + p + "=" + std::to_string(n);
-      pools[p] = n;
-    }
-    std::string cmd = s.shell ? s.run[0] : "";
-    if (!s.shell)
-      for (const auto& a : s.run) cmd += (cmd.empty() ? "" : " ") + a;
-    steps.push_back({{"step", s.name},
-                     {"level", level[i]},
-                     {"waits_for", deps},
-                     {"resources", {{"cpu", r.cpu}, {"memory", r.memory}, {"gpu", r.gpu}, {"pools", pools}}},
-                     {"command", cmd}});
+    for (const auto& [p, n] : r.pools) rs += " " + p + "=" + std::to_string(n);
     // One line a step in the table: a multi-line command shows its first line.
     bool cut = false;
-    if (size_t nl = cmd.find('\n'); nl != std::string::npos) cmd = cmd.substr(0, nl), cut = true;
-    if (cmd.size() > 60) cmd = cmd.substr(0, 57), cut = true;
+    if (size_t nl = cmd.find('\n'); nl != std::string::npos) cmd.resize(nl), cut = true;
+    if (cmd.size() > 60) cmd.resize(57), cut = true;
     if (cut) cmd += "...";
-    t.Add({std::to_string(level[i]), s.name, dep_text.empty() ? "-" : dep_text, rs, cmd});
+    t->Add({std::to_string(level[i]), s.name, dep_text.empty() ? "-" : std::move(dep_text), std::move(rs),
+            std::move(cmd)});
   }
   if (json) {
-    PrintJson({{"pipeline", spec.name}, {"jobs", jobs}, {"steps", steps}});
+    PrintJson({{"pipeline", spec.name}, {"jobs", jobs}, {"steps", std::move(steps)}});
     return;
   }
   std::printf("pipeline %s: %s, -j %d\n", spec.name.c_str(), Count(spec.steps.size(), "step").c_str(), jobs);
-  t.Print();
+  t->Print();
 }
 
 // Everything a run or a compile needs, checked before anything is written.

@@ -133,6 +133,18 @@ Settings PipelineSpec::EffectiveSettings(const StepSpec& step) const {
   return s;
 }
 
+Resources PipelineSpec::EffectiveResources(const StepSpec& step) const {
+  const Settings& d = defaults;
+  const Settings& o = step.settings;
+  Resources r;
+  r.cpu = o.cpu.value_or(d.cpu.value_or(1.0));
+  r.memory = o.memory.value_or(d.memory.value_or(0));
+  r.gpu = o.gpu.value_or(d.gpu.value_or(0));
+  r.pools = d.pools;
+  for (const auto& [k, v] : o.pools) r.pools[k] = v;
+  return r;
+}
+
 bool IsValidStepName(const std::string& s) {
   if (s.empty() || s.size() > 63) return false;
   for (char c : s)

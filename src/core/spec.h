@@ -144,6 +144,8 @@ struct PipelineSpec {
   std::vector<std::string> StepParams(const StepSpec& step) const;
   // The settings a step runs with: pipeline defaults overlaid with the step's own.
   Settings EffectiveSettings(const StepSpec& step) const;
+  // EffectiveSettings(step).resources() without copying the rest.
+  Resources EffectiveResources(const StepSpec& step) const;
   // The value of parameter `name` as `step` sees it (a step override, else the pipeline's).
   const Json& ParamValue(const StepSpec& step, const std::string& name) const;
 };

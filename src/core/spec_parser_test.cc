@@ -1741,5 +1741,34 @@ TEST(SpecParserYaml, RunConfigsAreReadTheSameWay) {
   EXPECT_TRUE(ParseRunConfigText("# nothing\n", "e.yaml").ok());
 }
 
+TEST(SpecResources, EffectiveResourcesAreTheMergedSettingsResources) {
+  auto spec = ParsePipelineText(
+      "name: x\n"
+      "pools: {db: 4, lic: 2}\n"
+      "defaults: {resources: {cpu: 2, memory: 1Gi, db: 1}}\n"
+      "steps:\n"
+      "  plain: {run: 'true'}\n"
+      "  gpu: {run: 'true', resources: {gpu: 1, lic: 2}}\n"
+      "  small: {run: 'true', resources: {cpu: 0.5, memory: 64Mi, db: 3}}\n",
+      "p.yaml", "/root");
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  for (const StepSpec& s : spec->steps) {
+    Resources merged = spec->EffectiveSettings(s).resources();
+    Resources r = spec->EffectiveResources(s);
+    EXPECT_EQ(r.cpu, merged.cpu) << s.name;
+    EXPECT_EQ(r.memory, merged.memory) << s.name;
+    EXPECT_EQ(r.gpu, merged.gpu) << s.name;
+    EXPECT_EQ(r.pools, merged.pools) << s.name;
+  }
+  const StepSpec* small = spec->FindStep("small");
+  EXPECT_EQ(spec->EffectiveResources(*small).cpu, 0.5);
+  EXPECT_EQ(spec->EffectiveResources(*small).memory, int64_t{64} << 20);
+  EXPECT_EQ(spec->EffectiveResources(*small).pools.at("db"), 3);
+  const StepSpec* gpu = spec->FindStep("gpu");
+  EXPECT_EQ(spec->EffectiveResources(*gpu).cpu, 2);
+  EXPECT_EQ(spec->EffectiveResources(*gpu).gpu, 1);
+  EXPECT_EQ(spec->EffectiveResources(*gpu).pools, (std::map<std::string, int64_t>{{"db", 1}, {"lic", 2}}));
+}
+
 }  // namespace
 }  // namespace baton
