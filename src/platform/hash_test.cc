@@ -99,11 +99,12 @@ TEST_F(DigestPathTest, ManyFilesHashedByManyThreadsGiveTheOneThreadDigest) {
   uint64_t total = 0;
   for (int d = 0; d < 30; ++d) {
     for (int f = 0; f < 100; ++f) {
-      std::string content(static_cast<size_t>((d * 131 + f * 17) % 700), static_cast<char>('a' + f % 26));
+      std::string content(static_cast<size_t>((d * 131 + f * 17) % 700),
+                          static_cast<char>('a' + f % 26));
       total += content.size();
-      dir_.Write("many/d" + std::to_string(d) + "/sub" + std::to_string(f % 3) + "/f" +
-                     std::to_string(f),
-                 content);
+      dir_.Write(
+          "many/d" + std::to_string(d) + "/sub" + std::to_string(f % 3) + "/f" + std::to_string(f),
+          content);
     }
   }
   std::string exec = t + "/d7/sub1/f1";
