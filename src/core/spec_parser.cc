@@ -119,7 +119,7 @@ class Parser {
   static std::vector<std::string> KeysWithoutValue(const Node& n) {
     std::vector<std::string> out;
     if (!n.IsMap()) return out;
-    for (const auto& [kp, vp] : n.pairs) {
+    for (const auto& [kp, vp] : n.pairs()) {
       const Node& k = *kp;
       const Node& v = *vp;
       if (IsScalar(k) && v.IsNull()) out.push_back(k.value);
@@ -142,7 +142,7 @@ class Parser {
       return false;
     }
     std::map<std::string, const Node*> seen;
-    for (const auto& [kp, vp] : n.pairs) {
+    for (const auto& [kp, vp] : n.pairs()) {
       const Node& k = *kp;
       const Node& v = *vp;
       if (!IsScalar(k)) {
@@ -229,7 +229,7 @@ class Parser {
       Error(n, what + " must be a list of names");
       return false;
     }
-    for (const Node* e : n.items) {
+    for (const Node* e : n.items()) {
       std::string s;
       if (String(*e, what + " entries", &s)) out->push_back(s);
     }
@@ -315,7 +315,7 @@ class Parser {
   Json ToJson(const Node& n) {
     if (n.IsMap()) {
       Json j = Json::object();
-      for (const auto& [kp, vp] : n.pairs) {
+      for (const auto& [kp, vp] : n.pairs()) {
         const Node& k = *kp;
         const Node& v = *vp;
         if (IsScalar(k)) j[k.value] = ToJson(v);
@@ -324,7 +324,7 @@ class Parser {
     }
     if (n.IsSequence()) {
       Json j = Json::array();
-      for (const Node* e : n.items) j.push_back(ToJson(*e));
+      for (const Node* e : n.items()) j.push_back(ToJson(*e));
       return j;
     }
     if (!IsScalar(n)) return nullptr;
@@ -340,7 +340,7 @@ class Parser {
     double d;
     if (s == "true" || s == "True" || s == "TRUE") return true;
     if (s == "false" || s == "False" || s == "FALSE") return false;
-    const bool is_float = v.tag == std::string(yaml::kStandardTagPrefix) + "float";
+    const bool is_float = v.tag() == std::string(yaml::kStandardTagPrefix) + "float";
     if (auto [p, ec] = std::from_chars(b, e, i); ec == std::errc() && p == e)
       return is_float ? Json(double(i)) : Json(i);
     if (auto [p2, ec2] = std::from_chars(b, e, d);
@@ -437,7 +437,7 @@ class Parser {
               s.run = {v.value};
             } else if (v.IsSequence()) {
               s.shell = false;
-              for (const Node* e : v.items) {
+              for (const Node* e : v.items()) {
                 std::string a;
                 if (String(*e, "run list entries", &a)) s.run.push_back(a);
               }
@@ -555,7 +555,7 @@ class Parser {
                    ParseHooks(v, &spec->hooks);
                  } else if (key == "steps") {
                    have_steps = true;
-                   if (v.IsMap() && v.pairs.empty()) Error(v, "the pipeline has no steps");
+                   if (v.IsMap() && v.pairs().empty()) Error(v, "the pipeline has no steps");
                    for (const auto& name : KeysWithoutValue(v)) unreadable_.steps.insert(name);
                    ForEachKey(v, "steps", nullptr,
                               [&](const std::string& sk, const Node& skn, const Node& sv) {
@@ -675,7 +675,7 @@ bool ScalarFitsTag(const Node& n, const std::string& type) {
     return n.value.empty() || n.value == "~" || n.value == "null" || n.value == "Null" ||
            n.value == "NULL";
   Node untagged = n;
-  untagged.tag.clear();
+  untagged.tag_info = nullptr;
   untagged.style = yaml::Style::kPlain;
   const Json j = Parser::TypedScalar(untagged);
   return type == "int" ? j.is_number_integer() : type == "float" ? j.is_number() : j.is_boolean();
@@ -692,19 +692,20 @@ void CheckTags(const Node& root, const std::string& file, std::vector<Diagnostic
     todo.pop_back();
     // Only an anchored node can be reached twice (through its aliases).
     if (n->anchored && !seen.insert(n).second) continue;
-    for (const Node* e : n->items) todo.push_back(e);
-    for (const auto& [k, v] : n->pairs) todo.push_back(v), todo.push_back(k);
-    if (n->tag.empty() || n->tag == "!") continue;
+    for (const Node* e : n->items()) todo.push_back(e);
+    for (const auto& [k, v] : n->pairs()) todo.push_back(v), todo.push_back(k);
+    const std::string& tag = n->tag();
+    if (tag.empty() || tag == "!") continue;
     const std::string prefix = yaml::kStandardTagPrefix;
-    const Location at{file, n->tag_line ? n->tag_line : n->line,
-                      n->tag_line ? n->tag_column : n->column};
-    auto std_tag = n->tag.rfind(prefix, 0) == 0 ? StandardTags().find(n->tag.substr(prefix.size()))
+    const Location at{file, n->tag_line() ? n->tag_line() : n->line,
+                      n->tag_line() ? n->tag_column() : n->column};
+    auto std_tag = tag.rfind(prefix, 0) == 0 ? StandardTags().find(tag.substr(prefix.size()))
                                                 : StandardTags().end();
     if (std_tag == StandardTags().end()) {
       diags->push_back(
           {at,
            "unknown tag " +
-               Q(n->tag.rfind(prefix, 0) == 0 ? "!!" + n->tag.substr(prefix.size()) : n->tag) +
+               Q(tag.rfind(prefix, 0) == 0 ? "!!" + tag.substr(prefix.size()) : tag) +
                " (only the standard tags !!str, !!int, !!float, !!bool, !!null, !!seq and !!map)"});
     } else if (std_tag->second != n->kind) {
       diags->push_back({at, "tag '!!" + std_tag->first + "' does not fit " +

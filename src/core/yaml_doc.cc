@@ -9,8 +9,19 @@
 
 namespace baton::yaml {
 
+const std::string& Node::tag() const {
+  static const std::string none;
+  return tag_info ? tag_info->name : none;
+}
+
+const std::vector<const Node*>& Node::items() const {
+  static const std::vector<const Node*> none;
+  return kind == Kind::kSequence ? children : none;
+}
+
 bool Node::IsNull() const {
   if (kind != Kind::kScalar) return false;
+  const std::string& tag = this->tag();
   if (tag == std::string(kStandardTagPrefix) + "null") return true;
   if (style != Style::kPlain || !tag.empty()) return false;
   return value.empty() || value == "~" || value == "null" || value == "Null" || value == "NULL";
@@ -18,6 +29,7 @@ bool Node::IsNull() const {
 
 bool Node::IsStringTyped() const {
   if (kind != Kind::kScalar) return false;
+  const std::string& tag = this->tag();
   if (!tag.empty() && tag != "!") return tag == std::string(kStandardTagPrefix) + "str";
   return style != Style::kPlain || tag == "!";
 }
@@ -224,11 +236,13 @@ class Builder {
     Node* n = NewScalar(line, column);
     n->kind = kind;
     if (tag) {
-      n->tag = TokenText(tag);
+      Tag& t = out_->tags_.emplace_back();
+      t.name = TokenText(tag);
       if (const fy_mark* tm = fy_token_start_mark(tag)) {
-        n->tag_line = tm->line + 1;
-        n->tag_column = tm->column + 1;
+        t.line = tm->line + 1;
+        t.column = tm->column + 1;
       }
+      n->tag_info = &t;
     }
     return n;
   }
@@ -276,11 +290,12 @@ class Builder {
     parent->weight = std::min<uint64_t>(parent->weight + n->weight, UINT64_MAX / 2);
     parent->height = std::max(parent->height, n->height + 1);
     if (parent->IsSequence()) {
-      parent->items.push_back(n);
+      parent->children.push_back(n);
     } else if (pending_key_.back() == nullptr) {
       pending_key_.back() = n;
     } else {
-      parent->pairs.emplace_back(pending_key_.back(), n);
+      parent->children.push_back(pending_key_.back());
+      parent->children.push_back(n);
       pending_key_.back() = nullptr;
     }
     return true;

@@ -12,28 +12,74 @@
 
 namespace baton::yaml {
 
-enum class Kind { kScalar, kSequence, kMapping };
-enum class Style { kPlain, kSingleQuoted, kDoubleQuoted, kLiteral, kFolded };
+enum class Kind : uint8_t { kScalar, kSequence, kMapping };
+enum class Style : uint8_t { kPlain, kSingleQuoted, kDoubleQuoted, kLiteral, kFolded };
 
 // The full form of the standard tags (`!!str` is "tag:yaml.org,2002:str").
 inline constexpr const char* kStandardTagPrefix = "tag:yaml.org,2002:";
 
-// One node. Line and column are 1-based.
+// A tag as written on a node; few nodes have one, so it lives beside the nodes, not in them.
+struct Tag {
+  // The resolved tag: "!" for the non-specific tag, else the full tag ("tag:yaml.org,2002:str",
+  // "!include", "tag:example.com,2000:x").
+  std::string name;
+  int line = 0, column = 0;  // where it was written
+};
+
+struct Node;
+
+// The (key, value) pairs of a mapping node, in written order, read from its children.
+class PairRange {
+ public:
+  class Iterator {
+   public:
+    explicit Iterator(const Node* const* at) : at_(at) {}
+    std::pair<const Node*, const Node*> operator*() const { return {at_[0], at_[1]}; }
+    Iterator& operator++() {
+      at_ += 2;
+      return *this;
+    }
+    bool operator!=(const Iterator& o) const { return at_ != o.at_; }
+
+   private:
+    const Node* const* at_;
+  };
+  PairRange(const Node* const* begin, size_t pairs) : begin_(begin), pairs_(pairs) {}
+  Iterator begin() const { return Iterator(begin_); }
+  Iterator end() const { return Iterator(begin_ + 2 * pairs_); }
+  size_t size() const { return pairs_; }
+  bool empty() const { return pairs_ == 0; }
+
+ private:
+  const Node* const* begin_;
+  size_t pairs_;
+};
+
+// One node. Line and column are 1-based. A pipeline of a million steps holds some eight million
+// of these at once, so the node is kept small (88 bytes on x86-64).
 struct Node {
   Kind kind = Kind::kScalar;
+  Style style = Style::kPlain;
+  bool anchored = false;  // it has an anchor, so aliases may reach it more than once
+  int height = 1;         // levels of this subtree once aliases are expanded
   int line = 1;
   int column = 1;
-  Style style = Style::kPlain;
-  // The resolved tag: "" when none was written, "!" for the non-specific tag, else the full tag
-  // ("tag:yaml.org,2002:str", "!include", "tag:example.com,2000:x").
-  std::string tag;
-  int tag_line = 0, tag_column = 0;                        // where the tag was written (0: no tag)
-  std::string value;                                       // scalars
-  std::vector<const Node*> items;                          // sequences
-  std::vector<std::pair<const Node*, const Node*>> pairs;  // mappings, in written order
-  uint64_t weight = 1;  // nodes in this subtree once aliases are expanded
-  int height = 1;       // levels of this subtree once aliases are expanded
-  bool anchored = false;  // it has an anchor, so aliases may reach it more than once
+  uint64_t weight = 1;             // nodes in this subtree once aliases are expanded
+  const Tag* tag_info = nullptr;   // null when no tag was written; owned by the Stream
+  std::string value;               // scalars
+  // Sequences: the items. Mappings: keys and values alternating, in written order.
+  std::vector<const Node*> children;
+
+  // The tag ("" when none was written); where it was written (0 when none).
+  const std::string& tag() const;
+  int tag_line() const { return tag_info ? tag_info->line : 0; }
+  int tag_column() const { return tag_info ? tag_info->column : 0; }
+  // A sequence's items (none for other nodes).
+  const std::vector<const Node*>& items() const;
+  // A mapping's pairs (none for other nodes).
+  PairRange pairs() const {
+    return PairRange(children.data(), kind == Kind::kMapping ? children.size() / 2 : 0);
+  }
 
   bool IsScalar() const { return kind == Kind::kScalar; }
   bool IsSequence() const { return kind == Kind::kSequence; }
@@ -78,6 +124,7 @@ class Stream {
  private:
   friend class Builder;
   std::deque<Node> nodes_;
+  std::deque<Tag> tags_;
   std::vector<Document> documents_;
 };
 
