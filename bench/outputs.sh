@@ -77,11 +77,4 @@ if [ -n "${BATON_BASE:-}" ]; then
 fi
 time_it "find | xargs -P $cores sha256sum: $tree" tree \
   "sh -c 'cd $work/data/tree && find . -type f -print0 | xargs -0 -P $cores -n 2000 sha256sum >/dev/null'"
-/usr/bin/python3 - "${results[@]}" <<'PY'
-import json, sys
-print("\n| command | median s | min s | max s |")
-print("|---|---|---|---|")
-for path in sys.argv[1:]:
-    for r in json.load(open(path))["results"]:
-        print(f"| {r['command']} | {r['median']:.3f} | {r['min']:.3f} | {r['max']:.3f} |")
-PY
+/usr/bin/python3 "$here/medians.py" s "${results[@]}"

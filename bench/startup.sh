@@ -54,11 +54,4 @@ args=(--prepare "$prep" -n "baton: one step, fresh directory" "$baton run $work/
 [ -n "${BATON_BASE:-}" ] && args+=(-n "base: one step, fresh directory" "$BATON_BASE run $work/one.yaml -q")
 args+=(-n "ninja: one edge, fresh directory" "ninja -C $work/fresh")
 time_it fresh "${args[@]}"
-/usr/bin/python3 - "${json[@]}" <<'PY'
-import json, sys
-print("\n| command | median ms | mean ms | min ms |")
-print("|---|---|---|---|")
-for path in sys.argv[1:]:
-    for r in json.load(open(path))["results"]:
-        print(f"| {r['command']} | {r['median'] * 1000:.2f} | {r['mean'] * 1000:.2f} | {r['min'] * 1000:.2f} |")
-PY
+/usr/bin/python3 "$here/medians.py" ms "${json[@]}"
