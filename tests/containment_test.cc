@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -12,6 +13,7 @@
 #include <string>
 #include <thread>
 
+#include "platform/containment.h"
 #include "test_util.h"
 
 namespace baton::testing {
@@ -97,6 +99,40 @@ TEST(Containment, SetsidAndDoubleForkEndWithTheStep) {
   const int64_t size = SizeOf(log_path);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   EXPECT_EQ(SizeOf(log_path), size) << "something still writes to the completed step's log";
+}
+
+// A child stopped by SIGSTOP keeps a SIGTERM pending until it is continued: the state of a
+// process the group's signal reached but that has not run since.
+pid_t StoppedChild(int sigterm_disposition) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    if (sigterm_disposition == 1) ::signal(SIGTERM, SIG_IGN);
+    if (sigterm_disposition == 2) ::signal(SIGTERM, [](int) {});
+    ::raise(SIGSTOP);
+    for (;;) ::pause();
+  }
+  int status = 0;
+  ::waitpid(pid, &status, WUNTRACED);
+  return pid;
+}
+
+TEST(Containment, AProcessWithTheGroupSignalPendingIsDyingOfIt) {
+  pid_t plain = StoppedChild(0), ignores = StoppedChild(1), catches = StoppedChild(2);
+  for (pid_t pid : {plain, ignores, catches}) EXPECT_FALSE(DyingOf(pid, SIGTERM));
+  for (pid_t pid : {plain, ignores, catches}) ::kill(pid, SIGTERM);
+  EXPECT_TRUE(DyingOf(plain, SIGTERM));
+  EXPECT_FALSE(DyingOf(ignores, SIGTERM)) << "an ignored signal is never pending";
+  EXPECT_FALSE(DyingOf(catches, SIGTERM)) << "a caught signal does not end the process";
+  EXPECT_FALSE(DyingOf(plain, SIGINT));
+  ::kill(plain, SIGCONT);
+  int status = 0;
+  ASSERT_EQ(::waitpid(plain, &status, 0), plain);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM);
+  EXPECT_FALSE(DyingOf(plain, SIGTERM)) << "a reaped process is not there to die";
+  for (pid_t pid : {ignores, catches}) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, &status, 0);
+  }
 }
 
 TEST(Containment, TimeoutEndsWhatTheStepLeftRunning) {

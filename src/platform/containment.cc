@@ -194,6 +194,23 @@ bool StillRunning(const ProcessInfo& p) {
   return st.state != 'Z' && st.state != 'X' && st.start_ticks == p.start_ticks;
 }
 
+bool DyingOf(pid_t pid, int signal) {
+  auto read = fs::ReadFile("/proc/" + std::to_string(pid) + "/status");
+  if (!read.ok()) return false;
+  const std::string& status = *read;
+  // Masks in hex, bit N-1 for signal N: SigPnd (to the thread), ShdPnd (to the process, as a
+  // group's signal is), SigBlk, SigIgn, SigCgt.
+  auto mask = [&](const char* field) -> uint64_t {
+    size_t at = status.find(std::string("\n") + field + ":");
+    if (at == std::string::npos) return 0;
+    return std::strtoull(status.c_str() + at + std::strlen(field) + 2, nullptr, 16);
+  };
+  const uint64_t bit = uint64_t{1} << (signal - 1);
+  if (((mask("SigPnd") | mask("ShdPnd")) & bit) == 0) return false;
+  if (signal == SIGKILL) return true;
+  return ((mask("SigBlk") | mask("SigIgn") | mask("SigCgt")) & bit) == 0;
+}
+
 std::unique_lock<std::mutex> LockOwnChildren() {
   return std::unique_lock<std::mutex>(OwnChildrenMutex());
 }

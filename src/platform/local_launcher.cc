@@ -340,6 +340,20 @@ void LocalLauncher::Reap() {
   }
 }
 
+// Whether `member` of the step's group, alive after the group's SIGTERM, may still be dying of
+// it: the first time it is seen, or while the signal waits for it to be scheduled. Those dying
+// when the grace runs out are noted in `dying`, so that the SIGKILL that follows does not count
+// them as left behind.
+bool LocalLauncher::ReachedByGroupSignal(Proc& p, pid_t member) {
+  const bool first = std::find(p.exiting.begin(), p.exiting.end(), member) == p.exiting.end();
+  if (first) p.exiting.push_back(member);
+  const bool dying = DyingOf(member, SIGTERM) || DyingOf(member, SIGKILL);
+  auto at = std::find(p.dying.begin(), p.dying.end(), member);
+  if (dying && at == p.dying.end()) p.dying.push_back(member);
+  if (!dying && at != p.dying.end()) p.dying.erase(at);
+  return first || dying;
+}
+
 bool LocalLauncher::SweepDone(pid_t pid, Proc& p, int64_t now) {
   // The common case, without reading every process: the leader has ended, so anything of the
   // step still alive was re-parented to this process (a subreaper).
@@ -354,12 +368,8 @@ bool LocalLauncher::SweepDone(pid_t pid, Proc& p, int64_t now) {
     if (known) continue;
     // A member of the step's own group that the group's SIGTERM (a timeout, a stop) reached
     // with the leader may still be exiting: it is left behind only if it is there at the next
-    // look.
-    if (p.kill_at_us != 0 && a.pgid == pid &&
-        std::find(p.exiting.begin(), p.exiting.end(), a.pid) == p.exiting.end()) {
-      p.exiting.push_back(a.pid);
-      continue;
-    }
+    // look and is not still waiting to be scheduled to die of that signal.
+    if (p.kill_at_us != 0 && a.pgid == pid && ReachedByGroupSignal(p, a.pid)) continue;
     p.left.push_back(a);
     if (now < p.sweep_kill_at_us) ::kill(a.pid, SIGTERM);
   }
@@ -376,6 +386,8 @@ bool LocalLauncher::SweepDone(pid_t pid, Proc& p, int64_t now) {
       bool known = false;
       for (const auto& l : p.left)
         known = known || (l.pid == a.pid && l.start_ticks == a.start_ticks);
+      // Dying of the group's SIGTERM when the grace ran out: not something the step left.
+      known = known || (a.pgid == pid && std::find(p.dying.begin(), p.dying.end(), a.pid) != p.dying.end());
       if (!known) p.left.push_back(a);
     }
   }
