@@ -53,12 +53,12 @@ w=$(dirname "$0")
 chmod -R u+w "$w/ws" 2>/dev/null || true
 rm -rf "$w/ws" "$w/stage"
 mkdir "$w/ws" "$w/stage"
-cp -a "$w/data/$1" "$w/stage/$1"
+[ "$1" = - ] || cp -a "$w/data/$1" "$w/stage/$1"
 EOF
 chmod +x "$work/prepare.sh"
 
 results=()
-# time_it NAME DATA COMMAND
+# time_it NAME DATA COMMAND   (DATA: what to copy for the step to move, or - for nothing)
 time_it() {
   local json="$work/r${#results[@]}.json"
   hyperfine -w 1 -r "$runs" -n "$1" --prepare "$work/prepare.sh $2" --export-json "$json" "$3" >&2
@@ -70,11 +70,11 @@ time_it "baton: $big" big "sh -c 'cd $work/ws && $baton run $work/big.yaml -q --
 if [ -n "${BATON_BASE:-}" ]; then
   time_it "base: $big" big "sh -c 'cd $work/ws && $BATON_BASE run $work/big.yaml -q --no-cache'"
 fi
-time_it "sha256sum: $big" big "sha256sum $work/data/big"
+time_it "sha256sum: $big" - "sha256sum $work/data/big"
 time_it "baton: $tree" tree "sh -c 'cd $work/ws && $baton run $work/tree.yaml -q --no-cache'"
 if [ -n "${BATON_BASE:-}" ]; then
   time_it "base: $tree" tree "sh -c 'cd $work/ws && $BATON_BASE run $work/tree.yaml -q --no-cache'"
 fi
-time_it "find | xargs -P $cores sha256sum: $tree" tree \
+time_it "find | xargs -P $cores sha256sum: $tree" - \
   "sh -c 'cd $work/data/tree && find . -type f -print0 | xargs -0 -P $cores -n 2000 sha256sum >/dev/null'"
 /usr/bin/python3 "$here/medians.py" s "${results[@]}"
