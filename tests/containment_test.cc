@@ -118,17 +118,17 @@ pid_t StoppedChild(int sigterm_disposition) {
 
 TEST(Containment, AProcessWithTheGroupSignalPendingIsDyingOfIt) {
   pid_t plain = StoppedChild(0), ignores = StoppedChild(1), catches = StoppedChild(2);
-  for (pid_t pid : {plain, ignores, catches}) EXPECT_FALSE(DyingOf(pid, SIGTERM));
+  for (pid_t pid : {plain, ignores, catches}) EXPECT_FALSE(DyingOf(pid, {SIGTERM}));
   for (pid_t pid : {plain, ignores, catches}) ::kill(pid, SIGTERM);
-  EXPECT_TRUE(DyingOf(plain, SIGTERM));
-  EXPECT_FALSE(DyingOf(ignores, SIGTERM)) << "an ignored signal is never pending";
-  EXPECT_FALSE(DyingOf(catches, SIGTERM)) << "a caught signal does not end the process";
-  EXPECT_FALSE(DyingOf(plain, SIGINT));
+  EXPECT_TRUE(DyingOf(plain, {SIGTERM}));
+  EXPECT_FALSE(DyingOf(ignores, {SIGTERM})) << "an ignored signal is never pending";
+  EXPECT_FALSE(DyingOf(catches, {SIGTERM})) << "a caught signal does not end the process";
+  EXPECT_FALSE(DyingOf(plain, {SIGINT}));
   ::kill(plain, SIGCONT);
   int status = 0;
   ASSERT_EQ(::waitpid(plain, &status, 0), plain);
   EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM);
-  EXPECT_FALSE(DyingOf(plain, SIGTERM)) << "a reaped process is not there to die";
+  EXPECT_FALSE(DyingOf(plain, {SIGTERM})) << "a reaped process is not there to die";
   for (pid_t pid : {ignores, catches}) {
     ::kill(pid, SIGKILL);
     ::waitpid(pid, &status, 0);

@@ -19,8 +19,7 @@ Plan::Plan(const PipelineSpec& spec, const Capacity& capacity, const std::map<st
     n.deps.erase(std::unique(n.deps.begin(), n.deps.end()), n.deps.end());
     for (int d : n.deps) steps_[d].dependents.push_back(static_cast<int>(i));
     n.pending = static_cast<int>(n.deps.size());
-    Settings eff = spec.EffectiveSettings(s);
-    n.need = eff.resources();
+    n.need = spec.EffectiveResources(s);
     auto w = weights.find(s.name);
     if (w != weights.end() && w->second > 0) n.weight = w->second;
 

@@ -194,7 +194,7 @@ bool StillRunning(const ProcessInfo& p) {
   return st.state != 'Z' && st.state != 'X' && st.start_ticks == p.start_ticks;
 }
 
-bool DyingOf(pid_t pid, int signal) {
+bool DyingOf(pid_t pid, std::initializer_list<int> signals) {
   auto read = fs::ReadFile("/proc/" + std::to_string(pid) + "/status");
   if (!read.ok()) return false;
   const std::string& status = *read;
@@ -205,10 +205,13 @@ bool DyingOf(pid_t pid, int signal) {
     if (at == std::string::npos) return 0;
     return std::strtoull(status.c_str() + at + std::strlen(field) + 2, nullptr, 16);
   };
-  const uint64_t bit = uint64_t{1} << (signal - 1);
-  if (((mask("SigPnd") | mask("ShdPnd")) & bit) == 0) return false;
-  if (signal == SIGKILL) return true;
-  return ((mask("SigBlk") | mask("SigIgn") | mask("SigCgt")) & bit) == 0;
+  const uint64_t pending = mask("SigPnd") | mask("ShdPnd");
+  const uint64_t held = mask("SigBlk") | mask("SigIgn") | mask("SigCgt");
+  for (int signal : signals) {
+    const uint64_t bit = uint64_t{1} << (signal - 1);
+    if ((pending & bit) != 0 && (signal == SIGKILL || (held & bit) == 0)) return true;
+  }
+  return false;
 }
 
 std::unique_lock<std::mutex> LockOwnChildren() {

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <initializer_list>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -40,9 +41,10 @@ std::vector<ProcessInfo> FindContained(const std::string& env_entry, pid_t pgid,
 
 // Whether `p` is still running (not a zombie) and is the same process that was found.
 bool StillRunning(const ProcessInfo& p);
-// Whether `pid` has `signal` pending and neither blocks, catches nor ignores it: the process is
-// bound to end as soon as it is scheduled (on a loaded machine that can take a while).
-bool DyingOf(pid_t pid, int signal);
+// Whether `pid` has one of `signals` pending that it neither blocks, catches nor ignores (SIGKILL:
+// pending at all): the process is bound to end as soon as it is scheduled, which on a loaded
+// machine can take a while. One read of /proc/PID/status.
+bool DyingOf(pid_t pid, std::initializer_list<int> signals);
 // Whether this process may have children it did not start (orphans it adopted as a subreaper):
 // false only when the kernel lists its children and each is one it started. Whatever a step
 // whose leader has ended left alive descends from such a child, so without one there is nothing

@@ -84,7 +84,6 @@ class TreeWalk {
     DIR* d = ::opendir(path.c_str());
     if (!d) return Errno("cannot open directory", path);
     std::vector<std::pair<std::string, unsigned char>> names;
-    errno = 0;
     while (dirent* e = ::readdir(d)) {
       if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
       names.emplace_back(e->d_name, e->d_type);

@@ -340,20 +340,6 @@ void LocalLauncher::Reap() {
   }
 }
 
-// Whether `member` of the step's group, alive after the group's SIGTERM, may still be dying of
-// it: the first time it is seen, or while the signal waits for it to be scheduled. Those dying
-// when the grace runs out are noted in `dying`, so that the SIGKILL that follows does not count
-// them as left behind.
-bool LocalLauncher::ReachedByGroupSignal(Proc& p, pid_t member) {
-  const bool first = std::find(p.exiting.begin(), p.exiting.end(), member) == p.exiting.end();
-  if (first) p.exiting.push_back(member);
-  const bool dying = DyingOf(member, SIGTERM) || DyingOf(member, SIGKILL);
-  auto at = std::find(p.dying.begin(), p.dying.end(), member);
-  if (dying && at == p.dying.end()) p.dying.push_back(member);
-  if (!dying && at != p.dying.end()) p.dying.erase(at);
-  return first || dying;
-}
-
 bool LocalLauncher::SweepDone(pid_t pid, Proc& p, int64_t now) {
   // The common case, without reading every process: the leader has ended, so anything of the
   // step still alive was re-parented to this process (a subreaper).
@@ -361,6 +347,8 @@ bool LocalLauncher::SweepDone(pid_t pid, Proc& p, int64_t now) {
   const std::string entry = std::string(kProcessTagVar) + "=" + p.tag;
   auto alive = FindContained(entry, pid, p.start_ticks);
   if (alive.empty()) return true;
+  // Members of the step's group that the group's signal reached and that have not run since.
+  std::vector<pid_t> dying;
   for (const auto& a : alive) {
     bool known = false;
     for (const auto& l : p.left)
@@ -369,7 +357,15 @@ bool LocalLauncher::SweepDone(pid_t pid, Proc& p, int64_t now) {
     // A member of the step's own group that the group's SIGTERM (a timeout, a stop) reached
     // with the leader may still be exiting: it is left behind only if it is there at the next
     // look and is not still waiting to be scheduled to die of that signal.
-    if (p.kill_at_us != 0 && a.pgid == pid && ReachedByGroupSignal(p, a.pid)) continue;
+    if (p.kill_at_us != 0 && a.pgid == pid) {
+      const bool first = std::find(p.exiting.begin(), p.exiting.end(), a.pid) == p.exiting.end();
+      if (first) p.exiting.push_back(a.pid);
+      if (DyingOf(a.pid, {SIGTERM, SIGKILL})) {
+        dying.push_back(a.pid);
+        continue;
+      }
+      if (first) continue;
+    }
     p.left.push_back(a);
     if (now < p.sweep_kill_at_us) ::kill(a.pid, SIGTERM);
   }
@@ -387,7 +383,7 @@ bool LocalLauncher::SweepDone(pid_t pid, Proc& p, int64_t now) {
       for (const auto& l : p.left)
         known = known || (l.pid == a.pid && l.start_ticks == a.start_ticks);
       // Dying of the group's SIGTERM when the grace ran out: not something the step left.
-      known = known || (a.pgid == pid && std::find(p.dying.begin(), p.dying.end(), a.pid) != p.dying.end());
+      known = known || std::find(dying.begin(), dying.end(), a.pid) != dying.end();
       if (!known) p.left.push_back(a);
     }
   }

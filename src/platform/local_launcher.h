@@ -65,7 +65,6 @@ class LocalLauncher : public Launcher {
     int64_t sweep_kill_at_us = 0;   // SIGKILL for what it left behind
     std::vector<ProcessInfo> left;  // what it left running, as found (for the log)
     std::vector<pid_t> exiting;     // members of its group seen once after a group SIGTERM
-    std::vector<pid_t> dying;       // of those, the ones last seen with the signal pending
   };
   // In-process steps: a pool of worker threads, started on first use.
   struct Task {
@@ -82,8 +81,6 @@ class LocalLauncher : public Launcher {
   void CollectTasks();
 
   void Reap();
-  // Whether a member of the step's group may still be dying of the group's signal.
-  static bool ReachedByGroupSignal(Proc& p, pid_t member);
   // Ends what the step of an exited leader left running: SIGTERM, SIGKILL after a short grace.
   // True once nothing of it runs.
   bool SweepDone(pid_t pid, Proc& p, int64_t now);
