@@ -281,7 +281,10 @@ Result<RunSummary> Conclude(const PipelineSpec& spec, const RunProgress& progres
       StepStatus status = StepStatus::kSkipped;
       for (int up : plan.dependencies(i))
         if (!succeeded(spec.steps[up].name)) {
-          why = "upstream step '" + spec.steps[up].name + "' did not complete";
+          auto up_status = final_status.find(spec.steps[up].name);
+          why = "upstream step '" + spec.steps[up].name + "' " +
+                (up_status != final_status.end() && up_status->second == StepStatus::kSkipped ? "was skipped"
+                                                                                               : "did not complete");
           break;
         }
       if (why.empty()) {

@@ -141,7 +141,7 @@ Result<StepOutcome> RunAttempts(const StepEntrypointOptions& opts, StepRunner& r
     *last_attempt = attempt;
     const bool final = opts.attempt > 0 ? opts.final_attempt : attempt >= last;
     BATON_ASSIGN_OR_RETURN(StepOutcome o, RunAttempt(runner, launcher, index, attempt, final, &interrupted));
-    if (o.ok() || interrupted || attempt >= last) return o;
+    if (o.ok() || o.status == StepStatus::kSkipped || interrupted || attempt >= last) return o;
     if (delay > 0) {
       // The launcher keeps SIGINT/SIGTERM/SIGHUP blocked: take them here, so that a stop during
       // the delay is immediate and recorded.

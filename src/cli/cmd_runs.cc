@@ -11,6 +11,7 @@
 #include "baton/json_text.h"
 #include "baton/signal_numbers.h"
 #include "cli/cli.h"
+#include "core/matrix.h"
 #include "core/spec.h"
 #include "cli/progress.h"
 #include "platform/fs.h"
@@ -167,9 +168,38 @@ int Show(const std::string& id, const std::string& out) {
   if (!run.ok()) return Fail(run.status());
   auto steps = ws->meta->ListStepRuns(run->id);
   if (!steps.ok()) return Fail(steps.status());
+  // The instances of a matrix step are listed together, under a line for the step, where its
+  // first instance came.
+  std::map<std::string, size_t> group_pos;
+  std::map<std::string, std::map<std::string, int>> group_counts;  // group -> status -> latest attempts
+  std::map<std::string, const StepRunRecord*> newest;
+  for (size_t i = 0; i < steps->size(); ++i) {
+    const std::string g = GroupOf((*steps)[i].step);
+    group_pos.emplace(g, i);
+    auto& l = newest[(*steps)[i].step];
+    if (!l || (*steps)[i].attempt >= l->attempt) l = &(*steps)[i];
+  }
+  for (const auto& [name, rec] : newest)
+    if (name != GroupOf(name)) group_counts[GroupOf(name)][ToString(rec->status)]++;
+  std::stable_sort(steps->begin(), steps->end(), [&](const StepRunRecord& a, const StepRunRecord& b) {
+    return group_pos[GroupOf(a.step)] < group_pos[GroupOf(b.step)];
+  });
   Json jsteps = Json::array();
   Table t({"STEP", "ATTEMPT", "STATUS", "DURATION", "OUTPUTS", "METRICS", "REASON"});
+  std::string last_group;
   for (const auto& s : *steps) {
+    const std::string group = GroupOf(s.step);
+    const bool instance = group != s.step;
+    if (instance && group != last_group) {
+      int n = 0;
+      std::string counts;
+      for (const auto& [status, c] : group_counts[group]) {
+        n += c;
+        counts += (counts.empty() ? "" : ", ") + std::to_string(c) + " " + status;
+      }
+      t.Add({group, "-", "-", "-", "-", "-", std::to_string(n) + " instance" + (n == 1 ? "" : "s") + ": " + counts});
+    }
+    last_group = instance ? group : "";
     auto outs = ws->meta->StepOutputs(s.id);
     auto ins = ws->meta->StepInputs(s.id);
     if (!outs.ok()) return Fail(outs.status());
@@ -185,8 +215,8 @@ int Show(const std::string& id, const std::string& out) {
         metrics += (metrics.empty() ? "" : " ") + it.key() + "=" + v;
       }
     std::string dur = s.ended_at ? FormatDuration(s.ended_at - s.started_at) : (s.status == StepStatus::kRunning ? FormatDuration(NowMicros() - s.started_at) + "+" : "-");
-    t.Add({s.step, std::to_string(s.attempt), ToString(s.status), dur, outputs.empty() ? "-" : outputs,
-           metrics.empty() ? "-" : metrics, s.reason});
+    t.Add({instance ? "  " + s.step.substr(group.size()) : s.step, std::to_string(s.attempt), ToString(s.status), dur,
+           outputs.empty() ? "-" : outputs, metrics.empty() ? "-" : metrics, s.reason});
     Json jo = Json::object(), ji = Json::object();
     for (const auto& [name, a] : *outs) jo[name] = ArtJson(a);
     for (const auto& [name, a] : *ins) ji[name] = ArtJson(a);
@@ -205,6 +235,10 @@ int Show(const std::string& id, const std::string& out) {
                       {"metadata", metadata},
                       {"inputs", ji},
                       {"outputs", jo}});
+    if (instance) {
+      jsteps.back()["group"] = group;
+      jsteps.back()["instance"] = s.step.substr(group.size() + 1, s.step.size() - group.size() - 2);
+    }
   }
   if (out == "json") {
     Json j = RunJson(*run);

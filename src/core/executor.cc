@@ -12,9 +12,10 @@ Executor::Executor(const PipelineSpec& spec, Plan* plan, StepRunner* runner, Lau
                    ExecutionObserver* observer, ExecutorOptions options)
     : spec_(spec), plan_(plan), runner_(runner), env_(runner->env()), launcher_(launcher), observer_(observer), opts_(options) {}
 
-Status Executor::SkipDependents(const std::vector<int>& skipped, int failed_step) {
+Status Executor::SkipDependents(const std::vector<int>& skipped, int failed_step, bool was_skipped) {
   for (int d : skipped) {
-    std::string why = failed_step >= 0 ? "upstream step '" + plan_->name(failed_step) + "' failed"
+    std::string why = failed_step >= 0 ? "upstream step '" + plan_->name(failed_step) + "' " +
+                                             (was_skipped ? "was skipped" : "failed")
                                        : "not started: " + halt_reason_;
     BATON_ASSIGN_OR_RETURN(StepOutcome o, runner_->RecordNotRun(d, attempt_[d], StepStatus::kSkipped, why));
     summary_.skipped++;
@@ -59,6 +60,12 @@ Status Executor::Handle(int i, const StepOutcome& o, const PreparedStep* p) {
     plan_->Finished(i, true);
     if (p) StartHook(*p, o);
     return Status::Ok();
+  }
+  if (o.status == StepStatus::kSkipped) {
+    // Its condition is false: not a failure. What depends on it cannot run either.
+    summary_.skipped++;
+    observer_->OnStepEnd(i, attempt_[i], o, -1);
+    return SkipDependents(plan_->Finished(i, false), i, true);
   }
   if (o.status == StepStatus::kStopped) {
     summary_.stopped++;

@@ -59,7 +59,8 @@ class Executor {
   Status Halt(const std::string& why);
   // Skips the dependents of a step that failed for good and applies the failure mode.
   Status AfterFailure(int step);
-  Status SkipDependents(const std::vector<int>& skipped, int failed_step);
+  // `was_skipped`: the step was skipped (its condition is false) rather than failed.
+  Status SkipDependents(const std::vector<int>& skipped, int failed_step, bool was_skipped = false);
   // The loop of Run: a turn (record, start, commit), then wait for the next event.
   Status Turn(std::optional<Completion>* pending, bool* finished);
   Status AwaitEvent(std::optional<Completion>* pending);

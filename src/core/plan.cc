@@ -15,6 +15,7 @@ Plan::Plan(const PipelineSpec& spec, const Capacity& capacity, const std::map<st
     Node& n = steps_[i];
     for (const auto& in : s.inputs) n.deps.push_back(by_name_.at(in.step));
     for (const auto& a : s.after) n.deps.push_back(by_name_.at(a));
+    for (const auto& w : s.when_steps) n.deps.push_back(by_name_.at(w));
     std::sort(n.deps.begin(), n.deps.end());
     n.deps.erase(std::unique(n.deps.begin(), n.deps.end()), n.deps.end());
     for (int d : n.deps) steps_[d].dependents.push_back(static_cast<int>(i));

@@ -1,6 +1,7 @@
 #include "core/spec.h"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -10,6 +11,7 @@
 
 #include "baton/json_text.h"
 #include "baton/suggest.h"
+#include "core/condition.h"
 #include "core/template.h"
 #include "core/yaml_doc.h"
 
@@ -231,6 +233,13 @@ bool ParseDuration(const std::string& s, int64_t* micros) {
   return true;
 }
 
+std::string EnvName(const std::string& name) {
+  std::string out;
+  out.reserve(name.size());
+  for (char c : name) out += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
 std::string ParamToString(const Json& v) {
   if (v.is_string()) return v.get<std::string>();
   if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
@@ -267,7 +276,7 @@ void ValidateNames(const PipelineSpec& spec, std::map<std::string, const StepSpe
     err(top, "invalid pipeline name '" + spec.name + "' (use [A-Za-z0-9_-], at most 63 characters)");
   if (spec.steps.empty()) err(top, "pipeline has no steps");
   for (const auto& s : spec.steps) {
-    if (!IsValidStepName(s.name))
+    if (!IsValidStepName(s.group.empty() ? s.name : s.group))
       err(s.loc, "invalid step name '" + s.name + "' (use [A-Za-z0-9_-], at most 63 characters)");
     if (!by_name->emplace(s.name, &s).second) err(s.loc, "duplicate step '" + s.name + "'");
   }
@@ -312,10 +321,78 @@ void ValidateEdges(const StepSpec& s, const std::map<std::string, const StepSpec
   }
 }
 
+// The axes of a step's matrix (following `matrix: STEP`), or nullopt when it has none (or it
+// cannot be known: a `from` that names no matrix step is reported on its own).
+std::optional<std::vector<std::string>> AxesOf(const std::map<std::string, const StepSpec*>& by_name,
+                                               const StepSpec& s, int depth = 0) {
+  if (!s.group.empty()) {
+    std::vector<std::string> axes;
+    for (auto it = s.matrix_values.begin(); it != s.matrix_values.end(); ++it) axes.push_back(it.key());
+    return axes;
+  }
+  const MatrixSpec& m = s.matrix;
+  if (m.empty()) return std::nullopt;
+  if (!m.from.empty()) {
+    auto src = by_name.find(m.from);
+    if (src == by_name.end() || depth > 64) return std::nullopt;
+    return AxesOf(by_name, *src->second, depth + 1);
+  }
+  std::vector<std::string> axes;
+  for (const auto& [a, values] : m.axes) axes.push_back(a);
+  if (axes.empty() && !m.include.empty())
+    for (auto it = m.include[0].begin(); it != m.include[0].end(); ++it) axes.push_back(it.key());
+  return axes;
+}
+
+// A step's `when`: it parses, and names parameters, axes, steps and outputs that exist.
+void ValidateWhen(const PipelineSpec& spec, const StepSpec& s, const std::map<std::string, const StepSpec*>& by_name,
+                  const UnreadableParts& u, const Report& err) {
+  if (s.when.empty()) return;
+  const Location& loc = s.when_loc.line ? s.when_loc : s.loc;
+  const std::string who = "step '" + (s.group.empty() ? s.name : s.group) + "': when: ";
+  auto c = Condition::Parse(s.when);
+  if (!c.ok()) {
+    err(loc, who + c.status().message());
+    return;
+  }
+  for (const auto& r : c->refs()) {
+    const std::string ref = "{{" + r.text + "}}";
+    if (r.kind == ConditionRef::kParam) {
+      if (!ParamKnown(spec, u, r.name)) err(loc, who + ref + " names undeclared parameter '" + r.name + "'");
+      continue;
+    }
+    if (r.kind == ConditionRef::kMatrix) {
+      auto axes = AxesOf(by_name, s);
+      if (!axes) err(loc, who + ref + ": the step has no matrix");
+      else if (std::find(axes->begin(), axes->end(), r.name) == axes->end())
+        err(loc, who + ref + " names no axis of the step's matrix");
+      continue;
+    }
+    if (r.step == s.name || (!s.group.empty() && r.step == s.group)) {
+      err(loc, who + ref + " names the step itself");
+      continue;
+    }
+    auto p = by_name.find(r.step);
+    if (p == by_name.end()) {
+      if (!u.steps.count(r.step)) err(loc, who + ref + " names unknown step '" + r.step + "'" + DidYouMean(r.step, StepNames(by_name)));
+      continue;
+    }
+    if (r.kind == ConditionRef::kOutput && !u.outputs.count(r.step)) {
+      const auto& po = p->second->outputs;
+      if (std::find(po.begin(), po.end(), r.name) == po.end())
+        err(loc, who + ref + " names output '" + r.name + "' that step '" + r.step + "' does not declare");
+    }
+  }
+}
+
 // Templates in a step's command and env values name only what the step declares.
 void ValidateTemplates(const PipelineSpec& spec, const StepSpec& s, const UnreadableParts& u,
                        const std::set<std::string>& outs, const std::set<std::string>& ins,
-                       const Report& err) {
+                       const std::map<std::string, const StepSpec*>& by_name, const Report& err) {
+  const auto axes = AxesOf(by_name, s);
+  std::set<std::string> lists;  // inputs that are lists (every instance of a matrix step)
+  for (const auto& in : s.inputs)
+    if (in.selector == "*") lists.insert(in.name);
   const bool inputs_known = !u.steps.count(s.name) && !u.inputs.count(s.name);
   const bool outputs_known = !u.steps.count(s.name) && !u.outputs.count(s.name);
   auto check = [&](const std::string& t, const Location& loc) {
@@ -331,8 +408,29 @@ void ValidateTemplates(const PipelineSpec& spec, const StepSpec& s, const Unread
         err(loc, "step '" + s.name + "': template names undeclared output '" + p.text + "'");
       if (p.kind == TemplatePiece::kParam && !ParamKnown(spec, u, p.text))
         err(loc, "step '" + s.name + "': template names undeclared parameter '" + p.text + "'");
+      if (p.kind == TemplatePiece::kMatrix && !axes)
+        err(loc, "step '" + s.name + "': template names {{matrix." + p.text + "}} but the step has no matrix");
+      else if (p.kind == TemplatePiece::kMatrix && std::find(axes->begin(), axes->end(), p.text) == axes->end())
+        err(loc, "step '" + s.name + "': template names {{matrix." + p.text + "}}, which is no axis of the step's matrix");
     }
   };
+  // A list input stands alone where it is referenced.
+  if (!lists.empty()) {
+    for (const auto& part : s.run) {
+      auto pieces = ParseTemplate(part);
+      if (!pieces.ok()) continue;
+      Status st = CheckListReferences(*pieces, lists, s.shell);
+      if (!st.ok()) err(s.run_loc.line ? s.run_loc : s.loc, "step '" + s.name + "': " + st.message());
+    }
+    for (const auto& [k, v] : spec.EffectiveSettings(s).env) {
+      auto pieces = ParseTemplate(v);
+      if (!pieces.ok()) continue;
+      for (const auto& p : *pieces)
+        if (p.kind == TemplatePiece::kInput && lists.count(p.text))
+          err(s.loc, "step '" + s.name + "': env " + k + ": {{inputs." + p.text +
+                         "}} is a list; read $BATON_INPUT_" + EnvName(p.text) + " (one path per line) instead");
+    }
+  }
   const Location& run_loc = s.run_loc.line ? s.run_loc : s.loc;
   for (const auto& part : s.run) check(part, run_loc);
   // A string command's values must each be quotable where they sit (template.h).
@@ -360,6 +458,7 @@ void FindCycle(const PipelineSpec& spec, const std::map<std::string, const StepS
     std::vector<std::string> deps;
     for (const auto& in : s.inputs) deps.push_back(in.step);
     for (const auto& a : s.after) deps.push_back(a);
+    for (const auto& w : s.when_steps) deps.push_back(w.substr(0, w.find('[')));
     for (const auto& dep : deps) {
       if (!by_name.count(dep)) continue;
       int st = state[dep];
@@ -401,7 +500,8 @@ std::vector<Diagnostic> ValidatePipeline(const PipelineSpec& spec, const Unreada
     const bool run_known = !u.steps.count(s.name) && !u.runs.count(s.name);
     if (run_known && (s.run.empty() || (s.shell && s.run[0].empty())))
       err(s.run_loc.line ? s.run_loc : s.loc, "step '" + s.name + "' has an empty 'run' command");
-    ValidateTemplates(spec, s, u, outs, ins, err);
+    ValidateTemplates(spec, s, u, outs, ins, by_name, err);
+    ValidateWhen(spec, s, by_name, u, err);
   }
   FindCycle(spec, by_name, err);
   return d;
@@ -581,7 +681,11 @@ Json SpecToJson(const PipelineSpec& spec) {
   Json steps = Json::array();
   for (const auto& s : spec.steps) {
     Json inputs = Json::array();
-    for (const auto& in : s.inputs) inputs.push_back({{"name", in.name}, {"step", in.step}, {"output", in.output}});
+    for (const auto& in : s.inputs) {
+      Json ij = {{"name", in.name}, {"step", in.step}, {"output", in.output}};
+      if (!in.list.empty()) ij["list"] = in.list;
+      inputs.push_back(std::move(ij));
+    }
     Json js = {{"name", s.name},   {"shell", s.shell},     {"run", s.run},
                {"inputs", inputs}, {"outputs", s.outputs}, {"after", s.after}, {"params", s.params},
                {"settings", SettingsToJson(s.settings)}};
@@ -598,6 +702,14 @@ Json SpecToJson(const PipelineSpec& spec) {
     }
     Json hooks = HooksToJson(s.hooks);
     if (!hooks.empty()) js["hooks"] = hooks;
+    if (!s.group.empty()) {
+      js["group"] = s.group;
+      js["matrix"] = s.matrix_values;
+    }
+    if (!s.when.empty()) {
+      js["when"] = s.when;
+      js["when_steps"] = s.when_steps;
+    }
     steps.push_back(std::move(js));
   }
   Json j = {{"format", 1},
@@ -633,8 +745,11 @@ Result<PipelineSpec> SpecFromJson(const Json& j) {
       s.name = js.at("name").get<std::string>();
       s.shell = js.value("shell", true);
       s.run = js.at("run").get<std::vector<std::string>>();
-      for (const auto& in : js.value("inputs", Json::array()))
-        s.inputs.push_back({in.at("name"), in.at("step"), in.at("output"), {}});
+      for (const auto& in : js.value("inputs", Json::array())) {
+        InputRef r{in.at("name"), in.at("step"), in.at("output"), {}};
+        r.list = in.value("list", std::string());
+        s.inputs.push_back(std::move(r));
+      }
       s.outputs = js.value("outputs", std::vector<std::string>{});
       s.after = js.value("after", std::vector<std::string>{});
       s.params = js.value("params", std::vector<std::string>{});
@@ -651,6 +766,10 @@ Result<PipelineSpec> SpecFromJson(const Json& j) {
       for (auto it = out_types.begin(); it != out_types.end(); ++it)
         s.output_types[it.key()] = {it->value("materializer", std::string()), it->value("type", std::string())};
       s.hooks = HooksFromJson(js.value("hooks", Json::object()));
+      s.group = js.value("group", std::string());
+      if (!s.group.empty()) s.matrix_values = js.at("matrix");
+      s.when = js.value("when", std::string());
+      s.when_steps = js.value("when_steps", std::vector<std::string>{});
       spec.steps.push_back(std::move(s));
     }
     return spec;

@@ -90,6 +90,22 @@ struct InputRef {
   std::string step;    // producer step
   std::string output;  // producer output
   Location loc;
+  // As written, before matrices are expanded: "" for the step itself, "*" for every instance of
+  // a matrix step (a list input), or "K=V,..." for one instance.
+  std::string selector;
+  // After expansion, an element of a list input: the list's name (the consuming step's input
+  // name) while `name` is the element's own ("models[C=1]"), "" for a plain input.
+  std::string list;
+};
+
+// `matrix:` on a step, as written: axes in the order written, combinations added and removed.
+struct MatrixSpec {
+  std::vector<std::pair<std::string, std::vector<Json>>> axes;
+  std::vector<Json> include;  // objects naming every axis
+  std::vector<Json> exclude;  // objects naming some axes: every combination matching is removed
+  std::string from;           // `matrix: STEP`: the same combinations as that step's
+  Location loc;
+  bool empty() const { return axes.empty() && include.empty() && from.empty(); }
 };
 
 enum class FailureMode { kContinue, kStop, kFailFast };
@@ -124,6 +140,16 @@ struct StepSpec {
   bool params_declared = false;  // `params` is the complete list of what the function reads
   std::map<std::string, ValueType> input_types;
   std::map<std::string, ValueType> output_types;
+  // A matrix step as written (expanded into instances by ExpandMatrices).
+  MatrixSpec matrix;
+  // An instance: the step it was expanded from, and its values (an object, axes in order).
+  std::string group;
+  Json matrix_values;
+  // `when:` the condition that decides at run time whether the step runs ("" always runs), and
+  // the steps it reads (which it waits for, as with `after`).
+  std::string when;
+  Location when_loc;
+  std::vector<std::string> when_steps;
 };
 
 struct PipelineSpec {
@@ -136,7 +162,8 @@ struct PipelineSpec {
   FailureMode failure_mode = FailureMode::kContinue;
   std::map<std::string, int64_t> pools;  // user-named pool capacities
   Hooks hooks;
-  std::vector<StepSpec> steps;       // in file order
+  std::vector<StepSpec> steps;       // in file order (a matrix step's instances where it stood)
+  int format_version = 0;            // `version:` as written (0: not written)
   Json stack;                        // the stack a snapshot was compiled for (null: none)
 
   const StepSpec* FindStep(const std::string& name) const;
@@ -193,6 +220,9 @@ Status ApplyParameterOverrides(PipelineSpec* spec, const std::vector<std::string
 // Canonical JSON (the body of a snapshot) and back.
 Json SpecToJson(const PipelineSpec& spec);
 Result<PipelineSpec> SpecFromJson(const Json& j);
+
+// Environment variable suffix for a name: upper-cased, '-' as '_'.
+std::string EnvName(const std::string& name);
 
 // Renders a parameter value as it appears in commands and the environment.
 std::string ParamToString(const Json& v);

@@ -6,6 +6,8 @@
 #include <set>
 #include <sstream>
 
+#include "core/condition.h"
+#include "core/matrix.h"
 #include "core/yaml_doc.h"
 
 namespace baton {
@@ -36,7 +38,8 @@ const std::vector<std::string> kSettingKeys = {"resources", "retries", "timeout"
                                                "image",     "env",     "orchestrator"};
 const std::vector<std::string> kStepKeys = {
     "run",       "description", "inputs",  "outputs", "after", "params", "settings",    "hooks",
-    "resources", "retries",     "timeout", "cache",   "image", "env",    "orchestrator"};
+    "resources", "retries",     "timeout", "cache",   "image", "env",    "orchestrator", "matrix",
+    "when"};
 const std::vector<std::string> kRunConfigKeys = {"parameters", "settings",     "steps", "schedule",
                                                  "run_name",   "failure_mode", "stack"};
 const std::vector<std::string> kRunConfigStepKeys = {"settings", "parameters", "cache"};
@@ -416,6 +419,100 @@ class Parser {
     });
   }
 
+  // Records that the file uses something format version 1 does not have.
+  void NeedsVersion2(const Node& at, const std::string& what) {
+    v2_uses_.emplace_back(Loc(at), what);
+  }
+
+  // `matrix: {AXIS: [values], include: [{...}], exclude: [{...}]}`, or `matrix: STEP`.
+  void ParseMatrix(const Node& v, const std::string& step, MatrixSpec* m) {
+    m->loc = Loc(v);
+    const size_t before = diags_.size();
+    const std::string who = "step " + Q(step) + ": matrix";
+    if (IsScalar(v)) {
+      m->from = v.value;
+      return;
+    }
+    if (!v.IsMap()) {
+      Error(v, who + " must be a mapping of axes to lists of values, or the name of a matrix step");
+      return;
+    }
+    auto combos = [&](const Node& list, const std::string& what, std::vector<Json>* out) {
+      if (!list.IsSequence()) {
+        Error(list, who + ": " + what + " must be a list of mappings");
+        return;
+      }
+      for (const Node* e : list.items()) {
+        if (!e->IsMap() || e->pairs().empty()) {
+          Error(*e, who + ": each " + what + " entry must be a mapping of axes to values");
+          continue;
+        }
+        Json j = Json::object();
+        for (const auto& [kp, vp] : e->pairs()) {
+          if (!IsScalar(*vp) || !IsValidParamName(kp->value)) {
+            Error(*vp, who + ": " + what + " values must be scalars named by axes");
+            continue;
+          }
+          j[kp->value] = TypedScalar(*vp);
+        }
+        out->push_back(std::move(j));
+      }
+    };
+    for (const auto& [kp, vp] : v.pairs()) {
+      const std::string& axis = kp->value;
+      if (axis == "include") {
+        combos(*vp, "include", &m->include);
+        continue;
+      }
+      if (axis == "exclude") {
+        combos(*vp, "exclude", &m->exclude);
+        continue;
+      }
+      if (!IsValidParamName(axis)) {
+        Error(*kp, who + ": invalid axis name " + Q(axis) + " (use [A-Za-z_][A-Za-z0-9_]*)");
+        continue;
+      }
+      if (!vp->IsSequence() || vp->items().empty()) {
+        Error(*vp, who + ": axis " + Q(axis) + " must be a non-empty list of values");
+        continue;
+      }
+      std::vector<Json> values;
+      for (const Node* e : vp->items()) {
+        if (!IsScalar(*e)) {
+          Error(*e, who + ": the values of axis " + Q(axis) + " must be scalars (string, number or bool)");
+          continue;
+        }
+        values.push_back(TypedScalar(*e));
+      }
+      m->axes.emplace_back(axis, std::move(values));
+    }
+    if (m->axes.empty() && m->include.empty() && !ErrorsSince(before))
+      Error(v, who + " has no axis (and no include)");
+  }
+
+  // `when: EXPRESSION` (condition.h); errors point into the expression where it is on one line.
+  void ParseWhen(const Node& v, const std::string& step, StepSpec* s) {
+    if (!String(v, "when", &s->when)) return;
+    s->when_loc = Loc(v);
+    size_t at = 0;
+    auto c = Condition::Parse(s->when, &at);
+    if (!c.ok()) {
+      Location loc = Loc(v);
+      if (s->when.find('\n') == std::string::npos && at <= s->when.size())
+        loc.column += static_cast<int>(at) + (v.style == yaml::Style::kPlain ? 0 : 1);
+      std::string msg = c.status().message();
+      if (auto p = msg.rfind(" (at offset "); p != std::string::npos) msg.resize(p);
+      Error(loc, "step " + Q(step) + ": when: " + msg.substr(std::string("condition: ").size()));
+      return;
+    }
+    for (const auto& r : c->refs())
+      if (r.kind == ConditionRef::kMetadata || r.kind == ConditionRef::kOutput) {
+        std::string dep = r.selector.empty() ? r.step : r.step + "[" + r.selector + "]";
+        if (std::find(s->when_steps.begin(), s->when_steps.end(), dep) == s->when_steps.end())
+          s->when_steps.push_back(dep);
+      }
+  }
+
   void ParseStep(const std::string& name, const Node& k, const Node& n, PipelineSpec* spec) {
     StepSpec s;
     s.name = name;
@@ -453,12 +550,31 @@ class Parser {
                 [&](const std::string& in, const Node& ik, const Node& iv) {
                   std::string ref;
                   if (!String(iv, "input " + Q(in), &ref)) return;
-                  auto dot = ref.find('.');
+                  // STEP.OUTPUT, or STEP[SELECTOR].OUTPUT for a matrix step's instances.
+                  std::string selector;
+                  size_t from = 0;
+                  auto open = ref.find('[');
+                  auto first_dot = ref.find('.');
+                  if (open != std::string::npos && (first_dot == std::string::npos || open < first_dot)) {
+                    auto close = ref.find(']', open);
+                    if (close == std::string::npos || close == open + 1) {
+                      Error(iv, "input " + Q(in) + ": '[' must be closed after a selector, as in STEP[*].OUTPUT or "
+                                "STEP[K=V].OUTPUT, not " + Q(ref));
+                      return;
+                    }
+                    selector = ref.substr(open + 1, close - open - 1);
+                    ref.erase(open, close - open + 1);
+                    from = open;
+                  }
+                  auto dot = ref.find('.', from);
                   if (dot == std::string::npos || dot == 0 || dot + 1 == ref.size()) {
                     Error(iv, "input " + Q(in) + " must be written as STEP.OUTPUT, not " + Q(ref));
                     return;
                   }
-                  s.inputs.push_back({in, ref.substr(0, dot), ref.substr(dot + 1), Loc(iv)});
+                  if (!selector.empty()) NeedsVersion2(iv, "a matrix selector");
+                  InputRef r{in, ref.substr(0, dot), ref.substr(dot + 1), Loc(iv)};
+                  r.selector = selector;
+                  s.inputs.push_back(std::move(r));
                   (void)ik;
                 });
             if (ErrorsSince(before)) unreadable_.inputs.insert(name);
@@ -472,6 +588,12 @@ class Parser {
             StringList(v, "params", &s.params);
           } else if (key == "hooks") {
             ParseHooks(v, &s.hooks);
+          } else if (key == "matrix") {
+            NeedsVersion2(kk, "'matrix'");
+            ParseMatrix(v, name, &s.matrix);
+          } else if (key == "when") {
+            NeedsVersion2(kk, "'when'");
+            ParseWhen(v, name, &s);
           } else if (key == "settings") {
             ParseSettingsBlock(v, "settings of step " + Q(name), &s.settings);
           } else {
@@ -538,9 +660,13 @@ class Parser {
                  } else if (key == "description") {
                  } else if (key == "version") {
                    int64_t ver;
-                   if (Int(v, "version", &ver) && ver != 1)
-                     Error(v, "unsupported pipeline format version " + std::to_string(ver) +
-                                  " (this baton reads version 1)");
+                   if (Int(v, "version", &ver)) {
+                     if (ver != 1 && ver != 2)
+                       Error(v, "unsupported pipeline format version " + std::to_string(ver) +
+                                    " (this baton reads versions 1 and 2)");
+                     else
+                       spec->format_version = static_cast<int>(ver);
+                   }
                  } else if (key == "parameters") {
                    ParseParameters(v, spec);
                  } else if (key == "defaults") {
@@ -564,6 +690,9 @@ class Parser {
                  }
                  (void)k;
                });
+    if (spec->format_version == 1)
+      for (const auto& [loc, what] : v2_uses_)
+        Error(loc, what + " needs pipeline format version 2 (the file says version: 1)");
     if (spec->name.empty()) Error(Location{file_, 1, 1}, "the pipeline has no 'name'");
     if (!have_steps) Error(Location{file_, 1, 1}, "the pipeline has no 'steps'");
     // Pools are declared at the top level, possibly after the steps that use them.
@@ -666,6 +795,7 @@ class Parser {
   UnreadableParts unreadable_;
   std::set<std::string> unreadable_pools_;
   bool all_pools_unreadable_ = false;
+  std::vector<std::pair<Location, std::string>> v2_uses_;
 };
 
 // Whether a scalar reads as the standard type its tag names.
@@ -791,6 +921,7 @@ Result<PipelineSpec> ParsePipelineText(const std::string& text, const std::strin
     }
   }
   if (!p.diags().empty()) return DiagnosticsToStatus(p.diags());
+  if (auto diags = ExpandMatrices(&spec); !diags.empty()) return DiagnosticsToStatus(diags);
   return spec;
 }
 

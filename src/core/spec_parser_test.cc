@@ -736,11 +736,12 @@ TEST(SpecParserErrors, ResourcesNameUndeclaredPool) {
 
 TEST(SpecParserErrors, UnsupportedVersion) {
   EXPECT_DIAG(
-      "version: 2\n"
+      "version: 3\n"
       "name: x\n"
       "steps: {a: {run: 'true'}}\n",
-      "1:10", "unsupported pipeline format version 2 (this baton reads version 1)");
+      "1:10", "unsupported pipeline format version 3 (this baton reads versions 1 and 2)");
   EXPECT_TRUE(Parse("version: 1\nname: x\nsteps: {a: {run: 'true'}}\n").ok());
+  EXPECT_TRUE(Parse("version: 2\nname: x\nsteps: {a: {run: 'true'}}\n").ok());
 }
 
 TEST(SpecParserErrors, AllProblemsAreReportedOnePerLine) {

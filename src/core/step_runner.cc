@@ -4,7 +4,9 @@
 
 #include "baton/hash.h"
 #include "baton/json_text.h"
+#include "core/condition.h"
 #include "core/functions.h"
+#include "core/matrix.h"
 #include "core/template.h"
 
 namespace baton {
@@ -12,13 +14,6 @@ namespace {
 // Free space under which a failed step is said to have met a full disk.
 constexpr uint64_t kFullDiskBytes = 64 << 10;
 }  // namespace
-
-std::string EnvName(const std::string& name) {
-  std::string out;
-  out.reserve(name.size());
-  for (char c : name) out += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
-}
 
 namespace {
 constexpr int kCacheSchema = 1;
@@ -70,7 +65,8 @@ StepRunner::StepRunner(RunContext ctx, MetadataStore* meta, ArtifactStore* artif
 }
 
 std::vector<std::string> StepRunner::BuildEnv(const StepSpec& s, const Settings& eff, const PreparedStep& p,
-                                              const std::map<std::string, std::string>& inputs) const {
+                                              const std::map<std::string, std::string>& inputs,
+                                              const std::map<std::string, std::vector<std::string>>& lists) const {
   std::vector<std::string> env;
   env.reserve(base_env_.size() + 8 + inputs.size() + p.output_paths.size() + eff.env.size());
   for (const auto& e : base_env_) {
@@ -85,7 +81,15 @@ std::vector<std::string> StepRunner::BuildEnv(const StepSpec& s, const Settings&
   env.push_back("BATON_ATTEMPT=" + std::to_string(p.attempt));
   env.push_back("BATON_PIPELINE=" + ctx_.spec->name);
   env.push_back("BATON_METADATA=" + p.metadata_path);
-  for (const auto& [n, path] : inputs) env.push_back("BATON_INPUT_" + EnvName(n) + "=" + path);
+  for (const auto& [n, path] : inputs)
+    if (n.find('[') == std::string::npos) env.push_back("BATON_INPUT_" + EnvName(n) + "=" + path);
+  for (const auto& [n, paths] : lists) {
+    std::string joined;
+    for (const auto& path : paths) joined += (joined.empty() ? "" : "\n") + path;
+    env.push_back("BATON_INPUT_" + EnvName(n) + "=" + joined);
+  }
+  for (auto it = s.matrix_values.begin(); it != s.matrix_values.end(); ++it)
+    env.push_back("BATON_MATRIX_" + EnvName(it.key()) + "=" + ParamToString(*it));
   for (const auto& [n, path] : p.output_paths) env.push_back("BATON_OUTPUT_" + EnvName(n) + "=" + path);
   for (const auto& pn : ctx_.spec->StepParams(s))
     env.push_back("BATON_PARAM_" + EnvName(pn) + "=" + ParamToString(ctx_.spec->ParamValue(s, pn)));
@@ -109,6 +113,7 @@ Result<std::string> StepRunner::ResolveInputs(const StepSpec& s, PreparedStep* p
     if (!path.ok()) return "input '" + in.name + "': " + path.status().message();
     r->input_types[in.name] = {art->materializer, art->type};
     r->input_paths[in.name] = *path;
+    if (!in.list.empty()) r->input_lists[in.list].push_back(*path);
     p->inputs.push_back({in.name, art->id});
     p->input_digests[in.name] = art->digest;
   }
@@ -122,7 +127,11 @@ Status StepRunner::Render(const StepSpec& s, const PreparedStep& p, Resolved* r)
   const PipelineSpec& spec = *ctx_.spec;
   TemplateResolver resolve = [&](const TemplatePiece& piece) -> std::string {
     switch (piece.kind) {
-      case TemplatePiece::kInput: return r->input_paths[piece.text];
+      case TemplatePiece::kInput: {
+        auto it = r->input_paths.find(piece.text);
+        return it == r->input_paths.end() ? std::string() : it->second;
+      }
+      case TemplatePiece::kMatrix: return ParamToString(s.matrix_values.value(piece.text, Json("")));
       case TemplatePiece::kOutput: return p.output_paths.at(piece.text);
       case TemplatePiece::kParam: return ParamToString(spec.ParamValue(s, piece.text));
       case TemplatePiece::kRunId: return ctx_.run_id;
@@ -133,12 +142,25 @@ Status StepRunner::Render(const StepSpec& s, const PreparedStep& p, Resolved* r)
   auto note_run_id = [&](const std::vector<TemplatePiece>& pieces) {
     for (const auto& piece : pieces) r->uses_run_id = r->uses_run_id || piece.kind == TemplatePiece::kRunId;
   };
+  // A list input (every instance's output of a matrix step) stands alone as a word or a list
+  // element (validated); it becomes one word or element per path.
+  ListResolver lists = [&](const TemplatePiece& piece) -> const std::vector<std::string>* {
+    if (piece.kind != TemplatePiece::kInput) return nullptr;
+    auto it = r->input_lists.find(piece.text);
+    return it == r->input_lists.end() ? nullptr : &it->second;
+  };
+  auto word_list = [&](const std::vector<TemplatePiece>& w) -> const std::vector<std::string>* {
+    return w.size() == 1 ? lists(w[0]) : nullptr;
+  };
   if (s.shell) {
     BATON_ASSIGN_OR_RETURN(auto pieces, ParseTemplate(s.run[0]));
     std::vector<std::vector<TemplatePiece>> words;
-    BATON_ASSIGN_OR_RETURN(r->display, RenderShellCommand(pieces, resolve));
+    BATON_ASSIGN_OR_RETURN(r->display, RenderShellCommand(pieces, resolve, nullptr, lists));
     if (SplitSimpleCommand(pieces, &words)) {
-      for (const auto& w : words) r->argv.push_back(RenderTemplate(w, resolve));
+      for (const auto& w : words) {
+        if (const auto* l = word_list(w)) r->argv.insert(r->argv.end(), l->begin(), l->end());
+        else r->argv.push_back(RenderTemplate(w, resolve));
+      }
     } else {
       r->argv = {"/bin/sh", "-c", r->display};
     }
@@ -146,6 +168,13 @@ Status StepRunner::Render(const StepSpec& s, const PreparedStep& p, Resolved* r)
   } else {
     for (const auto& a : s.run) {
       BATON_ASSIGN_OR_RETURN(auto pieces, ParseTemplate(a));
+      if (const auto* l = word_list(pieces)) {
+        for (const auto& v : *l) {
+          r->argv.push_back(v);
+          r->display += (r->display.empty() ? "" : " ") + ShellQuote(v);
+        }
+        continue;
+      }
       r->argv.push_back(RenderTemplate(pieces, resolve));
       note_run_id(pieces);
       r->display += (r->display.empty() ? "" : " ") + ShellQuote(r->argv.back());
@@ -173,6 +202,7 @@ void StepRunner::ComputeCacheKey(const StepSpec& s, const Resolved& r, PreparedS
                {"inputs", p->input_digests}, {"params", Json::object()}, {"files", Json::object()}};
   for (const auto& pn : spec.StepParams(s)) comp["params"][pn] = spec.ParamValue(s, pn);
   if (r.uses_run_id) comp["run_id"] = ctx_.run_id;
+  if (!s.group.empty()) comp["matrix"] = s.matrix_values;
   if (!s.function.empty()) {
     Json types = Json::object();
     for (const auto& [n, t] : s.output_types) types[n] = t.materializer + ":" + t.type;
@@ -352,6 +382,83 @@ std::string StepRunner::BindFunction(const StepSpec& s, const Resolved& r, Prepa
   return "";
 }
 
+// The step a condition's steps.NAME[SELECTOR] reference reads: among the steps the condition
+// waits for (matrix references were made concrete when the pipeline was expanded).
+std::string StepRunner::ConditionStep(const StepSpec& s, const ConditionRef& ref) const {
+  std::vector<std::pair<std::string, std::string>> sel;
+  if (!ref.selector.empty()) ParseSelector(ref.selector, &sel);
+  for (const auto& w : s.when_steps) {
+    if (GroupOf(w) != ref.step) continue;
+    if (w == ref.step || sel.empty()) return w;
+    const StepSpec* inst = ctx_.spec->FindStep(w);
+    if (inst && SelectorMatches(sel, inst->matrix_values)) return w;
+  }
+  return ref.step;
+}
+
+// The value a condition reference stands for, from this run's records.
+Result<Json> StepRunner::ConditionValue(const StepSpec& s, const ConditionRef& ref) {
+  const PipelineSpec& spec = *ctx_.spec;
+  const std::string shown = "{{" + ref.text + "}}";
+  if (ref.kind == ConditionRef::kParam) {
+    if (!spec.parameters.contains(ref.name)) return InvalidArgument(shown + ": no such parameter");
+    return spec.ParamValue(s, ref.name);
+  }
+  if (ref.kind == ConditionRef::kMatrix) {
+    if (!s.matrix_values.contains(ref.name)) return InvalidArgument(shown + ": the step has no such axis");
+    return s.matrix_values[ref.name];
+  }
+  const std::string step = ConditionStep(s, ref);
+  Json value;
+  if (ref.kind == ConditionRef::kMetadata) {
+    BATON_ASSIGN_OR_RETURN(auto runs, meta_->ListStepRuns(ctx_.run_id));
+    const StepRunRecord* last = nullptr;
+    for (const auto& rec : runs)
+      if (rec.step == step && Succeeded(rec.status) && (!last || rec.attempt >= last->attempt)) last = &rec;
+    if (!last) return FailedPrecondition(shown + ": step '" + step + "' has not completed in this run");
+    if (last->metadata.empty()) return FailedPrecondition(shown + ": step '" + step + "' recorded no metadata");
+    value = Json::parse(last->metadata, nullptr, false);
+  } else {
+    std::optional<ArtifactRecord> art;
+    if (auto it = produced_.find(step + "/" + ref.name); it != produced_.end()) {
+      art = it->second;
+    } else {
+      BATON_ASSIGN_OR_RETURN(art, meta_->FindRunOutput(ctx_.run_id, step, ref.name));
+    }
+    if (!art) return FailedPrecondition(shown + ": step '" + step + "' has not produced '" + ref.name + "' in this run");
+    constexpr int64_t kMaxConditionOutput = 1 << 20;
+    if (art->size > kMaxConditionOutput)
+      return FailedPrecondition(shown + ": the output is " + std::to_string(art->size) +
+                                " bytes; a condition reads outputs of at most 1 MiB");
+    BATON_ASSIGN_OR_RETURN(std::string path, artifacts_->Get(art->digest));
+    BATON_ASSIGN_OR_RETURN(std::string text, env_->ReadFile(path));
+    value = Json::parse(text, nullptr, false);
+    if (value.is_discarded()) {
+      // Not JSON: the text itself, without surrounding white space.
+      size_t b = text.find_first_not_of(" \t\r\n"), e = text.find_last_not_of(" \t\r\n");
+      value = b == std::string::npos ? std::string() : text.substr(b, e - b + 1);
+    }
+  }
+  std::string at = ref.kind == ConditionRef::kMetadata ? "metadata" : "output '" + ref.name + "'";
+  for (const auto& key : ref.path) {
+    if (!value.is_object() || !value.contains(key)) {
+      std::string have;
+      if (value.is_object())
+        for (auto it = value.begin(); it != value.end(); ++it) have += (have.empty() ? "" : ", ") + it.key();
+      return FailedPrecondition(shown + ": the " + at + " of step '" + step + "' has no '" + key + "'" +
+                                (have.empty() ? "" : " (it has: " + have + ")"));
+    }
+    value = Json(value[key]);
+    at += "." + key;
+  }
+  return value;
+}
+
+Result<bool> StepRunner::EvaluateCondition(const StepSpec& s, std::string* values) {
+  BATON_ASSIGN_OR_RETURN(Condition c, Condition::Parse(s.when));
+  return c.Evaluate([&](const ConditionRef& ref) { return ConditionValue(s, ref); }, values);
+}
+
 Result<PreparedStep> StepRunner::Prepare(int index, int attempt) {
   const PipelineSpec& spec = *ctx_.spec;
   const StepSpec& s = spec.steps[index];
@@ -359,8 +466,22 @@ Result<PreparedStep> StepRunner::Prepare(int index, int attempt) {
   p.step = index;
   p.attempt = attempt;
   p.started_at = env_->NowMicros();
+  std::string condition_note;
+  if (!s.when.empty()) {
+    std::string values;
+    Result<bool> go = EvaluateCondition(s, &values);
+    if (go.ok() && !*go) {
+      BATON_ASSIGN_OR_RETURN(StepOutcome o, RecordNotRun(index, attempt, StepStatus::kSkipped,
+                                                         "condition false: " + s.when + (values.empty() ? "" : " (" + values + ")")));
+      o.explain = ctx_.explain ? "skipped: its condition is false" : "";
+      p.done = o;
+      return p;
+    }
+    if (!go.ok()) condition_note = "when: " + go.status().message();
+  }
   Resolved r;
   BATON_ASSIGN_OR_RETURN(std::string unrunnable, ResolveInputs(s, &p, &r));
+  if (unrunnable.empty()) unrunnable = condition_note;
   // Outputs are staged beside each other in the run's staging directory (names cannot clash:
   // step and output names hold no '.'), so a step costs no directory of its own.
   const std::string stage = run_staging_ + "/" + s.name + "." + std::to_string(attempt);
@@ -398,7 +519,7 @@ Result<PreparedStep> StepRunner::Prepare(int index, int attempt) {
     if (!st.ok()) unrunnable = st.message();
   }
   p.process.argv = std::move(r.argv);
-  p.process.env = BuildEnv(s, r.settings, p, r.input_paths);
+  p.process.env = BuildEnv(s, r.settings, p, r.input_paths, r.input_lists);
   p.process.cwd = spec.root;
   p.process.log_path = rec.log_path;
   p.process.timeout_us = r.settings.timeout_us.value_or(0);

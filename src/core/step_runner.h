@@ -20,6 +20,8 @@
 
 namespace baton {
 
+struct ConditionRef;
+
 // Where step logs go; the run's id; the snapshot of the pipeline being run.
 struct RunContext {
   Env* env = nullptr;        // files, clock and environment (required)
@@ -92,6 +94,7 @@ class StepRunner {
   // What Prepare works out for an attempt before recording it.
   struct Resolved {
     std::map<std::string, std::string> input_paths;  // by input name
+    std::map<std::string, std::vector<std::string>> input_lists;  // list inputs: paths in order
     std::map<std::string, ValueType> input_types;    // what the inputs hold (in-process steps)
     std::vector<std::string> argv;
     std::string display;                             // the command, for people
@@ -117,7 +120,12 @@ class StepRunner {
   std::string PublishOutputs(const StepSpec& s, PreparedStep& p, std::vector<ArtifactRecord>* arts);
 
   std::vector<std::string> BuildEnv(const StepSpec& s, const Settings& eff, const PreparedStep& p,
-                                    const std::map<std::string, std::string>& inputs) const;
+                                    const std::map<std::string, std::string>& inputs,
+                                    const std::map<std::string, std::vector<std::string>>& lists) const;
+  // `when`: whether the step runs; `*values` gets what the references stood for.
+  Result<bool> EvaluateCondition(const StepSpec& s, std::string* values);
+  Result<Json> ConditionValue(const StepSpec& s, const ConditionRef& ref);
+  std::string ConditionStep(const StepSpec& s, const ConditionRef& ref) const;
   Result<StepOutcome> Record(PreparedStep& p, StepRunRecord& rec, std::vector<ArtifactRecord>* arts,
                              const std::vector<OutputUse>& reused);
 
@@ -139,8 +147,5 @@ class StepRunner {
   // Why a step runs although a cached result exists (its content was damaged), by step name.
   std::map<std::string, std::string> damage_notes_;
 };
-
-// Environment variable suffix for a name: upper-cased, '-' as '_'.
-std::string EnvName(const std::string& name);
 
 }  // namespace baton

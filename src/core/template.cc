@@ -44,13 +44,14 @@ Result<std::vector<TemplatePiece>> ParseTemplate(const std::string& t, size_t* e
     if (ns == "inputs") p.kind = TemplatePiece::kInput;
     else if (ns == "outputs") p.kind = TemplatePiece::kOutput;
     else if (ns == "params") p.kind = TemplatePiece::kParam;
+    else if (ns == "matrix") p.kind = TemplatePiece::kMatrix;
     else if (ref == "run.id") p.kind = TemplatePiece::kRunId;
     else if (ref == "step.name") p.kind = TemplatePiece::kStepName;
     else
       return fail(i, "unknown template reference '{{" + ref +
-                         "}}' (expected inputs.NAME, outputs.NAME, params.NAME, run.id or step.name)");
+                         "}}' (expected inputs.NAME, outputs.NAME, params.NAME, matrix.NAME, run.id or step.name)");
     if ((p.kind == TemplatePiece::kInput || p.kind == TemplatePiece::kOutput ||
-         p.kind == TemplatePiece::kParam) && name.empty())
+         p.kind == TemplatePiece::kParam || p.kind == TemplatePiece::kMatrix) && name.empty())
       return fail(i, "template reference '{{" + ref + "}}' names nothing after '" + ns + ".'");
     p.text = name;
     out.push_back(std::move(p));
@@ -100,6 +101,8 @@ std::string ReferenceText(const TemplatePiece& p) {
       return "{{outputs." + p.text + "}}";
     case TemplatePiece::kParam:
       return "{{params." + p.text + "}}";
+    case TemplatePiece::kMatrix:
+      return "{{matrix." + p.text + "}}";
     case TemplatePiece::kRunId:
       return "{{run.id}}";
     case TemplatePiece::kStepName:
@@ -520,8 +523,52 @@ std::string QuoteForShell(const std::string& value, const ShellSlot& slot) {
   return out;
 }
 
+namespace {
+
+std::string EnvStyle(std::string s) {
+  for (char& c : s) c = c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+bool WordBreak(char c) { return c == ' ' || c == '\t' || c == '\n' || c == ';' || c == '|' || c == '&' || c == ')'; }
+
+}  // namespace
+
+bool StandsAlone(const std::vector<TemplatePiece>& pieces, size_t i) {
+  const bool before = i == 0 || (pieces[i - 1].kind == TemplatePiece::kLiteral && !pieces[i - 1].text.empty() &&
+                                 (WordBreak(pieces[i - 1].text.back()) || pieces[i - 1].text.back() == '('));
+  const bool after = i + 1 == pieces.size() || (pieces[i + 1].kind == TemplatePiece::kLiteral &&
+                                                !pieces[i + 1].text.empty() && WordBreak(pieces[i + 1].text.front()));
+  return before && after;
+}
+
+Status CheckListReferences(const std::vector<TemplatePiece>& pieces, const std::set<std::string>& lists,
+                           bool shell, size_t* error_offset) {
+  std::vector<ShellSlot> slots;
+  if (shell) {
+    BATON_ASSIGN_OR_RETURN(slots, ScanShellContexts(pieces, error_offset));
+  }
+  size_t next = 0;
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    const auto& p = pieces[i];
+    if (p.kind == TemplatePiece::kLiteral) continue;
+    const ShellSlot* slot = shell && next < slots.size() ? &slots[next] : nullptr;
+    ++next;
+    if (p.kind != TemplatePiece::kInput || !lists.count(p.text)) continue;
+    const bool alone = shell ? slot && slot->context == ShellContext::kBare && StandsAlone(pieces, i)
+                             : pieces.size() == 1;
+    if (alone) continue;
+    if (error_offset) *error_offset = p.offset;
+    return InvalidArgument("{{inputs." + p.text + "}} is a list (one path per instance) and must stand alone as " +
+                           (shell ? "an unquoted word" : "a list element") +
+                           "; use $BATON_INPUT_" + EnvStyle(p.text) + " (one path per line) elsewhere");
+  }
+  return Status::Ok();
+}
+
 Result<std::string> RenderShellCommand(const std::vector<TemplatePiece>& pieces,
-                                       const TemplateResolver& resolve, size_t* error_offset) {
+                                       const TemplateResolver& resolve, size_t* error_offset,
+                                       const ListResolver& lists) {
   BATON_ASSIGN_OR_RETURN(auto slots, ScanShellContexts(pieces, error_offset));
   std::string out;
   size_t next = 0;
@@ -531,7 +578,19 @@ Result<std::string> RenderShellCommand(const std::vector<TemplatePiece>& pieces,
       continue;
     }
     if (next == slots.size()) return Internal("the shell scanner lost a template reference");
-    out += QuoteForShell(resolve(p), slots[next++]);
+    const ShellSlot& slot = slots[next++];
+    if (const std::vector<std::string>* list = lists ? lists(p) : nullptr) {
+      // Validation made sure a list stands alone as a bare word: one quoted word per value.
+      ShellSlot word = slot;
+      std::string joined;
+      for (const auto& v : *list) {
+        joined += (joined.empty() ? "" : " ") + QuoteForShell(v, word);
+        word.starts_word = false;
+      }
+      out += joined;
+      continue;
+    }
+    out += QuoteForShell(resolve(p), slot);
   }
   return out;
 }

@@ -3,6 +3,7 @@
 // `{{step.name}}`, and rendering them into a command line.
 
 #include <functional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -11,7 +12,7 @@
 namespace baton {
 
 struct TemplatePiece {
-  enum Kind { kLiteral, kInput, kOutput, kParam, kRunId, kStepName } kind = kLiteral;
+  enum Kind { kLiteral, kInput, kOutput, kParam, kMatrix, kRunId, kStepName } kind = kLiteral;
   std::string text;  // literal text, or the referenced name
   size_t offset = 0; // where the piece starts in the template string
 };
@@ -53,10 +54,23 @@ Result<std::vector<ShellSlot>> ScanShellContexts(const std::vector<TemplatePiece
 // Quotes `value` so that the shell reads exactly its text where `slot` says it sits.
 std::string QuoteForShell(const std::string& value, const ShellSlot& slot);
 
-// Renders a string command for /bin/sh -c: each value quoted for its context.
+// The values of a list input (every instance's output of a matrix step), or null for a
+// reference that is no list.
+using ListResolver = std::function<const std::vector<std::string>*(const TemplatePiece&)>;
+
+// Renders a string command for /bin/sh -c: each value quoted for its context; a list's values
+// as one quoted word each.
 Result<std::string> RenderShellCommand(const std::vector<TemplatePiece>& pieces,
                                        const TemplateResolver& resolve,
-                                       size_t* error_offset = nullptr);
+                                       size_t* error_offset = nullptr,
+                                       const ListResolver& lists = nullptr);
+
+// Whether reference piece `i` is a word of its own (nothing glued before or after it).
+bool StandsAlone(const std::vector<TemplatePiece>& pieces, size_t i);
+// Checks that each reference to an input named in `lists` stands alone: a bare word of a string
+// command (`shell`), or a whole element of a list command.
+Status CheckListReferences(const std::vector<TemplatePiece>& pieces, const std::set<std::string>& lists,
+                           bool shell, size_t* error_offset = nullptr);
 
 // If a shell command template needs no shell (no metacharacters outside references, no
 // reference glued to other text), returns its argv pieces split on spaces, so the command can

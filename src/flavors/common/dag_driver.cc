@@ -106,6 +106,10 @@ void DagDriver::Ended(size_t i, const AttemptEnd& end) {
     case AttemptEnd::Kind::kSucceeded:
       n.state = State::kSucceeded;
       return;
+    case AttemptEnd::Kind::kSkipped:
+      n.state = State::kNotRun;
+      CancelDependents(i);
+      return;
     case AttemptEnd::Kind::kCancelled:
       if (!end.reason.empty() && req_.report_stopped) req_.report_stopped(n.job->name, n.attempt, end.reason);
       n.state = State::kFailed;
@@ -244,6 +248,7 @@ std::optional<AttemptEnd> EndFromResult(const std::string& path) {
   if (!r->status) return AttemptEnd{AttemptEnd::Kind::kFailed, "the step entrypoint could not run the step: " + r->error};
   if (Succeeded(*r->status)) return AttemptEnd{AttemptEnd::Kind::kSucceeded, ""};
   if (*r->status == StepStatus::kStopped) return AttemptEnd{AttemptEnd::Kind::kCancelled, ""};
+  if (*r->status == StepStatus::kSkipped) return AttemptEnd{AttemptEnd::Kind::kSkipped, ""};
   return AttemptEnd{AttemptEnd::Kind::kFailed, ""};
 }
 

@@ -30,6 +30,7 @@ struct AttemptEnd {
     kSucceeded,  // the step completed (or was cached): its dependents may start
     kFailed,     // the attempt failed: retried while the step's policy allows
     kCancelled,  // ended by a stop: never retried
+    kSkipped,    // the step's condition was false: not retried, its dependents do not run
   };
   Kind kind = Kind::kFailed;
   // The backend's reason for the end, reported to baton ("" when the step entrypoint recorded

@@ -346,6 +346,8 @@ class SlurmBackend : public StepBackend {
     const std::optional<StepResult> result = ReadStepResult(job.result_file);
     if (result && !result->status) return AttemptEnd{AttemptEnd::Kind::kFailed, "Slurm job " + id + " failed: " + result->error};
     const std::optional<AttemptEnd> recorded = EndFromResult(job.result_file);
+    // A step whose condition is false exits non-zero so that afterok holds its dependents.
+    if (recorded && recorded->kind == AttemptEnd::Kind::kSkipped) return *recorded;
     if (ji.state == "COMPLETED") return recorded.value_or(AttemptEnd{AttemptEnd::Kind::kSucceeded, ""});
     if (ji.exit_code.empty()) {
       // squeue does not print exit codes; scontrol does while slurmctld holds the job.
