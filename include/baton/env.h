@@ -40,6 +40,10 @@ class Env {
   virtual Result<std::string> Absolute(const std::string& path) = 0;
   // Bytes an unprivileged process may still write on the filesystem holding `path`.
   virtual Result<uint64_t> FreeBytes(const std::string& path) = 0;
+  // The names in a directory, sorted, without "." and ".."; an error when `path` is no directory.
+  virtual Result<std::vector<std::string>> ListDir(const std::string& path) {
+    return Internal("cannot list " + path + ": this environment lists no directories");
+  }
 
   // Clock.
   virtual int64_t NowMicros() = 0;        // wall clock, microseconds since the epoch

@@ -122,7 +122,7 @@ PipelineSpec Pipeline::Data::Finalize() const {
         if (local.size() > 63 || used.count(local)) local = "in" + std::to_string(k);
       }
       used.insert(local);
-      s.inputs.push_back({local, producer.name, producer.outputs[index], s.loc});
+      s.inputs.push_back({local, producer.name, producer.outputs[index], s.loc, {}, {}});
       if (k < wired_types[i].size()) s.input_types[local] = {wired_types[i][k].materializer, wired_types[i][k].type};
     }
   }

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <atomic>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include <cstring>
@@ -222,13 +223,24 @@ Result<RunSummary> ExecuteRun(Workspace& ws, const PipelineSpec& spec, const std
     for (const auto& [step, us] : *d) weights[step] = us;
   Capacity cap = LocalCapacity(JobsFor(spec, opts));
   cap.pools = spec.pools;
-  Plan plan(spec, cap, weights);
+  // A pipeline with for_each steps grows while it runs: their instances are added to a copy.
+  std::optional<PipelineSpec> growing;
+  if (std::any_of(spec.steps.begin(), spec.steps.end(), [](const StepSpec& s) { return !s.for_each.empty(); }))
+    growing = spec;
+  const PipelineSpec& run_spec = growing ? *growing : spec;
+  ExecutorOptions eo;
+  Plan plan(run_spec, cap, weights);
   std::map<int, int> first_attempt;
-  for (const auto& name : progress.done) plan.MarkDone(plan.index(name));
-  for (const auto& [name, n] : progress.next_attempt)
+  for (const auto& name : progress.done) {
+    if (int i = plan.index(name); i >= 0) plan.MarkDone(i);
+    else eo.done_before.insert(name);  // an instance the run will make again
+  }
+  for (const auto& [name, n] : progress.next_attempt) {
     if (int i = plan.index(name); i >= 0) first_attempt[i] = n;
+    else eo.attempts_before[name] = n;
+  }
 
-  RunContext ctx = MakeRunContext(spec, run_id, snapshot_hash, ws.LogsDir(run_id));
+  RunContext ctx = MakeRunContext(run_spec, run_id, snapshot_hash, ws.LogsDir(run_id));
   ctx.use_cache = opts.use_cache;
   ctx.explain = opts.explain;
   StepRunner runner(ctx, ws.meta.get(), ws.artifacts.get());
@@ -236,11 +248,11 @@ Result<RunSummary> ExecuteRun(Workspace& ws, const PipelineSpec& spec, const std
   launcher->SetPidJournal(ctx.logs_dir + "/.pids");
   launcher->SetMaxLogBytes(StackMaxLogBytes(spec));
 
-  ExecutorOptions eo;
   eo.failure_mode = opts.failure_mode.value_or(spec.failure_mode);
   eo.run_timeout_us = opts.run_timeout_us;
+  eo.expandable = growing ? &*growing : nullptr;
   StopEscalation stops(launcher, opts.on_stop_signal);
-  Executor ex(spec, &plan, &runner, &stops, observer, eo);
+  Executor ex(run_spec, &plan, &runner, &stops, observer, eo);
   auto summary = ex.Run(first_attempt);
   if (!summary.ok()) {
     // Record why, even on a full disk: drop the run's staged outputs, then the reserve if needed.
@@ -273,6 +285,12 @@ Result<bool> InProcess(const PipelineSpec& spec, const RunOptions& opts) {
 
 Result<RunSummary> RunPipeline(Workspace& ws, const PipelineSpec& spec, const RunOptions& opts,
                                ExecutionObserver* observer, std::string* run_id_out) {
+  BATON_ASSIGN_OR_RETURN(bool in_process, InProcess(spec, opts));
+  if (!in_process)
+    for (const auto& s : spec.steps)
+      if (!s.for_each.empty())
+        return FailedPrecondition("step '" + s.name + "' has for_each, which the local orchestrator runs; stack '" +
+                                  spec.stack.value("name", std::string()) + "' hands runs to another one");
   BATON_RETURN_IF_ERROR(UseStackArtifactStore(ws, spec));
   Snapshot snap = MakeSnapshot(spec);
   BATON_RETURN_IF_ERROR(StoreSnapshot(ws, spec, snap));
@@ -306,7 +324,6 @@ Result<RunSummary> RunPipeline(Workspace& ws, const PipelineSpec& spec, const Ru
     run.id = NewRunId(spec.name);
   }
   if (run_id_out) *run_id_out = run.id;
-  BATON_ASSIGN_OR_RETURN(bool in_process, InProcess(spec, opts));
   if (!in_process) return RunOrchestrated(ws, spec, run.id, snap.hash, opts, observer, RunProgress{});
   // Signals are taken synchronously from here on, so Ctrl-C is recorded as a stop.
   LocalLauncher launcher(JobsFor(spec, opts));

@@ -73,10 +73,18 @@ std::string ProgressDisplay::Counter() const {
 void ProgressDisplay::OnRunStart(const Plan& plan) {
   std::lock_guard<std::mutex> l(mu_);
   total_ = plan.size();
+  plan_ = &plan;
   t0_ = MonotonicMicros();
   for (size_t i = 0; i < plan.size(); ++i)
     if (plan.state(static_cast<int>(i)) == Plan::State::kSucceeded) ++done_;
   if (live_ && !timer_.joinable()) timer_ = std::thread([this] { TimerLoop(); });
+}
+
+void ProgressDisplay::OnStepsAdded(int step, int count) {
+  std::lock_guard<std::mutex> l(mu_);
+  (void)step;
+  total_ += static_cast<size_t>(count);
+  --total_;  // the for_each step itself is done through its instances
 }
 
 void ProgressDisplay::TimerLoop() {
@@ -118,8 +126,8 @@ std::string ProgressDisplay::StatusLine() const {
   if (failed_)
     line += (running_.empty() ? "  " : ", ") + std::to_string(failed_) + " " + Status("failed");
   std::string names;
-  for (const auto& [step, started] : running_)
-    names += (names.empty() ? ": " : ", ") + spec_.steps[step].name + " " + Elapsed(now - started);
+  for (const auto& [step, what] : running_)
+    names += (names.empty() ? ": " : ", ") + what.second + " " + Elapsed(now - what.first);
   return line + names;
 }
 
@@ -134,9 +142,9 @@ void ProgressDisplay::Redraw() {
 
 void ProgressDisplay::OnStepStart(int step, int attempt) {
   std::lock_guard<std::mutex> l(mu_);
-  running_[step] = MonotonicMicros();
+  running_[step] = {MonotonicMicros(), plan_->name(step)};
   if (!live_ && !quiet_)
-    Line(Counter() + "started " + spec_.steps[step].name +
+    Line(Counter() + "started " + plan_->name(step) +
          (attempt > 1 ? " (attempt " + std::to_string(attempt) + ")" : ""));
   Redraw();
 }
@@ -144,7 +152,7 @@ void ProgressDisplay::OnStepStart(int step, int attempt) {
 void ProgressDisplay::OnStepEnd(int step, int attempt, const StepOutcome& o, int64_t retry_in_us) {
   std::lock_guard<std::mutex> l(mu_);
   running_.erase(step);
-  const std::string& name = spec_.steps[step].name;
+  const std::string& name = plan_->name(step);
   if (retry_in_us >= 0) {
     Line(Counter() + name + " attempt " + std::to_string(attempt) + " " + Status("failed") + ": " +
          o.reason + "; " + Paint("retrying", StatusSgr("retrying"), color_) + " in " +

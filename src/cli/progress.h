@@ -23,6 +23,7 @@ class ProgressDisplay : public ExecutionObserver {
   ProgressDisplay& operator=(const ProgressDisplay&) = delete;
 
   void OnRunStart(const Plan& plan) override;
+  void OnStepsAdded(int step, int count) override;
   void OnStepStart(int step, int attempt) override;
   void OnStepEnd(int step, int attempt, const StepOutcome& o, int64_t retry_in_us) override;
   void OnRunEnd(const RunSummary& s) override;
@@ -62,7 +63,10 @@ class ProgressDisplay : public ExecutionObserver {
   size_t total_ = 0;
   int done_ = 0, failed_ = 0;
   int64_t t0_ = 0;
-  std::map<int, int64_t> running_;  // step -> when its attempt started (monotonic)
+  // step -> when its attempt started (monotonic) and its name (the timer thread reads no spec:
+  // a for_each step's instances are added to it while the run goes on).
+  std::map<int, std::pair<int64_t, std::string>> running_;
+  const Plan* plan_ = nullptr;
 };
 
 }  // namespace baton::cli

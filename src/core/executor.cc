@@ -5,6 +5,7 @@
 
 #include "baton/format.h"
 #include "baton/signal_numbers.h"
+#include "core/matrix.h"
 
 namespace baton {
 
@@ -14,6 +15,7 @@ Executor::Executor(const PipelineSpec& spec, Plan* plan, StepRunner* runner, Lau
 
 Status Executor::SkipDependents(const std::vector<int>& skipped, int failed_step, bool was_skipped) {
   for (int d : skipped) {
+    if (expanded_.count(d)) continue;  // a for_each step is reported through its instances
     std::string why = failed_step >= 0 ? "upstream step '" + plan_->name(failed_step) + "' " +
                                              (was_skipped ? "was skipped" : "failed")
                                        : "not started: " + halt_reason_;
@@ -141,6 +143,10 @@ Status Executor::StartReady() {
       StartHook(unlaunched, o);
       continue;
     }
+    if (!spec_.steps[i].for_each.empty()) {
+      BATON_RETURN_IF_ERROR(ForEach(i));
+      continue;
+    }
     BATON_ASSIGN_OR_RETURN(PreparedStep p, runner_->Prepare(i, attempt_[i]));
     if (p.done) {
       BATON_RETURN_IF_ERROR(Handle(i, *p.done, &p));
@@ -154,6 +160,49 @@ Status Executor::StartReady() {
     }
     observer_->OnStepStart(i, attempt_[i]);
     running_.emplace(i, std::move(p));
+  }
+  return Status::Ok();
+}
+
+Status Executor::ForEach(int i) {
+  if (plan_->expanded(i)) {
+    // Every instance succeeded: the step is done (it has no record of its own).
+    plan_->Finished(i, true);
+    return Status::Ok();
+  }
+  const StepSpec& t = spec_.steps[i];
+  std::string why;
+  auto items = runner_->ForEachItems(t);
+  const int64_t max = t.for_each.max > 0 ? t.for_each.max : kMaxForEachInstances;
+  if (!items.ok()) {
+    why = "for_each: " + items.status().message();
+  } else if (static_cast<int64_t>(items->size()) > max) {
+    why = "for_each: " + t.for_each.step + "." + t.for_each.output + " has " + std::to_string(items->size()) +
+          " elements, more than the " + std::to_string(max) + " instances allowed" +
+          (t.for_each.max > 0 ? " (for_each.max)" : "");
+  } else if (opts_.expandable == nullptr || opts_.expandable != &spec_) {
+    why = "for_each: this run cannot add instances (internal: no writable spec)";
+  }
+  if (!why.empty()) {
+    BATON_ASSIGN_OR_RETURN(StepOutcome o, runner_->RecordNotRun(i, attempt_[i], StepStatus::kFailed, why));
+    summary_.failed++;
+    observer_->OnStepEnd(i, attempt_[i], o, -1);
+    return AfterFailure(i);
+  }
+  const int first = static_cast<int>(spec_.steps.size());
+  const int count = static_cast<int>(items->size());
+  // `t` dangles once the spec grows.
+  opts_.expandable->steps.reserve(first + count);
+  for (int k = 0; k < count; ++k)
+    opts_.expandable->steps.push_back(ForEachInstance(spec_.steps[i], k, (*items)[k]));
+  plan_->Expand(i, count, spec_.steps[i].for_each.parallel);
+  expanded_.insert(i);
+  observer_->OnStepsAdded(i, count);
+  for (int k = first; k < first + count; ++k) {
+    const std::string& name = spec_.steps[k].name;
+    auto a = opts_.attempts_before.find(name);
+    attempt_[k] = first_attempt_of_[k] = a == opts_.attempts_before.end() ? 1 : a->second;
+    if (opts_.done_before.count(name)) plan_->MarkDone(k);
   }
   return Status::Ok();
 }

@@ -6,6 +6,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -33,11 +34,19 @@ class ExecutionObserver {
     (void)step, (void)attempt, (void)outcome, (void)retry_in_us;
   }
   virtual void OnRunEnd(const RunSummary& summary) { (void)summary; }
+  // For_each step `step` became `count` instances, the plan's last steps (names from the plan).
+  virtual void OnStepsAdded(int step, int count) { (void)step, (void)count; }
 };
 
 struct ExecutorOptions {
   FailureMode failure_mode = FailureMode::kContinue;
   int64_t run_timeout_us = 0;  // 0: none
+  // The spec being run, writable, when it has for_each steps: their instances are appended to
+  // it as their lists become known (null: the spec has none).
+  PipelineSpec* expandable = nullptr;
+  // A resumed run: instances that already succeeded, and the attempt numbers to continue from.
+  std::set<std::string> done_before;
+  std::map<std::string, int> attempts_before;
 };
 
 class Executor {
@@ -66,6 +75,9 @@ class Executor {
   Status AwaitEvent(std::optional<Completion>* pending);
   Status EndBatch();
   Status FailHard(const Status& s);
+  // A for_each step handed out by the plan: expands it into instances (or fails it with why
+  // its list cannot be read), or finishes it once every instance succeeded.
+  Status ForEach(int step);
 
   static constexpr int64_t kGroupCommitUs = 5000;  // longest a batch of turns stays open
 
@@ -77,6 +89,7 @@ class Executor {
   ExecutionObserver* observer_;
   ExecutorOptions opts_;
   std::map<int, PreparedStep> running_;
+  std::set<int> expanded_;  // for_each steps whose instances exist
   std::map<int, int> attempt_;
   std::map<int, int> first_attempt_of_;
   std::multimap<int64_t, int> retries_;  // due time (monotonic) -> step

@@ -73,7 +73,10 @@ std::string Listed(const std::vector<Json>& combos, const std::string& step, siz
 class Expander {
  public:
   explicit Expander(PipelineSpec* spec) : spec_(spec) {
-    for (const auto& s : spec->steps) by_name_[s.name] = &s;
+    for (const auto& s : spec->steps) {
+      by_name_[s.name] = &s;
+      if (!s.for_each.empty()) dynamic_.insert(s.name);
+    }
   }
 
   std::vector<Diagnostic> Run() {
@@ -262,6 +265,19 @@ class Expander {
   void Rewrite(StepSpec* t) {
     std::vector<InputRef> inputs;
     for (const InputRef& in : t->inputs) {
+      if (dynamic_.count(in.step)) {
+        // Its instances are known at run time: the list is resolved when the consumer starts.
+        if (in.selector != "*") {
+          Err(in.loc, "step " + Quoted(t->group.empty() ? t->name : t->group) + ": input " + Quoted(in.name) +
+                          ": step " + Quoted(in.step) + " runs once per element of a list known only at run time; "
+                          "read every instance's output as " + in.step + "[*]." + in.output);
+          continue;
+        }
+        InputRef e = in;
+        e.list = in.name;
+        inputs.push_back(std::move(e));
+        continue;
+      }
       if (!combos_.count(in.step)) {
         if (!in.selector.empty())
           Err(in.loc, "step " + Quoted(t->group.empty() ? t->name : t->group) + ": input " + Quoted(in.name) +
@@ -300,6 +316,11 @@ class Expander {
         selector = w.substr(b + 1, w.size() - b - 2);
       }
       const Location& loc = t->when_loc.line ? t->when_loc : t->loc;
+      if (dynamic_.count(step)) {
+        Err(loc, "step " + Quoted(t->group.empty() ? t->name : t->group) + ": when: step " + Quoted(step) +
+                     " is a for_each step; a condition reads a step that runs once");
+        continue;
+      }
       if (!combos_.count(step)) {
         if (!selector.empty())
           Err(loc, "step " + Quoted(t->group.empty() ? t->name : t->group) + ": when: step " + Quoted(step) +
@@ -317,10 +338,51 @@ class Expander {
   std::map<std::string, std::vector<Json>> combos_;
   std::map<std::string, std::vector<std::string>> axes_;
   std::set<std::string> failed_;
+  std::set<std::string> dynamic_;  // for_each steps
   std::vector<Diagnostic> diags_;
 };
 
 }  // namespace
+
+std::string ItemText(const Json& item) {
+  if (item.is_string() || item.is_boolean() || item.is_number()) return ParamToString(item);
+  return item.dump();
+}
+
+Result<std::vector<Json>> ItemsFromText(const std::string& text, const std::string& as) {
+  std::vector<Json> out;
+  if (as == "json" || as.empty()) {
+    Json j = Json::parse(text, nullptr, false);
+    if (!j.is_discarded() && j.is_array()) {
+      for (auto& e : j) out.push_back(std::move(e));
+      return out;
+    }
+    if (as == "json")
+      return InvalidArgument(j.is_discarded() ? std::string("the list is not JSON")
+                                              : std::string("the list is JSON but not a list (") + j.type_name() + ")");
+  }
+  if (as != "lines" && !as.empty()) return InvalidArgument("unknown list kind '" + as + "'");
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(start, end - start);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    out.push_back(line);
+    start = end + 1;
+  }
+  return out;
+}
+
+StepSpec ForEachInstance(const StepSpec& t, int64_t index, const Json& item) {
+  StepSpec inst = t;
+  inst.name = t.name + "[" + std::to_string(index) + "]";
+  inst.group = t.name;
+  inst.item = item;
+  inst.item_index = index;
+  inst.for_each = ForEachSpec{};
+  return inst;
+}
 
 std::string InstanceKey(const Json& values) {
   std::string out;
@@ -366,7 +428,7 @@ std::vector<Diagnostic> ExpandMatrices(PipelineSpec* spec) {
   for (const auto& s : spec->steps) any = any || !s.matrix.empty();
   for (const auto& s : spec->steps)
     for (const auto& in : s.inputs) any = any || !in.selector.empty();
-  for (const auto& s : spec->steps) any = any || !s.when_steps.empty();
+  for (const auto& s : spec->steps) any = any || !s.when_steps.empty() || !s.for_each.empty();
   if (!any) return {};
   return Expander(spec).Run();
 }

@@ -14,6 +14,21 @@ namespace baton {
 // The most instances one matrix may have.
 inline constexpr size_t kMaxMatrixInstances = 10000;
 
+// The most instances one for_each step may have (its `max` may lower it).
+inline constexpr int64_t kMaxForEachInstances = 100000;
+// The largest list file a for_each step reads.
+inline constexpr int64_t kMaxForEachListBytes = 64 << 20;
+
+// A for_each element as commands and the environment see it: a string as it is, other scalars
+// as parameters are written, lists and objects as compact JSON.
+std::string ItemText(const Json& item);
+// The elements of a list file's text: `as` "json" (a JSON list), "lines" (each line, without
+// its newline; a last empty line is no element), or "" (a JSON list if the text is one, else
+// the lines). An error says why the text is no list of that kind.
+Result<std::vector<Json>> ItemsFromText(const std::string& text, const std::string& as);
+// The instance of for_each step `t` for element `index`: named t[index].
+StepSpec ForEachInstance(const StepSpec& t, int64_t index, const Json& item);
+
 // "C=1,penalty=l2": each value as ParamToString writes it, with '%', ',', '=', '[', ']', '/',
 // control characters and spaces written %XX so that the key reads back unambiguously.
 std::string InstanceKey(const Json& values);

@@ -16,6 +16,7 @@ Plan::Plan(const PipelineSpec& spec, const Capacity& capacity, const std::map<st
     for (const auto& in : s.inputs) n.deps.push_back(by_name_.at(in.step));
     for (const auto& a : s.after) n.deps.push_back(by_name_.at(a));
     for (const auto& w : s.when_steps) n.deps.push_back(by_name_.at(w));
+    if (!s.for_each.empty()) n.deps.push_back(by_name_.at(s.for_each.step));
     std::sort(n.deps.begin(), n.deps.end());
     n.deps.erase(std::unique(n.deps.begin(), n.deps.end()), n.deps.end());
     for (int d : n.deps) steps_[d].dependents.push_back(static_cast<int>(i));
@@ -142,10 +143,14 @@ int Plan::NextToStart(std::string* unsatisfiable) {
       *unsatisfiable = n.unsatisfiable;
       return i;
     }
+    if (n.group >= 0 && steps_[n.group].max_parallel > 0 &&
+        steps_[n.group].running_instances >= steps_[n.group].max_parallel)
+      continue;  // its for_each step runs as many instances as it may
     if (!Fits(n.need)) continue;  // a lower-priority step that fits may go first (backfill)
     ready_.erase(it);
     n.state = State::kRunning;
     ++running_;
+    if (n.group >= 0) ++steps_[n.group].running_instances;
     Reserve(n.need, +1);
     return i;
   }
@@ -156,6 +161,7 @@ void Plan::Defer(int i) {
   Node& n = steps_[i];
   if (n.state != State::kRunning) return;
   --running_;
+  if (n.group >= 0) --steps_[n.group].running_instances;
   ++deferred_;
   if (n.unsatisfiable.empty()) Reserve(n.need, -1);
   n.state = State::kDeferred;
@@ -176,6 +182,7 @@ std::vector<int> Plan::Finished(int i, bool success) {
     --deferred_;
   } else if (n.state == State::kRunning) {
     --running_;
+    if (n.group >= 0) --steps_[n.group].running_instances;
     if (n.unsatisfiable.empty()) Reserve(n.need, -1);
   } else {
     return skipped;
@@ -201,6 +208,38 @@ std::vector<int> Plan::Finished(int i, bool success) {
     stack.insert(stack.end(), m.dependents.begin(), m.dependents.end());
   }
   return skipped;
+}
+
+void Plan::Expand(int t, int count, int max_parallel) {
+  {
+    Node& tn = steps_[t];
+    // The step was handed out to be expanded, not run: it holds nothing while its instances run.
+    --running_;
+    if (tn.unsatisfiable.empty()) Reserve(tn.need, -1);
+    tn.state = State::kWaiting;
+    ++waiting_;
+    tn.max_parallel = max_parallel;
+    tn.expanded = true;
+  }
+  const size_t first = steps_.size();
+  steps_.resize(first + count);
+  Node& tn = steps_[t];
+  for (size_t k = first; k < steps_.size(); ++k) {
+    by_name_[spec_->steps[k].name] = static_cast<int>(k);
+    Node& n = steps_[k];
+    n.deps = tn.deps;  // all succeeded: the instance is ready at once
+    n.dependents = {t};
+    n.need = tn.need;
+    n.unsatisfiable = tn.unsatisfiable;
+    n.weight = tn.weight;
+    n.priority = tn.priority;
+    n.group = t;
+    ++waiting_;
+    MakeReady(static_cast<int>(k));
+    tn.deps.push_back(static_cast<int>(k));
+  }
+  tn.pending = count;
+  if (count == 0) MakeReady(t);
 }
 
 std::vector<int> Plan::Halt() {

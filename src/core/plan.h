@@ -44,6 +44,15 @@ class Plan {
   // transitive dependent is skipped, and the names of the skipped steps are returned.
   std::vector<int> Finished(int step, bool success);
 
+  // A for_each step `t`, just returned by NextToStart, becomes `count` instances: the steps the
+  // spec gained at its end (indices size() .. size()+count-1 before the call). They are ready at
+  // once (what `t` waited for is done), at most `max_parallel` run at once (0: no bound of their
+  // own), and `t` is ready again when all have succeeded (it then only has to be finished).
+  void Expand(int t, int count, int max_parallel);
+  bool expanded(int i) const { return steps_[i].expanded; }
+  // The for_each step an instance belongs to, or -1.
+  int group(int i) const { return steps_[i].group; }
+
   // Starts nothing more: every step not yet started is skipped (failure modes stop/fail_fast,
   // cancellation). Returns the skipped steps.
   std::vector<int> Halt();
@@ -80,6 +89,10 @@ class Plan {
     double priority = 0;          // weight + longest path below
     State state = State::kWaiting;
     int blamed = -1;
+    int group = -1;            // the for_each step of an instance
+    int max_parallel = 0;      // a for_each step: most instances running at once (0: no bound)
+    int running_instances = 0;
+    bool expanded = false;     // a for_each step whose instances exist
   };
 
   bool Fits(const Resources& r) const;

@@ -385,6 +385,33 @@ void ValidateWhen(const PipelineSpec& spec, const StepSpec& s, const std::map<st
   }
 }
 
+// A for_each step names a list artifact that another step declares, and has no matrix.
+void ValidateForEach(const StepSpec& s, const std::map<std::string, const StepSpec*>& by_name,
+                     const UnreadableParts& u, const Report& err) {
+  const ForEachSpec& f = s.for_each;
+  if (f.empty()) return;
+  const Location& loc = f.loc.line ? f.loc : s.loc;
+  const std::string who = "step '" + s.name + "': for_each";
+  if (!s.matrix.empty()) err(loc, who + " and matrix cannot be combined on one step");
+  if (f.step == s.name) {
+    err(loc, who + " names the step itself");
+    return;
+  }
+  auto p = by_name.find(f.step);
+  if (p == by_name.end()) {
+    if (!u.steps.count(f.step))
+      err(loc, who + " names unknown step '" + f.step + "'" + DidYouMean(f.step, StepNames(by_name)));
+    return;
+  }
+  if (!p->second->matrix.empty() || !p->second->for_each.empty()) {
+    err(loc, who + " reads '" + f.step + "', which runs more than once; read a step that runs once");
+    return;
+  }
+  const auto& po = p->second->outputs;
+  if (!u.outputs.count(f.step) && std::find(po.begin(), po.end(), f.output) == po.end())
+    err(loc, who + " names output '" + f.output + "' that step '" + f.step + "' does not declare");
+}
+
 // Templates in a step's command and env values name only what the step declares.
 void ValidateTemplates(const PipelineSpec& spec, const StepSpec& s, const UnreadableParts& u,
                        const std::set<std::string>& outs, const std::set<std::string>& ins,
@@ -408,6 +435,10 @@ void ValidateTemplates(const PipelineSpec& spec, const StepSpec& s, const Unread
         err(loc, "step '" + s.name + "': template names undeclared output '" + p.text + "'");
       if (p.kind == TemplatePiece::kParam && !ParamKnown(spec, u, p.text))
         err(loc, "step '" + s.name + "': template names undeclared parameter '" + p.text + "'");
+      if ((p.kind == TemplatePiece::kItem || p.kind == TemplatePiece::kItemIndex) && s.for_each.empty() &&
+          s.item_index < 0)
+        err(loc, "step '" + s.name + "': template names {{item" + (p.kind == TemplatePiece::kItem ? "" : ".index") +
+                     "}} but the step has no for_each");
       if (p.kind == TemplatePiece::kMatrix && !axes)
         err(loc, "step '" + s.name + "': template names {{matrix." + p.text + "}} but the step has no matrix");
       else if (p.kind == TemplatePiece::kMatrix && std::find(axes->begin(), axes->end(), p.text) == axes->end())
@@ -459,6 +490,7 @@ void FindCycle(const PipelineSpec& spec, const std::map<std::string, const StepS
     for (const auto& in : s.inputs) deps.push_back(in.step);
     for (const auto& a : s.after) deps.push_back(a);
     for (const auto& w : s.when_steps) deps.push_back(w.substr(0, w.find('[')));
+    if (!s.for_each.empty()) deps.push_back(s.for_each.step);
     for (const auto& dep : deps) {
       if (!by_name.count(dep)) continue;
       int st = state[dep];
@@ -502,6 +534,7 @@ std::vector<Diagnostic> ValidatePipeline(const PipelineSpec& spec, const Unreada
       err(s.run_loc.line ? s.run_loc : s.loc, "step '" + s.name + "' has an empty 'run' command");
     ValidateTemplates(spec, s, u, outs, ins, by_name, err);
     ValidateWhen(spec, s, by_name, u, err);
+    ValidateForEach(s, by_name, u, err);
   }
   FindCycle(spec, by_name, err);
   return d;
@@ -684,6 +717,7 @@ Json SpecToJson(const PipelineSpec& spec) {
     for (const auto& in : s.inputs) {
       Json ij = {{"name", in.name}, {"step", in.step}, {"output", in.output}};
       if (!in.list.empty()) ij["list"] = in.list;
+      if (!in.selector.empty()) ij["selector"] = in.selector;
       inputs.push_back(std::move(ij));
     }
     Json js = {{"name", s.name},   {"shell", s.shell},     {"run", s.run},
@@ -702,13 +736,22 @@ Json SpecToJson(const PipelineSpec& spec) {
     }
     Json hooks = HooksToJson(s.hooks);
     if (!hooks.empty()) js["hooks"] = hooks;
-    if (!s.group.empty()) {
+    if (!s.group.empty() && s.item_index < 0) {
       js["group"] = s.group;
       js["matrix"] = s.matrix_values;
     }
     if (!s.when.empty()) {
       js["when"] = s.when;
       js["when_steps"] = s.when_steps;
+    }
+    if (!s.for_each.empty()) {
+      js["for_each"] = {{"step", s.for_each.step}, {"output", s.for_each.output}, {"as", s.for_each.as},
+                        {"max", s.for_each.max}, {"parallel", s.for_each.parallel}};
+    }
+    if (s.item_index >= 0) {
+      js["group"] = s.group;
+      js["item"] = s.item;
+      js["item_index"] = s.item_index;
     }
     steps.push_back(std::move(js));
   }
@@ -746,8 +789,9 @@ Result<PipelineSpec> SpecFromJson(const Json& j) {
       s.shell = js.value("shell", true);
       s.run = js.at("run").get<std::vector<std::string>>();
       for (const auto& in : js.value("inputs", Json::array())) {
-        InputRef r{in.at("name"), in.at("step"), in.at("output"), {}};
+        InputRef r{in.at("name"), in.at("step"), in.at("output"), {}, {}, {}};
         r.list = in.value("list", std::string());
+        r.selector = in.value("selector", std::string());
         s.inputs.push_back(std::move(r));
       }
       s.outputs = js.value("outputs", std::vector<std::string>{});
@@ -767,9 +811,21 @@ Result<PipelineSpec> SpecFromJson(const Json& j) {
         s.output_types[it.key()] = {it->value("materializer", std::string()), it->value("type", std::string())};
       s.hooks = HooksFromJson(js.value("hooks", Json::object()));
       s.group = js.value("group", std::string());
-      if (!s.group.empty()) s.matrix_values = js.at("matrix");
+      if (js.contains("matrix")) s.matrix_values = js.at("matrix");
       s.when = js.value("when", std::string());
       s.when_steps = js.value("when_steps", std::vector<std::string>{});
+      if (js.contains("for_each")) {
+        const Json& f = js["for_each"];
+        s.for_each.step = f.at("step").get<std::string>();
+        s.for_each.output = f.at("output").get<std::string>();
+        s.for_each.as = f.value("as", std::string());
+        s.for_each.max = f.value("max", int64_t{0});
+        s.for_each.parallel = f.value("parallel", 0);
+      }
+      if (js.contains("item_index")) {
+        s.item = js.at("item");
+        s.item_index = js.at("item_index").get<int64_t>();
+      }
       spec.steps.push_back(std::move(s));
     }
     return spec;

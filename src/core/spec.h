@@ -119,6 +119,17 @@ struct ValueType {
   bool operator==(const ValueType& o) const { return materializer == o.materializer && type == o.type; }
 };
 
+// `for_each:` on a step: one instance per element of a list artifact, known at run time.
+struct ForEachSpec {
+  std::string step, output;  // the list artifact
+  std::string as;            // "json", "lines", "entries", or "" (a directory's entries, a JSON
+                             // list, else the lines)
+  int64_t max = 0;           // most instances (0: kMaxForEachInstances)
+  int parallel = 0;          // most instances running at once (0: no bound of its own)
+  Location loc;
+  bool empty() const { return step.empty(); }
+};
+
 struct StepSpec {
   std::string name;
   Location loc;
@@ -142,9 +153,14 @@ struct StepSpec {
   std::map<std::string, ValueType> output_types;
   // A matrix step as written (expanded into instances by ExpandMatrices).
   MatrixSpec matrix;
-  // An instance: the step it was expanded from, and its values (an object, axes in order).
+  // A for_each step as written (instances are added when its list artifact exists).
+  ForEachSpec for_each;
+  // An instance: the step it was expanded from, and its values (an object, axes in order) or
+  // its element and index (for_each).
   std::string group;
   Json matrix_values;
+  Json item;
+  int64_t item_index = -1;
   // `when:` the condition that decides at run time whether the step runs ("" always runs), and
   // the steps it reads (which it waits for, as with `after`).
   std::string when;

@@ -39,7 +39,7 @@ const std::vector<std::string> kSettingKeys = {"resources", "retries", "timeout"
 const std::vector<std::string> kStepKeys = {
     "run",       "description", "inputs",  "outputs", "after", "params", "settings",    "hooks",
     "resources", "retries",     "timeout", "cache",   "image", "env",    "orchestrator", "matrix",
-    "when"};
+    "when",      "for_each"};
 const std::vector<std::string> kRunConfigKeys = {"parameters", "settings",     "steps", "schedule",
                                                  "run_name",   "failure_mode", "stack"};
 const std::vector<std::string> kRunConfigStepKeys = {"settings", "parameters", "cache"};
@@ -490,6 +490,46 @@ class Parser {
       Error(v, who + " has no axis (and no include)");
   }
 
+  // `for_each: STEP.OUTPUT`, or `for_each: {items: STEP.OUTPUT, as: KIND, max: N, parallel: N}`.
+  void ParseForEach(const Node& v, const std::string& step, ForEachSpec* f) {
+    f->loc = Loc(v);
+    const std::string who = "step " + Q(step) + ": for_each";
+    auto items = [&](const Node& n) {
+      std::string ref;
+      if (!String(n, "for_each items", &ref)) return;
+      auto dot = ref.find('.');
+      if (dot == std::string::npos || dot == 0 || dot + 1 == ref.size() || ref.find('[') != std::string::npos) {
+        Error(n, who + " must name a list artifact as STEP.OUTPUT, not " + Q(ref));
+        return;
+      }
+      f->step = ref.substr(0, dot);
+      f->output = ref.substr(dot + 1);
+      f->loc = Loc(n);
+    };
+    if (IsScalar(v)) {
+      items(v);
+      return;
+    }
+    static const std::vector<std::string> keys = {"items", "as", "max", "parallel"};
+    bool have_items = false;
+    ForEachKey(v, "for_each", &keys, [&](const std::string& key, const Node&, const Node& kv) {
+      if (key == "items") {
+        have_items = true;
+        items(kv);
+      } else if (key == "as") {
+        if (String(kv, "for_each.as", &f->as) && f->as != "json" && f->as != "lines" && f->as != "entries")
+          Error(kv, who + ".as must be json, lines or entries, not " + Q(f->as));
+      } else if (key == "max") {
+        int64_t m;
+        if (Int(kv, "for_each.max", &m, 1)) f->max = m;
+      } else {
+        int64_t m;
+        if (Int(kv, "for_each.parallel", &m, 1)) f->parallel = static_cast<int>(std::min<int64_t>(m, 1 << 20));
+      }
+    });
+    if (v.IsMap() && !have_items) Error(v, who + " needs 'items: STEP.OUTPUT'");
+  }
+
   // `when: EXPRESSION` (condition.h); errors point into the expression where it is on one line.
   void ParseWhen(const Node& v, const std::string& step, StepSpec* s) {
     if (!String(v, "when", &s->when)) return;
@@ -572,7 +612,7 @@ class Parser {
                     return;
                   }
                   if (!selector.empty()) NeedsVersion2(iv, "a matrix selector");
-                  InputRef r{in, ref.substr(0, dot), ref.substr(dot + 1), Loc(iv)};
+                  InputRef r{in, ref.substr(0, dot), ref.substr(dot + 1), Loc(iv), {}, {}};
                   r.selector = selector;
                   s.inputs.push_back(std::move(r));
                   (void)ik;
@@ -594,6 +634,9 @@ class Parser {
           } else if (key == "when") {
             NeedsVersion2(kk, "'when'");
             ParseWhen(v, name, &s);
+          } else if (key == "for_each") {
+            NeedsVersion2(kk, "'for_each'");
+            ParseForEach(v, name, &s.for_each);
           } else if (key == "settings") {
             ParseSettingsBlock(v, "settings of step " + Q(name), &s.settings);
           } else {

@@ -90,6 +90,10 @@ std::vector<std::string> StepRunner::BuildEnv(const StepSpec& s, const Settings&
   }
   for (auto it = s.matrix_values.begin(); it != s.matrix_values.end(); ++it)
     env.push_back("BATON_MATRIX_" + EnvName(it.key()) + "=" + ParamToString(*it));
+  if (s.item_index >= 0) {
+    env.push_back("BATON_ITEM=" + ItemText(s.item));
+    env.push_back("BATON_ITEM_INDEX=" + std::to_string(s.item_index));
+  }
   for (const auto& [n, path] : p.output_paths) env.push_back("BATON_OUTPUT_" + EnvName(n) + "=" + path);
   for (const auto& pn : ctx_.spec->StepParams(s))
     env.push_back("BATON_PARAM_" + EnvName(pn) + "=" + ParamToString(ctx_.spec->ParamValue(s, pn)));
@@ -100,7 +104,30 @@ std::vector<std::string> StepRunner::BuildEnv(const StepSpec& s, const Settings&
 // Inputs: the artifacts the producers recorded for this run. Returns why one cannot be
 // resolved, or "".
 Result<std::string> StepRunner::ResolveInputs(const StepSpec& s, PreparedStep* p, Resolved* r) {
-  for (const auto& in : s.inputs) {
+  // Every instance's output of a for_each step: the instances the run has made, in order.
+  std::vector<InputRef> dynamic;
+  const std::vector<InputRef>* inputs = &s.inputs;
+  for (const auto& in : s.inputs)
+    if (in.selector == "*") inputs = &dynamic;
+  if (inputs == &dynamic) {
+    for (const auto& in : s.inputs) {
+      if (in.selector != "*") {
+        dynamic.push_back(in);
+        continue;
+      }
+      for (const auto& inst : ctx_.spec->steps) {
+        if (inst.group != in.step || inst.item_index < 0) continue;
+        InputRef e = in;
+        e.step = inst.name;
+        e.name = in.name + "[" + std::to_string(inst.item_index) + "]";
+        e.list = in.name;
+        e.selector.clear();
+        dynamic.push_back(std::move(e));
+      }
+      r->input_lists[in.name];  // an empty list is still a list
+    }
+  }
+  for (const auto& in : *inputs) {
     std::optional<ArtifactRecord> art;
     if (auto it = produced_.find(in.step + "/" + in.output); it != produced_.end()) {
       art = it->second;
@@ -132,6 +159,8 @@ Status StepRunner::Render(const StepSpec& s, const PreparedStep& p, Resolved* r)
         return it == r->input_paths.end() ? std::string() : it->second;
       }
       case TemplatePiece::kMatrix: return ParamToString(s.matrix_values.value(piece.text, Json("")));
+      case TemplatePiece::kItem: return ItemText(s.item);
+      case TemplatePiece::kItemIndex: return std::to_string(s.item_index);
       case TemplatePiece::kOutput: return p.output_paths.at(piece.text);
       case TemplatePiece::kParam: return ParamToString(spec.ParamValue(s, piece.text));
       case TemplatePiece::kRunId: return ctx_.run_id;
@@ -202,7 +231,8 @@ void StepRunner::ComputeCacheKey(const StepSpec& s, const Resolved& r, PreparedS
                {"inputs", p->input_digests}, {"params", Json::object()}, {"files", Json::object()}};
   for (const auto& pn : spec.StepParams(s)) comp["params"][pn] = spec.ParamValue(s, pn);
   if (r.uses_run_id) comp["run_id"] = ctx_.run_id;
-  if (!s.group.empty()) comp["matrix"] = s.matrix_values;
+  if (!s.group.empty() && s.item_index < 0) comp["matrix"] = s.matrix_values;
+  if (s.item_index >= 0) comp["item"] = s.item;
   if (!s.function.empty()) {
     Json types = Json::object();
     for (const auto& [n, t] : s.output_types) types[n] = t.materializer + ":" + t.type;
@@ -380,6 +410,33 @@ std::string StepRunner::BindFunction(const StepSpec& s, const Resolved& r, Prepa
     return "";
   };
   return "";
+}
+
+Result<std::vector<Json>> StepRunner::ForEachItems(const StepSpec& t) {
+  const ForEachSpec& f = t.for_each;
+  const std::string what = f.step + "." + f.output;
+  std::optional<ArtifactRecord> art;
+  if (auto it = produced_.find(f.step + "/" + f.output); it != produced_.end()) {
+    art = it->second;
+  } else {
+    BATON_ASSIGN_OR_RETURN(art, meta_->FindRunOutput(ctx_.run_id, f.step, f.output));
+  }
+  if (!art) return FailedPrecondition(what + " has not been produced in run " + ctx_.run_id);
+  BATON_ASSIGN_OR_RETURN(std::string path, artifacts_->Get(art->digest));
+  if (auto names = env_->ListDir(path); names.ok()) {
+    if (f.as == "json" || f.as == "lines")
+      return InvalidArgument(what + " is a directory, not a list file (as: " + f.as + ")");
+    std::vector<Json> out;
+    for (const auto& n : *names) out.push_back(path + "/" + n);
+    return out;
+  }
+  if (f.as == "entries") return InvalidArgument(what + " is a file, not a directory (as: entries)");
+  if (art->size > kMaxForEachListBytes)
+    return InvalidArgument(what + " is " + std::to_string(art->size) + " bytes; a list file has at most 64 MiB");
+  BATON_ASSIGN_OR_RETURN(std::string text, env_->ReadFile(path));
+  auto items = ItemsFromText(text, f.as);
+  if (!items.ok()) return InvalidArgument(what + ": " + items.status().message());
+  return items;
 }
 
 // The step a condition's steps.NAME[SELECTOR] reference reads: among the steps the condition

@@ -83,6 +83,10 @@ class StepRunner {
   // BATON_STEP_STATUS, BATON_STEP_REASON and BATON_STEP_LOG.
   std::optional<ProcessSpec> HookProcess(const PreparedStep& p, const StepOutcome& o) const;
 
+  // The elements of a for_each step's list artifact, from this run's records (an error says
+  // why there is no list).
+  Result<std::vector<Json>> ForEachItems(const StepSpec& t);
+
   const RunContext& context() const { return ctx_; }
   Env* env() const { return env_; }
 

@@ -45,11 +45,13 @@ Result<std::vector<TemplatePiece>> ParseTemplate(const std::string& t, size_t* e
     else if (ns == "outputs") p.kind = TemplatePiece::kOutput;
     else if (ns == "params") p.kind = TemplatePiece::kParam;
     else if (ns == "matrix") p.kind = TemplatePiece::kMatrix;
+    else if (ref == "item") p.kind = TemplatePiece::kItem;
+    else if (ref == "item.index") p.kind = TemplatePiece::kItemIndex;
     else if (ref == "run.id") p.kind = TemplatePiece::kRunId;
     else if (ref == "step.name") p.kind = TemplatePiece::kStepName;
     else
       return fail(i, "unknown template reference '{{" + ref +
-                         "}}' (expected inputs.NAME, outputs.NAME, params.NAME, matrix.NAME, run.id or step.name)");
+                         "}}' (expected inputs.NAME, outputs.NAME, params.NAME, matrix.NAME, item, item.index, run.id or step.name)");
     if ((p.kind == TemplatePiece::kInput || p.kind == TemplatePiece::kOutput ||
          p.kind == TemplatePiece::kParam || p.kind == TemplatePiece::kMatrix) && name.empty())
       return fail(i, "template reference '{{" + ref + "}}' names nothing after '" + ns + ".'");
@@ -103,6 +105,10 @@ std::string ReferenceText(const TemplatePiece& p) {
       return "{{params." + p.text + "}}";
     case TemplatePiece::kMatrix:
       return "{{matrix." + p.text + "}}";
+    case TemplatePiece::kItem:
+      return "{{item}}";
+    case TemplatePiece::kItemIndex:
+      return "{{item.index}}";
     case TemplatePiece::kRunId:
       return "{{run.id}}";
     case TemplatePiece::kStepName:

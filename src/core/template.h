@@ -12,7 +12,7 @@
 namespace baton {
 
 struct TemplatePiece {
-  enum Kind { kLiteral, kInput, kOutput, kParam, kMatrix, kRunId, kStepName } kind = kLiteral;
+  enum Kind { kLiteral, kInput, kOutput, kParam, kMatrix, kItem, kItemIndex, kRunId, kStepName } kind = kLiteral;
   std::string text;  // literal text, or the referenced name
   size_t offset = 0; // where the piece starts in the template string
 };

@@ -28,6 +28,9 @@ class Posix : public Env {
   Result<TreeDigest> DigestPath(const std::string& p) override { return baton::DigestPath(p); }
   Result<std::string> Absolute(const std::string& p) override { return fs::Absolute(p); }
   Result<uint64_t> FreeBytes(const std::string& p) override { return fs::FreeBytes(p); }
+  Result<std::vector<std::string>> ListDir(const std::string& p) override {
+    return fs::ListDir(p);
+  }
   int64_t NowMicros() override { return baton::NowMicros(); }
   int64_t MonotonicMicros() override { return baton::MonotonicMicros(); }
   std::vector<std::string> Environment() override {
