@@ -543,6 +543,7 @@ class Parser {
       std::string msg = c.status().message();
       if (auto p = msg.rfind(" (at offset "); p != std::string::npos) msg.resize(p);
       Error(loc, "step " + Q(step) + ": when: " + msg.substr(std::string("condition: ").size()));
+      s->when.clear();  // reported here; the graph checks leave it alone
       return;
     }
     for (const auto& r : c->refs())
