@@ -120,6 +120,77 @@ TEST_F(ToyFlavorTest, RunsAPipelineThroughTheDriverByRegistrationAlone) {
   EXPECT_EQ(starts, std::vector<std::string>{"bad#2"});
 }
 
+// Matrix instances, a for_each fanned out by the driver as the list becomes known (at most two at
+// once), a gather of every instance, and a condition decided by the step entrypoint; resume runs
+// only the instance that failed and what waited for it.
+TEST_F(ToyFlavorTest, MatrixForEachAndConditionsRunThroughTheDriver) {
+  auto spec = ParsePipelineFile(*PosixEnv(), dir_.Write("dyn.yaml", R"(name: toydyn
+steps:
+  split: {run: "echo [1,2,3] > {{outputs.list}}", outputs: [list]}
+  train:
+    matrix: {C: [1, 2]}
+    run: "echo {{matrix.C}} > {{outputs.m}}"
+    outputs: [m]
+  work:
+    for_each: {items: split.list, parallel: 2}
+    run: "test {{item}} != 3 -o -f ok && echo {{item}} > {{outputs.o}}"
+    outputs: [o]
+  gather:
+    inputs:
+      outs: work[*].o
+      models: train[*].m
+    run: "cat {{inputs.outs}} {{inputs.models}} > {{outputs.all}}"
+    outputs: [all]
+  deploy:
+    when: "{{steps.gather.outputs.all}} == 'never'"
+    run: "true"
+)"));
+  ASSERT_TRUE(spec.ok()) << spec.status().message();
+  spec->stack = stack_.ToJson();
+  ExecutionObserver quiet;
+  std::string run_id;
+  const size_t before = ToyStarts().size();
+  auto summary = RunPipeline(*ws_, *spec, opts_, &quiet, &run_id);
+  ASSERT_TRUE(summary.ok()) << summary.status().message();
+  EXPECT_EQ(summary->status, RunStatus::kFailed);
+  auto runs = StepRuns(run_id);
+  EXPECT_EQ(runs["train[C=1]"].at(0).status, StepStatus::kCompleted);
+  EXPECT_EQ(runs["train[C=2]"].at(0).status, StepStatus::kCompleted);
+  EXPECT_EQ(runs["work[0]"].at(0).status, StepStatus::kCompleted);
+  EXPECT_EQ(runs["work[1]"].at(0).status, StepStatus::kCompleted);
+  EXPECT_EQ(runs["work[2]"].at(0).status, StepStatus::kFailed);
+  EXPECT_EQ(runs["gather"].at(0).status, StepStatus::kSkipped);
+  EXPECT_EQ(runs["deploy"].at(0).status, StepStatus::kSkipped);
+  EXPECT_EQ(runs.count("work"), 0u) << "the for_each step has no record of its own";
+  EXPECT_EQ(summary->completed, 5);
+  EXPECT_EQ(summary->failed, 1);
+  std::vector<std::string> starts = ToyStarts();
+  starts.erase(starts.begin(), starts.begin() + static_cast<long>(before));
+  auto at = [&](const std::string& s) { return std::find(starts.begin(), starts.end(), s) - starts.begin(); };
+  EXPECT_LT(at("split#1"), at("work[0]#1"));
+  EXPECT_EQ(std::count(starts.begin(), starts.end(), "work#1"), 0);
+
+  dir_.Write("ok", "");
+  auto run = ws_->meta->GetRun(run_id);
+  ASSERT_TRUE(run.ok());
+  const size_t resumed_from = ToyStarts().size();
+  auto resumed = ResumeRun(*ws_, *run, *spec, opts_, &quiet);
+  ASSERT_TRUE(resumed.ok()) << resumed.status().message();
+  EXPECT_EQ(resumed->status, RunStatus::kCompleted) << resumed->reason;
+  starts = ToyStarts();
+  starts.erase(starts.begin(), starts.begin() + static_cast<long>(resumed_from));
+  EXPECT_EQ(starts, (std::vector<std::string>{"work[2]#2", "gather#2", "deploy#2"}));  // #1 were recorded skipped
+  runs = StepRuns(run_id);
+  EXPECT_EQ(runs["deploy"].back().status, StepStatus::kSkipped);
+  EXPECT_NE(runs["deploy"].back().reason.find("condition false: "), std::string::npos) << runs["deploy"].back().reason;
+  ASSERT_EQ(runs["gather"].back().status, StepStatus::kCompleted);
+  auto outs = ws_->meta->StepOutputs(runs["gather"].back().id);
+  ASSERT_TRUE(outs.ok() && outs->size() == 1u);
+  auto path = ws_->artifacts->Get((*outs)[0].second.digest);
+  ASSERT_TRUE(path.ok());
+  EXPECT_EQ(ReadFileOrDie(*path), "1\n2\n3\n1\n2\n");
+}
+
 TEST_F(ToyFlavorTest, CompilesThroughItsOwnCompile) {
   const std::string out = dir_.path() + "/compiled";
   ASSERT_TRUE(CompilePipeline(*ws_, spec_, opts_, out).ok());

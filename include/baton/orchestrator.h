@@ -40,6 +40,12 @@ struct StepJob {
                                       // env, and "orchestrator": this flavor's keys
   int attempt = 1;                    // the attempt number the step's next attempt gets (above 1
                                       // when a resumed run ran the step before)
+  // A for_each step: it runs once per element of a list its upstream writes. A backend that can
+  // add jobs while a run goes on asks SubmitRequest::expand for the instances' jobs once the
+  // upstream succeeded; one that cannot runs `command`, whose entrypoint then runs every
+  // instance itself, one after another.
+  bool for_each = false;
+  int max_parallel = 0;               // for_each: most instances running at once (0: no bound)
 };
 
 struct SubmitRequest {
@@ -72,6 +78,12 @@ struct SubmitRequest {
   // Likewise for an attempt the backend ended because of Stop (its processes may have been
   // killed before the entrypoint could record the stop): recorded as stopped, with `reason`.
   std::function<void(const std::string& step, int attempt, const std::string& reason)> report_stopped;
+
+  // Set by baton for built-in flavors; not part of ToJson. The jobs of a for_each step's
+  // instances (named STEP[i]; those a resumed run already completed are left out), from the
+  // list its upstream recorded; an error says why there are none (the step then fails with it).
+  // Called from the thread that runs Submit.
+  std::function<Result<std::vector<StepJob>>(const std::string& step)> expand;
 
   nlohmann::json ToJson() const;
 };

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "baton/json_text.h"
+#include "core/matrix.h"
 #include "platform/env_posix.h"
 #include "platform/fs.h"
 #include "platform/process.h"
@@ -82,9 +83,40 @@ SubmitRequest RequestFor(const Workspace& ws, const PipelineSpec& spec, const Fl
                    ws.metadata_uri, "--artifacts", ws.artifacts_uri, "--logs", req.log_dir};
     if (!opts.use_cache) job.command.push_back("--no-cache");
     job.settings = StepSettingsJson(spec, s, flavor, component);
+    job.for_each = !s.for_each.empty();
+    job.max_parallel = s.for_each.parallel;
     req.steps.push_back(std::move(job));
   }
   return req;
+}
+
+// The jobs of for_each step `step`'s instances: its job with the instance's name, from the list
+// its upstream recorded; instances a resumed run completed are left out.
+Result<std::vector<StepJob>> ForEachJobs(Workspace& ws, const PipelineSpec& spec, const SubmitRequest& req,
+                                         StepRunner& runner, const std::string& step,
+                                         const std::set<std::string>& done) {
+  const StepSpec* t = spec.FindStep(step);
+  auto job = std::find_if(req.steps.begin(), req.steps.end(), [&](const StepJob& j) { return j.name == step; });
+  if (t == nullptr || job == req.steps.end()) return Internal("no for_each step '" + step + "' in the run");
+  auto items = runner.ForEachItems(*t);
+  if (!items.ok()) return FailedPrecondition("for_each: " + items.status().message());
+  if (std::string why = ForEachLimitError(*t, items->size()); !why.empty()) return FailedPrecondition(why);
+  BATON_ASSIGN_OR_RETURN(auto earlier, ws.meta->ListStepRuns(req.run_id));
+  std::vector<StepJob> jobs;
+  for (size_t k = 0; k < items->size(); ++k) {
+    StepJob j = *job;
+    j.name = step + "[" + std::to_string(k) + "]";
+    if (done.count(j.name)) continue;
+    j.for_each = false;
+    j.max_parallel = 0;
+    j.attempt = 1;
+    for (const auto& r : earlier)
+      if (r.step == j.name) j.attempt = std::max(j.attempt, r.attempt + 1);
+    auto at = std::find(j.command.begin(), j.command.end(), "--step");
+    if (at != j.command.end() && at + 1 != j.command.end()) *(at + 1) = j.name;
+    jobs.push_back(std::move(j));
+  }
+  return jobs;
 }
 
 // Follows a run an orchestrator executes through the step runs the step entrypoints record,
@@ -110,9 +142,9 @@ class RunFollower {
   Status Poll() {
     BATON_ASSIGN_OR_RETURN(auto rows, ws_.meta->ListStepRuns(run_id_));
     for (const auto& r : rows) {
-      const int i = plan_.index(r.step);
-      if (i < 0) continue;
       Latest(r);
+      const int i = Index(r.step);
+      if (i < 0) continue;
       const std::string key = r.step + "#" + std::to_string(r.attempt);
       if (r.status == StepStatus::kRunning) {
         if (started_.insert(key).second) observer_->OnStepStart(i, r.attempt);
@@ -121,7 +153,8 @@ class RunFollower {
       if (!ended_.insert(key).second) continue;
       if (started_.insert(key).second && r.status != StepStatus::kSkipped) observer_->OnStepStart(i, r.attempt);
       StepOutcome o{r.status, r.reason, r.exit_code, r.id, r.ended_at - r.started_at, "", r.log_path};
-      RetryPolicy rp = spec_.EffectiveSettings(spec_.steps[i]).retries();
+      const int of = i < static_cast<int>(spec_.steps.size()) ? i : plan_.index(GroupOf(r.step));
+      RetryPolicy rp = spec_.EffectiveSettings(spec_.steps[of]).retries();
       bool retry = r.status == StepStatus::kFailed && r.attempt <= rp.max;
       observer_->OnStepEnd(i, r.attempt, o, retry ? 0 : -1);
     }
@@ -132,6 +165,21 @@ class RunFollower {
   const std::map<std::string, StepRunRecord>& latest() const { return latest_; }
 
  private:
+  // The step number the observer knows a step by: the plan's, or for an instance of a for_each
+  // step (the plan has none) a number beyond the plan's, told to the observer when first seen.
+  int Index(const std::string& step) {
+    const int i = plan_.index(step);
+    if (i >= 0) return i;
+    auto it = instances_.find(step);
+    if (it != instances_.end()) return it->second;
+    const int group = plan_.index(GroupOf(step));
+    if (group < 0 || spec_.steps[group].for_each.empty()) return -1;
+    const int n = static_cast<int>(plan_.size() + instances_.size());
+    instances_[step] = n;
+    observer_->OnStepsAdded(group, n, {step});
+    return n;
+  }
+
   void Latest(const StepRunRecord& r) {
     auto& latest = latest_[r.step];
     if (r.attempt >= latest.attempt) latest = r;
@@ -144,6 +192,7 @@ class RunFollower {
   Plan plan_;
   std::set<std::string> started_, ended_;
   std::map<std::string, StepRunRecord> latest_;
+  std::map<std::string, int> instances_;
 };
 
 // The reasons a backend reports for attempts' ends (SubmitRequest::report_failure and
@@ -266,10 +315,40 @@ Result<RunSummary> Conclude(const PipelineSpec& spec, const RunProgress& progres
     return done.count(name) || (it != final_status.end() && Succeeded(it->second));
   };
   RunSummary summary;
+  auto count = [&](StepStatus st) {
+    switch (st) {
+      case StepStatus::kCompleted: ++summary.completed; break;
+      case StepStatus::kCached: ++summary.cached; break;
+      case StepStatus::kSkipped: ++summary.skipped; break;
+      case StepStatus::kStopped: ++summary.stopped; break;
+      default: ++summary.failed; break;
+    }
+  };
   for (int i : plan.TopologicalOrder()) {
     const StepSpec& s = spec.steps[i];
     if (done.count(s.name)) {
       ++summary.completed;
+      continue;
+    }
+    // A for_each step that got as far as its instances has no record of its own: its
+    // instances' records stand for it, and it succeeded when all of them did.
+    const bool ups_ok = std::all_of(plan.dependencies(i).begin(), plan.dependencies(i).end(),
+                                    [&](int up) { return succeeded(spec.steps[up].name); });
+    if (!s.for_each.empty() && ups_ok && !follower.latest().count(s.name)) {
+      bool all = true;
+      for (const auto& [name, rec] : follower.latest()) {
+        if (GroupOf(name) != s.name || name == s.name) continue;
+        StepStatus st = rec.status;
+        if (st == StepStatus::kRunning) {
+          // Its entrypoint is gone without recording an end; closing the run marks it interrupted.
+          st = stop.stopped ? StepStatus::kStopped : StepStatus::kFailed;
+        }
+        final_status[name] = st;
+        all = all && Succeeded(st);
+        count(st);
+      }
+      if (all && !stop.stopped && submitted.ok()) done.insert(s.name);
+      else final_status[s.name] = StepStatus::kFailed;
       continue;
     }
     auto it = follower.latest().find(s.name);
@@ -296,13 +375,7 @@ Result<RunSummary> Conclude(const PipelineSpec& spec, const RunProgress& progres
       final_status[s.name] = status;
       observer->OnStepEnd(i, 1, o, -1);
     }
-    switch (final_status[s.name]) {
-      case StepStatus::kCompleted: ++summary.completed; break;
-      case StepStatus::kCached: ++summary.cached; break;
-      case StepStatus::kSkipped: ++summary.skipped; break;
-      case StepStatus::kStopped: ++summary.stopped; break;
-      default: ++summary.failed; break;
-    }
+    count(final_status[s.name]);
   }
   if (stop.stopped) {
     summary.status = RunStatus::kStopped;
@@ -336,7 +409,8 @@ Result<RunSummary> ExecuteOrchestrated(Workspace& ws, const PipelineSpec& spec, 
   unbounded.gpu = 1 << 30;
   for (const auto& [k, v] : spec.pools) unbounded.pools[k] = 1 << 30;
   Plan plan(spec, unbounded, {});
-  for (const auto& name : progress.done) plan.MarkDone(plan.index(name));
+  for (const auto& name : progress.done)
+    if (int i = plan.index(name); i >= 0) plan.MarkDone(i);
   observer->OnRunStart(plan);
   const int64_t t0 = MonotonicMicros();
 
@@ -346,7 +420,15 @@ Result<RunSummary> ExecuteOrchestrated(Workspace& ws, const PipelineSpec& spec, 
   reports.Attach(&req);
   RunFollower follower(ws, spec, run_id, observer);
   BATON_RETURN_IF_ERROR(follower.Seed());
+  // The stores are used from this thread (recording) and from Submit's (expanding for_each).
+  std::mutex store_mu;
+  const std::set<std::string> done_before(progress.done.begin(), progress.done.end());
+  req.expand = [&](const std::string& step) -> Result<std::vector<StepJob>> {
+    std::lock_guard<std::mutex> lock(store_mu);
+    return ForEachJobs(ws, spec, req, runner, step, done_before);
+  };
   auto record = [&]() -> Status {
+    std::lock_guard<std::mutex> lock(store_mu);
     BATON_RETURN_IF_ERROR(reports.Apply(ws, run_id, runner, plan));
     return follower.Poll();
   };

@@ -286,11 +286,6 @@ Result<bool> InProcess(const PipelineSpec& spec, const RunOptions& opts) {
 Result<RunSummary> RunPipeline(Workspace& ws, const PipelineSpec& spec, const RunOptions& opts,
                                ExecutionObserver* observer, std::string* run_id_out) {
   BATON_ASSIGN_OR_RETURN(bool in_process, InProcess(spec, opts));
-  if (!in_process)
-    for (const auto& s : spec.steps)
-      if (!s.for_each.empty())
-        return FailedPrecondition("step '" + s.name + "' has for_each, which the local orchestrator runs; stack '" +
-                                  spec.stack.value("name", std::string()) + "' hands runs to another one");
   BATON_RETURN_IF_ERROR(UseStackArtifactStore(ws, spec));
   Snapshot snap = MakeSnapshot(spec);
   BATON_RETURN_IF_ERROR(StoreSnapshot(ws, spec, snap));

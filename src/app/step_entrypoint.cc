@@ -4,12 +4,15 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <optional>
+#include <set>
 #include <thread>
 
 #include "app/run_pipeline.h"
 #include "baton/json_text.h"
 #include "baton/orchestrator.h"
 #include "baton/signal_numbers.h"
+#include "core/matrix.h"
 #include "platform/env_posix.h"
 #include "platform/fs.h"
 #include "platform/local_launcher.h"
@@ -154,6 +157,65 @@ Result<StepOutcome> RunAttempts(const StepEntrypointOptions& opts, StepRunner& r
   }
 }
 
+// Adds the instances of the for_each steps that `step` is, belongs to or reads every instance
+// of: the snapshot has none, they are made from the list this run recorded, as the run's driver
+// made them.
+Status ExpandForEach(PipelineSpec& spec, StepRunner& runner, const std::string& step) {
+  std::set<std::string> groups = {GroupOf(step)};
+  if (const StepSpec* s = spec.FindStep(step))
+    for (const auto& in : s->inputs)
+      if (in.selector == "*") groups.insert(in.step);
+  for (const auto& name : groups) {
+    const StepSpec* t = spec.FindStep(name);
+    if (t == nullptr || t->for_each.empty()) continue;
+    BATON_ASSIGN_OR_RETURN(auto items, runner.ForEachItems(*t));
+    if (std::string why = ForEachLimitError(*t, items.size()); !why.empty()) return FailedPrecondition(why);
+    const StepSpec copy = *t;  // the spec grows
+    spec.steps.reserve(spec.steps.size() + items.size());
+    for (size_t k = 0; k < items.size(); ++k)
+      spec.steps.push_back(ForEachInstance(copy, static_cast<int64_t>(k), items[k]));
+  }
+  return Status::Ok();
+}
+
+// A for_each step handed to a backend that adds no jobs while a run goes on: its instances run
+// here, one after another, each with its own attempts and records; those the run completed
+// already are left alone. Succeeds when all do, else ends as the first that did not.
+Result<StepOutcome> RunInstances(const StepEntrypointOptions& opts, MetadataStore& meta, StepRunner& runner,
+                                 const PipelineSpec& spec, int index, const std::string& run_id) {
+  const std::string group = spec.steps[index].name;
+  BATON_ASSIGN_OR_RETURN(auto prior, meta.ListStepRuns(run_id));
+  std::optional<StepOutcome> first_bad;
+  int n = 0;
+  for (size_t i = 0; i < spec.steps.size(); ++i) {
+    if (spec.steps[i].group != group || spec.steps[i].item_index < 0) continue;
+    ++n;
+    int attempt = 1;
+    bool done = false;
+    for (const auto& r : prior)
+      if (r.step == spec.steps[i].name) {
+        attempt = std::max(attempt, r.attempt + 1);
+        done = done || Succeeded(r.status);
+      }
+    if (done) continue;
+    StepEntrypointOptions one = opts;
+    one.step = spec.steps[i].name;
+    one.attempt = 0;  // every attempt its retry policy allows
+    int last = attempt;
+    BATON_ASSIGN_OR_RETURN(StepOutcome o, RunAttempts(one, runner, spec, static_cast<int>(i), attempt, &last));
+    if (o.status == StepStatus::kStopped) return o;
+    if (!o.ok() && !first_bad) {
+      first_bad = o;
+      first_bad->reason = "instance " + spec.steps[i].name + ": " + o.reason;
+    }
+  }
+  if (first_bad) return *first_bad;
+  StepOutcome all;
+  all.status = StepStatus::kCompleted;
+  all.reason = std::to_string(n) + " instance" + (n == 1 ? "" : "s");
+  return all;
+}
+
 Result<StepOutcome> Run(const StepEntrypointOptions& opts, int* attempt_out) {
   if (opts.metadata_uri.empty()) return InvalidArgument("no metadata store: give --metadata URI or BATON_METADATA_URI");
   if (opts.artifacts_uri.empty() && opts.workspace_root.empty())
@@ -168,14 +230,16 @@ Result<StepOutcome> Run(const StepEntrypointOptions& opts, int* attempt_out) {
     if (artifacts_uri.empty()) artifacts_uri = FileUri(DirFor(opts.workspace_root) + "/artifacts");
   }
   BATON_ASSIGN_OR_RETURN(auto artifacts, Stores().OpenArtifactStore(artifacts_uri));
-  BATON_ASSIGN_OR_RETURN(int index, FindStep(spec, opts.step));
   BATON_ASSIGN_OR_RETURN(RunRecord run, meta->GetRun(opts.run));
-  BATON_ASSIGN_OR_RETURN(int attempt, FirstAttempt(*meta, opts, run.id));
-  *attempt_out = attempt;
   BATON_RETURN_IF_ERROR(fs::MakeDirs(opts.logs_dir));
   RunContext ctx = MakeRunContext(spec, run.id, hash, opts.logs_dir);
   ctx.use_cache = !opts.no_cache;
   StepRunner runner(ctx, meta.get(), artifacts.get());
+  BATON_RETURN_IF_ERROR(ExpandForEach(spec, runner, opts.step));
+  BATON_ASSIGN_OR_RETURN(int index, FindStep(spec, opts.step));
+  if (!spec.steps[index].for_each.empty()) return RunInstances(opts, *meta, runner, spec, index, run.id);
+  BATON_ASSIGN_OR_RETURN(int attempt, FirstAttempt(*meta, opts, run.id));
+  *attempt_out = attempt;
   return RunAttempts(opts, runner, spec, index, attempt, attempt_out);
 }
 

@@ -8,12 +8,17 @@ namespace baton {
 
 nlohmann::json SubmitRequest::ToJson() const {
   nlohmann::json steps_json = nlohmann::json::array();
-  for (const auto& s : steps)
+  for (const auto& s : steps) {
     steps_json.push_back({{"name", s.name},
                           {"upstream", s.upstream},
                           {"command", s.command},
                           {"settings", s.settings},
                           {"attempt", s.attempt}});
+    if (s.for_each) {
+      steps_json.back()["for_each"] = true;
+      steps_json.back()["max_parallel"] = s.max_parallel;
+    }
+  }
   return {{"run_id", run_id},
           {"pipeline", pipeline},
           {"snapshot_hash", snapshot_hash},

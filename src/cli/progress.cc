@@ -80,11 +80,16 @@ void ProgressDisplay::OnRunStart(const Plan& plan) {
   if (live_ && !timer_.joinable()) timer_ = std::thread([this] { TimerLoop(); });
 }
 
-void ProgressDisplay::OnStepsAdded(int step, int count) {
+void ProgressDisplay::OnStepsAdded(int step, int first, const std::vector<std::string>& names) {
   std::lock_guard<std::mutex> l(mu_);
-  (void)step;
-  total_ += static_cast<size_t>(count);
-  --total_;  // the for_each step itself is done through its instances
+  total_ += names.size();
+  if (expanded_.insert(step).second) --total_;  // the for_each step is done through its instances
+  for (size_t k = 0; k < names.size(); ++k) added_names_[first + static_cast<int>(k)] = names[k];
+}
+
+const std::string& ProgressDisplay::Name(int step) const {
+  auto it = added_names_.find(step);
+  return it != added_names_.end() ? it->second : plan_->name(step);
 }
 
 void ProgressDisplay::TimerLoop() {
@@ -142,9 +147,9 @@ void ProgressDisplay::Redraw() {
 
 void ProgressDisplay::OnStepStart(int step, int attempt) {
   std::lock_guard<std::mutex> l(mu_);
-  running_[step] = {MonotonicMicros(), plan_->name(step)};
+  running_[step] = {MonotonicMicros(), Name(step)};
   if (!live_ && !quiet_)
-    Line(Counter() + "started " + plan_->name(step) +
+    Line(Counter() + "started " + Name(step) +
          (attempt > 1 ? " (attempt " + std::to_string(attempt) + ")" : ""));
   Redraw();
 }
@@ -152,7 +157,7 @@ void ProgressDisplay::OnStepStart(int step, int attempt) {
 void ProgressDisplay::OnStepEnd(int step, int attempt, const StepOutcome& o, int64_t retry_in_us) {
   std::lock_guard<std::mutex> l(mu_);
   running_.erase(step);
-  const std::string& name = plan_->name(step);
+  const std::string name = Name(step);
   if (retry_in_us >= 0) {
     Line(Counter() + name + " attempt " + std::to_string(attempt) + " " + Status("failed") + ": " +
          o.reason + "; " + Paint("retrying", StatusSgr("retrying"), color_) + " in " +

@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <map>
+#include <set>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -23,7 +24,7 @@ class ProgressDisplay : public ExecutionObserver {
   ProgressDisplay& operator=(const ProgressDisplay&) = delete;
 
   void OnRunStart(const Plan& plan) override;
-  void OnStepsAdded(int step, int count) override;
+  void OnStepsAdded(int step, int first, const std::vector<std::string>& names) override;
   void OnStepStart(int step, int attempt) override;
   void OnStepEnd(int step, int attempt, const StepOutcome& o, int64_t retry_in_us) override;
   void OnRunEnd(const RunSummary& s) override;
@@ -67,6 +68,9 @@ class ProgressDisplay : public ExecutionObserver {
   // a for_each step's instances are added to it while the run goes on).
   std::map<int, std::pair<int64_t, std::string>> running_;
   const Plan* plan_ = nullptr;
+  std::map<int, std::string> added_names_;  // instances, by step number
+  std::set<int> expanded_;                   // for_each steps that have instances
+  const std::string& Name(int step) const;
 };
 
 }  // namespace baton::cli

@@ -171,18 +171,10 @@ Status Executor::ForEach(int i) {
     return Status::Ok();
   }
   const StepSpec& t = spec_.steps[i];
-  std::string why;
   auto items = runner_->ForEachItems(t);
-  const int64_t max = t.for_each.max > 0 ? t.for_each.max : kMaxForEachInstances;
-  if (!items.ok()) {
-    why = "for_each: " + items.status().message();
-  } else if (static_cast<int64_t>(items->size()) > max) {
-    why = "for_each: " + t.for_each.step + "." + t.for_each.output + " has " + std::to_string(items->size()) +
-          " elements, more than the " + std::to_string(max) + " instances allowed" +
-          (t.for_each.max > 0 ? " (for_each.max)" : "");
-  } else if (opts_.expandable == nullptr || opts_.expandable != &spec_) {
+  std::string why = items.ok() ? ForEachLimitError(t, items->size()) : "for_each: " + items.status().message();
+  if (why.empty() && (opts_.expandable == nullptr || opts_.expandable != &spec_))
     why = "for_each: this run cannot add instances (internal: no writable spec)";
-  }
   if (!why.empty()) {
     BATON_ASSIGN_OR_RETURN(StepOutcome o, runner_->RecordNotRun(i, attempt_[i], StepStatus::kFailed, why));
     summary_.failed++;
@@ -197,7 +189,9 @@ Status Executor::ForEach(int i) {
     opts_.expandable->steps.push_back(ForEachInstance(spec_.steps[i], k, (*items)[k]));
   plan_->Expand(i, count, spec_.steps[i].for_each.parallel);
   expanded_.insert(i);
-  observer_->OnStepsAdded(i, count);
+  std::vector<std::string> names;
+  for (int k = first; k < first + count; ++k) names.push_back(spec_.steps[k].name);
+  observer_->OnStepsAdded(i, first, names);
   for (int k = first; k < first + count; ++k) {
     const std::string& name = spec_.steps[k].name;
     auto a = opts_.attempts_before.find(name);

@@ -34,8 +34,12 @@ class ExecutionObserver {
     (void)step, (void)attempt, (void)outcome, (void)retry_in_us;
   }
   virtual void OnRunEnd(const RunSummary& summary) { (void)summary; }
-  // For_each step `step` became `count` instances, the plan's last steps (names from the plan).
-  virtual void OnStepsAdded(int step, int count) { (void)step, (void)count; }
+  // For_each step `step` has instances `names`, with the step numbers first, first + 1, ...
+  // (beyond the plan's size when they are not the plan's own). Called once for every instance,
+  // all at once or one by one as they become known.
+  virtual void OnStepsAdded(int step, int first, const std::vector<std::string>& names) {
+    (void)step, (void)first, (void)names;
+  }
 };
 
 struct ExecutorOptions {

@@ -374,6 +374,14 @@ Result<std::vector<Json>> ItemsFromText(const std::string& text, const std::stri
   return out;
 }
 
+std::string ForEachLimitError(const StepSpec& t, size_t n) {
+  const int64_t max = t.for_each.max > 0 ? t.for_each.max : kMaxForEachInstances;
+  if (static_cast<int64_t>(n) <= max) return "";
+  return "for_each: " + t.for_each.step + "." + t.for_each.output + " has " + std::to_string(n) +
+         " elements, more than the " + std::to_string(max) + " instances allowed" +
+         (t.for_each.max > 0 ? " (for_each.max)" : "");
+}
+
 StepSpec ForEachInstance(const StepSpec& t, int64_t index, const Json& item) {
   StepSpec inst = t;
   inst.name = t.name + "[" + std::to_string(index) + "]";

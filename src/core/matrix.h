@@ -26,6 +26,8 @@ std::string ItemText(const Json& item);
 // its newline; a last empty line is no element), or "" (a JSON list if the text is one, else
 // the lines). An error says why the text is no list of that kind.
 Result<std::vector<Json>> ItemsFromText(const std::string& text, const std::string& as);
+// Why for_each step `t` may not have `n` instances (its max, or the global bound), or "".
+std::string ForEachLimitError(const StepSpec& t, size_t n);
 // The instance of for_each step `t` for element `index`: named t[index].
 StepSpec ForEachInstance(const StepSpec& t, int64_t index, const Json& item);
 

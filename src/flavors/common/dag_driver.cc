@@ -9,19 +9,26 @@
 
 namespace baton {
 
+size_t DagDriver::AddNode(const StepJob* job) {
+  nodes_.emplace_back();
+  Node& n = nodes_.back();
+  n.job = job;
+  n.first_attempt = n.attempt = std::max(1, job->attempt);
+  const nlohmann::json retries = job->settings.value("retries", nlohmann::json::object());
+  n.max_retries = retries.value("max", 0);
+  n.delay_us = retries.value("delay_us", int64_t{0});
+  n.backoff = retries.value("backoff", 1.0);
+  return nodes_.size() - 1;
+}
+
 DagDriver::DagDriver(const SubmitRequest& req, StepBackend* backend, DriverOptions options)
     : req_(req), backend_(backend), opts_(options) {
   std::map<std::string, size_t> index;
-  nodes_.resize(req.steps.size());
+  nodes_.reserve(req.steps.size());
   for (size_t i = 0; i < req.steps.size(); ++i) {
     const StepJob& job = req.steps[i];
+    AddNode(&job);
     Node& n = nodes_[i];
-    n.job = &job;
-    n.first_attempt = n.attempt = std::max(1, job.attempt);
-    const nlohmann::json retries = job.settings.value("retries", nlohmann::json::object());
-    n.max_retries = retries.value("max", 0);
-    n.delay_us = retries.value("delay_us", int64_t{0});
-    n.backoff = retries.value("backoff", 1.0);
     index[job.name] = i;
     for (const auto& up : job.upstream) {
       auto it = index.find(up);
@@ -52,11 +59,59 @@ std::vector<std::string> DagDriver::After(const Node& n) const {
   return after;
 }
 
+void DagDriver::ForEachReady(size_t i) {
+  bool blocked = false, ready = true;
+  for (size_t u : nodes_[i].ups) {
+    const State s = nodes_[u].state;
+    blocked = blocked || s == State::kFailed || s == State::kNotRun;
+    ready = ready && s == State::kSucceeded;  // its list must exist, not just be on its way
+  }
+  if (blocked) {
+    nodes_[i].state = State::kNotRun;
+    return;
+  }
+  if (!ready) return;
+  if (nodes_[i].expanded) {
+    nodes_[i].state = State::kSucceeded;  // every instance succeeded
+    return;
+  }
+  const std::string name = nodes_[i].job->name;
+  Result<std::vector<StepJob>> jobs = req_.expand ? req_.expand(name)
+                                                  : Result<std::vector<StepJob>>(FailedPrecondition(
+                                                        "for_each: this backend cannot add instances"));
+  if (!jobs.ok()) {
+    if (req_.report_failure) req_.report_failure(name, 0, jobs.status().message());
+    nodes_[i].state = State::kFailed;
+    CancelDependents(i);
+    return;
+  }
+  const std::vector<size_t> ups = nodes_[i].ups;
+  std::vector<size_t> instances;
+  for (auto& job : *jobs) {
+    extra_jobs_.push_back(std::move(job));
+    const size_t k = AddNode(&extra_jobs_.back());
+    nodes_[k].ups = ups;  // all succeeded: the instance may start at once
+    nodes_[k].downs = {i};
+    nodes_[k].group = i;
+    instances.push_back(k);
+  }
+  nodes_[i].ups.insert(nodes_[i].ups.end(), instances.begin(), instances.end());
+  nodes_[i].expanded = true;
+  if (instances.empty()) nodes_[i].state = State::kSucceeded;
+}
+
 void DagDriver::StartReady() {
   if (stopping_) return;
   for (size_t i = 0; i < nodes_.size(); ++i) {
+    if (nodes_[i].state != State::kWaiting) continue;
+    if (nodes_[i].job->for_each) {
+      ForEachReady(i);  // may add nodes
+      continue;
+    }
     Node& n = nodes_[i];
-    if (n.state != State::kWaiting) continue;
+    if (n.group != SIZE_MAX && nodes_[n.group].job->max_parallel > 0 &&
+        nodes_[n.group].running_instances >= nodes_[n.group].job->max_parallel)
+      continue;
     bool blocked = false;
     if (!Ready(n, &blocked)) {
       if (blocked) n.state = State::kNotRun;
@@ -88,6 +143,7 @@ void DagDriver::StartAttempt(size_t i) {
   n.state = State::kStarted;
   by_handle_[n.handle] = i;
   ++running_;
+  if (n.group != SIZE_MAX) ++nodes_[n.group].running_instances;
   // Held dependents waited for the attempt this one replaces.
   if (n.attempt > n.first_attempt && backend_->HoldsDependencies()) {
     for (size_t d : n.downs) {
@@ -102,6 +158,7 @@ void DagDriver::Ended(size_t i, const AttemptEnd& end) {
   Node& n = nodes_[i];
   by_handle_.erase(n.handle);
   --running_;
+  if (n.group != SIZE_MAX) --nodes_[n.group].running_instances;
   switch (end.kind) {
     case AttemptEnd::Kind::kSucceeded:
       n.state = State::kSucceeded;
@@ -143,6 +200,7 @@ void DagDriver::CancelDependents(size_t i) {
       held.push_back(n.handle);
       by_handle_.erase(n.handle);
       --running_;
+      if (n.group != SIZE_MAX) --nodes_[n.group].running_instances;
     }
     n.state = State::kNotRun;
     todo.insert(todo.end(), n.downs.begin(), n.downs.end());

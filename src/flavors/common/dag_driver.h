@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <set>
@@ -110,7 +111,15 @@ class DagDriver {
     int64_t delay_us = 0;
     int64_t retry_at_us = 0;
     std::string handle;
+    size_t group = SIZE_MAX;    // an instance: its for_each step's node
+    bool expanded = false;      // a for_each step whose instances were added
+    int running_instances = 0;  // a for_each step: its instances running now
   };
+  // Adds a node for `job` (owned by the request or by extra_jobs_).
+  size_t AddNode(const StepJob* job);
+  // A for_each step whose upstream may have ended: adds its instances, or finishes it once they
+  // all succeeded, or fails it with why its list gives none.
+  void ForEachReady(size_t i);
 
   bool Ready(const Node& n, bool* blocked) const;
   std::vector<std::string> After(const Node& n) const;
@@ -125,6 +134,7 @@ class DagDriver {
   StepBackend* backend_;
   DriverOptions opts_;
   std::vector<Node> nodes_;
+  std::deque<StepJob> extra_jobs_;  // the instances' jobs (stable addresses)
   std::map<std::string, size_t> by_handle_;
   int running_ = 0;
   std::atomic<bool> stop_requested_{false};

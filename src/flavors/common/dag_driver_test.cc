@@ -238,5 +238,72 @@ TEST(DagDriver, StepsDoneInAnEarlierAttemptOfTheRunAreNotWaitedFor) {
   EXPECT_EQ(backend.started, (std::vector<std::string>{"b#1", "c#1"}));
 }
 
+// A for_each step's instances: asked for once its upstream succeeded (also from a backend that
+// holds dependencies, which otherwise takes steps early), at most max_parallel running at once,
+// each as its own job; the gather waits for every one of them.
+void ForEachTest(bool holds) {
+  StepJob fe = Job("w", {"split"});
+  fe.for_each = true;
+  fe.max_parallel = 2;
+  SubmitRequest req = Request({Job("split", {}), fe, Job("gather", {"w"})});
+  std::vector<std::string> asked;
+  req.expand = [&](const std::string& step) -> Result<std::vector<StepJob>> {
+    asked.push_back(step);
+    std::vector<StepJob> jobs;
+    for (int i = 0; i < 5; ++i) jobs.push_back(Job(step + "[" + std::to_string(i) + "]", {"split"}));
+    return jobs;
+  };
+  ScriptedBackend backend(holds);
+  DagDriver driver(req, &backend, {0, 1000});
+  ASSERT_TRUE(driver.Run().ok());
+  EXPECT_EQ(asked, std::vector<std::string>{"w"});
+  EXPECT_EQ(backend.started, (std::vector<std::string>{"split#1", "w[0]#1", "w[1]#1", "w[2]#1", "w[3]#1", "w[4]#1",
+                                                       "gather#1"}));
+  EXPECT_EQ(backend.max_live, 2);
+}
+
+TEST(DagDriver, AForEachStepBecomesItsInstancesOnceItsListExists) { ForEachTest(false); }
+
+TEST(DagDriver, AForEachStepWaitsForItsListAlsoOnABackendThatHoldsDependencies) { ForEachTest(true); }
+
+TEST(DagDriver, AForEachStepWithoutInstancesFailsWithWhyOrSucceedsWhenTheListIsEmpty) {
+  for (bool empty : {false, true}) {
+    StepJob fe = Job("w", {"split"});
+    fe.for_each = true;
+    SubmitRequest req = Request({Job("split", {}), fe, Job("gather", {"w"})});
+    Reports reports;
+    reports.Attach(&req);
+    req.expand = [&](const std::string&) -> Result<std::vector<StepJob>> {
+      if (empty) return std::vector<StepJob>{};
+      return FailedPrecondition("for_each: split.list has 3 elements, more than the 2 instances allowed");
+    };
+    ScriptedBackend backend(false);
+    DagDriver driver(req, &backend, {0, 1000});
+    ASSERT_TRUE(driver.Run().ok());
+    if (empty) {
+      EXPECT_EQ(backend.started, (std::vector<std::string>{"split#1", "gather#1"}));
+      EXPECT_TRUE(reports.failures.empty());
+    } else {
+      EXPECT_EQ(backend.started, std::vector<std::string>{"split#1"});
+      EXPECT_EQ(reports.failures,
+                std::vector<std::string>{"w#0: for_each: split.list has 3 elements, more than the 2 instances allowed"});
+    }
+  }
+}
+
+TEST(DagDriver, AFailedInstanceLeavesTheGatherUnstartedAndTheOtherInstancesRun) {
+  StepJob fe = Job("w", {});
+  fe.for_each = true;
+  SubmitRequest req = Request({fe, Job("gather", {"w"})});
+  req.expand = [&](const std::string& step) -> Result<std::vector<StepJob>> {
+    return std::vector<StepJob>{Job(step + "[0]", {}), Job(step + "[1]", {}), Job(step + "[2]", {})};
+  };
+  ScriptedBackend backend(false);
+  backend.outcome["w[0]#1"] = {AttemptEnd::Kind::kFailed, ""};
+  DagDriver driver(req, &backend, {0, 1000});
+  ASSERT_TRUE(driver.Run().ok());
+  EXPECT_EQ(backend.started, (std::vector<std::string>{"w[0]#1", "w[1]#1", "w[2]#1"}));
+}
+
 }  // namespace
 }  // namespace baton
