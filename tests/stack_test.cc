@@ -387,6 +387,54 @@ steps:
   EXPECT_EQ(attempts["after_bad"], (std::vector<std::string>{"skipped:upstream step 'bad' did not complete"}));
 }
 
+// A plugin that adds no jobs while a run goes on gets a for_each step as one step: its entrypoint
+// runs every instance, each recorded on its own; the gather reads them all.
+TEST(CustomOrchestrator, ForEachAndMatrixStepsRunThroughAPluginThatKnowsNothingOfThem) {
+  TempDir d;
+  ASSERT_EQ(RunBaton(d.path(), {"init"}).exit_code, 0);
+  RegisterScriptStack(d.path());
+  std::string p = d.Write("p.yaml", R"(name: fanout
+steps:
+  split: {run: "echo [10,20,30] > {{outputs.list}}", outputs: [list]}
+  t:
+    matrix: {k: [a, b]}
+    run: "echo {{matrix.k}} > {{outputs.o}}"
+    outputs: [o]
+  w:
+    for_each: split.list
+    run: "echo {{item}} > {{outputs.o}}"
+    outputs: [o]
+  gather:
+    inputs:
+      ws: w[*].o
+      ts: t[*].o
+    run: "cat {{inputs.ws}} {{inputs.ts}} > {{outputs.all}}"
+    outputs: [all]
+  never:
+    when: "{{steps.split.outputs.list}} == 'none'"
+    run: "true"
+)");
+  auto r = RunBaton(d.path(), {"run", p, "--stack", "scripted", "-o", "json"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  Json j = Json::parse(r.out);
+  EXPECT_EQ(j["completed"], 1 + 2 + 3 + 1) << j.dump(2);
+  EXPECT_EQ(j["skipped"], 1) << j.dump(2);
+  Json shown = JsonOf(d.path(), {"runs", "show", j["run"], "-o", "json"});
+  std::map<std::string, std::string> status;
+  for (const auto& s : shown["steps"]) status[s["step"]] = s["status"];
+  EXPECT_EQ(status["w[0]"], "completed");
+  EXPECT_EQ(status["w[2]"], "completed");
+  EXPECT_EQ(status["t[k=b]"], "completed");
+  EXPECT_EQ(status["never"], "skipped");
+  EXPECT_FALSE(status.count("w"));
+  for (const auto& s : shown["steps"])
+    if (s["step"] == "gather") {
+      auto e = RunBaton(d.path(), {"artifacts", "export", std::to_string(s["outputs"]["all"]["id"].get<int>()), d.path() + "/all"});
+      ASSERT_EQ(e.exit_code, 0) << Describe(e);
+      EXPECT_EQ(ReadFileOrDie(d.path() + "/all"), "10\n20\n30\na\nb\n");
+    }
+}
+
 TEST(CustomOrchestrator, StopTerminatesEveryStep) {
   TempDir d;
   ASSERT_EQ(RunBaton(d.path(), {"init"}).exit_code, 0);
