@@ -262,6 +262,65 @@ steps:
   EXPECT_EQ(SlurmRecords(name + ".b", 2).size(), 2u);
 }
 
+// A matrix's instances and a for_each's instances are Slurm jobs of their own (the for_each's
+// submitted once its list exists); a condition that is false is a skip, and its dependent's held
+// job is cancelled.
+TEST(Slurm, MatrixAndForEachInstancesAreJobsOfTheirOwn) {
+  REQUIRE_SLURM();
+  TempDir d;
+  SlurmWorkspace(d);
+  const std::string name = Unique("dyn");
+  d.Write("p.yaml", "name: " + name + R"(
+steps:
+  split: {run: "printf 'a\nb\nc\n' > {{outputs.list}}", outputs: [list]}
+  t:
+    matrix: {k: [1, 2]}
+    run: "echo {{matrix.k}} > {{outputs.o}}; echo '{\"k\": {{matrix.k}}}' > $BATON_METADATA"
+    outputs: [o]
+  w:
+    for_each: {items: split.list, as: lines}
+    run: "echo {{item}} > {{outputs.o}}"
+    outputs: [o]
+  gather:
+    inputs:
+      ws: w[*].o
+      ts: t[*].o
+    run: "cat {{inputs.ws}} {{inputs.ts}} > {{outputs.all}}"
+    outputs: [all]
+  deploy:
+    when: "{{steps.t[k=2].metadata.k}} > 5"
+    run: "true"
+  after_deploy:
+    after: [deploy]
+    run: "true"
+)");
+  auto r = RunBaton(d.path(), {"run", "p.yaml", "--stack", "hpc", "-o", "json"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  Json j = Json::parse(r.out);
+  EXPECT_EQ(j["completed"], 1 + 2 + 3 + 1);
+  EXPECT_EQ(j["skipped"], 2);
+  auto at = Attempts(d.path(), j["run"]);
+  EXPECT_EQ(at["deploy"], (std::vector<std::string>{
+                              "skipped:condition false: {{steps.t[k=2].metadata.k}} > 5 (steps.t[k=2].metadata.k = 2)"}));
+  EXPECT_EQ(at["after_deploy"], (std::vector<std::string>{"skipped:upstream step 'deploy' was skipped"}));
+  // sacct --name reads brackets as a pattern: the run's jobs are found by their comment.
+  std::map<std::string, std::string> jobs;  // job name -> state
+  for (int i = 0; i < 100 && jobs.size() < 8; ++i) {
+    jobs.clear();
+    auto q = RunShell("/", "sacct -n -P -X -S 2020-01-01 -E now -o JobName%100,State,Comment");
+    std::istringstream in(q.out);
+    for (std::string line; std::getline(in, line);)
+      if (line.find("baton run=" + j["run"].get<std::string>() + " ") != std::string::npos)
+        jobs[line.substr(0, line.find('|'))] = line.substr(line.find('|') + 1, line.find('|', line.find('|') + 1) - line.find('|') - 1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  for (const std::string step : {"t[k=1]", "t[k=2]", "w[0]", "w[1]", "w[2]", "gather"}) {
+    EXPECT_EQ(at[step], (std::vector<std::string>{"completed:"})) << step;
+    EXPECT_EQ(jobs[name + "." + step], "COMPLETED") << step;
+  }
+  EXPECT_FALSE(jobs.count(name + ".w")) << "the for_each step itself is no job";
+}
+
 TEST(Slurm, RetriesResubmitTheJob) {
   REQUIRE_SLURM();
   TempDir d;
