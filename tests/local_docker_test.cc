@@ -123,6 +123,46 @@ TEST_F(LocalDocker, RunsStepsInContainersAndRecordsThemLikeLocalRuns) {
   EXPECT_NE(script.find("'--memory' '268435456b'"), std::string::npos) << script;
 }
 
+// Matrix and for_each instances each run in a container of their own (the for_each's started once
+// the list exists), and a condition decides in the container's entrypoint.
+TEST_F(LocalDocker, MatrixAndForEachInstancesRunInContainersOfTheirOwn) {
+  d_.Write("p.yaml", R"(name: dynbox
+steps:
+  split: {run: "echo [1,2,3] > {{outputs.list}}", outputs: [list]}
+  t:
+    matrix: {k: [x, y]}
+    run: "tr '\\0' ' ' < /proc/1/cmdline | grep -o -- '--step [^ ]*' > {{outputs.o}}"
+    outputs: [o]
+  w:
+    for_each: {items: split.list, parallel: 2}
+    run: "tr '\\0' ' ' < /proc/1/cmdline | grep -o -- '--step [^ ]*' > {{outputs.o}}"
+    outputs: [o]
+  gather:
+    inputs:
+      ws: w[*].o
+      ts: t[*].o
+    run: "cat {{inputs.ws}} {{inputs.ts}} | sort -u | wc -l > {{outputs.n}}"
+    outputs: [n]
+  deploy:
+    when: "{{steps.gather.outputs.n}} < 5"
+    run: "true"
+)");
+  auto r = RunBaton(ws(), {"run", "p.yaml", "-o", "json"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  Json j = Json::parse(r.out);
+  EXPECT_EQ(j["completed"], 1 + 2 + 3 + 1);
+  EXPECT_EQ(j["skipped"], 1);
+  Json shown = JsonOf(ws(), {"runs", "show", j["run"].get<std::string>(), "-o", "json"});
+  Json g = StepOf(shown, "gather");
+  std::string dest = ws() + "/n.out";
+  ASSERT_EQ(RunBaton(ws(), {"artifacts", "export", std::to_string(g["outputs"]["n"]["id"].get<int64_t>()), dest}).exit_code, 0);
+  // Five containers, each with the step entrypoint of its instance as its first process.
+  EXPECT_EQ(std::stoi(ReadFileOrDie(dest)), 5);
+  EXPECT_EQ(StepOf(shown, "deploy")["status"].get<std::string>(), "skipped");
+  EXPECT_EQ(StepOf(shown, "w[2]")["status"].get<std::string>(), "completed");
+  EXPECT_EQ(ContainersOf(j["run"].get<std::string>()), "");
+}
+
 TEST_F(LocalDocker, SecondBuildIsANoOpAndACodeChangeBuildsANewImage) {
   d_.Write("p.yaml", "name: reuse\nsteps:\n  a: {run: 'sh steps/a.sh'}\n");
   d_.Write("steps/a.sh", "echo one\n");

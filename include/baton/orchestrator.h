@@ -46,6 +46,9 @@ struct StepJob {
   // instance itself, one after another.
   bool for_each = false;
   int max_parallel = 0;               // for_each: most instances running at once (0: no bound)
+  // An instance of a for_each step (made by SubmitRequest::expand): that step's name. It runs as
+  // that step does (image, resources), under its own name.
+  std::string group;
 };
 
 struct SubmitRequest {

@@ -109,6 +109,7 @@ Result<std::vector<StepJob>> ForEachJobs(Workspace& ws, const PipelineSpec& spec
     if (done.count(j.name)) continue;
     j.for_each = false;
     j.max_parallel = 0;
+    j.group = step;
     j.attempt = 1;
     for (const auto& r : earlier)
       if (r.step == j.name) j.attempt = std::max(j.attempt, r.attempt + 1);
@@ -221,12 +222,14 @@ class BackendReports {
     BATON_ASSIGN_OR_RETURN(auto rows, ws.meta->ListStepRuns(run_id));
     for (const auto& f : todo) {
       const int index = plan.index(f.step);
-      if (index < 0) continue;
+      // An instance of a for_each step is not in the plan: it is recorded by name.
+      if (index < 0 && plan.index(GroupOf(f.step)) < 0) continue;
       const StepRunRecord* row = nullptr;
       for (const auto& r : rows)
         if (r.step == f.step && (f.attempt > 0 ? r.attempt == f.attempt : (!row || r.attempt > row->attempt))) row = &r;
       if (row == nullptr) {
-        BATON_RETURN_IF_ERROR(runner.RecordNotRun(index, f.attempt > 0 ? f.attempt : 1, f.status, f.reason).status());
+        BATON_RETURN_IF_ERROR(
+            runner.RecordNotRunNamed(f.step, f.attempt > 0 ? f.attempt : 1, f.status, f.reason).status());
       } else if (row->status == StepStatus::kRunning || row->status == StepStatus::kFailed ||
                  row->status == StepStatus::kStopped) {
         StepRunRecord rec = *row;

@@ -768,9 +768,14 @@ std::optional<ProcessSpec> StepRunner::HookProcess(const PreparedStep& p, const 
 
 Result<StepOutcome> StepRunner::RecordNotRun(int index, int attempt, StepStatus status,
                                              const std::string& reason) {
+  return RecordNotRunNamed(ctx_.spec->steps[index].name, attempt, status, reason);
+}
+
+Result<StepOutcome> StepRunner::RecordNotRunNamed(const std::string& step, int attempt, StepStatus status,
+                                                  const std::string& reason) {
   StepRunRecord rec;
   rec.run_id = ctx_.run_id;
-  rec.step = ctx_.spec->steps[index].name;
+  rec.step = step;
   rec.attempt = attempt;
   rec.status = status;
   rec.reason = reason;

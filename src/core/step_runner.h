@@ -77,6 +77,9 @@ class StepRunner {
   Result<StepOutcome> FinishUnlaunched(PreparedStep& p, StepStatus status, const std::string& reason);
   // Records that a step did not run at all (skipped because of an upstream failure or a stop).
   Result<StepOutcome> RecordNotRun(int step, int attempt, StepStatus status, const std::string& reason);
+  // The same for a step known by name only (an instance of a for_each step the spec lacks).
+  Result<StepOutcome> RecordNotRunNamed(const std::string& step, int attempt, StepStatus status,
+                                        const std::string& reason);
 
   // The hook to run after the final attempt of a step (its on_success or on_failure, falling
   // back to the pipeline's), or nullopt. The hook sees the step's environment plus

@@ -146,16 +146,18 @@ ContainerBackend::~ContainerBackend() {
 }
 
 bool ContainerBackend::HasRoomFor(const StepJob& step) {
-  const int64_t memory = plans_[step.name].memory;
+  const int64_t memory = plans_[step.group.empty() ? step.name : step.group].memory;
   return attempts_.empty() || host_memory_ <= 0 || memory_in_use_ + memory <= host_memory_;
 }
 
 Result<std::string> ContainerBackend::Start(const AttemptRequest& a) {
   const std::string& step = a.step->name;
-  if (auto u = unrunnable_.find(step); u != unrunnable_.end()) return FailedPrecondition(u->second);
+  // An instance of a for_each step runs as that step does.
+  const std::string& as = a.step->group.empty() ? step : a.step->group;
+  if (auto u = unrunnable_.find(as); u != unrunnable_.end()) return FailedPrecondition(u->second);
   const std::string handle = step + "." + std::to_string(a.attempt);
-  const std::string image = images_[step];
-  Attempt at{step, a.result_file, req_.log_dir + "/" + step + ".container.log", 0, plans_[step].memory};
+  const std::string image = images_[as];
+  Attempt at{step, a.result_file, req_.log_dir + "/" + step + ".container.log", 0, plans_[as].memory};
   // Which image the step ran from, for `baton runs logs` readers and debugging.
   (void)fs::AppendFile(at.log_path, "baton: step " + step + " in " +
                                         (warm_ ? "the warm container of " : "a container of ") + "image " + image + "\n");
@@ -217,7 +219,7 @@ Status ContainerBackend::StartWarm(const std::string& handle, const std::string&
 Status ContainerBackend::StartCold(const std::string& handle, const std::string& image, const AttemptRequest& a,
                                    const Attempt& at) {
   const StepJob& job = *a.step;
-  const ContainerPlan& plan = plans_[job.name];
+  const ContainerPlan& plan = plans_[job.group.empty() ? job.name : job.group];
   const std::string container = "baton-" + ContainerNamePart(req_.run_id) + "-" + ContainerNamePart(handle);
   std::vector<std::string> argv = {engine_, "run", "--rm", "--name", container, "--label", "baton.step=" + job.name};
   auto common = CommonContainerOptions(req_, job.settings.value("orchestrator", Json::object()), engine_);

@@ -64,7 +64,7 @@ Status LocalDockerOrchestrator::Compile(const SubmitRequest& req, const std::str
   for (const auto& job : req.steps) {
     ContainerPlan p = PlanContainer(job, engine_);
     std::vector<std::string> argv = {engine_, "run", "--rm", "--name",
-                                     "baton-" + ContainerNamePart(req.run_id) + "-" + job.name + "." +
+                                     "baton-" + ContainerNamePart(req.run_id) + "-" + ContainerNamePart(job.name) + "." +
                                          std::to_string(job.attempt),
                                      "--label", "baton.step=" + job.name};
     auto common = CommonContainerOptions(req, job.settings.value("orchestrator", Json::object()), engine_);
