@@ -120,6 +120,34 @@ TEST(CppApi, ReadingAnArtifactAsAnotherTypeFailsClearly) {
   EXPECT_EQ(fixed.exit_code, 0) << Describe(fixed);
 }
 
+TEST(CppApi, MatrixForEachAndConditionsAreTyped) {
+  TempDir d;
+  auto r = Pipelines(d.path(), "sweep", {"run", "-o", "json"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  Json j = JsonOut(r);
+  // Five of the six combinations, the list step, three elements, the gather and the deploy.
+  EXPECT_EQ(j["completed"], 5 + 1 + 3 + 1 + 1) << j.dump(2);
+  Json run = Show(d.path(), j["run"]);
+  // Values keep their C++ type: a double 10 is written 10.0 in the instance's name.
+  EXPECT_EQ(StepOf(run, "train[C=10.0,penalty=l2]")["metadata"]["accuracy"], 0.91);
+  EXPECT_TRUE(StepOf(run, "train[C=0.1,penalty=l2]").is_null()) << "excluded";
+  EXPECT_EQ(StepOf(run, "work[1]")["status"], "completed");
+  EXPECT_EQ(StepOf(run, "deploy")["status"], "completed");
+  auto e = RunBaton(d.path(), {"artifacts", "export", std::to_string(StepOf(run, "gather")["outputs"]["all"]["id"].get<int>()),
+                               d.path() + "/all"});
+  ASSERT_EQ(e.exit_code, 0) << Describe(e);
+  // The accuracies in matrix order, then each element times ten plus its index.
+  EXPECT_EQ(ReadFileOrDie(d.path() + "/all"), "0.801\n0.81\n0.82\n0.9\n0.91\n30\n11\n22\n");
+  // The condition, written by the builder in the language of `when:`, decides.
+  r = Pipelines(d.path(), "sweep_high", {"run", "-o", "json"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  run = Show(d.path(), JsonOut(r)["run"]);
+  EXPECT_EQ(StepOf(run, "deploy")["status"], "skipped");
+  EXPECT_EQ(StepOf(run, "deploy")["reason"],
+            "condition false: ({{steps.train[C=10,penalty=l2].metadata.accuracy}} > 0.99) and ({{params.go}} == true) "
+            "(steps.train[C=10,penalty=l2].metadata.accuracy = 0.91)");
+}
+
 TEST(CppApi, TheSameValidationAsPipelineFiles) {
   TempDir d;
   auto r = Pipelines(d.path(), "invalid", {"run"});

@@ -69,12 +69,91 @@ class StepSettings {
   StepSettings& Orchestrator(const std::string& flavor, const std::string& key, nlohmann::json value);
   // Names the outputs (default "out", or "out0", "out1", ... for a tuple).
   StepSettings& Named(const std::vector<std::string>& outputs);
+
+  // A matrix axis: the step runs once per combination of its axes' values, as instances named
+  // STEP[AXIS=VALUE,...] (like `matrix:` in a pipeline file). In-process steps read their values
+  // with StepContext::Matrix<T>(axis), command steps with {{matrix.AXIS}}.
+  template <typename T>
+  StepSettings& Matrix(const std::string& axis, const std::vector<T>& values) {
+    std::vector<nlohmann::json> v;
+    for (const auto& x : values) v.emplace_back(x);
+    return AddMatrixAxis(axis, std::move(v));
+  }
+  // A combination added to the matrix ({"C": 100, "penalty": "l1"}), or every combination
+  // matching `partial` removed.
+  StepSettings& MatrixInclude(nlohmann::json combination);
+  StepSettings& MatrixExclude(nlohmann::json partial);
+  // The same combinations as matrix step `step` (like `matrix: STEP`): reading that step's
+  // output then reads the instance with the same values.
+  StepSettings& MatrixOf(const std::string& step);
+  // Runs the step only when `condition` holds (like `when:`); else it is recorded skipped.
+  StepSettings& When(const class WhenCondition& condition);
+  StepSettings& When(const std::string& expression);
+  // Runs the step once per element of `list` (like `for_each:`), known when the run gets there.
+  // In-process steps read the element with StepContext::Item<T>(), command steps with
+  // {{item}}; at most `max` elements (0: the global bound), `parallel` at once (0: no bound).
+  template <typename T>
+  StepSettings& ForEach(const Output<std::vector<T>>& list, int64_t max = 0, int parallel = 0) {
+    return SetForEach(list.step(), list.index(), "json", max, parallel);
+  }
+  // A file output: one element per line.
+  StepSettings& ForEachLine(const Output<File>& list, int64_t max = 0, int parallel = 0) {
+    return SetForEach(list.step(), list.index(), "lines", max, parallel);
+  }
   int index() const { return step_; }
 
  protected:
+  StepSettings& AddMatrixAxis(const std::string& axis, std::vector<nlohmann::json> values);
+  StepSettings& SetForEach(int step, int index, const std::string& as, int64_t max, int parallel);
   Pipeline* p_;
   int step_;
 };
+
+// A value a condition compares: metadata an upstream step recorded, a small JSON output, a
+// parameter or a matrix value. Compared with a literal or another value, it makes a WhenCondition;
+// conditions combine with &&, || and !. Written out, it is the expression language of `when:`.
+class WhenValue {
+ public:
+  explicit WhenValue(std::string ref) : text_("{{" + std::move(ref) + "}}") {}
+  const std::string& text() const { return text_; }
+
+ private:
+  std::string text_;
+};
+WhenValue Metadata(const std::string& step, const std::string& key);
+WhenValue OutputValue(const std::string& step, const std::string& output, const std::string& key = "");
+WhenValue ParamValue(const std::string& name);
+WhenValue MatrixValue(const std::string& axis);
+
+class WhenCondition {
+ public:
+  explicit WhenCondition(std::string expression) : text_(std::move(expression)) {}
+  const std::string& text() const { return text_; }
+
+ private:
+  std::string text_;
+};
+// A literal as the expression language writes it ('...' strings, true/false, numbers).
+std::string WhenLiteral(const nlohmann::json& value);
+WhenCondition Compare(const WhenValue& a, const char* op, const std::string& b);
+template <typename T>
+WhenCondition operator>(const WhenValue& a, const T& b) { return Compare(a, ">", WhenLiteral(b)); }
+template <typename T>
+WhenCondition operator>=(const WhenValue& a, const T& b) { return Compare(a, ">=", WhenLiteral(b)); }
+template <typename T>
+WhenCondition operator<(const WhenValue& a, const T& b) { return Compare(a, "<", WhenLiteral(b)); }
+template <typename T>
+WhenCondition operator<=(const WhenValue& a, const T& b) { return Compare(a, "<=", WhenLiteral(b)); }
+template <typename T>
+WhenCondition operator==(const WhenValue& a, const T& b) { return Compare(a, "==", WhenLiteral(b)); }
+template <typename T>
+WhenCondition operator!=(const WhenValue& a, const T& b) { return Compare(a, "!=", WhenLiteral(b)); }
+inline WhenCondition operator>(const WhenValue& a, const WhenValue& b) { return Compare(a, ">", b.text()); }
+inline WhenCondition operator<(const WhenValue& a, const WhenValue& b) { return Compare(a, "<", b.text()); }
+inline WhenCondition operator==(const WhenValue& a, const WhenValue& b) { return Compare(a, "==", b.text()); }
+inline WhenCondition operator&&(const WhenCondition& a, const WhenCondition& b) { return WhenCondition("(" + a.text() + ") and (" + b.text() + ")"); }
+inline WhenCondition operator||(const WhenCondition& a, const WhenCondition& b) { return WhenCondition("(" + a.text() + ") or (" + b.text() + ")"); }
+inline WhenCondition operator!(const WhenCondition& a) { return WhenCondition("not (" + a.text() + ")"); }
 
 // An in-process step returning R (void: no output; std::tuple<A, B>: two outputs).
 template <typename R>
@@ -101,6 +180,13 @@ class CommandRef : public StepSettings {
     AddInput(name, from.step(), from.index());
     return *this;
   }
+  // Feeds every instance's output of matrix or for_each step `from` as one list input (like
+  // `STEP[*].OUTPUT`): {{inputs.NAME}} stands for one path per instance, in order.
+  template <typename T>
+  CommandRef& InputAll(const std::string& name, const Output<T>& from) {
+    AddInput(name, from.step(), from.index(), "*");
+    return *this;
+  }
   // Declares an output the command writes to {{outputs.NAME}}; read as T by the steps it feeds.
   template <typename T = File>
   Output<T> Produces(const std::string& name) {
@@ -108,7 +194,7 @@ class CommandRef : public StepSettings {
   }
 
  private:
-  void AddInput(const std::string& name, int step, int index);
+  void AddInput(const std::string& name, int step, int index, const std::string& selector = "");
   int AddOutput(const std::string& name);
 };
 

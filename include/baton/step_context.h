@@ -37,6 +37,25 @@ class StepContext {
     }
   }
 
+  // An instance of a matrix step: the value of `axis`, as `T`. Throws std::runtime_error when
+  // the step has no such axis.
+  template <typename T>
+  T Matrix(const std::string& axis) const {
+    const nlohmann::json& m = instance_.contains("matrix") ? instance_["matrix"] : nlohmann::json::object();
+    if (!m.contains(axis)) throw std::runtime_error("step '" + step_ + "' has no matrix axis '" + axis + "'");
+    return m[axis].template get<T>();
+  }
+  // An instance of a for_each step: its element, as `T`, and its index. Throws std::runtime_error
+  // for a step that is no such instance.
+  template <typename T>
+  T Item() const {
+    if (!instance_.contains("item")) throw std::runtime_error("step '" + step_ + "' is no for_each instance");
+    return instance_["item"].template get<T>();
+  }
+  int64_t ItemIndex() const { return instance_.value("index", int64_t{-1}); }
+  // Set by baton: {"matrix": {...}} or {"item": ..., "index": N}.
+  void SetInstance(nlohmann::json instance) { instance_ = std::move(instance); }
+
   // Records metadata (metrics such as accuracy) on the step run, shown by `runs show`.
   void LogMetadata(const std::string& key, nlohmann::json value) { metadata_[key] = std::move(value); }
   const nlohmann::json& metadata() const { return metadata_; }
@@ -55,6 +74,7 @@ class StepContext {
   int attempt_;
   nlohmann::json params_;
   nlohmann::json metadata_ = nlohmann::json::object();
+  nlohmann::json instance_ = nlohmann::json::object();
   std::string log_path_;
   std::ofstream log_;
   const std::atomic<bool>* stop_;

@@ -4,11 +4,14 @@
 #include "baton/pipeline.h"
 
 
+#include <algorithm>
 #include <set>
 
 #include "api/pipeline_data.h"
 #include "cli/cli.h"
+#include "core/condition.h"
 #include "core/functions.h"
+#include "core/matrix.h"
 #include "platform/fs.h"
 #include "platform/process.h"
 
@@ -84,11 +87,13 @@ CommandRef Pipeline::Command(const std::string& name, const std::vector<std::str
   return r;
 }
 
-void CommandRef::AddInput(const std::string& name, int step, int index) {
+void CommandRef::AddInput(const std::string& name, int step, int index, const std::string& selector) {
   auto& d = p_->data();
   d.wiring[step_].push_back({step, index});
   d.wired_names.resize(d.spec.steps.size());
   d.wired_names[step_][d.wiring[step_].size() - 1] = name;
+  d.wired_selectors.resize(d.spec.steps.size());
+  if (!selector.empty()) d.wired_selectors[step_][d.wiring[step_].size() - 1] = selector;
 }
 
 int CommandRef::AddOutput(const std::string& name) {
@@ -122,7 +127,9 @@ PipelineSpec Pipeline::Data::Finalize() const {
         if (local.size() > 63 || used.count(local)) local = "in" + std::to_string(k);
       }
       used.insert(local);
-      s.inputs.push_back({local, producer.name, producer.outputs[index], s.loc, {}, {}});
+      std::string selector;
+      if (i < wired_selectors.size() && wired_selectors[i].count(k)) selector = wired_selectors[i].at(k);
+      s.inputs.push_back({local, producer.name, producer.outputs[index], s.loc, selector, {}});
       if (k < wired_types[i].size()) s.input_types[local] = {wired_types[i][k].materializer, wired_types[i][k].type};
     }
   }
@@ -217,10 +224,122 @@ StepSettings& StepSettings::Named(const std::vector<std::string>& outputs) {
   return *this;
 }
 
+StepSettings& StepSettings::AddMatrixAxis(const std::string& axis, std::vector<nlohmann::json> values) {
+  if (step_ < 0) {
+    p_->data().Problem("Matrix() is for a step, not for Defaults()");
+    return *this;
+  }
+  StepSpec& s = p_->data().spec.steps.at(step_);
+  if (!IsValidParamName(axis)) p_->data().Problem("step '" + s.name + "': invalid matrix axis name '" + axis + "'");
+  for (const auto& v : values)
+    if (!(v.is_string() || v.is_number() || v.is_boolean()))
+      p_->data().Problem("step '" + s.name + "': matrix axis '" + axis + "' takes strings, numbers or bools");
+  if (values.empty()) p_->data().Problem("step '" + s.name + "': matrix axis '" + axis + "' has no values");
+  s.matrix.axes.emplace_back(axis, std::move(values));
+  s.matrix.loc = s.loc;
+  return *this;
+}
+
+StepSettings& StepSettings::MatrixInclude(nlohmann::json combination) {
+  if (step_ < 0 || !combination.is_object()) {
+    p_->data().Problem("MatrixInclude() takes an object of axes to values, on a step");
+    return *this;
+  }
+  p_->data().spec.steps.at(step_).matrix.include.push_back(std::move(combination));
+  return *this;
+}
+
+StepSettings& StepSettings::MatrixExclude(nlohmann::json partial) {
+  if (step_ < 0 || !partial.is_object()) {
+    p_->data().Problem("MatrixExclude() takes an object of axes to values, on a step");
+    return *this;
+  }
+  p_->data().spec.steps.at(step_).matrix.exclude.push_back(std::move(partial));
+  return *this;
+}
+
+StepSettings& StepSettings::MatrixOf(const std::string& step) {
+  if (step_ < 0) return *this;
+  StepSpec& s = p_->data().spec.steps.at(step_);
+  s.matrix.from = step;
+  s.matrix.loc = s.loc;
+  return *this;
+}
+
+StepSettings& StepSettings::When(const WhenCondition& condition) { return When(condition.text()); }
+
+StepSettings& StepSettings::When(const std::string& expression) {
+  if (step_ < 0) {
+    p_->data().Problem("When() is for a step, not for Defaults()");
+    return *this;
+  }
+  StepSpec& s = p_->data().spec.steps.at(step_);
+  s.when = expression;
+  s.when_loc = s.loc;
+  s.when_steps.clear();
+  auto c = baton::Condition::Parse(expression);
+  if (!c.ok()) {
+    p_->data().Problem("step '" + s.name + "': when: " + c.status().message());
+    s.when.clear();
+    return *this;
+  }
+  for (const auto& r : c->refs())
+    if (r.kind == ConditionRef::kMetadata || r.kind == ConditionRef::kOutput) {
+      std::string dep = r.selector.empty() ? r.step : r.step + "[" + r.selector + "]";
+      if (std::find(s.when_steps.begin(), s.when_steps.end(), dep) == s.when_steps.end()) s.when_steps.push_back(dep);
+    }
+  return *this;
+}
+
+StepSettings& StepSettings::SetForEach(int step, int index, const std::string& as, int64_t max, int parallel) {
+  if (step_ < 0) {
+    p_->data().Problem("ForEach() is for a step, not for Defaults()");
+    return *this;
+  }
+  auto& d = p_->data();
+  StepSpec& s = d.spec.steps.at(step_);
+  const StepSpec& producer = d.spec.steps.at(step);
+  s.for_each.step = producer.name;
+  s.for_each.output = producer.outputs.at(index);
+  s.for_each.as = as;
+  s.for_each.max = max;
+  s.for_each.parallel = parallel;
+  s.for_each.loc = s.loc;
+  if (max < 0 || parallel < 0) d.Problem("step '" + s.name + "': ForEach() max and parallel are at least 0");
+  return *this;
+}
+
+WhenValue Metadata(const std::string& step, const std::string& key) {
+  return WhenValue("steps." + step + ".metadata." + key);
+}
+WhenValue OutputValue(const std::string& step, const std::string& output, const std::string& key) {
+  return WhenValue("steps." + step + ".outputs." + output + (key.empty() ? "" : "." + key));
+}
+WhenValue ParamValue(const std::string& name) { return WhenValue("params." + name); }
+WhenValue MatrixValue(const std::string& axis) { return WhenValue("matrix." + axis); }
+
+std::string WhenLiteral(const nlohmann::json& value) {
+  if (value.is_string()) {
+    std::string out = "'";
+    for (char c : value.get<std::string>()) {
+      if (c == '\\' || c == '\'') out += '\\';
+      out += c;
+    }
+    return out + "'";
+  }
+  return value.dump();
+}
+
+WhenCondition Compare(const WhenValue& a, const char* op, const std::string& b) {
+  return WhenCondition(a.text() + " " + op + " " + b);
+}
+
 namespace {
-Status Check(const Pipeline::Data& d, const PipelineSpec& spec) {
+// Every problem the builder noted, then validation; a valid pipeline's matrices are expanded.
+Status Check(const Pipeline::Data& d, PipelineSpec* spec) {
   std::vector<Diagnostic> all = d.problems;
-  for (auto& x : ValidatePipeline(spec)) all.push_back(x);
+  for (auto& x : ValidatePipeline(*spec)) all.push_back(x);
+  if (all.empty()) all = ExpandMatrices(spec);
   if (all.empty()) return Status::Ok();
   std::string msg;
   for (const auto& x : all) msg += (msg.empty() ? "" : "\n") + x.ToString();
@@ -228,12 +347,15 @@ Status Check(const Pipeline::Data& d, const PipelineSpec& spec) {
 }
 }  // namespace
 
-Status Pipeline::Validate() const { return Check(*d_, d_->Finalize()); }
+Status Pipeline::Validate() const {
+  PipelineSpec spec = d_->Finalize();
+  return Check(*d_, &spec);
+}
 
 int Main(const Pipeline& pipeline, int argc, char** argv) {
   static PipelineSpec spec;
   spec = pipeline.data().Finalize();
-  Status st = Check(pipeline.data(), spec);
+  Status st = Check(pipeline.data(), &spec);
   if (!st.ok()) {
     std::fprintf(stderr, "%s\n", st.message().c_str());
     return 2;

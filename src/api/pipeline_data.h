@@ -19,6 +19,7 @@ struct Pipeline::Data {
   std::vector<std::vector<std::pair<int, int>>> wiring;          // per step: (producer, output index)
   std::vector<std::vector<detail::TypeDecl>> wired_types;        // per step: the types its function reads
   std::vector<std::map<size_t, std::string>> wired_names;        // per step: input names given explicitly
+  std::vector<std::map<size_t, std::string>> wired_selectors;    // per step: "*" for every instance
   std::map<std::string, StepFunction> functions;
   std::vector<Diagnostic> problems;
 

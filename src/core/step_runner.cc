@@ -389,10 +389,14 @@ std::string StepRunner::BindFunction(const StepSpec& s, const Resolved& r, Prepa
   for (const auto& o : s.outputs) out_paths.push_back(p->output_paths[o]);
   Json params = Json::object();
   for (const auto& name : spec.StepParams(s)) params[name] = spec.ParamValue(s, name);
-  p->process.in_process = [env = env_, body, in_paths, out_paths, params, run = ctx_.run_id, step = s.name,
+  Json instance = Json::object();
+  if (s.item_index >= 0) instance = {{"item", s.item}, {"index", s.item_index}};
+  else if (!s.group.empty()) instance = {{"matrix", s.matrix_values}};
+  p->process.in_process = [env = env_, body, in_paths, out_paths, params, instance, run = ctx_.run_id, step = s.name,
                            attempt = p->attempt, log = p->process.log_path,
                            metadata = p->metadata_path](const std::atomic<bool>& stop) -> std::string {
     StepContext ctx(run, step, attempt, params, log, &stop);
+    ctx.SetInstance(instance);
     try {
       (*body)(ctx, in_paths, out_paths);
     } catch (const std::exception& e) {

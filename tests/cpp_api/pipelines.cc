@@ -8,6 +8,7 @@
 
 #include <sys/stat.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -97,6 +98,31 @@ baton::Pipeline Many(int n) {
   return p;
 }
 
+// A sweep in C++: a typed matrix of in-process training steps, a for_each over a list one of
+// them returns, every instance's output gathered by a command, and a deploy behind a condition.
+baton::Pipeline Sweep(double threshold) {
+  baton::Pipeline p("sweep");
+  auto train = p.Step("train", [](StepContext& ctx) {
+    const double c = ctx.Matrix<double>("C");
+    const std::string penalty = ctx.Matrix<std::string>("penalty");
+    double acc = std::round((0.8 + c / 100 + (penalty == "l2" ? 0.01 : 0.0)) * 1000) / 1000;
+    ctx.LogMetadata("accuracy", acc);
+    return acc;
+  });
+  train.Matrix("C", std::vector<double>{0.1, 1, 10}).Matrix("penalty", std::vector<std::string>{"l1", "l2"});
+  train.MatrixExclude({{"C", 0.1}, {"penalty", "l2"}});
+  auto shards = p.Step("shards", [](StepContext&) { return std::vector<int>{3, 1, 2}; });
+  auto work = p.Step("work", [](StepContext& ctx) { return ctx.Item<int>() * 10 + static_cast<int>(ctx.ItemIndex()); });
+  work.ForEach(shards.out(), /*max=*/10, /*parallel=*/2);
+  auto gather = p.Command("gather", "cat {{inputs.scores}} {{inputs.works}} > {{outputs.all}}");
+  gather.InputAll("scores", train.out()).InputAll("works", work.out());
+  gather.Produces("all");
+  p.Command("deploy", "echo deployed")
+      .When(baton::Metadata("train[C=10,penalty=l2]", "accuracy") > threshold && baton::ParamValue("go") == true);
+  p.Param("go", true);
+  return p;
+}
+
 baton::Pipeline Invalid() {
   baton::Pipeline p("invalid");
   p.Step("a", [](StepContext&) {}).After("b");
@@ -116,6 +142,8 @@ int main(int argc, char** argv) {
                       : w == "v2"    ? Versioned(true)
                       : w == "many"  ? Many(n ? std::atoi(n) : 10000)
                       : w == "invalid" ? Invalid()
+                      : w == "sweep"   ? Sweep(0.5)
+                      : w == "sweep_high" ? Sweep(0.99)
                                        : Mixed();
   return baton::Main(p, argc, argv);
 }
