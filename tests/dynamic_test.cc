@@ -189,6 +189,38 @@ TEST(Sweep, ResumeRunsOnlyTheInstanceThatFailed) {
   EXPECT_EQ(Statuses(after)["deploy"], "completed");
 }
 
+// The quickstart's sweep (examples/quickstart/sweep.yaml) on the real data set: the best of six
+// models is deployed above the threshold; a changed matrix value re-runs only its instances.
+TEST(Sweep, TheQuickstartSweepDeploysTheBestModelOnlyAboveTheThreshold) {
+  TempDir d;
+  RunShell(d.path(), "cp -r " + SourceDir() + "/examples/quickstart .");
+  const std::string ws = d.path() + "/quickstart";
+  Json s = RunJsonOf(ws, {"sweep.yaml", "-p", "threshold=0.5"}, 0);
+  EXPECT_EQ(s.value("completed", 0), 16) << s.dump(2);
+  auto rows = Latest(Show(ws, s.value("run", "")));
+  EXPECT_EQ(rows["deploy"].value("status", ""), "completed");
+  const double best = rows["select"]["metadata"].value("accuracy", 0.0);
+  for (const auto& [name, row] : rows)
+    if (name.rfind("evaluate[", 0) == 0) EXPECT_LE(row["metadata"].value("accuracy", 1.0), best) << name;
+  // The deployed model is the selected one.
+  EXPECT_EQ(rows["deploy"]["outputs"]["deployed"].value("digest", ""), rows["select"]["outputs"]["model"].value("digest", ""));
+
+  std::string y = ReadFileOrDie(ws + "/sweep.yaml");
+  y.replace(y.find("C: [0.1, 1, 10]"), 15, "C: [0.1, 1, 3]");
+  d.Write("quickstart/sweep.yaml", y);
+  auto r = RunBaton(ws, {"run", "sweep.yaml", "-p", "threshold=0.999", "--explain"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  rows = Latest(Show(ws, "last"));
+  for (std::string p : {"l1", "l2"}) {
+    EXPECT_EQ(rows["train[C=3,penalty=" + p + "]"].value("status", ""), "completed");
+    EXPECT_EQ(rows["train[C=0.1,penalty=" + p + "]"].value("status", ""), "cached");
+    EXPECT_EQ(rows["evaluate[C=1,penalty=" + p + "]"].value("status", ""), "cached");
+  }
+  EXPECT_TRUE(Contains(r.out, "why: runs: no earlier run of this step")) << r.out;
+  EXPECT_EQ(rows["deploy"].value("status", ""), "skipped");
+  EXPECT_TRUE(Contains(rows["deploy"].value("reason", ""), "params.threshold = 0.999")) << rows["deploy"].dump();
+}
+
 TEST(Conditions, AConditionThatCannotBeEvaluatedFailsTheStepWithWhy) {
   TempDir d;
   d.Write("p.yaml", R"(name: c
