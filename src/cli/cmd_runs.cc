@@ -568,7 +568,7 @@ void AddRunsCommands(CLI::App& app) {
 
   struct ShowArgs { std::string run, output = "table"; };
   auto sa = std::make_shared<ShowArgs>();
-  auto* show = runs->add_subcommand("show", "Show a run: every step with status, duration, artifacts and metrics");
+  auto* show = runs->add_subcommand("show", "Show a run: every step with status, duration, artifacts and metrics (instances of a matrix or for_each step listed under it)");
   show->add_option("run", sa->run, "Run id, a unique prefix of it, or 'last'")->required();
   AddOutputOption(show, &sa->output);
   show->callback([sa] { SetAction([sa] { return Show(sa->run, sa->output); }); });
