@@ -1,7 +1,9 @@
 // baton init, baton run.
 
 
+#include <map>
 #include <optional>
+#include <set>
 
 #include "app/compile.h"
 #include "app/orchestrated_run.h"
@@ -67,6 +69,10 @@ void PrintPlan(const PipelineSpec& spec, const Capacity& cap, int jobs, bool jso
   Json steps = Json::array();
   std::optional<Table> t;
   if (!json) t.emplace(std::vector<std::string>{"LEVEL", "STEP", "WAITS FOR", "RESOURCES", "COMMAND"});
+  std::map<std::string, int> instances;  // matrix steps: how many instances each has
+  if (!json)
+    for (const auto& s : spec.steps)
+      if (!s.group.empty()) ++instances[s.group];
   for (int i : order) {
     const StepSpec& s = spec.steps[i];
     Resources r = spec.EffectiveResources(s);
@@ -85,10 +91,18 @@ void PrintPlan(const PipelineSpec& spec, const Capacity& cap, int jobs, bool jso
                        {"command", std::move(cmd)}});
       continue;
     }
+    // Every instance of a matrix step is written STEP[*].
     std::string dep_text;
+    std::map<std::string, int> waited;
+    for (int d : plan.dependencies(i))
+      if (!spec.steps[d].group.empty()) ++waited[spec.steps[d].group];
+    std::set<std::string> shown;
     for (int d : plan.dependencies(i)) {
+      const std::string& g = spec.steps[d].group;
+      const bool all = !g.empty() && waited[g] == instances[g] && waited[g] > 1;
+      if (all && !shown.insert(g).second) continue;
       if (!dep_text.empty()) dep_text += ',';
-      dep_text += spec.steps[d].name;
+      dep_text += all ? g + "[*]" : spec.steps[d].name;
     }
     char res[64];
     std::snprintf(res, sizeof res, "cpu=%g", r.cpu);

@@ -1,5 +1,7 @@
 #include "core/condition.h"
 
+#include "baton/json_text.h"
+
 #include <cctype>
 #include <charconv>
 #include <cmath>
@@ -15,7 +17,7 @@ constexpr int kMaxDepth = 64;
 bool IsNameChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-'; }
 
 std::string Shown(const Json& v) {
-  std::string s = v.dump();
+  std::string s = DumpJson(v);  // an output read as text need not be UTF-8
   return s.size() > 80 ? s.substr(0, 77) + "..." : s;
 }
 

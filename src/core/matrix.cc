@@ -1,5 +1,7 @@
 #include "core/matrix.h"
 
+#include "baton/json_text.h"
+
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -346,7 +348,7 @@ class Expander {
 
 std::string ItemText(const Json& item) {
   if (item.is_string() || item.is_boolean() || item.is_number()) return ParamToString(item);
-  return item.dump();
+  return DumpJson(item);
 }
 
 Result<std::vector<Json>> ItemsFromText(const std::string& text, const std::string& as) {

@@ -300,7 +300,16 @@ void ValidateEdges(const StepSpec& s, const std::map<std::string, const StepSpec
     if (!IsValidStepName(o)) err(s.loc, "step '" + s.name + "': invalid output name '" + o + "'");
     if (!outs->insert(o).second) err(s.loc, "step '" + s.name + "': duplicate output '" + o + "'");
   }
+  std::set<std::string> lists;
   for (const auto& in : s.inputs) {
+    if (!in.list.empty()) {
+      // An element of a list input (an expanded pipeline): the list is the input.
+      if (lists.insert(in.list).second && !ins->insert(in.list).second)
+        err(in.loc, "step '" + s.name + "': duplicate input '" + in.list + "'");
+      if (by_name.find(in.step) == by_name.end() && !u.steps.count(in.step) && in.selector.empty())
+        err(in.loc, "step '" + s.name + "': input '" + in.list + "' names unknown step '" + in.step + "'");
+      continue;
+    }
     if (!IsValidStepName(in.name)) err(in.loc, "step '" + s.name + "': invalid input name '" + in.name + "'");
     if (!ins->insert(in.name).second) err(in.loc, "step '" + s.name + "': duplicate input '" + in.name + "'");
     if (u.steps.count(in.step) || u.outputs.count(in.step)) continue;  // its outputs are unknown
@@ -374,6 +383,10 @@ void ValidateWhen(const PipelineSpec& spec, const StepSpec& s, const std::map<st
     }
     auto p = by_name.find(r.step);
     if (p == by_name.end()) {
+      // In an expanded pipeline a matrix step is its instances: any of them declares its outputs.
+      p = std::find_if(by_name.begin(), by_name.end(), [&](const auto& kv) { return kv.second->group == r.step; });
+    }
+    if (p == by_name.end()) {
       if (!u.steps.count(r.step)) err(loc, who + ref + " names unknown step '" + r.step + "'" + DidYouMean(r.step, StepNames(by_name)));
       continue;
     }
@@ -420,6 +433,7 @@ void ValidateTemplates(const PipelineSpec& spec, const StepSpec& s, const Unread
   std::set<std::string> lists;  // inputs that are lists (every instance of a matrix step)
   for (const auto& in : s.inputs)
     if (in.selector == "*") lists.insert(in.name);
+    else if (!in.list.empty()) lists.insert(in.list);
   const bool inputs_known = !u.steps.count(s.name) && !u.inputs.count(s.name);
   const bool outputs_known = !u.steps.count(s.name) && !u.outputs.count(s.name);
   auto check = [&](const std::string& t, const Location& loc) {

@@ -1009,9 +1009,13 @@ Status ApplyRunConfig(const RunConfig& rc, PipelineSpec* spec) {
   Json params = Json::object();
   for (const auto& [name, v] : rc.parameters) set_param(name, v, &params);
   std::vector<std::string> names;
-  for (const auto& s : spec->steps) names.push_back(s.name);
+  std::set<std::string> groups;  // matrix and for_each steps: their settings reach every instance
+  for (const auto& s : spec->steps) {
+    names.push_back(s.name);
+    if (!s.group.empty()) groups.insert(s.group);
+  }
   for (const auto& [name, o] : rc.steps) {
-    if (spec->FindStep(name) == nullptr) {
+    if (spec->FindStep(name) == nullptr && !groups.count(name)) {
       std::string hint = ClosestMatch(name, names);
       d.push_back({o.loc, "the pipeline has no step " + Q(name) +
                               (hint.empty() ? "" : " (did you mean '" + hint + "'?)")});
@@ -1025,11 +1029,13 @@ Status ApplyRunConfig(const RunConfig& rc, PipelineSpec* spec) {
   for (auto it = params.begin(); it != params.end(); ++it) spec->parameters[it.key()] = it.value();
   for (auto& s : spec->steps) {
     s.settings.MergeFrom(rc.settings);
-    auto o = rc.steps.find(s.name);
-    if (o == rc.steps.end()) continue;
-    s.settings.MergeFrom(o->second.settings);
-    for (auto it = step_params[s.name].begin(); it != step_params[s.name].end(); ++it)
-      s.parameters[it.key()] = it.value();
+    // An instance takes what the run config says for its step, then for itself.
+    for (const std::string& key : {s.group, s.name}) {
+      auto o = key.empty() ? rc.steps.end() : rc.steps.find(key);
+      if (o == rc.steps.end()) continue;
+      s.settings.MergeFrom(o->second.settings);
+      for (auto it = step_params[key].begin(); it != step_params[key].end(); ++it) s.parameters[it.key()] = it.value();
+    }
   }
   if (rc.failure_mode) spec->failure_mode = *rc.failure_mode;
   auto v = ValidatePipeline(*spec);
