@@ -283,11 +283,7 @@ StepSettings& StepSettings::When(const std::string& expression) {
     s.when.clear();
     return *this;
   }
-  for (const auto& r : c->refs())
-    if (r.kind == ConditionRef::kMetadata || r.kind == ConditionRef::kOutput) {
-      std::string dep = r.selector.empty() ? r.step : r.step + "[" + r.selector + "]";
-      if (std::find(s.when_steps.begin(), s.when_steps.end(), dep) == s.when_steps.end()) s.when_steps.push_back(dep);
-    }
+  s.when_steps = c->Steps();
   return *this;
 }
 

@@ -317,6 +317,10 @@ Result<RunSummary> Conclude(const PipelineSpec& spec, const RunProgress& progres
     auto it = final_status.find(name);
     return done.count(name) || (it != final_status.end() && Succeeded(it->second));
   };
+  // Steps skipped by their condition, and what was skipped only because of them: no failure.
+  std::set<std::string> not_failed;
+  for (const auto& [name, rec] : follower.latest())
+    if (rec.status == StepStatus::kSkipped && rec.reason.rfind("condition false: ", 0) == 0) not_failed.insert(name);
   RunSummary summary;
   auto count = [&](StepStatus st) {
     switch (st) {
@@ -363,10 +367,9 @@ Result<RunSummary> Conclude(const PipelineSpec& spec, const RunProgress& progres
       StepStatus status = StepStatus::kSkipped;
       for (int up : plan.dependencies(i))
         if (!succeeded(spec.steps[up].name)) {
-          auto up_status = final_status.find(spec.steps[up].name);
-          why = "upstream step '" + spec.steps[up].name + "' " +
-                (up_status != final_status.end() && up_status->second == StepStatus::kSkipped ? "was skipped"
-                                                                                               : "did not complete");
+          const bool by_condition = not_failed.count(spec.steps[up].name) > 0;
+          why = "upstream step '" + spec.steps[up].name + "' " + (by_condition ? "was skipped" : "did not complete");
+          if (by_condition) not_failed.insert(s.name);
           break;
         }
       if (why.empty()) {

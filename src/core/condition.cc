@@ -2,6 +2,7 @@
 
 #include "baton/json_text.h"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cmath>
@@ -285,6 +286,16 @@ Result<Condition> Condition::Parse(const std::string& text, size_t* error_offset
   ConditionParser p(c.text_, &c);
   BATON_RETURN_IF_ERROR(p.Run(error_offset));
   return c;
+}
+
+std::vector<std::string> Condition::Steps() const {
+  std::vector<std::string> out;
+  for (const auto& r : refs_) {
+    if (r.kind != ConditionRef::kMetadata && r.kind != ConditionRef::kOutput) continue;
+    std::string step = r.selector.empty() ? r.step : r.step + "[" + r.selector + "]";
+    if (std::find(out.begin(), out.end(), step) == out.end()) out.push_back(std::move(step));
+  }
+  return out;
 }
 
 Result<Json> Condition::Eval(int i, const Resolver& resolve, std::vector<Json>* cache, std::string* values) const {

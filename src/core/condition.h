@@ -44,6 +44,8 @@ class Condition {
   static Result<Condition> Parse(const std::string& text, size_t* error_offset = nullptr);
 
   const std::vector<ConditionRef>& refs() const { return refs_; }
+  // The steps the condition reads ("STEP" or "STEP[SELECTOR]"), each once, in order.
+  std::vector<std::string> Steps() const;
   const std::string& text() const { return text_; }
 
   // Looks up a reference's value; an error (a missing key, an unreadable output) makes the

@@ -546,12 +546,7 @@ class Parser {
       s->when.clear();  // reported here; the graph checks leave it alone
       return;
     }
-    for (const auto& r : c->refs())
-      if (r.kind == ConditionRef::kMetadata || r.kind == ConditionRef::kOutput) {
-        std::string dep = r.selector.empty() ? r.step : r.step + "[" + r.selector + "]";
-        if (std::find(s->when_steps.begin(), s->when_steps.end(), dep) == s->when_steps.end())
-          s->when_steps.push_back(dep);
-      }
+    s->when_steps = c->Steps();
   }
 
   void ParseStep(const std::string& name, const Node& k, const Node& n, PipelineSpec* spec) {
