@@ -224,10 +224,12 @@ void Plan::Expand(int t, int count, int max_parallel) {
   const size_t first = steps_.size();
   steps_.resize(first + count);
   Node& tn = steps_[t];
+  const std::vector<int> upstream = tn.deps;
   for (size_t k = first; k < steps_.size(); ++k) {
     by_name_[spec_->steps[k].name] = static_cast<int>(k);
     Node& n = steps_[k];
-    n.deps = tn.deps;  // all succeeded: the instance is ready at once
+    n.deps = upstream;  // all succeeded: the instance is ready at once
+    for (int u : upstream) steps_[u].dependents.push_back(static_cast<int>(k));
     n.dependents = {t};
     n.need = tn.need;
     n.unsatisfiable = tn.unsatisfiable;

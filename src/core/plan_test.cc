@@ -7,6 +7,7 @@
 
 #include <algorithm>
 
+#include "core/matrix.h"
 #include "core/spec_parser.h"
 
 namespace baton {
@@ -498,6 +499,76 @@ TEST(Plan, FinishedIgnoresStepsThatDoNotRun) {
   Finish(p, "a", true);
   EXPECT_TRUE(p.Finished(p.index("a"), false).empty()) << "a second Finished is a no-op";
   EXPECT_EQ(p.state(p.index("a")), State::kSucceeded);
+}
+
+// A for_each step becomes instances that wait for what it waited for (not for each other), at
+// most `parallel` running; it is ready again, to be finished, once they all succeeded.
+TEST(Plan, AForEachStepExpandsIntoInstancesThatRunUnderItsBound) {
+  PipelineSpec spec = Spec(
+      "name: x\nsteps:\n  s: {run: 'true', outputs: [l]}\n  w: {run: 'true', for_each: s.l}\n"
+      "  g: {run: 'true', after: [w]}\n");
+  Plan p(spec, Cpus(8));
+  EXPECT_EQ(Next(p), "s");
+  p.Finished(p.index("s"), true);
+  const int w = p.index("w");
+  EXPECT_EQ(Next(p), "w");
+  for (int k = 0; k < 3; ++k) spec.steps.push_back(ForEachInstance(spec.steps[w], k, k));
+  p.Expand(w, 3, 2);
+  EXPECT_TRUE(p.expanded(w));
+  EXPECT_EQ(p.size(), 6u);
+  for (int k = 3; k < 6; ++k) {
+    EXPECT_EQ(p.dependencies(k), std::vector<int>{p.index("s")}) << k;
+    EXPECT_EQ(p.group(k), w);
+  }
+  EXPECT_EQ(Next(p), "w[0]");
+  EXPECT_EQ(Next(p), "w[1]");
+  EXPECT_EQ(Next(p), "") << "parallel: 2";
+  p.Finished(p.index("w[0]"), true);
+  EXPECT_EQ(Next(p), "w[2]");
+  p.Finished(p.index("w[1]"), true);
+  p.Finished(p.index("w[2]"), true);
+  EXPECT_EQ(Next(p), "w");
+  p.Finished(w, true);
+  EXPECT_EQ(Next(p), "g");
+  p.Finished(p.index("g"), true);
+  EXPECT_TRUE(p.AllDone());
+  // Every instance comes after what it waits for, and before the step that gathers them.
+  auto order = p.TopologicalOrder();
+  EXPECT_EQ(order.size(), 6u);
+}
+
+TEST(Plan, AFailedInstanceSkipsItsForEachStepAndWhatFollows) {
+  PipelineSpec spec = Spec(
+      "name: x\nsteps:\n  s: {run: 'true', outputs: [l]}\n  w: {run: 'true', for_each: s.l}\n"
+      "  g: {run: 'true', after: [w]}\n");
+  Plan p(spec, Cpus(8));
+  Next(p);
+  p.Finished(p.index("s"), true);
+  const int w = p.index("w");
+  Next(p);
+  for (int k = 0; k < 2; ++k) spec.steps.push_back(ForEachInstance(spec.steps[w], k, k));
+  p.Expand(w, 2, 0);
+  EXPECT_EQ(Next(p), "w[0]");
+  EXPECT_EQ(Next(p), "w[1]");
+  auto skipped = p.Finished(p.index("w[0]"), false);
+  std::vector<std::string> names;
+  for (int i : skipped) names.push_back(p.name(i));
+  EXPECT_EQ(names, (std::vector<std::string>{"w", "g"}));
+  EXPECT_EQ(p.skipped_because(p.index("g")), p.index("w[0]"));
+  p.Finished(p.index("w[1]"), true);
+  EXPECT_TRUE(p.AllDone());
+}
+
+TEST(Plan, AnEmptyForEachIsReadyToFinishAtOnce) {
+  PipelineSpec spec = Spec("name: x\nsteps:\n  s: {run: 'true', outputs: [l]}\n  w: {run: 'true', for_each: s.l}\n");
+  Plan p(spec, Cpus(1));
+  Next(p);
+  p.Finished(p.index("s"), true);
+  EXPECT_EQ(Next(p), "w");
+  p.Expand(p.index("w"), 0, 0);
+  EXPECT_EQ(Next(p), "w") << "ready again, with no instance";
+  p.Finished(p.index("w"), true);
+  EXPECT_TRUE(p.AllDone());
 }
 
 }  // namespace
