@@ -200,8 +200,11 @@ TEST(Sweep, TheQuickstartSweepDeploysTheBestModelOnlyAboveTheThreshold) {
   auto rows = Latest(Show(ws, s.value("run", "")));
   EXPECT_EQ(rows["deploy"].value("status", ""), "completed");
   const double best = rows["select"]["metadata"].value("accuracy", 0.0);
-  for (const auto& [name, row] : rows)
-    if (name.rfind("evaluate[", 0) == 0) EXPECT_LE(row["metadata"].value("accuracy", 1.0), best) << name;
+  for (const auto& [name, row] : rows) {
+    if (name.rfind("evaluate[", 0) == 0) {
+      EXPECT_LE(row["metadata"].value("accuracy", 1.0), best) << name;
+    }
+  }
   // The deployed model is the selected one.
   EXPECT_EQ(rows["deploy"]["outputs"]["deployed"].value("digest", ""), rows["select"]["outputs"]["model"].value("digest", ""));
 
