@@ -24,8 +24,8 @@ PipelineSpec Layered(int steps, int width) {
     if (layer > 0) {
       int base = (layer - 1) * width;
       int a = base + (i % width), b = base + ((i * 7 + 3) % width);
-      s.inputs.push_back({"a", "s" + std::to_string(a), "out", {}});
-      if (b != a) s.inputs.push_back({"b", "s" + std::to_string(b), "out", {}});
+      s.inputs.push_back({"a", "s" + std::to_string(a), "out", {}, {}, {}});
+      if (b != a) s.inputs.push_back({"b", "s" + std::to_string(b), "out", {}, {}, {}});
       cmd += " {{inputs.a}}";
       if (b != a) cmd += " {{inputs.b}}";
     }
