@@ -277,9 +277,11 @@ StepSettings& StepSettings::When(const std::string& expression) {
   s.when = expression;
   s.when_loc = s.loc;
   s.when_steps.clear();
-  auto c = baton::Condition::Parse(expression);
+  size_t at = 0;
+  auto c = baton::Condition::Parse(expression, &at);
   if (!c.ok()) {
-    p_->data().Problem("step '" + s.name + "': when: " + c.status().message());
+    p_->data().Problem("step '" + s.name + "': when: " + c.status().message() + " (at offset " +
+                       std::to_string(at) + ")");
     s.when.clear();
     return *this;
   }

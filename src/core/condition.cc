@@ -51,7 +51,7 @@ class ConditionParser {
  private:
   Status Fail(size_t at, const std::string& msg, size_t* error_offset) {
     if (error_offset) *error_offset = at;
-    return InvalidArgument("condition: " + msg + " (at offset " + std::to_string(at) + ")");
+    return InvalidArgument(msg);
   }
   void Error(size_t at, const std::string& msg) {
     if (error_.empty()) error_ = msg, error_at_ = at;

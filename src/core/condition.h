@@ -40,7 +40,8 @@ struct ConditionRef {
 
 class Condition {
  public:
-  // Parses `text`; on error the message says what is wrong and *error_offset where.
+  // Parses `text`; on error the message says what is wrong and *error_offset where (a pipeline
+  // file turns the offset into a line and column).
   static Result<Condition> Parse(const std::string& text, size_t* error_offset = nullptr);
 
   const std::vector<ConditionRef>& refs() const { return refs_; }

@@ -2,6 +2,7 @@
 
 #include "baton/json_text.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -434,11 +435,11 @@ bool SelectorMatches(const std::vector<std::pair<std::string, std::string>>& sel
 }
 
 std::vector<Diagnostic> ExpandMatrices(PipelineSpec* spec) {
-  bool any = false;
-  for (const auto& s : spec->steps) any = any || !s.matrix.empty();
-  for (const auto& s : spec->steps)
-    for (const auto& in : s.inputs) any = any || !in.selector.empty();
-  for (const auto& s : spec->steps) any = any || !s.when_steps.empty() || !s.for_each.empty();
+  // Most pipelines have none of these: they pay one pass over their steps.
+  const bool any = std::any_of(spec->steps.begin(), spec->steps.end(), [](const StepSpec& s) {
+    return !s.matrix.empty() || !s.when_steps.empty() || !s.for_each.empty() ||
+           std::any_of(s.inputs.begin(), s.inputs.end(), [](const InputRef& in) { return !in.selector.empty(); });
+  });
   if (!any) return {};
   return Expander(spec).Run();
 }

@@ -359,9 +359,10 @@ void ValidateWhen(const PipelineSpec& spec, const StepSpec& s, const std::map<st
   if (s.when.empty()) return;
   const Location& loc = s.when_loc.line ? s.when_loc : s.loc;
   const std::string who = "step '" + (s.group.empty() ? s.name : s.group) + "': when: ";
-  auto c = Condition::Parse(s.when);
+  size_t at = 0;
+  auto c = Condition::Parse(s.when, &at);
   if (!c.ok()) {
-    err(loc, who + c.status().message());
+    err(loc, who + c.status().message() + " (at offset " + std::to_string(at) + ")");
     return;
   }
   for (const auto& r : c->refs()) {

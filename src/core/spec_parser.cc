@@ -540,9 +540,7 @@ class Parser {
       Location loc = Loc(v);
       if (s->when.find('\n') == std::string::npos && at <= s->when.size())
         loc.column += static_cast<int>(at) + (v.style == yaml::Style::kPlain ? 0 : 1);
-      std::string msg = c.status().message();
-      if (auto p = msg.rfind(" (at offset "); p != std::string::npos) msg.resize(p);
-      Error(loc, "step " + Q(step) + ": when: " + msg.substr(std::string("condition: ").size()));
+      Error(loc, "step " + Q(step) + ": when: " + c.status().message());
       s->when.clear();  // reported here; the graph checks leave it alone
       return;
     }
