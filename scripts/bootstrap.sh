@@ -35,6 +35,13 @@ build() {  # build DIR [cmake args...]
   ninja -C "$dir" -j "$jobs"
 }
 
+# After failed tests: the state of the S3 test cluster (free disk, daemons, the end of their
+# logs), then the failure.
+stores_state() {
+  $sudo scripts/setup-ceph-rgw.sh --diagnose || true
+  exit 1
+}
+
 case "$mode" in
   build)
     build build/release -DCMAKE_BUILD_TYPE=Release
@@ -73,7 +80,8 @@ case "$mode" in
       [ -d "$d" ] && PATH=$PATH:$d
     done
     export PATH
-    (cd build/release && ctest --output-on-failure -j "$jobs")
+    df -h . /tmp
+    (cd build/release && ctest --output-on-failure -j "$jobs") || stores_state
     echo "bootstrap: again under AddressSanitizer + UndefinedBehaviorSanitizer"
     build build/asan -DCMAKE_BUILD_TYPE=Debug -DBATON_SANITIZE=address,undefined -DBATON_BUILD_BENCH=OFF -DBATON_WERROR=ON
     # The backend tests that mostly wait on Slurm or podman (a one-minute Slurm time limit, the
@@ -82,10 +90,10 @@ case "$mode" in
     # The 5 GiB round trip through the S3 gateway ran above too.
     slow='^(Slurm\.ATimeLimitBreachIsATimeout|Slurm\.AHundredStepDag|LocalDocker\.QuickstartRunsInContainersLikeLocally|S3Slow\..*)$'
     (cd build/asan && ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$PWD/../../tests/lsan.supp UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-       ctest --output-on-failure -j "$jobs" -E "$slow")
+       ctest --output-on-failure -j "$jobs" -E "$slow") || stores_state
     echo "bootstrap: again under ThreadSanitizer"
     build build/tsan -DCMAKE_BUILD_TYPE=Debug -DBATON_SANITIZE=thread -DBATON_BUILD_BENCH=OFF -DBATON_WERROR=ON
-    (cd build/tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest --output-on-failure -j "$jobs" -E "$slow")
+    (cd build/tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest --output-on-failure -j "$jobs" -E "$slow") || stores_state
     ;;
   *)
     echo "usage: scripts/bootstrap.sh [build|quickstart|test]" >&2

@@ -13,15 +13,20 @@
 #   scripts/setup-ceph-rgw.sh --stop-rgw     stop the gateway only
 #   scripts/setup-ceph-rgw.sh --start-rgw    start the gateway only (the cluster must be running)
 #   scripts/setup-ceph-rgw.sh --env          print the test variables of the running gateway
+#   scripts/setup-ceph-rgw.sh --diagnose     print the state of the cluster: free disk, daemons,
+#                                            `ceph -s`, `ceph df` and the end of each daemon's log
 #
 # Runs as root, without systemd. stdout gets `export NAME=VALUE` lines for the tests
-# (BATON_TEST_S3_ENDPOINT, BATON_TEST_S3_ACCESS_KEY, BATON_TEST_S3_SECRET_KEY), so that
+# (BATON_TEST_S3_ENDPOINT, BATON_TEST_S3_ACCESS_KEY, BATON_TEST_S3_SECRET_KEY, and
+# BATON_TEST_S3_DATA_DIR, where the cluster keeps its data), so that
 # `eval "$(scripts/setup-ceph-rgw.sh)"` sets them; progress goes to stderr. Authentication inside
 # the cluster is off (it listens on loopback only); the gateway checks S3 signatures as usual.
 #
 # Environment: BATON_CEPH_DIR (state, default /var/lib/baton-ceph), BATON_RGW_PORT (7480),
 # BATON_CEPH_DISK_GIB (size of the OSD's sparse block file, default 32: BlueStore spreads its writes,
-# so over time the file takes all of it on disk).
+# so over time the file takes all of it on disk; a new cluster's file is made smaller where the
+# disk has less than that free and 8 GiB over, so that the OSD reports itself full before the disk
+# is: an OSD that cannot grow its block file stops, and the gateway then hangs).
 # Exit codes: 0 ok, 1 failure, 3 the gateway alone was asked for but no cluster is running.
 set -euo pipefail
 
@@ -66,6 +71,39 @@ print_env() {
   echo "export BATON_TEST_S3_ENDPOINT=$endpoint"
   echo "export BATON_TEST_S3_ACCESS_KEY=$access_key"
   echo "export BATON_TEST_S3_SECRET_KEY=$secret_key"
+  echo "export BATON_TEST_S3_DATA_DIR=$dir"
+}
+
+# The OSD's block file no bigger than the disk can hold with 8 GiB to spare (8 GiB at least).
+fit_block_to_disk() {
+  local avail
+  avail=$(df -B1G --output=avail "$dir" 2>/dev/null | tail -1 | tr -d ' ')
+  [[ "$avail" =~ ^[0-9]+$ ]] || return 0
+  if ((avail - 8 < disk_gib)); then
+    disk_gib=$((avail - 8 > 8 ? avail - 8 : 8))
+    log "the OSD's block file is ${disk_gib} GiB: the disk has ${avail} GiB free"
+  fi
+}
+
+diagnose() {
+  local d f
+  echo "== free disk"
+  df -h "$dir" /tmp 2>&1 || true
+  echo "== daemons"
+  for d in "${daemons[@]}"; do
+    if alive "$d"; then echo "$d: running, pid $(pid_of "$d")"; else echo "$d: not running"; fi
+  done
+  if [ -f "$conf" ]; then
+    echo "== ceph -s"
+    timeout 30 ceph -c "$conf" --connect-timeout 10 -s 2>&1 || true
+    echo "== ceph df"
+    timeout 30 ceph -c "$conf" --connect-timeout 10 df 2>&1 || true
+  fi
+  for f in "$dir"/log/*; do
+    [ -f "$f" ] || continue
+    echo "== the end of $f"
+    tail -n 20 "$f"
+  done
 }
 
 install_packages() {
@@ -160,6 +198,7 @@ create_cluster() {
   rm -rf "$dir"
   mkdir -p "$dir"/{run,log,mon/ceph-a,osd/ceph-0,rgw}
   local fsid osd_uuid id
+  fit_block_to_disk
   fsid=$(cat /proc/sys/kernel/random/uuid)
   write_conf "$fsid"
   ceph-authtool --create-keyring "$dir/keyring" --gen-key -n mon. --cap mon 'allow *' >/dev/null
@@ -205,6 +244,10 @@ case "${1:-}" in
     print_env
     exit 0
     ;;
+  --diagnose)
+    diagnose
+    exit 0
+    ;;
   --env)
     running && gateway_answers || { log "no gateway is running on $endpoint"; exit 3; }
     print_env
@@ -212,7 +255,7 @@ case "${1:-}" in
     ;;
   "") ;;
   *)
-    echo "usage: $0 [--stop | --wipe | --restart-rgw | --stop-rgw | --start-rgw | --env]" >&2
+    echo "usage: $0 [--stop | --wipe | --restart-rgw | --stop-rgw | --start-rgw | --env | --diagnose]" >&2
     exit 1
     ;;
 esac

@@ -220,6 +220,9 @@ Result<std::pair<s3::StoreOptions, std::shared_ptr<s3::Client>>> S3ClientOf(cons
 }
 
 Result<StoreHome> FreshS3Home() {
+  if (std::string problem = S3GatewayProblem(std::getenv("BATON_TEST_S3_ENDPOINT"));
+      !problem.empty())
+    return Unavailable(problem);
   auto dir = std::make_shared<TempDir>();
   const std::string uri = "s3://baton-contract/" + FreshNamespace() +
                           "?endpoint=" + std::getenv("BATON_TEST_S3_ENDPOINT") +

@@ -45,6 +45,7 @@ class TeamStores : public ::testing::Test {
             << "CI must provide PostgreSQL and S3 (scripts/setup-postgres.sh, setup-ceph-rgw.sh)";
       GTEST_SKIP() << "no PostgreSQL + S3 here (set BATON_TEST_POSTGRES_URI and BATON_TEST_S3_*)";
     }
+    if (std::string problem = S3GatewayProblem(s3_); !problem.empty()) FAIL() << problem;
     std::random_device rd;
     const std::string tag = std::to_string(rd() % 1000000000);
     schema_ = "team_" + tag;

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
@@ -43,6 +44,21 @@ std::string TempDir::Write(const std::string& rel, const std::string& content) c
 
 std::string BatonBinary() { return BATON_BINARY; }
 std::string SourceDir() { return BATON_SOURCE_DIR; }
+
+std::string S3GatewayProblem(const std::string& endpoint) {
+  // A bucket nobody made: the gateway answers 404 only after asking the cluster's storage (a
+  // request for `/` it answers from memory, even when the storage is gone).
+  static std::atomic<int> probes{0};
+  const std::string bucket =
+      "baton-probe-" + std::to_string(::getpid()) + "-" + std::to_string(probes++);
+  CommandResult probe = RunProgram("/", {"/usr/bin/curl", "-sS", "-o", "/dev/null", "--max-time",
+                                         "10", endpoint + "/" + bucket});
+  if (probe.exit_code == 0) return "";
+  std::string problem = "the S3 gateway at " + endpoint + " does not answer: " + probe.err;
+  CommandResult state = RunProgram(
+      "/", {"/usr/bin/timeout", "60", SourceDir() + "/scripts/setup-ceph-rgw.sh", "--diagnose"});
+  return problem + "\n" + state.out + state.err;
+}
 
 std::string ReadFileOrDie(const std::string& path) {
   auto r = fs::ReadFile(path);
