@@ -1257,6 +1257,62 @@ TEST_P(MetadataStoreContract, AComponentAStackUsesCannotBeDeleted) {
   EXPECT_OK(m().DeleteComponent("orchestrator", "o1"));
 }
 
+TEST_P(MetadataStoreContract, UsersAndTokensRoundTripAndGoTogether) {
+  EXPECT_TRUE(m().ListUsers()->empty());
+  ASSERT_OK(m().CreateUser({"ada", "user", "admin", 1000}));
+  ASSERT_OK(m().CreateUser({"ci", "service", "editor", 0}));
+  EXPECT_CODE(m().CreateUser({"ada", "user", "viewer", 0}), Code::kAlreadyExists);
+  ASSERT_OK_AND_ASSIGN(UserRecord ada, m().GetUser("ada"));
+  EXPECT_EQ(ada.kind, "user");
+  EXPECT_EQ(ada.role, "admin");
+  EXPECT_EQ(ada.created_at, 1000);
+  EXPECT_GT(m().GetUser("ci")->created_at, 0) << "a zero time is filled in";
+  EXPECT_CODE(m().GetUser("nobody"), Code::kNotFound);
+  ASSERT_OK_AND_ASSIGN(std::vector<UserRecord> users, m().ListUsers());
+  ASSERT_EQ(users.size(), 2u);
+  EXPECT_EQ(users[0].name, "ada");
+  EXPECT_EQ(users[1].name, "ci");
+
+  const TokenRecord t1{"tok1", "ada", Digest("secret 1"), "", "laptop", 10, 0, 0};
+  const TokenRecord t2{"tok2", "ci", Digest("secret 2"), "run-1", "run token", 20, 99, 0};
+  ASSERT_OK(m().CreateToken(t1));
+  ASSERT_OK(m().CreateToken(t2));
+  EXPECT_CODE(m().CreateToken({"tok3", "nobody", Digest("secret 3"), "", "", 0, 0, 0}),
+              Code::kNotFound);
+  EXPECT_CODE(m().CreateToken({"tok1", "ada", Digest("secret 4"), "", "", 0, 0, 0}),
+              Code::kAlreadyExists);
+  EXPECT_CODE(m().CreateToken({"tok5", "ada", Digest("secret 1"), "", "", 0, 0, 0}),
+              Code::kAlreadyExists)
+      << "two tokens cannot share a secret";
+  ASSERT_OK_AND_ASSIGN(TokenRecord found, m().FindToken(Digest("secret 2")));
+  EXPECT_EQ(found.id, "tok2");
+  EXPECT_EQ(found.user, "ci");
+  EXPECT_EQ(found.run_id, "run-1");
+  EXPECT_EQ(found.description, "run token");
+  EXPECT_EQ(found.created_at, 20);
+  EXPECT_EQ(found.expires_at, 99);
+  EXPECT_CODE(m().FindToken(Digest("secret 9")), Code::kNotFound);
+  ASSERT_OK(m().TouchToken("tok2", 1234));
+  EXPECT_EQ(m().FindToken(Digest("secret 2"))->last_used_at, 1234);
+  EXPECT_OK(m().TouchToken("gone", 1));
+  ASSERT_OK_AND_ASSIGN(std::vector<TokenRecord> all, m().ListTokens(""));
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].id, "tok2") << "newest first";
+  ASSERT_OK_AND_ASSIGN(std::vector<TokenRecord> adas, m().ListTokens("ada"));
+  ASSERT_EQ(adas.size(), 1u);
+  EXPECT_EQ(adas[0].id, "tok1");
+
+  ASSERT_OK(m().DeleteToken("tok1"));
+  EXPECT_CODE(m().DeleteToken("tok1"), Code::kNotFound);
+  EXPECT_CODE(m().FindToken(Digest("secret 1")), Code::kNotFound);
+  // A user goes with the tokens they hold.
+  ASSERT_OK(m().DeleteUser("ci"));
+  EXPECT_CODE(m().FindToken(Digest("secret 2")), Code::kNotFound);
+  EXPECT_CODE(m().DeleteUser("ci"), Code::kNotFound);
+  EXPECT_EQ(m().ListUsers()->size(), 1u);
+  EXPECT_TRUE(m().ListTokens("")->empty());
+}
+
 TEST_P(MetadataStoreContract, StacksCreateReadUpdateDelete) {
   ASSERT_OK(m().CreateComponent({"orchestrator", "o1", "local", "{}", 0, 0}));
   ASSERT_OK(m().CreateComponent({"artifact_store", "a1", "local", "{}", 0, 0}));

@@ -127,6 +127,30 @@ struct PluginRecord {
   int64_t registered_at = 0;
 };
 
+// Someone the server (`baton server`) lets in: a person, or a service account for machines
+// (CI, a cluster's pods). The role says what they may do: `viewer` reads, `editor` also runs,
+// stops, resumes and records, `admin` also deletes and manages users.
+struct UserRecord {
+  std::string name;
+  std::string kind = "user";  // user | service
+  std::string role = "editor";  // viewer | editor | admin
+  int64_t created_at = 0;
+};
+
+// A bearer token of a user. Only the SHA-256 of its secret is kept; the secret is shown once,
+// when it is made. A run token (run_id set) is good for that run alone: what a step of the run
+// sends back, and nothing else.
+struct TokenRecord {
+  std::string id;           // public, to list and revoke it
+  std::string user;
+  std::string hash;         // sha256 hex of the secret
+  std::string run_id;       // "" for a user's token
+  std::string description;
+  int64_t created_at = 0;
+  int64_t expires_at = 0;   // microseconds since the epoch; 0 for never
+  int64_t last_used_at = 0;
+};
+
 class MetadataStore {
  public:
   virtual ~MetadataStore() = default;
@@ -249,6 +273,21 @@ class MetadataStore {
   virtual Status PutPlugin(const PluginRecord& p) = 0;  // replaces one of the same type and flavor
   virtual Result<std::vector<PluginRecord>> ListPlugins() = 0;
   virtual Status DeletePlugin(const std::string& type, const std::string& flavor) = 0;
+
+  // Users and tokens of the server. CreateUser: AlreadyExists for a taken name. DeleteUser
+  // deletes the user's tokens too. CreateToken: NotFound for an unknown user, AlreadyExists for a
+  // taken id or hash. FindToken: by the hash of its secret, NotFound when none has it.
+  // ListTokens: "" for every user's, newest first. TouchToken records a use (no error for a
+  // token deleted meanwhile).
+  virtual Status CreateUser(const UserRecord& u) = 0;
+  virtual Result<UserRecord> GetUser(const std::string& name) = 0;
+  virtual Result<std::vector<UserRecord>> ListUsers() = 0;
+  virtual Status DeleteUser(const std::string& name) = 0;
+  virtual Status CreateToken(const TokenRecord& t) = 0;
+  virtual Result<TokenRecord> FindToken(const std::string& hash) = 0;
+  virtual Result<std::vector<TokenRecord>> ListTokens(const std::string& user) = 0;
+  virtual Status DeleteToken(const std::string& id) = 0;
+  virtual Status TouchToken(const std::string& id, int64_t when) = 0;
 
   // Mean duration (ended_at - started_at) of the completed attempts of each step in the
   // pipeline's five most recent runs (for critical paths); steps with none are left out.

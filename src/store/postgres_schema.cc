@@ -136,6 +136,23 @@ CREATE INDEX artifacts_step_run ON artifacts(step_run_id);
 CREATE INDEX step_outputs_artifact ON step_outputs(artifact_id);
 CREATE INDEX step_runs_cached_from ON step_runs(cached_from);
 )sql"},
+    {5, R"sql(
+CREATE TABLE users(
+  name TEXT COLLATE "C" PRIMARY KEY,
+  kind TEXT COLLATE "C" NOT NULL,
+  role TEXT COLLATE "C" NOT NULL,
+  created_at BIGINT NOT NULL);
+CREATE TABLE tokens(
+  id TEXT COLLATE "C" PRIMARY KEY,
+  user_name TEXT COLLATE "C" NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+  hash TEXT COLLATE "C" NOT NULL UNIQUE,
+  run_id TEXT COLLATE "C" NOT NULL DEFAULT '',
+  description TEXT COLLATE "C" NOT NULL DEFAULT '',
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL DEFAULT 0,
+  last_used_at BIGINT NOT NULL DEFAULT 0);
+CREATE INDEX tokens_user ON tokens(user_name);
+)sql"},
 };
 
 }  // namespace

@@ -672,6 +672,102 @@ class PostgresStore : public MetadataStore, public MetadataRows, private PgDb {
     });
   }
 
+  Status CreateUser(const UserRecord& u) override {
+    return Txn([&]() -> Status {
+      Status st = Q("INSERT INTO users(name, kind, role, created_at) VALUES($1, $2, $3, $4)",
+                    "add user", u.name, u.kind, u.role, u.created_at ? u.created_at : NowMicros())
+                      .status();
+      if (st.code() == Code::kAlreadyExists)
+        return AlreadyExists("user '" + u.name + "' already exists");
+      return st;
+    });
+  }
+
+  static UserRecord ReadUser(const PgResult& q, int row) {
+    return {q.Text(row, 0), q.Text(row, 1), q.Text(row, 2), q.Int(row, 3)};
+  }
+
+  Result<UserRecord> GetUser(const std::string& name) override {
+    BATON_ASSIGN_OR_RETURN(
+        PgResult q,
+        Q("SELECT name, kind, role, created_at FROM users WHERE name = $1", "read user", name));
+    if (q.rows() == 0) return NotFound("no user named '" + name + "'");
+    return ReadUser(q, 0);
+  }
+
+  Result<std::vector<UserRecord>> ListUsers() override {
+    BATON_ASSIGN_OR_RETURN(
+        PgResult q, Q("SELECT name, kind, role, created_at FROM users ORDER BY name", "list users"));
+    std::vector<UserRecord> out;
+    for (int i = 0; i < q.rows(); ++i) out.push_back(ReadUser(q, i));
+    return out;
+  }
+
+  Status DeleteUser(const std::string& name) override {
+    return Txn([&]() -> Status {
+      BATON_ASSIGN_OR_RETURN(PgResult d,
+                             Q("DELETE FROM users WHERE name = $1", "delete user", name));
+      if (d.affected() != 1) return NotFound("no user named '" + name + "'");
+      return Status::Ok();
+    });
+  }
+
+  Status CreateToken(const TokenRecord& t) override {
+    return Txn([&]() -> Status {
+      BATON_RETURN_IF_ERROR(GetUser(t.user).status());
+      Status st =
+          Q("INSERT INTO tokens(id, user_name, hash, run_id, description, created_at, expires_at, "
+            "last_used_at) VALUES($1, $2, $3, $4, $5, $6, $7, $8)",
+            "add token", t.id, t.user, t.hash, t.run_id, t.description,
+            t.created_at ? t.created_at : NowMicros(), t.expires_at, t.last_used_at)
+              .status();
+      if (st.code() == Code::kAlreadyExists)
+        return AlreadyExists("token '" + t.id + "' already exists");
+      return st;
+    });
+  }
+
+  static TokenRecord ReadToken(const PgResult& q, int row) {
+    return {q.Text(row, 0), q.Text(row, 1), q.Text(row, 2), q.Text(row, 3),
+            q.Text(row, 4), q.Int(row, 5),  q.Int(row, 6),  q.Int(row, 7)};
+  }
+
+  Result<TokenRecord> FindToken(const std::string& hash) override {
+    BATON_ASSIGN_OR_RETURN(
+        PgResult q,
+        Q("SELECT id, user_name, hash, run_id, description, created_at, expires_at, last_used_at "
+          "FROM tokens WHERE hash = $1",
+          "read token", hash));
+    if (q.rows() == 0) return NotFound("no such token");
+    return ReadToken(q, 0);
+  }
+
+  Result<std::vector<TokenRecord>> ListTokens(const std::string& user) override {
+    BATON_ASSIGN_OR_RETURN(
+        PgResult q,
+        Q("SELECT id, user_name, hash, run_id, description, created_at, expires_at, last_used_at "
+          "FROM tokens WHERE $1 = '' OR user_name = $1 ORDER BY created_at DESC, id",
+          "list tokens", user));
+    std::vector<TokenRecord> out;
+    for (int i = 0; i < q.rows(); ++i) out.push_back(ReadToken(q, i));
+    return out;
+  }
+
+  Status DeleteToken(const std::string& id) override {
+    return Txn([&]() -> Status {
+      BATON_ASSIGN_OR_RETURN(PgResult d, Q("DELETE FROM tokens WHERE id = $1", "delete token", id));
+      if (d.affected() != 1) return NotFound("no token '" + id + "'");
+      return Status::Ok();
+    });
+  }
+
+  Status TouchToken(const std::string& id, int64_t when) override {
+    return Txn([&]() -> Status {
+      return Q("UPDATE tokens SET last_used_at = $1 WHERE id = $2", "record a token's use", when, id)
+          .status();
+    });
+  }
+
   Result<std::vector<std::pair<std::string, double>>> StepDurations(
       const std::string& pipeline) override {
     // Average of the completed attempts of each step in the pipeline's five most recent runs.

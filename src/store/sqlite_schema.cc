@@ -7,7 +7,7 @@
 
 namespace baton {
 
-const int kSqliteSchemaVersion = 4;
+const int kSqliteSchemaVersion = 5;
 
 namespace {
 
@@ -130,6 +130,23 @@ ALTER TABLE runs ADD COLUMN use_cache INTEGER NOT NULL DEFAULT 1;
 CREATE INDEX artifacts_step_run ON artifacts(step_run_id);
 CREATE INDEX step_outputs_artifact ON step_outputs(artifact_id);
 CREATE INDEX step_runs_cached_from ON step_runs(cached_from);
+)sql"},
+    {5, R"sql(
+CREATE TABLE users(
+  name TEXT PRIMARY KEY,
+  kind TEXT NOT NULL,
+  role TEXT NOT NULL,
+  created_at INTEGER NOT NULL);
+CREATE TABLE tokens(
+  id TEXT PRIMARY KEY,
+  user_name TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+  hash TEXT NOT NULL UNIQUE,
+  run_id TEXT NOT NULL DEFAULT '',
+  description TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL DEFAULT 0,
+  last_used_at INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX tokens_user ON tokens(user_name);
 )sql"},
 };
 

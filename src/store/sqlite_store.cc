@@ -666,6 +666,102 @@ class SqliteStore : public MetadataStore, public MetadataRows, private SqliteDb 
     return type == "artifact_store" ? "artifact store" : type == "container_registry" ? "container registry" : type;
   }
 
+  Status CreateUser(const UserRecord& u) override {
+    return Txn([&]() -> Status {
+      Query q(S("INSERT INTO users(name, kind, role, created_at) VALUES(?,?,?,?)"));
+      q.Bind(u.name).Bind(u.kind).Bind(u.role).Bind(u.created_at ? u.created_at : NowMicros());
+      Status st = Done(q.Step(), "add user");
+      if (st.code() == Code::kAlreadyExists) return AlreadyExists("user '" + u.name + "' already exists");
+      return st;
+    });
+  }
+
+  static UserRecord ReadUser(Query& q) { return {q.Text(0), q.Text(1), q.Text(2), q.Int(3)}; }
+
+  Result<UserRecord> GetUser(const std::string& name) override {
+    Query q(S("SELECT name, kind, role, created_at FROM users WHERE name = ?"));
+    q.Bind(name);
+    int rc = q.Step();
+    if (rc == SQLITE_ROW) return ReadUser(q);
+    if (rc != SQLITE_DONE) return Err("read user");
+    return NotFound("no user named '" + name + "'");
+  }
+
+  Result<std::vector<UserRecord>> ListUsers() override {
+    Query q(S("SELECT name, kind, role, created_at FROM users ORDER BY name"));
+    std::vector<UserRecord> out;
+    int rc;
+    while ((rc = q.Step()) == SQLITE_ROW) out.push_back(ReadUser(q));
+    if (rc != SQLITE_DONE) return Err("list users");
+    return out;
+  }
+
+  Status DeleteUser(const std::string& name) override {
+    return Txn([&]() -> Status {
+      Query q(S("DELETE FROM users WHERE name = ?"));
+      q.Bind(name);
+      BATON_RETURN_IF_ERROR(Done(q.Step(), "delete user"));
+      if (sqlite3_changes(db_) != 1) return NotFound("no user named '" + name + "'");
+      return Status::Ok();
+    });
+  }
+
+  Status CreateToken(const TokenRecord& t) override {
+    return Txn([&]() -> Status {
+      BATON_RETURN_IF_ERROR(GetUser(t.user).status());
+      Query q(S("INSERT INTO tokens(id, user_name, hash, run_id, description, created_at, expires_at, last_used_at) "
+                "VALUES(?,?,?,?,?,?,?,?)"));
+      q.Bind(t.id).Bind(t.user).Bind(t.hash).Bind(t.run_id).Bind(t.description)
+          .Bind(t.created_at ? t.created_at : NowMicros()).Bind(t.expires_at).Bind(t.last_used_at);
+      Status st = Done(q.Step(), "add token");
+      if (st.code() == Code::kAlreadyExists) return AlreadyExists("token '" + t.id + "' already exists");
+      return st;
+    });
+  }
+
+  static TokenRecord ReadToken(Query& q) {
+    return {q.Text(0), q.Text(1), q.Text(2), q.Text(3), q.Text(4), q.Int(5), q.Int(6), q.Int(7)};
+  }
+
+  Result<TokenRecord> FindToken(const std::string& hash) override {
+    Query q(S("SELECT id, user_name, hash, run_id, description, created_at, expires_at, last_used_at "
+              "FROM tokens WHERE hash = ?"));
+    q.Bind(hash);
+    int rc = q.Step();
+    if (rc == SQLITE_ROW) return ReadToken(q);
+    if (rc != SQLITE_DONE) return Err("read token");
+    return NotFound("no such token");
+  }
+
+  Result<std::vector<TokenRecord>> ListTokens(const std::string& user) override {
+    Query q(S("SELECT id, user_name, hash, run_id, description, created_at, expires_at, last_used_at "
+              "FROM tokens WHERE ? = '' OR user_name = ? ORDER BY created_at DESC, id"));
+    q.Bind(user).Bind(user);
+    std::vector<TokenRecord> out;
+    int rc;
+    while ((rc = q.Step()) == SQLITE_ROW) out.push_back(ReadToken(q));
+    if (rc != SQLITE_DONE) return Err("list tokens");
+    return out;
+  }
+
+  Status DeleteToken(const std::string& id) override {
+    return Txn([&]() -> Status {
+      Query q(S("DELETE FROM tokens WHERE id = ?"));
+      q.Bind(id);
+      BATON_RETURN_IF_ERROR(Done(q.Step(), "delete token"));
+      if (sqlite3_changes(db_) != 1) return NotFound("no token '" + id + "'");
+      return Status::Ok();
+    });
+  }
+
+  Status TouchToken(const std::string& id, int64_t when) override {
+    return Txn([&]() -> Status {
+      Query q(S("UPDATE tokens SET last_used_at = ? WHERE id = ?"));
+      q.Bind(when).Bind(id);
+      return Done(q.Step(), "record a token's use");
+    });
+  }
+
   Result<std::vector<std::pair<std::string, double>>> StepDurations(const std::string& pipeline) override {
     // Average of the last successful attempts of each step (recent runs only).
     Query q(S("SELECT s.step, AVG(s.ended_at - s.started_at) FROM step_runs s WHERE s.run_id IN "
