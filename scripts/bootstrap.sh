@@ -9,7 +9,7 @@ mode=${1:-build}
 
 packages=(build-essential cmake ninja-build pkg-config git
           libfyaml-dev nlohmann-json3-dev libsqlite3-dev libssl-dev libcli11-dev
-          libpq-dev libcurl4-openssl-dev curl
+          libpq-dev libcurl4-openssl-dev libcpp-httplib-dev curl
           libgtest-dev libgmock-dev libbenchmark-dev
           python3 python3-numpy python3-sklearn sqlite3 procps)
 # What only the tests use: the shells whose completion scripts they load, and Graphviz, which

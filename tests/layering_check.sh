@@ -18,6 +18,7 @@
 #   app       baton, platform, core, store, flavors, app
 #   cli       app's and cli
 #   api       cli's and api
+#   server    app's and server (the baton-server binary)
 # Outside src/platform no file may include a header that calls the OS (<unistd.h>, <fcntl.h>,
 # <dirent.h>, <dlfcn.h>, <signal.h>, <csignal>, <spawn.h>, <poll.h>, <termios.h>, <pwd.h>,
 # <grp.h>, <pthread.h>, <sys/...>) nor call getenv, system, popen or fork.
@@ -79,6 +80,7 @@ BEGIN {
   may["app"] = " baton platform core store flavors app "
   may["cli"] = " baton platform core store flavors app cli "
   may["api"] = " baton platform core store flavors app cli api "
+  may["server"] = " baton platform core store flavors app server "
   os_headers = " unistd.h fcntl.h dirent.h dlfcn.h signal.h csignal spawn.h poll.h termios.h pwd.h grp.h pthread.h "
   nfound = 0
   nerrors = 0

@@ -19,6 +19,8 @@ enum class Code {
   kDeadlineExceeded,
   kCancelled,
   kInternal,            // a bug or an unexpected system error
+  kUnauthenticated,     // no credentials, or ones that are unknown or expired (exit code 2)
+  kPermissionDenied,    // credentials that do not allow the operation (exit code 2)
 };
 
 const char* CodeName(Code code);
@@ -51,6 +53,8 @@ inline Status ResourceExhausted(std::string m) { return {Code::kResourceExhauste
 inline Status Unavailable(std::string m) { return {Code::kUnavailable, std::move(m)}; }
 inline Status Internal(std::string m) { return {Code::kInternal, std::move(m)}; }
 inline Status Cancelled(std::string m) { return {Code::kCancelled, std::move(m)}; }
+inline Status Unauthenticated(std::string m) { return {Code::kUnauthenticated, std::move(m)}; }
+inline Status PermissionDenied(std::string m) { return {Code::kPermissionDenied, std::move(m)}; }
 
 // Result<T>: a value or a non-ok Status.
 template <typename T>

@@ -14,6 +14,8 @@ const char* CodeName(Code code) {
     case Code::kDeadlineExceeded: return "deadline exceeded";
     case Code::kCancelled: return "cancelled";
     case Code::kInternal: return "internal";
+    case Code::kUnauthenticated: return "unauthenticated";
+    case Code::kPermissionDenied: return "permission denied";
   }
   return "unknown";
 }
@@ -34,7 +36,9 @@ int ExitCodeFor(const Status& s) {
     case Code::kInvalidArgument:
     case Code::kNotFound:
     case Code::kAlreadyExists:
-    case Code::kFailedPrecondition: return 2;
+    case Code::kFailedPrecondition:
+    case Code::kUnauthenticated:
+    case Code::kPermissionDenied: return 2;
     default: return 1;
   }
 }

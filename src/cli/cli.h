@@ -25,6 +25,9 @@ void AddArtifactsCommands(CLI::App& app);
 void AddStepCommands(CLI::App& app);
 void AddStackCommands(CLI::App& app);
 void AddStoreCommands(CLI::App& app);
+// server (cmd_server.cc): runs baton-server with args[2...] in place of this process.
+void AddServerCommand(CLI::App& app);
+int ForwardToServer(const std::vector<std::string>& args);
 // completion, dag (cmd_tools.cc); added last, so that they see every other command.
 void AddToolCommands(CLI::App& app);
 // runs compare|export|import (cmd_runs_transfer.cc).

@@ -114,6 +114,10 @@ const std::map<std::string, std::vector<std::string>>& Examples() {
        {"baton store set postgresql://ml@db.example.com:5432/baton", "baton store set default"}},
       {"store show", {"baton store show", "baton store show -o json"}},
       {"store verify", {"baton store verify", "baton store verify -o json"}},
+      {"server",
+       {"baton server user add ada --role admin", "baton server --port 8237",
+        "baton server --host 0.0.0.0 --tls-cert cert.pem --tls-key key.pem",
+        "baton server token create ci --run RUN --expires 2h"}},
       {"store migrate",
        {"baton store migrate sqlite:///home/me/digits/.baton/baton.db "
         "postgresql://ml@db.example.com:5432/baton"}},

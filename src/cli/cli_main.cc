@@ -51,12 +51,14 @@ int RunCommandLine(int argc, char** argv) {
   AddStepCommands(app);
   AddStackCommands(app);
   AddStoreCommands(app);
+  AddServerCommand(app);
   AddToolCommands(app);
   std::vector<std::string> args(argv, argv + argc);
   if (int code = TakeColorFlag(app, args); code != 0) return code;
   bool handled = false;
   const int code = PreParse(app, args, &handled);
   if (handled) return code;
+  if (args.size() >= 2 && args[1] == "server") return ForwardToServer(args);
   std::vector<char*> line;
   for (std::string& a : args) line.push_back(a.data());
   try {

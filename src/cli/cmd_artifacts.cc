@@ -2,12 +2,12 @@
 
 #include <set>
 
+#include "app/record_json.h"
 #include "app/run_pipeline.h"
 #include "cli/cli.h"
 #include "platform/fs.h"
 
 namespace baton::cli {
-Json ArtifactJson(const ArtifactRecord& a);
 
 namespace {
 

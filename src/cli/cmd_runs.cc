@@ -7,6 +7,7 @@
 #include <cstring>
 #include <thread>
 
+#include "app/record_json.h"
 #include "app/run_pipeline.h"
 #include "baton/json_text.h"
 #include "baton/signal_numbers.h"
@@ -19,37 +20,6 @@
 
 namespace baton::cli {
 namespace {
-
-Json RunJson(const RunRecord& r) {
-  return {{"id", r.id},
-          {"pipeline", r.pipeline},
-          {"status", ToString(r.status)},
-          {"reason", r.reason},
-          {"created_at", FormatTimestamp(r.created_at)},
-          {"ended_at", r.ended_at ? Json(FormatTimestamp(r.ended_at)) : Json()},
-          {"duration_s", r.ended_at ? Json((r.ended_at - r.started_at) / 1e6) : Json()},
-          {"snapshot", r.snapshot_hash},
-          {"stack", r.stack},
-          {"orchestrator", r.orchestrator},
-          {"attempt", r.attempt},
-          {"parameters", Json::parse(r.parameters.empty() ? "{}" : r.parameters, nullptr, false)},
-          {"pipeline_file", r.pipeline_file},
-          {"tags", r.tags},
-          {"note", r.note},
-          {"use_cache", r.use_cache}};
-}
-
-Json ArtJson(const ArtifactRecord& a) {
-  Json j = {{"id", a.id},       {"pipeline", a.pipeline}, {"step", a.step},   {"name", a.name},
-            {"version", a.version}, {"digest", "sha256:" + a.digest}, {"size", a.size}, {"kind", a.kind},
-            {"uri", a.uri},     {"run", a.run_id},        {"step_run", a.step_run_id},
-            {"created_at", FormatTimestamp(a.created_at)}};
-  if (!a.materializer.empty()) {
-    j["materializer"] = a.materializer;
-    j["type"] = a.type;
-  }
-  return j;
-}
 
 std::string Duration(const RunRecord& r) {
   if (r.ended_at) return FormatDuration(r.ended_at - r.started_at);
@@ -217,28 +187,7 @@ int Show(const std::string& id, const std::string& out) {
     std::string dur = s.ended_at ? FormatDuration(s.ended_at - s.started_at) : (s.status == StepStatus::kRunning ? FormatDuration(NowMicros() - s.started_at) + "+" : "-");
     t.Add({instance ? "  " + s.step.substr(group.size()) : s.step, std::to_string(s.attempt), ToString(s.status), dur,
            outputs.empty() ? "-" : outputs, metrics.empty() ? "-" : metrics, s.reason});
-    Json jo = Json::object(), ji = Json::object();
-    for (const auto& [name, a] : *outs) jo[name] = ArtJson(a);
-    for (const auto& [name, a] : *ins) ji[name] = ArtJson(a);
-    jsteps.push_back({{"id", s.id},
-                      {"step", s.step},
-                      {"attempt", s.attempt},
-                      {"status", ToString(s.status)},
-                      {"reason", s.reason},
-                      {"started_at", FormatTimestamp(s.started_at)},
-                      {"duration_s", s.ended_at ? Json((s.ended_at - s.started_at) / 1e6) : Json()},
-                      {"exit_code", s.exit_code},
-                      {"command", s.command},
-                      {"log", s.log_path},
-                      {"cache_key", s.cache_key},
-                      {"cached_from", s.cached_from ? Json(s.cached_from) : Json()},
-                      {"metadata", metadata},
-                      {"inputs", ji},
-                      {"outputs", jo}});
-    if (instance) {
-      jsteps.back()["group"] = group;
-      jsteps.back()["instance"] = s.step.substr(group.size() + 1, s.step.size() - group.size() - 2);
-    }
+    jsteps.push_back(StepRunJson(s, *ins, *outs));
   }
   if (out == "json") {
     Json j = RunJson(*run);
@@ -602,8 +551,5 @@ void AddRunsCommands(CLI::App& app) {
   AddRunsDeleteCommands(runs);
   AddRunsTransferCommands(runs);
 }
-
-// Shared with the artifacts commands.
-Json ArtifactJson(const ArtifactRecord& a) { return ArtJson(a); }
 
 }  // namespace baton::cli

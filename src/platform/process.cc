@@ -307,6 +307,14 @@ Result<CommandResult> RunCommand(const std::vector<std::string>& argv, const std
   return res;
 }
 
+Status ExecProgram(const std::string& path, const std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  ::execv(path.c_str(), args.data());
+  return Internal("cannot run " + path + ": " + std::strerror(errno));
+}
+
 std::string SelfExecutable() {
   char buf[4096];
   ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);

@@ -70,6 +70,9 @@ Result<CommandResult> RunCommand(const std::vector<std::string>& argv, const std
 
 // The absolute path of this process's executable (/proc/self/exe), or "baton" if unknown.
 std::string SelfExecutable();
+// Replaces this process with the program at `path` (argv[0] included in `argv`); returns only
+// when it cannot, with why.
+Status ExecProgram(const std::string& path, const std::vector<std::string>& argv);
 // Sends `signal` to process `pid`; false when it cannot (no such process, not ours).
 bool SignalProcess(int64_t pid, int signal);
 // This process's id.

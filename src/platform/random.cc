@@ -1,0 +1,24 @@
+#include "platform/random.h"
+
+#include <sys/random.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace baton {
+
+Result<std::string> SecureRandomBytes(size_t n) {
+  std::string out(n, '\0');
+  size_t got = 0;
+  while (got < n) {
+    const ssize_t r = ::getrandom(out.data() + got, n - got, 0);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return Internal(std::string("cannot read random bytes: ") + std::strerror(errno));
+    }
+    got += static_cast<size_t>(r);
+  }
+  return out;
+}
+
+}  // namespace baton

@@ -1,0 +1,14 @@
+#pragma once
+// Random bytes from the kernel (getrandom), for secrets such as tokens.
+
+#include <cstddef>
+#include <string>
+
+#include "baton/status.h"
+
+namespace baton {
+
+// `n` bytes from the kernel's cryptographic generator; Internal when it cannot give them.
+Result<std::string> SecureRandomBytes(size_t n);
+
+}  // namespace baton

@@ -1,0 +1,70 @@
+#pragma once
+// The REST API of `baton server` (/api/v1, JSON) over one metadata store. Every route but
+// /api/v1/health needs a token (server/auth.h). Errors are {"error": {"code", "message"}} with
+// the HTTP status of their kind. docs/server.md lists the routes; /api/v1/openapi.json describes
+// them.
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "baton/metadata_store.h"
+#include "platform/http_server.h"
+#include "server/router.h"
+
+namespace baton::server {
+
+// Store connections for the request threads: a store is not thread-safe, so each request
+// borrows one of its own, opened from the URI when none is free.
+class StorePool {
+ public:
+  explicit StorePool(std::string uri) : uri_(std::move(uri)) {}
+  class Lease {
+   public:
+    Lease(StorePool* pool, std::unique_ptr<MetadataStore> store)
+        : pool_(pool), store_(std::move(store)) {}
+    Lease(Lease&&) = default;
+    ~Lease();
+    MetadataStore& operator*() const { return *store_; }
+    MetadataStore* operator->() const { return store_.get(); }
+
+   private:
+    StorePool* pool_;
+    std::unique_ptr<MetadataStore> store_;
+  };
+  Result<Lease> Borrow();
+  const std::string& uri() const { return uri_; }
+
+ private:
+  std::string uri_;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<MetadataStore>> free_;
+};
+
+// One line per request, for an access log: method, path, status, user, microseconds.
+using AccessLog = std::function<void(const HttpRequest&, int status, const std::string& user,
+                                     int64_t micros)>;
+
+class Api {
+ public:
+  // Opens the store once (creating or migrating its schema), to fail early.
+  static Result<std::unique_ptr<Api>> Open(const std::string& metadata_uri, AccessLog log = nullptr);
+  // Thread-safe.
+  HttpResponse Handle(const HttpRequest& request);
+  const Router& router() const { return router_; }
+
+ private:
+  explicit Api(std::string uri, AccessLog log);
+  void AddRoutes();
+
+  StorePool pool_;
+  AccessLog log_;
+  Router router_;
+};
+
+// The OpenAPI 3 document of the API.
+std::string OpenApiDocument();
+
+}  // namespace baton::server

@@ -1,0 +1,284 @@
+// baton-server: `baton server` (the CLI runs this binary, which sits beside it). Serving the API
+// needs an HTTP and TLS stack that no other command does, so it lives in a binary of its own
+// and `baton` starts no slower for it.
+//
+//   baton server [--metadata URI] [--host H] [--port P] [--tls-cert F --tls-key F]
+//                [--allow-insecure-bind] [--max-body-bytes N] [--threads N]
+//   baton server user add|list|remove ...
+//   baton server token create|list|revoke ...
+
+#include <CLI/CLI.hpp>
+
+#include <atomic>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "app/workspace.h"
+#include "baton/format.h"
+#include "core/spec.h"
+#include "platform/fs.h"
+#include "platform/http_server.h"
+#include "platform/signals.h"
+#include "server/api.h"
+#include "server/auth.h"
+#include "store/registry.h"
+
+namespace baton::server {
+namespace {
+
+int Fail(const Status& st) {
+  std::fprintf(stderr, "baton server: error: %s\n", st.message().c_str());
+  return ExitCodeFor(st);
+}
+
+// --metadata, else the metadata store of the workspace at or above the current directory.
+Result<std::string> MetadataUri(const std::string& flag) {
+  if (!flag.empty()) return flag;
+  auto root = FindWorkspace(".");
+  if (!root.ok())
+    return FailedPrecondition(
+        "no workspace here or above to serve: run it in one (baton init), or name a metadata "
+        "store with --metadata URI");
+  return WorkspaceMetadataUri(DirFor(*root));
+}
+
+Result<std::unique_ptr<MetadataStore>> OpenStore(const std::string& flag) {
+  BATON_ASSIGN_OR_RETURN(std::string uri, MetadataUri(flag));
+  return Stores().OpenMetadataStore(uri);
+}
+
+bool Loopback(const std::string& host) {
+  return host == "127.0.0.1" || host == "::1" || host == "localhost" ||
+         host.rfind("127.", 0) == 0;
+}
+
+struct ServeArgs {
+  std::string metadata;
+  HttpServerOptions http;
+  bool insecure = false;
+  bool quiet = false;
+};
+
+int Serve(const ServeArgs& a) {
+  if (!Loopback(a.http.host) && a.http.tls_cert.empty() && !a.insecure)
+    return Fail(InvalidArgument(
+        "refusing to serve plain HTTP on " + a.http.host +
+        ": tokens would cross the network in clear text. Give --tls-cert and --tls-key, or "
+        "--allow-insecure-bind when something in front (a proxy, a mesh) terminates TLS"));
+  auto uri = MetadataUri(a.metadata);
+  if (!uri.ok()) return Fail(uri.status());
+  AccessLog log;
+  if (!a.quiet)
+    log = [](const HttpRequest& r, int status, const std::string& user, int64_t micros) {
+      std::fprintf(stderr, "%s %s %s %d %s %.1fms\n", FormatTimestamp(NowMicros()).c_str(),
+                   r.method.c_str(), r.path.c_str(), status, user.empty() ? "-" : user.c_str(),
+                   micros / 1000.0);
+    };
+  auto api = Api::Open(*uri, log);
+  if (!api.ok()) return Fail(api.status());
+  Api* handler = api->get();
+  StopSignals signals;  // blocked here, so the server's threads never take them
+  auto server = HttpServer::Bind(a.http, [handler](const HttpRequest& r) { return handler->Handle(r); });
+  if (!server.ok()) return Fail(server.status());
+  std::printf("baton server: serving %s on %s://%s:%d/api/v1\n", uri->c_str(),
+              (*server)->tls() ? "https" : "http", a.http.host.c_str(), (*server)->port());
+  std::fflush(stdout);
+  HttpServer* s = server->get();
+  std::atomic<bool> done{false};
+  std::thread stopper([s, &signals, &done] {
+    while (!done.load()) {
+      if (const int sig = signals.Wait(200'000); sig != 0) {
+        std::fprintf(stderr, "baton server: %s, stopping\n", StopSignals::Name(sig));
+        s->Stop();
+        return;
+      }
+    }
+  });
+  Status served = s->Serve();
+  done = true;
+  stopper.join();
+  if (!served.ok()) return Fail(served);
+  std::printf("baton server: stopped\n");
+  return 0;
+}
+
+void AddUserCommands(CLI::App& app, std::function<void(std::function<int()>)> set) {
+  auto* user = app.add_subcommand("user", "Users and service accounts of the server");
+  user->require_subcommand(1);
+  {
+    struct Args {
+      std::string metadata, name, role = "editor", expires;
+      bool service = false;
+    };
+    auto a = std::make_shared<Args>();
+    auto* add = user->add_subcommand("add", "Add a user (or --service account) and print its first token");
+    add->add_option("name", a->name, "User name")->required();
+    add->add_option("--role", a->role, "viewer, editor or admin")->check(CLI::IsMember({"viewer", "editor", "admin"}));
+    add->add_flag("--service", a->service, "A service account (CI, a cluster), not a person");
+    add->add_option("--expires", a->expires, "The token's lifetime (30d, 12h); none: never");
+    add->add_option("--metadata", a->metadata, "Metadata store URI (default: this workspace's)");
+    add->callback([a, set] {
+      set([a]() -> int {
+        if (Status st = CheckUserName(a->name); !st.ok()) return Fail(st);
+        int64_t ttl = 0;
+        if (!a->expires.empty() && !ParseDuration(a->expires, &ttl))
+          return Fail(InvalidArgument("--expires: not a duration: '" + a->expires + "'"));
+        auto m = OpenStore(a->metadata);
+        if (!m.ok()) return Fail(m.status());
+        UserRecord u{a->name, a->service ? "service" : "user", a->role, NowMicros()};
+        if (Status st = (*m)->CreateUser(u); !st.ok()) return Fail(st);
+        auto token = NewToken(u.name, "", "first token", NowMicros(), ttl);
+        if (!token.ok()) return Fail(token.status());
+        if (Status st = (*m)->CreateToken(token->first); !st.ok()) return Fail(st);
+        std::fprintf(stderr, "added %s '%s' (%s); its token %s (shown once):\n",
+                     u.kind.c_str(), u.name.c_str(), u.role.c_str(), token->first.id.c_str());
+        std::printf("%s\n", token->second.c_str());
+        return 0;
+      });
+    });
+  }
+  {
+    auto metadata = std::make_shared<std::string>();
+    auto* list = user->add_subcommand("list", "List users");
+    list->add_option("--metadata", *metadata, "Metadata store URI (default: this workspace's)");
+    list->callback([metadata, set] {
+      set([metadata]() -> int {
+        auto m = OpenStore(*metadata);
+        if (!m.ok()) return Fail(m.status());
+        auto users = (*m)->ListUsers();
+        if (!users.ok()) return Fail(users.status());
+        for (const auto& u : *users)
+          std::printf("%-24s %-8s %-7s %s\n", u.name.c_str(), u.kind.c_str(), u.role.c_str(),
+                      FormatTimestamp(u.created_at).c_str());
+        return 0;
+      });
+    });
+  }
+  {
+    auto a = std::make_shared<std::pair<std::string, std::string>>();
+    auto* rm = user->add_subcommand("remove", "Remove a user and every token of theirs");
+    rm->add_option("name", a->first, "User name")->required();
+    rm->add_option("--metadata", a->second, "Metadata store URI (default: this workspace's)");
+    rm->callback([a, set] {
+      set([a]() -> int {
+        auto m = OpenStore(a->second);
+        if (!m.ok()) return Fail(m.status());
+        if (Status st = (*m)->DeleteUser(a->first); !st.ok()) return Fail(st);
+        std::printf("removed user '%s' and its tokens\n", a->first.c_str());
+        return 0;
+      });
+    });
+  }
+}
+
+void AddTokenCommands(CLI::App& app, std::function<void(std::function<int()>)> set) {
+  auto* token = app.add_subcommand("token", "Tokens of users");
+  token->require_subcommand(1);
+  {
+    struct Args {
+      std::string metadata, user, run, expires, description;
+    };
+    auto a = std::make_shared<Args>();
+    auto* create = token->add_subcommand("create", "Make a token and print it (shown once)");
+    create->add_option("user", a->user, "Whose token")->required();
+    create->add_option("--run", a->run, "A run token: good for this run alone");
+    create->add_option("--expires", a->expires, "Lifetime (1h, 30d); none: never");
+    create->add_option("--description", a->description, "What it is for");
+    create->add_option("--metadata", a->metadata, "Metadata store URI (default: this workspace's)");
+    create->callback([a, set] {
+      set([a]() -> int {
+        int64_t ttl = 0;
+        if (!a->expires.empty() && !ParseDuration(a->expires, &ttl))
+          return Fail(InvalidArgument("--expires: not a duration: '" + a->expires + "'"));
+        auto m = OpenStore(a->metadata);
+        if (!m.ok()) return Fail(m.status());
+        std::string run_id;
+        if (!a->run.empty()) {
+          auto run = (*m)->GetRun(a->run);
+          if (!run.ok()) return Fail(run.status());
+          run_id = run->id;
+        }
+        auto t = NewToken(a->user, run_id, a->description, NowMicros(), ttl);
+        if (!t.ok()) return Fail(t.status());
+        if (Status st = (*m)->CreateToken(t->first); !st.ok()) return Fail(st);
+        std::fprintf(stderr, "token %s of '%s'%s (shown once):\n", t->first.id.c_str(),
+                     a->user.c_str(), run_id.empty() ? "" : (" for run " + run_id).c_str());
+        std::printf("%s\n", t->second.c_str());
+        return 0;
+      });
+    });
+  }
+  {
+    auto a = std::make_shared<std::pair<std::string, std::string>>();
+    auto* list = token->add_subcommand("list", "List tokens (never their secrets)");
+    list->add_option("user", a->first, "Only this user's");
+    list->add_option("--metadata", a->second, "Metadata store URI (default: this workspace's)");
+    list->callback([a, set] {
+      set([a]() -> int {
+        auto m = OpenStore(a->second);
+        if (!m.ok()) return Fail(m.status());
+        auto tokens = (*m)->ListTokens(a->first);
+        if (!tokens.ok()) return Fail(tokens.status());
+        for (const auto& t : *tokens)
+          std::printf("%-18s %-16s %-10s %-20s %s\n", t.id.c_str(), t.user.c_str(),
+                      t.run_id.empty() ? "-" : t.run_id.c_str(),
+                      t.expires_at ? FormatTimestamp(t.expires_at).c_str() : "never",
+                      t.description.c_str());
+        return 0;
+      });
+    });
+  }
+  {
+    auto a = std::make_shared<std::pair<std::string, std::string>>();
+    auto* revoke = token->add_subcommand("revoke", "Revoke a token by its id");
+    revoke->add_option("id", a->first, "Token id (tok-...)")->required();
+    revoke->add_option("--metadata", a->second, "Metadata store URI (default: this workspace's)");
+    revoke->callback([a, set] {
+      set([a]() -> int {
+        auto m = OpenStore(a->second);
+        if (!m.ok()) return Fail(m.status());
+        if (Status st = (*m)->DeleteToken(a->first); !st.ok()) return Fail(st);
+        std::printf("revoked %s\n", a->first.c_str());
+        return 0;
+      });
+    });
+  }
+}
+
+int Main(int argc, char** argv) {
+  CLI::App app{"baton server: the REST API over a metadata store, for teams and remote backends",
+               "baton server"};
+  ServeArgs serve;
+  app.add_option("--metadata", serve.metadata, "Metadata store URI (default: this workspace's)");
+  app.add_option("--host", serve.http.host, "Address to listen on")->capture_default_str();
+  app.add_option("--port", serve.http.port, "Port (0: any free one)")->capture_default_str()->check(CLI::Range(0, 65535));
+  app.add_option("--tls-cert", serve.http.tls_cert, "PEM certificate: serve HTTPS")->check(CLI::ExistingFile);
+  app.add_option("--tls-key", serve.http.tls_key, "PEM private key of the certificate")->check(CLI::ExistingFile);
+  app.add_flag("--allow-insecure-bind", serve.insecure,
+               "Serve plain HTTP on an address other than loopback (TLS ends in front)");
+  app.add_option("--max-body-bytes", serve.http.max_body_bytes, "Largest request body accepted")
+      ->capture_default_str();
+  app.add_option("--threads", serve.http.threads, "Request threads")->capture_default_str()->check(CLI::Range(1, 256));
+  app.add_flag("--quiet", serve.quiet, "No access log on stderr");
+  std::function<int()> action;
+  auto set = [&action](std::function<int()> f) { action = std::move(f); };
+  AddUserCommands(app, set);
+  AddTokenCommands(app, set);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "baton server: error: %s\n", e.what());
+    return 2;
+  }
+  if (action) return action();
+  return Serve(serve);
+}
+
+}  // namespace
+}  // namespace baton::server
+
+int main(int argc, char** argv) { return baton::server::Main(argc, argv); }

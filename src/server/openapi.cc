@@ -1,0 +1,226 @@
+// The OpenAPI 3 document of /api/v1, served at /api/v1/openapi.json. tests/server_test.cc
+// checks that it names every route the server has, and nothing else.
+
+#include "server/api.h"
+
+namespace baton::server {
+
+std::string OpenApiDocument() {
+  return R"json({
+  "openapi": "3.0.3",
+  "info": {
+    "title": "baton server",
+    "version": "1",
+    "description": "Runs, step runs, artifacts and lineage, stacks and components of one baton metadata store. Every operation but health needs a bearer token (`baton server user add`, `baton server token create`)."
+  },
+  "servers": [{"url": "/api/v1"}],
+  "security": [{"bearer": []}],
+  "components": {
+    "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+    "schemas": {
+      "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+          "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}}
+          }
+        }
+      },
+      "Run": {
+        "type": "object",
+        "required": ["id", "pipeline", "status"],
+        "properties": {
+          "id": {"type": "string"},
+          "pipeline": {"type": "string"},
+          "status": {"type": "string", "enum": ["pending", "running", "completed", "failed", "stopped", "interrupted"]},
+          "reason": {"type": "string"},
+          "created_at": {"type": "string"},
+          "ended_at": {"type": "string", "nullable": true},
+          "duration_s": {"type": "number", "nullable": true},
+          "snapshot": {"type": "string"},
+          "stack": {"type": "string"},
+          "orchestrator": {"type": "string"},
+          "attempt": {"type": "integer"},
+          "parameters": {"type": "object"},
+          "pipeline_file": {"type": "string"},
+          "tags": {"type": "array", "items": {"type": "string"}},
+          "note": {"type": "string"},
+          "use_cache": {"type": "boolean"},
+          "steps": {"type": "array", "items": {"$ref": "#/components/schemas/StepRun"}}
+        }
+      },
+      "StepRun": {
+        "type": "object",
+        "required": ["id", "step", "attempt", "status"],
+        "properties": {
+          "id": {"type": "integer"},
+          "step": {"type": "string"},
+          "attempt": {"type": "integer"},
+          "status": {"type": "string", "enum": ["running", "completed", "cached", "failed", "skipped", "stopped", "interrupted"]},
+          "reason": {"type": "string"},
+          "started_at": {"type": "string"},
+          "duration_s": {"type": "number", "nullable": true},
+          "exit_code": {"type": "integer"},
+          "command": {"type": "string"},
+          "log": {"type": "string"},
+          "cache_key": {"type": "string"},
+          "cached_from": {"type": "integer", "nullable": true},
+          "metadata": {"nullable": true},
+          "inputs": {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/Artifact"}},
+          "outputs": {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/Artifact"}},
+          "group": {"type": "string"},
+          "instance": {"type": "string"}
+        }
+      },
+      "Artifact": {
+        "type": "object",
+        "required": ["id", "digest"],
+        "properties": {
+          "id": {"type": "integer"},
+          "pipeline": {"type": "string"},
+          "step": {"type": "string"},
+          "name": {"type": "string"},
+          "version": {"type": "integer"},
+          "digest": {"type": "string"},
+          "size": {"type": "integer"},
+          "kind": {"type": "string", "enum": ["file", "dir"]},
+          "uri": {"type": "string"},
+          "run": {"type": "string"},
+          "step_run": {"type": "integer"},
+          "created_at": {"type": "string"},
+          "materializer": {"type": "string"},
+          "type": {"type": "string"}
+        }
+      }
+    },
+    "responses": {
+      "Error": {"description": "An error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    },
+    "parameters": {
+      "RunId": {"name": "id", "in": "path", "required": true, "schema": {"type": "string"}, "description": "A run id, or a unique prefix of one"}
+    }
+  },
+  "paths": {
+    "/health": {
+      "get": {
+        "summary": "Whether the server is up (no token needed)",
+        "security": [],
+        "responses": {"200": {"description": "Up", "content": {"application/json": {"schema": {"type": "object"}}}}}
+      }
+    },
+    "/openapi.json": {
+      "get": {
+        "summary": "This document",
+        "responses": {"200": {"description": "The document", "content": {"application/json": {"schema": {"type": "object"}}}}, "401": {"$ref": "#/components/responses/Error"}}
+      }
+    },
+    "/whoami": {
+      "get": {
+        "summary": "The user, role and token of the request",
+        "responses": {"200": {"description": "The principal", "content": {"application/json": {"schema": {"type": "object"}}}}, "401": {"$ref": "#/components/responses/Error"}}
+      }
+    },
+    "/runs": {
+      "get": {
+        "summary": "Runs, newest first",
+        "parameters": [
+          {"name": "pipeline", "in": "query", "schema": {"type": "string"}},
+          {"name": "status", "in": "query", "schema": {"type": "string"}},
+          {"name": "tag", "in": "query", "schema": {"type": "string"}},
+          {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 50}}
+        ],
+        "responses": {
+          "200": {"description": "Runs", "content": {"application/json": {"schema": {"type": "object", "properties": {"runs": {"type": "array", "items": {"$ref": "#/components/schemas/Run"}}}}}}},
+          "400": {"$ref": "#/components/responses/Error"},
+          "401": {"$ref": "#/components/responses/Error"},
+          "403": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
+    "/runs/{id}": {
+      "parameters": [{"$ref": "#/components/parameters/RunId"}],
+      "get": {
+        "summary": "A run with its step runs",
+        "responses": {
+          "200": {"description": "The run", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Run"}}}},
+          "401": {"$ref": "#/components/responses/Error"},
+          "403": {"$ref": "#/components/responses/Error"},
+          "404": {"$ref": "#/components/responses/Error"}
+        }
+      },
+      "patch": {
+        "summary": "Change a run's tags or note (editor)",
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "properties": {"tags": {"type": "array", "items": {"type": "string"}}, "note": {"type": "string"}}}}}},
+        "responses": {
+          "200": {"description": "The run", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Run"}}}},
+          "400": {"$ref": "#/components/responses/Error"},
+          "401": {"$ref": "#/components/responses/Error"},
+          "403": {"$ref": "#/components/responses/Error"},
+          "404": {"$ref": "#/components/responses/Error"},
+          "413": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
+    "/runs/{id}/steps": {
+      "parameters": [{"$ref": "#/components/parameters/RunId"}],
+      "get": {
+        "summary": "A run's step runs, every attempt",
+        "responses": {
+          "200": {"description": "Step runs", "content": {"application/json": {"schema": {"type": "object", "properties": {"steps": {"type": "array", "items": {"$ref": "#/components/schemas/StepRun"}}}}}}},
+          "401": {"$ref": "#/components/responses/Error"},
+          "403": {"$ref": "#/components/responses/Error"},
+          "404": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
+    "/runs/{id}/artifacts": {
+      "parameters": [{"$ref": "#/components/parameters/RunId"}],
+      "get": {
+        "summary": "The artifacts a run made",
+        "responses": {
+          "200": {"description": "Artifacts", "content": {"application/json": {"schema": {"type": "object", "properties": {"artifacts": {"type": "array", "items": {"$ref": "#/components/schemas/Artifact"}}}}}}},
+          "401": {"$ref": "#/components/responses/Error"},
+          "403": {"$ref": "#/components/responses/Error"},
+          "404": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
+    "/artifacts/{artifact}": {
+      "parameters": [{"name": "artifact", "in": "path", "required": true, "schema": {"type": "string"}, "description": "An artifact id, or a digest prefix"}],
+      "get": {
+        "summary": "An artifact with its producer, the producer's inputs, and its consumers",
+        "responses": {
+          "200": {"description": "The artifact", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Artifact"}}}},
+          "401": {"$ref": "#/components/responses/Error"},
+          "403": {"$ref": "#/components/responses/Error"},
+          "404": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
+    "/stacks": {
+      "get": {
+        "summary": "Stacks, and which is active",
+        "responses": {"200": {"description": "Stacks", "content": {"application/json": {"schema": {"type": "object"}}}}, "401": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"}}
+      }
+    },
+    "/components": {
+      "get": {
+        "summary": "Components (orchestrators, artifact stores, container registries)",
+        "parameters": [{"name": "type", "in": "query", "schema": {"type": "string", "enum": ["orchestrator", "artifact_store", "container_registry"]}}],
+        "responses": {"200": {"description": "Components", "content": {"application/json": {"schema": {"type": "object"}}}}, "401": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"}}
+      }
+    },
+    "/users": {
+      "get": {
+        "summary": "Users and service accounts (admin)",
+        "responses": {"200": {"description": "Users", "content": {"application/json": {"schema": {"type": "object"}}}}, "401": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"}}
+      }
+    }
+  }
+})json";
+}
+
+}  // namespace baton::server
