@@ -85,6 +85,7 @@ class Server : public ::testing::Test {
   void Start(std::vector<std::string> args = {}) {
     std::vector<std::string> argv = {"server", "--port", "0"};
     argv.insert(argv.end(), args.begin(), args.end());
+    base_.clear();
     out_ = dir_.path() + "/server.out";
     err_ = dir_.path() + "/server.err";
     pid_ = SpawnBaton(dir_.path(), argv, out_, err_);
@@ -119,8 +120,12 @@ class Server : public ::testing::Test {
                                      "-o", dir_.path() + "/body", "-w", "%{http_code}",
                                      "--max-time", "20"};
     if (!token.empty()) argv.insert(argv.end(), {"-H", "Authorization: Bearer " + token});
-    if (!body.empty())
-      argv.insert(argv.end(), {"-H", "Content-Type: application/json", "--data-binary", body});
+    if (!body.empty()) {
+      bool typed = false;
+      for (const std::string& e : extra) typed = typed || e.rfind("Content-Type:", 0) == 0;
+      if (!typed) argv.insert(argv.end(), {"-H", "Content-Type: application/json"});
+      argv.insert(argv.end(), {"--data-binary", body});
+    }
     argv.insert(argv.end(), extra.begin(), extra.end());
     argv.push_back(base_ + path);
     auto r = RunProgram("/", argv);
@@ -290,6 +295,57 @@ TEST_F(Server, BodiesOverTheLimitAreRefusedUnread) {
   EXPECT_EQ(Call("PATCH", "/api/v1/runs/" + RunId(0), editor_, R"({"note": "small"})").status, 200);
 }
 
+TEST_F(Server, OnlyBoundedJsonBodiesAreRead) {
+  ASSERT_NO_FATAL_FAILURE(Start({"--max-body-bytes", "1024"}));
+  const std::string path = "/api/v1/runs/" + RunId(0);
+  const std::string note = R"({"note": "x"})";
+  // Chunked (no length to bound it by), compressed (inflated without a bound), a form, a length
+  // over the limit that the client does not even send, and two lengths: refused unread.
+  EXPECT_EQ(Call("PATCH", path, editor_, note, {"-H", "Transfer-Encoding: chunked"}).status, 411);
+  EXPECT_EQ(Call("PATCH", path, editor_, note, {"-H", "Content-Encoding: gzip"}).status, 415);
+  EXPECT_EQ(Call("PATCH", path, editor_, note,
+                 {"-H", "Content-Type: application/x-www-form-urlencoded"}).status, 415);
+  Http lying = Call("PATCH", path, editor_, note, {"-H", "Content-Length: 999999999"});
+  EXPECT_EQ(lying.status, 413) << lying.body;
+  EXPECT_NE(lying.headers.find("Connection: close"), std::string::npos) << lying.headers;
+  EXPECT_EQ(Call("PATCH", path, editor_, note, {"-H", "Content-Length: 13", "-H", "Content-Length: 13"}).status, 400);
+  EXPECT_EQ(JsonOf(dir_.path(), {"runs", "show", RunId(0), "-o", "json"})["note"], "");
+  // A write without a token is refused like a read; HEAD is a GET without the body.
+  EXPECT_EQ(Call("PATCH", path, "", note).status, 401);
+  Http head = Call("HEAD", "/api/v1/health", "", "", {"-I"});
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.body.find("\"ok\""), std::string::npos) << head.body;
+}
+
+TEST_F(Server, ManyClientsAtOnceEachGetTheirAnswer) {
+  ASSERT_NO_FATAL_FAILURE(Start({"--threads", "4"}));
+  // 64 requests from 16 clients at once: each borrows a store connection of its own.
+  auto r = RunShell(dir_.path(),
+                    "seq 64 | xargs -P 16 -I{} /usr/bin/curl -s -o /dev/null -w '%{http_code}\\n' "
+                    "-H 'Authorization: Bearer " + viewer_ + "' " + base_ + "/api/v1/runs/" + RunId(0) +
+                    " | sort | uniq -c");
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_NE(r.out.find("64 200"), std::string::npos) << r.out;
+}
+
+TEST_F(Server, ARunTokenReadsTheArtifactsItsCachedStepsReused) {
+  auto cached = RunBaton(dir_.path(), {"run", "pipeline.yaml", "-q", "-o", "json"});
+  ASSERT_EQ(cached.exit_code, 0) << Describe(cached);
+  const std::string run = Json::parse(cached.out)["run"];
+  ASSERT_EQ(Json::parse(cached.out)["cached"], 2);
+  const std::string pod = Token({"ed", "--run", run});
+  ASSERT_NO_FATAL_FAILURE(Start());
+  Json mine = Call("GET", "/api/v1/runs/" + run, pod).json();
+  const Json reused = mine["steps"][0]["outputs"]["text"];
+  ASSERT_NE(reused["run"], run) << "made by the run it was cached from";
+  EXPECT_EQ(Call("GET", "/api/v1/artifacts/" + std::to_string(reused["id"].get<int>()), pod).status, 200);
+  // The other earlier run's artifacts were not used by this run.
+  const std::string other = reused["run"] == RunId(0) ? RunId(1) : RunId(0);
+  Json theirs = Call("GET", "/api/v1/runs/" + other, admin_).json();
+  const int unused = theirs["steps"][0]["outputs"]["text"]["id"].get<int>();
+  EXPECT_EQ(Call("GET", "/api/v1/artifacts/" + std::to_string(unused), pod).status, 403);
+}
+
 TEST_F(Server, ServesHttpsWithTheGivenCertificate) {
   const std::string cert = dir_.path() + "/cert.pem", key = dir_.path() + "/key.pem";
   auto made = RunProgram("/", {"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
@@ -322,6 +378,14 @@ TEST_F(Server, PlainHttpBeyondLoopbackNeedsToBeAskedFor) {
   EXPECT_EQ(Call("GET", "/api/v1/health", "").status, 200);
   EXPECT_EQ(Stop(), 0) << "SIGTERM ends the server cleanly";
   EXPECT_NE(ReadFileOrDie(out_).find("baton server: stopped"), std::string::npos);
+  // A host name is not loopback for starting like 127.
+  auto named = RunBaton(dir_.path(), {"server", "--host", "127.0.0.1.example", "--port", "0"});
+  EXPECT_EQ(named.exit_code, 2) << Describe(named);
+  // Stopped as soon as it says it serves: the stop is not lost before it listens.
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_NO_FATAL_FAILURE(Start());
+    EXPECT_EQ(Stop(), 0) << ReadFileOrDie(out_) << ReadFileOrDie(err_);
+  }
 }
 
 TEST_F(Server, UserAndTokenCommandsRefuseBadInput) {
@@ -334,6 +398,10 @@ TEST_F(Server, UserAndTokenCommandsRefuseBadInput) {
   EXPECT_EQ(nobody.exit_code, 2) << Describe(nobody);
   auto norun = RunBaton(dir_.path(), {"server", "token", "create", "ed", "--run", "no-such-run"});
   EXPECT_EQ(norun.exit_code, 2) << Describe(norun);
+  for (const char* never : {"0", "0s", "0.1s", "soon"}) {
+    auto forever = RunBaton(dir_.path(), {"server", "token", "create", "ed", "--expires", never});
+    EXPECT_EQ(forever.exit_code, 2) << never << ": " << Describe(forever);
+  }
   auto role = RunBaton(dir_.path(), {"server", "user", "add", "x", "--role", "root"});
   EXPECT_EQ(role.exit_code, 2) << Describe(role);
   auto users = RunBaton(dir_.path(), {"server", "user", "list"});

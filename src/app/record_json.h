@@ -13,6 +13,9 @@ namespace baton {
 
 using NamedArtifacts = std::vector<std::pair<std::string, ArtifactRecord>>;
 
+// A stored JSON text as JSON; a text that is not JSON (a damaged record) as a string, so that
+// what is written out is always JSON.
+Json JsonOrText(const std::string& text);
 Json RunJson(const RunRecord& r);
 Json ArtifactJson(const ArtifactRecord& a);
 // A step run with the artifacts it read and wrote; an instance of a matrix or for_each step also

@@ -5,6 +5,9 @@
 #include <httplib.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <thread>
 #include <cctype>
 #include <cstdio>
 #include <exception>
@@ -42,7 +45,69 @@ struct HttpServer::Impl {
   HttpHandler handler;
   int port = 0;
   bool tls = false;
+  std::atomic<bool> stop_requested{false};
+  std::atomic<bool> serving{false};
 };
+
+namespace {
+
+void Refuse(httplib::Response& res, int status, const std::string& code, const std::string& message) {
+  res.status = status;
+  // The rest of what the client sent is not read: the connection ends with the answer.
+  res.set_header("Connection", "close");
+  res.set_content("{\"error\":{\"code\":\"" + code + "\",\"message\":\"" + message + "\"}}",
+                  "application/json");
+}
+
+// Before the body is read: only bodies the server can bound and parse are taken. A body must come
+// with one Content-Length within the limit, unencoded, as JSON; chunked or compressed bodies
+// (which the library would read or inflate without a bound) and ambiguous framing (what lets a
+// request be smuggled past a proxy) are refused.
+bool RefusedBeforeReading(const httplib::Request& req, httplib::Response& res, size_t max_body) {
+  if (req.has_header("Transfer-Encoding")) {
+    Refuse(res, 411, "length_required", "send the body with a Content-Length, not chunked");
+    return true;
+  }
+  if (req.has_header("Content-Encoding")) {
+    Refuse(res, 415, "unsupported_media_type", "bodies are not accepted compressed");
+    return true;
+  }
+  const size_t lengths = req.get_header_value_count("Content-Length");
+  if (lengths > 1) {
+    Refuse(res, 400, "bad_request", "more than one Content-Length");
+    return true;
+  }
+  if (lengths == 0) return false;
+  const std::string length = req.get_header_value("Content-Length");
+  if (length.empty() || length.size() > 18 ||
+      length.find_first_not_of("0123456789") != std::string::npos) {
+    Refuse(res, 400, "bad_request", "a Content-Length that is not a number");
+    return true;
+  }
+  const unsigned long long n = std::stoull(length);
+  if (n > max_body) {
+    Refuse(res, 413, "too_large", "the body is over the limit of " + std::to_string(max_body) + " bytes");
+    return true;
+  }
+  if (n > 0 && req.get_header_value("Content-Type").rfind("application/json", 0) != 0) {
+    Refuse(res, 415, "unsupported_media_type", "a body is JSON (Content-Type: application/json)");
+    return true;
+  }
+  return false;
+}
+
+// The query of the request target alone (the library also merges form bodies into its params).
+std::vector<std::pair<std::string, std::string>> QueryOf(const httplib::Request& req) {
+  std::vector<std::pair<std::string, std::string>> out;
+  const size_t q = req.target.find('?');
+  if (q == std::string::npos) return out;
+  httplib::Params params;
+  httplib::detail::parse_query_text(req.target.substr(q + 1), params);
+  for (const auto& [k, v] : params) out.emplace_back(k, v);
+  return out;
+}
+
+}  // namespace
 
 HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 HttpServer::~HttpServer() { Stop(); }
@@ -70,12 +135,17 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Bind(const HttpServerOptions& op
   s.set_read_timeout(options.read_timeout_s, 0);
   s.set_write_timeout(options.read_timeout_s, 0);
   s.set_keep_alive_timeout(5);
+  const size_t max_body = options.max_body_bytes;
+  s.set_pre_routing_handler([max_body](const httplib::Request& req, httplib::Response& res) {
+    return RefusedBeforeReading(req, res, max_body) ? httplib::Server::HandlerResponse::Handled
+                                                    : httplib::Server::HandlerResponse::Unhandled;
+  });
   Impl* raw = impl.get();
   auto dispatch = [raw](const httplib::Request& req, httplib::Response& res) {
     HttpRequest r;
     r.method = req.method;
     r.path = req.path;
-    for (const auto& [k, v] : req.params) r.query.emplace_back(k, v);
+    r.query = QueryOf(req);
     for (const auto& [k, v] : req.headers) r.headers.emplace_back(Lower(k), v);
     r.body = req.body;
     r.remote_addr = req.remote_addr;
@@ -129,12 +199,25 @@ int HttpServer::port() const { return impl_->port; }
 bool HttpServer::tls() const { return impl_->tls; }
 
 Status HttpServer::Serve() {
-  if (!impl_->server->listen_after_bind()) return Internal("the server's listening socket failed");
+  impl_->serving = true;
+  if (impl_->stop_requested) {
+    impl_->serving = false;
+    return Status::Ok();
+  }
+  const bool ok = impl_->server->listen_after_bind();
+  impl_->serving = false;
+  if (!ok && !impl_->stop_requested) return Internal("the server's listening socket failed");
   return Status::Ok();
 }
 
 void HttpServer::Stop() {
-  if (impl_ && impl_->server) impl_->server->stop();
+  if (!impl_ || !impl_->server) return;
+  impl_->stop_requested = true;
+  // The library ignores a stop before it listens: between Serve()'s look at the flag and the
+  // start of listening, wait for it to listen (or for Serve to end), then stop it.
+  for (int i = 0; i < 10000 && impl_->serving && !impl_->server->is_running(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  impl_->server->stop();
 }
 
 }  // namespace baton

@@ -63,11 +63,6 @@ HttpResponse Error(int http_status, const std::string& code, const std::string& 
   return r;
 }
 
-HttpResponse Error(const Status& st) {
-  // What went wrong inside the server stays in its log; the client learns only that it did.
-  if (HttpStatusOf(st.code()) == 500) return Error(500, "internal", "internal error");
-  return Error(HttpStatusOf(st.code()), ErrorCode(st.code()), st.message());
-}
 
 // A positive integer query parameter, at most `max`; `fallback` when absent.
 Result<int> IntParam(const HttpRequest& r, const std::string& name, int fallback, int max) {
@@ -104,6 +99,19 @@ Result<Json> RunWithSteps(MetadataStore& m, const RunRecord& run) {
   return j;
 }
 
+// Whether a step run of `run_id` read or wrote the artifact.
+Result<bool> RunUses(MetadataStore& m, const std::string& run_id, int64_t artifact_id) {
+  BATON_ASSIGN_OR_RETURN(std::vector<StepRunRecord> steps, m.ListStepRuns(run_id));
+  for (const auto& s : steps) {
+    BATON_ASSIGN_OR_RETURN(NamedArtifacts outs, m.StepOutputs(s.id));
+    BATON_ASSIGN_OR_RETURN(NamedArtifacts ins, m.StepInputs(s.id));
+    for (const NamedArtifacts* list : {&outs, &ins})
+      for (const auto& [name, a] : *list)
+        if (a.id == artifact_id) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 StorePool::Lease::~Lease() {
@@ -125,10 +133,23 @@ Result<StorePool::Lease> StorePool::Borrow() {
   return Lease(this, std::move(store));
 }
 
-Api::Api(std::string uri, AccessLog log) : pool_(std::move(uri)), log_(std::move(log)) {}
+Api::Api(std::string uri, AccessLog log, ErrorLog errors)
+    : pool_(std::move(uri)), log_(std::move(log)), errors_(std::move(errors)) {}
 
-Result<std::unique_ptr<Api>> Api::Open(const std::string& metadata_uri, AccessLog log) {
-  std::unique_ptr<Api> api(new Api(metadata_uri, std::move(log)));
+HttpResponse Api::Failure(const Status& st, bool authenticated) const {
+  const int http = HttpStatusOf(st.code());
+  if (st.code() == Code::kUnauthenticated) return Error(http, ErrorCode(st.code()), st.message());
+  if (http >= 500 || !authenticated) {
+    if (errors_) errors_(st.ToString());
+    if (http == 500) return Error(500, "internal", "internal error");
+    return Error(503, "unavailable", "the server cannot use its metadata store now; try again");
+  }
+  return Error(http, ErrorCode(st.code()), st.message());
+}
+
+Result<std::unique_ptr<Api>> Api::Open(const std::string& metadata_uri, AccessLog log,
+                                       ErrorLog errors) {
+  std::unique_ptr<Api> api(new Api(metadata_uri, std::move(log), std::move(errors)));
   BATON_RETURN_IF_ERROR(api->pool_.Borrow().status());
   api->AddRoutes();
   return api;
@@ -170,12 +191,12 @@ void Api::AddRoutes() {
   auto guarded = [this](CallHandler handler) -> RouteHandler {
     return [this, handler](const HttpRequest& req, const PathParams& params) -> HttpResponse {
       auto store = pool_.Borrow();
-      if (!store.ok()) return Error(store.status());
+      if (!store.ok()) return Failure(store.status(), false);
       auto principal = Authenticate(**store, req.Header("authorization"), NowMicros());
-      if (!principal.ok()) return Error(principal.status());
+      if (!principal.ok()) return Failure(principal.status(), false);
       Call call{req, params, *principal, **store};
       auto out = handler(call);
-      HttpResponse r = out.ok() ? JsonResponse(*out) : Error(out.status());
+      HttpResponse r = out.ok() ? JsonResponse(*out) : Failure(out.status(), true);
       r.headers.emplace_back("X-Baton-User", principal->user);
       return r;
     };
@@ -276,8 +297,14 @@ void Api::AddRoutes() {
                 if (!found.ok() && found.status().code() == Code::kNotFound && !c.principal.run_id.empty())
                   return Authorize(c.principal, Access::kRead, "");
                 BATON_ASSIGN_OR_RETURN(ArtifactRecord a, std::move(found));
-                // An artifact belongs to the run that made it; a run token sees its own run's.
-                BATON_RETURN_IF_ERROR(Authorize(c.principal, Access::kRead, a.run_id));
+                // A run token sees the artifacts its run made or used (a cached step's outputs
+                // were made by an earlier run).
+                if (!c.principal.run_id.empty() && a.run_id != c.principal.run_id) {
+                  BATON_ASSIGN_OR_RETURN(bool used, RunUses(c.store, c.principal.run_id, a.id));
+                  if (!used) return Authorize(c.principal, Access::kRead, a.run_id);
+                } else {
+                  BATON_RETURN_IF_ERROR(Authorize(c.principal, Access::kRead, a.run_id));
+                }
                 Json j = ArtifactJson(a);
                 BATON_ASSIGN_OR_RETURN(StepRunRecord producer, c.store.GetStepRun(a.step_run_id));
                 BATON_ASSIGN_OR_RETURN(NamedArtifacts ins, c.store.StepInputs(producer.id));
@@ -320,7 +347,7 @@ void Api::AddRoutes() {
                     list.push_back({{"type", comp.type},
                                     {"name", comp.name},
                                     {"flavor", comp.flavor},
-                                    {"config", Json::parse(comp.config, nullptr, false)}});
+                                    {"config", JsonOrText(comp.config)}});
                 }
                 return Json{{"components", std::move(list)}};
               }));

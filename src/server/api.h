@@ -46,21 +46,30 @@ class StorePool {
 // One line per request, for an access log: method, path, status, user, microseconds.
 using AccessLog = std::function<void(const HttpRequest&, int status, const std::string& user,
                                      int64_t micros)>;
+// What went wrong inside the server (a store that cannot be reached, an internal error): the
+// client is told only that it did.
+using ErrorLog = std::function<void(const std::string& message)>;
 
 class Api {
  public:
   // Opens the store once (creating or migrating its schema), to fail early.
-  static Result<std::unique_ptr<Api>> Open(const std::string& metadata_uri, AccessLog log = nullptr);
+  static Result<std::unique_ptr<Api>> Open(const std::string& metadata_uri, AccessLog log = nullptr,
+                                           ErrorLog errors = nullptr);
   // Thread-safe.
   HttpResponse Handle(const HttpRequest& request);
   const Router& router() const { return router_; }
 
  private:
-  explicit Api(std::string uri, AccessLog log);
+  Api(std::string uri, AccessLog log, ErrorLog errors);
   void AddRoutes();
+  // The response for a failure: its HTTP status and message, except that what the client need
+  // not know (internal errors; any failure before the request is authenticated, which may name
+  // the store) is logged and answered in general terms.
+  HttpResponse Failure(const Status& st, bool authenticated) const;
 
   StorePool pool_;
   AccessLog log_;
+  ErrorLog errors_;
   Router router_;
 };
 

@@ -49,9 +49,45 @@ Result<std::unique_ptr<MetadataStore>> OpenStore(const std::string& flag) {
   return Stores().OpenMetadataStore(uri);
 }
 
+// Whether `host` is a loopback address written out (127.0.0.0/8, ::1) or `localhost`, which
+// resolves there on any sane machine; a name is never taken for loopback by how it starts.
 bool Loopback(const std::string& host) {
-  return host == "127.0.0.1" || host == "::1" || host == "localhost" ||
-         host.rfind("127.", 0) == 0;
+  if (host == "::1" || host == "localhost") return true;
+  if (host.rfind("127.", 0) != 0) return false;
+  int dots = 0;
+  for (char c : host) {
+    if (c == '.') {
+      ++dots;
+    } else if (c < '0' || c > '9') {
+      return false;
+    }
+  }
+  return dots == 3;
+}
+
+// `text` with control bytes written \xNN, for one log line that cannot be forged into two.
+std::string Printable(const std::string& text) {
+  std::string out;
+  for (unsigned char c : text) {
+    if (c < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+// --expires: a positive duration; 0 (or less) would make a token that never expires.
+Result<int64_t> Lifetime(const std::string& text) {
+  if (text.empty()) return int64_t{0};
+  int64_t ttl = 0;
+  if (!ParseDuration(text, &ttl) || ttl < 1'000'000)
+    return InvalidArgument("--expires takes a duration of at least 1s (30d, 12h, 90s), not '" +
+                           text + "'; leave it out for a token that does not expire");
+  return ttl;
 }
 
 struct ServeArgs {
@@ -73,10 +109,15 @@ int Serve(const ServeArgs& a) {
   if (!a.quiet)
     log = [](const HttpRequest& r, int status, const std::string& user, int64_t micros) {
       std::fprintf(stderr, "%s %s %s %d %s %.1fms\n", FormatTimestamp(NowMicros()).c_str(),
-                   r.method.c_str(), r.path.c_str(), status, user.empty() ? "-" : user.c_str(),
-                   micros / 1000.0);
+                   Printable(r.method).c_str(), Printable(r.path).c_str(), status,
+                   user.empty() ? "-" : user.c_str(), micros / 1000.0);
     };
-  auto api = Api::Open(*uri, log);
+  // Failures inside the server are logged even with --quiet: the client is not told their detail.
+  ErrorLog errors = [](const std::string& message) {
+    std::fprintf(stderr, "%s error: %s\n", FormatTimestamp(NowMicros()).c_str(),
+                 Printable(message).c_str());
+  };
+  auto api = Api::Open(*uri, log, errors);
   if (!api.ok()) return Fail(api.status());
   Api* handler = api->get();
   StopSignals signals;  // blocked here, so the server's threads never take them
@@ -122,14 +163,13 @@ void AddUserCommands(CLI::App& app, std::function<void(std::function<int()>)> se
     add->callback([a, set] {
       set([a]() -> int {
         if (Status st = CheckUserName(a->name); !st.ok()) return Fail(st);
-        int64_t ttl = 0;
-        if (!a->expires.empty() && !ParseDuration(a->expires, &ttl))
-          return Fail(InvalidArgument("--expires: not a duration: '" + a->expires + "'"));
+        auto ttl = Lifetime(a->expires);
+        if (!ttl.ok()) return Fail(ttl.status());
         auto m = OpenStore(a->metadata);
         if (!m.ok()) return Fail(m.status());
         UserRecord u{a->name, a->service ? "service" : "user", a->role, NowMicros()};
         if (Status st = (*m)->CreateUser(u); !st.ok()) return Fail(st);
-        auto token = NewToken(u.name, "", "first token", NowMicros(), ttl);
+        auto token = NewToken(u.name, "", "first token", NowMicros(), *ttl);
         if (!token.ok()) return Fail(token.status());
         if (Status st = (*m)->CreateToken(token->first); !st.ok()) return Fail(st);
         std::fprintf(stderr, "added %s '%s' (%s); its token %s (shown once):\n",
@@ -189,9 +229,8 @@ void AddTokenCommands(CLI::App& app, std::function<void(std::function<int()>)> s
     create->add_option("--metadata", a->metadata, "Metadata store URI (default: this workspace's)");
     create->callback([a, set] {
       set([a]() -> int {
-        int64_t ttl = 0;
-        if (!a->expires.empty() && !ParseDuration(a->expires, &ttl))
-          return Fail(InvalidArgument("--expires: not a duration: '" + a->expires + "'"));
+        auto ttl = Lifetime(a->expires);
+        if (!ttl.ok()) return Fail(ttl.status());
         auto m = OpenStore(a->metadata);
         if (!m.ok()) return Fail(m.status());
         std::string run_id;
@@ -200,7 +239,7 @@ void AddTokenCommands(CLI::App& app, std::function<void(std::function<int()>)> s
           if (!run.ok()) return Fail(run.status());
           run_id = run->id;
         }
-        auto t = NewToken(a->user, run_id, a->description, NowMicros(), ttl);
+        auto t = NewToken(a->user, run_id, a->description, NowMicros(), *ttl);
         if (!t.ok()) return Fail(t.status());
         if (Status st = (*m)->CreateToken(t->first); !st.ok()) return Fail(st);
         std::fprintf(stderr, "token %s of '%s'%s (shown once):\n", t->first.id.c_str(),
