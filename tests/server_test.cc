@@ -61,18 +61,14 @@ class Server : public ::testing::Test {
   void TearDown() override { Stop(); }
 
   // `baton server user add NAME ARGS...`: the token it prints.
-  std::string AddUser(const std::string& name, std::vector<std::string> args) {
-    std::vector<std::string> argv = {"server", "user", "add", name};
-    argv.insert(argv.end(), args.begin(), args.end());
-    auto r = RunBaton(dir_.path(), argv);
-    EXPECT_EQ(r.exit_code, 0) << Describe(r);
-    std::string token = r.out;
-    while (!token.empty() && token.back() == '\n') token.pop_back();
-    return token;
+  std::string AddUser(const std::string& name, const std::vector<std::string>& args) {
+    return Printed({"server", "user", "add", name}, args);
   }
-
-  std::string Token(std::vector<std::string> args) {
-    std::vector<std::string> argv = {"server", "token", "create"};
+  // `baton server token create ARGS...`: the token it prints.
+  std::string Token(const std::vector<std::string>& args) {
+    return Printed({"server", "token", "create"}, args);
+  }
+  std::string Printed(std::vector<std::string> argv, const std::vector<std::string>& args) {
     argv.insert(argv.end(), args.begin(), args.end());
     auto r = RunBaton(dir_.path(), argv);
     EXPECT_EQ(r.exit_code, 0) << Describe(r);
