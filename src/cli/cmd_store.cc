@@ -57,12 +57,13 @@ int Migrate(const MigrateArgs& a) {
   std::printf(
       "Copied the metadata history of %s to %s: %lld runs, %lld step runs, %lld artifacts, "
       "%lld snapshots of %lld pipelines, %lld components, %lld stacks, %lld plugins, %lld "
-      "settings\n",
+      "settings, %lld server users with %lld tokens\n",
       a.from.c_str(), a.to.c_str(), static_cast<long long>(copied["runs"]),
       static_cast<long long>(copied["step_runs"]), static_cast<long long>(copied["artifacts"]),
       static_cast<long long>(copied["snapshots"]), static_cast<long long>(copied["pipelines"]),
       static_cast<long long>(copied["components"]), static_cast<long long>(copied["stacks"]),
-      static_cast<long long>(copied["plugins"]), static_cast<long long>(copied["settings"]));
+      static_cast<long long>(copied["plugins"]), static_cast<long long>(copied["settings"]),
+      static_cast<long long>(copied["users"]), static_cast<long long>(copied["tokens"]));
   return 0;
 }
 

@@ -84,6 +84,17 @@ const std::vector<Table>& MetadataTables() {
        {{"type", T}, {"flavor", T}, {"path", T}, {"digest", T}, {"registered_at", I}},
        "type, flavor"},
       {"settings", {{"key", T}, {"value", T}}, "key"},
+      {"users", {{"name", T}, {"kind", T}, {"role", T}, {"created_at", I}}, "name"},
+      {"tokens",
+       {{"id", T},
+        {"user_name", T},
+        {"hash", T},
+        {"run_id", T},
+        {"description", T},
+        {"created_at", I},
+        {"expires_at", I},
+        {"last_used_at", I}},
+       "id"},
   };
   return tables;
 }
