@@ -762,6 +762,13 @@ TEST_P(MetadataStoreContract, UpdateRunStatusEndsTheRunAndClosesItsRunningStepRu
   EXPECT_EQ(a.ended_at, 9000);
   EXPECT_EQ(m().GetStepRun(done.id)->status, StepStatus::kCompleted);
   EXPECT_CODE(m().UpdateRunStatus("nosuch", RunStatus::kFailed, "", 1), Code::kNotFound);
+  // A stopped run's steps were stopped with it.
+  ASSERT_OK(AddRun(m(), MakeRun("s")));
+  ASSERT_OK_AND_ASSIGN(int64_t stopped, m().StartStepRun(MakeStep("s", "a")));
+  ASSERT_OK(m().UpdateRunStatus("s", RunStatus::kStopped, "stopped by signal SIGTERM", 7000));
+  ASSERT_OK_AND_ASSIGN(StepRunRecord st, m().GetStepRun(stopped));
+  EXPECT_EQ(st.status, StepStatus::kStopped);
+  EXPECT_EQ(st.reason, "stopped by signal SIGTERM");
 }
 
 TEST_P(MetadataStoreContract, ClaimRunTakesOverAnEndedRunOnceAndCountsTheAttempt) {

@@ -175,8 +175,9 @@ class MetadataStore {
   // not stored.
   virtual Status CreateRun(const RunRecord& run) = 0;
   // Sets status, reason and ended_at. A run that ends (any status but pending or running) leaves
-  // no step run running: those still running become interrupted, with the same reason and end
-  // time, in the same transaction. NotFound for an unknown run.
+  // no step run running: those still running become stopped when the run is stopped (their
+  // processes were ended with it, before they could say so), interrupted otherwise, with the same
+  // reason and end time, in the same transaction. NotFound for an unknown run.
   virtual Status UpdateRunStatus(const std::string& run_id, RunStatus status,
                                  const std::string& reason, int64_t ended_at) = 0;
   // Marks a run as taken over by this process (resume): status running, reason and ended_at

@@ -74,9 +74,12 @@ class PostgresStore : public MetadataStore, public MetadataRows, private PgDb {
       if (u.affected() != 1) return NotFound("no run '" + id + "'");
       if (!Ended(status)) return Status::Ok();
       // A run that ends leaves no step run behind as running.
-      return Q("UPDATE step_runs SET status = 'interrupted', reason = $1, ended_at = $2 "
-               "WHERE run_id = $3 AND status = 'running'",
-               "close step runs", reason, ended_at, id)
+      return Q("UPDATE step_runs SET status = $1, reason = $2, ended_at = $3 "
+               "WHERE run_id = $4 AND status = 'running'",
+               "close step runs",
+               std::string(ToString(status == RunStatus::kStopped ? StepStatus::kStopped
+                                                                  : StepStatus::kInterrupted)),
+               reason, ended_at, id)
           .status();
     });
   }

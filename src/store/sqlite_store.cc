@@ -69,8 +69,9 @@ class SqliteStore : public MetadataStore, public MetadataRows, private SqliteDb 
       if (!Ended(status)) return Status::Ok();
       // A run that ends leaves no step run behind as running (only after a baton error can
       // there be one: its process was terminated).
-      Query q(S("UPDATE step_runs SET status = 'interrupted', reason = ?, ended_at = ? WHERE run_id = ? AND status = 'running'"));
-      q.Bind(reason).Bind(ended_at).Bind(id);
+      Query q(S("UPDATE step_runs SET status = ?, reason = ?, ended_at = ? WHERE run_id = ? AND status = 'running'"));
+      q.Bind(ToString(status == RunStatus::kStopped ? StepStatus::kStopped : StepStatus::kInterrupted))
+          .Bind(reason).Bind(ended_at).Bind(id);
       return Done(q.Step(), "close step runs");
     });
   }
