@@ -93,7 +93,7 @@ case "$mode" in
        ctest --output-on-failure -j "$jobs" -E "$slow") || stores_state
     echo "bootstrap: again under ThreadSanitizer"
     build build/tsan -DCMAKE_BUILD_TYPE=Debug -DBATON_SANITIZE=thread -DBATON_BUILD_BENCH=OFF -DBATON_WERROR=ON
-    (cd build/tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest --output-on-failure -j "$jobs" -E "$slow") || stores_state
+    (cd build/tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/../../tests/tsan.supp ctest --output-on-failure -j "$jobs" -E "$slow") || stores_state
     ;;
   *)
     echo "usage: scripts/bootstrap.sh [build|quickstart|test]" >&2

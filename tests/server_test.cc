@@ -320,7 +320,7 @@ TEST_F(Server, ManyClientsAtOnceEachGetTheirAnswer) {
   ASSERT_NO_FATAL_FAILURE(Start({"--threads", "4"}));
   // 64 requests from 16 clients at once: each borrows a store connection of its own.
   auto r = RunShell(dir_.path(),
-                    "seq 64 | xargs -P 16 -I{} /usr/bin/curl -s -o /dev/null -w '%{http_code}\\n' "
+                    "seq 64 | xargs -P 16 -I{} /usr/bin/curl -sS -o /dev/null -w '%{http_code}\\n' "
                     "-H 'Authorization: Bearer " + viewer_ + "' " + base_ + "/api/v1/runs/" + RunId(0) +
                     " | sort | uniq -c");
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
