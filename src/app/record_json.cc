@@ -23,7 +23,7 @@ Json RunJson(const RunRecord& r) {
           {"stack", r.stack},
           {"orchestrator", r.orchestrator},
           {"attempt", r.attempt},
-          {"parameters", r.parameters.empty() ? Json::object() : JsonOrText(r.parameters)},
+          {"parameters", Json::parse(r.parameters.empty() ? "{}" : r.parameters, nullptr, false)},
           {"pipeline_file", r.pipeline_file},
           {"tags", r.tags},
           {"note", r.note},
@@ -46,7 +46,7 @@ Json StepRunJson(const StepRunRecord& s, const NamedArtifacts& inputs, const Nam
   Json jo = Json::object(), ji = Json::object();
   for (const auto& [name, a] : outputs) jo[name] = ArtifactJson(a);
   for (const auto& [name, a] : inputs) ji[name] = ArtifactJson(a);
-  Json metadata = s.metadata.empty() ? Json() : JsonOrText(s.metadata);
+  Json metadata = s.metadata.empty() ? Json() : Json::parse(s.metadata, nullptr, false);
   Json j = {{"id", s.id},
             {"step", s.step},
             {"attempt", s.attempt},
