@@ -13,6 +13,7 @@
 #include "core/spec.h"
 #include "platform/fs.h"
 #include "platform/hash.h"
+#include "store/record_codec.h"
 #include "store/registry.h"
 #include "store/s3/byte_stream.h"
 #include "store/s3/tar_stream.h"
@@ -20,144 +21,19 @@
 namespace baton {
 namespace {
 
-// ---- Records as JSON, field by field ----
-// Each list names every field of a record once, for writing and for reading alike: a new field
-// of a record is one more line here.
-
-template <class R, class F>
-void RunFields(R& r, F&& f) {
-  f("id", r.id);
-  f("pipeline", r.pipeline);
-  f("snapshot_hash", r.snapshot_hash);
-  f("status", r.status);
-  f("reason", r.reason);
-  f("created_at", r.created_at);
-  f("started_at", r.started_at);
-  f("ended_at", r.ended_at);
-  f("stack", r.stack);
-  f("orchestrator", r.orchestrator);
-  f("host", r.host);
-  f("pid", r.pid);
-  f("pid_start", r.pid_start);
-  f("attempt", r.attempt);
-  f("parameters", r.parameters);
-  f("pipeline_file", r.pipeline_file);
-  f("tags", r.tags);
-  f("note", r.note);
-  f("use_cache", r.use_cache);
-}
-
-template <class R, class F>
-void StepRunFields(R& s, F&& f) {
-  f("id", s.id);
-  f("run_id", s.run_id);
-  f("step", s.step);
-  f("attempt", s.attempt);
-  f("status", s.status);
-  f("reason", s.reason);
-  f("started_at", s.started_at);
-  f("ended_at", s.ended_at);
-  f("exit_code", s.exit_code);
-  f("log_path", s.log_path);
-  f("cache_key", s.cache_key);
-  f("cached_from", s.cached_from);
-  f("metadata", s.metadata);
-  f("pid", s.pid);
-  f("command", s.command);
-  f("cache_components", s.cache_components);
-}
-
-template <class R, class F>
-void ArtifactFields(R& a, F&& f) {
-  f("id", a.id);
-  f("step_run_id", a.step_run_id);
-  f("run_id", a.run_id);
-  f("pipeline", a.pipeline);
-  f("step", a.step);
-  f("name", a.name);
-  f("version", a.version);
-  f("digest", a.digest);
-  f("size", a.size);
-  f("kind", a.kind);
-  f("uri", a.uri);
-  f("created_at", a.created_at);
-  f("materializer", a.materializer);
-  f("type", a.type);
-}
-
-class FieldWriter {
- public:
-  explicit FieldWriter(Json* out) : out_(out) {}
-  template <class T>
-  void operator()(const char* name, const T& value) {
-    (*out_)[name] = value;
-  }
-  void operator()(const char* name, RunStatus s) { (*out_)[name] = ToString(s); }
-  void operator()(const char* name, StepStatus s) { (*out_)[name] = ToString(s); }
-
- private:
-  Json* out_;
-};
-
-// Reads the fields a JSON object has and keeps the defaults of those it lacks; remembers the
-// first field of a wrong type.
-class FieldReader {
- public:
-  explicit FieldReader(const Json& in) : in_(in) {}
-  template <class T>
-  void operator()(const char* name, T& value) {
-    auto it = in_.find(name);
-    if (it == in_.end()) return;
-    try {
-      value = it->get<T>();
-    } catch (const Json::exception&) {
-      Bad(name);
-    }
-  }
-  void operator()(const char* name, RunStatus& s) {
-    std::string text;
-    (*this)(name, text);
-    if (!text.empty() && !ParseRunStatus(text, &s)) Bad(name);
-  }
-  void operator()(const char* name, StepStatus& s) {
-    std::string text;
-    (*this)(name, text);
-    if (!text.empty() && !ParseStepStatus(text, &s)) Bad(name);
-  }
-  const std::string& bad() const { return bad_; }
-
- private:
-  void Bad(const char* name) {
-    if (bad_.empty()) bad_ = name;
-  }
-  const Json& in_;
-  std::string bad_;
-};
-
-template <class R, class Fields>
-Json ToJson(const R& record, Fields fields) {
-  Json j = Json::object();
-  fields(record, FieldWriter(&j));
-  return j;
-}
+// ---- Records as JSON (store/record_codec.h) ----
 
 Status Damaged(const std::string& what) {
   return InvalidArgument("the run archive's manifest is damaged: " + what);
 }
 
-template <class R, class Fields>
-Status FromJson(const Json& j, const std::string& what, R* record, Fields fields) {
-  if (!j.is_object()) return Damaged(what + " is not an object");
-  FieldReader reader(j);
-  fields(*record, reader);
-  if (!reader.bad().empty()) return Damaged(what + "." + reader.bad() + " has a wrong value");
+template <class R>
+Status FromJson(const Json& j, const std::string& what, R* record) {
+  const std::string bad = ReadRecord(j, record);
+  if (bad == "(not an object)") return Damaged(what + " is not an object");
+  if (!bad.empty()) return Damaged(what + "." + bad + " has a wrong value");
   return Status::Ok();
 }
-
-// Generic lambdas over the field lists, for ToJson and FromJson.
-constexpr auto kRunFields = [](auto& r, auto&& f) { RunFields(r, f); };
-constexpr auto kStepRunFields = [](auto& s, auto&& f) { StepRunFields(s, f); };
-constexpr auto kArtifactFields = [](auto& a, auto&& f) { ArtifactFields(a, f); };
 
 bool IsDigest(const std::string& s) {
   if (s.size() != 64) return false;
@@ -235,7 +111,7 @@ Status StageRun(Workspace& ws, const RunRecord& run, const std::string& staging,
   std::map<int64_t, ArtifactRecord> artifacts;
   Json jsteps = Json::array();
   for (const auto& s : steps) {
-    Json js = ToJson(s, kStepRunFields);
+    Json js = RecordJson(s);
     BATON_ASSIGN_OR_RETURN(auto outputs, ws.meta->StepOutputs(s.id));
     BATON_ASSIGN_OR_RETURN(auto inputs, ws.meta->StepInputs(s.id));
     js["outputs"] = UsesJson(outputs, &artifacts);
@@ -247,7 +123,7 @@ Status StageRun(Workspace& ws, const RunRecord& run, const std::string& staging,
   Json jartifacts = Json::array();
   std::map<std::string, const ArtifactRecord*> objects;  // by digest: content once
   for (const auto& [id, a] : artifacts) {
-    jartifacts.push_back(ToJson(a, kArtifactFields));
+    jartifacts.push_back(RecordJson(a));
     objects.emplace(a.digest, &a);
   }
   BATON_RETURN_IF_ERROR(fs::MakeDirs(staging + "/objects"));
@@ -340,7 +216,7 @@ Status ReadObjectsAndArtifacts(const Json& j, Manifest* m) {
   }
   for (const Json& ja : j["artifacts"]) {
     ArtifactRecord a;
-    BATON_RETURN_IF_ERROR(FromJson(ja, "an artifact", &a, kArtifactFields));
+    BATON_RETURN_IF_ERROR(FromJson(ja, "an artifact", &a));
     auto object = m->objects.find(a.digest);
     if (object == m->objects.end() || object->second != a.kind)
       return Damaged(ArtifactLabel(a) + " has no content in the archive");
@@ -355,7 +231,7 @@ Status ReadStepRuns(const Json& j, const std::string& root, Manifest* m) {
   std::set<int64_t> ids;
   for (const Json& js : j["step_runs"]) {
     ArchivedStepRun s;
-    BATON_RETURN_IF_ERROR(FromJson(js, "a step run", &s.rec, kStepRunFields));
+    BATON_RETURN_IF_ERROR(FromJson(js, "a step run", &s.rec));
     const std::string what = "step run " + std::to_string(s.rec.id) + " (" + s.rec.step + ")";
     if (s.rec.run_id != m->run.id) return Damaged(what + " belongs to another run");
     if (!ids.insert(s.rec.id).second) return Damaged(what + " is given twice");
@@ -379,7 +255,7 @@ Result<Manifest> ParseManifest(const std::string& file, const Json& j, const std
                            "; this baton reads version " + std::to_string(kRunArchiveVersion) +
                            " and older");
   Manifest m;
-  BATON_RETURN_IF_ERROR(FromJson(j.value("run", Json()), "run", &m.run, kRunFields));
+  BATON_RETURN_IF_ERROR(FromJson(j.value("run", Json()), "run", &m.run));
   if (m.run.id.empty()) return Damaged("the run has no id");
   if (m.run.status == RunStatus::kRunning)
     return Damaged("run " + m.run.id + " was still running when it was exported");
@@ -587,7 +463,7 @@ Result<RunExportSummary> ExportRun(Workspace& ws, const std::string& run_ref,
       {"format", kRunArchiveFormat},
       {"version", kRunArchiveVersion},
       {"exported_at", FormatTimestamp(NowMicros())},
-      {"run", ToJson(run, kRunFields)},
+      {"run", RecordJson(run)},
       {"snapshot", {{"hash", run.snapshot_hash}, {"pipeline", run.pipeline}, {"body", body}}}};
   RunExportSummary summary;
   summary.run_id = run.id;

@@ -67,7 +67,7 @@ Status OpenStoreOf(Workspace& ws, const ArtifactRecord& a) {
   return UseStackArtifactStore(ws, spec);
 }
 
-int Show(const std::string& id, const std::string& out) {
+int ShowArtifact(const std::string& id, const std::string& out) {
   auto ws = OpenCurrentWorkspace();
   if (!ws.ok()) return Fail(ws.status());
   auto a = ws->meta->GetArtifact(id);
@@ -142,7 +142,7 @@ void AddArtifactsCommands(CLI::App& app) {
   auto* show = arts->add_subcommand("show", "Show an artifact, where it came from (lineage) and who read it");
   show->add_option("artifact", sa->id, "Artifact id or digest prefix (6+ hex digits)")->required();
   AddOutputOption(show, &sa->output);
-  show->callback([sa] { SetAction([sa] { return Show(sa->id, sa->output); }); });
+  show->callback([sa] { SetAction([sa] { return ShowArtifact(sa->id, sa->output); }); });
 
   struct ExportArgs { std::string id, dest; };
   auto ea = std::make_shared<ExportArgs>();

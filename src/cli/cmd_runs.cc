@@ -131,7 +131,7 @@ int List(const ListArgs& a) {
   return 0;
 }
 
-int Show(const std::string& id, const std::string& out) {
+int ShowRun(const std::string& id, const std::string& out) {
   auto ws = OpenCurrentWorkspace();
   if (!ws.ok()) return Fail(ws.status());
   auto run = ws->meta->GetRun(id);
@@ -520,7 +520,7 @@ void AddRunsCommands(CLI::App& app) {
   auto* show = runs->add_subcommand("show", "Show a run: every step with status, duration, artifacts and metrics (instances of a matrix or for_each step listed under it)");
   show->add_option("run", sa->run, "Run id, a unique prefix of it, or 'last'")->required();
   AddOutputOption(show, &sa->output);
-  show->callback([sa] { SetAction([sa] { return Show(sa->run, sa->output); }); });
+  show->callback([sa] { SetAction([sa] { return ShowRun(sa->run, sa->output); }); });
 
   struct LogArgs { std::string run, step; int attempt = 0; bool follow = false; };
   auto lg = std::make_shared<LogArgs>();

@@ -9,6 +9,8 @@
 #include "core/matrix.h"
 #include "platform/fs.h"
 #include "server/auth.h"
+#include "server/store_api.h"
+#include "store/remote/store_rpc.h"
 #include "store/registry.h"
 
 namespace baton::server {
@@ -18,36 +20,8 @@ namespace {
 constexpr int kDefaultLimit = 50;
 constexpr int kMaxLimit = 1000;
 
-int HttpStatusOf(Code code) {
-  switch (code) {
-    case Code::kOk: return 200;
-    case Code::kInvalidArgument: return 400;
-    case Code::kUnauthenticated: return 401;
-    case Code::kPermissionDenied: return 403;
-    case Code::kNotFound: return 404;
-    case Code::kAlreadyExists:
-    case Code::kFailedPrecondition: return 409;
-    case Code::kResourceExhausted: return 507;
-    case Code::kUnavailable: return 503;
-    case Code::kDeadlineExceeded: return 504;
-    default: return 500;
-  }
-}
-
-const char* ErrorCode(Code code) {
-  switch (code) {
-    case Code::kInvalidArgument: return "invalid_argument";
-    case Code::kUnauthenticated: return "unauthenticated";
-    case Code::kPermissionDenied: return "permission_denied";
-    case Code::kNotFound: return "not_found";
-    case Code::kAlreadyExists: return "already_exists";
-    case Code::kFailedPrecondition: return "failed_precondition";
-    case Code::kResourceExhausted: return "resource_exhausted";
-    case Code::kUnavailable: return "unavailable";
-    case Code::kDeadlineExceeded: return "deadline_exceeded";
-    default: return "internal";
-  }
-}
+int HttpStatusOf(Code code) { return store_rpc::HttpStatus(code); }
+const char* ErrorCode(Code code) { return store_rpc::CodeName(code); }
 
 HttpResponse JsonResponse(const Json& j, int status = 200) {
   HttpResponse r;
@@ -133,8 +107,11 @@ Result<StorePool::Lease> StorePool::Borrow() {
   return Lease(this, std::move(store));
 }
 
-Api::Api(std::string uri, AccessLog log, ErrorLog errors)
-    : pool_(std::move(uri)), log_(std::move(log)), errors_(std::move(errors)) {}
+Api::Api(std::string uri, AccessLog log, ErrorLog errors, ApiOptions options)
+    : pool_(std::move(uri)), log_(std::move(log)), errors_(std::move(errors)),
+      store_api_(std::make_unique<StoreApi>(&pool_, options.batch_timeout_us)) {}
+
+Api::~Api() = default;
 
 HttpResponse Api::Failure(const Status& st, bool authenticated) const {
   const int http = HttpStatusOf(st.code());
@@ -148,8 +125,8 @@ HttpResponse Api::Failure(const Status& st, bool authenticated) const {
 }
 
 Result<std::unique_ptr<Api>> Api::Open(const std::string& metadata_uri, AccessLog log,
-                                       ErrorLog errors) {
-  std::unique_ptr<Api> api(new Api(metadata_uri, std::move(log), std::move(errors)));
+                                       ErrorLog errors, ApiOptions options) {
+  std::unique_ptr<Api> api(new Api(metadata_uri, std::move(log), std::move(errors), options));
   BATON_RETURN_IF_ERROR(api->pool_.Borrow().status());
   api->AddRoutes();
   return api;
@@ -351,6 +328,13 @@ void Api::AddRoutes() {
                 }
                 return Json{{"components", std::move(list)}};
               }));
+  // The store API: what a metadata URI https://HOST:PORT sends (server/store_api.h).
+  router_.Add("POST", "/api/v1/store/{method}", [this](const HttpRequest& req, const PathParams& params) {
+    StoreApi::Reply r = store_api_->Handle(req, params.at("method"));
+    HttpResponse resp = r.result.ok() ? JsonResponse(*r.result) : Failure(r.result.status(), r.authenticated);
+    if (!r.user.empty()) resp.headers.emplace_back("X-Baton-User", r.user);
+    return resp;
+  });
   router_.Add("GET", "/api/v1/users", guarded([](Call& c) -> Result<Json> {
                 BATON_RETURN_IF_ERROR(Authorize(c.principal, Access::kAdmin, ""));
                 BATON_ASSIGN_OR_RETURN(std::vector<UserRecord> users, c.store.ListUsers());

@@ -29,6 +29,8 @@ class StorePool {
     ~Lease();
     MetadataStore& operator*() const { return *store_; }
     MetadataStore* operator->() const { return store_.get(); }
+    // Closes the connection instead of returning it (a transaction left open is rolled back).
+    void Discard() { store_.reset(); }
 
    private:
     StorePool* pool_;
@@ -50,17 +52,25 @@ using AccessLog = std::function<void(const HttpRequest&, int status, const std::
 // client is told only that it did.
 using ErrorLog = std::function<void(const std::string& message)>;
 
+class StoreApi;
+
+struct ApiOptions {
+  // A store API batch whose client sends nothing for this long is rolled back.
+  int64_t batch_timeout_us = 30'000'000;
+};
+
 class Api {
  public:
   // Opens the store once (creating or migrating its schema), to fail early.
   static Result<std::unique_ptr<Api>> Open(const std::string& metadata_uri, AccessLog log = nullptr,
-                                           ErrorLog errors = nullptr);
+                                           ErrorLog errors = nullptr, ApiOptions options = {});
+  ~Api();
   // Thread-safe.
   HttpResponse Handle(const HttpRequest& request);
   const Router& router() const { return router_; }
 
  private:
-  Api(std::string uri, AccessLog log, ErrorLog errors);
+  Api(std::string uri, AccessLog log, ErrorLog errors, ApiOptions options);
   void AddRoutes();
   // The response for a failure: its HTTP status and message, except that what the client need
   // not know (internal errors; any failure before the request is authenticated, which may name
@@ -71,6 +81,7 @@ class Api {
   AccessLog log_;
   ErrorLog errors_;
   Router router_;
+  std::unique_ptr<StoreApi> store_api_;
 };
 
 // The OpenAPI 3 document of the API.

@@ -95,6 +95,7 @@ struct ServeArgs {
   HttpServerOptions http;
   bool insecure = false;
   bool quiet = false;
+  int batch_timeout_s = 30;
 };
 
 int Serve(const ServeArgs& a) {
@@ -117,7 +118,11 @@ int Serve(const ServeArgs& a) {
     std::fprintf(stderr, "%s error: %s\n", FormatTimestamp(NowMicros()).c_str(),
                  Printable(message).c_str());
   };
-  auto api = Api::Open(*uri, log, errors);
+  if (uri->rfind("http://", 0) == 0 || uri->rfind("https://", 0) == 0)
+    return Fail(InvalidArgument("a server serves a database (sqlite://, postgresql://), not another server (" + *uri + ")"));
+  ApiOptions options;
+  options.batch_timeout_us = int64_t{a.batch_timeout_s} * 1'000'000;
+  auto api = Api::Open(*uri, log, errors, options);
   if (!api.ok()) return Fail(api.status());
   Api* handler = api->get();
   StopSignals signals;  // blocked here, so the server's threads never take them
@@ -301,6 +306,9 @@ int Main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--threads", serve.http.threads, "Request threads")->capture_default_str()->check(CLI::Range(1, 256));
   app.add_flag("--quiet", serve.quiet, "No access log on stderr");
+  app.add_option("--batch-timeout", serve.batch_timeout_s,
+                 "Seconds a store batch may wait for its client before it is rolled back")
+      ->capture_default_str()->check(CLI::Range(1, 3600));
   std::function<int()> action;
   auto set = [&action](std::function<int()> f) { action = std::move(f); };
   AddUserCommands(app, set);

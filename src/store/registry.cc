@@ -4,6 +4,7 @@
 
 #include "store/local_artifact_store.h"
 #include "store/postgres_store.h"
+#include "store/remote/remote_store.h"
 #include "store/s3/s3_artifact_store.h"
 #include "store/sqlite_store.h"
 
@@ -135,6 +136,8 @@ Status RegisterBuiltinStores(StoreRegistry* registry) {
   }));
   for (const char* scheme : {"postgresql", "postgres"})
     BATON_RETURN_IF_ERROR(registry->RegisterMetadataStore(scheme, OpenPostgresStore));
+  for (const char* scheme : {"https", "http"})
+    BATON_RETURN_IF_ERROR(registry->RegisterMetadataStore(scheme, OpenRemoteStore));
   BATON_RETURN_IF_ERROR(registry->RegisterArtifactStore("file", [](const StoreUri& u) -> Result<std::unique_ptr<ArtifactStore>> {
     BATON_ASSIGN_OR_RETURN(std::string path, LocalPath(u));
     return OpenLocalArtifactStore(path);

@@ -1,6 +1,6 @@
 #pragma once
 // The stores compiled into baton, by URI scheme: metadata `sqlite`, `postgresql` (also
-// `postgres`); artifacts `file`, `s3`.
+// `postgres`), `https` and `http` (a baton server); artifacts `file`, `s3`.
 
 #include <string>
 

@@ -9,7 +9,7 @@
 namespace baton::s3 {
 namespace {
 
-std::string Lower(std::string s) {
+std::string LowerName(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
 }
@@ -73,7 +73,7 @@ Signature Sign(const SignRequest& req, const Credentials& creds, const SignOptio
   Signature sig;
   // Headers: lowercase names, trimmed values, repeated names joined with ',', sorted by name.
   std::vector<std::pair<std::string, std::string>> headers;
-  for (const auto& [k, v] : req.headers) headers.emplace_back(Lower(k), TrimValue(v));
+  for (const auto& [k, v] : req.headers) headers.emplace_back(LowerName(k), TrimValue(v));
   auto has = [&](const std::string& name) {
     return std::any_of(headers.begin(), headers.end(),
                        [&](const auto& h) { return h.first == name; });

@@ -59,7 +59,7 @@ std::string HeaderBlock(const std::string& name, char type, uint64_t size, unsig
 }
 
 // The header block(s) of one entry: a pax header first when a field does not fit ustar's.
-std::string Headers(const std::string& name, char type, uint64_t size, unsigned mode,
+std::string HeaderBlocks(const std::string& name, char type, uint64_t size, unsigned mode,
                     const std::string& link) {
   std::string pax;
   if (name.size() > 100) pax += PaxRecord("path", name);
@@ -149,15 +149,15 @@ Status TarSource::Start(size_t i) {
   pending_at_ = 0;
   switch (e.kind) {
     case 'd':
-      pending_ = Headers(e.path + "/", '5', 0, 0755, "");
+      pending_ = HeaderBlocks(e.path + "/", '5', 0, 0755, "");
       return Status::Ok();
     case 'l':
-      pending_ = Headers(e.path, '2', 0, 0777, e.target);
+      pending_ = HeaderBlocks(e.path, '2', 0, 0777, e.target);
       return Status::Ok();
     default:
       break;
   }
-  pending_ = Headers(e.path, '0', e.size, e.kind == 'x' ? 0755 : 0644, "");
+  pending_ = HeaderBlocks(e.path, '0', e.size, e.kind == 'x' ? 0755 : 0644, "");
   const std::string full = root_ + "/" + e.path;
   file_ = std::fopen(full.c_str(), "rbe");
   if (file_ == nullptr) return Internal("cannot open " + full + ": " + std::strerror(errno));
