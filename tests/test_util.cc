@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
@@ -194,5 +195,57 @@ nlohmann::json JsonOf(const std::string& cwd, const std::vector<std::string>& ar
   EXPECT_FALSE(j.is_discarded()) << r.out;
   return j;
 }
+
+std::unique_ptr<TestServer> TestServer::Start(const std::string& dir, const std::string& metadata_uri,
+                                              const std::vector<std::string>& args, std::string* error) {
+  std::unique_ptr<TestServer> server(new TestServer());
+  auto user = RunBaton(dir, {"server", "user", "add", "admin", "--role", "admin", "--metadata", metadata_uri});
+  if (user.exit_code != 0) {
+    *error = "baton server user add: " + Describe(user);
+    return nullptr;
+  }
+  server->token_file_ = dir + "/admin.token";
+  if (!fs::WriteFile(server->token_file_, user.out).ok()) {
+    *error = "cannot write " + server->token_file_;
+    return nullptr;
+  }
+  std::vector<std::string> argv = {"server", "--port", "0", "--quiet", "--metadata", metadata_uri};
+  argv.insert(argv.end(), args.begin(), args.end());
+  const std::string out = dir + "/server.out", err = dir + "/server.err";
+  server->pid_ = SpawnBaton(dir, argv, out, err);
+  if (server->pid_ <= 0) {
+    *error = "cannot start baton server";
+    return nullptr;
+  }
+  for (int i = 0; i < 2400; ++i) {  // up to a minute (sanitized builds)
+    const std::string text = ReadFileOrDie(out);
+    // "baton server: serving STORE on http://HOST:PORT/api/v1"
+    const size_t on = text.rfind(" on ");
+    const size_t end = text.find("/api/v1", on == std::string::npos ? 0 : on);
+    if (on != std::string::npos && end != std::string::npos) {
+      server->base_ = text.substr(on + 4, end - on - 4);
+      return server;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  *error = "baton server did not start: " + ReadFileOrDie(out) + ReadFileOrDie(err);
+  return nullptr;
+}
+
+std::string TestServer::Token() const {
+  std::string t = ReadFileOrDie(token_file_);
+  while (!t.empty() && t.back() == '\n') t.pop_back();
+  return t;
+}
+
+int TestServer::Stop() {
+  if (pid_ <= 0) return -1;
+  ::kill(pid_, SIGTERM);
+  const int code = WaitExit(pid_);
+  pid_ = -1;
+  return code;
+}
+
+TestServer::~TestServer() { (void)Stop(); }
 
 }  // namespace baton::testing

@@ -3,6 +3,7 @@
 
 #include <sys/types.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -71,6 +72,30 @@ std::vector<pid_t> SleepProcesses(const std::string& arg);
 // s3:// store check it first, so that a gateway that stopped answering fails each of them at
 // once, with its cause, instead of after every retry of every request.
 std::string S3GatewayProblem(const std::string& endpoint);
+
+// A `baton server` over `metadata_uri` on a free loopback port, with an admin user `admin` whose
+// token is in DIR/admin.token; stopped (SIGTERM, then waited for) when the object goes.
+class TestServer {
+ public:
+  // Null, with *error set, when it does not come up within a minute.
+  static std::unique_ptr<TestServer> Start(const std::string& dir, const std::string& metadata_uri,
+                                           const std::vector<std::string>& args, std::string* error);
+  ~TestServer();
+  const std::string& base() const { return base_; }  // http://127.0.0.1:PORT
+  const std::string& token_file() const { return token_file_; }
+  std::string Token() const;
+  // The metadata URI of the server, with the admin token.
+  std::string StoreUri() const { return base_ + "?token_file=" + token_file_; }
+  pid_t pid() const { return pid_; }
+  // Stops it (SIGTERM); its exit code.
+  int Stop();
+
+ private:
+  TestServer() = default;
+  std::string base_;
+  std::string token_file_;
+  pid_t pid_ = -1;
+};
 
 std::string BatonBinary();
 std::string SourceDir();
