@@ -209,13 +209,20 @@ std::unique_ptr<TestServer> TestServer::Start(const std::string& dir, const std:
     *error = "cannot write " + server->token_file_;
     return nullptr;
   }
+  server->dir_ = dir;
   std::vector<std::string> argv = {"server", "--port", "0", "--quiet", "--metadata", metadata_uri};
   argv.insert(argv.end(), args.begin(), args.end());
-  const std::string out = dir + "/server.out", err = dir + "/server.err";
-  server->pid_ = SpawnBaton(dir, argv, out, err);
-  if (server->pid_ <= 0) {
+  if (!server->Spawn(argv, error)) return nullptr;
+  server->argv_ = argv;
+  return server;
+}
+
+bool TestServer::Spawn(const std::vector<std::string>& argv, std::string* error) {
+  const std::string out = dir_ + "/server.out", err = dir_ + "/server.err";
+  pid_ = SpawnBaton(dir_, argv, out, err);
+  if (pid_ <= 0) {
     *error = "cannot start baton server";
-    return nullptr;
+    return false;
   }
   for (int i = 0; i < 2400; ++i) {  // up to a minute (sanitized builds)
     const std::string text = ReadFileOrDie(out);
@@ -223,13 +230,19 @@ std::unique_ptr<TestServer> TestServer::Start(const std::string& dir, const std:
     const size_t on = text.rfind(" on ");
     const size_t end = text.find("/api/v1", on == std::string::npos ? 0 : on);
     if (on != std::string::npos && end != std::string::npos) {
-      server->base_ = text.substr(on + 4, end - on - 4);
-      return server;
+      base_ = text.substr(on + 4, end - on - 4);
+      return true;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(25));
   }
   *error = "baton server did not start: " + ReadFileOrDie(out) + ReadFileOrDie(err);
-  return nullptr;
+  return false;
+}
+
+bool TestServer::Restart(std::string* error) {
+  std::vector<std::string> argv = argv_;
+  argv[2] = base_.substr(base_.rfind(':') + 1);  // the same port
+  return Spawn(argv, error);
 }
 
 std::string TestServer::Token() const {

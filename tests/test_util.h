@@ -89,9 +89,14 @@ class TestServer {
   pid_t pid() const { return pid_; }
   // Stops it (SIGTERM); its exit code.
   int Stop();
+  // Starts it again on the same port and store (after Stop); false when it does not come up.
+  bool Restart(std::string* error);
 
  private:
   TestServer() = default;
+  bool Spawn(const std::vector<std::string>& argv, std::string* error);
+  std::string dir_;
+  std::vector<std::string> argv_;
   std::string base_;
   std::string token_file_;
   pid_t pid_ = -1;

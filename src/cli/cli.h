@@ -28,6 +28,8 @@ void AddStoreCommands(CLI::App& app);
 // server (cmd_server.cc): runs baton-server with args[2...] in place of this process.
 void AddServerCommand(CLI::App& app);
 int ForwardToServer(const std::vector<std::string>& args);
+// login, logout (cmd_server.cc): tokens kept for metadata URIs https://HOST:PORT.
+void AddLoginCommands(CLI::App& app);
 // completion, dag (cmd_tools.cc); added last, so that they see every other command.
 void AddToolCommands(CLI::App& app);
 // runs compare|export|import (cmd_runs_transfer.cc).

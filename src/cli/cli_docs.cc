@@ -118,6 +118,10 @@ const std::map<std::string, std::vector<std::string>>& Examples() {
        {"baton server user add ada --role admin", "baton server --port 8237",
         "baton server --host 0.0.0.0 --tls-cert cert.pem --tls-key key.pem",
         "baton server token create ci --run RUN --expires 2h"}},
+      {"login",
+       {"baton login https://baton.example.com:8237 --token-file token.txt",
+        "echo $TOKEN | baton login http://127.0.0.1:8237"}},
+      {"logout", {"baton logout https://baton.example.com:8237"}},
       {"store migrate",
        {"baton store migrate sqlite:///home/me/digits/.baton/baton.db "
         "postgresql://ml@db.example.com:5432/baton"}},

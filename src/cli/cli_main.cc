@@ -52,6 +52,7 @@ int RunCommandLine(int argc, char** argv) {
   AddStackCommands(app);
   AddStoreCommands(app);
   AddServerCommand(app);
+  AddLoginCommands(app);
   AddToolCommands(app);
   std::vector<std::string> args(argv, argv + argc);
   if (int code = TakeColorFlag(app, args); code != 0) return code;

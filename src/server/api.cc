@@ -113,6 +113,8 @@ Api::Api(std::string uri, AccessLog log, ErrorLog errors, ApiOptions options)
 
 Api::~Api() = default;
 
+bool Api::Drain(int64_t timeout_us) { return store_api_->Drain(timeout_us); }
+
 HttpResponse Api::Failure(const Status& st, bool authenticated) const {
   const int http = HttpStatusOf(st.code());
   if (st.code() == Code::kUnauthenticated) return Error(http, ErrorCode(st.code()), st.message());

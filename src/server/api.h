@@ -68,6 +68,9 @@ class Api {
   // Thread-safe.
   HttpResponse Handle(const HttpRequest& request);
   const Router& router() const { return router_; }
+  // Before the server stops: lets the store batches that are open end (new ones are refused, to
+  // begin on the next server), waiting up to `timeout_us`. True when none is left open.
+  bool Drain(int64_t timeout_us);
 
  private:
   Api(std::string uri, AccessLog log, ErrorLog errors, ApiOptions options);

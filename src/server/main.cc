@@ -120,12 +120,14 @@ int Serve(const ServeArgs& a) {
   };
   if (uri->rfind("http://", 0) == 0 || uri->rfind("https://", 0) == 0)
     return Fail(InvalidArgument("a server serves a database (sqlite://, postgresql://), not another server (" + *uri + ")"));
+  // Stop signals are blocked before any thread starts (the API's batch reaper, the request
+  // threads), so that only the stopper below takes them.
+  StopSignals signals;
   ApiOptions options;
   options.batch_timeout_us = int64_t{a.batch_timeout_s} * 1'000'000;
   auto api = Api::Open(*uri, log, errors, options);
   if (!api.ok()) return Fail(api.status());
   Api* handler = api->get();
-  StopSignals signals;  // blocked here, so the server's threads never take them
   auto server = HttpServer::Bind(a.http, [handler](const HttpRequest& r) { return handler->Handle(r); });
   if (!server.ok()) return Fail(server.status());
   std::printf("baton server: serving %s on %s://%s:%d/api/v1\n", uri->c_str(),
@@ -133,10 +135,16 @@ int Serve(const ServeArgs& a) {
   std::fflush(stdout);
   HttpServer* s = server->get();
   std::atomic<bool> done{false};
-  std::thread stopper([s, &signals, &done] {
+  const int64_t drain_us = options.batch_timeout_us;
+  std::thread stopper([s, handler, drain_us, &signals, &done] {
     while (!done.load()) {
       if (const int sig = signals.Wait(200'000); sig != 0) {
         std::fprintf(stderr, "baton server: %s, stopping\n", StopSignals::Name(sig));
+        // Store batches in progress end first: their clients' writes commit here, and the
+        // batches they begin next wait for the next server.
+        if (!handler->Drain(drain_us))
+          std::fprintf(stderr, "baton server: store batches still open after %llds are rolled back\n",
+                       static_cast<long long>(drain_us / 1'000'000));
         s->Stop();
         return;
       }

@@ -191,6 +191,12 @@ size_t StoreApi::open_batches() const {
   return batches_.size();
 }
 
+bool StoreApi::Drain(int64_t timeout_us) {
+  std::unique_lock<std::mutex> lock(mu_);
+  draining_ = true;
+  return ended_.wait_for(lock, std::chrono::microseconds(timeout_us), [this] { return batches_.empty(); });
+}
+
 std::shared_ptr<StoreApi::Batch> StoreApi::FindBatch(const std::string& id) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = batches_.find(id);
@@ -210,6 +216,7 @@ void StoreApi::Reap() {
         if (b.lease) b.lease->Discard();
         b.lease.reset();
         it = batches_.erase(it);
+        ended_.notify_all();
       } else {
         ++it;
       }
@@ -280,6 +287,13 @@ StoreApi::Reply StoreApi::Call(const HttpRequest& request, const std::string& me
       reply.result = FailedPrecondition("batch " + batch_id + " is open already; batches nest in the client");
       return reply;
     }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (draining_) {
+        reply.result = Unavailable("the server is stopping; a batch begins on the next one");
+        return reply;
+      }
+    }
     auto lease = pool_->Borrow();
     if (!lease.ok()) {
       reply.result = lease.status();
@@ -320,6 +334,7 @@ StoreApi::Reply StoreApi::Call(const HttpRequest& request, const std::string& me
       std::lock_guard<std::mutex> lock(mu_);
       batches_.erase(batch_id);
     }
+    ended_.notify_all();
     if (method == "EndBatch") {
       Status st = store.EndBatch();
       b->lease.reset();

@@ -51,6 +51,9 @@ class StoreApi {
   static std::vector<std::string> Methods();
   // Batches open now (for tests and the access log).
   size_t open_batches() const;
+  // For a graceful stop: refuses new batches (503, which clients retry, reaching the next
+  // server) and waits up to `timeout_us` for the open ones to end. True when none is left.
+  bool Drain(int64_t timeout_us);
 
  private:
   struct Batch {
@@ -69,6 +72,8 @@ class StoreApi {
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<Batch>> batches_;
   bool stopping_ = false;
+  bool draining_ = false;
+  std::condition_variable ended_;  // a batch ended
   std::condition_variable wake_;
   std::thread reaper_;
 };

@@ -10,6 +10,7 @@
 
 #include "baton/env.h"
 #include "platform/env_posix.h"
+#include "platform/fs.h"
 #include "store/client_libs.h"
 #include "store/remote/store_rpc.h"
 
@@ -301,6 +302,61 @@ std::string CredentialsPath() {
   std::string dir = env->GetEnv("XDG_CONFIG_HOME").value_or("");
   if (dir.empty()) dir = env->GetEnv("HOME").value_or("") + "/.config";
   return dir + "/baton/credentials.json";
+}
+
+Result<std::string> ServerBase(const std::string& url) {
+  BATON_ASSIGN_OR_RETURN(StoreUri uri, StoreUri::Parse(url));
+  if ((uri.scheme != "https" && uri.scheme != "http") || uri.authority.empty())
+    return InvalidArgument("'" + url + "' is not a server URL (https://HOST:PORT)");
+  std::string base = uri.scheme + "://" + uri.authority + uri.path;
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  return base;
+}
+
+namespace {
+
+Result<Json> ReadCredentials() {
+  auto text = PosixEnv()->ReadFile(CredentialsPath());
+  if (!text.ok()) return Json::object();  // none kept yet
+  Json j = Json::parse(*text, nullptr, false);
+  if (!j.is_object())
+    return FailedPrecondition(CredentialsPath() + " is damaged (not a JSON object); remove it and log in again");
+  return j;
+}
+
+Status WriteCredentials(const Json& j) {
+  const std::string path = CredentialsPath();
+  const std::string dir = path.substr(0, path.rfind('/'));
+  BATON_RETURN_IF_ERROR(fs::MakeDirs(dir, 0700));
+  BATON_RETURN_IF_ERROR(fs::Chmod(dir, 0700));  // no one else may look inside
+  BATON_RETURN_IF_ERROR(fs::WriteFileAtomic(path, j.dump(2) + "\n"));
+  return fs::Chmod(path, 0600);
+}
+
+}  // namespace
+
+Status Login(const std::string& url, const std::string& token) {
+  BATON_ASSIGN_OR_RETURN(std::string base, ServerBase(url));
+  BATON_ASSIGN_OR_RETURN(StoreUri uri, StoreUri::Parse(url));
+  if (uri.scheme == "http" && !LoopbackHost(HostOf(uri.authority)))
+    return InvalidArgument("plain http:// is for a server on this machine (loopback); use https://");
+  std::string ca;
+  if (auto it = uri.query.find("ca"); it != uri.query.end()) ca = it->second;
+  if (token.empty()) return InvalidArgument("no token given");
+  BATON_RETURN_IF_ERROR(LoadHttpClient());
+  RemoteStore check(base, token, ca, 5);
+  BATON_RETURN_IF_ERROR(check.Check());
+  BATON_ASSIGN_OR_RETURN(Json j, ReadCredentials());
+  j[base] = token;
+  return WriteCredentials(j);
+}
+
+Status Logout(const std::string& url) {
+  BATON_ASSIGN_OR_RETURN(std::string base, ServerBase(url));
+  BATON_ASSIGN_OR_RETURN(Json j, ReadCredentials());
+  if (!j.contains(base)) return NotFound("no token is kept for " + base);
+  j.erase(base);
+  return WriteCredentials(j);
 }
 
 Result<std::unique_ptr<MetadataStore>> OpenRemoteStore(const StoreUri& uri) {

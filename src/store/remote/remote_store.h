@@ -23,7 +23,15 @@ namespace baton {
 
 Result<std::unique_ptr<MetadataStore>> OpenRemoteStore(const StoreUri& uri);
 
-// Where `baton login` keeps tokens: {"https://host:port": "TOKEN", ...}, mode 0600.
+// Where `baton login` keeps tokens: {"https://host:port": "TOKEN", ...}, in a directory of mode
+// 0700, the file 0600.
 std::string CredentialsPath();
+// The server URL of a metadata URI or URL as credentials are keyed: scheme://host:port[/path],
+// without a query or a trailing slash. InvalidArgument for one that is not http(s)://HOST.
+Result<std::string> ServerBase(const std::string& url);
+// Checks that the server at `url` answers and takes `token`, then keeps the token for it.
+Status Login(const std::string& url, const std::string& token);
+// Forgets the token kept for `url`; NotFound when there is none.
+Status Logout(const std::string& url);
 
 }  // namespace baton

@@ -1,0 +1,260 @@
+// Workspaces that record through `baton server` (metadata URI http://127.0.0.1:PORT): a
+// pipeline runs, fails, resumes and is cached with --explain exactly as on a database, every
+// record lands in the server's store (PostgreSQL where BATON_TEST_POSTGRES_URI names one, as in
+// CI; SQLite otherwise); a run token reaches its own run and nothing else; a viewer records
+// nothing; a server restarted in the middle of a run loses none of its records.
+
+#include <signal.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "baton/metadata_store.h"
+#include "platform/fs.h"
+#include "store/postgres_db.h"
+#include "store/registry.h"
+#include "test_util.h"
+
+namespace baton::testing {
+namespace {
+
+using Json = nlohmann::json;
+
+constexpr char kPipeline[] = R"(name: remote
+steps:
+  make:
+    run: echo data > {{outputs.data}}
+    outputs: [data]
+  double:
+    run: cat {{inputs.data}} {{inputs.data}} > {{outputs.twice}}
+    inputs: {data: make.data}
+    outputs: [twice]
+  check:
+    run: test -f allow || exit 3; wc -l < {{inputs.twice}} > {{outputs.count}}
+    inputs: {twice: double.twice}
+    outputs: [count]
+)";
+
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
+class ServerStore : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string pg = Env("BATON_TEST_POSTGRES_URI");
+    if (pg.empty() && !Env("CI").empty())
+      FAIL() << "CI serves the store from PostgreSQL: set BATON_TEST_POSTGRES_URI";
+    if (pg.empty()) {
+      backing_ = "sqlite://" + server_dir_.path() + "/baton.db";
+    } else {
+      std::random_device rd;
+      schema_ = "served_" + std::to_string(rd() % 1000000000);
+      backing_ = pg + (pg.find('?') == std::string::npos ? "?" : "&") + "schema=" + schema_;
+    }
+    std::string error;
+    server_ = TestServer::Start(server_dir_.path(), backing_, {"--batch-timeout", "2"}, &error);
+    ASSERT_NE(server_, nullptr) << error;
+    ws_.Write("pipeline.yaml", kPipeline);
+    ASSERT_EQ(Baton({"init"}).exit_code, 0);
+    auto login = Baton({"login", server_->base(), "--token-file", server_->token_file()});
+    ASSERT_EQ(login.exit_code, 0) << Describe(login);
+    auto set = Baton({"store", "set", server_->base()});
+    ASSERT_EQ(set.exit_code, 0) << Describe(set);
+  }
+
+  void TearDown() override {
+    server_.reset();
+    if (!schema_.empty()) {
+      auto uri = StoreUri::Parse(backing_);
+      if (uri.ok())
+        if (auto target = ParsePostgresUri(*uri); target.ok()) {
+          PgDb db;
+          if (db.Open(*target).ok()) (void)db.ExecScript("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE");
+        }
+    }
+  }
+
+  // baton in the workspace, with its own config home (where `baton login` keeps the token).
+  CommandResult Baton(const std::vector<std::string>& args, std::vector<std::string> env = {}) {
+    env.push_back("XDG_CONFIG_HOME=" + ws_.path() + "/config");
+    return RunBaton(ws_.path(), args, env);
+  }
+
+  Json JsonOf(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
+    auto r = Baton(args, env);
+    EXPECT_EQ(r.exit_code, 0) << Describe(r);
+    return Json::parse(r.out, nullptr, false);
+  }
+
+  // The server's own store, opened directly: what was recorded, whatever the client says.
+  std::unique_ptr<MetadataStore> Backing() {
+    auto s = Stores().OpenMetadataStore(backing_);
+    EXPECT_TRUE(s.ok()) << s.status().ToString();
+    return s.ok() ? std::move(*s) : nullptr;
+  }
+
+  std::string RunId(const CommandResult& r) {
+    // "run NAME-... completed in ..." / "run ... failed ..."
+    const size_t at = r.out.rfind("\nrun ");
+    const size_t start = at == std::string::npos ? (r.out.rfind("run ", 0) == 0 ? 4 : std::string::npos) : at + 5;
+    if (start == std::string::npos) return "";
+    return r.out.substr(start, r.out.find(' ', start) - start);
+  }
+
+  TempDir server_dir_;
+  TempDir ws_;
+  std::string backing_;
+  std::string schema_;
+  std::unique_ptr<TestServer> server_;
+};
+
+TEST_F(ServerStore, APipelineFailsResumesAndIsCachedThroughTheServer) {
+  auto first = Baton({"run", "pipeline.yaml"});
+  ASSERT_EQ(first.exit_code, 1) << Describe(first);
+  const std::string run = RunId(first);
+  ASSERT_FALSE(run.empty()) << first.out;
+
+  // Recorded in the server's store, not in the workspace.
+  {
+    auto local = Stores().OpenMetadataStore("sqlite://" + ws_.path() + "/.baton/baton.db");
+    ASSERT_TRUE(local.ok()) << local.status().ToString();
+    EXPECT_TRUE((*local)->ListRuns("", 0)->empty());
+  }
+  auto backing = Backing();
+  ASSERT_NE(backing, nullptr);
+  ASSERT_OK_AND_ASSIGN(RunRecord failed, backing->GetRun(run));
+  EXPECT_EQ(failed.status, RunStatus::kFailed);
+  ASSERT_OK_AND_ASSIGN(std::vector<StepRunRecord> steps, backing->ListStepRuns(run));
+  ASSERT_EQ(steps.size(), 3u);
+  EXPECT_EQ(steps[2].step, "check");
+  EXPECT_EQ(steps[2].status, StepStatus::kFailed);
+  EXPECT_EQ(steps[2].exit_code, 3);
+
+  // Resume runs the failed step alone.
+  ws_.Write("allow", "");
+  auto resumed = Baton({"runs", "resume", run});
+  ASSERT_EQ(resumed.exit_code, 0) << Describe(resumed);
+  ASSERT_OK_AND_ASSIGN(steps, backing->ListStepRuns(run));
+  ASSERT_EQ(steps.size(), 4u) << "make and double are not run again";
+  EXPECT_EQ(steps[3].step, "check");
+  EXPECT_EQ(steps[3].status, StepStatus::kCompleted);
+  EXPECT_EQ(backing->GetRun(run)->status, RunStatus::kCompleted);
+  EXPECT_EQ(backing->GetRun(run)->attempt, 2);
+
+  // A second run is cached, and --explain says from where.
+  auto again = Baton({"run", "pipeline.yaml", "--explain"});
+  ASSERT_EQ(again.exit_code, 0) << Describe(again);
+  EXPECT_NE(again.out.find("0 completed, 3 cached"), std::string::npos) << again.out;
+  EXPECT_NE(again.out.find("why: cached: same cache key as step run"), std::string::npos) << again.out;
+  EXPECT_NE(again.out.find("of run " + run), std::string::npos) << again.out;
+
+  // The commands that read records read them through the server.
+  Json list = JsonOf({"runs", "list", "-o", "json"});
+  ASSERT_TRUE(list.is_array()) << list;
+  EXPECT_EQ(list.size(), 2u);
+  Json shown = JsonOf({"runs", "show", run, "-o", "json"});
+  EXPECT_EQ(shown["status"], "completed") << shown;
+  auto lineage = Baton({"artifacts", "list", "--run", run});
+  EXPECT_EQ(lineage.exit_code, 0) << Describe(lineage);
+  EXPECT_NE(lineage.out.find("count"), std::string::npos) << lineage.out;
+}
+
+TEST_F(ServerStore, ARunTokenReachesItsOwnRunAlone) {
+  ws_.Write("allow", "");
+  auto a = Baton({"run", "pipeline.yaml"});
+  ASSERT_EQ(a.exit_code, 0) << Describe(a);
+  auto b = Baton({"run", "pipeline.yaml", "--no-cache"});
+  ASSERT_EQ(b.exit_code, 0) << Describe(b);
+  const std::string mine = RunId(a), other = RunId(b);
+  auto made = RunBaton(server_dir_.path(), {"server", "token", "create", "admin", "--run", mine,
+                                           "--expires", "1h", "--metadata", backing_});
+  ASSERT_EQ(made.exit_code, 0) << Describe(made);
+  std::string token = made.out;
+  while (!token.empty() && token.back() == '\n') token.pop_back();
+  const std::vector<std::string> as_run = {"BATON_TOKEN=" + token};
+  // BATON_TOKEN wins over the token `baton login` kept.
+  auto own = Baton({"runs", "show", mine, "-o", "json"}, as_run);
+  EXPECT_EQ(own.exit_code, 0) << Describe(own);
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"runs", "show", other}, {"runs", "list"},
+        {"runs", "delete", mine}, {"run", "pipeline.yaml"},
+        {"runs", "tag", other, "leaked"}, {"stack", "set", "default"}}) {
+    auto r = Baton(args, as_run);
+    EXPECT_EQ(r.exit_code, 2) << args[0] << " " << args[1] << ": " << Describe(r);
+    EXPECT_NE(r.err.find("refused"), std::string::npos) << Describe(r);
+  }
+  // Nothing changed.
+  auto backing = Backing();
+  ASSERT_NE(backing, nullptr);
+  ASSERT_OK_AND_ASSIGN(std::vector<RunRecord> runs, backing->ListRuns("", 0));
+  EXPECT_EQ(runs.size(), 2u);
+  EXPECT_TRUE(backing->GetRun(other)->tags.empty());
+
+  // A viewer reads and records nothing.
+  auto viewer = RunBaton(server_dir_.path(), {"server", "user", "add", "vic", "--role", "viewer",
+                                             "--metadata", backing_});
+  ASSERT_EQ(viewer.exit_code, 0) << Describe(viewer);
+  std::string vt = viewer.out;
+  while (!vt.empty() && vt.back() == '\n') vt.pop_back();
+  auto read = Baton({"runs", "list"}, {"BATON_TOKEN=" + vt});
+  EXPECT_EQ(read.exit_code, 0) << Describe(read);
+  auto write = Baton({"run", "pipeline.yaml"}, {"BATON_TOKEN=" + vt});
+  EXPECT_EQ(write.exit_code, 2) << Describe(write);
+  EXPECT_NE(write.err.find("is a viewer"), std::string::npos) << Describe(write);
+  EXPECT_EQ(backing->ListRuns("", 0)->size(), 2u);
+}
+
+TEST_F(ServerStore, AServerRestartedMidRunLosesNoRecord) {
+  ws_.Write("allow", "");
+  ws_.Write("slow.yaml", R"(name: slow
+steps:
+  first:
+    run: echo one > {{outputs.a}}
+    outputs: [a]
+  wait:
+    run: sleep 3; cat {{inputs.a}} > {{outputs.b}}
+    inputs: {a: first.a}
+    outputs: [b]
+  last:
+    run: cat {{inputs.b}} > {{outputs.c}}
+    inputs: {b: wait.b}
+    outputs: [c]
+)");
+  const std::string out = ws_.path() + "/run.out", err = ws_.path() + "/run.err";
+  const pid_t pid = SpawnBaton(ws_.path(), {"run", "slow.yaml"}, out, err,
+                               {"XDG_CONFIG_HOME=" + ws_.path() + "/config"});
+  ASSERT_GT(pid, 0);
+  // While `wait` runs, the server goes away for a second and comes back on the same port.
+  for (int i = 0; i < 400 && ReadFileOrDie(out).find("started wait") == std::string::npos; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  ASSERT_NE(ReadFileOrDie(out).find("started wait"), std::string::npos) << ReadFileOrDie(err);
+  EXPECT_EQ(server_->Stop(), 0);
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  std::string error;
+  ASSERT_TRUE(server_->Restart(&error)) << error;
+  EXPECT_EQ(WaitExit(pid), 0) << ReadFileOrDie(out) << ReadFileOrDie(err);
+  auto backing = Backing();
+  ASSERT_NE(backing, nullptr);
+  ASSERT_OK_AND_ASSIGN(std::vector<RunRecord> runs, backing->ListRuns("slow", 0));
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0].status, RunStatus::kCompleted) << runs[0].reason;
+  ASSERT_OK_AND_ASSIGN(std::vector<StepRunRecord> steps, backing->ListStepRuns(runs[0].id));
+  ASSERT_EQ(steps.size(), 3u);
+  for (const auto& s : steps) EXPECT_EQ(s.status, StepStatus::kCompleted) << s.step << ": " << s.reason;
+  ASSERT_OK_AND_ASSIGN(auto c, backing->FindRunOutput(runs[0].id, "last", "c"));
+  ASSERT_TRUE(c.has_value());
+}
+
+}  // namespace
+}  // namespace baton::testing
