@@ -362,6 +362,21 @@ TEST_F(Server, ServesHttpsWithTheGivenCertificate) {
   base_ = "http://" + https.substr(8);
   EXPECT_NE(Call("GET", "/api/v1/health", "").status, 200);
   base_ = https;
+  // baton itself, with the server as its metadata store over TLS: it verifies the certificate
+  // with the CA given in the URI, and refuses the server without it.
+  auto other = RunBaton(dir_.path(), {"runs", "list", "-o", "json"},
+                        {"BATON_METADATA_URI=" + https + "?ca=" + cert, "BATON_TOKEN=" + admin_});
+  EXPECT_EQ(other.exit_code, 0) << Describe(other);
+  EXPECT_TRUE(Json::parse(other.out, nullptr, false).is_array()) << other.out;
+  auto untrusted = RunBaton(dir_.path(), {"runs", "list"},
+                            {"BATON_METADATA_URI=" + https + "?retry_seconds=0", "BATON_TOKEN=" + admin_});
+  EXPECT_NE(untrusted.exit_code, 0) << Describe(untrusted);
+  EXPECT_NE(untrusted.err.find("certificate"), std::string::npos) << untrusted.err;
+  // Plain http:// to a server beyond loopback is refused before anything is sent.
+  auto plain = RunBaton(dir_.path(), {"runs", "list"},
+                        {"BATON_METADATA_URI=http://baton.example.com:8237", "BATON_TOKEN=" + admin_});
+  EXPECT_EQ(plain.exit_code, 2) << Describe(plain);
+  EXPECT_NE(plain.err.find("use https://"), std::string::npos) << plain.err;
   // Half a TLS configuration is refused.
   auto half = RunBaton(dir_.path(), {"server", "--port", "0", "--tls-cert", cert});
   EXPECT_EQ(half.exit_code, 2) << Describe(half);

@@ -2,11 +2,13 @@
 // checks that it names every route the server has, and nothing else.
 
 #include "server/api.h"
+#include "server/store_api.h"
 
 namespace baton::server {
 
-std::string OpenApiDocument() {
-  return R"json({
+namespace {
+
+constexpr char kDocument[] = R"json({
   "openapi": "3.0.3",
   "info": {
     "title": "baton server",
@@ -218,9 +220,39 @@ std::string OpenApiDocument() {
         "summary": "Users and service accounts (admin)",
         "responses": {"200": {"description": "Users", "content": {"application/json": {"schema": {"type": "object"}}}}, "401": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"}}
       }
+    },
+    "/store/{method}": {
+      "parameters": [{"name": "method", "in": "path", "required": true, "schema": {"type": "string"}}],
+      "post": {
+        "summary": "One call of the metadata store interface (what a metadata URI https://HOST:PORT sends): arguments in, result out. A batch: BeginBatch answers its id, which later calls carry in X-Baton-Batch until EndBatch commits it (AbortBatch undoes it).",
+        "parameters": [{"name": "X-Baton-Batch", "in": "header", "required": false, "schema": {"type": "string"}}],
+        "requestBody": {
+          "required": true,
+          "content": {"application/json": {"schema": {"type": "object", "required": ["args"], "properties": {"args": {"type": "array"}}}}}
+        },
+        "responses": {
+          "200": {"description": "The method's result, and the values of the arguments it fills in", "content": {"application/json": {"schema": {"type": "object", "properties": {"result": {}, "out": {"type": "array"}}}}}},
+          "400": {"$ref": "#/components/responses/Error"},
+          "401": {"$ref": "#/components/responses/Error"},
+          "403": {"$ref": "#/components/responses/Error"},
+          "404": {"$ref": "#/components/responses/Error"},
+          "409": {"$ref": "#/components/responses/Error"},
+          "503": {"$ref": "#/components/responses/Error"}
+        }
+      }
     }
   }
 })json";
+
+}  // namespace
+
+std::string OpenApiDocument() {
+  // The store methods come from the one list the client and the server share.
+  Json doc = Json::parse(kDocument);
+  Json methods = Json::array();
+  for (const std::string& m : StoreApi::Methods()) methods.push_back(m);
+  doc["paths"]["/store/{method}"]["parameters"][0]["schema"]["enum"] = std::move(methods);
+  return doc.dump(2);
 }
 
 }  // namespace baton::server
