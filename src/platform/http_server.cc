@@ -135,6 +135,10 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Bind(const HttpServerOptions& op
   s.set_read_timeout(options.read_timeout_s, 0);
   s.set_write_timeout(options.read_timeout_s, 0);
   s.set_keep_alive_timeout(5);
+  // A client that sends one request after another (a run recording through the store API)
+  // keeps its connection for 100 of them before it must open another; a connection holds a
+  // request thread while it is open, so it is not kept longer than that.
+  s.set_keep_alive_max_count(100);
   const size_t max_body = options.max_body_bytes;
   s.set_pre_routing_handler([max_body](const httplib::Request& req, httplib::Response& res) {
     return RefusedBeforeReading(req, res, max_body) ? httplib::Server::HandlerResponse::Handled

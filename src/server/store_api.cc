@@ -18,7 +18,7 @@ using store_rpc::Decode;
 using store_rpc::Encode;
 using store_rpc::Method;
 
-std::string Hex(const std::string& bytes) {
+std::string HexOf(const std::string& bytes) {
   static const char* digits = "0123456789abcdef";
   std::string out;
   for (unsigned char c : bytes) {
@@ -312,7 +312,7 @@ StoreApi::Reply StoreApi::Call(const HttpRequest& request, const std::string& me
     b->lease = std::make_unique<StorePool::Lease>(std::move(*lease));
     b->token_id = p.token_id;
     b->last_used_us = MonotonicMicros();
-    const std::string key = "batch-" + Hex(*id);
+    const std::string key = "batch-" + HexOf(*id);
     {
       std::lock_guard<std::mutex> lock(mu_);
       batches_[key] = std::move(b);
