@@ -2,8 +2,6 @@
 // The server needs an HTTP and TLS stack that no other command does; in a binary of its own it
 // costs the other commands nothing at start-up.
 
-#include <unistd.h>
-
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,6 +12,7 @@
 #include "cli/cli.h"
 #include "platform/fs.h"
 #include "platform/process.h"
+#include "platform/terminal.h"
 #include "store/remote/remote_store.h"
 
 namespace baton::cli {
@@ -45,7 +44,7 @@ void AddLoginCommands(CLI::App& app) {
         if (!text.ok()) return Fail(text.status());
         token = *text;
       } else {
-        if (isatty(0)) std::fprintf(stderr, "token for %s: ", a->url.c_str());
+        if (IsTerminal(0)) std::fprintf(stderr, "token for %s: ", a->url.c_str());
         std::getline(std::cin, token);
       }
       while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' '))
