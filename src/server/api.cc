@@ -333,7 +333,18 @@ void Api::AddRoutes() {
   // The store API: what a metadata URI https://HOST:PORT sends (server/store_api.h).
   router_.Add("POST", "/api/v1/store/{method}", [this](const HttpRequest& req, const PathParams& params) {
     StoreApi::Reply r = store_api_->Handle(req, params.at("method"));
-    HttpResponse resp = r.result.ok() ? JsonResponse(*r.result) : Failure(r.result.status(), r.authenticated);
+    HttpResponse resp;
+    if (r.result.ok()) {
+      resp = JsonResponse(*r.result);
+    } else if (r.authenticated && r.result.status().code() != Code::kInternal) {
+      // The store's own answer, code and message, for the client to return as it is.
+      const Status& st = r.result.status();
+      resp = Error(HttpStatusOf(st.code()), ErrorCode(st.code()), st.message());
+    } else {
+      resp = Failure(r.result.status(), r.authenticated);
+    }
+    // A failure that did nothing may be sent again; the client sends a write again only then.
+    if (r.retry) resp.headers.emplace_back("Retry-After", "1");
     if (!r.user.empty()) resp.headers.emplace_back("X-Baton-User", r.user);
     return resp;
   });

@@ -42,7 +42,9 @@ std::string TokenHash(const std::string& secret);
 
 // The principal of an `Authorization` header value. Unauthenticated when there is none, it is
 // not `Bearer SECRET`, no token has the secret, the token has expired, or its user is gone.
-Result<Principal> Authenticate(MetadataStore& m, const std::string& authorization, int64_t now);
+// Records the token's use (at most once a minute) unless `record_use` is false.
+Result<Principal> Authenticate(MetadataStore& m, const std::string& authorization, int64_t now,
+                               bool record_use = true);
 
 // Ok when `p` may have `access` to run `run_id` ("" for what belongs to no one run: the runs
 // list, stacks, users); PermissionDenied naming what is missing otherwise.

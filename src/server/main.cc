@@ -9,6 +9,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <memory>
@@ -135,7 +136,9 @@ int Serve(const ServeArgs& a) {
   std::fflush(stdout);
   HttpServer* s = server->get();
   std::atomic<bool> done{false};
-  const int64_t drain_us = options.batch_timeout_us;
+  // Well within the 30 s for which clients retry a refused batch, so that they reach the next
+  // server.
+  const int64_t drain_us = std::min<int64_t>(options.batch_timeout_us, 10'000'000);
   std::thread stopper([s, handler, drain_us, &signals, &done] {
     while (!done.load()) {
       if (const int sig = signals.Wait(200'000); sig != 0) {

@@ -107,18 +107,86 @@ int64_t IntArg(const Json& args, size_t k) {
   return args.is_array() && args.size() > k && args[k].is_number_integer() ? args[k].get<int64_t>() : 0;
 }
 
-// Whether a step run may be read with a token of run `run`: one of its run's, or the completed
-// step run a cache key names (FindCacheHit's answer, whose outputs a cached step reuses).
-Result<bool> RunTokenMayReadStepRun(MetadataStore& m, const std::string& run, int64_t id) {
-  auto s = m.GetStepRun(id);
-  if (!s.ok()) return s.status().code() == Code::kNotFound ? Result<bool>(false) : Result<bool>(s.status());
-  if (s->run_id == run) return true;
-  return s->status == StepStatus::kCompleted && s->cached_from == 0 && !s->cache_key.empty();
+// A lookup that a run token's check makes: not finding the record refuses the call (the token
+// learns nothing of what exists); any other failure (the store busy) is passed on as it is.
+template <class T>
+Status Looked(const Result<T>& r, bool* found) {
+  *found = r.ok();
+  if (r.ok() || r.status().code() == Code::kNotFound || r.status().code() == Code::kInvalidArgument)
+    return Status::Ok();
+  return r.status();
 }
 
-// What a run token may call: the calls a step of its run makes, on its own run.
-Status AuthorizeRunToken(const Principal& p, const std::string& method, const Json& args,
-                         MetadataStore& m) {
+// Whether a step run may be read with a token of run `run`: one of its run's, or the completed
+// step run that `cache_key` names (FindCacheHit's answer, whose outputs a cached step reuses:
+// the client proves it looked the key up by sending it).
+Result<bool> RunTokenMayReadStepRun(MetadataStore& m, const std::string& run, int64_t id,
+                                    const std::string& cache_key) {
+  auto s = m.GetStepRun(id);
+  bool found = false;
+  BATON_RETURN_IF_ERROR(Looked(s, &found));
+  if (!found) return false;
+  if (s->run_id == run) return true;
+  return !cache_key.empty() && s->cache_key == cache_key && s->status == StepStatus::kCompleted &&
+         s->cached_from == 0;
+}
+
+// The ids of the artifacts run `run` output (new or reused).
+Result<std::set<int64_t>> RunArtifactIds(MetadataStore& m, const std::string& run) {
+  BATON_ASSIGN_OR_RETURN(std::vector<ArtifactRecord> arts, m.ListArtifacts(run, 0));
+  std::set<int64_t> ids;
+  for (const auto& a : arts) ids.insert(a.id);
+  return ids;
+}
+
+// FinishStepRun with a run token: the step run is its run's; what it reuses is its run's or the
+// outputs of the cache hit it names (same key, completed); what it read is its run's; and its new
+// artifacts are labelled with its run, pipeline and step whatever the client said.
+Status CheckRunTokenFinish(MetadataStore& m, const std::string& run, Json* args, bool* ok) {
+  *ok = false;
+  StepRunRecord rec;
+  std::vector<OutputUse> reused;
+  std::vector<InputUse> inputs;
+  if (!args->is_array() || args->size() != 4 || !Decode((*args)[0], &rec) ||
+      !Decode((*args)[2], &reused) || !Decode((*args)[3], &inputs) || !(*args)[1].is_array())
+    return Status::Ok();
+  if (rec.run_id != run) return Status::Ok();
+  bool found = false;
+  auto stored = m.GetStepRun(rec.id);
+  BATON_RETURN_IF_ERROR(Looked(stored, &found));
+  if (!found || stored->run_id != run) return Status::Ok();
+  BATON_ASSIGN_OR_RETURN(std::set<int64_t> own, RunArtifactIds(m, run));
+  std::set<int64_t> hit_outputs;
+  if (rec.cached_from != 0) {
+    auto hit = m.GetStepRun(rec.cached_from);
+    BATON_RETURN_IF_ERROR(Looked(hit, &found));
+    if (found && hit->cache_key == rec.cache_key && !rec.cache_key.empty() &&
+        hit->status == StepStatus::kCompleted) {
+      BATON_ASSIGN_OR_RETURN(auto outs, m.StepOutputs(hit->id));
+      for (const auto& [name, a] : outs) hit_outputs.insert(a.id);
+    }
+  }
+  for (const OutputUse& u : reused)
+    if (!own.count(u.artifact_id) && !hit_outputs.count(u.artifact_id)) return Status::Ok();
+  for (const InputUse& u : inputs)
+    if (!own.count(u.artifact_id)) return Status::Ok();
+  auto r = m.GetRun(run);
+  BATON_RETURN_IF_ERROR(Looked(r, &found));
+  if (!found) return Status::Ok();
+  for (Json& a : (*args)[1]) {
+    if (!a.is_object()) return Status::Ok();
+    a["run_id"] = run;
+    a["pipeline"] = r->pipeline;
+    a["step"] = stored->step;
+  }
+  *ok = true;
+  return Status::Ok();
+}
+
+// What a run token may call: the calls a step of its run makes, on its own run. May rewrite
+// `args` (the labels of new artifacts).
+Status AuthorizeRunToken(const Principal& p, const std::string& method, Json* args,
+                         const std::string& cache_key, MetadataStore& m) {
   const std::string& run = p.run_id;
   auto refuse = [&] {
     return PermissionDenied("a run token is good for its own run (" + run + ") alone; " + method +
@@ -132,31 +200,36 @@ Status AuthorizeRunToken(const Principal& p, const std::string& method, const Js
                                                 "FindCacheHit", "Ping", "BeginBatch", "EndBatch",
                                                 "AbortBatch"};
   if (kConfig.count(method)) return Status::Ok();
-  if (kOwnRunFirst.count(method)) return StringArg(args, 0) == run ? Status::Ok() : refuse();
+  if (kOwnRunFirst.count(method)) return StringArg(*args, 0) == run ? Status::Ok() : refuse();
+  bool found = false;
   if (method == "GetSnapshot" || method == "PreviousStepRun") {
-    BATON_ASSIGN_OR_RETURN(RunRecord r, m.GetRun(run));
-    if (method == "GetSnapshot") return StringArg(args, 0) == r.snapshot_hash ? Status::Ok() : refuse();
-    return StringArg(args, 0) == r.pipeline && StringArg(args, 2) == run ? Status::Ok() : refuse();
+    auto r = m.GetRun(run);
+    BATON_RETURN_IF_ERROR(Looked(r, &found));
+    if (!found) return refuse();
+    if (method == "GetSnapshot") return StringArg(*args, 0) == r->snapshot_hash ? Status::Ok() : refuse();
+    return StringArg(*args, 0) == r->pipeline && StringArg(*args, 2) == run ? Status::Ok() : refuse();
   }
-  if (method == "StartStepRun" || method == "FinishStepRun") {
-    if (!args.is_array() || args.empty() || !args[0].is_object()) return refuse();
-    if (args[0].value("run_id", std::string()) != run) return refuse();
-    if (method == "FinishStepRun") {
-      auto s = m.GetStepRun(args[0].value("id", int64_t{0}));
-      if (!s.ok() || s->run_id != run) return refuse();
-    }
-    return Status::Ok();
+  if (method == "StartStepRun") {
+    StepRunRecord rec;
+    if (!args->is_array() || args->size() != 1 || !Decode((*args)[0], &rec)) return refuse();
+    return rec.run_id == run ? Status::Ok() : refuse();
+  }
+  if (method == "FinishStepRun") {
+    bool ok = false;
+    BATON_RETURN_IF_ERROR(CheckRunTokenFinish(m, run, args, &ok));
+    return ok ? Status::Ok() : refuse();
   }
   if (method == "GetStepRun" || method == "StepOutputs" || method == "StepInputs") {
-    BATON_ASSIGN_OR_RETURN(bool may, RunTokenMayReadStepRun(m, run, IntArg(args, 0)));
+    BATON_ASSIGN_OR_RETURN(bool may, RunTokenMayReadStepRun(m, run, IntArg(*args, 0),
+                                                            method == "StepInputs" ? "" : cache_key));
     return may ? Status::Ok() : refuse();
   }
   if (method == "GetArtifact") {
-    auto a = m.GetArtifact(StringArg(args, 0));
-    if (!a.ok()) return refuse();  // not even whether it exists
-    if (a->run_id == run) return Status::Ok();
-    BATON_ASSIGN_OR_RETURN(bool may, RunTokenMayReadStepRun(m, run, a->step_run_id));
-    return may ? Status::Ok() : refuse();
+    auto a = m.GetArtifact(StringArg(*args, 0));
+    BATON_RETURN_IF_ERROR(Looked(a, &found));
+    if (!found) return refuse();  // not even whether it exists
+    BATON_ASSIGN_OR_RETURN(std::set<int64_t> own, RunArtifactIds(m, run));
+    return own.count(a->id) ? Status::Ok() : refuse();
   }
   return refuse();
 }
@@ -203,64 +276,58 @@ std::shared_ptr<StoreApi::Batch> StoreApi::FindBatch(const std::string& id) {
   return it == batches_.end() ? nullptr : it->second;
 }
 
-// Rolls back the batches whose client has gone quiet for too long.
+// Rolls back the batches whose client has gone quiet for too long. A batch is taken out under its
+// own lock (a request that finds it afterwards is told it ended) and closed outside every lock.
 void StoreApi::Reap() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
     wake_.wait_for(lock, std::chrono::milliseconds(std::min<int64_t>(1000, batch_timeout_us_ / 4000 + 1)));
     const int64_t now = MonotonicMicros();
+    std::vector<std::unique_ptr<StorePool::Lease>> idle;
     for (auto it = batches_.begin(); it != batches_.end();) {
-      Batch& b = *it->second;
-      std::unique_lock<std::mutex> busy(b.mu, std::try_to_lock);
-      if (busy.owns_lock() && now - b.last_used_us > batch_timeout_us_) {
-        if (b.lease) b.lease->Discard();
-        b.lease.reset();
+      std::shared_ptr<Batch> b = it->second;  // outlives `busy`
+      std::unique_lock<std::mutex> busy(b->mu, std::try_to_lock);
+      if (busy.owns_lock() && now - b->last_used_us > batch_timeout_us_) {
+        idle.push_back(std::move(b->lease));
         it = batches_.erase(it);
-        ended_.notify_all();
       } else {
         ++it;
       }
     }
+    if (idle.empty()) continue;
+    lock.unlock();
+    for (auto& lease : idle)
+      if (lease) lease->Discard();
+    idle.clear();
+    lock.lock();
+    ended_.notify_all();
   }
 }
 
 StoreApi::Reply StoreApi::Handle(const HttpRequest& request, const std::string& method) {
-  const std::string batch_id = request.Header(store_rpc::kBatchHeader);
-  if (batch_id.empty()) {
-    auto store = pool_->Borrow();
-    if (!store.ok()) return Reply{store.status(), false, ""};
-    return Call(request, method, **store, "");
-  }
-  std::shared_ptr<Batch> batch = FindBatch(batch_id);
-  if (!batch)
-    return Reply{FailedPrecondition("the server holds no batch " + batch_id +
-                                    ": it was idle too long or the server restarted, and its "
-                                    "writes were rolled back"),
-                 true, ""};
-  std::lock_guard<std::mutex> lock(batch->mu);
-  if (!batch->lease)
-    return Reply{FailedPrecondition("batch " + batch_id + " has ended"), true, ""};
-  batch->last_used_us = MonotonicMicros();
-  Reply r = Call(request, method, **batch->lease, batch_id);
-  batch->last_used_us = MonotonicMicros();
-  return r;
-}
-
-StoreApi::Reply StoreApi::Call(const HttpRequest& request, const std::string& method,
-                               MetadataStore& store, const std::string& batch_id) {
   Reply reply;
-  auto principal = Authenticate(store, request.Header("authorization"), NowMicros());
+  // Authenticated on a connection of the pool, never inside someone's batch. A call inside a
+  // batch does not record the token's use: that write would wait for the batch's own lock.
+  const std::string batch_id = request.Header(store_rpc::kBatchHeader);
+  auto pooled = std::make_unique<Result<StorePool::Lease>>(pool_->Borrow());
+  if (!pooled->ok()) {
+    reply.result = pooled->status();
+    reply.retry = true;
+    return reply;
+  }
+  MetadataStore& own = ***pooled;
+  auto principal = Authenticate(own, request.Header("authorization"), NowMicros(), batch_id.empty());
   if (!principal.ok()) {
     reply.result = principal.status();
+    reply.retry = principal.status().code() != Code::kUnauthenticated;
     return reply;
   }
   reply.authenticated = true;
   reply.user = principal->user;
-  const Principal& p = *principal;
-  auto invoker = Invokers().find(method);
   const bool special = method == "BeginBatch" || method == "EndBatch" || method == "AbortBatch" || method == "Ping";
-  if (invoker == Invokers().end() && !special) {
-    reply.result = NotFound("the store API has no method " + method);
+  if (!special && Invokers().find(method) == Invokers().end()) {
+    reply.result = FailedPrecondition("this server has no store method " + method +
+                                      "; is it older than the baton calling it?");
     return reply;
   }
   Json body = Json::parse(request.body, nullptr, false);
@@ -268,45 +335,67 @@ StoreApi::Reply StoreApi::Call(const HttpRequest& request, const std::string& me
     reply.result = InvalidArgument("the body is a JSON object with the arguments in `args`");
     return reply;
   }
-  const Json& args = body["args"];
+  Json args = std::move(body["args"]);
+  if (batch_id.empty()) {
+    Call(*principal, method, &args, request.Header(store_rpc::kCacheKeyHeader), own, "", &reply);
+    return reply;
+  }
+  pooled.reset();  // back to the pool
+  std::shared_ptr<Batch> batch = FindBatch(batch_id);
+  if (!batch || batch->token_id != principal->token_id) {
+    reply.result = FailedPrecondition("the server holds no batch " + batch_id +
+                                      " of this token: it was idle too long or the server "
+                                      "restarted, and its writes were rolled back");
+    return reply;
+  }
+  std::lock_guard<std::mutex> lock(batch->mu);
+  if (!batch->lease) {
+    reply.result = FailedPrecondition("batch " + batch_id + " has ended");
+    return reply;
+  }
+  batch->last_used_us = MonotonicMicros();
+  Call(*principal, method, &args, request.Header(store_rpc::kCacheKeyHeader), **batch->lease,
+       batch_id, &reply);
+  batch->last_used_us = MonotonicMicros();
+  return reply;
+}
+
+void StoreApi::Call(const Principal& p, const std::string& method, Json* args,
+                    const std::string& cache_key, MetadataStore& store, const std::string& batch_id,
+                    Reply* reply) {
   const Access access = AccessOf(method);
   Status allowed = p.run_id.empty() ? Authorize(p, access, "")
-                                    : AuthorizeRunToken(p, method, args, store);
+                                    : AuthorizeRunToken(p, method, args, cache_key, store);
   // A run token's user's role still bounds it (a viewer's run token records nothing).
   if (allowed.ok() && !p.run_id.empty()) allowed = Authorize(p, access, p.run_id);
   if (!allowed.ok()) {
-    reply.result = allowed;
-    return reply;
+    reply->result = allowed;
+    return;
   }
   if (method == "Ping") {
-    reply.result = Json{{"result", {{"user", p.user}, {"role", p.role}}}};
-    return reply;
+    reply->result = Json{{"result", {{"user", p.user}, {"role", p.role}}}};
+    return;
   }
   if (method == "BeginBatch") {
     if (!batch_id.empty()) {
-      reply.result = FailedPrecondition("batch " + batch_id + " is open already; batches nest in the client");
-      return reply;
-    }
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (draining_) {
-        reply.result = Unavailable("the server is stopping; a batch begins on the next one");
-        return reply;
-      }
+      reply->result = FailedPrecondition("batch " + batch_id + " is open already; batches nest in the client");
+      return;
     }
     auto lease = pool_->Borrow();
     if (!lease.ok()) {
-      reply.result = lease.status();
-      return reply;
+      reply->result = lease.status();
+      reply->retry = true;
+      return;
     }
     auto id = SecureRandomBytes(16);
     if (!id.ok()) {
-      reply.result = id.status();
-      return reply;
+      reply->result = id.status();
+      return;
     }
     if (Status st = (**lease).BeginBatch(); !st.ok()) {
-      reply.result = st;
-      return reply;
+      reply->result = st;
+      reply->retry = st.code() == Code::kUnavailable;  // the write lock was not had: nothing began
+      return;
     }
     auto b = std::make_shared<Batch>();
     b->lease = std::make_unique<StorePool::Lease>(std::move(*lease));
@@ -315,21 +404,24 @@ StoreApi::Reply StoreApi::Call(const HttpRequest& request, const std::string& me
     const std::string key = "batch-" + HexOf(*id);
     {
       std::lock_guard<std::mutex> lock(mu_);
-      batches_[key] = std::move(b);
+      if (!draining_) {
+        batches_[key] = b;
+        reply->result = Json{{"result", key}};
+        return;
+      }
     }
-    reply.result = Json{{"result", key}};
-    return reply;
+    // The server began to stop meanwhile: the batch begins on the next one.
+    b->lease->Discard();
+    reply->result = Unavailable("the server is stopping; a batch begins on the next one");
+    reply->retry = true;
+    return;
   }
   if (method == "EndBatch" || method == "AbortBatch") {
     if (batch_id.empty()) {
-      reply.result = Json{{"result", nullptr}};  // outside a batch: nothing to do
-      return reply;
+      reply->result = Json{{"result", nullptr}};  // outside a batch: nothing to do
+      return;
     }
-    std::shared_ptr<Batch> b = FindBatch(batch_id);  // its mutex is held by Handle
-    if (b->token_id != p.token_id) {
-      reply.result = PermissionDenied("batch " + batch_id + " is another token's");
-      return reply;
-    }
+    std::shared_ptr<Batch> b = FindBatch(batch_id);  // Handle holds its mutex: it is there
     {
       std::lock_guard<std::mutex> lock(mu_);
       batches_.erase(batch_id);
@@ -338,23 +430,15 @@ StoreApi::Reply StoreApi::Call(const HttpRequest& request, const std::string& me
     if (method == "EndBatch") {
       Status st = store.EndBatch();
       b->lease.reset();
-      reply.result = st.ok() ? Result<Json>(Json{{"result", nullptr}}) : Result<Json>(st);
+      reply->result = st.ok() ? Result<Json>(Json{{"result", nullptr}}) : Result<Json>(st);
     } else {
       b->lease->Discard();
       b->lease.reset();
-      reply.result = Json{{"result", nullptr}};
+      reply->result = Json{{"result", nullptr}};
     }
-    return reply;
+    return;
   }
-  if (!batch_id.empty()) {
-    std::shared_ptr<Batch> b = FindBatch(batch_id);
-    if (b && b->token_id != p.token_id) {
-      reply.result = PermissionDenied("batch " + batch_id + " is another token's");
-      return reply;
-    }
-  }
-  reply.result = invoker->second(store, args);
-  return reply;
+  reply->result = Invokers().at(method)(store, *args);
 }
 
 }  // namespace baton::server

@@ -43,6 +43,7 @@ class StoreApi {
     Result<Json> result = Json();
     bool authenticated = false;  // whether the failure, if any, came after authentication
     std::string user;
+    bool retry = false;  // the failure did nothing: the same request may be sent again
   };
   // Thread-safe.
   Reply Handle(const HttpRequest& request, const std::string& method);
@@ -62,8 +63,8 @@ class StoreApi {
     std::string token_id;
     int64_t last_used_us = 0;
   };
-  Reply Call(const HttpRequest& request, const std::string& method, MetadataStore& store,
-             const std::string& batch_id);
+  void Call(const Principal& p, const std::string& method, Json* args, const std::string& cache_key,
+            MetadataStore& store, const std::string& batch_id, Reply* reply);
   std::shared_ptr<Batch> FindBatch(const std::string& id);
   void Reap();
 

@@ -3,6 +3,8 @@
 #include <curl/curl.h>
 
 #include <algorithm>
+#include <cctype>
+#include <map>
 #include <chrono>
 #include <cstdlib>
 #include <mutex>
@@ -29,6 +31,19 @@ size_t Collect(char* data, size_t size, size_t n, void* p) {
   return size * n;
 }
 
+// Notes whether the answer says it may be sent again (Retry-After: the server did nothing).
+size_t NoteRetryAfter(char* data, size_t size, size_t n, void* p) {
+  static constexpr char kName[] = "retry-after:";
+  const size_t len = size * n;
+  if (len >= sizeof kName - 1) {
+    bool match = true;
+    for (size_t i = 0; i + 1 < sizeof kName && match; ++i)
+      match = std::tolower(static_cast<unsigned char>(data[i])) == kName[i];
+    if (match) *static_cast<bool*>(p) = true;
+  }
+  return len;
+}
+
 // The host of an authority (user@host:port, [v6]:port).
 std::string HostOf(const std::string& authority) {
   std::string host = authority.substr(authority.find('@') == std::string::npos ? 0 : authority.find('@') + 1);
@@ -49,7 +64,7 @@ class RemoteStore final : public MetadataStore {
         retry_us_(int64_t{retry_seconds} * 1'000'000) {}
   ~RemoteStore() override {
     // A batch not ended is undone, as a store's connection closing would undo it.
-    if (!batch_.empty()) (void)Post("AbortBatch", Json::array());
+    if (!batch_.empty()) (void)Post("AbortBatch", Json::array(), "", /*retry=*/false);
     if (curl_) curl_easy_cleanup(curl_);
   }
 
@@ -115,7 +130,10 @@ class RemoteStore final : public MetadataStore {
   Result<std::vector<StepRunRecord>> ListStepRuns(const std::string& run_id) override {
     BATON_CALL(ListStepRuns, run_id);
   }
-  Result<StepRunRecord> GetStepRun(int64_t id) override { BATON_CALL(GetStepRun, id); }
+  Result<StepRunRecord> GetStepRun(int64_t id) override {
+    cache_key_ = KeyOfHit(id);
+    BATON_CALL(GetStepRun, id);
+  }
   Result<std::optional<ArtifactRecord>> FindRunOutput(const std::string& run_id, const std::string& step,
                                                       const std::string& output) override {
     BATON_CALL(FindRunOutput, run_id, step, output);
@@ -127,6 +145,7 @@ class RemoteStore final : public MetadataStore {
     BATON_CALL(ListArtifacts, run_id, limit);
   }
   Result<std::vector<std::pair<std::string, ArtifactRecord>>> StepOutputs(int64_t step_run_id) override {
+    cache_key_ = KeyOfHit(step_run_id);
     BATON_CALL(StepOutputs, step_run_id);
   }
   Result<std::vector<std::pair<std::string, ArtifactRecord>>> StepInputs(int64_t step_run_id) override {
@@ -135,7 +154,10 @@ class RemoteStore final : public MetadataStore {
   Result<std::vector<std::string>> ArtifactDigests() override { BATON_CALL0(ArtifactDigests); }
   Result<std::vector<StepRunRecord>> Consumers(int64_t artifact_id) override { BATON_CALL(Consumers, artifact_id); }
   Result<std::optional<StepRunRecord>> FindCacheHit(const std::string& cache_key) override {
-    BATON_CALL(FindCacheHit, cache_key);
+    auto hit = Call<&MetadataStore::FindCacheHit>("FindCacheHit", cache_key);
+    // A run token reads the hit's record and outputs only with the key it was found by.
+    if (hit.ok() && *hit) hits_[(*hit)->id] = cache_key;
+    return hit;
   }
   Result<std::optional<StepRunRecord>> PreviousStepRun(const std::string& pipeline, const std::string& step,
                                                        const std::string& run_id) override {
@@ -204,7 +226,9 @@ class RemoteStore final : public MetadataStore {
     using R = typename Method<decltype(M)>::Return;
     Json jargs = Json::array();
     (jargs.push_back(EncodeArg(args)), ...);
-    auto reply = Post(name, std::move(jargs));
+    std::string key;
+    key.swap(cache_key_);
+    auto reply = Post(name, std::move(jargs), key);
     if (!reply.ok()) return reply.status();
     size_t k = 0;
     bool ok = true;
@@ -227,7 +251,16 @@ class RemoteStore final : public MetadataStore {
   }
 
   // One request: the server's JSON answer, or the Status its error names.
-  Result<Json> Post(const std::string& method, const Json& args) {
+  std::string KeyOfHit(int64_t id) const {
+    auto it = hits_.find(id);
+    return it == hits_.end() ? "" : it->second;
+  }
+
+  // One request: the server's JSON answer, or the Status its error names. `cache_key`: sent in
+  // X-Baton-Cache-Key. Sent again (until `retry_seconds`) when it never reached the server, and
+  // when the server answers 503 for a read, or with Retry-After (it did nothing).
+  Result<Json> Post(const std::string& method, const Json& args, const std::string& cache_key = "",
+                    bool retry = true) {
     if (!curl_) {
       std::call_once(curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
       curl_ = curl_easy_init();
@@ -245,6 +278,8 @@ class RemoteStore final : public MetadataStore {
       headers = curl_slist_append(headers, "Content-Type: application/json");
       headers = curl_slist_append(headers, "Expect:");
       if (!batch_.empty()) headers = curl_slist_append(headers, ("X-Baton-Batch: " + batch_).c_str());
+      if (!cache_key.empty()) headers = curl_slist_append(headers, ("X-Baton-Cache-Key: " + cache_key).c_str());
+      bool retry_after = false;
       char error[CURL_ERROR_SIZE] = "";
       curl_easy_setopt(curl_, CURLOPT_URL, url.c_str());
       curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, headers);
@@ -259,13 +294,16 @@ class RemoteStore final : public MetadataStore {
       curl_easy_setopt(curl_, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
       curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, Collect);
       curl_easy_setopt(curl_, CURLOPT_WRITEDATA, &answer);
+      curl_easy_setopt(curl_, CURLOPT_HEADERFUNCTION, NoteRetryAfter);
+      curl_easy_setopt(curl_, CURLOPT_HEADERDATA, &retry_after);
       if (!ca_.empty()) curl_easy_setopt(curl_, CURLOPT_CAINFO, ca_.c_str());
       const CURLcode code = curl_easy_perform(curl_);
       curl_slist_free_all(headers);
       if (code == CURLE_OK) curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &http);
       // Retried: what never reached the server, and what it refused for now.
       const bool unsent = code == CURLE_COULDNT_CONNECT || code == CURLE_COULDNT_RESOLVE_HOST;
-      if ((unsent || http == 503) && PosixEnv()->MonotonicMicros() < deadline) {
+      const bool again = unsent || (http == 503 && (retry_after || store_rpc::IsRead(method)));
+      if (retry && again && PosixEnv()->MonotonicMicros() < deadline) {
         std::this_thread::sleep_for(std::chrono::milliseconds(std::min(50 << std::min(attempt, 5), 1000)));
         continue;
       }
@@ -275,11 +313,15 @@ class RemoteStore final : public MetadataStore {
       Json j = Json::parse(answer, nullptr, false);
       if (http == 200 && j.is_object()) return j;
       const Json* e = j.is_object() && j.contains("error") && j["error"].is_object() ? &j["error"] : nullptr;
-      if (!e || !(*e)["message"].is_string())
+      auto text = [e](const char* key) {
+        auto it = e->find(key);
+        return it != e->end() && it->is_string() ? it->get<std::string>() : std::string();
+      };
+      if (!e || text("message").empty())
         return Unavailable("the baton server at " + base_ + " answered HTTP " + std::to_string(http) +
                            " to " + method);
-      const Code c = store_rpc::CodeFromName((*e)["code"].is_string() ? (*e)["code"].get<std::string>() : "");
-      std::string message = (*e)["message"].get<std::string>();
+      const Code c = store_rpc::CodeFromName(text("code"));
+      std::string message = text("message");
       if (c == Code::kUnauthenticated || c == Code::kPermissionDenied)
         message = "the baton server at " + base_ + " refused " + method + ": " + message;
       return Status(c, message);
@@ -293,6 +335,8 @@ class RemoteStore final : public MetadataStore {
   CURL* curl_ = nullptr;
   std::string batch_;
   int depth_ = 0;
+  std::map<int64_t, std::string> hits_;  // step run id -> the cache key FindCacheHit found it by
+  std::string cache_key_;                // for the next call
 };
 
 }  // namespace

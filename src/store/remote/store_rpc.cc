@@ -18,6 +18,18 @@ constexpr std::pair<Code, const char*> kNames[] = {
 };
 }  // namespace
 
+bool IsRead(const std::string& method) {
+  static const char* const kReads[] = {
+      "GetSnapshot", "RunsWithStatus", "GetRun", "RunUsers", "ListRuns", "ListStepRuns",
+      "GetStepRun", "FindRunOutput", "GetArtifact", "ListArtifacts", "StepOutputs", "StepInputs",
+      "ArtifactDigests", "Consumers", "FindCacheHit", "PreviousStepRun", "GetComponent",
+      "ListComponents", "GetStack", "ListStacks", "GetSetting", "ListPlugins", "StepDurations",
+      "GetUser", "ListUsers", "FindToken", "ListTokens", "Ping"};
+  for (const char* r : kReads)
+    if (method == r) return true;
+  return false;
+}
+
 const char* CodeName(Code code) {
   for (const auto& [c, name] : kNames)
     if (c == code) return name;

@@ -36,6 +36,13 @@ namespace baton::store_rpc {
   X(CreateToken) X(FindToken) X(ListTokens) X(DeleteToken) X(TouchToken) X(StepDurations)
 
 constexpr const char* kBatchHeader = "x-baton-batch";
+// Sent with GetStepRun and StepOutputs of a step run that FindCacheHit named: the cache key it
+// was found by. A run token may read another run's step run only with its key.
+constexpr const char* kCacheKeyHeader = "x-baton-cache-key";
+
+// Whether a method only reads (a read may be sent again when its answer is lost; a write is sent
+// again only when the server says it did nothing).
+bool IsRead(const std::string& method);
 
 // The wire name of an error code ("not_found") and back (kInternal for a name it does not know).
 const char* CodeName(Code code);
