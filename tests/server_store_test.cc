@@ -215,6 +215,57 @@ TEST_F(ServerStore, ARunTokenReachesItsOwnRunAlone) {
   EXPECT_EQ(backing->ListRuns("", 0)->size(), 2u);
 }
 
+// The store API driven by hand (curl), as a leaked run token would: another run's step run is
+// out of reach by its id unless the caller names the cache key that finds it, and a step's end
+// cannot claim another run's artifacts as its inputs.
+TEST_F(ServerStore, ARunTokenCannotReachAnotherRunByCountingIds) {
+  ws_.Write("allow", "");
+  auto a = Baton({"run", "pipeline.yaml"});
+  ASSERT_EQ(a.exit_code, 0) << Describe(a);
+  auto b = Baton({"run", "pipeline.yaml", "--no-cache"});
+  ASSERT_EQ(b.exit_code, 0) << Describe(b);
+  const std::string first = RunId(a), second = RunId(b);
+  auto backing = Backing();
+  ASSERT_NE(backing, nullptr);
+  ASSERT_OK_AND_ASSIGN(std::vector<StepRunRecord> theirs, backing->ListStepRuns(first));
+  ASSERT_OK_AND_ASSIGN(std::vector<StepRunRecord> mine, backing->ListStepRuns(second));
+  ASSERT_EQ(theirs.size(), 3u);
+  auto made = RunBaton(server_dir_.path(), {"server", "token", "create", "admin", "--run", second,
+                                           "--metadata", backing_});
+  ASSERT_EQ(made.exit_code, 0) << Describe(made);
+  std::string token = made.out;
+  while (!token.empty() && token.back() == '\n') token.pop_back();
+  // POST /api/v1/store/METHOD with the run token; the HTTP status.
+  auto call = [&](const std::string& method, const std::string& args, const std::string& key = "") {
+    std::vector<std::string> argv = {"/usr/bin/curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                                     "-H", "Authorization: Bearer " + token, "-H",
+                                     "Content-Type: application/json", "--data", "{\"args\": " + args + "}"};
+    if (!key.empty()) argv.insert(argv.end(), {"-H", "X-Baton-Cache-Key: " + key});
+    argv.push_back(server_->base() + "/api/v1/store/" + method);
+    return RunProgram("/", argv).out;
+  };
+  const std::string other = std::to_string(theirs[0].id);
+  EXPECT_EQ(call("GetStepRun", "[" + std::to_string(mine[0].id) + "]"), "200");
+  EXPECT_EQ(call("GetStepRun", "[" + other + "]"), "403");
+  EXPECT_EQ(call("StepOutputs", "[" + other + "]"), "403");
+  EXPECT_EQ(call("StepOutputs", "[" + other + "]", "not-its-key"), "403");
+  EXPECT_EQ(call("StepOutputs", "[" + other + "]", theirs[0].cache_key), "200")
+      << "the key that finds a cache hit opens its outputs";
+  EXPECT_EQ(call("StepInputs", "[" + std::to_string(theirs[1].id) + "]", theirs[1].cache_key), "403");
+  // A step end of its own run that names the other run's artifact as an input is refused.
+  ASSERT_OK_AND_ASSIGN(auto their_outputs, backing->StepOutputs(theirs[0].id));
+  ASSERT_FALSE(their_outputs.empty());
+  StepRunRecord own = mine[2];
+  Json rec = {{"id", own.id}, {"run_id", second}, {"step", own.step}, {"status", "completed"}};
+  const std::string foreign_input =
+      "[" + rec.dump() + ", [], [], [{\"name\": \"x\", \"artifact_id\": " +
+      std::to_string(their_outputs[0].second.id) + "}]]";
+  EXPECT_EQ(call("FinishStepRun", foreign_input), "403");
+  // Nothing of the other run changed: no new consumer of its artifact.
+  ASSERT_OK_AND_ASSIGN(auto consumers, backing->Consumers(their_outputs[0].second.id));
+  for (const auto& c : consumers) EXPECT_EQ(c.run_id, first);
+}
+
 TEST_F(ServerStore, AServerRestartedMidRunLosesNoRecord) {
   ws_.Write("allow", "");
   ws_.Write("slow.yaml", R"(name: slow
