@@ -112,6 +112,27 @@ class ServerStore : public ::testing::Test {
     return r.out.substr(start, r.out.find(' ', start) - start);
   }
 
+  // Two completed runs of the pipeline, the second with every step executed again.
+  void TwoRuns(std::string* first, std::string* second) {
+    ws_.Write("allow", "");
+    auto a = Baton({"run", "pipeline.yaml"});
+    ASSERT_EQ(a.exit_code, 0) << Describe(a);
+    auto b = Baton({"run", "pipeline.yaml", "--no-cache"});
+    ASSERT_EQ(b.exit_code, 0) << Describe(b);
+    *first = RunId(a);
+    *second = RunId(b);
+  }
+
+  // A new token of the admin, for `run` alone.
+  std::string RunToken(const std::string& run) {
+    auto made = RunBaton(server_dir_.path(), {"server", "token", "create", "admin", "--run", run,
+                                             "--expires", "1h", "--metadata", backing_});
+    EXPECT_EQ(made.exit_code, 0) << Describe(made);
+    std::string token = made.out;
+    while (!token.empty() && token.back() == '\n') token.pop_back();
+    return token;
+  }
+
   TempDir server_dir_;
   TempDir ws_;
   std::string backing_;
@@ -171,17 +192,9 @@ TEST_F(ServerStore, APipelineFailsResumesAndIsCachedThroughTheServer) {
 }
 
 TEST_F(ServerStore, ARunTokenReachesItsOwnRunAlone) {
-  ws_.Write("allow", "");
-  auto a = Baton({"run", "pipeline.yaml"});
-  ASSERT_EQ(a.exit_code, 0) << Describe(a);
-  auto b = Baton({"run", "pipeline.yaml", "--no-cache"});
-  ASSERT_EQ(b.exit_code, 0) << Describe(b);
-  const std::string mine = RunId(a), other = RunId(b);
-  auto made = RunBaton(server_dir_.path(), {"server", "token", "create", "admin", "--run", mine,
-                                           "--expires", "1h", "--metadata", backing_});
-  ASSERT_EQ(made.exit_code, 0) << Describe(made);
-  std::string token = made.out;
-  while (!token.empty() && token.back() == '\n') token.pop_back();
+  std::string mine, other;
+  ASSERT_NO_FATAL_FAILURE(TwoRuns(&mine, &other));
+  const std::string token = RunToken(mine);
   const std::vector<std::string> as_run = {"BATON_TOKEN=" + token};
   // BATON_TOKEN wins over the token `baton login` kept.
   auto own = Baton({"runs", "show", mine, "-o", "json"}, as_run);
@@ -219,22 +232,14 @@ TEST_F(ServerStore, ARunTokenReachesItsOwnRunAlone) {
 // out of reach by its id unless the caller names the cache key that finds it, and a step's end
 // cannot claim another run's artifacts as its inputs.
 TEST_F(ServerStore, ARunTokenCannotReachAnotherRunByCountingIds) {
-  ws_.Write("allow", "");
-  auto a = Baton({"run", "pipeline.yaml"});
-  ASSERT_EQ(a.exit_code, 0) << Describe(a);
-  auto b = Baton({"run", "pipeline.yaml", "--no-cache"});
-  ASSERT_EQ(b.exit_code, 0) << Describe(b);
-  const std::string first = RunId(a), second = RunId(b);
+  std::string first, second;
+  ASSERT_NO_FATAL_FAILURE(TwoRuns(&first, &second));
   auto backing = Backing();
   ASSERT_NE(backing, nullptr);
   ASSERT_OK_AND_ASSIGN(std::vector<StepRunRecord> theirs, backing->ListStepRuns(first));
   ASSERT_OK_AND_ASSIGN(std::vector<StepRunRecord> mine, backing->ListStepRuns(second));
   ASSERT_EQ(theirs.size(), 3u);
-  auto made = RunBaton(server_dir_.path(), {"server", "token", "create", "admin", "--run", second,
-                                           "--metadata", backing_});
-  ASSERT_EQ(made.exit_code, 0) << Describe(made);
-  std::string token = made.out;
-  while (!token.empty() && token.back() == '\n') token.pop_back();
+  const std::string token = RunToken(second);
   // POST /api/v1/store/METHOD with the run token; the HTTP status.
   auto call = [&](const std::string& method, const std::string& args, const std::string& key = "") {
     std::vector<std::string> argv = {"/usr/bin/curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
