@@ -42,7 +42,7 @@ struct HttpServerOptions {
   std::string tls_cert;  // PEM files: both for TLS, neither for plain HTTP
   std::string tls_key;
   size_t max_body_bytes = 8u << 20;
-  int threads = 8;
+  int threads = 32;  // an open keep-alive connection holds one
   int read_timeout_s = 30;  // a client that sends nothing for this long is dropped
 };
 
