@@ -306,17 +306,51 @@ void StoreApi::Reap() {
 
 StoreApi::Reply StoreApi::Handle(const HttpRequest& request, const std::string& method) {
   Reply reply;
-  // Authenticated on a connection of the pool, never inside someone's batch. A call inside a
-  // batch does not record the token's use: that write would wait for the batch's own lock.
   const std::string batch_id = request.Header(store_rpc::kBatchHeader);
-  auto pooled = std::make_unique<Result<StorePool::Lease>>(pool_->Borrow());
-  if (!pooled->ok()) {
-    reply.result = pooled->status();
+  Json body = Json::parse(request.body, nullptr, false);
+  const bool well_formed = body.is_object() && body.contains("args") && body["args"].is_array();
+  Json args = well_formed ? std::move(body["args"]) : Json();
+  // Checks what authentication cannot: the method, and the body's shape.
+  auto usable = [&]() -> Status {
+    const bool special = method == "BeginBatch" || method == "EndBatch" || method == "AbortBatch" || method == "Ping";
+    if (!special && Invokers().find(method) == Invokers().end())
+      return FailedPrecondition("this server has no store method " + method +
+                                "; is it older than the baton calling it?");
+    if (!well_formed) return InvalidArgument("the body is a JSON object with the arguments in `args`");
+    return Status::Ok();
+  };
+  const std::string cache_key = request.Header(store_rpc::kCacheKeyHeader);
+  if (!batch_id.empty()) {
+    // Inside a batch, on the batch's own connection: another would wait for the write lock the
+    // batch holds (opening one may need it). Authentication there only reads, and nothing else
+    // happens (the batch is not even kept alive) unless the caller is the batch's token.
+    if (std::shared_ptr<Batch> batch = FindBatch(batch_id)) {
+      std::lock_guard<std::mutex> lock(batch->mu);
+      if (batch->lease) {
+        auto principal = Authenticate(**batch->lease, request.Header("authorization"), NowMicros(), false);
+        if (principal.ok() && principal->token_id == batch->token_id) {
+          reply.authenticated = true;
+          reply.user = principal->user;
+          if (Status st = usable(); !st.ok()) {
+            reply.result = st;
+            return reply;
+          }
+          batch->last_used_us = MonotonicMicros();
+          Call(*principal, method, &args, cache_key, **batch->lease, batch_id, &reply);
+          batch->last_used_us = MonotonicMicros();
+          return reply;
+        }
+      }
+    }
+  }
+  // Authenticated on a connection of the pool, never inside someone's batch.
+  auto pooled = pool_->Borrow();
+  if (!pooled.ok()) {
+    reply.result = pooled.status();
     reply.retry = true;
     return reply;
   }
-  MetadataStore& own = ***pooled;
-  auto principal = Authenticate(own, request.Header("authorization"), NowMicros(), batch_id.empty());
+  auto principal = Authenticate(**pooled, request.Header("authorization"), NowMicros());
   if (!principal.ok()) {
     reply.result = principal.status();
     reply.retry = principal.status().code() != Code::kUnauthenticated;
@@ -324,39 +358,17 @@ StoreApi::Reply StoreApi::Handle(const HttpRequest& request, const std::string& 
   }
   reply.authenticated = true;
   reply.user = principal->user;
-  const bool special = method == "BeginBatch" || method == "EndBatch" || method == "AbortBatch" || method == "Ping";
-  if (!special && Invokers().find(method) == Invokers().end()) {
-    reply.result = FailedPrecondition("this server has no store method " + method +
-                                      "; is it older than the baton calling it?");
-    return reply;
-  }
-  Json body = Json::parse(request.body, nullptr, false);
-  if (!body.is_object() || !body.contains("args") || !body["args"].is_array()) {
-    reply.result = InvalidArgument("the body is a JSON object with the arguments in `args`");
-    return reply;
-  }
-  Json args = std::move(body["args"]);
-  if (batch_id.empty()) {
-    Call(*principal, method, &args, request.Header(store_rpc::kCacheKeyHeader), own, "", &reply);
-    return reply;
-  }
-  pooled.reset();  // back to the pool
-  std::shared_ptr<Batch> batch = FindBatch(batch_id);
-  if (!batch || batch->token_id != principal->token_id) {
+  if (!batch_id.empty()) {
     reply.result = FailedPrecondition("the server holds no batch " + batch_id +
                                       " of this token: it was idle too long or the server "
                                       "restarted, and its writes were rolled back");
     return reply;
   }
-  std::lock_guard<std::mutex> lock(batch->mu);
-  if (!batch->lease) {
-    reply.result = FailedPrecondition("batch " + batch_id + " has ended");
+  if (Status st = usable(); !st.ok()) {
+    reply.result = st;
     return reply;
   }
-  batch->last_used_us = MonotonicMicros();
-  Call(*principal, method, &args, request.Header(store_rpc::kCacheKeyHeader), **batch->lease,
-       batch_id, &reply);
-  batch->last_used_us = MonotonicMicros();
+  Call(*principal, method, &args, cache_key, **pooled, "", &reply);
   return reply;
 }
 
