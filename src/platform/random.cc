@@ -21,4 +21,16 @@ Result<std::string> SecureRandomBytes(size_t n) {
   return out;
 }
 
+Result<std::string> SecureRandomHex(size_t n) {
+  BATON_ASSIGN_OR_RETURN(std::string bytes, SecureRandomBytes(n));
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  out.reserve(2 * n);
+  for (unsigned char c : bytes) {
+    out += digits[c >> 4];
+    out += digits[c & 15];
+  }
+  return out;
+}
+
 }  // namespace baton

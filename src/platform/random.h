@@ -10,5 +10,7 @@ namespace baton {
 
 // `n` bytes from the kernel's cryptographic generator; Internal when it cannot give them.
 Result<std::string> SecureRandomBytes(size_t n);
+// The same, written as 2n lowercase hex digits.
+Result<std::string> SecureRandomHex(size_t n);
 
 }  // namespace baton

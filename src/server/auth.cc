@@ -18,17 +18,6 @@ int Rank(const std::string& role) {
   return -1;
 }
 
-std::string Hex(const std::string& bytes) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char c : bytes) {
-    out += digits[c >> 4];
-    out += digits[c & 15];
-  }
-  return out;
-}
-
 }  // namespace
 
 bool ValidRole(const std::string& role) { return Rank(role) >= 0; }
@@ -49,16 +38,16 @@ Result<std::pair<TokenRecord, std::string>> NewToken(const std::string& user,
                                                      const std::string& run_id,
                                                      const std::string& description, int64_t now,
                                                      int64_t ttl_us) {
-  BATON_ASSIGN_OR_RETURN(std::string id_bytes, SecureRandomBytes(6));
-  BATON_ASSIGN_OR_RETURN(std::string secret_bytes, SecureRandomBytes(32));
+  BATON_ASSIGN_OR_RETURN(std::string id_hex, SecureRandomHex(6));
+  BATON_ASSIGN_OR_RETURN(std::string secret_hex, SecureRandomHex(32));
   TokenRecord t;
-  t.id = "tok-" + Hex(id_bytes);
+  t.id = "tok-" + id_hex;
   t.user = user;
   t.run_id = run_id;
   t.description = description;
   t.created_at = now;
   t.expires_at = ttl_us > 0 ? now + ttl_us : 0;
-  const std::string secret = kSecretPrefix + Hex(secret_bytes);
+  const std::string secret = kSecretPrefix + secret_hex;
   t.hash = TokenHash(secret);
   return std::make_pair(std::move(t), secret);
 }

@@ -21,6 +21,7 @@
 #include "core/spec.h"
 #include "platform/fs.h"
 #include "platform/http_server.h"
+#include "platform/net.h"
 #include "platform/signals.h"
 #include "server/api.h"
 #include "server/auth.h"
@@ -48,22 +49,6 @@ Result<std::string> MetadataUri(const std::string& flag) {
 Result<std::unique_ptr<MetadataStore>> OpenStore(const std::string& flag) {
   BATON_ASSIGN_OR_RETURN(std::string uri, MetadataUri(flag));
   return Stores().OpenMetadataStore(uri);
-}
-
-// Whether `host` is a loopback address written out (127.0.0.0/8, ::1) or `localhost`, which
-// resolves there on any sane machine; a name is never taken for loopback by how it starts.
-bool Loopback(const std::string& host) {
-  if (host == "::1" || host == "localhost") return true;
-  if (host.rfind("127.", 0) != 0) return false;
-  int dots = 0;
-  for (char c : host) {
-    if (c == '.') {
-      ++dots;
-    } else if (c < '0' || c > '9') {
-      return false;
-    }
-  }
-  return dots == 3;
 }
 
 // `text` with control bytes written \xNN, for one log line that cannot be forged into two.
@@ -100,7 +85,7 @@ struct ServeArgs {
 };
 
 int Serve(const ServeArgs& a) {
-  if (!Loopback(a.http.host) && a.http.tls_cert.empty() && !a.insecure)
+  if (!IsLoopbackHost(a.http.host) && a.http.tls_cert.empty() && !a.insecure)
     return Fail(InvalidArgument(
         "refusing to serve plain HTTP on " + a.http.host +
         ": tokens would cross the network in clear text. Give --tls-cert and --tls-key, or "

@@ -18,16 +18,6 @@ using store_rpc::Decode;
 using store_rpc::Encode;
 using store_rpc::Method;
 
-std::string HexOf(const std::string& bytes) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : bytes) {
-    out += digits[c >> 4];
-    out += digits[c & 15];
-  }
-  return out;
-}
-
 // A non-pointer argument is passed as a reference to its decoded value; a pointer argument (one
 // the method fills in) as a pointer to it.
 template <bool kOut, class T>
@@ -85,18 +75,13 @@ const std::map<std::string, Invoker>& Invokers() {
   return *table;
 }
 
-const std::set<std::string> kReads = {
-    "GetSnapshot", "RunsWithStatus", "GetRun", "RunUsers", "ListRuns", "ListStepRuns",
-    "GetStepRun", "FindRunOutput", "GetArtifact", "ListArtifacts", "StepOutputs", "StepInputs",
-    "ArtifactDigests", "Consumers", "FindCacheHit", "PreviousStepRun", "GetComponent",
-    "ListComponents", "GetStack", "ListStacks", "GetSetting", "ListPlugins", "StepDurations"};
 const std::set<std::string> kAdmin = {
     "DeleteRun", "DeleteComponent", "DeleteStack", "DeletePlugin", "CreateUser", "GetUser",
     "ListUsers", "DeleteUser", "CreateToken", "FindToken", "ListTokens", "DeleteToken", "TouchToken"};
 
 Access AccessOf(const std::string& method) {
-  if (kReads.count(method) || method == "Ping") return Access::kRead;
-  if (kAdmin.count(method)) return Access::kAdmin;
+  if (kAdmin.count(method)) return Access::kAdmin;  // users' and tokens' reads among them
+  if (store_rpc::IsRead(method)) return Access::kRead;
   return Access::kWrite;  // the other writes, and batches
 }
 
@@ -399,7 +384,7 @@ void StoreApi::Call(const Principal& p, const std::string& method, Json* args,
       reply->retry = true;
       return;
     }
-    auto id = SecureRandomBytes(16);
+    auto id = SecureRandomHex(16);
     if (!id.ok()) {
       reply->result = id.status();
       return;
@@ -413,7 +398,7 @@ void StoreApi::Call(const Principal& p, const std::string& method, Json* args,
     b->lease = std::make_unique<StorePool::Lease>(std::move(*lease));
     b->token_id = p.token_id;
     b->last_used_us = MonotonicMicros();
-    const std::string key = "batch-" + HexOf(*id);
+    const std::string key = "batch-" + *id;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (!draining_) {

@@ -13,6 +13,7 @@
 #include "baton/env.h"
 #include "platform/env_posix.h"
 #include "platform/fs.h"
+#include "platform/net.h"
 #include "store/client_libs.h"
 #include "store/remote/store_rpc.h"
 
@@ -49,12 +50,6 @@ std::string HostOf(const std::string& authority) {
   std::string host = authority.substr(authority.find('@') == std::string::npos ? 0 : authority.find('@') + 1);
   if (!host.empty() && host[0] == '[') return host.substr(1, host.find(']') - 1);
   return host.substr(0, host.find(':'));
-}
-
-bool LoopbackHost(const std::string& host) {
-  if (host == "localhost" || host == "::1") return true;
-  if (host.rfind("127.", 0) != 0) return false;
-  return std::all_of(host.begin(), host.end(), [](char c) { return c == '.' || (c >= '0' && c <= '9'); });
 }
 
 class RemoteStore final : public MetadataStore {
@@ -382,7 +377,7 @@ Status WriteCredentials(const Json& j) {
 Status Login(const std::string& url, const std::string& token) {
   BATON_ASSIGN_OR_RETURN(std::string base, ServerBase(url));
   BATON_ASSIGN_OR_RETURN(StoreUri uri, StoreUri::Parse(url));
-  if (uri.scheme == "http" && !LoopbackHost(HostOf(uri.authority)))
+  if (uri.scheme == "http" && !IsLoopbackHost(HostOf(uri.authority)))
     return InvalidArgument("plain http:// is for a server on this machine (loopback); use https://");
   std::string ca;
   if (auto it = uri.query.find("ca"); it != uri.query.end()) ca = it->second;
@@ -409,7 +404,7 @@ Result<std::unique_ptr<MetadataStore>> OpenRemoteStore(const StoreUri& uri) {
   if (uri.authority.find('@') != std::string::npos)
     return InvalidArgument("store URI " + uri.text +
                            " holds credentials; give the token with ?token_file=, BATON_TOKEN or baton login");
-  if (uri.scheme == "http" && !LoopbackHost(HostOf(uri.authority)))
+  if (uri.scheme == "http" && !IsLoopbackHost(HostOf(uri.authority)))
     return InvalidArgument("store URI " + uri.text +
                            ": plain http:// is for a server on this machine (loopback); use https://");
   for (const auto& [k, v] : uri.query)
