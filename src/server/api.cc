@@ -9,6 +9,7 @@
 #include "core/matrix.h"
 #include "platform/fs.h"
 #include "server/auth.h"
+#include "server/dashboard.h"
 #include "server/store_api.h"
 #include "store/remote/store_rpc.h"
 #include "store/registry.h"
@@ -357,6 +358,14 @@ void Api::AddRoutes() {
                                   {"created_at", FormatTimestamp(u.created_at)}});
                 return Json{{"users", std::move(list)}};
               }));
+  // The dashboard (server/dashboard.h): static assets, no token needed.
+  auto dashboard = [](const HttpRequest& req, const PathParams&) {
+    HttpResponse r;
+    if (DashboardAsset(req.path, &r)) return r;
+    return Error(404, "not_found", "no such dashboard file: " + req.path);
+  };
+  router_.Add("GET", "/", dashboard);
+  router_.Add("GET", "/ui/{file}", dashboard);
 }
 
 }  // namespace baton::server
