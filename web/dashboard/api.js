@@ -120,7 +120,8 @@ async function readEvents(body, onEvent, lastId) {
 }
 
 // Live events from GET /api/v1/events (`query` e.g. "?run=ID"), until `signal` aborts:
-// onEvent(type, json) for each `run` and `step` event; onState(state) with 'connecting',
+// onEvent(type, json) for each event (`run`, `step`; `reset` when the server says events were
+// missed and the state should be read again); onState(state) with 'connecting',
 // 'live', 'retrying' or 'unsupported' (a server without the route: the caller polls instead).
 // Reconnects after errors, waiting longer each time (up to 10 s), and resumes from the last
 // event id the server sent.
@@ -148,11 +149,11 @@ export async function streamEvents(query, {onEvent, onState, signal}) {
       onState('live');
       delay = 500;
       lastId = await readEvents(resp.body, (e) => {
-        let json;
+        let json = null;
         try {
           json = JSON.parse(e.data);
         } catch (err) {
-          return;
+          // an event without JSON (reset) comes with null
         }
         onEvent(e.event, json);
       }, lastId);

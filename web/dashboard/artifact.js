@@ -3,7 +3,7 @@
 // (a table), images; a directory lists its files and previews one.
 
 import {getJson, request} from './api.js';
-import {h, clear, fmtTime, fmtBytes, kvTable, errorBox, section, runLink, replaceQuery} from './dom.js';
+import {h, clear, fill, fmtTime, fmtBytes, kvTable, errorBox, section, runLink, replaceQuery} from './dom.js';
 import {drawGraph} from './graph.js';
 
 const PREVIEW_LIMIT = 256 * 1024;
@@ -142,9 +142,9 @@ export async function renderArtifact(el, id, query, {signal}) {
               kind: 'step', href: `#/runs/${encodeURIComponent(p.run)}?step=${encodeURIComponent(p.step)}`,
               title: `${p.step} in run ${p.run}`});
   nodes.push({id: `a:${a.id}`, needs: [prodId], label: `${a.name} #${a.id}`, sub: 'this artifact', kind: 'artifact self',
-              status: 'self', title: a.digest});
+              title: a.digest});
   for (const c of a.consumers || [])
-    nodes.push({id: `c:${c.step_run}`, needs: [`a:${a.id}`], label: c.step, sub: `run ${c.run.slice(0, 20)}`, kind: 'step',
+    nodes.push({id: `c:${c.step_run}`, needs: [`a:${a.id}`], label: c.step, sub: `run …${c.run.slice(-16)}`, kind: 'step',
                 href: `#/runs/${encodeURIComponent(c.run)}?step=${encodeURIComponent(c.step)}`, title: `${c.step} in run ${c.run}`});
   lineage.append(drawGraph(nodes, {id: 'lineage', className: 'lineage'}));
   if (!(a.consumers || []).length) lineage.append(h('p', {class: 'muted'}, 'No step has read it yet.'));
@@ -161,7 +161,7 @@ export async function renderArtifact(el, id, query, {signal}) {
       const bytes = new Uint8Array(await resp.arrayBuffer());
       const {node, kind} = previewOf(bytes, rel || a.name, type, signal, truncated);
       into.dataset.kind = kind;
-      into.replaceChildren(
+      fill(into,
         truncated ? h('p', {class: 'notice'}, `The first ${fmtBytes(bytes.length)} of ${rel ? 'the file' : fmtBytes(a.size)}.`) : null,
         node);
     } catch (e) {

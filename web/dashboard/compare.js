@@ -120,7 +120,9 @@ export async function renderCompare(el, query, {signal}) {
   el.append(section(`A metric across the runs of ${pipeline}`,
     names.length ? h('label', null, 'Metric ', chooser) : h('p', {class: 'muted'}, 'These runs have no metrics.'), plotBox));
   if (!names.length) return;
-  chooser.value = names.includes(query.get('metric')) ? query.get('metric') : names[0];
+  // The metric asked for, else the first that differs between the runs compared.
+  const differs = names.find((n) => metrics.some((m) => JSON.stringify(m[n]) !== JSON.stringify(metrics[0][n])));
+  chooser.value = names.includes(query.get('metric')) ? query.get('metric') : differs || names[0];
 
   const list = await getJson(`/runs?pipeline=${encodeURIComponent(pipeline)}&limit=${PLOT_RUNS}`, {signal});
   const known = new Map(runs.map((r) => [r.id, r]));

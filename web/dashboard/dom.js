@@ -50,6 +50,13 @@ export function clear(el) {
   return el;
 }
 
+// Replaces the children of `el` (null, false and nested arrays allowed, as in h()).
+export function fill(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+  return el;
+}
+
 export function fmtTime(iso) {
   if (!iso || iso === '-') return '-';
   const d = new Date(iso);

@@ -30,29 +30,51 @@ export function layers(nodes) {
   return layer;
 }
 
-// Positions: Map id → {x, y}, and the size of the drawing. Within a layer, nodes are ordered by
-// the mean position of what they need (fewer crossings), then by their order in `nodes`.
+// Positions: Map id → {x, y}, the waypoints of each edge that spans layers (Map "from>to" →
+// [{x, y}], one per layer it crosses, so that it passes beside the nodes in between rather
+// than through them), and the size of the drawing. Within a layer, nodes are ordered by the
+// mean position of what they need (fewer crossings), then by their order in `nodes`.
 export function layout(nodes) {
   const layer = layers(nodes);
+  const ids = new Set(nodes.map((n) => n.id));
+  // Real nodes and the waypoints of long edges, each with what it hangs from.
+  const items = nodes.map((n, i) => ({id: n.id, needs: (n.needs || []).filter((p) => ids.has(p)), i, h: NODE_H}));
+  const longEdges = [];
+  for (const n of nodes)
+    for (const p of n.needs || []) {
+      if (!ids.has(p) || layer.get(n.id) - layer.get(p) < 2) continue;
+      const chain = [];
+      let prev = p;
+      for (let l = layer.get(p) + 1; l < layer.get(n.id); l++) {
+        const id = `~${p}>${n.id}@${l}`;
+        items.push({id, needs: [prev], i: items.length, h: 14, waypoint: true});
+        layer.set(id, l);
+        chain.push(id);
+        prev = id;
+      }
+      longEdges.push({key: `${p}>${n.id}`, chain});
+    }
   const columns = [];
-  nodes.forEach((n, i) => {
-    const l = layer.get(n.id);
-    (columns[l] = columns[l] || []).push({n, i});
-  });
+  for (const it of items) (columns[layer.get(it.id)] = columns[layer.get(it.id)] || []).push(it);
   const pos = new Map();
   let height = 0;
   columns.forEach((col, l) => {
     if (!col) return;
-    const key = ({n, i}) => {
-      const ys = (n.needs || []).filter((p) => pos.has(p)).map((p) => pos.get(p).y);
-      return ys.length ? ys.reduce((a, b) => a + b, 0) / ys.length : i * 1e-3;
+    const key = (it) => {
+      const ys = it.needs.filter((p) => pos.has(p)).map((p) => pos.get(p).y + pos.get(p).h / 2);
+      return ys.length ? ys.reduce((a, b) => a + b, 0) / ys.length : it.i * 1e-3;
     };
     col.sort((a, b) => key(a) - key(b) || a.i - b.i);
-    col.forEach(({n}, row) => pos.set(n.id, {x: PAD + l * (NODE_W + GAP_X), y: PAD + row * (NODE_H + GAP_Y)}));
-    height = Math.max(height, col.length);
+    let y = PAD;
+    for (const it of col) {
+      pos.set(it.id, {x: PAD + l * (NODE_W + GAP_X), y, h: it.h});
+      y += it.h + GAP_Y;
+    }
+    height = Math.max(height, y - GAP_Y + PAD);
   });
+  const routes = new Map(longEdges.map(({key, chain}) => [key, chain.map((id) => pos.get(id))]));
   const width = PAD * 2 + Math.max(1, columns.length) * (NODE_W + GAP_X) - GAP_X;
-  return {pos, width, height: PAD * 2 + Math.max(1, height) * (NODE_H + GAP_Y) - GAP_Y};
+  return {pos, routes, width, height: Math.max(height, PAD * 2 + NODE_H)};
 }
 
 function clip(text, max) {
@@ -61,30 +83,39 @@ function clip(text, max) {
 
 // An SVG of the graph. nodes: [{id, needs, label, sub, status, href, selected, onClick, title}].
 export function drawGraph(nodes, {id, className} = {}) {
-  const {pos, width, height} = layout(nodes);
+  const {pos, routes, width, height} = layout(nodes);
   const svg = s('svg', {id, class: `graph ${className || ''}`, width, height, viewBox: `0 0 ${width} ${height}`,
                         role: 'img'});
   svg.append(s('defs', null, s('marker', {id: `${id || 'g'}-arrow`, viewBox: '0 0 10 10', refX: 9, refY: 5,
     markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse'}, s('path', {d: 'M0,0 L10,5 L0,10 z', class: 'arrow'}))));
   const edges = s('g', {class: 'edges'});
+  const curve = (x1, y1, x2, y2) => {
+    const mid = (x1 + x2) / 2;
+    return `C${mid},${y1} ${mid},${y2} ${x2},${y2}`;
+  };
   for (const n of nodes) {
     const to = pos.get(n.id);
     for (const p of n.needs || []) {
       const from = pos.get(p);
       if (!from) continue;
-      const x1 = from.x + NODE_W;
-      const y1 = from.y + NODE_H / 2;
-      const x2 = to.x - 2;
-      const y2 = to.y + NODE_H / 2;
-      const mid = (x1 + x2) / 2;
-      edges.append(s('path', {class: 'edge', d: `M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2},${y2}`,
-                              'marker-end': `url(#${id || 'g'}-arrow)`, dataset: {from: p, to: n.id}}));
+      // From the right side of `from`, along the waypoints, to the left side of `to`.
+      let x = from.x + NODE_W;
+      let y = from.y + NODE_H / 2;
+      let d = `M${x},${y}`;
+      for (const w of routes.get(`${p}>${n.id}`) || []) {
+        const wy = w.y + w.h / 2;
+        d += ` ${curve(x, y, w.x, wy)} L${w.x + NODE_W},${wy}`;
+        x = w.x + NODE_W;
+        y = wy;
+      }
+      d += ` ${curve(x, y, to.x - 2, to.y + NODE_H / 2)}`;
+      edges.append(s('path', {class: 'edge', d, 'marker-end': `url(#${id || 'g'}-arrow)`, dataset: {from: p, to: n.id}}));
     }
   }
   svg.append(edges);
   for (const n of nodes) {
     const {x, y} = pos.get(n.id);
-    const g = s('g', {class: `node st-${n.status || 'none'}${n.selected ? ' selected' : ''}${n.kind ? ' ' + n.kind : ''}`,
+    const g = s('g', {class: `node${n.status ? ' st-' + n.status : ''}${n.selected ? ' selected' : ''}${n.kind ? ' ' + n.kind : ''}`,
                       transform: `translate(${x},${y})`, dataset: {node: n.id, status: n.status || ''},
                       tabindex: n.onClick || n.href ? 0 : null});
     g.append(s('title', null, n.title || n.label || n.id));

@@ -21,19 +21,30 @@ function show(state) {
 }
 
 // Follows events matching `query` ("" or "?run=ID") until `signal` aborts: onEvent(type, json).
-// When the server has no event stream, calls `poll()` every `pollMs` instead.
+// `poll()` reads the page's state again: each time the stream (re)connects and when the server
+// says events were missed (`reset`), since what changed meanwhile comes as no event; and every
+// `pollMs` when the server has no event stream.
 export function follow(query, {onEvent, poll, pollMs = 2000, signal}) {
+  const reread = () => {
+    if (poll && !signal.aborted) poll().catch(() => {});
+  };
   show('connecting');
   signal.addEventListener('abort', () => show('off'), {once: true});
   (async () => {
     let unsupported = false;
     await streamEvents(query, {
       signal,
-      onEvent,
+      onEvent: (type, data) => {
+        if (type === 'reset') reread();
+        else onEvent(type, data);
+      },
       onState: (st) => {
         if (signal.aborted) return;
         if (st === 'unsupported') unsupported = true;
         else show(st);
+        // What changed between the page's read and the stream's start (or while it was down)
+        // comes as no event: read it again once the stream is there.
+        if (st === 'live') reread();
       },
     });
     if (!unsupported || !poll) return;

@@ -5,7 +5,7 @@
 
 import {getJson, postJson, streamText, sleep} from './api.js';
 import {follow} from './live.js';
-import {h, s, clear, fmtTime, fmtDuration, fmtValue, statusBadge, kvTable, errorBox, section,
+import {h, s, clear, fill, fmtTime, fmtDuration, fmtValue, statusBadge, kvTable, errorBox, section,
         replaceQuery, runLink, artifactLink, shortDigest} from './dom.js';
 import {drawGraph} from './graph.js';
 
@@ -280,7 +280,7 @@ export async function renderRun(el, id, query, {signal}) {
         })()
       : 'executed';
     const metrics = metricsOf(sr.metadata);
-    detail.replaceChildren(
+    fill(detail,
       h('h3', {id: 'step-title'}, sr.step, ' ', statusBadge(sr.status)),
       instances.length > 1 ? h('div', {class: 'pills', id: 'instances'}, 'Instances: ', instances.map((name) =>
         h('button', {type: 'button', class: name === sr.step ? 'pill active' : 'pill', onclick: () => select(name, 0, true)}, name))) : null,
