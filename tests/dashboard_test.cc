@@ -1,0 +1,284 @@
+// The dashboard of `baton server` in a real browser: Debian's Chromium, driven by playwright-core
+// from tests/browser/dashboard.mjs, against a real server (PostgreSQL where
+// BATON_TEST_POSTGRES_URI names one, as in CI; SQLite otherwise) while a workspace runs a real
+// pipeline through it. The script checks, without reloading a page: the runs list gaining the new
+// run and its end, the DAG's nodes going from running to completed, a step's log growing while it
+// runs, the comparison of two runs and its metric plot, artifact previews (a CSV table, JSON, a
+// directory), stacks, the login page for a missing or refused token, and a viewer's Stop refused
+// with 403. It saves a screenshot of each page under BUILD_DIR/dashboard-screenshots.
+//
+// It needs /usr/bin/chromium, node and tests/browser/node_modules (scripts/setup-browser.sh); it
+// is skipped without them, except under CI=true, where they must be there.
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "baton/metadata_store.h"
+#include "store/postgres_db.h"
+#include "store/registry.h"
+#include "test_util.h"
+
+extern char** environ;
+
+namespace baton::testing {
+namespace {
+
+using Json = nlohmann::json;
+
+// Steps that take `pause` seconds a line, so that a browser can watch them run: `prepare` writes
+// a CSV, `flaky` fails its first attempt, `train` prints an epoch a line and writes metrics,
+// `score` is a matrix of two, `report` writes a directory.
+constexpr char kPipeline[] = R"yaml(name: dashboard
+parameters: {lr: 0.1, pause: 0.0}
+steps:
+  prepare:
+    run: |
+      for i in 1 2 3; do echo "prepare: reading part $i"; sleep {{params.pause}}; done
+      printf 'name,value\nalpha,1\nbeta,2\ngamma,3\n' > {{outputs.table}}
+    outputs: [table]
+  flaky:
+    run: |
+      echo "flaky: attempt $BATON_ATTEMPT"
+      [ "$BATON_ATTEMPT" -gt 1 ] || { echo "the first attempt fails on purpose"; exit 1; }
+    retries: {max: 1, delay: 1s}
+  train:
+    run: |
+      for i in 1 2 3 4 5 6 7 8 9 10; do echo "epoch $i loss $((100 / i))"; sleep {{params.pause}}; done
+      awk -v lr={{params.lr}} 'BEGIN { printf "{\"accuracy\": %.3f, \"loss\": %.3f}\n", 0.95 - lr / 4, lr / 3 }' > "$BATON_METADATA"
+      awk -v lr={{params.lr}} 'BEGIN { printf "{\"lr\": %s, \"weights\": [1, 2, 3]}\n", lr }' > {{outputs.model}}
+      echo "training done"
+    inputs: {table: prepare.table}
+    outputs: [model]
+  score:
+    matrix: {fold: [1, 2]}
+    run: |
+      sleep {{params.pause}}
+      echo "scoring fold {{matrix.fold}}"
+      echo '{"auc": 0.8{{matrix.fold}}}' > "$BATON_METADATA"
+      echo {{matrix.fold}} > {{outputs.score}}
+    inputs: {model: train.model}
+    outputs: [score]
+  report:
+    run: |
+      mkdir -p {{outputs.report}}
+      cp {{inputs.table}} {{outputs.report}}/table.csv
+      echo '{"rows": 3, "source": "prepare"}' > {{outputs.report}}/summary.json
+    inputs: {table: prepare.table, model: train.model}
+    after: [score, flaky]
+    outputs: [report]
+)yaml";
+
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
+bool Executable(const std::string& path) { return ::access(path.c_str(), X_OK) == 0; }
+bool Exists(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+// Starts argv[0] (a path) in `cwd`, without waiting; stdout and stderr to the given files.
+pid_t Spawn(const std::string& cwd, std::vector<std::string> argv, const std::string& out_path,
+            const std::string& err_path) {
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&fa, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setpgroup(&attr, 0);
+  std::vector<char*> a;
+  for (auto& s : argv) a.push_back(s.data());
+  a.push_back(nullptr);
+  pid_t pid = -1;
+  const int rc = posix_spawn(&pid, a[0], &fa, &attr, a.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  return rc == 0 ? pid : -1;
+}
+
+// The exit code of `pid` (128 + signal), or -1 when it has not ended.
+int ExitedYet(pid_t pid) {
+  int status = 0;
+  const pid_t r = ::waitpid(pid, &status, WNOHANG);
+  if (r != pid) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+class Dashboard : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    chromium_ = Env("BATON_CHROMIUM").empty() ? "/usr/bin/chromium" : Env("BATON_CHROMIUM");
+    node_ = Env("BATON_NODE").empty() ? "/usr/bin/node" : Env("BATON_NODE");
+    script_ = SourceDir() + "/tests/browser/dashboard.mjs";
+    std::string missing;
+    if (!Executable(chromium_)) missing += " " + chromium_;
+    if (!Executable(node_)) missing += " " + node_;
+    if (!Exists(SourceDir() + "/tests/browser/node_modules/playwright-core/package.json"))
+      missing += " tests/browser/node_modules (playwright-core)";
+    if (!missing.empty()) {
+      if (!Env("CI").empty()) FAIL() << "the dashboard's browser test needs" << missing << ": run scripts/setup-browser.sh";
+      GTEST_SKIP() << "the dashboard's browser test needs" << missing
+                   << "; scripts/setup-browser.sh installs them (as root)";
+    }
+
+    const std::string pg = Env("BATON_TEST_POSTGRES_URI");
+    if (pg.empty() && !Env("CI").empty())
+      FAIL() << "CI serves the store from PostgreSQL: set BATON_TEST_POSTGRES_URI";
+    if (pg.empty()) {
+      backing_ = "sqlite://" + server_dir_.path() + "/baton.db";
+    } else {
+      std::random_device rd;
+      schema_ = "dashboard_" + std::to_string(rd() % 1000000000);
+      backing_ = pg + (pg.find('?') == std::string::npos ? "?" : "&") + "schema=" + schema_;
+    }
+    std::string error;
+    server_ = TestServer::Start(server_dir_.path(), backing_, {}, &error);
+    ASSERT_NE(server_, nullptr) << error;
+
+    ws_.Write("pipeline.yaml", kPipeline);
+    ASSERT_EQ(Baton({"init"}).exit_code, 0);
+    auto login = Baton({"login", server_->base(), "--token-file", server_->token_file()});
+    ASSERT_EQ(login.exit_code, 0) << Describe(login);
+    auto set = Baton({"store", "set", server_->base()});
+    ASSERT_EQ(set.exit_code, 0) << Describe(set);
+  }
+
+  void TearDown() override {
+    for (pid_t pid : {node_pid_, run_pid_})
+      if (pid > 0 && ExitedYet(pid) < 0) {
+        ::kill(-pid, SIGKILL);
+        (void)WaitExit(pid);
+      }
+    server_.reset();
+    if (!schema_.empty()) {
+      auto uri = StoreUri::Parse(backing_);
+      if (uri.ok())
+        if (auto target = ParsePostgresUri(*uri); target.ok()) {
+          PgDb db;
+          if (db.Open(*target).ok()) (void)db.ExecScript("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE");
+        }
+    }
+  }
+
+  // baton in the workspace, with its own config home (where `baton login` keeps the token).
+  std::vector<std::string> WsEnv() const { return {"XDG_CONFIG_HOME=" + ws_.path() + "/config"}; }
+  CommandResult Baton(const std::vector<std::string>& args) { return RunBaton(ws_.path(), args, WsEnv()); }
+
+  // A completed run of the pipeline with `args`: its id.
+  std::string Run(std::vector<std::string> args) {
+    std::vector<std::string> argv = {"run", "pipeline.yaml", "-q", "-o", "json"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto r = Baton(argv);
+    EXPECT_EQ(r.exit_code, 0) << Describe(r);
+    Json j = Json::parse(r.out, nullptr, false);
+    return j.is_object() && j["run"].is_string() ? j["run"].get<std::string>() : "";
+  }
+
+  // The id of output `output` of `step` in `run`.
+  int64_t OutputId(const std::string& run, const std::string& step, const std::string& output) {
+    Json shown = JsonOf(ws_.path(), {"runs", "show", run, "-o", "json"});
+    for (const Json& s : shown["steps"])
+      if (s["step"] == step && s["outputs"].contains(output)) return s["outputs"][output]["id"].get<int64_t>();
+    ADD_FAILURE() << "no output " << step << "." << output << " in " << shown.dump();
+    return 0;
+  }
+
+  std::string chromium_, node_, script_;
+  TempDir server_dir_;
+  TempDir ws_;
+  std::string backing_;
+  std::string schema_;
+  std::unique_ptr<TestServer> server_;
+  pid_t node_pid_ = -1;
+  pid_t run_pid_ = -1;
+};
+
+TEST_F(Dashboard, PagesFollowARunningPipelineInChromium) {
+  // Two finished runs that differ in a parameter (and so in their metrics), a viewer, a stack.
+  const std::string first = Run({"-p", "lr=0.1"});
+  const std::string second = Run({"-p", "lr=0.4"});
+  ASSERT_FALSE(first.empty());
+  ASSERT_FALSE(second.empty());
+  const int64_t table = OutputId(first, "prepare", "table");
+  const int64_t model = OutputId(first, "train", "model");
+  const int64_t report = OutputId(first, "report", "report");
+  auto viewer = RunBaton(server_dir_.path(), {"server", "user", "add", "vic", "--role", "viewer", "--metadata", backing_});
+  ASSERT_EQ(viewer.exit_code, 0) << Describe(viewer);
+  std::string viewer_token = viewer.out;
+  while (!viewer_token.empty() && viewer_token.back() == '\n') viewer_token.pop_back();
+  auto orch = Baton({"orchestrator", "register", "fast", "--flavor", "local", "--set", "jobs=2"});
+  ASSERT_EQ(orch.exit_code, 0) << Describe(orch);
+  auto stack = Baton({"stack", "register", "team", "--orchestrator", "fast"});
+  ASSERT_EQ(stack.exit_code, 0) << Describe(stack);
+
+  const std::string shots = std::string(BATON_BUILD_DIR) + "/dashboard-screenshots";
+  const std::string ready = ws_.path() + "/browser.ready";
+  const Json config = {{"url", server_->base() + "/"},
+                       {"token", server_->Token()},
+                       {"viewer_token", viewer_token},
+                       {"runs", {first, second}},
+                       {"pipeline", "dashboard"},
+                       {"artifacts", {{"csv", table}, {"json", model}, {"dir", report}}},
+                       {"chromium", chromium_},
+                       {"screenshots", shots},
+                       {"ready_file", ready}};
+  const std::string config_path = ws_.Write("browser.json", config.dump(2));
+  const std::string node_out = ws_.path() + "/node.out", node_err = ws_.path() + "/node.err";
+  const auto start = std::chrono::steady_clock::now();
+  node_pid_ = Spawn(SourceDir() + "/tests/browser", {node_, script_, config_path}, node_out, node_err);
+  ASSERT_GT(node_pid_, 0) << "cannot start " << node_;
+  auto browser_output = [&] { return "node says:\n" + ReadFileOrDie(node_out) + ReadFileOrDie(node_err); };
+
+  // The browser has the runs list open: now the run it is to watch starts.
+  int node_exit = -1;
+  for (int i = 0; i < 1200 && !Exists(ready) && (node_exit = ExitedYet(node_pid_)) < 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(Exists(ready)) << "the browser never opened the runs list; " << browser_output();
+  run_pid_ = SpawnBaton(ws_.path(), {"run", "pipeline.yaml", "-p", "pause=1.0", "-p", "lr=0.2", "--no-cache"},
+                        ws_.path() + "/run.out", ws_.path() + "/run.err", WsEnv());
+  ASSERT_GT(run_pid_, 0);
+
+  // The script bounds itself (3 minutes); this bounds it too.
+  for (int i = 0; i < 2400 && (node_exit = ExitedYet(node_pid_)) < 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  if (node_exit < 0) {
+    ::kill(-node_pid_, SIGKILL);
+    node_exit = WaitExit(node_pid_);
+  }
+  node_pid_ = -1;
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("dashboard browser test: %.1f s\n%s", seconds, ReadFileOrDie(node_out).c_str());
+  EXPECT_EQ(node_exit, 0) << browser_output();
+
+  const int run_exit = WaitExit(run_pid_);
+  run_pid_ = -1;
+  EXPECT_EQ(run_exit, 0) << ReadFileOrDie(ws_.path() + "/run.out") << ReadFileOrDie(ws_.path() + "/run.err");
+  for (const char* page : {"login", "runs", "run", "artifact", "compare", "stacks"})
+    EXPECT_TRUE(Exists(shots + "/dashboard-" + page + ".png")) << page;
+}
+
+}  // namespace
+}  // namespace baton::testing
