@@ -198,7 +198,10 @@ class Dashboard : public ::testing::Test {
 
   // The id of output `output` of `step` in `run`.
   int64_t OutputId(const std::string& run, const std::string& step, const std::string& output) {
-    Json shown = JsonOf(ws_.path(), {"runs", "show", run, "-o", "json"});
+    auto r = Baton({"runs", "show", run, "-o", "json"});
+    EXPECT_EQ(r.exit_code, 0) << Describe(r);
+    Json shown = Json::parse(r.out, nullptr, false);
+    if (!shown.is_object()) return 0;
     for (const Json& s : shown["steps"])
       if (s["step"] == step && s["outputs"].contains(output)) return s["outputs"][output]["id"].get<int64_t>();
     ADD_FAILURE() << "no output " << step << "." << output << " in " << shown.dump();
