@@ -62,12 +62,18 @@ case "$mode" in
     services=$!
     ($sudo scripts/setup-postgres.sh && $sudo scripts/setup-ceph-rgw.sh >"$stores_env") >"$stores_log" 2>&1 &
     stores=$!
+    # Chromium, Node.js and playwright-core for the dashboard's browser test.
+    browser_log=$(mktemp)
+    $sudo scripts/setup-browser.sh >"$browser_log" 2>&1 &
+    browser=$!
     build build/release -DCMAKE_BUILD_TYPE=Release -DBATON_WERROR=ON
     failed=0
     wait "$services" || failed=1
     cat "$services_log"
     wait "$stores" || failed=1
     cat "$stores_log"
+    wait "$browser" || failed=1
+    cat "$browser_log"
     if ((failed)); then
       echo "bootstrap: setting up the test services failed" >&2
       exit 1
