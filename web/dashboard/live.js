@@ -21,9 +21,9 @@ function show(state) {
 }
 
 // Follows events matching `query` ("" or "?run=ID") until `signal` aborts: onEvent(type, json).
-// `poll()` reads the page's state again: each time the stream (re)connects and when the server
-// says events were missed (`reset`), since what changed meanwhile comes as no event; and every
-// `pollMs` when the server has no event stream.
+// `poll()` reads the page's state again: when the server says it listens (`ready`), when it says
+// events were missed (`reset`) and when the stream reconnects, since what changed meanwhile came
+// as no event; and every `pollMs` when the server has no event stream.
 export function follow(query, {onEvent, poll, pollMs = 2000, signal}) {
   const reread = () => {
     if (poll && !signal.aborted) poll().catch(() => {});
@@ -32,19 +32,21 @@ export function follow(query, {onEvent, poll, pollMs = 2000, signal}) {
   signal.addEventListener('abort', () => show('off'), {once: true});
   (async () => {
     let unsupported = false;
+    let connections = 0;
     await streamEvents(query, {
       signal,
       onEvent: (type, data) => {
-        if (type === 'reset') reread();
+        // `ready`: the server listens, and what changes from here on comes as events; `reset`:
+        // events were missed. Either way what changed before came as no event.
+        if (type === 'ready' || type === 'reset') reread();
         else onEvent(type, data);
       },
       onState: (st) => {
         if (signal.aborted) return;
         if (st === 'unsupported') unsupported = true;
         else show(st);
-        // What changed between the page's read and the stream's start (or while it was down)
-        // comes as no event: read it again once the stream is there.
-        if (st === 'live') reread();
+        // A reconnection may have missed events (a server that sends `ready` says so itself).
+        if (st === 'live' && connections++ > 0) reread();
       },
     });
     if (!unsupported || !poll) return;

@@ -352,7 +352,8 @@ export async function renderRun(el, id, query, {signal}) {
         if (sig.aborted) return;
         if (!running) {
           logState.textContent = e.status === 404 ? '(no log)' : '';
-          if (offset === 0) logPre.replaceChildren(errorBox(e));
+          // A cached step ran nothing (the server says whose log it is); other failures are errors.
+          if (offset === 0) logPre.replaceChildren(e.status === 404 ? h('span', {class: 'muted'}, e.message) : errorBox(e));
           return;
         }
       }
