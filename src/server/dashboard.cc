@@ -18,7 +18,7 @@ const EmbeddedAsset* Find(const std::string& name) {
 
 bool DashboardAsset(const std::string& path, HttpResponse* out) {
   std::string name;
-  if (path == "/" || path == "/ui/" || path == "/ui") {
+  if (path == "/") {
     name = "index.html";
   } else if (path.rfind("/ui/", 0) == 0) {
     name = path.substr(4);
