@@ -3,6 +3,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -12,6 +15,7 @@
 #include <set>
 
 #include "baton/json_text.h"
+#include "baton/signal_numbers.h"
 #include "platform/env_posix.h"
 #include "platform/fs.h"
 #include "platform/hash.h"
@@ -273,6 +277,75 @@ Result<RunSummary> ExecuteRun(Workspace& ws, const PipelineSpec& spec, const std
 
 namespace {
 
+std::string StopRequestKey(const std::string& run_id) { return "stop_request." + run_id; }
+
+// While a run is driven here, a stop asked for elsewhere (RequestRunStop) becomes the SIGTERM a
+// stop on this host sends: a thread looks for it in the metadata store every second, on a
+// connection of its own (opened at its first look, so short runs never open one). The stop
+// signals stay blocked in the thread, so the signal waits for whoever takes them.
+class StopRequestWatcher {
+ public:
+  StopRequestWatcher(std::string metadata_uri, std::string run_id)
+      : uri_(std::move(metadata_uri)), run_id_(std::move(run_id)), thread_([this] { Watch(); }) {}
+  ~StopRequestWatcher() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+    // A stop asked for as the run ended is not taken by anyone: it must not reach the process
+    // once the stop signals are unblocked. The destroying thread has them blocked.
+    if (fired_) (void)StopSignals::WaitBlocked(0);
+  }
+
+ private:
+  void Watch() {
+    StopSignals blocked;
+    std::unique_ptr<MetadataStore> store;
+    int attempt = 0;
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!wake_.wait_for(lock, std::chrono::seconds(1), [this] { return done_; })) {
+      lock.unlock();
+      if (!store) {
+        if (auto s = Stores().OpenMetadataStore(uri_); s.ok()) store = std::move(*s);
+      }
+      if (store && attempt == 0) {
+        if (auto run = store->GetRun(run_id_); run.ok()) attempt = run->attempt;
+      }
+      bool asked = false;
+      if (store && attempt > 0) {
+        auto value = store->GetSetting(StopRequestKey(run_id_), "");
+        if (value.ok() && !value->empty()) {
+          Json request = Json::parse(*value, nullptr, false);
+          asked = request.is_object() && request.value("attempt", 0) == attempt;
+        }
+      }
+      lock.lock();
+      if (asked && !done_) {
+        fired_ = SignalProcess(CurrentProcessId(), kSigTerm);
+        return;
+      }
+    }
+  }
+
+  const std::string uri_, run_id_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool done_ = false;
+  bool fired_ = false;
+  std::thread thread_;
+};
+
+}  // namespace
+
+Status RequestRunStop(MetadataStore& meta, const RunRecord& run, const std::string& by) {
+  Json request = {{"attempt", run.attempt}, {"by", by}, {"at", NowMicros()}};
+  return meta.SetSetting(StopRequestKey(run.id), DumpJson(request));
+}
+
+namespace {
+
 // Whether the stack's orchestrator is baton's own executor, run in this process.
 Result<bool> InProcess(const PipelineSpec& spec, const RunOptions& opts) {
   if (!spec.stack.is_object()) return true;
@@ -319,9 +392,14 @@ Result<RunSummary> RunPipeline(Workspace& ws, const PipelineSpec& spec, const Ru
     run.id = NewRunId(spec.name);
   }
   if (run_id_out) *run_id_out = run.id;
-  if (!in_process) return RunOrchestrated(ws, spec, run.id, snap.hash, opts, observer, RunProgress{});
+  if (!in_process) {
+    StopSignals blocked;  // from before the watcher starts to after it ends
+    StopRequestWatcher stop_requests(ws.metadata_uri, run.id);
+    return RunOrchestrated(ws, spec, run.id, snap.hash, opts, observer, RunProgress{});
+  }
   // Signals are taken synchronously from here on, so Ctrl-C is recorded as a stop.
   LocalLauncher launcher(JobsFor(spec, opts));
+  StopRequestWatcher stop_requests(ws.metadata_uri, run.id);
   return ExecuteRun(ws, spec, run.id, snap.hash, opts, observer, &launcher, RunProgress{});
 }
 
@@ -361,10 +439,13 @@ Result<RunSummary> ResumeRun(Workspace& ws, const RunRecord& run, const Pipeline
   BATON_ASSIGN_OR_RETURN(bool in_process, InProcess(spec, opts));
   if (!in_process) {
     BATON_RETURN_IF_ERROR(ws.meta->ClaimRun(run.id, CurrentProcessId(), ProcessStartTicks(CurrentProcessId()), HostName()));
+    StopSignals blocked;  // from before the watcher starts to after it ends
+    StopRequestWatcher stop_requests(ws.metadata_uri, run.id);
     return RunOrchestrated(ws, spec, run.id, run.snapshot_hash, opts, observer, progress);
   }
   LocalLauncher launcher(JobsFor(spec, opts));
   BATON_RETURN_IF_ERROR(ws.meta->ClaimRun(run.id, CurrentProcessId(), ProcessStartTicks(CurrentProcessId()), HostName()));
+  StopRequestWatcher stop_requests(ws.metadata_uri, run.id);
   return ExecuteRun(ws, spec, run.id, run.snapshot_hash, opts, observer, &launcher, progress);
 }
 

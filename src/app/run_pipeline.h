@@ -81,6 +81,11 @@ Result<RunSummary> ResumeRun(Workspace& ws, const RunRecord& run, const Pipeline
                              const RunOptions& opts, ExecutionObserver* observer);
 // FailedPrecondition, saying why, for a run that cannot be resumed (running, completed).
 Status CheckResumable(const RunRecord& run);
+
+// Asks the baton driving a run to stop it, from anywhere that reaches the run's metadata store
+// (another host, the server): recorded in the store for the run's current attempt, and taken by
+// the driving baton within about a second as if it had been sent SIGTERM. `by` says who asked.
+Status RequestRunStop(MetadataStore& meta, const RunRecord& run, const std::string& by);
 // The pipeline a run executes, from its snapshot.
 Result<PipelineSpec> LoadRunSpec(Workspace& ws, const RunRecord& run);
 

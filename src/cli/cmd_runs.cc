@@ -428,9 +428,13 @@ int Stop(const std::string& id, const std::string& wait) {
   if (!run.ok()) return Fail(run.status());
   if (run->status != RunStatus::kRunning)
     return Fail(FailedPrecondition("run " + run->id + " is not running (it is " + ToString(run->status) + ")"));
-  if (run->host != HostName())
-    return Fail(FailedPrecondition("run " + run->id + " is driven by a baton on host " + run->host + "; stop it there"));
-  if (!RunProcessAlive(*run)) {
+  const bool here = run->host == HostName();
+  if (!here) {
+    // Driven elsewhere: the request goes through the store, which that baton watches.
+    if (Status st = RequestRunStop(*ws->meta, *run, "baton runs stop on " + HostName()); !st.ok()) return Fail(st);
+    std::printf("stopping run %s (asked the baton on host %s)...\n", run->id.c_str(), run->host.c_str());
+    std::fflush(stdout);
+  } else if (!RunProcessAlive(*run)) {
     auto reaped = ReapDeadRuns(*ws);
     if (!reaped.ok()) return Fail(reaped.status());
     std::printf("run %s: its baton process was gone; marked interrupted\n", run->id.c_str());
@@ -438,10 +442,12 @@ int Stop(const std::string& id, const std::string& wait) {
   }
   // The driving baton takes SIGTERM like Ctrl-C: it terminates every running step (grace, then
   // SIGKILL), records them as stopped and the run as stopped.
-  if (!SignalProcess(run->pid, kSigTerm))
-    return Fail(Internal("cannot signal baton process " + std::to_string(run->pid) + ": " + std::strerror(errno)));
-  std::printf("stopping run %s (signalled baton process %lld)...\n", run->id.c_str(), static_cast<long long>(run->pid));
-  std::fflush(stdout);
+  if (here) {
+    if (!SignalProcess(run->pid, kSigTerm))
+      return Fail(Internal("cannot signal baton process " + std::to_string(run->pid) + ": " + std::strerror(errno)));
+    std::printf("stopping run %s (signalled baton process %lld)...\n", run->id.c_str(), static_cast<long long>(run->pid));
+    std::fflush(stdout);
+  }
   int64_t deadline = MonotonicMicros() + wait_us;
   while (MonotonicMicros() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -451,7 +457,7 @@ int Stop(const std::string& id, const std::string& wait) {
       std::printf("run %s %s%s\n", run->id.c_str(), ToString(now->status), now->reason.empty() ? "" : (" (" + now->reason + ")").c_str());
       return 0;
     }
-    if (!RunProcessAlive(*now)) {
+    if (here && !RunProcessAlive(*now)) {
       (void)ReapDeadRuns(*ws);
       std::printf("run %s: its baton process ended; marked interrupted\n", run->id.c_str());
       return 0;

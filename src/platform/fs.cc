@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 
@@ -401,6 +402,80 @@ Result<std::string> Absolute(const std::string& path) {
   std::string p = path;
   while (p.rfind("./", 0) == 0) p = p.substr(2);
   return Join(cwd, p);
+}
+
+Result<std::string> RealPath(const std::string& path) {
+  char* resolved = ::realpath(path.c_str(), nullptr);
+  if (resolved == nullptr) {
+    if (errno == ENOENT || errno == ENOTDIR) return NotFound(path + " does not exist");
+    return Errno("cannot resolve", path);
+  }
+  std::string out(resolved);
+  std::free(resolved);
+  return out;
+}
+
+Result<std::string> ReadRange(const std::string& path, uint64_t offset, uint64_t max_bytes) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) return Errno("cannot open", path);
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    Status s = Errno("cannot stat", path);
+    ::close(fd);
+    return s;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return InvalidArgument(path + " is " + FileKind(st.st_mode) + ", not a regular file");
+  }
+  std::string out;
+  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  if (offset < size) out.resize(static_cast<size_t>(std::min<uint64_t>(max_bytes, size - offset)));
+  size_t got = 0;
+  while (got < out.size()) {
+    ssize_t n = ::pread(fd, out.data() + got, out.size() - got, static_cast<off_t>(offset + got));
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (n < 0) {
+      Status s = Errno("cannot read", path);
+      ::close(fd);
+      return s;
+    }
+    if (n == 0) break;  // the file shrank
+    got += static_cast<size_t>(n);
+  }
+  out.resize(got);
+  ::close(fd);
+  return out;
+}
+
+namespace {
+Status ListTreeInto(const std::string& root, const std::string& rel, size_t max_entries,
+                    std::vector<TreeEntry>* out, bool* truncated) {
+  BATON_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(rel.empty() ? root : root + "/" + rel));
+  for (const std::string& name : names) {
+    if (out->size() >= max_entries) {
+      *truncated = true;
+      return Status::Ok();
+    }
+    const std::string r = rel.empty() ? name : rel + "/" + name;
+    struct stat st;
+    if (::lstat((root + "/" + r).c_str(), &st) != 0) continue;  // gone meanwhile
+    TreeEntry e{r, 0, "other"};
+    if (S_ISREG(st.st_mode)) e.kind = "file", e.size = static_cast<uint64_t>(st.st_size);
+    else if (S_ISDIR(st.st_mode)) e.kind = "dir";
+    else if (S_ISLNK(st.st_mode)) e.kind = "symlink";
+    out->push_back(e);
+    if (e.kind == "dir") BATON_RETURN_IF_ERROR(ListTreeInto(root, r, max_entries, out, truncated));
+  }
+  return Status::Ok();
+}
+}  // namespace
+
+Result<std::vector<TreeEntry>> ListTree(const std::string& dir, size_t max_entries, bool* truncated) {
+  std::vector<TreeEntry> out;
+  *truncated = false;
+  BATON_RETURN_IF_ERROR(ListTreeInto(dir, "", max_entries, &out, truncated));
+  return out;
 }
 
 namespace {

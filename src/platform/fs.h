@@ -67,6 +67,21 @@ std::string Join(const std::string& a, const std::string& b);
 std::string Dirname(const std::string& path);
 std::string Basename(const std::string& path);
 Result<std::string> Absolute(const std::string& path);
+// The canonical absolute path: symbolic links, "." and ".." resolved. NotFound when nothing is
+// there.
+Result<std::string> RealPath(const std::string& path);
+// Up to `max_bytes` of the regular file at `path` from byte `offset` (fewer at its end; none past
+// it). InvalidArgument for what is not a regular file (a FIFO is never waited on).
+Result<std::string> ReadRange(const std::string& path, uint64_t offset, uint64_t max_bytes);
+// An entry of a directory tree: its path relative to the tree, bytes (regular files) and kind.
+struct TreeEntry {
+  std::string path;
+  uint64_t size = 0;
+  std::string kind;  // file | dir | symlink | other
+};
+// Every entry under `dir`, depth first in name order, at most `max_entries` (then *truncated).
+// Symbolic links are listed, not followed.
+Result<std::vector<TreeEntry>> ListTree(const std::string& dir, size_t max_entries, bool* truncated);
 // A cheap fingerprint of a file or tree (sizes, mtimes, ctimes, inodes) that changes whenever
 // its content or permissions change; used to decide whether an input must be re-hashed.
 Result<std::string> StatFingerprint(const std::string& path);

@@ -159,7 +159,35 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Bind(const HttpServerOptions& op
     HttpResponse out = raw->handler(r);
     res.status = out.status;
     for (const auto& [k, v] : out.headers) res.set_header(k, v);
-    res.set_content(out.body, out.content_type);
+    if (!out.stream || req.method == "HEAD") {
+      res.set_content(out.body, out.content_type);
+      return;
+    }
+    auto stream = std::move(out.stream);
+    res.set_chunked_content_provider(
+        out.content_type, [raw, stream](size_t, httplib::DataSink& sink) {
+          class Sink : public HttpStream {
+           public:
+            Sink(Impl* impl, httplib::DataSink& sink) : impl_(impl), sink_(sink) {}
+            bool Write(std::string_view data) override {
+              if (gone_ || data.empty()) return !gone_;
+              gone_ = !sink_.write(data.data(), data.size());
+              return !gone_;
+            }
+            bool Open() override {
+              if (!gone_ && !sink_.is_writable()) gone_ = true;
+              return !gone_ && !impl_->stop_requested.load();
+            }
+
+           private:
+            Impl* impl_;
+            httplib::DataSink& sink_;
+            bool gone_ = false;
+          } out(raw, sink);
+          stream(out);
+          sink.done();
+          return true;
+        });
   };
   s.Get(".*", dispatch);
   s.Post(".*", dispatch);

@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -27,11 +28,25 @@ struct HttpRequest {
   bool HasQuery(const std::string& name) const;
 };
 
+// Where a streamed body goes, piece by piece (a response that follows events or a log).
+class HttpStream {
+ public:
+  virtual ~HttpStream() = default;
+  // Sends a piece at once; false when the client has gone (nothing more will reach it).
+  virtual bool Write(std::string_view data) = 0;
+  // False once the client has gone or the server is stopping: a stream checks it between
+  // pieces (at least twice a second) and returns.
+  virtual bool Open() = 0;
+};
+
 struct HttpResponse {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  // When set, the body is what this writes (sent chunked, as it comes) and `body` is not sent.
+  // It runs on the request's thread, which it holds until it returns.
+  std::function<void(HttpStream&)> stream;
 };
 
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;

@@ -192,7 +192,8 @@ std::string Trim(const std::string& s) {
   return s.substr(b, e - b + 1);
 }
 
-pid_t SpawnToLog(const std::vector<std::string>& argv, const std::string& log_path, std::string* error) {
+pid_t SpawnToLog(const std::vector<std::string>& argv, const std::string& log_path, std::string* error,
+                 const std::string& cwd) {
   if (argv.empty()) {
     *error = "empty command";
     return -1;
@@ -202,6 +203,7 @@ pid_t SpawnToLog(const std::vector<std::string>& argv, const std::string& log_pa
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&fa, 1, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  if (!cwd.empty()) posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
   ChildAttr attr;
   auto args = ArgvOf(argv);
   pid_t pid = -1;

@@ -97,7 +97,9 @@ std::string Trim(const std::string& s);
 
 // Starts argv[0] (looked up on PATH) with stdin /dev/null and stdout and stderr appended to
 // `log_path`, in a process group of its own and with no blocked signals, without waiting.
-// Returns its pid, or -1 with *error set.
-pid_t SpawnToLog(const std::vector<std::string>& argv, const std::string& log_path, std::string* error);
+// Returns its pid, or -1 with *error set. `cwd`: the directory it starts in ("" : this one's;
+// `log_path` is opened before it is entered).
+pid_t SpawnToLog(const std::vector<std::string>& argv, const std::string& log_path, std::string* error,
+                 const std::string& cwd = "");
 
 }  // namespace baton

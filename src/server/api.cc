@@ -1,14 +1,23 @@
 #include "server/api.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
+#include <thread>
 
 #include "app/record_json.h"
+#include "app/run_pipeline.h"
+#include "app/workspace.h"
 #include "baton/format.h"
 #include "baton/json_text.h"
+#include "baton/signal_numbers.h"
 #include "core/matrix.h"
 #include "platform/fs.h"
+#include "platform/process.h"
 #include "server/auth.h"
+#include "server/downloads.h"
+#include "server/events.h"
+#include "server/run_starter.h"
 #include "server/dashboard.h"
 #include "server/store_api.h"
 #include "store/remote/store_rpc.h"
@@ -60,6 +69,53 @@ struct Call {
 };
 
 using CallHandler = std::function<Result<Json>(Call&)>;
+// A handler whose answer is not a JSON document (a file, a stream).
+using RawHandler = std::function<Result<HttpResponse>(Call&)>;
+
+// A non-negative integer query parameter, at most `max`; `fallback` when absent.
+Result<int64_t> SizeParam(const HttpRequest& r, const std::string& name, int64_t fallback, int64_t max) {
+  if (!r.HasQuery(name)) return fallback;
+  const std::string v = r.Query(name);
+  char* end = nullptr;
+  const long long n = std::strtoll(v.c_str(), &end, 10);
+  if (v.empty() || *end != '\0' || n < 0 || n > max)
+    return InvalidArgument("?" + name + "= takes a number from 0 to " + std::to_string(max) + ", not '" + v + "'");
+  return static_cast<int64_t>(n);
+}
+
+bool FlagParam(const HttpRequest& r, const std::string& name) {
+  const std::string v = r.Query(name);
+  return v == "1" || v == "true" || v == "yes";
+}
+
+constexpr uint64_t kPiece = 256 << 10;  // what a streamed file is sent in
+
+// A file's bytes from `offset`, at most `max`, sent as they are read.
+std::function<void(HttpStream&)> FileStream(std::string path, uint64_t max) {
+  return [path = std::move(path), max](HttpStream& out) {
+    uint64_t sent = 0;
+    while (sent < max && out.Open()) {
+      auto piece = fs::ReadRange(path, sent, std::min<uint64_t>(kPiece, max - sent));
+      if (!piece.ok() || piece->empty()) return;
+      if (!out.Write(*piece)) return;
+      sent += piece->size();
+    }
+  };
+}
+
+// A name for Content-Disposition: the characters that cannot break the header.
+std::string SafeFileName(const std::string& name) {
+  std::string out;
+  for (char c : name.substr(name.rfind('/') == std::string::npos ? 0 : name.rfind('/') + 1))
+    out += (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_') ? c : '_';
+  return out.empty() ? "artifact" : out;
+}
+
+Json TreeJson(const std::vector<fs::TreeEntry>& entries, bool truncated) {
+  Json list = Json::array();
+  for (const auto& e : entries) list.push_back({{"path", e.path}, {"size", e.size}, {"kind", e.kind}});
+  return Json{{"entries", std::move(list)}, {"truncated", truncated}};
+}
 
 Result<Json> RunWithSteps(MetadataStore& m, const RunRecord& run) {
   Json j = RunJson(run);
@@ -110,7 +166,10 @@ Result<StorePool::Lease> StorePool::Borrow() {
 
 Api::Api(std::string uri, AccessLog log, ErrorLog errors, ApiOptions options)
     : pool_(std::move(uri)), log_(std::move(log)), errors_(std::move(errors)),
-      store_api_(std::make_unique<StoreApi>(&pool_, options.batch_timeout_us)) {}
+      store_api_(std::make_unique<StoreApi>(&pool_, options.batch_timeout_us)),
+      events_(std::make_unique<EventHub>(&pool_, errors_, EventHubOptions{options.events_interval_us, 25, 2000})),
+      files_(std::make_unique<ArtifactFiles>(options.workspace_root)),
+      starter_(std::make_unique<RunStarter>(options.workspace_root, options.baton_binary, options.runs_disabled)) {}
 
 Api::~Api() = default;
 
@@ -177,6 +236,19 @@ void Api::AddRoutes() {
       Call call{req, params, *principal, **store};
       auto out = handler(call);
       HttpResponse r = out.ok() ? JsonResponse(*out) : Failure(out.status(), true);
+      r.headers.emplace_back("X-Baton-User", principal->user);
+      return r;
+    };
+  };
+  auto guarded_raw = [this](RawHandler handler) -> RouteHandler {
+    return [this, handler](const HttpRequest& req, const PathParams& params) -> HttpResponse {
+      auto store = pool_.Borrow();
+      if (!store.ok()) return Failure(store.status(), false);
+      auto principal = Authenticate(**store, req.Header("authorization"), NowMicros());
+      if (!principal.ok()) return Failure(principal.status(), false);
+      Call call{req, params, *principal, **store};
+      auto out = handler(call);
+      HttpResponse r = out.ok() ? std::move(*out) : Failure(out.status(), true);
       r.headers.emplace_back("X-Baton-User", principal->user);
       return r;
     };
@@ -271,20 +343,25 @@ void Api::AddRoutes() {
                 for (const auto& a : arts) list.push_back(ArtifactJson(a));
                 return Json{{"artifacts", std::move(list)}};
               }));
-  router_.Add("GET", "/api/v1/artifacts/{artifact}", guarded([](Call& c) -> Result<Json> {
-                auto found = c.store.GetArtifact(c.params.at("artifact"));
-                // A run token learns nothing of other runs' artifacts, not even which exist.
-                if (!found.ok() && found.status().code() == Code::kNotFound && !c.principal.run_id.empty())
-                  return Authorize(c.principal, Access::kRead, "");
-                BATON_ASSIGN_OR_RETURN(ArtifactRecord a, std::move(found));
-                // A run token sees the artifacts its run made or used (a cached step's outputs
-                // were made by an earlier run).
-                if (!c.principal.run_id.empty() && a.run_id != c.principal.run_id) {
-                  BATON_ASSIGN_OR_RETURN(bool used, RunUses(c.store, c.principal.run_id, a.id));
-                  if (!used) return Authorize(c.principal, Access::kRead, a.run_id);
-                } else {
-                  BATON_RETURN_IF_ERROR(Authorize(c.principal, Access::kRead, a.run_id));
-                }
+  // The artifact a request names, after checking that the principal may read it.
+  auto artifact_of = [](Call& c) -> Result<ArtifactRecord> {
+    auto found = c.store.GetArtifact(c.params.at("artifact"));
+    // A run token learns nothing of other runs' artifacts, not even which exist.
+    if (!found.ok() && found.status().code() == Code::kNotFound && !c.principal.run_id.empty())
+      return Authorize(c.principal, Access::kRead, "");
+    BATON_ASSIGN_OR_RETURN(ArtifactRecord a, std::move(found));
+    // A run token sees the artifacts its run made or used (a cached step's outputs were made
+    // by an earlier run).
+    if (!c.principal.run_id.empty() && a.run_id != c.principal.run_id) {
+      BATON_ASSIGN_OR_RETURN(bool used, RunUses(c.store, c.principal.run_id, a.id));
+      if (!used) return Authorize(c.principal, Access::kRead, a.run_id);
+    } else {
+      BATON_RETURN_IF_ERROR(Authorize(c.principal, Access::kRead, a.run_id));
+    }
+    return a;
+  };
+  router_.Add("GET", "/api/v1/artifacts/{artifact}", guarded([artifact_of](Call& c) -> Result<Json> {
+                BATON_ASSIGN_OR_RETURN(ArtifactRecord a, artifact_of(c));
                 Json j = ArtifactJson(a);
                 BATON_ASSIGN_OR_RETURN(StepRunRecord producer, c.store.GetStepRun(a.step_run_id));
                 BATON_ASSIGN_OR_RETURN(NamedArtifacts ins, c.store.StepInputs(producer.id));
@@ -331,9 +408,205 @@ void Api::AddRoutes() {
                 }
                 return Json{{"components", std::move(list)}};
               }));
+  router_.Add("GET", "/api/v1/artifacts/{artifact}/content", guarded_raw([this, artifact_of](Call& c) -> Result<HttpResponse> {
+                BATON_ASSIGN_OR_RETURN(ArtifactRecord a, artifact_of(c));
+                BATON_ASSIGN_OR_RETURN(int64_t limit, SizeParam(c.request, "limit", -1, INT64_MAX));
+                BATON_ASSIGN_OR_RETURN(LocalContent content, files_->Find(c.store, a));
+                std::string path = content.path;
+                std::string name = a.name;
+                if (content.is_dir || c.request.HasQuery("path")) {
+                  if (!content.is_dir)
+                    return InvalidArgument("artifact " + std::to_string(a.id) + " is a file; ?path= names a file inside a directory artifact");
+                  if (c.request.HasQuery("path")) {
+                    name = c.request.Query("path");
+                    BATON_ASSIGN_OR_RETURN(path, PathInTree(content.path, name));
+                  }
+                  if (fs::IsDir(path)) {
+                    bool truncated = false;
+                    BATON_ASSIGN_OR_RETURN(std::vector<fs::TreeEntry> entries, fs::ListTree(path, 10000, &truncated));
+                    return JsonResponse(TreeJson(entries, truncated));
+                  }
+                }
+                auto head = fs::ReadRange(path, 0, 4096);
+                if (!head.ok()) return PermissionDenied("'" + name + "' is not a regular file; it is not served");
+                const int64_t size = fs::FileSize(path);
+                const uint64_t max = limit < 0 ? static_cast<uint64_t>(size) : std::min<uint64_t>(limit, size);
+                HttpResponse r;
+                r.content_type = ContentTypeFor(name, *head);
+                r.headers = {{"X-Content-Type-Options", "nosniff"},
+                             {"Content-Security-Policy", "sandbox; default-src 'none'"},
+                             {"Content-Disposition", "attachment; filename=\"" + SafeFileName(name) + "\""},
+                             {"X-Baton-Size", std::to_string(size)},
+                             {"X-Baton-Digest", "sha256:" + a.digest}};
+                if (max < static_cast<uint64_t>(size)) r.headers.emplace_back("X-Baton-Truncated", "1");
+                r.stream = FileStream(path, max);
+                return r;
+              }));
+  router_.Add("GET", "/api/v1/runs/{id}/dag", guarded([run_of](Call& c) -> Result<Json> {
+                BATON_ASSIGN_OR_RETURN(RunRecord run, run_of(c, Access::kRead));
+                BATON_ASSIGN_OR_RETURN(PipelineSpec spec, LoadSnapshot(c.store, "sha256:" + run.snapshot_hash, nullptr));
+                // The steps as written: instances (of a matrix or for_each) are one node.
+                auto node = [](const StepSpec& st) { return st.group.empty() ? st.name : st.group; };
+                std::map<std::string, std::string> node_of;
+                for (const StepSpec& st : spec.steps) node_of[st.name] = node(st);
+                Json steps = Json::array();
+                std::map<std::string, size_t> index;
+                for (const StepSpec& st : spec.steps) {
+                  const std::string name = node(st);
+                  std::vector<std::string> needs;
+                  auto need = [&](const std::string& other) {
+                    auto it = node_of.find(other);
+                    const std::string n = it == node_of.end() ? other : it->second;
+                    if (n != name && std::find(needs.begin(), needs.end(), n) == needs.end()) needs.push_back(n);
+                  };
+                  for (const InputRef& in : st.inputs) need(in.step);
+                  for (const std::string& a : st.after) need(a);
+                  for (const std::string& w : st.when_steps) need(w);
+                  if (!st.for_each.empty()) need(st.for_each.step);
+                  const bool instances = !st.matrix.empty() || !st.for_each.empty() || !st.group.empty();
+                  auto it = index.find(name);
+                  if (it == index.end()) {
+                    index[name] = steps.size();
+                    steps.push_back({{"name", name}, {"needs", needs}, {"instances", instances},
+                                     {"outputs", st.outputs}, {"when", st.when}});
+                    continue;
+                  }
+                  Json& existing = steps[it->second]["needs"];
+                  for (const auto& n : needs)
+                    if (std::find(existing.begin(), existing.end(), Json(n)) == existing.end()) existing.push_back(n);
+                }
+                return Json{{"run", run.id}, {"pipeline", spec.name}, {"steps", std::move(steps)}};
+              }));
+  router_.Add("GET", "/api/v1/runs/{id}/steps/{step}/log", guarded_raw([this, run_of](Call& c) -> Result<HttpResponse> {
+                BATON_ASSIGN_OR_RETURN(RunRecord run, run_of(c, Access::kRead));
+                const std::string step = c.params.at("step");
+                BATON_ASSIGN_OR_RETURN(int attempt, IntParam(c.request, "attempt", 0, 1'000'000));
+                BATON_ASSIGN_OR_RETURN(int64_t offset, SizeParam(c.request, "offset", 0, INT64_MAX));
+                const bool follow = FlagParam(c.request, "follow");
+                BATON_ASSIGN_OR_RETURN(std::vector<StepRunRecord> steps, c.store.ListStepRuns(run.id));
+                const StepRunRecord* chosen = nullptr;
+                for (const auto& s : steps) {
+                  if (s.step != step || (attempt != 0 && s.attempt != attempt)) continue;
+                  if (chosen == nullptr || s.attempt > chosen->attempt) chosen = &s;
+                }
+                if (chosen == nullptr)
+                  return NotFound("run " + run.id + " has no step run of '" + step + "'" +
+                                  (attempt ? " with attempt " + std::to_string(attempt) : ""));
+                if (chosen->status == StepStatus::kCached)
+                  return NotFound("step " + step + " of run " + run.id + " was cached from step run " +
+                                  std::to_string(chosen->cached_from) + ": it ran nothing, and the log is that run's");
+                BATON_ASSIGN_OR_RETURN(std::string path, ServableLogPath(*chosen, run.id));
+                HttpResponse r;
+                r.content_type = "text/plain; charset=utf-8";
+                r.headers = {{"X-Content-Type-Options", "nosniff"},
+                             {"Cache-Control", "no-store"},
+                             {"X-Baton-Step-Run", std::to_string(chosen->id)},
+                             {"X-Baton-Attempt", std::to_string(chosen->attempt)}};
+                const int64_t step_run = chosen->id;
+                bool ended = !follow || chosen->status != StepStatus::kRunning;
+                r.stream = [this, path, offset, ended, step_run](HttpStream& out) mutable {
+                  uint64_t at = static_cast<uint64_t>(offset);
+                  int64_t next_look = 0;
+                  while (out.Open()) {
+                    auto piece = fs::ReadRange(path, at, kPiece);
+                    if (!piece.ok()) return;
+                    if (!piece->empty()) {
+                      if (!out.Write(*piece)) return;
+                      at += piece->size();
+                      continue;
+                    }
+                    if (ended) return;
+                    // Following: the step's end is read from the store once a second; what the
+                    // log holds then is sent before the stream ends.
+                    if (MonotonicMicros() >= next_look) {
+                      next_look = MonotonicMicros() + 1'000'000;
+                      if (auto store = pool_.Borrow(); store.ok()) {
+                        auto s = (*store)->GetStepRun(step_run);
+                        if (!s.ok() || s->status != StepStatus::kRunning) ended = true;
+                      }
+                      if (ended) continue;
+                    }
+                    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+                  }
+                };
+                return r;
+              }));
+  router_.Add("POST", "/api/v1/runs/{id}/stop", guarded_raw([run_of](Call& c) -> Result<HttpResponse> {
+                BATON_ASSIGN_OR_RETURN(RunRecord run, run_of(c, Access::kWrite));
+                if (run.status != RunStatus::kRunning)
+                  return FailedPrecondition("run " + run.id + " is not running (it is " + ToString(run.status) + ")");
+                BATON_RETURN_IF_ERROR(RequestRunStop(c.store, run, c.principal.user + " through the server"));
+                // On this machine the driving baton is also signalled, as `baton runs stop` does:
+                // it stops at once rather than at its next look at the store.
+                if (run.host == HostName() && RunProcessAlive(run)) (void)SignalProcess(run.pid, kSigTerm);
+                HttpResponse r = JsonResponse({{"run", RunJson(run)}, {"stop", "requested"}}, 202);
+                return r;
+              }));
+  router_.Add("POST", "/api/v1/runs/{id}/resume", guarded_raw([this, run_of](Call& c) -> Result<HttpResponse> {
+                if (!c.principal.run_id.empty())
+                  return PermissionDenied("a run token cannot resume runs: it may only record its own run");
+                BATON_ASSIGN_OR_RETURN(RunRecord run, run_of(c, Access::kWrite));
+                BATON_RETURN_IF_ERROR(CheckResumable(run));
+                BATON_ASSIGN_OR_RETURN(
+                    int64_t pid, starter_->Start({"runs", "resume", run.id, "--quiet"},
+                                                 "resume-" + run.id + "-" + std::to_string(run.attempt + 1)));
+                (void)pid;
+                return JsonResponse({{"run", RunJson(run)}, {"resumed", true}}, 202);
+              }));
+  router_.Add("GET", "/api/v1/events", guarded_raw([this](Call& c) -> Result<HttpResponse> {
+                std::string run = c.request.Query("run");
+                if (!c.principal.run_id.empty()) {
+                  // A run token hears of its own run only.
+                  if (!run.empty() && run != c.principal.run_id) return Authorize(c.principal, Access::kRead, run);
+                  run = c.principal.run_id;
+                } else if (!run.empty()) {
+                  BATON_ASSIGN_OR_RETURN(RunRecord r, c.store.GetRun(run));
+                  BATON_RETURN_IF_ERROR(Authorize(c.principal, Access::kRead, r.id));
+                  run = r.id;
+                } else {
+                  BATON_RETURN_IF_ERROR(Authorize(c.principal, Access::kRead, ""));
+                }
+                int64_t last = 0;
+                if (const std::string id = c.request.Header("last-event-id"); !id.empty())
+                  last = std::strtoll(id.c_str(), nullptr, 10);
+                std::shared_ptr<EventHub::Subscription> sub = events_->Subscribe(run, last);
+                const std::string auth = c.request.Header("authorization");
+                HttpResponse r;
+                r.content_type = "text/event-stream";
+                r.headers = {{"Cache-Control", "no-store"}, {"X-Accel-Buffering", "no"}};
+                r.stream = [this, sub, auth](HttpStream& out) {
+                  // `ready`: the client reads the state now; events from here on change it.
+                  if (!out.Write("retry: 2000\n\nevent: ready\ndata: {}\n\n")) return;
+                  int64_t next_ping = MonotonicMicros() + 15'000'000;
+                  int64_t next_auth = MonotonicMicros() + 60'000'000;
+                  while (out.Open()) {
+                    bool reset = false;
+                    std::vector<Event> events = sub->Next(std::min(MonotonicMicros() + 500'000, next_ping), &reset);
+                    std::string chunk;
+                    if (reset) chunk += "event: reset\ndata: {}\n\n";
+                    for (const Event& e : events)
+                      chunk += "id: " + std::to_string(e.id) + "\nevent: " + e.type + "\ndata: " + e.data + "\n\n";
+                    const int64_t now = MonotonicMicros();
+                    if (now >= next_ping) {
+                      chunk += ": keepalive\n\n";
+                      next_ping = now + 15'000'000;
+                    }
+                    if (!chunk.empty() && !out.Write(chunk)) return;
+                    // A token revoked or expired while it listens stops hearing.
+                    if (now >= next_auth) {
+                      next_auth = now + 60'000'000;
+                      auto store = pool_.Borrow();
+                      if (store.ok() && !Authenticate(**store, auth, NowMicros(), false).ok()) return;
+                    }
+                  }
+                };
+                return r;
+              }));
   // The store API: what a metadata URI https://HOST:PORT sends (server/store_api.h).
   router_.Add("POST", "/api/v1/store/{method}", [this](const HttpRequest& req, const PathParams& params) {
-    StoreApi::Reply r = store_api_->Handle(req, params.at("method"));
+    const std::string& method = params.at("method");
+    StoreApi::Reply r = store_api_->Handle(req, method);
+    if (r.result.ok() && !store_rpc::IsRead(method)) events_->Wake();
     HttpResponse resp;
     if (r.result.ok()) {
       resp = JsonResponse(*r.result);

@@ -53,10 +53,19 @@ using AccessLog = std::function<void(const HttpRequest&, int status, const std::
 using ErrorLog = std::function<void(const std::string& message)>;
 
 class StoreApi;
+class EventHub;
+class ArtifactFiles;
+class RunStarter;
 
 struct ApiOptions {
   // A store API batch whose client sends nothing for this long is rolled back.
   int64_t batch_timeout_us = 30'000'000;
+  // The workspace the server starts runs in (resumes, schedules), recording into the store it
+  // serves; "" for none, and then `runs_disabled` says why.
+  std::string workspace_root;
+  std::string runs_disabled = "this server starts no runs: it was started outside a workspace";
+  std::string baton_binary = "baton";  // the CLI, for the runs it starts
+  int64_t events_interval_us = 500'000;
 };
 
 class Api {
@@ -85,6 +94,9 @@ class Api {
   ErrorLog errors_;
   Router router_;
   std::unique_ptr<StoreApi> store_api_;
+  std::unique_ptr<EventHub> events_;
+  std::unique_ptr<ArtifactFiles> files_;
+  std::unique_ptr<RunStarter> starter_;
 };
 
 // The OpenAPI 3 document of the API.

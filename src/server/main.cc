@@ -22,6 +22,7 @@
 #include "platform/fs.h"
 #include "platform/http_server.h"
 #include "platform/net.h"
+#include "platform/process.h"
 #include "platform/signals.h"
 #include "server/api.h"
 #include "server/auth.h"
@@ -82,7 +83,37 @@ struct ServeArgs {
   bool insecure = false;
   bool quiet = false;
   int batch_timeout_s = 30;
+  std::string workspace;
 };
+
+// The workspace the server starts runs in: --workspace, else the one at or above the current
+// directory. It must record into the store served, or the server starts no runs (and says why).
+void ChooseWorkspace(const std::string& flag, const std::string& served, ApiOptions* options) {
+  std::string root;
+  if (!flag.empty()) {
+    auto found = FindWorkspace(flag);
+    if (!found.ok()) {
+      options->runs_disabled = "this server starts no runs: --workspace " + flag + " is not a workspace";
+      std::fprintf(stderr, "baton server: %s\n", options->runs_disabled.c_str());
+      return;
+    }
+    root = *found;
+  } else if (auto found = FindWorkspace("."); found.ok()) {
+    root = *found;
+  } else {
+    return;  // the default reason: started outside a workspace
+  }
+  auto uri = WorkspaceMetadataUri(DirFor(root));
+  if (!uri.ok() || *uri != served) {
+    options->runs_disabled = "this server starts no runs: its workspace " + root + " records into " +
+                             (uri.ok() ? *uri : std::string("a store it cannot name")) +
+                             ", not the store served";
+    std::fprintf(stderr, "baton server: %s\n", options->runs_disabled.c_str());
+    return;
+  }
+  options->workspace_root = root;
+  options->baton_binary = fs::Dirname(SelfExecutable()) + "/baton";
+}
 
 int Serve(const ServeArgs& a) {
   if (!IsLoopbackHost(a.http.host) && a.http.tls_cert.empty() && !a.insecure)
@@ -111,6 +142,7 @@ int Serve(const ServeArgs& a) {
   StopSignals signals;
   ApiOptions options;
   options.batch_timeout_us = int64_t{a.batch_timeout_s} * 1'000'000;
+  ChooseWorkspace(a.workspace, *uri, &options);
   auto api = Api::Open(*uri, log, errors, options);
   if (!api.ok()) return Fail(api.status());
   Api* handler = api->get();
@@ -302,6 +334,9 @@ int Main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--threads", serve.http.threads, "Request threads")->capture_default_str()->check(CLI::Range(1, 256));
   app.add_flag("--quiet", serve.quiet, "No access log on stderr");
+  app.add_option("--workspace", serve.workspace,
+                 "Where the runs the server starts (resumes, schedules) run; it must record into the "
+                 "store served (default: the workspace here, if any)");
   app.add_option("--batch-timeout", serve.batch_timeout_s,
                  "Seconds a store batch may wait for its client before it is rolled back")
       ->capture_default_str()->check(CLI::Range(1, 3600));

@@ -202,6 +202,96 @@ constexpr char kDocument[] = R"json({
         }
       }
     },
+    "/artifacts/{artifact}/content": {
+      "parameters": [
+        {"name": "artifact", "in": "path", "required": true, "schema": {"type": "string"}, "description": "An artifact id, or a digest prefix"},
+        {"name": "path", "in": "query", "schema": {"type": "string"}, "description": "A file (or directory) inside a directory artifact: relative, without '.' or '..' segments; links that lead out of the artifact are refused"},
+        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 0}, "description": "Send at most this many bytes (X-Baton-Truncated: 1 when cut)"}
+      ],
+      "get": {
+        "summary": "The content of an artifact: a file's bytes (Content-Type from its name or first bytes; never rendered: Content-Security-Policy sandbox), or the entries of a directory",
+        "responses": {
+          "200": {"description": "The bytes, or {entries: [{path, size, kind}], truncated} for a directory", "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}, "application/json": {"schema": {"type": "object", "properties": {"entries": {"type": "array", "items": {"type": "object", "properties": {"path": {"type": "string"}, "size": {"type": "integer"}, "kind": {"type": "string", "enum": ["file", "dir", "symlink", "other"]}}}}, "truncated": {"type": "boolean"}}}}}},
+          "400": {"$ref": "#/components/responses/Error"},
+          "401": {"$ref": "#/components/responses/Error"},
+          "403": {"$ref": "#/components/responses/Error"},
+          "404": {"$ref": "#/components/responses/Error"},
+          "409": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
+    "/runs/{id}/dag": {
+      "parameters": [{"$ref": "#/components/parameters/RunId"}],
+      "get": {
+        "summary": "The run's steps as written (a matrix or for_each step is one node) and what each waits for",
+        "responses": {
+          "200": {"description": "The graph", "content": {"application/json": {"schema": {"type": "object", "properties": {"run": {"type": "string"}, "pipeline": {"type": "string"}, "steps": {"type": "array", "items": {"type": "object", "properties": {"name": {"type": "string"}, "needs": {"type": "array", "items": {"type": "string"}}, "instances": {"type": "boolean"}, "outputs": {"type": "array", "items": {"type": "string"}}, "when": {"type": "string"}}}}}}}}},
+          "401": {"$ref": "#/components/responses/Error"},
+          "403": {"$ref": "#/components/responses/Error"},
+          "404": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
+    "/runs/{id}/steps/{step}/log": {
+      "parameters": [
+        {"$ref": "#/components/parameters/RunId"},
+        {"name": "step", "in": "path", "required": true, "schema": {"type": "string"}, "description": "A step, or an instance such as train[C=0.1]"},
+        {"name": "attempt", "in": "query", "schema": {"type": "integer", "minimum": 1}, "description": "Default: the latest"},
+        {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}, "description": "Start at this byte"},
+        {"name": "follow", "in": "query", "schema": {"type": "boolean"}, "description": "Keep sending what the step writes until it ends"}
+      ],
+      "get": {
+        "summary": "A step's log (stdout and stderr), served from the server's machine when the step ran there",
+        "responses": {
+          "200": {"description": "The log", "content": {"text/plain": {"schema": {"type": "string"}}}},
+          "400": {"$ref": "#/components/responses/Error"},
+          "401": {"$ref": "#/components/responses/Error"},
+          "403": {"$ref": "#/components/responses/Error"},
+          "404": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
+    "/runs/{id}/stop": {
+      "parameters": [{"$ref": "#/components/parameters/RunId"}],
+      "post": {
+        "summary": "Stop a running run: asked of the baton driving it through the store (it stops within about a second), and signalled at once when it runs on the server's machine",
+        "responses": {
+          "202": {"description": "Asked", "content": {"application/json": {"schema": {"type": "object", "properties": {"run": {"$ref": "#/components/schemas/Run"}, "stop": {"type": "string"}}}}}},
+          "401": {"$ref": "#/components/responses/Error"},
+          "403": {"$ref": "#/components/responses/Error"},
+          "404": {"$ref": "#/components/responses/Error"},
+          "409": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
+    "/runs/{id}/resume": {
+      "parameters": [{"$ref": "#/components/parameters/RunId"}],
+      "post": {
+        "summary": "Resume a run that did not complete: `baton runs resume` in the server's workspace (editors and admins; not run tokens)",
+        "responses": {
+          "202": {"description": "Started", "content": {"application/json": {"schema": {"type": "object", "properties": {"run": {"$ref": "#/components/schemas/Run"}, "resumed": {"type": "boolean"}}}}}},
+          "401": {"$ref": "#/components/responses/Error"},
+          "403": {"$ref": "#/components/responses/Error"},
+          "404": {"$ref": "#/components/responses/Error"},
+          "409": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
+    "/events": {
+      "parameters": [
+        {"name": "run", "in": "query", "schema": {"type": "string"}, "description": "Only this run's events (a run token hears only its own run's)"},
+        {"name": "Last-Event-ID", "in": "header", "schema": {"type": "string"}, "description": "Go on after this event; `reset` when it is no longer kept"}
+      ],
+      "get": {
+        "summary": "Live events (Server-Sent Events): `ready` (read the state now), `run` (a run that appeared or changed: the run), `step` (a step run that appeared or changed: the step run with `run`), `reset` (events were missed: read the state again); a `: keepalive` comment every 15 s",
+        "responses": {
+          "200": {"description": "The stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+          "401": {"$ref": "#/components/responses/Error"},
+          "403": {"$ref": "#/components/responses/Error"},
+          "404": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
     "/stacks": {
       "get": {
         "summary": "Stacks, and which is active",
