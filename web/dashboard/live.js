@@ -15,7 +15,7 @@ function show(state) {
   document.body.dataset.live = state;
   const el = document.getElementById('live');
   if (el) {
-    el.textContent = LABELS[state] || state;
+    el.textContent = state in LABELS ? LABELS[state] : state;
     el.className = `live-${state}`;
   }
 }

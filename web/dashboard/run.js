@@ -25,6 +25,10 @@ export function metricsOf(metadata) {
   return out;
 }
 
+// A step run's exit code as text ("" while it runs or when it has none).
+const exitCode = (sr) =>
+  sr.status === 'running' || sr.exit_code === null || sr.exit_code === undefined || sr.exit_code < 0 ? '' : String(sr.exit_code);
+
 // The latest attempt of each step (or instance) of a run.
 export function latestAttempts(steps) {
   const latest = new Map();
@@ -79,12 +83,11 @@ export async function renderRun(el, id, query, {signal}) {
 
   clear(el).append(
     head, h('div', {class: 'actions-row'}, actions, actionError),
-    h('div', {class: 'two'},
-      section('DAG', dagBox, h('p', {class: 'legend'}, ['pending', 'running', 'completed', 'cached', 'failed', 'stopped', 'skipped']
-        .map((x) => h('span', {class: `dot st-${x}`}, x)))),
-      section('Parameters', paramsBox)),
+    section('DAG', dagBox, h('p', {class: 'legend'}, ['pending', 'running', 'completed', 'cached', 'failed', 'stopped', 'skipped']
+      .map((x) => h('span', {class: `dot st-${x}`}, x)))),
     section('Timeline', gantt),
-    h('div', {class: 'two'}, section('Steps', stepsBox), section('Metrics', metricsBox)),
+    h('div', {class: 'two'}, section('Steps', stepsBox),
+      h('div', null, section('Parameters', paramsBox), section('Metrics', metricsBox))),
     section('Step', detail, h('h3', null, 'Log ', logState), logPre));
 
   // ---- data
@@ -175,7 +178,7 @@ export async function renderRun(el, id, query, {signal}) {
       const status = nodeStatus(runs, ended());
       const latest = latestAttempts(runs);
       let sub = status;
-      if (d.instances) {
+      if (d.instances && latest.length) {
         const done = latest.filter((x) => ENDED.has(x.status) || x.status === 'cached' || x.status === 'skipped').length;
         sub = `${latest.length} instance${latest.length === 1 ? '' : 's'}, ${done} done`;
       } else if (latest[0]) {
@@ -244,7 +247,7 @@ export async function renderRun(el, id, query, {signal}) {
                           dataset: {step: sr.step, attempt: sr.attempt, status: sr.status}},
         h('td', null, sr.step), h('td', null, String(sr.attempt)), h('td', null, statusBadge(sr.status)),
         h('td', null, fmtTime(sr.started_at)), h('td', null, sr.status === 'running' ? '…' : fmtDuration(sr.duration_s)),
-        h('td', null, sr.exit_code === null || sr.exit_code === undefined ? '' : String(sr.exit_code)),
+        h('td', null, exitCode(sr)),
         h('td', null, sr.cached_from ? `from #${sr.cached_from}` : ''));
       tr.addEventListener('click', () => select(sr.step, sr.attempt, true));
       return tr;
@@ -291,7 +294,7 @@ export async function renderRun(el, id, query, {signal}) {
         ['Command', h('code', {class: 'cmd'}, sr.command || '-')],
         ['Started', fmtTime(sr.started_at)],
         ['Duration', sr.status === 'running' ? 'running' : fmtDuration(sr.duration_s)],
-        ['Exit code', sr.exit_code === null || sr.exit_code === undefined ? '-' : String(sr.exit_code)],
+        ['Exit code', exitCode(sr) || '-'],
         sr.reason ? ['Reason', sr.reason] : null,
         ['Cache', h('span', {id: 'cache-origin'}, origin)],
         ['Cache key', h('span', {class: 'mono', title: sr.cache_key || ''}, sr.cache_key ? sr.cache_key.slice(0, 24) : '-')],
