@@ -42,7 +42,7 @@ namespace {
 using Json = nlohmann::json;
 
 // Steps that take `pause` seconds a line, so that a browser can watch them run: `prepare` writes
-// a CSV, `flaky` fails its first attempt, `train` prints an epoch a line and writes metrics,
+// a CSV, `plot` a PNG, `flaky` fails its first attempt, `train` prints an epoch a line and writes metrics,
 // `score` is a matrix of two, `report` writes a directory.
 constexpr char kPipeline[] = R"yaml(name: dashboard
 parameters: {lr: 0.1, pause: 0.0}
@@ -52,6 +52,18 @@ steps:
       for i in 1 2 3; do echo "prepare: reading part $i"; sleep {{params.pause}}; done
       printf 'name,value\nalpha,1\nbeta,2\ngamma,3\n' > {{outputs.table}}
     outputs: [table]
+  plot:
+    run: |
+      /usr/bin/python3 - {{outputs.chart}} <<'EOF'
+      import struct, sys, zlib
+      w, h = 160, 80
+      rows = b"".join(b"\0" + bytes(v for x in range(w) for v in (x * 255 // w, y * 255 // h, 160)) for y in range(h))
+      chunk = lambda t, d: struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+      head = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
+      png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", head) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+      open(sys.argv[1], "wb").write(png)
+      EOF
+    outputs: [chart]
   flaky:
     run: |
       echo "flaky: attempt $BATON_ATTEMPT"
@@ -227,6 +239,7 @@ TEST_F(Dashboard, PagesFollowARunningPipelineInChromium) {
   const int64_t table = OutputId(first, "prepare", "table");
   const int64_t model = OutputId(first, "train", "model");
   const int64_t report = OutputId(first, "report", "report");
+  const int64_t chart = OutputId(first, "plot", "chart");
   auto viewer = RunBaton(server_dir_.path(), {"server", "user", "add", "vic", "--role", "viewer", "--metadata", backing_});
   ASSERT_EQ(viewer.exit_code, 0) << Describe(viewer);
   std::string viewer_token = viewer.out;
@@ -243,7 +256,7 @@ TEST_F(Dashboard, PagesFollowARunningPipelineInChromium) {
                        {"viewer_token", viewer_token},
                        {"runs", {first, second}},
                        {"pipeline", "dashboard"},
-                       {"artifacts", {{"csv", table}, {"json", model}, {"dir", report}}},
+                       {"artifacts", {{"csv", table}, {"json", model}, {"dir", report}, {"image", chart}}},
                        {"chromium", chromium_},
                        {"screenshots", shots},
                        {"ready_file", ready}};

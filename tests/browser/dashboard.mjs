@@ -3,7 +3,7 @@
 //
 //   node tests/browser/dashboard.mjs CONFIG.json
 //
-// CONFIG: {url, token, viewer_token, runs: [A, B], pipeline, artifacts: {csv, json, dir},
+// CONFIG: {url, token, viewer_token, runs: [A, B], pipeline, artifacts: {csv, json, dir, image},
 // chromium, screenshots (a folder), ready_file}. Once the runs list is open and live, this
 // writes ready_file; the test then starts a slow run, which the pages must follow without a
 // reload. Every check is reported ("ok"/"FAIL" a line); the exit code is 1 when one failed.
@@ -164,10 +164,10 @@ await check('the node goes from running to completed without a reload', async ()
 await check('the run ends completed, live, with its timeline and metrics', async () => {
   await run.waitForSelector('#run-status [data-status="completed"]', {timeout: 60000});
   assert(await kept(run) === 'run', 'the page was reloaded');
-  for (const step of ['prepare', 'flaky', 'train', 'score', 'report'])
+  for (const step of ['prepare', 'plot', 'flaky', 'train', 'score', 'report'])
     assert(await run.getAttribute(`#dag g.node[data-node="${step}"]`, 'data-status') === 'completed', `${step} is not completed`);
   assert((await text(run, '#dag g.node[data-node="score"] .sub')).startsWith('2 instances'), 'score has not 2 instances');
-  assert(await count(run, '#gantt g.bar') === 7, `${await count(run, '#gantt g.bar')} timeline bars, not 7`);
+  assert(await count(run, '#gantt g.bar') === 8, `${await count(run, '#gantt g.bar')} timeline bars, not 8`);
   assert((await text(run, '#metrics')).includes('train.accuracy'), 'no train.accuracy in the metrics');
   assert(await count(run, '#stop') === 0, 'Stop is still shown');
 });
@@ -230,6 +230,13 @@ await check('a JSON artifact is shown pretty', async () => {
   await run.waitForSelector('#preview pre.preview-json', {timeout: 10000});
   const t = await text(run, '#preview pre.preview-json');
   assert(t.includes('"weights": [') && t.includes('\n'), t);
+});
+await check('an image artifact is shown from a blob: URL', async () => {
+  await run.goto(`${url}#/artifacts/${cfg.artifacts.image}`);
+  await run.waitForSelector('#preview img.preview-image', {timeout: 10000});
+  await run.waitForFunction(() => document.querySelector('#preview img').complete, null, {timeout: 5000});
+  const [w, src] = await run.evaluate(() => [document.querySelector('#preview img').naturalWidth, document.querySelector('#preview img').src]);
+  assert(w === 160 && src.startsWith('blob:'), `the image is ${w} pixels wide, from ${src.slice(0, 20)}`);
 });
 await check('a directory artifact lists its files and previews one', async () => {
   await run.goto(`${url}#/artifacts/${cfg.artifacts.dir}`);
