@@ -87,9 +87,19 @@ case "$mode" in
     done
     export PATH
     df -h . /tmp
+    # Each sanitizer build runs beside the tests before it, at the lowest CPU priority: the tests
+    # mostly wait on processes, containers and Slurm, and the build takes the CPU they leave.
+    asan_log=$(mktemp)
+    (renice -n 19 -p "$BASHPID" >/dev/null
+     build build/asan -DCMAKE_BUILD_TYPE=Debug -DBATON_SANITIZE=address,undefined -DBATON_BUILD_BENCH=OFF -DBATON_WERROR=ON) >"$asan_log" 2>&1 &
+    asan_build=$!
     (cd build/release && ctest --output-on-failure -j "$jobs") || stores_state
     echo "bootstrap: again under AddressSanitizer + UndefinedBehaviorSanitizer"
-    build build/asan -DCMAKE_BUILD_TYPE=Debug -DBATON_SANITIZE=address,undefined -DBATON_BUILD_BENCH=OFF -DBATON_WERROR=ON
+    wait "$asan_build" || { tail -50 "$asan_log"; echo "bootstrap: the ASan build failed" >&2; exit 1; }
+    tsan_log=$(mktemp)
+    (renice -n 19 -p "$BASHPID" >/dev/null
+     build build/tsan -DCMAKE_BUILD_TYPE=Debug -DBATON_SANITIZE=thread -DBATON_BUILD_BENCH=OFF -DBATON_WERROR=ON) >"$tsan_log" 2>&1 &
+    tsan_build=$!
     # The backend tests that mostly wait on Slurm or podman (a one-minute Slurm time limit, the
     # 100-job DAG, the quickstart in containers) ran above; their code paths run here in the
     # shorter backend tests.
@@ -98,7 +108,7 @@ case "$mode" in
     (cd build/asan && ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$PWD/../../tests/lsan.supp UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
        ctest --output-on-failure -j "$jobs" -E "$slow") || stores_state
     echo "bootstrap: again under ThreadSanitizer"
-    build build/tsan -DCMAKE_BUILD_TYPE=Debug -DBATON_SANITIZE=thread -DBATON_BUILD_BENCH=OFF -DBATON_WERROR=ON
+    wait "$tsan_build" || { tail -50 "$tsan_log"; echo "bootstrap: the TSan build failed" >&2; exit 1; }
     (cd build/tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/../../tests/tsan.supp ctest --output-on-failure -j "$jobs" -E "$slow") || stores_state
     ;;
   *)
