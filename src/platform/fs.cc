@@ -75,22 +75,28 @@ std::string SizeText(uint64_t bytes) {
   return bytes % (1 << 20) == 0 ? std::to_string(bytes >> 20) + " MiB" : std::to_string(bytes) + " bytes";
 }
 
-}  // namespace
-
-Result<std::string> ReadRegularFile(const std::string& path, uint64_t max_bytes) {
-  // O_NONBLOCK: opening a FIFO must not wait for a writer.
+// Opens a regular file for reading; InvalidArgument for anything else. O_NONBLOCK: opening a
+// FIFO must not wait for a writer.
+Result<int> OpenRegular(const std::string& path, struct stat* st) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) return Errno("cannot open", path);
-  struct stat st;
-  if (::fstat(fd, &st) != 0) {
+  if (::fstat(fd, st) != 0) {
     Status s = Errno("cannot stat", path);
     ::close(fd);
     return s;
   }
-  if (!S_ISREG(st.st_mode)) {
+  if (!S_ISREG(st->st_mode)) {
     ::close(fd);
-    return InvalidArgument(path + " is " + FileKind(st.st_mode) + ", not a regular file");
+    return InvalidArgument(path + " is " + FileKind(st->st_mode) + ", not a regular file");
   }
+  return fd;
+}
+
+}  // namespace
+
+Result<std::string> ReadRegularFile(const std::string& path, uint64_t max_bytes) {
+  struct stat st;
+  BATON_ASSIGN_OR_RETURN(int fd, OpenRegular(path, &st));
   const std::string too_big = path + " is larger than " + SizeText(max_bytes);
   if (static_cast<uint64_t>(st.st_size) > max_bytes) {
     ::close(fd);
@@ -416,18 +422,8 @@ Result<std::string> RealPath(const std::string& path) {
 }
 
 Result<std::string> ReadRange(const std::string& path, uint64_t offset, uint64_t max_bytes) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-  if (fd < 0) return Errno("cannot open", path);
   struct stat st;
-  if (::fstat(fd, &st) != 0) {
-    Status s = Errno("cannot stat", path);
-    ::close(fd);
-    return s;
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return InvalidArgument(path + " is " + FileKind(st.st_mode) + ", not a regular file");
-  }
+  BATON_ASSIGN_OR_RETURN(int fd, OpenRegular(path, &st));
   std::string out;
   const uint64_t size = static_cast<uint64_t>(st.st_size);
   if (offset < size) out.resize(static_cast<size_t>(std::min<uint64_t>(max_bytes, size - offset)));

@@ -227,19 +227,6 @@ HttpResponse Api::Handle(const HttpRequest& request) {
 void Api::AddRoutes() {
   // Routes that need a principal: authenticated here, authorized by the handler (which knows
   // the run a request is about).
-  auto guarded = [this](CallHandler handler) -> RouteHandler {
-    return [this, handler](const HttpRequest& req, const PathParams& params) -> HttpResponse {
-      auto store = pool_.Borrow();
-      if (!store.ok()) return Failure(store.status(), false);
-      auto principal = Authenticate(**store, req.Header("authorization"), NowMicros());
-      if (!principal.ok()) return Failure(principal.status(), false);
-      Call call{req, params, *principal, **store};
-      auto out = handler(call);
-      HttpResponse r = out.ok() ? JsonResponse(*out) : Failure(out.status(), true);
-      r.headers.emplace_back("X-Baton-User", principal->user);
-      return r;
-    };
-  };
   auto guarded_raw = [this](RawHandler handler) -> RouteHandler {
     return [this, handler](const HttpRequest& req, const PathParams& params) -> HttpResponse {
       auto store = pool_.Borrow();
@@ -252,6 +239,13 @@ void Api::AddRoutes() {
       r.headers.emplace_back("X-Baton-User", principal->user);
       return r;
     };
+  };
+  // The same, for a handler that answers a JSON document.
+  auto guarded = [guarded_raw](CallHandler handler) -> RouteHandler {
+    return guarded_raw([handler](Call& c) -> Result<HttpResponse> {
+      BATON_ASSIGN_OR_RETURN(Json j, handler(c));
+      return JsonResponse(j);
+    });
   };
   // The run a request names, after checking that the principal may read (or write) it.
   auto run_of = [](Call& c, Access access) -> Result<RunRecord> {
