@@ -133,27 +133,30 @@ await check('the run page shows its DAG with a step running', async () => {
   assert(['pending', 'notrun'].includes(await run.getAttribute('#dag g.node[data-node="report"]', 'data-status')),
          'report is not pending');
 });
-// ---- a viewer may not stop it (while train runs)
-await check("a viewer's Stop is refused with 403 and the page says so", async () => {
-  assert(live, 'no live run');
-  const ctx = await browser.newContext({viewport: {width: 1360, height: 900}});
-  const page = await pageWithToken(ctx, cfg.viewer_token, 'viewer');
-  await page.goto(`${url}#/runs/${live}`);
-  await page.click('#stop', {timeout: 10000});
-  await page.waitForSelector('#action-error .error', {timeout: 10000});
-  const msg = await text(page, '#action-error .error');
-  assert(/^403\b/.test(msg), `the error shown: ${msg}`);
-  await ctx.close();
-});
 
-await check("the running step's log follows: new lines appear", async () => {
-  await run.click('#dag g.node[data-node="train"]');
-  await run.waitForFunction(() => /epoch 1 /.test(document.getElementById('log').textContent), null, {timeout: 15000});
-  const before = await run.evaluate(() => document.getElementById('log').textContent.split('\n').length);
-  assert(await run.getAttribute('#log', 'data-following') === '1', 'the log is not being followed');
-  await run.waitForFunction((n) => document.getElementById('log').textContent.split('\n').length >= n + 2, before, {timeout: 15000});
-  await shot(run, 'run-live');
-});
+// ---- while train runs: a viewer may not stop the run, and train's log grows (side by side, so
+// that both happen before train ends)
+await Promise.all([
+  check("a viewer's Stop is refused with 403 and the page says so", async () => {
+    assert(live, 'no live run');
+    const ctx = await browser.newContext({viewport: {width: 1360, height: 900}});
+    const page = await pageWithToken(ctx, cfg.viewer_token, 'viewer');
+    await page.goto(`${url}#/runs/${live}`);
+    await page.click('#stop', {timeout: 10000});
+    await page.waitForSelector('#action-error .error', {timeout: 10000});
+    const msg = await text(page, '#action-error .error');
+    assert(/^403\b/.test(msg), `the error shown: ${msg}`);
+    await ctx.close();
+  }),
+  check("the running step's log follows: new lines appear", async () => {
+    await run.click('#dag g.node[data-node="train"]');
+    await run.waitForFunction(() => /epoch 1 /.test(document.getElementById('log').textContent), null, {timeout: 15000});
+    const before = await run.evaluate(() => document.getElementById('log').textContent.split('\n').length);
+    assert(await run.getAttribute('#log', 'data-following') === '1', 'the log is not being followed');
+    await run.waitForFunction((n) => document.getElementById('log').textContent.split('\n').length >= n + 2, before, {timeout: 15000});
+    await shot(run, 'run-live');
+  }),
+]);
 await check('the node goes from running to completed without a reload', async () => {
   await run.waitForSelector('#dag g.node[data-node="train"][data-status="completed"]', {timeout: 40000});
   assert(await kept(run) === 'run', 'the page was reloaded');
