@@ -103,8 +103,9 @@ class ServerLive : public ::testing::Test {
   }
 
   // curl streaming `path` into `out` in the background (up to `seconds`).
+  // `--compressed` asks for compressed bodies, as every browser does.
   pid_t Stream(const std::string& path, const std::string& token, const std::string& out, int seconds = 30) {
-    const std::string script = "exec /usr/bin/curl -sSN --max-time " + std::to_string(seconds) +
+    const std::string script = "exec /usr/bin/curl -sSN --compressed --max-time " + std::to_string(seconds) +
                                " -H 'Authorization: Bearer " + token + "' '" + server_->base() + path +
                                "' > '" + out + "' 2>&1";
     pid_t pid = ::fork();

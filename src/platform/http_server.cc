@@ -163,6 +163,11 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Bind(const HttpServerOptions& op
       res.set_content(out.body, out.content_type);
       return;
     }
+    // A streamed body is never compressed: the library's compressors hold what they are given
+    // until the end, so a browser (which always accepts compression) would see a followed log
+    // only once it ended. Without the request's Accept-Encoding the library sends it as it
+    // comes. (The request is the library's own, not const; it is handed to us as const.)
+    const_cast<httplib::Request&>(req).headers.erase("Accept-Encoding");
     auto stream = std::move(out.stream);
     res.set_chunked_content_provider(
         out.content_type, [raw, stream](size_t, httplib::DataSink& sink) {
