@@ -342,8 +342,8 @@ TEST_F(ServerLive, ArtifactContentsFilesDirectoriesAndPathsThatLeadOut) {
   EXPECT_EQ(inside.status, 200);
   EXPECT_EQ(inside.body, "inside\n");
   EXPECT_NE(inside.headers.find("Content-Type: text/plain"), std::string::npos);
-  for (const std::string& bad : {"../x", "sub/../../x", "/etc/hostname", "sub//f.txt", "./sub/f.txt"})
-    EXPECT_EQ(Call("GET", "/api/v1/artifacts/" + d + "/content", viewer_, {"-G", "--data-urlencode", "path=" + bad}).status, 400) << bad;
+  for (const char* bad : {"../x", "sub/../../x", "/etc/hostname", "sub//f.txt", "./sub/f.txt"})
+    EXPECT_EQ(Call("GET", "/api/v1/artifacts/" + d + "/content", viewer_, {"-G", "--data-urlencode", std::string("path=") + bad}).status, 400) << bad;
   Http out = Call("GET", "/api/v1/artifacts/" + d + "/content?path=out", viewer_);
   EXPECT_EQ(out.status, 403) << out.body;
   EXPECT_EQ(out.body.find(ReadFileOrDie("/etc/hostname")), std::string::npos);

@@ -591,15 +591,18 @@ TEST_P(MetadataStoreContract, RunsRoundTripEveryField) {
   EXPECT_TRUE(got.tags.empty());
   EXPECT_EQ(got.note, "");
   EXPECT_TRUE(got.use_cache);
+  EXPECT_EQ(got.schedule, "");
   RunRecord labelled = MakeRun("labelled");
   labelled.tags = {"baseline", "lr=0.1"};
   labelled.note = "first try, with\nthe old data";
   labelled.use_cache = false;
+  labelled.schedule = "nightly";
   ASSERT_OK(AddRun(m(), labelled));
   ASSERT_OK_AND_ASSIGN(got, m().GetRun("labelled"));
   EXPECT_EQ(got.tags, labelled.tags);
   EXPECT_EQ(got.note, labelled.note);
   EXPECT_FALSE(got.use_cache);
+  EXPECT_EQ(got.schedule, "nightly");
   EXPECT_FALSE(m().ListRuns("", 0)->at(0).use_cache);
 }
 
@@ -1358,6 +1361,94 @@ TEST_P(MetadataStoreContract, UsersAndTokensRoundTripAndGoTogether) {
   EXPECT_CODE(m().DeleteUser("ci"), Code::kNotFound);
   EXPECT_EQ(new_users().size(), 1u);
   EXPECT_TRUE(new_tokens("").empty());
+}
+
+TEST_P(MetadataStoreContract, SchedulesRoundTripAndAdvanceOnceFromTheTimeExpected) {
+  ASSERT_OK_AND_ASSIGN(std::vector<ScheduleRecord> none, m().ListSchedules());
+  EXPECT_TRUE(none.empty());
+  ScheduleRecord nightly;
+  nightly.name = "nightly";
+  nightly.pipeline_file = "pipelines/train.yaml";
+  nightly.cron = "30 2 * * *";
+  nightly.time_zone = "Europe/Berlin";
+  nightly.stack = "gpu";
+  nightly.run_config = "run.yaml";
+  nightly.catchup = "all";
+  nightly.overlap = "queue";
+  nightly.created_at = 1000;
+  nightly.updated_at = 2000;
+  ASSERT_OK(m().CreateSchedule(nightly));
+  ScheduleRecord hourly;
+  hourly.name = "hourly";
+  hourly.pipeline_file = "p.yaml";
+  hourly.cron = "@hourly";
+  ASSERT_OK(m().CreateSchedule(hourly));
+  EXPECT_CODE(m().CreateSchedule(hourly), Code::kAlreadyExists);
+  ASSERT_OK_AND_ASSIGN(ScheduleRecord got, m().GetSchedule("nightly"));
+  EXPECT_EQ(got.pipeline_file, "pipelines/train.yaml");
+  EXPECT_EQ(got.cron, "30 2 * * *");
+  EXPECT_EQ(got.time_zone, "Europe/Berlin");
+  EXPECT_EQ(got.stack, "gpu");
+  EXPECT_EQ(got.run_config, "run.yaml");
+  EXPECT_EQ(got.catchup, "all");
+  EXPECT_EQ(got.overlap, "queue");
+  EXPECT_FALSE(got.paused);
+  EXPECT_EQ(got.created_at, 1000);
+  EXPECT_EQ(got.updated_at, 2000);
+  EXPECT_EQ(got.last_fire, 0);
+  EXPECT_EQ(got.last_run, "");
+  ASSERT_OK_AND_ASSIGN(ScheduleRecord defaults, m().GetSchedule("hourly"));
+  EXPECT_EQ(defaults.time_zone, "UTC");
+  EXPECT_EQ(defaults.catchup, "latest");
+  EXPECT_EQ(defaults.overlap, "skip");
+  EXPECT_GT(defaults.created_at, 0);
+  ASSERT_OK_AND_ASSIGN(std::vector<ScheduleRecord> all, m().ListSchedules());
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].name, "hourly");
+  EXPECT_EQ(all[1].name, "nightly");
+  EXPECT_CODE(m().GetSchedule("weekly").status(), Code::kNotFound);
+
+  // Advancing: from the time expected only, so that one of two servers fires each time.
+  ASSERT_OK_AND_ASSIGN(bool moved, m().AdvanceSchedule("nightly", 0, 5000, "run-1"));
+  EXPECT_TRUE(moved);
+  ASSERT_OK_AND_ASSIGN(moved, m().AdvanceSchedule("nightly", 0, 5000, "run-2"));
+  EXPECT_FALSE(moved);
+  ASSERT_OK_AND_ASSIGN(got, m().GetSchedule("nightly"));
+  EXPECT_EQ(got.last_fire, 5000);
+  EXPECT_EQ(got.last_run, "run-1");
+  // A time skipped (no run) keeps the last run.
+  ASSERT_OK_AND_ASSIGN(moved, m().AdvanceSchedule("nightly", 5000, 9000, ""));
+  EXPECT_TRUE(moved);
+  ASSERT_OK_AND_ASSIGN(got, m().GetSchedule("nightly"));
+  EXPECT_EQ(got.last_fire, 9000);
+  EXPECT_EQ(got.last_run, "run-1");
+  EXPECT_CODE(m().AdvanceSchedule("weekly", 0, 1, "").status(), Code::kNotFound);
+
+  // Updating replaces what a person sets, not the times a server moves; pausing is an update.
+  got.cron = "0 3 * * *";
+  got.last_fire = 1;
+  got.last_run = "forged";
+  got.paused = true;
+  got.overlap = "allow";
+  got.updated_at = 3000;
+  ASSERT_OK(m().UpdateSchedule(got));
+  ASSERT_OK_AND_ASSIGN(ScheduleRecord changed, m().GetSchedule("nightly"));
+  EXPECT_EQ(changed.cron, "0 3 * * *");
+  EXPECT_TRUE(changed.paused);
+  EXPECT_EQ(changed.overlap, "allow");
+  EXPECT_EQ(changed.updated_at, 3000);
+  EXPECT_EQ(changed.created_at, 1000);
+  EXPECT_EQ(changed.last_fire, 9000);
+  EXPECT_EQ(changed.last_run, "run-1");
+  ScheduleRecord ghost = got;
+  ghost.name = "ghost";
+  EXPECT_CODE(m().UpdateSchedule(ghost), Code::kNotFound);
+
+  ASSERT_OK(m().DeleteSchedule("hourly"));
+  EXPECT_CODE(m().DeleteSchedule("hourly"), Code::kNotFound);
+  ASSERT_OK_AND_ASSIGN(all, m().ListSchedules());
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].name, "nightly");
 }
 
 TEST_P(MetadataStoreContract, StacksCreateReadUpdateDelete) {

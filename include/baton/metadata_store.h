@@ -49,6 +49,7 @@ struct RunRecord {
   std::vector<std::string> tags;  // labels people give the run; none empty or holding whitespace
   std::string note;               // free text about the run
   bool use_cache = true;          // false for a run started without the cache; its resumes keep it
+  std::string schedule;           // the schedule that started the run ("" when none did)
 };
 
 struct StepRunRecord {
@@ -149,6 +150,23 @@ struct TokenRecord {
   int64_t created_at = 0;
   int64_t expires_at = 0;   // microseconds since the epoch; 0 for never
   int64_t last_used_at = 0;
+};
+
+// A pipeline run on a cron schedule by `baton server` (app/schedules.h has the rules).
+struct ScheduleRecord {
+  std::string name;           // unique
+  std::string pipeline_file;  // relative to the workspace the server runs schedules in, or absolute
+  std::string cron;           // five fields or a macro (core/cron.h)
+  std::string time_zone = "UTC";  // a name of the tz database (Europe/Berlin)
+  std::string stack;          // "" for the active stack at each run
+  std::string run_config;     // a run config file (-c), "" for none
+  std::string catchup = "latest";  // times missed while no server ran: none | latest | all
+  std::string overlap = "skip";    // a time that comes while the last run runs: skip | queue | allow
+  bool paused = false;
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+  int64_t last_fire = 0;      // the scheduled time (us) last handled: run, skipped or queued
+  std::string last_run;       // the run the schedule started last
 };
 
 class MetadataStore {
@@ -289,6 +307,20 @@ class MetadataStore {
   virtual Result<std::vector<TokenRecord>> ListTokens(const std::string& user) = 0;
   virtual Status DeleteToken(const std::string& id) = 0;
   virtual Status TouchToken(const std::string& id, int64_t when) = 0;
+
+  // Schedules. CreateSchedule: AlreadyExists for a taken name. UpdateSchedule replaces what a person
+  // sets (not created_at, last_fire or last_run, which only AdvanceSchedule moves; NotFound for an
+  // unknown name). ListSchedules: by name. AdvanceSchedule moves
+  // last_fire from `expected` to `fire` (and sets last_run when `run_id` is not "") only while it
+  // is still `expected`, so that of two servers looking at one store one fires each time: false
+  // when another moved it first.
+  virtual Status CreateSchedule(const ScheduleRecord& s) = 0;
+  virtual Result<ScheduleRecord> GetSchedule(const std::string& name) = 0;
+  virtual Result<std::vector<ScheduleRecord>> ListSchedules() = 0;
+  virtual Status UpdateSchedule(const ScheduleRecord& s) = 0;
+  virtual Status DeleteSchedule(const std::string& name) = 0;
+  virtual Result<bool> AdvanceSchedule(const std::string& name, int64_t expected, int64_t fire,
+                                       const std::string& run_id) = 0;
 
   // Mean duration (ended_at - started_at) of the completed attempts of each step in the
   // pipeline's five most recent runs (for critical paths); steps with none are left out.

@@ -50,12 +50,14 @@ Result<std::unique_ptr<CompiledRun>> CompileRun(MetadataStore& meta, CompileRequ
   opts.stack = &run->stack;
   opts.schedule = rc.schedule;
   opts.schedule_name = rc.schedule_name;
-  if (!rc.run_name.empty()) opts.run_name = RenderRunName(rc.run_name, run->spec);
+  // --run-name wins over the run config's run_name; either is a template.
+  const std::string run_name = !opts.run_name.empty() ? opts.run_name : rc.run_name;
+  if (!run_name.empty()) opts.run_name = RenderRunName(run_name, run->spec);
   if (!opts.schedule.empty() && run->stack.orchestrator_flavor->in_process)
     return FailedPrecondition(rc.schedule_loc.ToString() + ": the run config has a schedule, but orchestrator '" +
                               run->stack.orchestrator.name + "' (flavor " + run->stack.orchestrator.flavor +
-                              ") cannot schedule runs; use a stack whose orchestrator supports schedules, or cron "
-                              "calling 'baton run'");
+                              ") cannot schedule runs; use a stack whose orchestrator supports schedules, or let baton "
+                              "server run it ('baton schedule create')");
   return run;
 }
 

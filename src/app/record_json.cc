@@ -27,7 +27,8 @@ Json RunJson(const RunRecord& r) {
           {"pipeline_file", r.pipeline_file},
           {"tags", r.tags},
           {"note", r.note},
-          {"use_cache", r.use_cache}};
+          {"use_cache", r.use_cache},
+          {"schedule", r.schedule.empty() ? Json() : Json(r.schedule)}};
 }
 
 Json ArtifactJson(const ArtifactRecord& a) {

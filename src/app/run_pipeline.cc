@@ -377,6 +377,7 @@ Result<RunSummary> RunPipeline(Workspace& ws, const PipelineSpec& spec, const Ru
   run.use_cache = opts.use_cache;
   run.tags = opts.tags;
   run.note = opts.note;
+  run.schedule = opts.started_by_schedule;
   if (spec.stack.is_object()) {
     run.stack = spec.stack.value("name", std::string("default"));
     run.orchestrator = spec.stack["orchestrator"].value("flavor", std::string("local"));

@@ -24,6 +24,7 @@ struct RunOptions {
   std::optional<FailureMode> failure_mode;
   int64_t run_timeout_us = 0;
   std::string run_name;                   // the run's id; "" for NAME-DATE-TIME-RANDOM
+  std::string started_by_schedule;        // the schedule starting the run (RunRecord::schedule)
   const Flavors* flavors = nullptr;       // needed for runs on other orchestrators than local
   const ResolvedStack* stack = nullptr;   // null: the default stack
   std::string schedule, schedule_name;    // from the run config

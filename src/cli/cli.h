@@ -25,6 +25,7 @@ void AddArtifactsCommands(CLI::App& app);
 void AddStepCommands(CLI::App& app);
 void AddStackCommands(CLI::App& app);
 void AddStoreCommands(CLI::App& app);
+void AddScheduleCommands(CLI::App& app);
 // server (cmd_server.cc): runs baton-server with args[2...] in place of this process.
 void AddServerCommand(CLI::App& app);
 int ForwardToServer(const std::vector<std::string>& args);

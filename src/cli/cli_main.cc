@@ -51,6 +51,7 @@ int RunCommandLine(int argc, char** argv) {
   AddStepCommands(app);
   AddStackCommands(app);
   AddStoreCommands(app);
+  AddScheduleCommands(app);
   AddServerCommand(app);
   AddLoginCommands(app);
   AddToolCommands(app);

@@ -47,6 +47,8 @@ struct RunArgs {
   bool no_cache = false;
   std::vector<std::string> tags;
   std::string note;
+  std::string run_name;
+  std::string schedule;
   bool explain = false;
   bool dry_run = false;
   bool quiet = false;
@@ -214,6 +216,8 @@ int Prepare(const RunArgs& a, bool create_workspace, Prepared* p) {
   opts.use_cache = !a.no_cache;
   opts.tags = a.tags;
   opts.note = a.note;
+  opts.run_name = a.run_name;
+  opts.started_by_schedule = a.schedule;
   opts.explain = a.explain;
   if (!a.failure_mode.empty()) {
     FailureMode m;
@@ -412,6 +416,8 @@ void AddRunCommand(CLI::App& app) {
   cmd->add_option("--tag", a->tags, "Tag the run (repeatable; runs list --tag finds it)")
       ->check([](const std::string& t) { return CheckTag(t).ok() ? "" : CheckTag(t).message(); });
   cmd->add_option("--note", a->note, "A note recorded with the run");
+  cmd->add_option("--run-name", a->run_name, "The run's id, or a template of it ({{date}}, {{time}}, {{random}}, {{params.NAME}}); wins over the run config's run_name");
+  cmd->add_option("--schedule", a->schedule, "Record the run as started by this schedule (what baton server passes)");
   cmd->add_flag("--explain", a->explain, "Say for every step why it ran or which run it was cached from");
   cmd->add_flag("--dry-run", a->dry_run, "Print the plan and run nothing");
   cmd->add_flag("-q,--quiet", a->quiet, "Print only failures and the summary");

@@ -7,6 +7,7 @@
 
 #include "app/record_json.h"
 #include "app/run_pipeline.h"
+#include "app/schedules.h"
 #include "app/workspace.h"
 #include "baton/format.h"
 #include "baton/json_text.h"
@@ -18,6 +19,7 @@
 #include "server/downloads.h"
 #include "server/events.h"
 #include "server/run_starter.h"
+#include "server/scheduler.h"
 #include "server/dashboard.h"
 #include "server/store_api.h"
 #include "store/remote/store_rpc.h"
@@ -169,7 +171,10 @@ Api::Api(std::string uri, AccessLog log, ErrorLog errors, ApiOptions options)
       store_api_(std::make_unique<StoreApi>(&pool_, options.batch_timeout_us)),
       events_(std::make_unique<EventHub>(&pool_, errors_, EventHubOptions{options.events_interval_us, 25, 2000})),
       files_(std::make_unique<ArtifactFiles>(options.workspace_root)),
-      starter_(std::make_unique<RunStarter>(options.workspace_root, options.baton_binary, options.runs_disabled)) {}
+      starter_(std::make_unique<RunStarter>(options.workspace_root, options.baton_binary, options.runs_disabled)),
+      scheduler_(std::make_unique<Scheduler>(&pool_, starter_.get(), options.notes ? options.notes : errors_,
+                                             options.now_us ? options.now_us
+                                                            : std::function<int64_t()>([] { return NowMicros(); }))) {}
 
 Api::~Api() = default;
 
@@ -616,6 +621,13 @@ void Api::AddRoutes() {
     if (!r.user.empty()) resp.headers.emplace_back("X-Baton-User", r.user);
     return resp;
   });
+  router_.Add("GET", "/api/v1/schedules", guarded([](Call& c) -> Result<Json> {
+                BATON_RETURN_IF_ERROR(Authorize(c.principal, Access::kRead, ""));
+                BATON_ASSIGN_OR_RETURN(std::vector<ScheduleRecord> all, c.store.ListSchedules());
+                Json list = Json::array();
+                for (const auto& s : all) list.push_back(ScheduleJson(s));
+                return Json{{"schedules", std::move(list)}};
+              }));
   router_.Add("GET", "/api/v1/users", guarded([](Call& c) -> Result<Json> {
                 BATON_RETURN_IF_ERROR(Authorize(c.principal, Access::kAdmin, ""));
                 BATON_ASSIGN_OR_RETURN(std::vector<UserRecord> users, c.store.ListUsers());

@@ -56,6 +56,7 @@ class StoreApi;
 class EventHub;
 class ArtifactFiles;
 class RunStarter;
+class Scheduler;
 
 struct ApiOptions {
   // A store API batch whose client sends nothing for this long is rolled back.
@@ -66,6 +67,10 @@ struct ApiOptions {
   std::string runs_disabled = "this server starts no runs: it was started outside a workspace";
   std::string baton_binary = "baton";  // the CLI, for the runs it starts
   int64_t events_interval_us = 500'000;
+  // The schedules' clock (microseconds since the epoch): the wall clock unless a test sets one.
+  std::function<int64_t()> now_us;
+  // What the scheduler did (a run started, a time passed over), one line each.
+  std::function<void(const std::string&)> notes;
 };
 
 class Api {
@@ -97,6 +102,7 @@ class Api {
   std::unique_ptr<EventHub> events_;
   std::unique_ptr<ArtifactFiles> files_;
   std::unique_ptr<RunStarter> starter_;
+  std::unique_ptr<Scheduler> scheduler_;
 };
 
 // The OpenAPI 3 document of the API.

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <thread>
@@ -84,6 +85,7 @@ struct ServeArgs {
   bool quiet = false;
   int batch_timeout_s = 30;
   std::string workspace;
+  std::string clock_file;
 };
 
 // The workspace the server starts runs in: --workspace, else the one at or above the current
@@ -143,6 +145,18 @@ int Serve(const ServeArgs& a) {
   ApiOptions options;
   options.batch_timeout_us = int64_t{a.batch_timeout_s} * 1'000'000;
   ChooseWorkspace(a.workspace, *uri, &options);
+  options.notes = [](const std::string& message) {
+    std::fprintf(stderr, "%s %s\n", FormatTimestamp(NowMicros()).c_str(), Printable(message).c_str());
+  };
+  if (!a.clock_file.empty()) {
+    // For tests of schedules: the time is what the file says (seconds since the epoch).
+    const std::string file = a.clock_file;
+    options.now_us = [file]() -> int64_t {
+      auto text = fs::ReadFile(file);
+      if (!text.ok()) return NowMicros();
+      return std::strtoll(text->c_str(), nullptr, 10) * 1'000'000;
+    };
+  }
   auto api = Api::Open(*uri, log, errors, options);
   if (!api.ok()) return Fail(api.status());
   Api* handler = api->get();
@@ -334,6 +348,9 @@ int Main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--threads", serve.http.threads, "Request threads")->capture_default_str()->check(CLI::Range(1, 256));
   app.add_flag("--quiet", serve.quiet, "No access log on stderr");
+  app.add_option("--clock-file", serve.clock_file,
+                 "Read the schedules' time from this file (seconds since the epoch), for tests")
+      ->group("");
   app.add_option("--workspace", serve.workspace,
                  "Where the runs the server starts (resumes, schedules) run; it must record into the "
                  "store served (default: the workspace here, if any)");

@@ -51,6 +51,7 @@ constexpr char kDocument[] = R"json({
           "tags": {"type": "array", "items": {"type": "string"}},
           "note": {"type": "string"},
           "use_cache": {"type": "boolean"},
+          "schedule": {"type": "string", "nullable": true},
           "steps": {"type": "array", "items": {"$ref": "#/components/schemas/StepRun"}}
         }
       },
@@ -289,6 +290,16 @@ constexpr char kDocument[] = R"json({
           "401": {"$ref": "#/components/responses/Error"},
           "403": {"$ref": "#/components/responses/Error"},
           "404": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
+    "/schedules": {
+      "get": {
+        "summary": "Schedules (baton schedule) with their next time and last run",
+        "responses": {
+          "200": {"description": "Schedules", "content": {"application/json": {"schema": {"type": "object", "properties": {"schedules": {"type": "array", "items": {"type": "object", "properties": {"name": {"type": "string"}, "pipeline_file": {"type": "string"}, "cron": {"type": "string"}, "time_zone": {"type": "string"}, "stack": {"type": "string", "nullable": true}, "run_config": {"type": "string", "nullable": true}, "catchup": {"type": "string", "enum": ["none", "latest", "all"]}, "overlap": {"type": "string", "enum": ["skip", "queue", "allow"]}, "paused": {"type": "boolean"}, "created_at": {"type": "string"}, "last_fire": {"type": "string", "nullable": true}, "last_run": {"type": "string", "nullable": true}, "next_fire": {"type": "string", "nullable": true}}}}}}}}},
+          "401": {"$ref": "#/components/responses/Error"},
+          "403": {"$ref": "#/components/responses/Error"}
         }
       }
     },

@@ -153,6 +153,23 @@ CREATE TABLE tokens(
   last_used_at BIGINT NOT NULL DEFAULT 0);
 CREATE INDEX tokens_user ON tokens(user_name);
 )sql"},
+    {6, R"sql(
+ALTER TABLE runs ADD COLUMN schedule TEXT COLLATE "C" NOT NULL DEFAULT '';
+CREATE TABLE schedules(
+  name TEXT COLLATE "C" PRIMARY KEY,
+  pipeline_file TEXT COLLATE "C" NOT NULL,
+  cron TEXT COLLATE "C" NOT NULL,
+  time_zone TEXT COLLATE "C" NOT NULL,
+  stack TEXT COLLATE "C" NOT NULL DEFAULT '',
+  run_config TEXT COLLATE "C" NOT NULL DEFAULT '',
+  catchup TEXT COLLATE "C" NOT NULL,
+  overlap TEXT COLLATE "C" NOT NULL,
+  paused BIGINT NOT NULL DEFAULT 0,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  last_fire BIGINT NOT NULL DEFAULT 0,
+  last_run TEXT COLLATE "C" NOT NULL DEFAULT '');
+)sql"},
 };
 
 }  // namespace

@@ -54,13 +54,13 @@ class PostgresStore : public MetadataStore, public MetadataRows, private PgDb {
       BATON_ASSIGN_OR_RETURN(int64_t pid, PipelineId(r.pipeline));
       return Q("INSERT INTO runs(id, pipeline_id, snapshot_hash, status, reason, created_at, "
                "started_at, ended_at, stack, orchestrator, host, pid, pid_start, attempt, "
-               "parameters, pipeline_file, tags, note, use_cache) "
+               "parameters, pipeline_file, tags, note, use_cache, schedule) "
                "VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, "
-               "$17, $18, $19)",
+               "$17, $18, $19, $20)",
                "create run", r.id, pid, r.snapshot_hash, ToString(r.status), r.reason, r.created_at,
                r.started_at, r.ended_at, r.stack, r.orchestrator, r.host, r.pid, r.pid_start,
                r.attempt, r.parameters, r.pipeline_file, *tags, r.note,
-               static_cast<int64_t>(r.use_cache ? 1 : 0))
+               static_cast<int64_t>(r.use_cache ? 1 : 0), r.schedule)
           .status();
     });
   }
@@ -122,7 +122,7 @@ class PostgresStore : public MetadataStore, public MetadataRows, private PgDb {
   static constexpr const char* kRunCols =
       "r.id, p.name, r.snapshot_hash, r.status, r.reason, r.created_at, r.started_at, "
       "r.ended_at, r.stack, r.orchestrator, r.host, r.pid, r.attempt, r.parameters, "
-      "r.pipeline_file, r.pid_start, r.tags, r.note, r.use_cache";
+      "r.pipeline_file, r.pid_start, r.tags, r.note, r.use_cache, r.schedule";
 
   static RunRecord ReadRun(const PgResult& q, int row) {
     RunRecord r;
@@ -148,6 +148,7 @@ class PostgresStore : public MetadataStore, public MetadataRows, private PgDb {
     r.tags = SplitTags(q.Text(row, 16));
     r.note = q.Text(row, 17);
     r.use_cache = q.Int(row, 18) != 0;
+    r.schedule = q.Text(row, 19);
     return r;
   }
 
@@ -769,6 +770,100 @@ class PostgresStore : public MetadataStore, public MetadataRows, private PgDb {
       return Q("UPDATE tokens SET last_used_at = $1 WHERE id = $2", "record a token's use", when, id)
           .status();
     });
+  }
+
+  static ScheduleRecord ReadSchedule(const PgResult& q, int row) {
+    ScheduleRecord s;
+    s.name = q.Text(row, 0);
+    s.pipeline_file = q.Text(row, 1);
+    s.cron = q.Text(row, 2);
+    s.time_zone = q.Text(row, 3);
+    s.stack = q.Text(row, 4);
+    s.run_config = q.Text(row, 5);
+    s.catchup = q.Text(row, 6);
+    s.overlap = q.Text(row, 7);
+    s.paused = q.Int(row, 8) != 0;
+    s.created_at = q.Int(row, 9);
+    s.updated_at = q.Int(row, 10);
+    s.last_fire = q.Int(row, 11);
+    s.last_run = q.Text(row, 12);
+    return s;
+  }
+
+  Status CreateSchedule(const ScheduleRecord& sc) override {
+    const int64_t now = NowMicros();
+    return Txn([&]() -> Status {
+      Status st = Q("INSERT INTO schedules(name, pipeline_file, cron, time_zone, stack, run_config, "
+                    "catchup, overlap, paused, created_at, updated_at, last_fire, last_run) "
+                    "VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                    "add schedule", sc.name, sc.pipeline_file, sc.cron, sc.time_zone, sc.stack,
+                    sc.run_config, sc.catchup, sc.overlap, static_cast<int64_t>(sc.paused ? 1 : 0),
+                    sc.created_at ? sc.created_at : now, sc.updated_at ? sc.updated_at : now,
+                    sc.last_fire, sc.last_run)
+                      .status();
+      if (st.code() == Code::kAlreadyExists)
+        return AlreadyExists("schedule '" + sc.name + "' already exists");
+      return st;
+    });
+  }
+
+  static constexpr const char* kScheduleSelect =
+      "SELECT name, pipeline_file, cron, time_zone, stack, run_config, catchup, overlap, paused, "
+      "created_at, updated_at, last_fire, last_run FROM schedules";
+
+  Result<ScheduleRecord> GetSchedule(const std::string& name) override {
+    BATON_ASSIGN_OR_RETURN(
+        PgResult q, Q(std::string(kScheduleSelect) + " WHERE name = $1", "read schedule", name));
+    if (q.rows() == 0) return NotFound("no schedule named '" + name + "'");
+    return ReadSchedule(q, 0);
+  }
+
+  Result<std::vector<ScheduleRecord>> ListSchedules() override {
+    BATON_ASSIGN_OR_RETURN(PgResult q,
+                           Q(std::string(kScheduleSelect) + " ORDER BY name", "list schedules"));
+    std::vector<ScheduleRecord> out;
+    for (int i = 0; i < q.rows(); ++i) out.push_back(ReadSchedule(q, i));
+    return out;
+  }
+
+  Status UpdateSchedule(const ScheduleRecord& sc) override {
+    return Txn([&]() -> Status {
+      BATON_ASSIGN_OR_RETURN(
+          PgResult d,
+          Q("UPDATE schedules SET pipeline_file = $1, cron = $2, time_zone = $3, stack = $4, "
+            "run_config = $5, catchup = $6, overlap = $7, paused = $8, updated_at = $9 "
+            "WHERE name = $10",
+            "update schedule", sc.pipeline_file, sc.cron, sc.time_zone, sc.stack, sc.run_config,
+            sc.catchup, sc.overlap, static_cast<int64_t>(sc.paused ? 1 : 0),
+            sc.updated_at ? sc.updated_at : NowMicros(), sc.name));
+      if (d.affected() != 1) return NotFound("no schedule named '" + sc.name + "'");
+      return Status::Ok();
+    });
+  }
+
+  Status DeleteSchedule(const std::string& name) override {
+    return Txn([&]() -> Status {
+      BATON_ASSIGN_OR_RETURN(PgResult d,
+                             Q("DELETE FROM schedules WHERE name = $1", "delete schedule", name));
+      if (d.affected() != 1) return NotFound("no schedule named '" + name + "'");
+      return Status::Ok();
+    });
+  }
+
+  Result<bool> AdvanceSchedule(const std::string& name, int64_t expected, int64_t fire,
+                               const std::string& run_id) override {
+    bool moved = false;
+    BATON_RETURN_IF_ERROR(Txn([&]() -> Status {
+      BATON_ASSIGN_OR_RETURN(
+          PgResult d,
+          Q("UPDATE schedules SET last_fire = $1, last_run = CASE WHEN $2 = '' THEN last_run "
+            "ELSE $2 END WHERE name = $3 AND last_fire = $4",
+            "advance schedule", fire, run_id, name, expected));
+      moved = d.affected() == 1;
+      if (!moved) BATON_RETURN_IF_ERROR(GetSchedule(name).status());
+      return Status::Ok();
+    }));
+    return moved;
   }
 
   Result<std::vector<std::pair<std::string, double>>> StepDurations(

@@ -27,6 +27,7 @@ void Fields(R& r, F&& f, const RunRecord*) {
   f("tags", r.tags);
   f("note", r.note);
   f("use_cache", r.use_cache);
+  f("schedule", r.schedule);
 }
 
 template <class R, class F>
@@ -113,6 +114,23 @@ void Fields(R& t, F&& f, const TokenRecord*) {
   f("created_at", t.created_at);
   f("expires_at", t.expires_at);
   f("last_used_at", t.last_used_at);
+}
+
+template <class R, class F>
+void Fields(R& s, F&& f, const ScheduleRecord*) {
+  f("name", s.name);
+  f("pipeline_file", s.pipeline_file);
+  f("cron", s.cron);
+  f("time_zone", s.time_zone);
+  f("stack", s.stack);
+  f("run_config", s.run_config);
+  f("catchup", s.catchup);
+  f("overlap", s.overlap);
+  f("paused", s.paused);
+  f("created_at", s.created_at);
+  f("updated_at", s.updated_at);
+  f("last_fire", s.last_fire);
+  f("last_run", s.last_run);
 }
 
 template <class R, class F>
@@ -203,6 +221,7 @@ BATON_RECORD_CODEC(StackRecord)
 BATON_RECORD_CODEC(PluginRecord)
 BATON_RECORD_CODEC(UserRecord)
 BATON_RECORD_CODEC(TokenRecord)
+BATON_RECORD_CODEC(ScheduleRecord)
 BATON_RECORD_CODEC(InputUse)
 BATON_RECORD_CODEC(OutputUse)
 #undef BATON_RECORD_CODEC

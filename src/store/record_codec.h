@@ -21,6 +21,7 @@ Json RecordJson(const StackRecord& r);
 Json RecordJson(const PluginRecord& r);
 Json RecordJson(const UserRecord& r);
 Json RecordJson(const TokenRecord& r);
+Json RecordJson(const ScheduleRecord& r);
 Json RecordJson(const InputUse& r);
 Json RecordJson(const OutputUse& r);
 
@@ -35,6 +36,7 @@ std::string ReadRecord(const Json& j, StackRecord* r);
 std::string ReadRecord(const Json& j, PluginRecord* r);
 std::string ReadRecord(const Json& j, UserRecord* r);
 std::string ReadRecord(const Json& j, TokenRecord* r);
+std::string ReadRecord(const Json& j, ScheduleRecord* r);
 std::string ReadRecord(const Json& j, InputUse* r);
 std::string ReadRecord(const Json& j, OutputUse* r);
 

@@ -7,7 +7,7 @@
 
 namespace baton {
 
-const int kSqliteSchemaVersion = 5;
+const int kSqliteSchemaVersion = 6;
 
 namespace {
 
@@ -147,6 +147,23 @@ CREATE TABLE tokens(
   expires_at INTEGER NOT NULL DEFAULT 0,
   last_used_at INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX tokens_user ON tokens(user_name);
+)sql"},
+    {6, R"sql(
+ALTER TABLE runs ADD COLUMN schedule TEXT NOT NULL DEFAULT '';
+CREATE TABLE schedules(
+  name TEXT PRIMARY KEY,
+  pipeline_file TEXT NOT NULL,
+  cron TEXT NOT NULL,
+  time_zone TEXT NOT NULL,
+  stack TEXT NOT NULL DEFAULT '',
+  run_config TEXT NOT NULL DEFAULT '',
+  catchup TEXT NOT NULL,
+  overlap TEXT NOT NULL,
+  paused INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  last_fire INTEGER NOT NULL DEFAULT 0,
+  last_run TEXT NOT NULL DEFAULT '');
 )sql"},
 };
 

@@ -48,11 +48,11 @@ class SqliteStore : public MetadataStore, public MetadataRows, private SqliteDb 
       BATON_ASSIGN_OR_RETURN(int64_t pid, PipelineId(r.pipeline));
       Query q(S("INSERT INTO runs(id, pipeline_id, snapshot_hash, status, reason, created_at, started_at, "
                 "ended_at, stack, orchestrator, host, pid, pid_start, attempt, parameters, pipeline_file, "
-                "tags, note, use_cache) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
+                "tags, note, use_cache, schedule) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
       q.Bind(r.id).Bind(pid).Bind(r.snapshot_hash).Bind(ToString(r.status)).Bind(r.reason).Bind(r.created_at)
           .Bind(r.started_at).Bind(r.ended_at).Bind(r.stack).Bind(r.orchestrator).Bind(r.host).Bind(r.pid).Bind(r.pid_start)
           .Bind(r.attempt).Bind(r.parameters).Bind(r.pipeline_file).Bind(*tags).Bind(r.note)
-          .Bind(static_cast<int64_t>(r.use_cache ? 1 : 0));
+          .Bind(static_cast<int64_t>(r.use_cache ? 1 : 0)).Bind(r.schedule);
       return Done(q.Step(), "create run");
     });
   }
@@ -140,7 +140,7 @@ class SqliteStore : public MetadataStore, public MetadataRows, private SqliteDb 
   static constexpr const char* kRunCols =
       "r.id, p.name, r.snapshot_hash, r.status, r.reason, r.created_at, r.started_at, r.ended_at, "
       "r.stack, r.orchestrator, r.host, r.pid, r.attempt, r.parameters, r.pipeline_file, r.pid_start, "
-      "r.tags, r.note, r.use_cache";
+      "r.tags, r.note, r.use_cache, r.schedule";
 
   static RunRecord ReadRun(Query& q) {
     RunRecord r;
@@ -166,6 +166,7 @@ class SqliteStore : public MetadataStore, public MetadataRows, private SqliteDb 
     r.tags = SplitTags(q.Text(16));
     r.note = q.Text(17);
     r.use_cache = q.Int(18) != 0;
+    r.schedule = q.Text(19);
     return r;
   }
 
@@ -761,6 +762,102 @@ class SqliteStore : public MetadataStore, public MetadataRows, private SqliteDb 
       q.Bind(when).Bind(id);
       return Done(q.Step(), "record a token's use");
     });
+  }
+
+  static constexpr const char* kScheduleCols =
+      "name, pipeline_file, cron, time_zone, stack, run_config, catchup, overlap, paused, created_at, "
+      "updated_at, last_fire, last_run";
+
+  static ScheduleRecord ReadSchedule(Query& q) {
+    ScheduleRecord s;
+    s.name = q.Text(0);
+    s.pipeline_file = q.Text(1);
+    s.cron = q.Text(2);
+    s.time_zone = q.Text(3);
+    s.stack = q.Text(4);
+    s.run_config = q.Text(5);
+    s.catchup = q.Text(6);
+    s.overlap = q.Text(7);
+    s.paused = q.Int(8) != 0;
+    s.created_at = q.Int(9);
+    s.updated_at = q.Int(10);
+    s.last_fire = q.Int(11);
+    s.last_run = q.Text(12);
+    return s;
+  }
+
+  Status CreateSchedule(const ScheduleRecord& sc) override {
+    return Txn([&]() -> Status {
+      static const std::string sql = std::string("INSERT INTO schedules(") + kScheduleCols +
+                                     ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)";
+      Query q(S(sql.c_str()));
+      const int64_t now = NowMicros();
+      q.Bind(sc.name).Bind(sc.pipeline_file).Bind(sc.cron).Bind(sc.time_zone).Bind(sc.stack).Bind(sc.run_config)
+          .Bind(sc.catchup).Bind(sc.overlap).Bind(static_cast<int64_t>(sc.paused ? 1 : 0))
+          .Bind(sc.created_at ? sc.created_at : now).Bind(sc.updated_at ? sc.updated_at : now)
+          .Bind(sc.last_fire).Bind(sc.last_run);
+      Status st = Done(q.Step(), "add schedule");
+      if (st.code() == Code::kAlreadyExists) return AlreadyExists("schedule '" + sc.name + "' already exists");
+      return st;
+    });
+  }
+
+  Result<ScheduleRecord> GetSchedule(const std::string& name) override {
+    static const std::string sql = std::string("SELECT ") + kScheduleCols + " FROM schedules WHERE name = ?";
+    Query q(S(sql.c_str()));
+    q.Bind(name);
+    int rc = q.Step();
+    if (rc == SQLITE_ROW) return ReadSchedule(q);
+    if (rc != SQLITE_DONE) return Err("read schedule");
+    return NotFound("no schedule named '" + name + "'");
+  }
+
+  Result<std::vector<ScheduleRecord>> ListSchedules() override {
+    static const std::string sql = std::string("SELECT ") + kScheduleCols + " FROM schedules ORDER BY name";
+    Query q(S(sql.c_str()));
+    std::vector<ScheduleRecord> out;
+    int rc;
+    while ((rc = q.Step()) == SQLITE_ROW) out.push_back(ReadSchedule(q));
+    if (rc != SQLITE_DONE) return Err("list schedules");
+    return out;
+  }
+
+  Status UpdateSchedule(const ScheduleRecord& sc) override {
+    return Txn([&]() -> Status {
+      Query q(S("UPDATE schedules SET pipeline_file = ?, cron = ?, time_zone = ?, stack = ?, run_config = ?, "
+                "catchup = ?, overlap = ?, paused = ?, updated_at = ? WHERE name = ?"));
+      q.Bind(sc.pipeline_file).Bind(sc.cron).Bind(sc.time_zone).Bind(sc.stack).Bind(sc.run_config).Bind(sc.catchup)
+          .Bind(sc.overlap).Bind(static_cast<int64_t>(sc.paused ? 1 : 0)).Bind(sc.updated_at ? sc.updated_at : NowMicros())
+          .Bind(sc.name);
+      BATON_RETURN_IF_ERROR(Done(q.Step(), "update schedule"));
+      if (sqlite3_changes(db_) != 1) return NotFound("no schedule named '" + sc.name + "'");
+      return Status::Ok();
+    });
+  }
+
+  Status DeleteSchedule(const std::string& name) override {
+    return Txn([&]() -> Status {
+      Query q(S("DELETE FROM schedules WHERE name = ?"));
+      q.Bind(name);
+      BATON_RETURN_IF_ERROR(Done(q.Step(), "delete schedule"));
+      if (sqlite3_changes(db_) != 1) return NotFound("no schedule named '" + name + "'");
+      return Status::Ok();
+    });
+  }
+
+  Result<bool> AdvanceSchedule(const std::string& name, int64_t expected, int64_t fire,
+                               const std::string& run_id) override {
+    bool moved = false;
+    BATON_RETURN_IF_ERROR(Txn([&]() -> Status {
+      Query q(S("UPDATE schedules SET last_fire = ?, last_run = CASE WHEN ? = '' THEN last_run ELSE ? END "
+                "WHERE name = ? AND last_fire = ?"));
+      q.Bind(fire).Bind(run_id).Bind(run_id).Bind(name).Bind(expected);
+      BATON_RETURN_IF_ERROR(Done(q.Step(), "advance schedule"));
+      moved = sqlite3_changes(db_) == 1;
+      if (!moved) BATON_RETURN_IF_ERROR(GetSchedule(name).status());
+      return Status::Ok();
+    }));
+    return moved;
   }
 
   Result<std::vector<std::pair<std::string, double>>> StepDurations(const std::string& pipeline) override {

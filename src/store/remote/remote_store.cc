@@ -195,6 +195,15 @@ class RemoteStore final : public MetadataStore {
   Result<std::vector<std::pair<std::string, double>>> StepDurations(const std::string& pipeline) override {
     BATON_CALL(StepDurations, pipeline);
   }
+  Status CreateSchedule(const ScheduleRecord& s) override { BATON_CALL(CreateSchedule, s); }
+  Result<ScheduleRecord> GetSchedule(const std::string& name) override { BATON_CALL(GetSchedule, name); }
+  Result<std::vector<ScheduleRecord>> ListSchedules() override { BATON_CALL0(ListSchedules); }
+  Status UpdateSchedule(const ScheduleRecord& s) override { BATON_CALL(UpdateSchedule, s); }
+  Status DeleteSchedule(const std::string& name) override { BATON_CALL(DeleteSchedule, name); }
+  Result<bool> AdvanceSchedule(const std::string& name, int64_t expected, int64_t fire,
+                               const std::string& run_id) override {
+    BATON_CALL(AdvanceSchedule, name, expected, fire, run_id);
+  }
 #undef BATON_CALL
 #undef BATON_CALL0
 

@@ -24,7 +24,7 @@ bool IsRead(const std::string& method) {
       "GetStepRun", "FindRunOutput", "GetArtifact", "ListArtifacts", "StepOutputs", "StepInputs",
       "ArtifactDigests", "Consumers", "FindCacheHit", "PreviousStepRun", "GetComponent",
       "ListComponents", "GetStack", "ListStacks", "GetSetting", "ListPlugins", "StepDurations",
-      "GetUser", "ListUsers", "FindToken", "ListTokens", "Ping"};
+      "GetUser", "ListUsers", "FindToken", "ListTokens", "GetSchedule", "ListSchedules", "Ping"};
   for (const char* r : kReads)
     if (method == r) return true;
   return false;

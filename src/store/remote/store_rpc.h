@@ -33,7 +33,9 @@ namespace baton::store_rpc {
   X(GetComponent) X(ListComponents) X(DeleteComponent) X(CreateStack) X(UpdateStack)          \
   X(GetStack) X(ListStacks) X(DeleteStack) X(GetSetting) X(SetSetting) X(PutPlugin)           \
   X(ListPlugins) X(DeletePlugin) X(CreateUser) X(GetUser) X(ListUsers) X(DeleteUser)          \
-  X(CreateToken) X(FindToken) X(ListTokens) X(DeleteToken) X(TouchToken) X(StepDurations)
+  X(CreateToken) X(FindToken) X(ListTokens) X(DeleteToken) X(TouchToken) X(StepDurations)       \
+  X(CreateSchedule) X(GetSchedule) X(ListSchedules) X(UpdateSchedule) X(DeleteSchedule)        \
+  X(AdvanceSchedule)
 
 constexpr const char* kBatchHeader = "x-baton-batch";
 // Sent with GetStepRun and StepOutputs of a step run that FindCacheHit named: the cache key it
