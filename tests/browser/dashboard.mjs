@@ -70,7 +70,8 @@ const text = (page, sel) => page.locator(sel).first().textContent({timeout: 5000
 const count = (page, sel) => page.locator(sel).count();
 const kept = (page) => page.evaluate(() => window.__kept);
 
-const browser = await chromium.launch({executablePath: cfg.chromium, args: ['--no-sandbox']});
+// The server's certificate is one the test made: Chromium is told to take it.
+const browser = await chromium.launch({executablePath: cfg.chromium, args: ['--no-sandbox', '--ignore-certificate-errors']});
 log(`Chromium ${browser.version()}`);
 const context = await browser.newContext({viewport: {width: 1360, height: 900}});
 
