@@ -107,29 +107,6 @@ bool Exists(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0;
 }
 
-// Starts argv[0] (a path) in `cwd`, without waiting; stdout and stderr to the given files.
-pid_t Spawn(const std::string& cwd, std::vector<std::string> argv, const std::string& out_path,
-            const std::string& err_path) {
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&fa, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-  posix_spawnattr_setpgroup(&attr, 0);
-  std::vector<char*> a;
-  for (auto& s : argv) a.push_back(s.data());
-  a.push_back(nullptr);
-  pid_t pid = -1;
-  const int rc = posix_spawn(&pid, a[0], &fa, &attr, a.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
-  return rc == 0 ? pid : -1;
-}
-
 // The exit code of `pid` (128 + signal), or -1 when it has not ended.
 int ExitedYet(pid_t pid) {
   int status = 0;
@@ -160,16 +137,9 @@ class Dashboard : public ::testing::Test {
                    << "; scripts/setup-browser.sh installs them (as root)";
     }
 
-    const std::string pg = Env("BATON_TEST_POSTGRES_URI");
-    if (pg.empty() && !Env("CI").empty())
-      FAIL() << "CI serves the store from PostgreSQL: set BATON_TEST_POSTGRES_URI";
-    if (pg.empty()) {
-      backing_ = "sqlite://" + server_dir_.path() + "/baton.db";
-    } else {
-      std::random_device rd;
-      schema_ = "dashboard_" + std::to_string(rd() % 1000000000);
-      backing_ = pg + (pg.find('?') == std::string::npos ? "?" : "&") + "schema=" + schema_;
-    }
+    backing_store_ = std::make_unique<BackingStore>(server_dir_.path(), "dashboard");
+    if (!backing_store_->error().empty()) FAIL() << backing_store_->error();
+    backing_ = backing_store_->uri();
     // Over HTTPS, with a certificate made here: the workspace trusts it (?ca=), the browser is
     // told to take it.
     const std::string cert = server_dir_.path() + "/cert.pem", key = server_dir_.path() + "/key.pem";
@@ -196,14 +166,7 @@ class Dashboard : public ::testing::Test {
         (void)WaitExit(pid);
       }
     server_.reset();
-    if (!schema_.empty()) {
-      auto uri = StoreUri::Parse(backing_);
-      if (uri.ok())
-        if (auto target = ParsePostgresUri(*uri); target.ok()) {
-          PgDb db;
-          if (db.Open(*target).ok()) (void)db.ExecScript("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE");
-        }
-    }
+    backing_store_.reset();
   }
 
   // baton in the workspace, with its own config home (where `baton login` keeps the token).
@@ -236,7 +199,7 @@ class Dashboard : public ::testing::Test {
   TempDir server_dir_;
   TempDir ws_;
   std::string backing_;
-  std::string schema_;
+  std::unique_ptr<BackingStore> backing_store_;
   std::unique_ptr<TestServer> server_;
   pid_t node_pid_ = -1;
   pid_t run_pid_ = -1;
@@ -275,7 +238,7 @@ TEST_F(Dashboard, PagesFollowARunningPipelineInChromium) {
   const std::string config_path = ws_.Write("browser.json", config.dump(2));
   const std::string node_out = ws_.path() + "/node.out", node_err = ws_.path() + "/node.err";
   const auto start = std::chrono::steady_clock::now();
-  node_pid_ = Spawn(SourceDir() + "/tests/browser", {node_, script_, config_path}, node_out, node_err);
+  node_pid_ = SpawnProgram(SourceDir() + "/tests/browser", {node_, script_, config_path}, node_out, node_err);
   ASSERT_GT(node_pid_, 0) << "cannot start " << node_;
   auto browser_output = [&] { return "node says:\n" + ReadFileOrDie(node_out) + ReadFileOrDie(node_err); };
 

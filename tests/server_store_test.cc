@@ -44,24 +44,13 @@ steps:
     outputs: [count]
 )";
 
-std::string Env(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? v : "";
-}
 
 class ServerStore : public ::testing::Test {
  protected:
   void SetUp() override {
-    const std::string pg = Env("BATON_TEST_POSTGRES_URI");
-    if (pg.empty() && !Env("CI").empty())
-      FAIL() << "CI serves the store from PostgreSQL: set BATON_TEST_POSTGRES_URI";
-    if (pg.empty()) {
-      backing_ = "sqlite://" + server_dir_.path() + "/baton.db";
-    } else {
-      std::random_device rd;
-      schema_ = "served_" + std::to_string(rd() % 1000000000);
-      backing_ = pg + (pg.find('?') == std::string::npos ? "?" : "&") + "schema=" + schema_;
-    }
+    backing_store_ = std::make_unique<BackingStore>(server_dir_.path(), "served");
+    if (!backing_store_->error().empty()) FAIL() << backing_store_->error();
+    backing_ = backing_store_->uri();
     std::string error;
     server_ = TestServer::Start(server_dir_.path(), backing_, {"--batch-timeout", "2"}, &error);
     ASSERT_NE(server_, nullptr) << error;
@@ -75,14 +64,7 @@ class ServerStore : public ::testing::Test {
 
   void TearDown() override {
     server_.reset();
-    if (!schema_.empty()) {
-      auto uri = StoreUri::Parse(backing_);
-      if (uri.ok())
-        if (auto target = ParsePostgresUri(*uri); target.ok()) {
-          PgDb db;
-          if (db.Open(*target).ok()) (void)db.ExecScript("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE");
-        }
-    }
+    backing_store_.reset();
   }
 
   // baton in the workspace, with its own config home (where `baton login` keeps the token).
@@ -136,7 +118,7 @@ class ServerStore : public ::testing::Test {
   TempDir server_dir_;
   TempDir ws_;
   std::string backing_;
-  std::string schema_;
+  std::unique_ptr<BackingStore> backing_store_;
   std::unique_ptr<TestServer> server_;
 };
 

@@ -12,12 +12,15 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <random>
 #include <stdexcept>
 #include <thread>
 
 #include <gtest/gtest.h>
 
 #include "platform/fs.h"
+#include "store/postgres_db.h"
+#include "store/registry.h"
 
 extern char** environ;
 
@@ -134,8 +137,8 @@ std::string Describe(const CommandResult& r) {
   return "exit " + std::to_string(r.exit_code) + "\nstdout:\n" + r.out + "\nstderr:\n" + r.err;
 }
 
-pid_t SpawnBaton(const std::string& cwd, const std::vector<std::string>& args, const std::string& out_path,
-                 const std::string& err_path, const std::vector<std::string>& extra_env) {
+pid_t SpawnProgram(const std::string& cwd, const std::vector<std::string>& program, const std::string& out_path,
+                   const std::string& err_path, const std::vector<std::string>& extra_env) {
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t attr;
   posix_spawn_file_actions_init(&fa);
@@ -149,8 +152,7 @@ pid_t SpawnBaton(const std::string& cwd, const std::vector<std::string>& args, c
   sigset_t empty;
   sigemptyset(&empty);
   posix_spawnattr_setsigmask(&attr, &empty);
-  std::vector<std::string> argv = {BatonBinary()};
-  argv.insert(argv.end(), args.begin(), args.end());
+  std::vector<std::string> argv = program;
   std::vector<char*> a;
   for (auto& s : argv) a.push_back(s.data());
   a.push_back(nullptr);
@@ -165,6 +167,37 @@ pid_t SpawnBaton(const std::string& cwd, const std::vector<std::string>& args, c
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
   return rc == 0 ? pid : -1;
+}
+
+pid_t SpawnBaton(const std::string& cwd, const std::vector<std::string>& args, const std::string& out_path,
+                 const std::string& err_path, const std::vector<std::string>& extra_env) {
+  std::vector<std::string> argv = {BatonBinary()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return SpawnProgram(cwd, argv, out_path, err_path, extra_env);
+}
+
+BackingStore::BackingStore(const std::string& dir, const std::string& prefix) {
+  const char* pg = std::getenv("BATON_TEST_POSTGRES_URI");
+  const char* ci = std::getenv("CI");
+  if (pg == nullptr || *pg == '\0') {
+    if (ci != nullptr && *ci != '\0') error_ = "CI serves the store from PostgreSQL: set BATON_TEST_POSTGRES_URI";
+    uri_ = "sqlite://" + dir + "/baton.db";
+    return;
+  }
+  std::random_device rd;
+  schema_ = prefix + "_" + std::to_string(rd() % 1000000000);
+  const std::string base = pg;
+  uri_ = base + (base.find('?') == std::string::npos ? "?" : "&") + "schema=" + schema_;
+}
+
+BackingStore::~BackingStore() {
+  if (schema_.empty()) return;
+  auto uri = StoreUri::Parse(uri_);
+  if (!uri.ok()) return;
+  if (auto target = ParsePostgresUri(*uri); target.ok()) {
+    PgDb db;
+    if (db.Open(*target).ok()) (void)db.ExecScript("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE");
+  }
 }
 
 int WaitExit(pid_t pid) {

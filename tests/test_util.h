@@ -57,6 +57,9 @@ std::string Describe(const CommandResult& r);
 // pid, or -1.
 pid_t SpawnBaton(const std::string& cwd, const std::vector<std::string>& args, const std::string& out_path,
                  const std::string& err_path, const std::vector<std::string>& env = {});
+// The same for any program (argv[0] a path).
+pid_t SpawnProgram(const std::string& cwd, const std::vector<std::string>& argv, const std::string& out_path,
+                   const std::string& err_path, const std::vector<std::string>& env = {});
 // Waits for `pid`; returns its exit code, or 128 + signal.
 int WaitExit(pid_t pid);
 
@@ -100,6 +103,22 @@ class TestServer {
   std::string base_;
   std::string token_file_;
   pid_t pid_ = -1;
+};
+
+// The store a test's server serves: a schema of its own (named PREFIX_N, dropped at the end) in
+// the PostgreSQL that BATON_TEST_POSTGRES_URI names, else a SQLite file in `dir`. Under CI=true
+// PostgreSQL must be there: error() says so.
+class BackingStore {
+ public:
+  BackingStore(const std::string& dir, const std::string& prefix);
+  ~BackingStore();
+  BackingStore(const BackingStore&) = delete;
+  BackingStore& operator=(const BackingStore&) = delete;
+  const std::string& uri() const { return uri_; }
+  const std::string& error() const { return error_; }
+
+ private:
+  std::string uri_, schema_, error_;
 };
 
 std::string BatonBinary();
