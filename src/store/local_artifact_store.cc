@@ -47,11 +47,13 @@ class LocalArtifactStore : public ArtifactStore {
       obj.checked = true;
       return obj;
     }
-    // rename() publishes the complete object atomically. The shard directory is made only when
-    // it is missing. A directory rename fails if another process published the same digest
-    // meanwhile; that copy is identical, so drop ours.
+    // rename() publishes the complete object atomically. The shard directory is made when the
+    // rename finds it missing (every Put that found it missing makes it and tries again: another
+    // Put may have made it between our rename and a look, and not yet published). A directory
+    // rename fails if another process published the same digest meanwhile; that copy is
+    // identical, so drop ours.
     Status moved = fs::Rename(staged, dest);
-    if (moved.code() == Code::kNotFound && !fs::Exists(fs::Dirname(dest))) {
+    if (moved.code() == Code::kNotFound) {
       BATON_RETURN_IF_ERROR(fs::MakeDir(fs::Dirname(dest)));
       moved = fs::Rename(staged, dest);
     }
