@@ -56,7 +56,7 @@ start_server() {  # start_server SCHEMA
   local backing="$pg${sep}schema=$1"
   schemas+=("$1")
   "$baton" server user add bench --role admin --metadata "$backing" >"$work/token"
-  "$baton" server --port 0 --quiet --threads 16 --metadata "$backing" >"$work/server.out" 2>"$work/server.err" &
+  "$baton" server --port 0 --quiet --metadata "$backing" >"$work/server.out" 2>"$work/server.err" &
   server_pid=$!
   for _ in $(seq 200); do
     grep -q "/api/v1" "$work/server.out" 2>/dev/null && break
@@ -77,6 +77,7 @@ stop_server
 schemas+=(bench_loaddb_$$)
 echo "PostgreSQL directly, $pg_clients clients: $("$driver" "$pg${sep}schema=bench_loaddb_$$" "$pg_clients" "$steps")"
 
+[ -n "${LOAD_ONLY:-}" ] && exit 0
 echo "== layered1000, no-op steps, -j $jobs, every step executed, $runs runs each"
 dir=$work/dag
 "$py" "$root/bench/dag/gen_dags.py" layered1000 noop "$dir" >/dev/null

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
@@ -53,7 +54,8 @@ int main(int argc, char** argv) {
   std::vector<double> latencies;
   std::atomic<int> failures{0};
   std::atomic<int> ready{0};
-  std::atomic<bool> go{false};
+  std::condition_variable started;  // the clients wait on `mu` for `go`, sleeping
+  bool go = false;
   std::vector<std::thread> threads;
   for (int c = 0; c < clients; ++c) {
     threads.emplace_back([&, c] {
@@ -74,7 +76,10 @@ int main(int argc, char** argv) {
       std::vector<double> mine;
       mine.reserve(2 * steps);
       ++ready;
-      while (!go.load()) std::this_thread::yield();
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        started.wait(lock, [&] { return go; });
+      }
       for (int s = 0; s < steps; ++s) {
         baton::StepRunRecord rec;
         rec.run_id = run.id;
@@ -111,7 +116,11 @@ int main(int argc, char** argv) {
   }
   while (ready.load() < clients) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   const auto start = Clock::now();
-  go = true;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    go = true;
+  }
+  started.notify_all();
   for (auto& t : threads) t.join();
   const double seconds = Ms(Clock::now() - start) / 1000;
   std::sort(latencies.begin(), latencies.end());

@@ -6,12 +6,17 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
-#include <thread>
 #include <cctype>
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
+#include <deque>
 #include <exception>
+#include <map>
+#include <mutex>
+#include <thread>
 #include <utility>
+#include <vector>
 
 namespace baton {
 
@@ -21,6 +26,87 @@ std::string Lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
 }
+
+// The request threads. A connection holds one while it is open (keep-alive included), so a pool
+// of fixed size makes the clients beyond it wait for whole connections to end: with 100 clients
+// recording at once on 16 threads, the rest waited seconds each. This pool keeps `kept` threads
+// and starts another whenever a connection arrives and none is idle, up to `most`; a thread
+// beyond `kept` ends after kIdle without work.
+class ElasticPool : public httplib::TaskQueue {
+ public:
+  ElasticPool(size_t kept, size_t most) : kept_(std::max<size_t>(1, kept)), most_(std::max(most, kept_)) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (size_t i = 0; i < kept_; ++i) StartLocked();
+  }
+  ~ElasticPool() override { shutdown(); }
+
+  void enqueue(std::function<void()> fn) override {
+    std::vector<std::thread> ended;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      jobs_.push_back(std::move(fn));
+      if (idle_ < jobs_.size() && threads_.size() < most_) StartLocked();
+      ended.swap(ended_);
+    }
+    work_.notify_one();
+    for (auto& t : ended) t.join();
+  }
+
+  void shutdown() override {
+    std::map<uint64_t, std::thread> all;
+    std::vector<std::thread> ended;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+      all.swap(threads_);
+      ended.swap(ended_);
+    }
+    work_.notify_all();
+    for (auto& [id, t] : all) t.join();
+    for (auto& t : ended) t.join();
+  }
+
+ private:
+  static constexpr auto kIdle = std::chrono::seconds(10);
+
+  void StartLocked() {
+    const uint64_t id = next_id_++;
+    threads_.emplace(id, std::thread([this, id] { Work(id); }));
+  }
+
+  void Work(uint64_t id) {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      ++idle_;
+      const bool woken = work_.wait_for(lock, kIdle, [this] { return stopping_ || !jobs_.empty(); });
+      --idle_;
+      if (stopping_ && jobs_.empty()) return;
+      if (!woken) {
+        if (threads_.size() <= kept_) continue;
+        // Ends: its std::thread is joined by the next enqueue (or the shutdown).
+        auto it = threads_.find(id);
+        ended_.push_back(std::move(it->second));
+        threads_.erase(it);
+        return;
+      }
+      std::function<void()> job = std::move(jobs_.front());
+      jobs_.pop_front();
+      lock.unlock();
+      job();
+      lock.lock();
+    }
+  }
+
+  const size_t kept_, most_;
+  std::mutex mu_;
+  std::condition_variable work_;
+  std::deque<std::function<void()>> jobs_;
+  std::map<uint64_t, std::thread> threads_;  // running, by id
+  std::vector<std::thread> ended_;           // ended on their own, to join
+  size_t idle_ = 0;
+  uint64_t next_id_ = 0;
+  bool stopping_ = false;
+};
 
 }  // namespace
 
@@ -129,8 +215,9 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Bind(const HttpServerOptions& op
     impl->server = std::make_unique<httplib::Server>();
   }
   httplib::Server& s = *impl->server;
-  const int threads = std::max(1, options.threads);
-  s.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+  const size_t most = static_cast<size_t>(std::max(1, options.threads));
+  const size_t kept = std::min(most, static_cast<size_t>(std::max(1, options.kept_threads)));
+  s.new_task_queue = [kept, most] { return new ElasticPool(kept, most); };
   s.set_payload_max_length(options.max_body_bytes);
   s.set_read_timeout(options.read_timeout_s, 0);
   s.set_write_timeout(options.read_timeout_s, 0);

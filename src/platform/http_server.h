@@ -1,6 +1,7 @@
 #pragma once
 // An HTTP/1.1 server, plain or over TLS (OpenSSL): the transport of `baton server`. It knows no
-// routes: every request goes to one handler, on one of a fixed number of threads. Bodies over the
+// routes: every request goes to one handler, on a thread of a pool that grows with the open
+// connections (HttpServerOptions::threads). Bodies over the
 // limit are refused with 413 before they are read to the end.
 
 #include <functional>
@@ -57,7 +58,11 @@ struct HttpServerOptions {
   std::string tls_cert;  // PEM files: both for TLS, neither for plain HTTP
   std::string tls_key;
   size_t max_body_bytes = 8u << 20;
-  int threads = 32;  // an open keep-alive connection holds one
+  // Request threads: an open connection (keep-alive included) holds one. Up to `threads` are
+  // started as connections arrive, `kept_threads` of them kept while idle; the others end after
+  // 10 s without work. Connections beyond `threads` wait for one to end.
+  int threads = 256;
+  int kept_threads = 8;
   int read_timeout_s = 30;  // a client that sends nothing for this long is dropped
 };
 

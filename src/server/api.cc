@@ -149,26 +149,55 @@ Result<bool> RunUses(MetadataStore& m, const std::string& run_id, int64_t artifa
 
 StorePool::Lease::~Lease() {
   if (!store_) return;
-  std::lock_guard<std::mutex> lock(pool_->mu_);
-  pool_->free_.push_back(std::move(store_));
+  {
+    std::lock_guard<std::mutex> lock(pool_->mu_);
+    pool_->free_.push_back(std::move(store_));
+  }
+  pool_->returned_.notify_one();
+}
+
+void StorePool::Lease::Discard() {
+  if (!store_) return;
+  store_.reset();
+  pool_->Closed();
+}
+
+void StorePool::Closed() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    --open_;
+  }
+  returned_.notify_one();
 }
 
 Result<StorePool::Lease> StorePool::Borrow() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::unique_lock<std::mutex> lock(mu_);
+    const bool got = returned_.wait_for(lock, std::chrono::microseconds(wait_us_),
+                                        [this] { return !free_.empty() || open_ < most_; });
+    if (!got)
+      return Unavailable("all " + std::to_string(most_) +
+                         " connections to the metadata store are in use; try again");
     if (!free_.empty()) {
       auto store = std::move(free_.back());
       free_.pop_back();
       return Lease(this, std::move(store));
     }
+    ++open_;  // taken before opening, which happens outside the lock
   }
-  BATON_ASSIGN_OR_RETURN(auto store, Stores().OpenMetadataStore(uri_));
-  return Lease(this, std::move(store));
+  auto store = Stores().OpenMetadataStore(uri_);
+  if (!store.ok()) {
+    Closed();
+    return store.status();
+  }
+  return Lease(this, std::move(*store));
 }
 
 Api::Api(std::string uri, AccessLog log, ErrorLog errors, ApiOptions options)
-    : pool_(std::move(uri)), log_(std::move(log)), errors_(std::move(errors)),
-      store_api_(std::make_unique<StoreApi>(&pool_, options.batch_timeout_us)),
+    : pool_(std::move(uri), static_cast<size_t>(std::max(1, options.store_connections))),
+      principals_(std::make_unique<PrincipalCache>(options.auth_cache_us)),
+      log_(std::move(log)), errors_(std::move(errors)),
+      store_api_(std::make_unique<StoreApi>(&pool_, principals_.get(), options.batch_timeout_us)),
       events_(std::make_unique<EventHub>(&pool_, errors_, EventHubOptions{options.events_interval_us, 25, 2000})),
       files_(std::make_unique<ArtifactFiles>(options.workspace_root)),
       starter_(std::make_unique<RunStarter>(options.workspace_root, options.baton_binary, options.runs_disabled)),
@@ -236,7 +265,8 @@ void Api::AddRoutes() {
     return [this, handler](const HttpRequest& req, const PathParams& params) -> HttpResponse {
       auto store = pool_.Borrow();
       if (!store.ok()) return Failure(store.status(), false);
-      auto principal = Authenticate(**store, req.Header("authorization"), NowMicros());
+      auto principal = principals_->Authenticate(**store, req.Header("authorization"), NowMicros(),
+                                                 MonotonicMicros());
       if (!principal.ok()) return Failure(principal.status(), false);
       Call call{req, params, *principal, **store};
       auto out = handler(call);

@@ -4,6 +4,8 @@
 // the HTTP status of their kind. docs/server.md lists the routes; /api/v1/openapi.json describes
 // them.
 
+#include <algorithm>
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -17,20 +19,25 @@
 namespace baton::server {
 
 // Store connections for the request threads: a store is not thread-safe, so each request
-// borrows one of its own, opened from the URI when none is free.
+// borrows one of its own, opened from the URI when none is free. At most `most` are open at once
+// (the database's own limit is finite, and more connections than it has cores make no request
+// faster): a Borrow beyond it waits up to `wait_us` for one to come back, then answers
+// Unavailable, which clients retry.
 class StorePool {
  public:
-  explicit StorePool(std::string uri) : uri_(std::move(uri)) {}
+  explicit StorePool(std::string uri, size_t most = 32, int64_t wait_us = 10'000'000)
+      : uri_(std::move(uri)), most_(std::max<size_t>(1, most)), wait_us_(wait_us) {}
   class Lease {
    public:
     Lease(StorePool* pool, std::unique_ptr<MetadataStore> store)
         : pool_(pool), store_(std::move(store)) {}
-    Lease(Lease&&) = default;
+    Lease(Lease&& o) noexcept : pool_(o.pool_), store_(std::move(o.store_)) {}
+    Lease& operator=(Lease&&) = delete;
     ~Lease();
     MetadataStore& operator*() const { return *store_; }
     MetadataStore* operator->() const { return store_.get(); }
     // Closes the connection instead of returning it (a transaction left open is rolled back).
-    void Discard() { store_.reset(); }
+    void Discard();
 
    private:
     StorePool* pool_;
@@ -40,9 +47,15 @@ class StorePool {
   const std::string& uri() const { return uri_; }
 
  private:
+  void Closed();  // a connection was closed instead of returned
+
   std::string uri_;
+  const size_t most_;
+  const int64_t wait_us_;
   std::mutex mu_;
+  std::condition_variable returned_;
   std::vector<std::unique_ptr<MetadataStore>> free_;
+  size_t open_ = 0;  // free or lent
 };
 
 // One line per request, for an access log: method, path, status, user, microseconds.
@@ -53,6 +66,7 @@ using AccessLog = std::function<void(const HttpRequest&, int status, const std::
 using ErrorLog = std::function<void(const std::string& message)>;
 
 class StoreApi;
+class PrincipalCache;
 class EventHub;
 class ArtifactFiles;
 class RunStarter;
@@ -67,6 +81,11 @@ struct ApiOptions {
   std::string runs_disabled = "this server starts no runs: it was started outside a workspace";
   std::string baton_binary = "baton";  // the CLI, for the runs it starts
   int64_t events_interval_us = 500'000;
+  // How long a token's principal, once read from the store, is trusted without reading it again
+  // (PrincipalCache); 0 reads it for every request.
+  int64_t auth_cache_us = 1'000'000;
+  // The most connections to the store open at once (StorePool).
+  int store_connections = 32;
   // The schedules' clock (microseconds since the epoch): the wall clock unless a test sets one.
   std::function<int64_t()> now_us;
   // What the scheduler did (a run started, a time passed over), one line each.
@@ -95,6 +114,7 @@ class Api {
   HttpResponse Failure(const Status& st, bool authenticated) const;
 
   StorePool pool_;
+  std::unique_ptr<PrincipalCache> principals_;
   AccessLog log_;
   ErrorLog errors_;
   Router router_;

@@ -3,10 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <cctype>
+#include <cstdio>
 #include <set>
 #include <string>
 
 #include "baton/flavor.h"
+#include "store/registry.h"
 #include "server/auth.h"
 #include "server/router.h"
 
@@ -98,6 +100,60 @@ TEST(Auth, TokensAreRandomAndOnlyTheirHashIsKept) {
   EXPECT_FALSE(CheckUserName("").ok());
   EXPECT_FALSE(CheckUserName("a b").ok());
   EXPECT_FALSE(CheckUserName(std::string(65, 'a')).ok());
+}
+
+// A token's principal, once read, is trusted for the cache's time and no longer: a token deleted
+// on the database itself stops working when it runs out, at once after Forget; expiry is checked
+// on every use; an unknown token is never remembered as unknown.
+TEST(Auth, ThePrincipalCacheTrustsAReadForItsTimeOnly) {
+  const std::string db = std::string(::testing::TempDir()) + "/principal-cache-test.db";
+  for (const char* suffix : {"", "-wal", "-shm"}) std::remove((db + suffix).c_str());
+  auto opened = Stores().OpenMetadataStore("sqlite://" + db);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  MetadataStore& m = **opened;
+  ASSERT_TRUE(m.CreateUser(UserRecord{"ana", "user", "editor", 1}).ok());
+  auto made = NewToken("ana", "", "", 1000, 0);
+  auto expiring = NewToken("ana", "", "", 1000, 500);
+  ASSERT_TRUE(made.ok() && expiring.ok());
+  const std::string bearer = "Bearer " + made->second;
+  PrincipalCache cache(1'000'000);
+  // Not there yet: refused, and the refusal is not kept.
+  auto p = cache.Authenticate(m, bearer, 1000, 0);
+  EXPECT_EQ(p.status().code(), Code::kUnauthenticated);
+  ASSERT_TRUE(m.CreateToken(made->first).ok());
+  ASSERT_TRUE(m.CreateToken(expiring->first).ok());
+  p = cache.Authenticate(m, bearer, 1000, 10);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(p->user, "ana");
+  EXPECT_EQ(p->role, "editor");
+  EXPECT_EQ(cache.size(), 1u);
+  // Deleted on the database: trusted until the read is a second old, refused from then on.
+  ASSERT_TRUE(m.DeleteToken(made->first.id).ok());
+  EXPECT_TRUE(cache.Authenticate(m, bearer, 1000, 999'999).ok());
+  EXPECT_EQ(cache.Authenticate(m, bearer, 1000, 1'000'010).status().code(), Code::kUnauthenticated);
+  // Forget drops what was read before it.
+  const std::string other = "Bearer " + expiring->second;
+  ASSERT_TRUE(cache.Authenticate(m, other, 1000, 2'000'000).ok());
+  ASSERT_TRUE(m.DeleteUser("ana").ok());
+  EXPECT_TRUE(cache.Authenticate(m, other, 1000, 2'000'001).ok());
+  cache.Forget();
+  EXPECT_EQ(cache.size(), 0u);
+  EXPECT_EQ(cache.Authenticate(m, other, 1000, 2'000'002).status().code(), Code::kUnauthenticated);
+  // Expiry is checked on a kept principal too.
+  ASSERT_TRUE(m.CreateUser(UserRecord{"ana", "user", "viewer", 1}).ok());
+  ASSERT_TRUE(m.CreateToken(expiring->first).ok());
+  p = cache.Authenticate(m, other, 1400, 3'000'000);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(p->role, "viewer");
+  auto late = cache.Authenticate(m, other, 1500, 3'000'001);
+  EXPECT_EQ(late.status().code(), Code::kUnauthenticated);
+  EXPECT_NE(late.status().message().find("expired"), std::string::npos) << late.status().message();
+  // With no time to trust, every request reads the store.
+  PrincipalCache none(0);
+  EXPECT_TRUE(none.Authenticate(m, other, 1400, 0).ok());
+  EXPECT_EQ(none.size(), 0u);
+  ASSERT_TRUE(m.DeleteUser("ana").ok());
+  EXPECT_FALSE(none.Authenticate(m, other, 1400, 1).ok());
 }
 
 }  // namespace

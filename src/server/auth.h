@@ -8,7 +8,9 @@
 // another run or delete anything.
 
 #include <cstdint>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 #include <utility>
 
 #include "baton/metadata_store.h"
@@ -45,6 +47,39 @@ std::string TokenHash(const std::string& secret);
 // Records the token's use (at most once a minute) unless `record_use` is false.
 Result<Principal> Authenticate(MetadataStore& m, const std::string& authorization, int64_t now,
                                bool record_use = true);
+
+// Principals of the tokens seen lately, so that a request need not read its token and the
+// token's user from the store each time (two reads a request, which halved the rate of step
+// updates a server could take). An entry is trusted for `ttl_us` after it was read: a token
+// revoked, a user deleted or given another role on the database itself (`baton server token
+// revoke`) takes effect within that time; through this server's store API, at once (Forget).
+// A token's expiry is checked on every use, and failures are never kept: a new token works at
+// once. `ttl_us` 0 reads the store for every request. Thread-safe.
+class PrincipalCache {
+ public:
+  explicit PrincipalCache(int64_t ttl_us, size_t capacity = 10'000)
+      : ttl_us_(ttl_us), capacity_(capacity) {}
+  // As the function Authenticate. `now` is the wall clock, `mono` a monotonic one, both in
+  // microseconds.
+  Result<Principal> Authenticate(MetadataStore& m, const std::string& authorization, int64_t now,
+                                 int64_t mono, bool record_use = true);
+  // Drops every entry: after a change to users or tokens.
+  void Forget();
+  size_t size() const;
+
+ private:
+  struct Entry {
+    Principal principal;
+    int64_t expires_at = 0;    // the token's; 0 for never
+    int64_t last_used_at = 0;  // as recorded in the store
+    int64_t read_at = 0;       // monotonic
+  };
+  const int64_t ttl_us_;
+  const size_t capacity_;
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, Entry> entries_;  // by the token's hash
+  uint64_t generation_ = 0;  // counts Forget calls: a read that began before one is not kept
+};
 
 // Ok when `p` may have `access` to run `run_id` ("" for what belongs to no one run: the runs
 // list, stacks, users); PermissionDenied naming what is missing otherwise.

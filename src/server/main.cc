@@ -4,6 +4,7 @@
 //
 //   baton server [--metadata URI] [--host H] [--port P] [--tls-cert F --tls-key F]
 //                [--allow-insecure-bind] [--max-body-bytes N] [--threads N]
+//                [--store-connections N] [--auth-cache S]
 //   baton server user add|list|remove ...
 //   baton server token create|list|revoke ...
 
@@ -84,6 +85,8 @@ struct ServeArgs {
   bool insecure = false;
   bool quiet = false;
   int batch_timeout_s = 30;
+  double auth_cache_s = 1;
+  int store_connections = 32;
   std::string workspace;
   std::string clock_file;
 };
@@ -144,6 +147,8 @@ int Serve(const ServeArgs& a) {
   StopSignals signals;
   ApiOptions options;
   options.batch_timeout_us = int64_t{a.batch_timeout_s} * 1'000'000;
+  options.auth_cache_us = static_cast<int64_t>(a.auth_cache_s * 1e6);
+  options.store_connections = a.store_connections;
   ChooseWorkspace(a.workspace, *uri, &options);
   options.notes = [](const std::string& message) {
     std::fprintf(stderr, "%s %s\n", FormatTimestamp(NowMicros()).c_str(), Printable(message).c_str());
@@ -346,7 +351,12 @@ int Main(int argc, char** argv) {
                "Serve plain HTTP on an address other than loopback (TLS ends in front)");
   app.add_option("--max-body-bytes", serve.http.max_body_bytes, "Largest request body accepted")
       ->capture_default_str();
-  app.add_option("--threads", serve.http.threads, "Request threads")->capture_default_str()->check(CLI::Range(1, 256));
+  app.add_option("--threads", serve.http.threads,
+                 "Most request threads, started as connections arrive (an open connection holds one)")
+      ->capture_default_str()->check(CLI::Range(1, 4096));
+  app.add_option("--store-connections", serve.store_connections,
+                 "Most connections to the metadata store open at once")
+      ->capture_default_str()->check(CLI::Range(1, 1024));
   app.add_flag("--quiet", serve.quiet, "No access log on stderr");
   app.add_option("--clock-file", serve.clock_file,
                  "Read the schedules' time from this file (seconds since the epoch), for tests")
@@ -357,6 +367,11 @@ int Main(int argc, char** argv) {
   app.add_option("--batch-timeout", serve.batch_timeout_s,
                  "Seconds a store batch may wait for its client before it is rolled back")
       ->capture_default_str()->check(CLI::Range(1, 3600));
+  app.add_option("--auth-cache", serve.auth_cache_s,
+                 "Seconds a token's user and role, once read, are trusted without reading them again "
+                 "(a token revoked on the database stops working within this time; 0: read for every "
+                 "request)")
+      ->capture_default_str()->check(CLI::Range(0.0, 60.0));
   std::function<int()> action;
   auto set = [&action](std::function<int()> f) { action = std::move(f); };
   AddUserCommands(app, set);

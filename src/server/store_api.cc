@@ -79,6 +79,9 @@ const std::set<std::string> kAdmin = {
     "DeleteRun", "DeleteComponent", "DeleteStack", "DeletePlugin", "CreateUser", "GetUser",
     "ListUsers", "DeleteUser", "CreateToken", "FindToken", "ListTokens", "DeleteToken", "TouchToken"};
 
+const std::set<std::string> kCredentialWrites = {"CreateUser", "DeleteUser", "CreateToken",
+                                                 "DeleteToken"};
+
 Access AccessOf(const std::string& method) {
   if (kAdmin.count(method)) return Access::kAdmin;  // users' and tokens' reads among them
   if (store_rpc::IsRead(method)) return Access::kRead;
@@ -221,8 +224,9 @@ Status AuthorizeRunToken(const Principal& p, const std::string& method, Json* ar
 
 }  // namespace
 
-StoreApi::StoreApi(StorePool* pool, int64_t batch_timeout_us)
-    : pool_(pool), batch_timeout_us_(batch_timeout_us), reaper_([this] { Reap(); }) {}
+StoreApi::StoreApi(StorePool* pool, PrincipalCache* principals, int64_t batch_timeout_us)
+    : pool_(pool), principals_(principals), batch_timeout_us_(batch_timeout_us),
+      reaper_([this] { Reap(); }) {}
 
 StoreApi::~StoreApi() {
   {
@@ -312,7 +316,8 @@ StoreApi::Reply StoreApi::Handle(const HttpRequest& request, const std::string& 
     if (std::shared_ptr<Batch> batch = FindBatch(batch_id)) {
       std::lock_guard<std::mutex> lock(batch->mu);
       if (batch->lease) {
-        auto principal = Authenticate(**batch->lease, request.Header("authorization"), NowMicros(), false);
+        auto principal = principals_->Authenticate(**batch->lease, request.Header("authorization"),
+                                                   NowMicros(), MonotonicMicros(), false);
         if (principal.ok() && principal->token_id == batch->token_id) {
           reply.authenticated = true;
           reply.user = principal->user;
@@ -335,7 +340,8 @@ StoreApi::Reply StoreApi::Handle(const HttpRequest& request, const std::string& 
     reply.retry = true;
     return reply;
   }
-  auto principal = Authenticate(**pooled, request.Header("authorization"), NowMicros());
+  auto principal = principals_->Authenticate(**pooled, request.Header("authorization"), NowMicros(),
+                                             MonotonicMicros());
   if (!principal.ok()) {
     reply.result = principal.status();
     reply.retry = principal.status().code() != Code::kUnauthenticated;
@@ -378,6 +384,9 @@ void StoreApi::Call(const Principal& p, const std::string& method, Json* args,
       reply->result = FailedPrecondition("batch " + batch_id + " is open already; batches nest in the client");
       return;
     }
+    // A connection of its own, while this request's goes back to the pool: with SQLite, opening
+    // a connection may need the write lock the batch is about to hold, so the others' requests
+    // must find one open.
     auto lease = pool_->Borrow();
     if (!lease.ok()) {
       reply->result = lease.status();
@@ -427,6 +436,7 @@ void StoreApi::Call(const Principal& p, const std::string& method, Json* args,
     if (method == "EndBatch") {
       Status st = store.EndBatch();
       b->lease.reset();
+      if (b->changed_credentials) principals_->Forget();
       reply->result = st.ok() ? Result<Json>(Json{{"result", nullptr}}) : Result<Json>(st);
     } else {
       b->lease->Discard();
@@ -436,6 +446,13 @@ void StoreApi::Call(const Principal& p, const std::string& method, Json* args,
     return;
   }
   reply->result = Invokers().at(method)(store, *args);
+  // A principal read before a change to users or tokens is not used after it: forgotten now,
+  // and again when the batch that made the change ends (until then, others read the old rows).
+  if (kCredentialWrites.count(method)) {
+    principals_->Forget();
+    if (!batch_id.empty())
+      if (std::shared_ptr<Batch> b = FindBatch(batch_id)) b->changed_credentials = true;
+  }
 }
 
 }  // namespace baton::server

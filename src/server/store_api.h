@@ -34,7 +34,9 @@ namespace baton::server {
 
 class StoreApi {
  public:
-  StoreApi(StorePool* pool, int64_t batch_timeout_us);
+  // `principals` (the server's, shared with its other routes) is told of changes to users and
+  // tokens made through this API.
+  StoreApi(StorePool* pool, PrincipalCache* principals, int64_t batch_timeout_us);
   ~StoreApi();
   StoreApi(const StoreApi&) = delete;
   StoreApi& operator=(const StoreApi&) = delete;
@@ -62,6 +64,7 @@ class StoreApi {
     std::unique_ptr<StorePool::Lease> lease;
     std::string token_id;
     int64_t last_used_us = 0;
+    bool changed_credentials = false;  // users or tokens changed in it: forget principals at its end
   };
   void Call(const Principal& p, const std::string& method, Json* args, const std::string& cache_key,
             MetadataStore& store, const std::string& batch_id, Reply* reply);
@@ -69,6 +72,7 @@ class StoreApi {
   void Reap();
 
   StorePool* pool_;
+  PrincipalCache* principals_;
   const int64_t batch_timeout_us_;
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<Batch>> batches_;
