@@ -220,6 +220,13 @@ class Proxy {
  private:
   // The protocol message of the query "COMMIT": 'Q', its length (4 + 7), the text and its NUL.
   static constexpr char kCommit[] = {'Q', 0, 0, 0, 11, 'C', 'O', 'M', 'M', 'I', 'T', 0};
+  // The same sent in a pipeline (the extended protocol): 'P', its length (4 + 1 + 7 + 2), the
+  // unnamed statement's empty name, the text and its NUL, and no parameter types.
+  static constexpr char kCommitParse[] = {'P', 0, 0, 0, 14, 0, 'C', 'O', 'M', 'M', 'I', 'T', 0, 0, 0};
+  static bool HasCommit(const char* buf, ssize_t n) {
+    return n > 0 && (::memmem(buf, static_cast<size_t>(n), kCommit, sizeof kCommit) != nullptr ||
+                     ::memmem(buf, static_cast<size_t>(n), kCommitParse, sizeof kCommitParse) != nullptr);
+  }
 
   struct Pair {
     int client = -1, server = -1;
@@ -280,8 +287,7 @@ class Proxy {
         if (p.client < 0) continue;
         if (fds[i + 1].revents & (POLLIN | POLLHUP | POLLERR)) {  // client -> server
           ssize_t n = ::recv(p.client, buf, sizeof buf, 0);
-          const bool commit =
-              n > 0 && ::memmem(buf, static_cast<size_t>(n), kCommit, sizeof kCommit) != nullptr;
+          const bool commit = HasCommit(buf, n);
           if (n <= 0 || (commit && armed_ == Drop::kBeforeCommit)) {
             if (commit) Dropped();
             Close(p);
@@ -622,6 +628,34 @@ TEST_F(Postgres, ALostAnswerToCommitIsResolvedWithTheServer) {
   EXPECT_TRUE(Contains(lost.message(), "127.0.0.1:" + std::to_string(proxy.port())))
       << lost.message();
   EXPECT_EQ(check->GetRun("rolled-back").status().code(), Code::kNotFound);
+  // The same for a write sent in one piece, the lock, statement and COMMIT together: the
+  // server's transaction was rolled back, and the store asks it rather than guess.
+  proxy.Arm(Proxy::Drop::kBeforeCommit);
+  StepRunRecord lost_step = s;
+  lost_step.step = "evaluate";
+  auto lost_id = store->StartStepRun(lost_step);
+  EXPECT_TRUE(proxy.dropped());
+  EXPECT_EQ(lost_id.status().code(), Code::kUnavailable) << lost_id.status().ToString();
+  EXPECT_TRUE(Contains(lost_id.status().message(), "not recorded")) << lost_id.status().message();
+  EXPECT_EQ(check->ListStepRuns("committed")->size(), 1u);
+  // And a step's end, after a lost answer to its COMMIT: recorded once, its artifact with it.
+  StepRunRecord done = s;
+  done.id = *id;
+  done.status = StepStatus::kCompleted;
+  done.exit_code = 0;
+  std::vector<ArtifactRecord> outs(1);
+  outs[0].run_id = "committed";
+  outs[0].pipeline = "p";
+  outs[0].step = "train";
+  outs[0].name = "model";
+  outs[0].digest = std::string(64, 'b');
+  outs[0].kind = "file";
+  proxy.Arm(Proxy::Drop::kAfterCommit);
+  ASSERT_OK(store->FinishStepRun(done, &outs, {}, {}));
+  EXPECT_TRUE(proxy.dropped());
+  EXPECT_EQ(outs[0].version, 1);
+  EXPECT_EQ(check->GetStepRun(*id)->status, StepStatus::kCompleted);
+  EXPECT_EQ(check->ListArtifacts("", 0)->size(), 1u);
 
   // The server is gone (as during a restart), then back.
   const int port_before = proxy.port();

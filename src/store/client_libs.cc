@@ -106,6 +106,19 @@ BATON_FORWARD(Pq(), PGresult*, PQexecPrepared,
               (PGconn * conn, const char* name, int n, const char* const* values,
                const int* lengths, const int* formats, int result_format),
               (conn, name, n, values, lengths, formats, result_format))
+BATON_FORWARD(Pq(), int, PQsendQueryParams,
+              (PGconn * conn, const char* command, int n, const Oid* types,
+               const char* const* values, const int* lengths, const int* formats,
+               int result_format),
+              (conn, command, n, types, values, lengths, formats, result_format))
+BATON_FORWARD(Pq(), int, PQsendQueryPrepared,
+              (PGconn * conn, const char* name, int n, const char* const* values,
+               const int* lengths, const int* formats, int result_format),
+              (conn, name, n, values, lengths, formats, result_format))
+BATON_FORWARD(Pq(), PGresult*, PQgetResult, (PGconn * conn), (conn))
+BATON_FORWARD(Pq(), int, PQenterPipelineMode, (PGconn * conn), (conn))
+BATON_FORWARD(Pq(), int, PQexitPipelineMode, (PGconn * conn), (conn))
+BATON_FORWARD(Pq(), int, PQpipelineSync, (PGconn * conn), (conn))
 BATON_FORWARD(Pq(), void, PQclear, (PGresult * res), (res))
 BATON_FORWARD(Pq(), ExecStatusType, PQresultStatus, (const PGresult* res), (res))
 BATON_FORWARD(Pq(), char*, PQresultErrorMessage, (const PGresult* res), (res))

@@ -151,8 +151,8 @@ Status PgDb::Open(const PgTarget& target) {
   // The write lock of this store: a database-wide advisory lock number named after its schema.
   lock_key_ = static_cast<int64_t>(std::strtoull(
       Sha256Hex("baton metadata store " + target.schema).substr(0, 15).c_str(), nullptr, 16));
-  begin_write_ = "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(" +
-                 std::to_string(lock_key_) + "); SELECT txid_current()";
+  lock_sql_ = "SELECT pg_advisory_xact_lock(" + std::to_string(lock_key_) + ")";
+  begin_write_ = "BEGIN ISOLATION LEVEL READ COMMITTED; " + lock_sql_ + "; SELECT txid_current()";
   return Connect();
 }
 
@@ -438,6 +438,151 @@ Status PgDb::Standalone(const std::function<Status()>& f) {
     if (s.ok() || !retryable_ || attempt >= kMaxRetries) return s;
     std::this_thread::sleep_for(std::chrono::milliseconds(2 + attempt * 3));
   }
+}
+
+Result<std::string> PgDb::Prepared(const std::string& sql, int params, const std::string& what) {
+  auto it = statements_.find(sql);
+  if (it != statements_.end()) return it->second;
+  const std::string name = "baton_" + std::to_string(next_statement_++);
+  pg_result* r = PQprepare(conn_, name.c_str(), sql.c_str(), params, nullptr);
+  if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+    Status s = ConnectionLost() ? LostConnection(ErrorText(conn_, r), what) : ErrorOf(r, what);
+    PQclear(r);
+    return s;
+  }
+  PQclear(r);
+  return statements_.emplace(sql, name).first->second;
+}
+
+Result<std::vector<PgResult>> PgDb::WriteAll(const std::vector<PgStatement>& statements) {
+  std::vector<PgResult> out;
+  if (in_txn_ || batch_depth_ > 0) {
+    BATON_RETURN_IF_ERROR(Txn([&]() -> Status {
+      out.clear();
+      for (const PgStatement& st : statements) {
+        BATON_ASSIGN_OR_RETURN(PgResult r, Execute(st.sql, st.params, st.what));
+        out.push_back(std::move(r));
+      }
+      return Status::Ok();
+    }));
+    return out;
+  }
+  for (const PgStatement& st : statements)
+    for (const auto& v : st.params.values())
+      if (v.find('\0') != std::string::npos)
+        return InvalidArgument("metadata store: " + st.what +
+                               ": a PostgreSQL text value cannot hold a NUL byte");
+  for (int attempt = 0;; ++attempt) {
+    out.clear();
+    retryable_ = false;
+    Status s = Pipelined(statements, &out);
+    if (s.ok()) return out;
+    if (!retryable_ || attempt >= kMaxRetries) return s;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2 + attempt * 3));
+  }
+}
+
+Status PgDb::Pipelined(const std::vector<PgStatement>& statements, std::vector<PgResult>* out) {
+  // The transaction and its id first, without the lock: a connection found lost here has
+  // written nothing, and Begin tries once more on a new one.
+  BATON_RETURN_IF_ERROR(Begin("BEGIN ISOLATION LEVEL READ COMMITTED; SELECT txid_current()", true));
+  std::vector<std::string> names;
+  for (const PgStatement& st : statements) {
+    auto name = Prepared(st.sql, static_cast<int>(st.params.values().size()), st.what);
+    if (!name.ok()) {
+      Rollback();
+      return name.status();
+    }
+    names.push_back(std::move(*name));
+  }
+  if (PQenterPipelineMode(conn_) != 1) {
+    Rollback();
+    return Internal("metadata store: cannot enter libpq's pipeline mode: " + ErrorText(conn_, nullptr));
+  }
+  // What is sent: the lock, the statements, COMMIT, then a sync point.
+  bool sent = PQsendQueryParams(conn_, lock_sql_.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0) == 1;
+  for (size_t i = 0; sent && i < statements.size(); ++i) {
+    const auto& values = statements[i].params.values();
+    std::vector<const char*> v;
+    v.reserve(values.size());
+    for (const auto& x : values) v.push_back(x.c_str());
+    sent = PQsendQueryPrepared(conn_, names[i].c_str(), static_cast<int>(v.size()), v.data(),
+                               nullptr, nullptr, 0) == 1;
+  }
+  const bool commit_sent =
+      sent && PQsendQueryParams(conn_, "COMMIT", 0, nullptr, nullptr, nullptr, nullptr, 0) == 1;
+  sent = commit_sent && PQpipelineSync(conn_) == 1;
+  const std::string what = statements.empty() ? "write" : statements.front().what;
+  if (!sent) {
+    // Nothing more can be read from a connection that took no more; a COMMIT that may have
+    // gone out makes the outcome a question for the server.
+    const std::string detail = ErrorText(conn_, nullptr);
+    if (commit_sent) return ResolveLostCommit(detail);  // committed: no answers (out is empty)
+    return LostConnection(detail, what);
+  }
+  // The results: one for the lock, one per statement, one for COMMIT, each followed by a null;
+  // after a failure the rest are PGRES_PIPELINE_ABORTED. Then the sync point's.
+  Status failure;
+  bool committed = false;
+  const size_t total = statements.size() + 2;
+  for (size_t q = 0; q < total; ++q) {
+    pg_result* r = PQgetResult(conn_);
+    if (r == nullptr || ConnectionLost()) {
+      const std::string detail = ErrorText(conn_, r);
+      PQclear(r);
+      // A statement that failed ended the transaction: nothing was committed.
+      if (!failure.ok()) {
+        (void)LostConnection(detail, what);
+        return failure;
+      }
+      Status resolved = ResolveLostCommit(detail);
+      // Committed: the answers that did not arrive are left out (WriteAll's callers read again).
+      if (resolved.ok() && out->size() < statements.size()) out->clear();
+      return resolved;
+    }
+    const ExecStatusType st = PQresultStatus(r);
+    const std::string step = q == 0                 ? "take the write lock of the store"
+                             : q == total - 1       ? "commit"
+                                                    : statements[q - 1].what;
+    if (st == PGRES_FATAL_ERROR) {
+      if (failure.ok()) failure = ErrorOf(r, step);
+      PQclear(r);
+    } else if (st == PGRES_PIPELINE_ABORTED) {
+      PQclear(r);
+    } else if (q == total - 1) {
+      // COMMIT of a transaction that failed earlier answers ROLLBACK.
+      committed = st == PGRES_COMMAND_OK && std::string(PQcmdStatus(r)) == "COMMIT";
+      PQclear(r);
+    } else if (q == 0) {
+      PQclear(r);
+    } else {
+      out->emplace_back(r);
+    }
+    while (pg_result* extra = PQgetResult(conn_)) PQclear(extra);  // the null after each
+  }
+  pg_result* sync = PQgetResult(conn_);
+  const bool synced = sync != nullptr && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
+  PQclear(sync);
+  const bool left = synced && PQexitPipelineMode(conn_) == 1;
+  in_txn_ = false;
+  savepoints_ = 0;
+  if (!left) {
+    // A connection in a state this code does not know is not used again.
+    const std::string detail = ErrorText(conn_, nullptr);
+    Disconnect();
+    if (!failure.ok()) return failure;
+    if (committed) return Status::Ok();
+    return Unavailable("metadata store: the PostgreSQL server at " + where() +
+                       " answered a write out of order (" + detail + "); whether it was recorded is unknown");
+  }
+  if (!failure.ok()) {
+    // The transaction is still open, failed: it ends here.
+    if (PQtransactionStatus(conn_) != PQTRANS_IDLE) PQclear(PQexec(conn_, "ROLLBACK"));
+    if (ConnectionLost()) Disconnect();
+    return failure;
+  }
+  if (!committed) return Internal("metadata store: the transaction was rolled back instead of committed");
+  return Status::Ok();
 }
 
 Status PgDb::InSavepoint(const std::function<Status()>& f) {

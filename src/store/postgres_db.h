@@ -84,6 +84,13 @@ class PgParams {
   std::vector<std::string> values_;
 };
 
+// One statement of PgDb::WriteAll.
+struct PgStatement {
+  std::string sql;
+  PgParams params;
+  std::string what;  // names it in error messages
+};
+
 class PgDb : public SchemaDb {
  public:
   PgDb() = default;
@@ -139,6 +146,18 @@ class PgDb : public SchemaDb {
     return Standalone(std::function<Status()>(std::forward<F>(f)));
   }
 
+  // Runs `statements` as one write transaction and returns their results, in order. Outside a
+  // batch, the transaction begins (with its id, for a lost commit) in one round trip, and the
+  // write lock, the statements and the commit go in the next, at once (libpq's pipeline mode):
+  // the lock is held while the server executes them, never across a round trip to this process,
+  // where Txn holds it across one for each statement. All or nothing: the first statement that
+  // fails rolls back all, and its error is returned; a check that must undo the others has to be
+  // one the server makes (a foreign key, a constraint). Retried as Txn is. Inside a batch or
+  // another transaction they run one by one in a savepoint. When the answer to the commit was
+  // lost and the server says it committed, the statements' answers may be lost with it: then
+  // fewer results than statements come back, and the caller reads what it needs again.
+  Result<std::vector<PgResult>> WriteAll(const std::vector<PgStatement>& statements);
+
   // Runs f in a read-only transaction that sees one state of the database (REPEATABLE READ),
   // without the write lock. Not inside a batch or another transaction.
   Status ReadTransaction(const std::function<Status()>& f);
@@ -159,6 +178,10 @@ class PgDb : public SchemaDb {
   Status Commit();
   void Rollback();
   Status Standalone(const std::function<Status()>& f);
+  // One attempt of WriteAll outside a transaction: `out` gets the results.
+  Status Pipelined(const std::vector<PgStatement>& statements, std::vector<PgResult>* out);
+  // The name of the statement prepared for `sql` on this connection, preparing it first.
+  Result<std::string> Prepared(const std::string& sql, int params, const std::string& what);
   Status InSavepoint(const std::function<Status()>& f);
   Status ResolveLostCommit(const std::string& lost);
   // The error of a failed result (and whether it may be retried), and the failure of a lost
@@ -171,6 +194,7 @@ class PgDb : public SchemaDb {
   PgTarget target_;
   int64_t lock_key_ = 0;
   std::string begin_write_;  // begins a write transaction: READ COMMITTED, the lock, its xid
+  std::string lock_sql_;     // takes the write lock inside a transaction
   std::map<std::string, std::string> statements_;  // SQL text -> prepared statement name
   int next_statement_ = 0;
   bool in_txn_ = false;  // a transaction of ours is open on the connection

@@ -255,56 +255,92 @@ class PostgresStore : public MetadataStore, public MetadataRows, private PgDb {
     return ReadRuns(q);
   }
 
+  // A step's two records (its start, its end with its outputs) are the writes every step makes,
+  // so each is one pipelined transaction (WriteAll): the write lock is held for the server's
+  // work alone.
   Result<int64_t> StartStepRun(const StepRunRecord& r) override {
-    int64_t id = 0;
-    Status s = Txn([&]() -> Status {
-      BATON_ASSIGN_OR_RETURN(
-          PgResult q,
-          Q("INSERT INTO step_runs(run_id, step, attempt, status, reason, started_at, log_path, "
-            "cache_key, pid, command, cache_components) "
-            "VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
-            "start step run", r.run_id, r.step, r.attempt, ToString(r.status), r.reason,
-            r.started_at, r.log_path, r.cache_key, r.pid, r.command, r.cache_components));
-      id = q.Int(0, 0);
-      return Status::Ok();
-    });
-    if (!s.ok()) return s;
-    return id;
+    std::vector<PgStatement> w(1);
+    w[0].sql =
+        "INSERT INTO step_runs(run_id, step, attempt, status, reason, started_at, log_path, "
+        "cache_key, pid, command, cache_components) "
+        "VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id";
+    w[0].what = "start step run";
+    w[0].params.Add(r.run_id).Add(r.step).Add(r.attempt).Add(ToString(r.status)).Add(r.reason)
+        .Add(r.started_at).Add(r.log_path).Add(r.cache_key).Add(r.pid).Add(r.command)
+        .Add(r.cache_components);
+    BATON_ASSIGN_OR_RETURN(std::vector<PgResult> done, WriteAll(w));
+    if (!done.empty()) return done[0].Int(0, 0);
+    // Committed, its answer lost: the id is found by the row's key.
+    BATON_ASSIGN_OR_RETURN(PgResult q, Q("SELECT id FROM step_runs WHERE run_id = $1 AND step = $2 "
+                                         "AND attempt = $3", "read step run", r.run_id, r.step,
+                                         r.attempt));
+    if (q.rows() != 1) return Internal("metadata store: a committed step run is not there");
+    return q.Int(0, 0);
   }
 
+  // The step run's row, then each new artifact with its output link (one statement each: the
+  // version is counted under the write lock, taken before either), then the other links. A step
+  // run that is not there changes nothing: its links and artifacts name it, so their foreign keys
+  // fail and undo all.
   Status FinishStepRun(const StepRunRecord& r, std::vector<ArtifactRecord>* arts,
                        const std::vector<OutputUse>& reused,
                        const std::vector<InputUse>& inputs) override {
-    return Txn([&]() -> Status {
-      BATON_ASSIGN_OR_RETURN(
-          PgResult u,
-          Q("UPDATE step_runs SET status = $1, reason = $2, ended_at = $3, exit_code = $4, "
-            "cache_key = $5, cached_from = $6, metadata = $7, pid = $8 WHERE id = $9",
-            "finish step run", ToString(r.status), r.reason, r.ended_at, r.exit_code, r.cache_key,
-            r.cached_from, r.metadata, r.pid, r.id));
-      if (u.affected() != 1) return NotFound("no step run " + std::to_string(r.id));
+    std::vector<PgStatement> w;
+    w.push_back({"UPDATE step_runs SET status = $1, reason = $2, ended_at = $3, exit_code = $4, "
+                 "cache_key = $5, cached_from = $6, metadata = $7, pid = $8 WHERE id = $9",
+                 PgParams(), "finish step run"});
+    w.back().params.Add(ToString(r.status)).Add(r.reason).Add(r.ended_at).Add(r.exit_code)
+        .Add(r.cache_key).Add(r.cached_from).Add(r.metadata).Add(r.pid).Add(r.id);
+    for (const auto& a : *arts) {
+      // The next version of (pipeline, step, name).
+      w.push_back({"WITH a AS (INSERT INTO artifacts(step_run_id, run_id, pipeline, step, name, "
+                   "version, digest, size, kind, uri, created_at, materializer, type) "
+                   "SELECT $1, $2, $3, $4, $5, COALESCE(MAX(version), 0) + 1, "
+                   "$6, $7, $8, $9, $10, $11, $12 "
+                   "FROM artifacts WHERE pipeline = $3 AND step = $4 AND name = $5 "
+                   "RETURNING id, version), "
+                   "o AS (INSERT INTO step_outputs(step_run_id, name, artifact_id) "
+                   "SELECT $1, $5, id FROM a) "
+                   "SELECT id, version FROM a",
+                   PgParams(), "record artifact"});
+      w.back().params.Add(r.id).Add(a.run_id).Add(a.pipeline).Add(a.step).Add(a.name)
+          .Add(a.digest).Add(a.size).Add(a.kind).Add(a.uri).Add(a.created_at).Add(a.materializer)
+          .Add(a.type);
+    }
+    for (const auto& o : reused) {
+      w.push_back({kOutputs, PgParams(), "record lineage"});
+      w.back().params.Add(r.id).Add(o.name).Add(o.artifact_id);
+    }
+    for (const auto& i : inputs) {
+      w.push_back({kInputs, PgParams(), "record lineage"});
+      w.back().params.Add(r.id).Add(i.name).Add(i.artifact_id);
+    }
+    BATON_ASSIGN_OR_RETURN(std::vector<PgResult> done, WriteAll(w));
+    if (done.empty()) {
+      // Committed, its answers lost: each new artifact is the one its output link names.
+      BATON_ASSIGN_OR_RETURN(PgResult there, Q("SELECT 1 FROM step_runs WHERE id = $1",
+                                               "read step run", r.id));
+      if (there.rows() == 0) return NotFound("no step run " + std::to_string(r.id));
       for (auto& a : *arts) {
-        // The next version of (pipeline, step, name), counted under the store's write lock.
         BATON_ASSIGN_OR_RETURN(
-            PgResult q, Q("INSERT INTO artifacts(step_run_id, run_id, pipeline, step, name, "
-                          "version, digest, size, kind, uri, created_at, materializer, type) "
-                          "SELECT $1, $2, $3, $4, $5, COALESCE(MAX(version), 0) + 1, "
-                          "$6, $7, $8, $9, $10, $11, $12 "
-                          "FROM artifacts WHERE pipeline = $3 AND step = $4 AND name = $5 "
-                          "RETURNING id, version",
-                          "record artifact", r.id, a.run_id, a.pipeline, a.step, a.name, a.digest,
-                          a.size, a.kind, a.uri, a.created_at, a.materializer, a.type));
+            PgResult q, Q("SELECT a.id, a.version FROM step_outputs o JOIN artifacts a ON "
+                          "a.id = o.artifact_id WHERE o.step_run_id = $1 AND o.name = $2",
+                          "read artifact", r.id, a.name));
+        if (q.rows() != 1) return Internal("metadata store: a committed artifact is not there");
         a.id = q.Int(0, 0);
         a.version = static_cast<int>(q.Int(0, 1));
         a.step_run_id = r.id;
-        BATON_RETURN_IF_ERROR(Link(kOutputs, r.id, a.name, a.id));
       }
-      for (const auto& o : reused)
-        BATON_RETURN_IF_ERROR(Link(kOutputs, r.id, o.name, o.artifact_id));
-      for (const auto& i : inputs)
-        BATON_RETURN_IF_ERROR(Link(kInputs, r.id, i.name, i.artifact_id));
       return Status::Ok();
-    });
+    }
+    if (done[0].affected() != 1) return NotFound("no step run " + std::to_string(r.id));
+    for (size_t k = 0; k < arts->size(); ++k) {
+      ArtifactRecord& a = (*arts)[k];
+      a.id = done[1 + k].Int(0, 0);
+      a.version = static_cast<int>(done[1 + k].Int(0, 1));
+      a.step_run_id = r.id;
+    }
+    return Status::Ok();
   }
 
   static constexpr const char* kStepCols =
