@@ -56,7 +56,7 @@ start_server() {  # start_server SCHEMA
   local backing="$pg${sep}schema=$1"
   schemas+=("$1")
   "$baton" server user add bench --role admin --metadata "$backing" >"$work/token"
-  "$baton" server --port 0 --quiet --metadata "$backing" >"$work/server.out" 2>"$work/server.err" &
+  "$baton" server --port 0 --quiet ${SERVER_ARGS:-} --metadata "$backing" >"$work/server.out" 2>"$work/server.err" &
   server_pid=$!
   for _ in $(seq 200); do
     grep -q "/api/v1" "$work/server.out" 2>/dev/null && break

@@ -194,10 +194,11 @@ Result<StorePool::Lease> StorePool::Borrow() {
 }
 
 Api::Api(std::string uri, AccessLog log, ErrorLog errors, ApiOptions options)
-    : pool_(std::move(uri), static_cast<size_t>(std::max(1, options.store_connections))),
+    : pool_(uri, static_cast<size_t>(std::max(1, options.store_connections))),
+      batch_pool_(std::move(uri), static_cast<size_t>(std::max(1, options.batch_connections)), 5'000'000),
       principals_(std::make_unique<PrincipalCache>(options.auth_cache_us)),
       log_(std::move(log)), errors_(std::move(errors)),
-      store_api_(std::make_unique<StoreApi>(&pool_, principals_.get(), options.batch_timeout_us)),
+      store_api_(std::make_unique<StoreApi>(&pool_, &batch_pool_, principals_.get(), options.batch_timeout_us)),
       events_(std::make_unique<EventHub>(&pool_, errors_, EventHubOptions{options.events_interval_us, 25, 2000})),
       files_(std::make_unique<ArtifactFiles>(options.workspace_root)),
       starter_(std::make_unique<RunStarter>(options.workspace_root, options.baton_binary, options.runs_disabled)),

@@ -86,7 +86,7 @@ struct ServeArgs {
   bool quiet = false;
   int batch_timeout_s = 30;
   double auth_cache_s = 1;
-  int store_connections = 32;
+  int store_connections = 0;  // 0: twice the cores, at least 4
   std::string workspace;
   std::string clock_file;
 };
@@ -148,7 +148,9 @@ int Serve(const ServeArgs& a) {
   ApiOptions options;
   options.batch_timeout_us = int64_t{a.batch_timeout_s} * 1'000'000;
   options.auth_cache_us = static_cast<int64_t>(a.auth_cache_s * 1e6);
-  options.store_connections = a.store_connections;
+  options.store_connections =
+      a.store_connections > 0 ? a.store_connections
+                              : std::max(4, 2 * static_cast<int>(std::thread::hardware_concurrency()));
   ChooseWorkspace(a.workspace, *uri, &options);
   options.notes = [](const std::string& message) {
     std::fprintf(stderr, "%s %s\n", FormatTimestamp(NowMicros()).c_str(), Printable(message).c_str());
@@ -355,7 +357,8 @@ int Main(int argc, char** argv) {
                  "Most request threads, started as connections arrive (an open connection holds one)")
       ->capture_default_str()->check(CLI::Range(1, 4096));
   app.add_option("--store-connections", serve.store_connections,
-                 "Most connections to the metadata store open at once")
+                 "Most connections to the metadata store open at once for requests (0: twice "
+                 "the cores, at least 4); store batches have up to 64 of their own")
       ->capture_default_str()->check(CLI::Range(1, 1024));
   app.add_flag("--quiet", serve.quiet, "No access log on stderr");
   app.add_option("--clock-file", serve.clock_file,

@@ -224,8 +224,10 @@ Status AuthorizeRunToken(const Principal& p, const std::string& method, Json* ar
 
 }  // namespace
 
-StoreApi::StoreApi(StorePool* pool, PrincipalCache* principals, int64_t batch_timeout_us)
-    : pool_(pool), principals_(principals), batch_timeout_us_(batch_timeout_us),
+StoreApi::StoreApi(StorePool* pool, StorePool* batch_pool, PrincipalCache* principals,
+                   int64_t batch_timeout_us)
+    : pool_(pool), batch_pool_(batch_pool), principals_(principals),
+      batch_timeout_us_(batch_timeout_us),
       reaper_([this] { Reap(); }) {}
 
 StoreApi::~StoreApi() {
@@ -384,10 +386,10 @@ void StoreApi::Call(const Principal& p, const std::string& method, Json* args,
       reply->result = FailedPrecondition("batch " + batch_id + " is open already; batches nest in the client");
       return;
     }
-    // A connection of its own, while this request's goes back to the pool: with SQLite, opening
-    // a connection may need the write lock the batch is about to hold, so the others' requests
-    // must find one open.
-    auto lease = pool_->Borrow();
+    // A connection of its own, from the batches' pool, while this request's goes back to the
+    // requests' pool: with SQLite, opening a connection may need the write lock the batch is
+    // about to hold, so the others' requests must find one open.
+    auto lease = batch_pool_->Borrow();
     if (!lease.ok()) {
       reply->result = lease.status();
       reply->retry = true;

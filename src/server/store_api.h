@@ -36,7 +36,8 @@ class StoreApi {
  public:
   // `principals` (the server's, shared with its other routes) is told of changes to users and
   // tokens made through this API.
-  StoreApi(StorePool* pool, PrincipalCache* principals, int64_t batch_timeout_us);
+  StoreApi(StorePool* pool, StorePool* batch_pool, PrincipalCache* principals,
+           int64_t batch_timeout_us);
   ~StoreApi();
   StoreApi(const StoreApi&) = delete;
   StoreApi& operator=(const StoreApi&) = delete;
@@ -72,6 +73,7 @@ class StoreApi {
   void Reap();
 
   StorePool* pool_;
+  StorePool* batch_pool_;  // the connections batches hold
   PrincipalCache* principals_;
   const int64_t batch_timeout_us_;
   mutable std::mutex mu_;
