@@ -12,7 +12,8 @@
 # usage: bench/server.sh
 # env:   BUILD (default <repo>/build/release; built here when missing), RUNS (default 5), JOBS
 #        (default 2), CLIENTS (default 100), STEPS (default 50), PG_CLIENTS (default 50), PG_URI
-#        (default: scripts/setup-postgres.sh starts the test cluster and its URL is used).
+#        (default: scripts/setup-postgres.sh starts the test cluster and its URL is used),
+#        SERVER_ARGS (more flags for `baton server`), LOAD_ONLY (set: the load part alone).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)

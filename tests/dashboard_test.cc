@@ -161,10 +161,7 @@ class Dashboard : public ::testing::Test {
 
   void TearDown() override {
     for (pid_t pid : {node_pid_, run_pid_})
-      if (pid > 0 && ExitedYet(pid) < 0) {
-        ::kill(-pid, SIGKILL);
-        (void)WaitExit(pid);
-      }
+      if (pid > 0 && ExitedYet(pid) < 0) (void)StopChild(pid, true);
     server_.reset();
     backing_store_.reset();
   }

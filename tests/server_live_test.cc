@@ -6,7 +6,6 @@
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
-#include <sys/wait.h>
 
 #include <chrono>
 #include <csignal>
@@ -70,23 +69,8 @@ class ServerLive : public ::testing::Test {
     viewer_ = Printed({"server", "user", "add", "vic", "--role", "viewer"});
   }
 
-  // A run still going is stopped the way a user stops one (SIGTERM: its steps are stopped
-  // with it), and killed only if it does not end: a killed driver would leave its steps running,
-  // waiting for files in a workspace that is about to be deleted.
   void TearDown() override {
-    for (pid_t pid : runs_) {
-      ::kill(pid, SIGTERM);
-      bool ended = false;
-      for (int i = 0; i < 200 && !ended; ++i) {
-        int status = 0;
-        ended = ::waitpid(pid, &status, WNOHANG) == pid;
-        if (!ended) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      }
-      if (!ended) {
-        ::kill(pid, SIGKILL);
-        (void)WaitExit(pid);
-      }
-    }
+    for (pid_t pid : runs_) (void)StopChild(pid);
   }
 
   std::string Printed(const std::vector<std::string>& argv) {

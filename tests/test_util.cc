@@ -207,6 +207,19 @@ int WaitExit(pid_t pid) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+int StopChild(pid_t pid, bool group, int grace_ms) {
+  ::kill(group ? -pid : pid, SIGTERM);
+  for (int waited = 0; waited < grace_ms; waited += 20) {
+    int status = 0;
+    const pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (r < 0 && errno != EINTR) return -1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ::kill(group ? -pid : pid, SIGKILL);
+  return WaitExit(pid);
+}
+
 CommandResult RunProgram(const std::string& cwd, const std::vector<std::string>& argv, const std::vector<std::string>& env) {
   return Run(cwd, argv, env);
 }

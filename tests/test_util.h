@@ -62,6 +62,10 @@ pid_t SpawnProgram(const std::string& cwd, const std::vector<std::string>& argv,
                    const std::string& err_path, const std::vector<std::string>& env = {});
 // Waits for `pid`; returns its exit code, or 128 + signal.
 int WaitExit(pid_t pid);
+// Stops a child the way a user stops a run: SIGTERM (to its process group when `group`), then
+// SIGKILL if it has not ended within `grace_ms`; waits for it. A baton driving a run stops its
+// steps on SIGTERM; killed, it would leave them running.
+int StopChild(pid_t pid, bool group = false, int grace_ms = 10'000);
 
 // Runs the baton binary (expecting exit 0) and parses its stdout as JSON (for -o json).
 nlohmann::json JsonOf(const std::string& cwd, const std::vector<std::string>& args);
