@@ -52,7 +52,8 @@ class ServerStore : public ::testing::Test {
     if (!backing_store_->error().empty()) FAIL() << backing_store_->error();
     backing_ = backing_store_->uri();
     std::string error;
-    server_ = TestServer::Start(server_dir_.path(), backing_, {"--batch-timeout", "2"}, &error);
+    server_ = TestServer::Start(server_dir_.path(), backing_,
+                                {"--batch-timeout", "2", "--logs", server_dir_.path() + "/logs"}, &error);
     ASSERT_NE(server_, nullptr) << error;
     ws_.Write("pipeline.yaml", kPipeline);
     ASSERT_EQ(Baton({"init"}).exit_code, 0);
@@ -251,6 +252,52 @@ TEST_F(ServerStore, ARunTokenCannotReachAnotherRunByCountingIds) {
   // Nothing of the other run changed: no new consumer of its artifact.
   ASSERT_OK_AND_ASSIGN(auto consumers, backing->Consumers(their_outputs[0].second.id));
   for (const auto& c : consumers) EXPECT_EQ(c.run_id, first);
+}
+
+// A workspace that records through a server sends its steps' logs there as they grow (it could
+// be on any machine): the server keeps a copy, byte for byte, and serves it once the file where
+// the step wrote it is out of reach. A run token sends its own run's logs and no other's.
+TEST_F(ServerStore, StepLogsAreSentToTheServerAndServedFromItsCopy) {
+  ws_.Write("logs.yaml", R"(name: logs
+steps:
+  talk:
+    run: sh -c 'echo first line; sleep 1.5; printf "second line\n\001\377 not text\n"'
+)");
+  auto r = Baton({"run", "logs.yaml"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  const std::string run = RunId(r);
+  ASSERT_FALSE(run.empty()) << r.out;
+  const std::string local = ws_.path() + "/.baton/logs/" + run + "/talk.1.log";
+  const std::string copy = server_dir_.path() + "/logs/" + run + "/talk.1.log";
+  const std::string written = ReadFileOrDie(local);
+  ASSERT_NE(written.find("second line\n\001\377 not text"), std::string::npos) << written;
+  ASSERT_TRUE(fs::Exists(copy));
+  EXPECT_EQ(ReadFileOrDie(copy), written);
+  // The workspace's own file gone, as on another machine: the server answers from its copy.
+  ASSERT_TRUE(fs::RemoveTree(ws_.path() + "/.baton/logs/" + run).ok());
+  const std::string body = ws_.path() + "/log.out";
+  auto got = RunProgram("/", {"/usr/bin/curl", "-s", "-o", body, "-w", "%{http_code}", "-H",
+                              "Authorization: Bearer " + server_->Token(),
+                              server_->base() + "/api/v1/runs/" + run + "/steps/talk/log"});
+  EXPECT_EQ(got.out, "200");
+  EXPECT_EQ(ReadFileOrDie(body), written);
+  // Through the store API with the run's token: appends go where the copy ends, once.
+  const std::string token = RunToken(run);
+  auto append = [&](const std::string& run_id, const std::string& file, int64_t offset) {
+    const std::string args = Json::array({run_id, file, offset, "aGVsbG8K"}).dump();  // "hello\n"
+    return RunProgram("/", {"/usr/bin/curl", "-s", "-w", "\n%{http_code}", "-H",
+                            "Authorization: Bearer " + token, "-H", "Content-Type: application/json",
+                            "--data", "{\"args\": " + args + "}",
+                            server_->base() + "/api/v1/store/AppendRunLog"}).out;
+  };
+  EXPECT_EQ(append(run, "extra.log", 0), "{\"result\":6}\n200");
+  EXPECT_EQ(append(run, "extra.log", 0), "{\"result\":6}\n200") << "sent again: not written twice";
+  EXPECT_EQ(ReadFileOrDie(server_dir_.path() + "/logs/" + run + "/extra.log"), "hello\n");
+  EXPECT_EQ(append(run, "../escape.log", 0).substr(append(run, "../escape.log", 0).size() - 3), "400");
+  const std::string other = append("some-other-run", "talk.1.log", 0);
+  EXPECT_EQ(other.substr(other.size() - 3), "403");
+  EXPECT_FALSE(fs::Exists(server_dir_.path() + "/logs/some-other-run"));
+  EXPECT_FALSE(fs::Exists(server_dir_.path() + "/escape.log"));
 }
 
 TEST_F(ServerStore, AServerRestartedMidRunLosesNoRecord) {

@@ -325,6 +325,18 @@ class MetadataStore {
   // Mean duration (ended_at - started_at) of the completed attempts of each step in the
   // pipeline's five most recent runs (for critical paths); steps with none are left out.
   virtual Result<std::vector<std::pair<std::string, double>>> StepDurations(const std::string& pipeline) = 0;
+
+  // Keeps a copy of a log file of run `run_id` (`file`: a name like `train.1.log`) where the
+  // store's readers can read it, for a store whose readers are not on the machine that writes
+  // the log (a server). `bytes` are appended when `offset` is the copy's size, and nothing is
+  // written otherwise; the copy's size afterwards comes back, so a sender resumes where the copy
+  // ends and a repeated append does nothing. A database keeps no copies (FailedPrecondition):
+  // its readers read the logs where the runs wrote them.
+  virtual Result<int64_t> AppendRunLog(const std::string& run_id, const std::string& file,
+                                       int64_t offset, const std::string& bytes) {
+    (void)run_id, (void)file, (void)offset, (void)bytes;
+    return FailedPrecondition("this metadata store keeps no copies of logs");
+  }
 };
 
 }  // namespace baton

@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <map>
 #include <optional>
 #include <thread>
 
@@ -337,6 +338,78 @@ class StopRequestWatcher {
   std::thread thread_;
 };
 
+// While a run that records through a server (an http(s):// store) is driven here, the logs of
+// its steps are sent there as they grow (MetadataStore::AppendRunLog), at most about a second
+// behind, and the rest when the run ends: the server can then serve and follow them wherever
+// this machine is. A thread with a store connection of its own. Sending is best effort: a server
+// that keeps no logs, or refuses them, is sent no more, and the run goes on; one that cannot be
+// reached is tried again the next second.
+class RunLogShipper {
+ public:
+  RunLogShipper(const std::string& metadata_uri, std::string run_id, std::string dir)
+      : uri_(metadata_uri), run_id_(std::move(run_id)), dir_(std::move(dir)) {
+    const bool remote = metadata_uri.rfind("https://", 0) == 0 || metadata_uri.rfind("http://", 0) == 0;
+    if (remote) thread_ = std::thread([this] { Ship(); });
+  }
+  ~RunLogShipper() {
+    if (!thread_.joinable()) return;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  static constexpr uint64_t kPiece = 1 << 20;  // bytes a request carries at most
+
+  void Ship() {
+    StopSignals blocked;
+    std::unique_ptr<MetadataStore> store;
+    std::map<std::string, int64_t> sent;  // file -> the size of the server's copy
+    for (bool last = false; !last;) {
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        last = wake_.wait_for(lock, std::chrono::seconds(1), [this] { return done_; });
+      }
+      if (!store) {
+        auto s = Stores().OpenMetadataStore(uri_);
+        if (!s.ok()) continue;
+        store = std::move(*s);
+      }
+      Status st = Pass(*store, &sent);
+      if (!st.ok() && st.code() != Code::kUnavailable) return;  // not kept, or refused
+    }
+  }
+
+  Status Pass(MetadataStore& store, std::map<std::string, int64_t>* sent) {
+    auto names = fs::ListDir(dir_);
+    if (!names.ok()) return Status::Ok();  // no step has started yet
+    for (const std::string& name : *names) {
+      if (name.size() < 5 || name.compare(name.size() - 4, 4, ".log") != 0) continue;
+      const std::string path = dir_ + "/" + name;
+      int64_t& at = (*sent)[name];
+      while (fs::FileSize(path) > at) {
+        auto piece = fs::ReadRange(path, static_cast<uint64_t>(at), kPiece);
+        if (!piece.ok() || piece->empty()) break;
+        BATON_ASSIGN_OR_RETURN(int64_t copy, store.AppendRunLog(run_id_, name, at, *piece));
+        // The copy's size: past ours when the server already had this (sent again after a lost
+        // answer, or the server reads this very file), short of it when the copy was lost.
+        if (copy == at) break;
+        at = copy;
+      }
+    }
+    return Status::Ok();
+  }
+
+  const std::string uri_, run_id_, dir_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
 }  // namespace
 
 Status RequestRunStop(MetadataStore& meta, const RunRecord& run, const std::string& by) {
@@ -396,11 +469,13 @@ Result<RunSummary> RunPipeline(Workspace& ws, const PipelineSpec& spec, const Ru
   if (!in_process) {
     StopSignals blocked;  // from before the watcher starts to after it ends
     StopRequestWatcher stop_requests(ws.metadata_uri, run.id);
+    RunLogShipper logs(ws.metadata_uri, run.id, ws.LogsDir(run.id));
     return RunOrchestrated(ws, spec, run.id, snap.hash, opts, observer, RunProgress{});
   }
   // Signals are taken synchronously from here on, so Ctrl-C is recorded as a stop.
   LocalLauncher launcher(JobsFor(spec, opts));
   StopRequestWatcher stop_requests(ws.metadata_uri, run.id);
+  RunLogShipper logs(ws.metadata_uri, run.id, ws.LogsDir(run.id));
   return ExecuteRun(ws, spec, run.id, snap.hash, opts, observer, &launcher, RunProgress{});
 }
 
@@ -442,11 +517,13 @@ Result<RunSummary> ResumeRun(Workspace& ws, const RunRecord& run, const Pipeline
     BATON_RETURN_IF_ERROR(ws.meta->ClaimRun(run.id, CurrentProcessId(), ProcessStartTicks(CurrentProcessId()), HostName()));
     StopSignals blocked;  // from before the watcher starts to after it ends
     StopRequestWatcher stop_requests(ws.metadata_uri, run.id);
+    RunLogShipper logs(ws.metadata_uri, run.id, ws.LogsDir(run.id));
     return RunOrchestrated(ws, spec, run.id, run.snapshot_hash, opts, observer, progress);
   }
   LocalLauncher launcher(JobsFor(spec, opts));
   BATON_RETURN_IF_ERROR(ws.meta->ClaimRun(run.id, CurrentProcessId(), ProcessStartTicks(CurrentProcessId()), HostName()));
   StopRequestWatcher stop_requests(ws.metadata_uri, run.id);
+  RunLogShipper logs(ws.metadata_uri, run.id, ws.LogsDir(run.id));
   return ExecuteRun(ws, spec, run.id, run.snapshot_hash, opts, observer, &launcher, progress);
 }
 

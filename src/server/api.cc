@@ -198,7 +198,9 @@ Api::Api(std::string uri, AccessLog log, ErrorLog errors, ApiOptions options)
       batch_pool_(std::move(uri), static_cast<size_t>(std::max(1, options.batch_connections)), 5'000'000),
       principals_(std::make_unique<PrincipalCache>(options.auth_cache_us)),
       log_(std::move(log)), errors_(std::move(errors)),
-      store_api_(std::make_unique<StoreApi>(&pool_, &batch_pool_, principals_.get(), options.batch_timeout_us)),
+      log_copies_(std::make_unique<RunLogCopies>(options.log_copies_dir, options.no_log_copies)),
+      store_api_(std::make_unique<StoreApi>(&pool_, &batch_pool_, principals_.get(), log_copies_.get(),
+                                            options.batch_timeout_us)),
       events_(std::make_unique<EventHub>(&pool_, errors_, EventHubOptions{options.events_interval_us, 25, 2000})),
       files_(std::make_unique<ArtifactFiles>(options.workspace_root)),
       starter_(std::make_unique<RunStarter>(options.workspace_root, options.baton_binary, options.runs_disabled)),
@@ -525,7 +527,13 @@ void Api::AddRoutes() {
                 if (chosen->status == StepStatus::kCached)
                   return NotFound("step " + step + " of run " + run.id + " was cached from step run " +
                                   std::to_string(chosen->cached_from) + ": it ran nothing, and the log is that run's");
-                BATON_ASSIGN_OR_RETURN(std::string path, ServableLogPath(*chosen, run.id));
+                // The file where the step wrote it, when this machine has it; else the copy its
+                // workspace sent (AppendRunLog), which grows a second or so behind the step.
+                auto servable = ServableLogPath(*chosen, run.id);
+                const bool copy = !servable.ok() && servable.status().code() == Code::kNotFound &&
+                                  log_copies_->Find(*chosen, run.id).ok();
+                if (!servable.ok() && !copy) return servable.status();
+                const std::string path = copy ? *log_copies_->Find(*chosen, run.id) : *servable;
                 HttpResponse r;
                 r.content_type = "text/plain; charset=utf-8";
                 r.headers = {{"X-Content-Type-Options", "nosniff"},
@@ -534,18 +542,24 @@ void Api::AddRoutes() {
                              {"X-Baton-Attempt", std::to_string(chosen->attempt)}};
                 const int64_t step_run = chosen->id;
                 bool ended = !follow || chosen->status != StepStatus::kRunning;
-                r.stream = [this, path, offset, ended, step_run](HttpStream& out) mutable {
+                const bool wait_tail = copy && follow;
+                r.stream = [this, path, offset, ended, step_run, wait_tail](HttpStream& out) mutable {
                   uint64_t at = static_cast<uint64_t>(offset);
                   int64_t next_look = 0;
+                  // A copy's last bytes come up to a second after the step ends: it is read
+                  // until it has not grown for kCopyQuiet after the end.
+                  constexpr int64_t kCopyQuiet = 2'500'000;
+                  int64_t quiet_since = ended ? MonotonicMicros() : 0;
                   while (out.Open()) {
                     auto piece = fs::ReadRange(path, at, kPiece);
                     if (!piece.ok()) return;
                     if (!piece->empty()) {
                       if (!out.Write(*piece)) return;
                       at += piece->size();
+                      if (ended) quiet_since = MonotonicMicros();
                       continue;
                     }
-                    if (ended) return;
+                    if (ended && (!wait_tail || MonotonicMicros() - quiet_since >= kCopyQuiet)) return;
                     // Following: the step's end is read from the store once a second; what the
                     // log holds then is sent before the stream ends.
                     if (MonotonicMicros() >= next_look) {
@@ -554,7 +568,10 @@ void Api::AddRoutes() {
                         auto s = (*store)->GetStepRun(step_run);
                         if (!s.ok() || s->status != StepStatus::kRunning) ended = true;
                       }
-                      if (ended) continue;
+                      if (ended) {
+                        quiet_since = MonotonicMicros();
+                        continue;
+                      }
                     }
                     std::this_thread::sleep_for(std::chrono::milliseconds(200));
                   }
@@ -636,7 +653,7 @@ void Api::AddRoutes() {
   router_.Add("POST", "/api/v1/store/{method}", [this](const HttpRequest& req, const PathParams& params) {
     const std::string& method = params.at("method");
     StoreApi::Reply r = store_api_->Handle(req, method);
-    if (r.result.ok() && !store_rpc::IsRead(method)) events_->Wake();
+    if (r.result.ok() && !store_rpc::IsRead(method) && method != store_rpc::kAppendRunLog) events_->Wake();
     HttpResponse resp;
     if (r.result.ok()) {
       resp = JsonResponse(*r.result);

@@ -69,6 +69,7 @@ class StoreApi;
 class PrincipalCache;
 class EventHub;
 class ArtifactFiles;
+class RunLogCopies;
 class RunStarter;
 class Scheduler;
 
@@ -92,6 +93,10 @@ struct ApiOptions {
   // end, so that they never wait for the requests' (nor those for them); beyond this many at
   // once a batch is refused with 503, which clients retry.
   int batch_connections = 64;
+  // Where the logs that workspaces on other machines send are kept (RunLogCopies); "" for
+  // nowhere, and then `no_log_copies` says why.
+  std::string log_copies_dir;
+  std::string no_log_copies = "this server keeps no logs sent to it: it has no workspace (give it --logs DIR)";
   // The schedules' clock (microseconds since the epoch): the wall clock unless a test sets one.
   std::function<int64_t()> now_us;
   // What the scheduler did (a run started, a time passed over), one line each.
@@ -124,6 +129,7 @@ class Api {
   std::unique_ptr<PrincipalCache> principals_;
   AccessLog log_;
   ErrorLog errors_;
+  std::unique_ptr<RunLogCopies> log_copies_;
   Router router_;
   std::unique_ptr<StoreApi> store_api_;
   std::unique_ptr<EventHub> events_;

@@ -64,6 +64,47 @@ Result<std::string> ServableLogPath(const StepRunRecord& s, const std::string& r
   return *real;
 }
 
+namespace {
+
+// A name that is one path segment of the copies' directory and nothing else.
+bool PlainName(const std::string& name, size_t most) {
+  if (name.empty() || name.size() > most || name[0] == '.') return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+  });
+}
+
+}  // namespace
+
+Result<int64_t> RunLogCopies::Append(MetadataStore& m, const std::string& run_id,
+                                     const std::string& file, int64_t offset,
+                                     const std::string& bytes) {
+  if (dir_.empty()) return FailedPrecondition(why_none_);
+  if (!PlainName(run_id, 200)) return InvalidArgument("'" + run_id + "' is not a run id");
+  if (!PlainName(file, 200) || !EndsWith(file, ".log"))
+    return InvalidArgument("'" + file + "' is not a log's name (NAME.log: letters, digits, '.', '_', '-')");
+  if (offset < 0) return InvalidArgument("a log's offset is 0 or more");
+  // GetRun takes a unique prefix: the copies are kept under the full id only.
+  BATON_ASSIGN_OR_RETURN(RunRecord run, m.GetRun(run_id));
+  if (run.id != run_id) return NotFound("no run " + run_id);
+  const std::string dir = dir_ + "/" + run_id, path = dir + "/" + file;
+  std::lock_guard<std::mutex> lock(mu_);
+  BATON_RETURN_IF_ERROR(fs::MakeDirs(dir));
+  const int64_t size = std::max<int64_t>(0, fs::FileSize(path));
+  if (offset != size || bytes.empty()) return size;
+  BATON_RETURN_IF_ERROR(fs::AppendFile(path, bytes));
+  return size + static_cast<int64_t>(bytes.size());
+}
+
+Result<std::string> RunLogCopies::Find(const StepRunRecord& s, const std::string& run_id) const {
+  const std::string file = fs::Basename(s.log_path);
+  if (dir_.empty() || !PlainName(run_id, 200) || !PlainName(file, 200) || !EndsWith(file, ".log"))
+    return NotFound("no copy of the log of step run " + std::to_string(s.id));
+  const std::string path = dir_ + "/" + run_id + "/" + file;
+  if (!fs::Exists(path)) return NotFound("no copy of the log of step run " + std::to_string(s.id));
+  return path;
+}
+
 Result<std::string> PathInTree(const std::string& dir, const std::string& rel) {
   if (rel.empty() || rel[0] == '/' || rel.find('\0') != std::string::npos)
     return InvalidArgument("?path= is a relative path inside the artifact, such as data/part-0.csv");

@@ -27,6 +27,25 @@ struct LocalContent {
   bool is_dir = false;
 };
 
+// The copies of logs that workspaces on other machines send (MetadataStore::AppendRunLog through
+// the store API), kept as DIR/RUN/FILE: a step's log can then be read and followed through the
+// server wherever the step ran. `dir` "" keeps none (FailedPrecondition, saying why).
+class RunLogCopies {
+ public:
+  RunLogCopies(std::string dir, std::string why_none)
+      : dir_(std::move(dir)), why_none_(std::move(why_none)) {}
+  // Thread-safe. InvalidArgument for a run id or file name that is not one (a file is
+  // NAME.log of letters, digits, '.', '_' and '-'), NotFound for a run the store does not have.
+  Result<int64_t> Append(MetadataStore& m, const std::string& run_id, const std::string& file,
+                         int64_t offset, const std::string& bytes);
+  // The copy of the log of `s` (the name its record gives it), when there is one.
+  Result<std::string> Find(const StepRunRecord& s, const std::string& run_id) const;
+
+ private:
+  const std::string dir_, why_none_;
+  std::mutex mu_;  // one append at a time: the size is read, then written after
+};
+
 class ArtifactFiles {
  public:
   // `workspace_root`: the server's workspace ("" when none), against which a stack's relative

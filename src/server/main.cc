@@ -4,7 +4,7 @@
 //
 //   baton server [--metadata URI] [--host H] [--port P] [--tls-cert F --tls-key F]
 //                [--allow-insecure-bind] [--max-body-bytes N] [--threads N]
-//                [--store-connections N] [--auth-cache S]
+//                [--store-connections N] [--auth-cache S] [--logs DIR]
 //   baton server user add|list|remove ...
 //   baton server token create|list|revoke ...
 
@@ -87,6 +87,7 @@ struct ServeArgs {
   int batch_timeout_s = 30;
   double auth_cache_s = 1;
   int store_connections = 0;  // 0: twice the cores, at least 4
+  std::string logs;
   std::string workspace;
   std::string clock_file;
 };
@@ -152,6 +153,15 @@ int Serve(const ServeArgs& a) {
       a.store_connections > 0 ? a.store_connections
                               : std::max(4, 2 * static_cast<int>(std::thread::hardware_concurrency()));
   ChooseWorkspace(a.workspace, *uri, &options);
+  // The logs workspaces elsewhere send: --logs, else the workspace's own log directory.
+  if (!a.logs.empty()) {
+    auto dir = fs::Absolute(a.logs);
+    if (!dir.ok()) return Fail(dir.status());
+    if (Status made = fs::MakeDirs(*dir); !made.ok()) return Fail(made);
+    options.log_copies_dir = *dir;
+  } else if (!options.workspace_root.empty()) {
+    options.log_copies_dir = DirFor(options.workspace_root) + "/logs";
+  }
   options.notes = [](const std::string& message) {
     std::fprintf(stderr, "%s %s\n", FormatTimestamp(NowMicros()).c_str(), Printable(message).c_str());
   };
@@ -370,6 +380,9 @@ int Main(int argc, char** argv) {
   app.add_option("--batch-timeout", serve.batch_timeout_s,
                  "Seconds a store batch may wait for its client before it is rolled back")
       ->capture_default_str()->check(CLI::Range(1, 3600));
+  app.add_option("--logs", serve.logs,
+                 "Where the step logs that workspaces on other machines send are kept (default: "
+                 "the workspace's .baton/logs)");
   app.add_option("--auth-cache", serve.auth_cache_s,
                  "Seconds a token's user and role, once read, are trusted without reading them again "
                  "(a token revoked on the database stops working within this time; 0: read for every "

@@ -188,7 +188,8 @@ Status AuthorizeRunToken(const Principal& p, const std::string& method, Json* ar
                                                 "FindCacheHit", "Ping", "BeginBatch", "EndBatch",
                                                 "AbortBatch"};
   if (kConfig.count(method)) return Status::Ok();
-  if (kOwnRunFirst.count(method)) return StringArg(*args, 0) == run ? Status::Ok() : refuse();
+  if (kOwnRunFirst.count(method) || method == store_rpc::kAppendRunLog)
+    return StringArg(*args, 0) == run ? Status::Ok() : refuse();
   bool found = false;
   if (method == "GetSnapshot" || method == "PreviousStepRun") {
     auto r = m.GetRun(run);
@@ -225,8 +226,8 @@ Status AuthorizeRunToken(const Principal& p, const std::string& method, Json* ar
 }  // namespace
 
 StoreApi::StoreApi(StorePool* pool, StorePool* batch_pool, PrincipalCache* principals,
-                   int64_t batch_timeout_us)
-    : pool_(pool), batch_pool_(batch_pool), principals_(principals),
+                   RunLogCopies* logs, int64_t batch_timeout_us)
+    : pool_(pool), batch_pool_(batch_pool), principals_(principals), logs_(logs),
       batch_timeout_us_(batch_timeout_us),
       reaper_([this] { Reap(); }) {}
 
@@ -246,7 +247,8 @@ StoreApi::~StoreApi() {
 std::vector<std::string> StoreApi::Methods() {
   std::vector<std::string> out;
   for (const auto& [name, f] : Invokers()) out.push_back(name);
-  for (const char* m : {"BeginBatch", "EndBatch", "AbortBatch", "Ping"}) out.push_back(m);
+  for (const char* m : {"BeginBatch", "EndBatch", "AbortBatch", "Ping", store_rpc::kAppendRunLog})
+    out.push_back(m);
   return out;
 }
 
@@ -303,7 +305,8 @@ StoreApi::Reply StoreApi::Handle(const HttpRequest& request, const std::string& 
   Json args = well_formed ? std::move(body["args"]) : Json();
   // Checks what authentication cannot: the method, and the body's shape.
   auto usable = [&]() -> Status {
-    const bool special = method == "BeginBatch" || method == "EndBatch" || method == "AbortBatch" || method == "Ping";
+    const bool special = method == "BeginBatch" || method == "EndBatch" || method == "AbortBatch" ||
+                         method == "Ping" || method == store_rpc::kAppendRunLog;
     if (!special && Invokers().find(method) == Invokers().end())
       return FailedPrecondition("this server has no store method " + method +
                                 "; is it older than the baton calling it?");
@@ -445,6 +448,18 @@ void StoreApi::Call(const Principal& p, const std::string& method, Json* args,
       b->lease.reset();
       reply->result = Json{{"result", nullptr}};
     }
+    return;
+  }
+  if (method == store_rpc::kAppendRunLog) {
+    std::string bytes;
+    if (!args->is_array() || args->size() != 4 || !(*args)[2].is_number_integer() ||
+        !(*args)[3].is_string() || !store_rpc::Base64Decode((*args)[3].get<std::string>(), &bytes)) {
+      reply->result = InvalidArgument("AppendRunLog takes [run id, file, offset, base64 bytes]");
+      return;
+    }
+    auto size = logs_->Append(store, StringArg(*args, 0), StringArg(*args, 1),
+                              (*args)[2].get<int64_t>(), bytes);
+    reply->result = size.ok() ? Result<Json>(Json{{"result", *size}}) : Result<Json>(size.status());
     return;
   }
   reply->result = Invokers().at(method)(store, *args);

@@ -28,6 +28,7 @@
 #include "platform/http_server.h"
 #include "server/api.h"
 #include "server/auth.h"
+#include "server/downloads.h"
 #include "store/record_codec.h"
 
 namespace baton::server {
@@ -37,7 +38,7 @@ class StoreApi {
   // `principals` (the server's, shared with its other routes) is told of changes to users and
   // tokens made through this API.
   StoreApi(StorePool* pool, StorePool* batch_pool, PrincipalCache* principals,
-           int64_t batch_timeout_us);
+           RunLogCopies* logs, int64_t batch_timeout_us);
   ~StoreApi();
   StoreApi(const StoreApi&) = delete;
   StoreApi& operator=(const StoreApi&) = delete;
@@ -75,6 +76,7 @@ class StoreApi {
   StorePool* pool_;
   StorePool* batch_pool_;  // the connections batches hold
   PrincipalCache* principals_;
+  RunLogCopies* logs_;  // where AppendRunLog writes
   const int64_t batch_timeout_us_;
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<Batch>> batches_;

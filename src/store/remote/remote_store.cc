@@ -20,7 +20,9 @@
 namespace baton {
 namespace {
 
+using store_rpc::Base64Encode;
 using store_rpc::Decode;
+using store_rpc::kAppendRunLog;
 using store_rpc::Encode;
 using store_rpc::Method;
 using store_rpc::ResultValue;
@@ -194,6 +196,15 @@ class RemoteStore final : public MetadataStore {
   Status TouchToken(const std::string& id, int64_t when) override { BATON_CALL(TouchToken, id, when); }
   Result<std::vector<std::pair<std::string, double>>> StepDurations(const std::string& pipeline) override {
     BATON_CALL(StepDurations, pipeline);
+  }
+  // The bytes go as base64: a log need not be text.
+  Result<int64_t> AppendRunLog(const std::string& run_id, const std::string& file, int64_t offset,
+                               const std::string& bytes) override {
+    auto reply = Post(kAppendRunLog, Json::array({run_id, file, offset, Base64Encode(bytes)}));
+    if (!reply.ok()) return reply.status();
+    auto it = reply->find("result");
+    if (it == reply->end() || !it->is_number_integer()) return BadReply(kAppendRunLog);
+    return it->get<int64_t>();
   }
   Status CreateSchedule(const ScheduleRecord& s) override { BATON_CALL(CreateSchedule, s); }
   Result<ScheduleRecord> GetSchedule(const std::string& name) override { BATON_CALL(GetSchedule, name); }

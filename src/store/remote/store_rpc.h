@@ -46,6 +46,15 @@ constexpr const char* kCacheKeyHeader = "x-baton-cache-key";
 // again only when the server says it did nothing).
 bool IsRead(const std::string& method);
 
+// Bytes as base64 (RFC 4648, with padding) and back: what is not text in a JSON string (a log's
+// bytes). Decode: false for anything but well-formed base64.
+std::string Base64Encode(const std::string& bytes);
+bool Base64Decode(const std::string& text, std::string* bytes);
+
+// The store API method that sends a log's bytes (MetadataStore::AppendRunLog); not a method of
+// the database stores, so it is not in BATON_STORE_RPC_METHODS: the server keeps the copies.
+constexpr const char* kAppendRunLog = "AppendRunLog";
+
 // The wire name of an error code ("not_found") and back (kInternal for a name it does not know).
 const char* CodeName(Code code);
 Code CodeFromName(const std::string& name);
