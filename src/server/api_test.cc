@@ -9,6 +9,7 @@
 
 #include "baton/flavor.h"
 #include "store/registry.h"
+#include "store/remote/store_rpc.h"
 #include "server/auth.h"
 #include "server/router.h"
 
@@ -154,6 +155,31 @@ TEST(Auth, ThePrincipalCacheTrustsAReadForItsTimeOnly) {
   EXPECT_EQ(none.size(), 0u);
   ASSERT_TRUE(m.DeleteUser("ana").ok());
   EXPECT_FALSE(none.Authenticate(m, other, 1400, 1).ok());
+}
+
+// A log's bytes cross the store API as base64: the RFC 4648 vectors, every byte value, and what
+// is not base64 refused.
+TEST(StoreRpc, Base64RoundTripsBytesAndRefusesWhatIsNotIt) {
+  using store_rpc::Base64Decode;
+  using store_rpc::Base64Encode;
+  const std::pair<const char*, const char*> vectors[] = {
+      {"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"}, {"foob", "Zm9vYg=="},
+      {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"}};
+  for (const auto& [plain, coded] : vectors) {
+    EXPECT_EQ(Base64Encode(plain), coded);
+    std::string back;
+    ASSERT_TRUE(Base64Decode(coded, &back)) << coded;
+    EXPECT_EQ(back, plain);
+  }
+  std::string all;
+  for (int i = 0; i < 256; ++i) all += static_cast<char>(i);
+  for (size_t n = 0; n <= all.size(); n += 37) {
+    std::string back;
+    ASSERT_TRUE(Base64Decode(Base64Encode(all.substr(0, n)), &back));
+    EXPECT_EQ(back, all.substr(0, n));
+  }
+  std::string out;
+  for (const char* bad : {"Zg=", "Z===", "Zg=a", "$$$$", "Zm9v=g==", "Zg==Zg=="}) EXPECT_FALSE(Base64Decode(bad, &out)) << bad;
 }
 
 }  // namespace
