@@ -281,6 +281,14 @@ steps:
                               server_->base() + "/api/v1/runs/" + run + "/steps/talk/log"});
   EXPECT_EQ(got.out, "200");
   EXPECT_EQ(ReadFileOrDie(body), written);
+  // Followed, a copy is read to its end and the stream ends by itself (curl gives up after 20 s
+  // and exits 28 otherwise).
+  got = RunProgram("/", {"/usr/bin/curl", "-s", "-o", body, "-w", "%{http_code}", "--max-time", "20",
+                         "-H", "Authorization: Bearer " + server_->Token(),
+                         server_->base() + "/api/v1/runs/" + run + "/steps/talk/log?follow=1"});
+  EXPECT_EQ(got.out, "200");
+  EXPECT_EQ(got.exit_code, 0) << "the followed copy did not end";
+  EXPECT_EQ(ReadFileOrDie(body), written);
   // Through the store API with the run's token: appends go where the copy ends, once.
   const std::string token = RunToken(run);
   auto append = [&](const std::string& run_id, const std::string& file, int64_t offset) {

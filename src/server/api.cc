@@ -562,7 +562,7 @@ void Api::AddRoutes() {
                     if (ended && (!wait_tail || MonotonicMicros() - quiet_since >= kCopyQuiet)) return;
                     // Following: the step's end is read from the store once a second; what the
                     // log holds then is sent before the stream ends.
-                    if (MonotonicMicros() >= next_look) {
+                    if (!ended && MonotonicMicros() >= next_look) {
                       next_look = MonotonicMicros() + 1'000'000;
                       if (auto store = pool_.Borrow(); store.ok()) {
                         auto s = (*store)->GetStepRun(step_run);
