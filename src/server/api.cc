@@ -530,10 +530,12 @@ void Api::AddRoutes() {
                 // The file where the step wrote it, when this machine has it; else the copy its
                 // workspace sent (AppendRunLog), which grows a second or so behind the step.
                 auto servable = ServableLogPath(*chosen, run.id);
-                const bool copy = !servable.ok() && servable.status().code() == Code::kNotFound &&
-                                  log_copies_->Find(*chosen, run.id).ok();
+                Result<std::string> copied = NotFound("");
+                if (!servable.ok() && servable.status().code() == Code::kNotFound)
+                  copied = log_copies_->Find(*chosen, run.id);
+                const bool copy = copied.ok();
                 if (!servable.ok() && !copy) return servable.status();
-                const std::string path = copy ? *log_copies_->Find(*chosen, run.id) : *servable;
+                const std::string path = copy ? *copied : *servable;
                 HttpResponse r;
                 r.content_type = "text/plain; charset=utf-8";
                 r.headers = {{"X-Content-Type-Options", "nosniff"},

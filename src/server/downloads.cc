@@ -67,12 +67,14 @@ Result<std::string> ServableLogPath(const StepRunRecord& s, const std::string& r
 namespace {
 
 // A name that is one path segment of the copies' directory and nothing else.
-bool PlainName(const std::string& name, size_t most) {
-  if (name.empty() || name.size() > most || name[0] == '.') return false;
+bool PlainName(const std::string& name) {
+  if (name.empty() || name.size() > 200 || name[0] == '.') return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
   });
 }
+
+bool LogName(const std::string& file) { return PlainName(file) && EndsWith(file, ".log"); }
 
 }  // namespace
 
@@ -80,8 +82,8 @@ Result<int64_t> RunLogCopies::Append(MetadataStore& m, const std::string& run_id
                                      const std::string& file, int64_t offset,
                                      const std::string& bytes) {
   if (dir_.empty()) return FailedPrecondition(why_none_);
-  if (!PlainName(run_id, 200)) return InvalidArgument("'" + run_id + "' is not a run id");
-  if (!PlainName(file, 200) || !EndsWith(file, ".log"))
+  if (!PlainName(run_id)) return InvalidArgument("'" + run_id + "' is not a run id");
+  if (!LogName(file))
     return InvalidArgument("'" + file + "' is not a log's name (NAME.log: letters, digits, '.', '_', '-')");
   if (offset < 0) return InvalidArgument("a log's offset is 0 or more");
   // GetRun takes a unique prefix: the copies are kept under the full id only.
@@ -98,7 +100,7 @@ Result<int64_t> RunLogCopies::Append(MetadataStore& m, const std::string& run_id
 
 Result<std::string> RunLogCopies::Find(const StepRunRecord& s, const std::string& run_id) const {
   const std::string file = fs::Basename(s.log_path);
-  if (dir_.empty() || !PlainName(run_id, 200) || !PlainName(file, 200) || !EndsWith(file, ".log"))
+  if (dir_.empty() || !PlainName(run_id) || !LogName(file))
     return NotFound("no copy of the log of step run " + std::to_string(s.id));
   const std::string path = dir_ + "/" + run_id + "/" + file;
   if (!fs::Exists(path)) return NotFound("no copy of the log of step run " + std::to_string(s.id));
