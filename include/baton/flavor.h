@@ -29,6 +29,7 @@ bool ParseComponentType(const std::string& s, ComponentType* out);
 struct ConfigKey {
   std::string name;
   std::string type = "string";  // string | int | float | bool | list | duration ("10s", "500ms") | size ("100Mi")
+                                // | json (an object or list, e.g. Kubernetes tolerations)
   bool required = false;
   Json default_value;           // null when none
   std::string help;

@@ -20,4 +20,9 @@ std::string PercentEncode(std::string_view text, std::string_view keep = "");
 // stay readable in recorded URIs.
 std::string QueryValueEncode(std::string_view value);
 
+// Standard base64 (RFC 4648, with padding).
+std::string Base64Encode(std::string_view bytes);
+// False, with `*bytes` unspecified, for text that is not padded standard base64.
+bool Base64Decode(std::string_view text, std::string* bytes);
+
 }  // namespace baton

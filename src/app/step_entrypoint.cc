@@ -136,6 +136,7 @@ Result<int> FirstAttempt(MetadataStore& meta, const StepEntrypointOptions& opts,
 Result<StepOutcome> RunAttempts(const StepEntrypointOptions& opts, StepRunner& runner, const PipelineSpec& spec,
                                 int index, int attempt, int* last_attempt) {
   LocalLauncher launcher(1);
+  if (opts.echo_logs) launcher.EchoOutputToStdout();
   RetryPolicy rp = spec.EffectiveSettings(spec.steps[index]).retries();
   const int last = opts.attempt > 0 ? attempt : attempt + rp.max;
   int64_t delay = rp.delay_us;
@@ -260,10 +261,17 @@ Result<StepOutcome> RunStepEntrypoint(const StepEntrypointOptions& opts) {
   } else {
     r.error = outcome.status().message();
   }
-  Status written = fs::MakeDirs(fs::Dirname(opts.result_file));
-  if (written.ok()) written = fs::WriteFileAtomic(opts.result_file, DumpJson(r.ToJson()) + "\n");
+  Status written = WriteStepResultFile(opts.result_file, r);
   if (!written.ok() && outcome.ok()) return written.Annotate("cannot write the step's result " + opts.result_file);
   return outcome;
+}
+
+Status WriteStepResultFile(const std::string& path, const StepResult& r) {
+  const std::string text = DumpJson(r.ToJson()) + "\n";
+  Status written = fs::MakeDirs(fs::Dirname(path));
+  if (written.ok()) written = fs::WriteFileAtomic(path, text);
+  if (!written.ok() && fs::Exists(path)) written = fs::WriteFile(path, text);
+  return written;
 }
 
 }  // namespace baton

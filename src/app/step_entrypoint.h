@@ -7,6 +7,7 @@
 
 #include <string>
 
+#include "baton/orchestrator.h"
 #include "core/step_runner.h"
 
 namespace baton {
@@ -24,7 +25,12 @@ struct StepEntrypointOptions {
   std::string workspace_root;  // a workspace the stores belong to, or ""
   std::string logs_dir;      // the run's log directory (created if missing)
   std::string result_file;   // "" or where to write the StepResult (baton/orchestrator.h)
+  bool echo_logs = false;    // the step's output also goes to this process's stdout (pods)
 };
+
+// Writes a StepResult to `path`: atomically where it can, else in place (a file the container
+// platform mounted, such as Kubernetes' /dev/termination-log, cannot be replaced).
+Status WriteStepResultFile(const std::string& path, const StepResult& r);
 
 // Runs one step of a run to its final outcome and returns the last attempt's outcome. With
 // `result_file`, writes the result there whatever happens (the step's outcome, or the error

@@ -52,8 +52,7 @@ int DoStepRun(StepEntrypointOptions a) {
       r.step = a.step;
       r.attempt = a.attempt;
       r.error = st.message();
-      (void)fs::MakeDirs(fs::Dirname(a.result_file));
-      (void)fs::WriteFileAtomic(a.result_file, DumpJson(r.ToJson()) + "\n");
+      (void)WriteStepResultFile(a.result_file, r);
     }
     return Fail(st);
   }
@@ -82,6 +81,7 @@ void AddStepCommands(CLI::App& app) {
   run->add_option("--attempt", a->attempt, "Run exactly this attempt (default: the next ones, per the retry policy)");
   run->add_flag("--final", a->final_attempt, "With --attempt: no retry follows, so the step's hook runs whatever the outcome");
   run->add_option("--result", a->result_file, "Write how the step ended here, as JSON (read by orchestrators)");
+  run->add_flag("--echo-logs", a->echo_logs, "Also write the step's output to stdout (a pod's log)");
   run->add_flag("--no-cache", a->no_cache, "Do not reuse earlier results");
   run->callback([a] { SetAction([a] { return DoStepRun(*a); }); });
   auto queue = std::make_shared<std::string>();

@@ -3,6 +3,7 @@
 
 #include "flavors/builtin.h"
 
+#include "flavors/kubernetes/kubernetes_orchestrator.h"
 #include "flavors/local/local_orchestrator.h"
 #include "flavors/local_docker/local_docker_orchestrator.h"
 #include "flavors/s3/flavor.h"
@@ -17,6 +18,7 @@ constexpr FlavorFn kOrchestrators[] = {
     LocalFlavor,
     LocalDockerFlavor,
     SlurmFlavor,
+    KubernetesFlavor,
 };
 
 FlavorInfo LocalArtifactStoreFlavor() {

@@ -48,7 +48,7 @@ Status FlavorRegistry::Register(FlavorInfo info) {
   if (Find(info.type, info.name) != nullptr)
     return AlreadyExists(std::string(ComponentTypeName(info.type)) + " flavor '" + info.name + "' is already registered");
   for (const auto& k : info.schema) {
-    static const std::vector<std::string> kTypes = {"string", "int", "float", "bool", "list", "duration", "size"};
+    static const std::vector<std::string> kTypes = {"string", "int", "float", "bool", "list", "duration", "size", "json"};
     if (std::find(kTypes.begin(), kTypes.end(), k.type) == kTypes.end())
       return InvalidArgument("flavor '" + info.name + "': key '" + k.name + "' has unknown type '" + k.type + "'");
   }
@@ -142,6 +142,11 @@ Result<Json> ConvertValue(const FlavorInfo& f, const ConfigKey& k, const std::st
     if (v == "false" || v == "0" || v == "no") return Json(false);
     return bad("true or false");
   }
+  if (k.type == "json") {
+    Json j = Json::parse(v, nullptr, false);
+    if (j.is_discarded() || !(j.is_object() || j.is_array())) return bad("a JSON object or list, such as {\"disk\": \"ssd\"}");
+    return j;
+  }
   if (k.type == "list") {
     Json list = Json::array();
     size_t at = 0;
@@ -170,6 +175,7 @@ bool TypeMatches(const ConfigKey& k, const Json& v) {
     int64_t bytes;
     return v.is_string() && ParseMemory(v.get<std::string>(), &bytes);
   }
+  if (k.type == "json") return v.is_object() || v.is_array();
   if (k.type == "list") {
     if (!v.is_array()) return false;
     for (const auto& e : v)

@@ -118,7 +118,7 @@ Status LocalLauncher::Start(int token, const ProcessSpec& spec) {
   // Output goes through a pipe that baton relays to the log, so that the log keeps its cap and
   // ends when baton closes it.
   int out_fd = -1;
-  auto relay = relay_.Open(spec.log_path, max_log_bytes_, &out_fd);
+  auto relay = relay_.Open(spec.log_path, max_log_bytes_, &out_fd, echo_fd_);
   if (!relay.ok()) {
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);

@@ -46,6 +46,9 @@ class LocalLauncher : public Launcher {
   // counted, and the log ends with a note that says so.
   void SetMaxLogBytes(int64_t bytes) { max_log_bytes_ = bytes; }
   static constexpr int64_t kDefaultMaxLogBytes = 100LL << 20;
+  // Also writes what the steps' logs keep to this process's stdout (the step entrypoint in a
+  // container or pod, whose platform collects its stdout).
+  void EchoOutputToStdout() { echo_fd_ = 1; }
 
  private:
   struct Proc {
@@ -98,6 +101,7 @@ class LocalLauncher : public Launcher {
   PidJournal journal_;
   LogRelay relay_;
   int64_t max_log_bytes_ = kDefaultMaxLogBytes;
+  int echo_fd_ = -1;
   int64_t next_orphan_reap_us_ = 0;
 
   std::map<int, Task> tasks_;  // by token; touched by the owning thread only

@@ -33,9 +33,10 @@ LogRelay::~LogRelay() {
   if (epoll_ >= 0) ::close(epoll_);
 }
 
-Result<int> LogRelay::Open(const std::string& path, int64_t cap, int* write_fd) {
+Result<int> LogRelay::Open(const std::string& path, int64_t cap, int* write_fd, int echo_fd) {
   Stream s;
   s.cap = cap;
+  s.echo = echo_fd;
   s.out = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
   if (s.out < 0)
     return FailedPrecondition("cannot create log " + path + ": " + std::strerror(errno));
@@ -98,6 +99,12 @@ bool LogRelay::Pump(Stream& s) {
   int64_t keep = n;
   if (s.cap > 0) keep = std::max<int64_t>(0, std::min<int64_t>(n, s.cap - s.written));
   s.dropped += n - keep;
+  for (const char* p = buf, *end = buf + keep; s.echo >= 0 && p < end;) {
+    const ssize_t w = ::write(s.echo, p, static_cast<size_t>(end - p));
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) break;
+    p += w;
+  }
   for (const char* p = buf; keep > 0;) {
     ssize_t w = ::write(s.out, p, static_cast<size_t>(keep));
     if (w < 0 && errno == EINTR) continue;

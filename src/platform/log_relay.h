@@ -25,8 +25,9 @@ class LogRelay {
   // Creates (truncating) the log at `path` and a pipe feeding it, keeping at most `cap` bytes
   // of what comes through (0: no cap). Returns the stream's id; *write_fd is the pipe's write
   // end (close-on-exec) for the child's stdout and stderr, which the caller closes once the
-  // child has it.
-  Result<int> Open(const std::string& path, int64_t cap, int* write_fd);
+  // child has it. With `echo_fd` >= 0, what the log keeps is also written there (a container's
+  // stdout, which its platform collects), on a best-effort basis.
+  Result<int> Open(const std::string& path, int64_t cap, int* write_fd, int echo_fd = -1);
 
   // Ends a stream: waits up to `wait_us` for every writer to close the pipe and for what they
   // wrote to reach the log, then closes both ends. Returns the bytes dropped over the cap.
@@ -38,6 +39,7 @@ class LogRelay {
   struct Stream {
     int in = -1;   // the pipe's read end
     int out = -1;  // the log file
+    int echo = -1; // also written here, or -1
     int64_t cap = 0;
     int64_t written = 0;
     int64_t dropped = 0;

@@ -9,7 +9,7 @@
 
 #include "baton/format.h"
 #include "baton/hash.h"
-#include "store/client_libs.h"
+#include "platform/client_libs.h"
 
 namespace baton {
 namespace {

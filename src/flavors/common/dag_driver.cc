@@ -301,8 +301,14 @@ std::optional<StepResult> ReadStepResult(const std::string& path) {
 }
 
 std::optional<AttemptEnd> EndFromResult(const std::string& path) {
-  std::optional<StepResult> r = ReadStepResult(path);
-  if (!r) return std::nullopt;
+  auto text = fs::ReadFile(path);
+  if (!text.ok()) return std::nullopt;
+  return EndFromResultText(*text);
+}
+
+std::optional<AttemptEnd> EndFromResultText(const std::string& text) {
+  auto r = StepResult::FromJson(text);
+  if (!r.ok()) return std::nullopt;
   if (!r->status) return AttemptEnd{AttemptEnd::Kind::kFailed, "the step entrypoint could not run the step: " + r->error};
   if (Succeeded(*r->status)) return AttemptEnd{AttemptEnd::Kind::kSucceeded, ""};
   if (*r->status == StepStatus::kStopped) return AttemptEnd{AttemptEnd::Kind::kCancelled, ""};

@@ -179,5 +179,7 @@ std::optional<StepResult> ReadStepResult(const std::string& path);
 // recorded it (reason ""), cancelled when it recorded a stop, failed with the entrypoint's
 // error when it could not run the step. nullopt when there is no result: the backend says why.
 std::optional<AttemptEnd> EndFromResult(const std::string& path);
+// The same for a result's text (a container's termination message); nullopt when it is none.
+std::optional<AttemptEnd> EndFromResultText(const std::string& text);
 
 }  // namespace baton

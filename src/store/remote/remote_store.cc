@@ -14,7 +14,7 @@
 #include "platform/env_posix.h"
 #include "platform/fs.h"
 #include "platform/net.h"
-#include "store/client_libs.h"
+#include "platform/client_libs.h"
 #include "store/remote/store_rpc.h"
 
 namespace baton {

@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "baton/format.h"
 #include "baton/metadata_store.h"
 #include "baton/status.h"
 #include "store/record_codec.h"
@@ -46,10 +47,10 @@ constexpr const char* kCacheKeyHeader = "x-baton-cache-key";
 // again only when the server says it did nothing).
 bool IsRead(const std::string& method);
 
-// Bytes as base64 (RFC 4648, with padding) and back: what is not text in a JSON string (a log's
+// Bytes as base64 and back (baton/format.h): what is not text in a JSON string (a log's
 // bytes). Decode: false for anything but well-formed base64.
-std::string Base64Encode(const std::string& bytes);
-bool Base64Decode(const std::string& text, std::string* bytes);
+using baton::Base64Decode;
+using baton::Base64Encode;
 
 // The store API method that sends a log's bytes (MetadataStore::AppendRunLog); not a method of
 // the database stores, so it is not in BATON_STORE_RPC_METHODS: the server keeps the copies.

@@ -8,7 +8,7 @@
 #include "platform/env_posix.h"
 #include "platform/fs.h"
 #include "platform/hash.h"
-#include "store/client_libs.h"
+#include "platform/client_libs.h"
 #include "store/s3/byte_stream.h"
 #include "store/s3/read_cache.h"
 #include "store/s3/s3_client.h"

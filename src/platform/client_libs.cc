@@ -1,4 +1,4 @@
-#include "store/client_libs.h"
+#include "platform/client_libs.h"
 
 #include <curl/curl.h>
 #include <libpq-fe.h>

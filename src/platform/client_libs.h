@@ -4,7 +4,7 @@
 // libraries (Kerberos, LDAP, TLS, ...), which cost every baton command, and every step that runs
 // through `baton step`, several milliseconds of dynamic linking.
 //
-// The store code calls libpq and libcurl as usual: client_libs.cc defines the functions it uses,
+// Code calls libpq and libcurl as usual: client_libs.cc defines the functions it uses,
 // each forwarding to the loaded library. Call Load*() before the first use to turn a missing
 // library into an error; a forwarder called without it loads the library itself and aborts with
 // a message if it cannot. BATON_LIBPQ and BATON_LIBCURL name other files to load instead.

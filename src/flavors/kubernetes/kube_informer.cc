@@ -1,0 +1,114 @@
+#include "flavors/kubernetes/kube_informer.h"
+
+#include <chrono>
+
+#include "baton/format.h"
+
+namespace baton {
+
+using Json = nlohmann::json;
+
+KubeInformer::KubeInformer(KubeClient* client, std::string path, std::string label_selector, Handler on_change)
+    : client_(client), path_(std::move(path)), selector_(std::move(label_selector)), on_change_(std::move(on_change)) {}
+
+KubeInformer::~KubeInformer() { Stop(); }
+
+void KubeInformer::Start() { thread_ = std::thread([this] { Loop(); }); }
+
+void KubeInformer::Stop() {
+  stop_ = true;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    cv_.notify_all();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+bool KubeInformer::WaitSynced(int64_t timeout_us) {
+  std::unique_lock<std::mutex> l(mu_);
+  return cv_.wait_for(l, std::chrono::microseconds(timeout_us), [&] { return synced_ || stop_; }) && synced_;
+}
+
+std::string KubeInformer::last_error() {
+  std::lock_guard<std::mutex> l(mu_);
+  return error_;
+}
+
+bool KubeInformer::List(std::string* resource_version) {
+  const std::string query = selector_.empty() ? "" : "?labelSelector=" + PercentEncode(selector_);
+  auto list = client_->Get(path_ + query);
+  if (!list.ok()) {
+    std::lock_guard<std::mutex> l(mu_);
+    error_ = list.status().message();
+    return false;
+  }
+  std::map<std::string, std::string> now;
+  for (const auto& item : list->value("items", Json::array())) {
+    const Json& md = item["metadata"];
+    const std::string name = md.value("name", std::string());
+    const std::string rv = md.value("resourceVersion", std::string());
+    now[name] = rv;
+    auto it = known_.find(name);
+    if (it == known_.end()) on_change_("ADDED", item);
+    else if (it->second != rv) on_change_("MODIFIED", item);
+  }
+  for (const auto& [name, rv] : known_) {
+    if (now.count(name)) continue;
+    on_change_("DELETED", Json{{"metadata", {{"name", name}}}});
+  }
+  known_.swap(now);
+  *resource_version = (*list)["metadata"].value("resourceVersion", std::string());
+  std::lock_guard<std::mutex> l(mu_);
+  error_.clear();
+  synced_ = true;
+  cv_.notify_all();
+  return true;
+}
+
+void KubeInformer::Loop() {
+  std::string rv;
+  bool listed = false;
+  int64_t backoff_ms = 250;
+  const auto pause = [&](int64_t ms) {
+    std::unique_lock<std::mutex> l(mu_);
+    cv_.wait_for(l, std::chrono::milliseconds(ms), [&] { return stop_.load(); });
+  };
+  while (!stop_) {
+    if (!listed) {
+      listed = List(&rv);
+      if (!listed) {
+        pause(backoff_ms);
+        backoff_ms = std::min<int64_t>(backoff_ms * 2, 5000);
+        continue;
+      }
+    }
+    const std::string query = selector_.empty() ? "" : "labelSelector=" + PercentEncode(selector_);
+    auto end = client_->Watch(
+        path_, query, &rv,
+        [&](const std::string& type, const Json& obj) {
+          const Json& md = obj["metadata"];
+          const std::string name = md.value("name", std::string());
+          if (type == "DELETED") known_.erase(name);
+          else known_[name] = md.value("resourceVersion", std::string());
+          on_change_(type, obj);
+          return !stop_;
+        },
+        [&] { return !stop_.load(); }, 240);
+    if (stop_) break;
+    ++restarts_;
+    if (!end.ok()) {
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        error_ = end.status().message();
+      }
+      listed = false;  // a failed watch may have missed changes: list again
+      pause(backoff_ms);
+      backoff_ms = std::min<int64_t>(backoff_ms * 2, 5000);
+      continue;
+    }
+    backoff_ms = 250;
+    if (*end == WatchEnd::kGone) listed = false;
+  }
+}
+
+}  // namespace baton

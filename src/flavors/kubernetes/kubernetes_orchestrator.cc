@@ -1,0 +1,649 @@
+#include "flavors/kubernetes/kubernetes_orchestrator.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "baton/format.h"
+#include "baton/json_text.h"
+#include "baton/stores.h"
+#include "core/spec.h"
+#include "flavors/kubernetes/kube_informer.h"
+#include "platform/env_posix.h"
+#include "platform/fs.h"
+
+namespace baton {
+namespace {
+
+using Json = nlohmann::json;
+
+constexpr const char* kManagedBy = "app.kubernetes.io/managed-by";
+constexpr const char* kRunLabel = "baton.dev/run";
+constexpr const char* kStepLabel = "baton.dev/step";
+constexpr const char* kAttemptLabel = "baton.dev/attempt";
+constexpr const char* kPipelineLabel = "baton.dev/pipeline";
+constexpr const char* kContainer = "step";
+// Where the entrypoint writes its result: the container's termination message, which the
+// kubelet puts into the pod's status (at most 4096 bytes).
+constexpr const char* kResultPath = "/dev/termination-log";
+
+int64_t DurationUs(const Json& config, const char* key, const char* fallback) {
+  int64_t us = 0;
+  const std::string v = config.value(key, std::string(fallback));
+  if (!ParseDuration(v, &us)) ParseDuration(fallback, &us);
+  return us;
+}
+
+int64_t NowUs() { return MonotonicMicros(); }
+
+std::string CpuQuantity(double cpu) {
+  const int64_t milli = static_cast<int64_t>(std::ceil(cpu * 1000));
+  return milli % 1000 == 0 ? std::to_string(milli / 1000) : std::to_string(milli) + "m";
+}
+
+// The flavor's keys with the step's own settings over them.
+Json StepConfig(const Json& config, const StepJob& job) {
+  Json merged = config;
+  const Json own = job.settings.value("orchestrator", Json::object());
+  for (auto it = own.begin(); it != own.end(); ++it) merged[it.key()] = it.value();
+  return merged;
+}
+
+// The parent image a step's image is built on.
+std::string ParentImage(const Json& config, const StepJob& job) {
+  std::string parent = job.settings.value("image", std::string());
+  return parent.empty() ? StepConfig(config, job).value("parent_image", std::string()) : parent;
+}
+
+std::string Executable(const SubmitRequest& req) { return req.steps.empty() ? std::string() : req.steps[0].command[0]; }
+
+// The entrypoint an attempt's pod runs: its result as the termination message, its step's
+// output also on stdout (the pod's log).
+std::vector<std::string> PodCommand(std::vector<std::string> argv) {
+  for (size_t i = 0; i + 1 < argv.size(); ++i)
+    if (argv[i] == "--result") argv[i + 1] = kResultPath;
+  argv.push_back("--echo-logs");
+  return ImageEntrypoint(argv);
+}
+
+Json ObjectMeta(const std::string& name, const KubeRunNames& names, const SubmitRequest& req) {
+  return {{"name", name},
+          {"namespace", names.ns},
+          {"labels", {{kManagedBy, "baton"}, {kRunLabel, names.run_label}, {kPipelineLabel, KubeLabelValue(req.pipeline)}}},
+          {"annotations", {{"baton.dev/run-id", req.run_id}, {"baton.dev/pipeline", req.pipeline}}}};
+}
+
+Json OwnerRef(const Json& owner) {
+  if (owner.is_null()) return Json::array();
+  return Json::array({{{"apiVersion", "v1"},
+                       {"kind", owner.value("kind", "ConfigMap")},
+                       {"name", owner["name"]},
+                       {"uid", owner["uid"]},
+                       {"blockOwnerDeletion", true}}});
+}
+
+// The variables the run's pods get from its Secret: baton's own (BATON_RUN_ID, ...) and the
+// ones pass_env names, with this process's values.
+std::map<std::string, std::string> RunEnvironment(const SubmitRequest& req, const Json& config) {
+  std::map<std::string, std::string> env;
+  for (const auto& e : req.env) {
+    const size_t eq = e.find('=');
+    if (eq != std::string::npos) env[e.substr(0, eq)] = e.substr(eq + 1);
+  }
+  std::set<std::string> names;
+  for (const auto& n : config.value("pass_env", Json::array())) names.insert(n.get<std::string>());
+  for (const auto& job : req.steps)
+    for (const auto& n : job.settings.value("orchestrator", Json::object()).value("pass_env", Json::array()))
+      names.insert(n.get<std::string>());
+  for (const auto& n : names)
+    if (auto v = PosixEnv()->GetEnv(n)) env[n] = *v;
+  return env;
+}
+
+Json SecretManifest(const SubmitRequest& req, const Json& config, const KubeRunNames& names, const Json& owner,
+                    bool redact) {
+  Json s = {{"apiVersion", "v1"}, {"kind", "Secret"}, {"metadata", ObjectMeta(names.secret, names, req)}, {"type", "Opaque"}};
+  if (!owner.is_null()) s["metadata"]["ownerReferences"] = OwnerRef(owner);
+  Json data = Json::object();
+  for (const auto& [k, v] : RunEnvironment(req, config)) data[k] = redact ? std::string() : Base64Encode(v);
+  s["data"] = data;
+  return s;
+}
+
+Json OwnerManifest(const SubmitRequest& req, const KubeRunNames& names) {
+  return {{"apiVersion", "v1"},
+          {"kind", "ConfigMap"},
+          {"metadata", ObjectMeta(names.owner, names, req)},
+          {"data", {{"run_id", req.run_id}, {"pipeline", req.pipeline}, {"snapshot", req.snapshot_hash}}}};
+}
+
+bool IsLocalUri(const std::string& uri) {
+  return uri.empty() || uri[0] == '/' || uri.rfind("sqlite:", 0) == 0 || uri.rfind("file:", 0) == 0;
+}
+
+std::string Text(const Json& o, const char* key) {
+  auto it = o.find(key);
+  return it != o.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The driver's backend: Jobs through the API, their ends from two informers.
+
+class KubeBackend : public StepBackend {
+ public:
+  KubeBackend(const SubmitRequest& req, KubeClient* client, Json config, KubeRunNames names, Json owner,
+              std::map<std::string, std::string> images)
+      : req_(req), client_(client), config_(std::move(config)), names_(std::move(names)), owner_(std::move(owner)),
+        images_(std::move(images)) {
+    startup_timeout_us_ = DurationUs(config_, "startup_timeout", "5m");
+    const std::string selector = std::string(kRunLabel) + "=" + names_.run_label;
+    jobs_ = std::make_unique<KubeInformer>(client_, "/apis/batch/v1/namespaces/" + names_.ns + "/jobs", selector,
+                                           [this](const std::string& t, const Json& o) { OnJob(t, o); });
+    pods_ = std::make_unique<KubeInformer>(client_, "/api/v1/namespaces/" + names_.ns + "/pods", selector,
+                                           [this](const std::string& t, const Json& o) { OnPod(t, o); });
+    jobs_->Start();
+    pods_->Start();
+  }
+  ~KubeBackend() override { Finish(); }
+
+  Result<std::string> Start(const AttemptRequest& a) override {
+    const StepJob& job = *a.step;
+    auto img = images_.find(job.name);
+    if (img == images_.end()) img = images_.find(job.group);
+    if (img == images_.end()) return FailedPrecondition("no image for step " + job.name);
+    const Json config = StepConfig(config_, job);
+    const std::string name = JobName(names_, req_.run_id, job.name, a.attempt);
+    const Json manifest = JobManifest(req_, job, a.attempt, PodCommand(a.argv), img->second, config, names_, owner_);
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      Attempt& at = attempts_[name];
+      at = Attempt{};
+      at.step = job.name;
+      at.attempt = a.attempt;
+      at.created_us = NowUs();
+      at.memory = job.settings.value("resources", Json::object()).value("memory", int64_t{0});
+    }
+    auto created = client_->Create("/apis/batch/v1/namespaces/" + names_.ns + "/jobs", manifest);
+    if (!created.ok() && created.status().code() != Code::kAlreadyExists) {
+      std::lock_guard<std::mutex> l(mu_);
+      attempts_.erase(name);
+      return created.status();
+    }
+    return name;
+  }
+
+  Result<std::map<std::string, AttemptEnd>> Wait(const std::vector<std::string>& live, int64_t timeout_us) override {
+    std::unique_lock<std::mutex> l(mu_);
+    cv_.wait_for(l, std::chrono::microseconds(timeout_us), [&] { return changed_; });
+    changed_ = false;
+    std::map<std::string, AttemptEnd> ends;
+    std::vector<std::string> abandon;  // Jobs whose pods cannot start: deleted
+    for (const auto& h : live) {
+      auto it = attempts_.find(h);
+      if (it == attempts_.end() || it->second.ended) continue;
+      std::optional<AttemptEnd> end = Judge(it->second);
+      if (!end) continue;
+      it->second.ended = true;
+      ends[h] = *end;
+      if (!it->second.finished) abandon.push_back(h);
+    }
+    l.unlock();
+    for (const auto& h : abandon)
+      (void)client_->Delete("/apis/batch/v1/namespaces/" + names_.ns + "/jobs/" + h, "Background");
+    return ends;
+  }
+
+  Status Cancel(const std::vector<std::string>& handles, bool stop) override {
+    if (!stop) return Status::Ok();  // nothing is ever held
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      stopping_ = true;
+      for (const auto& h : handles)
+        if (attempts_.count(h)) attempts_[h].cancelled_us = NowUs();
+    }
+    Status first;
+    for (const auto& h : handles) {
+      Status st = client_->Delete("/apis/batch/v1/namespaces/" + names_.ns + "/jobs/" + h, "Foreground");
+      if (!st.ok() && first.ok()) first = st;
+    }
+    return first;
+  }
+
+  // Waits for the log streams, then stops watching.
+  void Finish() {
+    if (finished_) return;
+    finished_ = true;
+    const int64_t until = NowUs() + 5'000'000;
+    for (;;) {
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        if (open_logs_ == 0 || NowUs() > until) break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    closing_ = true;
+    for (auto& t : log_threads_) t.join();
+    log_threads_.clear();
+    jobs_->Stop();
+    pods_->Stop();
+  }
+
+  std::string WatchError() { return jobs_->last_error().empty() ? pods_->last_error() : jobs_->last_error(); }
+
+ private:
+  struct Attempt {
+    std::string step;
+    int attempt = 0;
+    int64_t created_us = 0;
+    int64_t cancelled_us = 0;
+    int64_t memory = 0;
+    Json job;                       // the Job as last seen
+    bool job_deleted = false;
+    std::map<std::string, Json> pods;  // by name
+    bool finished = false;          // the Job or its pod reached an end of its own
+    bool ended = false;             // reported to the driver
+    bool log_started = false;
+  };
+
+  std::string JobOf(const Json& obj) const {
+    const Json labels = obj["metadata"].value("labels", Json::object());
+    auto it = labels.find("job-name");
+    if (it != labels.end()) return it->get<std::string>();
+    for (const auto& ref : obj["metadata"].value("ownerReferences", Json::array()))
+      if (ref.value("kind", std::string()) == "Job") return ref.value("name", std::string());
+    return "";
+  }
+
+  void OnJob(const std::string& type, const Json& obj) {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = attempts_.find(obj["metadata"].value("name", std::string()));
+    if (it == attempts_.end()) return;
+    if (type == "DELETED") it->second.job_deleted = true;
+    else it->second.job = obj;
+    changed_ = true;
+    cv_.notify_all();
+  }
+
+  void OnPod(const std::string& type, const Json& obj) {
+    const std::string pod = obj["metadata"].value("name", std::string());
+    std::lock_guard<std::mutex> l(mu_);
+    // A DELETED from a list again carries only the name: find its attempt by the pod.
+    Attempt* at = nullptr;
+    std::string job = type == "DELETED" && !obj["metadata"].contains("labels") ? "" : JobOf(obj);
+    if (!job.empty()) {
+      auto it = attempts_.find(job);
+      if (it != attempts_.end()) at = &it->second;
+    } else {
+      for (auto& [h, a] : attempts_)
+        if (a.pods.count(pod)) at = &a;
+    }
+    if (at == nullptr) return;
+    if (type == "DELETED") {
+      // Keep what it said last: a deleted pod's end is still its end.
+      at->pods[pod]["deleted"] = true;
+    } else {
+      at->pods[pod] = obj;
+    }
+    const std::string phase = obj.value("status", Json::object()).value("phase", std::string());
+    if (!at->log_started && type != "DELETED" && (phase == "Running" || phase == "Succeeded" || phase == "Failed")) {
+      at->log_started = true;
+      ++open_logs_;
+      log_threads_.emplace_back([this, pod, step = at->step, attempt = at->attempt] { FollowLog(pod, step, attempt); });
+    }
+    changed_ = true;
+    cv_.notify_all();
+  }
+
+  // Copies the pod's log into the attempt's log file of this machine, as it grows.
+  void FollowLog(const std::string& pod, const std::string& step, int attempt) {
+    const std::string path = req_.log_dir + "/" + step + "." + std::to_string(attempt) + ".log";
+    (void)fs::MakeDirs(req_.log_dir);
+    (void)fs::WriteFile(path, "");
+    (void)client_->Stream("/api/v1/namespaces/" + names_.ns + "/pods/" + pod + "/log?follow=true&container=" + kContainer,
+                          [&](std::string_view data) {
+                            (void)fs::AppendFile(path, std::string(data));
+                            return true;
+                          },
+                          [&] { return !closing_.load(); });
+    std::lock_guard<std::mutex> l(mu_);
+    --open_logs_;
+  }
+
+  // How an attempt ended, or nullopt while it goes on. Under mu_.
+  std::optional<AttemptEnd> Judge(Attempt& at) {
+    const int64_t now = NowUs();
+    // The newest pod of the Job speaks for the attempt.
+    const Json* pod = nullptr;
+    for (const auto& [name, p] : at.pods)
+      if (pod == nullptr || p["metadata"].value("creationTimestamp", std::string()) >=
+                                (*pod)["metadata"].value("creationTimestamp", std::string()))
+        pod = &p;
+    const Json status = pod ? pod->value("status", Json::object()) : Json::object();
+    const Json cs = status.contains("containerStatuses") && !status["containerStatuses"].empty()
+                        ? status["containerStatuses"][0]
+                        : Json::object();
+    const Json state = cs.value("state", Json::object());
+    const std::string phase = status.value("phase", std::string());
+    const std::string limit = at.memory > 0 ? " (limit " + FormatMemory(at.memory) + ")" : "";
+
+    if (state.contains("terminated")) {
+      const Json& t = state["terminated"];
+      at.finished = true;
+      std::optional<AttemptEnd> end = EndFromResultText(Text(t, "message"));
+      if (Text(t, "reason") == "OOMKilled" && (!end || end->kind == AttemptEnd::Kind::kFailed))
+        return AttemptEnd{AttemptEnd::Kind::kFailed,
+                          "OOMKilled: the step's container used more memory than its limit" + limit + " and was killed"};
+      if (end) return end;
+      if (at.cancelled_us > 0) return AttemptEnd{AttemptEnd::Kind::kCancelled, "stopped: its Kubernetes Job was deleted"};
+      if (Text(status, "reason") == "Evicted")
+        return AttemptEnd{AttemptEnd::Kind::kFailed, "Evicted: " + Text(status, "message")};
+      if (Text(status, "reason") == "DeadlineExceeded")
+        return AttemptEnd{AttemptEnd::Kind::kFailed, "DeadlineExceeded: " + Text(status, "message")};
+      const int code = t.value("exitCode", -1);
+      return AttemptEnd{AttemptEnd::Kind::kFailed, "the pod's container ended (" + Text(t, "reason") + ", exit code " +
+                                                       std::to_string(code) +
+                                                       ") before the step entrypoint recorded the step" +
+                                                       (Text(t, "message").empty() ? "" : ": " + Text(t, "message"))};
+    }
+    if (phase == "Failed" && Text(status, "reason") == "Evicted") {
+      at.finished = true;
+      return AttemptEnd{AttemptEnd::Kind::kFailed, "Evicted: " + Text(status, "message")};
+    }
+    // The Job's own end: a deadline, or a failure whose pod is gone.
+    for (const auto& c : at.job.value("status", Json::object()).value("conditions", Json::array())) {
+      if (c.value("type", std::string()) != "Failed" || c.value("status", std::string()) != "True") continue;
+      at.finished = true;
+      if (at.cancelled_us > 0) return AttemptEnd{AttemptEnd::Kind::kCancelled, ""};
+      const std::string reason = Text(c, "reason");
+      std::string why = reason + ": " + Text(c, "message");
+      if (reason == "DeadlineExceeded")
+        why += " (activeDeadlineSeconds " + std::to_string(at.job["spec"].value("activeDeadlineSeconds", 0)) + ")";
+      return AttemptEnd{AttemptEnd::Kind::kFailed, why};
+    }
+    if (at.cancelled_us > 0) {
+      // Stopped: the Job is being deleted; its end is in once it is gone (or after a while).
+      if (at.job_deleted || now - at.cancelled_us > 60'000'000)
+        return AttemptEnd{AttemptEnd::Kind::kCancelled, "stopped: its Kubernetes Job was deleted"};
+      return std::nullopt;
+    }
+    if (at.job_deleted) {
+      at.finished = true;
+      return AttemptEnd{AttemptEnd::Kind::kFailed, "its Kubernetes Job was deleted before the step ended"};
+    }
+    // Still starting: why, and whether it has waited too long.
+    std::string waiting, message;
+    bool permanent = false;
+    if (state.contains("waiting")) {
+      waiting = Text(state["waiting"], "reason");
+      message = Text(state["waiting"], "message");
+      permanent = waiting == "ErrImageNeverPull" || waiting == "InvalidImageName";
+      if (waiting == "ContainerCreating" || waiting == "PodInitializing") waiting.clear();
+    }
+    for (const auto& c : status.value("conditions", Json::array()))
+      if (c.value("type", std::string()) == "PodScheduled" && c.value("status", std::string()) == "False") {
+        waiting = Text(c, "reason").empty() ? "Unschedulable" : Text(c, "reason");
+        message = Text(c, "message");
+      }
+    const bool started = state.contains("running");
+    if (started) return std::nullopt;
+    if (permanent || now - at.created_us > startup_timeout_us_) {
+      if (pod == nullptr && !permanent)
+        return AttemptEnd{AttemptEnd::Kind::kFailed, "its Job made no pod within the startup timeout (" +
+                                                         FormatDuration(startup_timeout_us_) + ")"};
+      if (!waiting.empty() || permanent)
+        return AttemptEnd{AttemptEnd::Kind::kFailed, waiting + ": " + message + " (the pod did not start within " +
+                                                         FormatDuration(startup_timeout_us_) + ")"};
+      return AttemptEnd{AttemptEnd::Kind::kFailed,
+                        "its pod did not start within the startup timeout (" + FormatDuration(startup_timeout_us_) + ")"};
+    }
+    return std::nullopt;
+  }
+
+  const SubmitRequest& req_;
+  KubeClient* client_;
+  Json config_;
+  KubeRunNames names_;
+  Json owner_;
+  std::map<std::string, std::string> images_;
+  int64_t startup_timeout_us_ = 0;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::string, Attempt> attempts_;  // by Job name
+  bool changed_ = false;
+  bool stopping_ = false;
+  int open_logs_ = 0;
+  std::vector<std::thread> log_threads_;
+  std::atomic<bool> closing_{false};
+  bool finished_ = false;
+  std::unique_ptr<KubeInformer> jobs_, pods_;
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+
+KubeRunNames RunNames(const SubmitRequest& req, const Json& config, const std::string& ns) {
+  KubeRunNames n;
+  n.ns = ns;
+  n.prefix = KubeName(config.value("job_name_prefix", std::string("baton")), 20);
+  n.owner = KubeName(n.prefix + "-" + req.run_id, 253);
+  n.secret = n.owner + "-env";
+  n.run_label = KubeLabelValue(req.run_id);
+  return n;
+}
+
+std::string JobName(const KubeRunNames& names, const std::string& run_id, const std::string& step, int attempt) {
+  return KubeName(names.prefix + "-" + run_id + "-" + step + "-" + std::to_string(attempt), 52);
+}
+
+Json JobManifest(const SubmitRequest& req, const StepJob& job, int attempt, const std::vector<std::string>& argv,
+                 const std::string& image, const Json& config, const KubeRunNames& names, const Json& owner) {
+  const std::string name = JobName(names, req.run_id, job.name, attempt);
+  Json meta = ObjectMeta(name, names, req);
+  meta["labels"][kStepLabel] = KubeLabelValue(job.name);
+  meta["labels"][kAttemptLabel] = std::to_string(attempt);
+  meta["annotations"]["baton.dev/step"] = job.name;
+  for (const auto& [k, v] : config.value("labels", Json::object()).items()) meta["labels"][k] = v;
+  if (!owner.is_null()) meta["ownerReferences"] = OwnerRef(owner);
+
+  Json pod_meta = {{"labels", meta["labels"]}, {"annotations", meta["annotations"]}};
+  for (const auto& [k, v] : config.value("annotations", Json::object()).items()) pod_meta["annotations"][k] = v;
+
+  // Resources: requests and limits alike, so that what a step asks for is what it gets.
+  Json requests = Json::object(), limits = Json::object();
+  const Json res = job.settings.value("resources", Json::object());
+  if (res.contains("cpu") && res["cpu"].is_number() && res["cpu"].get<double>() > 0)
+    requests["cpu"] = limits["cpu"] = CpuQuantity(res["cpu"].get<double>());
+  if (res.value("memory", int64_t{0}) > 0) requests["memory"] = limits["memory"] = std::to_string(res["memory"].get<int64_t>());
+  if (res.value("gpu", int64_t{0}) > 0) requests["nvidia.com/gpu"] = limits["nvidia.com/gpu"] = std::to_string(res["gpu"].get<int64_t>());
+
+  Json container = {{"name", kContainer},
+                    {"image", image},
+                    {"imagePullPolicy", config.value("image_pull_policy", std::string("IfNotPresent"))},
+                    {"command", argv},
+                    {"workingDir", req.workdir},
+                    {"envFrom", Json::array({{{"secretRef", {{"name", names.secret}}}}})},
+                    {"terminationMessagePath", kResultPath},
+                    {"terminationMessagePolicy", "File"}};
+  for (const auto& s : config.value("env_from_secrets", Json::array()))
+    container["envFrom"].push_back({{"secretRef", {{"name", s.get<std::string>()}}}});
+  if (!requests.empty()) container["resources"] = {{"requests", requests}, {"limits", limits}};
+  if (config.contains("volume_mounts")) container["volumeMounts"] = config["volume_mounts"];
+  if (config.contains("container_security_context")) container["securityContext"] = config["container_security_context"];
+
+  Json spec = {{"restartPolicy", "Never"}, {"containers", Json::array({container})}};
+  const std::string sa = config.value("step_service_account", std::string());
+  if (!sa.empty()) spec["serviceAccountName"] = sa;
+  if (config.contains("node_selector")) spec["nodeSelector"] = config["node_selector"];
+  if (config.contains("tolerations")) spec["tolerations"] = config["tolerations"];
+  if (config.contains("affinity")) spec["affinity"] = config["affinity"];
+  if (config.contains("volumes")) spec["volumes"] = config["volumes"];
+  if (config.contains("security_context")) spec["securityContext"] = config["security_context"];
+  if (config.contains("image_pull_secrets")) {
+    spec["imagePullSecrets"] = Json::array();
+    for (const auto& s : config["image_pull_secrets"]) spec["imagePullSecrets"].push_back({{"name", s}});
+  }
+
+  Json job_spec = {{"backoffLimit", 0}, {"template", {{"metadata", pod_meta}, {"spec", spec}}}};
+  // The entrypoint keeps the step's timeout itself; the Job's deadline ends a pod that outlives
+  // it by far, or that never started (pulling, waiting for room).
+  const int64_t timeout = job.settings.value("timeout_us", int64_t{0});
+  if (timeout > 0) job_spec["activeDeadlineSeconds"] = (timeout + 999'999) / 1'000'000 + 10;
+  const int64_t ttl = DurationUs(config, "ttl_after_finished", "1h");
+  if (ttl > 0) job_spec["ttlSecondsAfterFinished"] = ttl / 1'000'000;
+  return {{"apiVersion", "batch/v1"}, {"kind", "Job"}, {"metadata", meta}, {"spec", job_spec}};
+}
+
+KubernetesOrchestrator::KubernetesOrchestrator(Json config)
+    : config_(std::move(config)),
+      builder_(config_.value("engine", std::string("podman")), config_.value("registry", Json::object())) {}
+
+Result<std::unique_ptr<KubernetesOrchestrator>> KubernetesOrchestrator::Create(const Json& config) {
+  return std::unique_ptr<KubernetesOrchestrator>(new KubernetesOrchestrator(config));
+}
+
+Result<KubeClient*> KubernetesOrchestrator::Client() {
+  std::lock_guard<std::mutex> l(mu_);
+  if (client_) return client_.get();
+  KubeConfigOptions o;
+  o.kubeconfig = config_.value("kubeconfig", std::string());
+  o.context = config_.value("kubeconfig_context", std::string());
+  o.in_cluster = config_.value("in_cluster", false);
+  BATON_ASSIGN_OR_RETURN(KubeTarget target, ResolveKubeTarget(o));
+  KubeClientOptions co;
+  co.qps = config_.value("api_qps", 20.0);
+  co.burst = static_cast<int>(config_.value("api_burst", int64_t{40}));
+  client_ = std::make_unique<KubeClient>(std::move(target), co);
+  return client_.get();
+}
+
+std::string KubernetesOrchestrator::Namespace(KubeClient* client) const {
+  const std::string ns = config_.value("namespace", std::string());
+  return ns.empty() ? (client ? client->target().ns : std::string("default")) : ns;
+}
+
+Status KubernetesOrchestrator::ResolveImages(const SubmitRequest& req, std::map<std::string, std::string>* images) {
+  std::map<std::string, BuiltImage> built;  // by parent image
+  for (const auto& job : req.steps) {
+    const std::string parent = ParentImage(config_, job);
+    auto it = built.find(parent);
+    if (it == built.end()) {
+      ImageSource src{req.pipeline, Executable(req), req.workdir, req.shared_paths, parent};
+      BATON_ASSIGN_OR_RETURN(BuiltImage img, builder_.Build(src));
+      it = built.emplace(parent, img).first;
+    }
+    (*images)[job.name] = it->second.reference;
+  }
+  return Status::Ok();
+}
+
+Status KubernetesOrchestrator::Compile(const SubmitRequest& req, const std::string& out_dir) {
+  auto client = Client();  // only for the namespace; compiling needs no cluster
+  const std::string ns = Namespace(client.ok() ? *client : nullptr);
+  const KubeRunNames names = RunNames(req, config_, ns);
+  std::string out = "# The objects a kubernetes run creates, in order. Jobs are created one by one, each once\n"
+                    "# the steps it waits for have succeeded; owner references to the ConfigMap are set on submit.\n"
+                    "# The Secret's values are left out here: they come from baton's environment on submit.\n";
+  const auto doc = [&](const Json& j) { out += "---\n" + DumpJson(j, 2) + "\n"; };
+  doc(OwnerManifest(req, names));
+  doc(SecretManifest(req, config_, names, nullptr, true));
+  for (const auto& job : req.steps) {
+    const int max_retries = job.settings.value("retries", Json::object()).value("max", 0);
+    auto argv = PodCommand(AttemptCommand(job, job.attempt, kResultPath, max_retries == 0));
+    const std::string image = "IMAGE-BUILT-ON-SUBMIT-FROM-" + KubeName(ParentImage(config_, job));
+    doc(JobManifest(req, job, job.attempt, argv, image, StepConfig(config_, job), names, nullptr));
+  }
+  return fs::WriteFileAtomic(out_dir + "/kubernetes.yaml", out);
+}
+
+Status KubernetesOrchestrator::Submit(const SubmitRequest& req) {
+  if (!req.schedule.empty())
+    return FailedPrecondition("the kubernetes orchestrator does not schedule runs yet; use `baton schedule` with a server");
+  if (IsLocalUri(req.metadata_uri) || IsLocalUri(req.artifacts_uri))
+    return FailedPrecondition(
+        "the kubernetes orchestrator runs steps in pods, which cannot reach this machine's stores (" + req.metadata_uri +
+        ", " + req.artifacts_uri +
+        "); use a stack whose metadata store is PostgreSQL or a baton server and whose artifact store is S3");
+  BATON_ASSIGN_OR_RETURN(KubeClient * client, Client());
+  const std::string ns = Namespace(client);
+  const KubeRunNames names = RunNames(req, config_, ns);
+  std::map<std::string, std::string> images;
+  BATON_RETURN_IF_ERROR(ResolveImages(req, &images));
+
+  // The run's ConfigMap (everything else hangs off it) and its Secret. A resumed run finds them.
+  const std::string cm_path = "/api/v1/namespaces/" + ns + "/configmaps";
+  auto owner = client->Create(cm_path, OwnerManifest(req, names));
+  if (!owner.ok() && owner.status().code() == Code::kAlreadyExists) owner = client->Get(cm_path + "/" + names.owner);
+  if (!owner.ok()) return owner.status();
+  const Json owner_ref = {{"kind", "ConfigMap"}, {"name", names.owner}, {"uid", (*owner)["metadata"]["uid"]}};
+  const std::string secret_path = "/api/v1/namespaces/" + ns + "/secrets";
+  const Json secret = SecretManifest(req, config_, names, owner_ref, false);
+  auto s = client->Create(secret_path, secret);
+  if (!s.ok() && s.status().code() == Code::kAlreadyExists)
+    s = client->Call("PUT", secret_path + "/" + names.secret, &secret);
+  if (!s.ok()) return s.status();
+
+  KubeBackend backend(req, client, config_, names, owner_ref, std::move(images));
+  DriverOptions options;
+  options.max_running = static_cast<int>(config_.value("max_parallelism", int64_t{0}));
+  DagDriver driver(req, &backend, options);
+  Status st;
+  {
+    auto registered = running_.Register(req.run_id, &driver);
+    st = driver.Run();
+  }
+  backend.Finish();
+  // The pods are done with the run's environment.
+  (void)client->Delete(secret_path + "/" + names.secret, "Background");
+  return st;
+}
+
+Status KubernetesOrchestrator::Stop(const std::string& run_id) {
+  running_.Stop(run_id);
+  return Status::Ok();
+}
+
+Result<std::string> KubernetesOrchestrator::Cleanup(const std::string& run_id) {
+  BATON_ASSIGN_OR_RETURN(KubeClient * client, Client());
+  const std::string ns = Namespace(client);
+  SubmitRequest req;
+  req.run_id = run_id;
+  const KubeRunNames names = RunNames(req, config_, ns);
+  const std::string jobs = "/apis/batch/v1/namespaces/" + ns + "/jobs";
+  BATON_ASSIGN_OR_RETURN(Json list, client->Get(jobs + "?labelSelector=" + PercentEncode(std::string(kRunLabel) + "=" + names.run_label)));
+  int active = 0;
+  for (const auto& j : list.value("items", Json::array())) {
+    bool done = false;
+    for (const auto& c : j.value("status", Json::object()).value("conditions", Json::array()))
+      if ((c.value("type", std::string()) == "Complete" || c.value("type", std::string()) == "Failed") &&
+          c.value("status", std::string()) == "True")
+        done = true;
+    if (!done) ++active;
+    BATON_RETURN_IF_ERROR(client->Delete(jobs + "/" + j["metadata"].value("name", std::string()), "Foreground"));
+  }
+  BATON_RETURN_IF_ERROR(client->Delete("/api/v1/namespaces/" + ns + "/secrets/" + names.secret, "Background"));
+  return active > 0 ? "deleted " + std::to_string(active) + " Kubernetes Job(s) it left running" : std::string();
+}
+
+Result<std::vector<BuiltImage>> KubernetesOrchestrator::BuildImages(const SubmitRequest& req) {
+  std::vector<std::string> parents;
+  for (const auto& job : req.steps) {
+    const std::string parent = ParentImage(config_, job);
+    if (std::find(parents.begin(), parents.end(), parent) == parents.end()) parents.push_back(parent);
+  }
+  std::vector<BuiltImage> out;
+  for (const auto& parent : parents) {
+    ImageSource src{req.pipeline, Executable(req), req.workdir, req.shared_paths, parent};
+    BATON_ASSIGN_OR_RETURN(BuiltImage img, builder_.Build(src));
+    out.push_back(img);
+  }
+  return out;
+}
+
+}  // namespace baton
