@@ -21,9 +21,7 @@ import select
 import shutil
 import signal
 import socket
-import socketserver
 import ssl
-import string
 import subprocess
 import sys
 import threading
@@ -1001,10 +999,11 @@ class Api:
         if not isinstance(obj, dict):
             raise bad_request(f"the body of the request was not a {res.kind} object")
         kind, apiv = obj.get("kind"), obj.get("apiVersion")
-        if (kind and kind != res.kind) or (apiv and apiv != res.api_version):
+        if apiv and apiv != res.api_version:
             raise bad_request(f"the API version in the data ({apiv}) does not match the expected API version "
-                              f"({res.api_version})" if apiv != res.api_version else
-                              f'{kind} in version "v1" cannot be handled as a {res.kind}')
+                              f"({res.api_version})")
+        if kind and kind != res.kind:
+            raise bad_request(f"the kind in the data ({kind}) does not match the expected kind ({res.kind})")
         meta = obj.setdefault("metadata", {})
         if not isinstance(meta, dict):
             raise bad_request("metadata must be an object")
@@ -1177,6 +1176,9 @@ class Api:
             mutate(new)
             if new != cur:
                 self.store.replace(res, new)
+                if res is PODS:
+                    self.fake.stats.running(sum(1 for p in self.store.items(PODS)
+                                                if dig(p, "status", "phase") == "Running"))
             return new
 
     # --- delete
@@ -1675,10 +1677,10 @@ class PodWorker(threading.Thread):
             while not self.killing():
                 if not self._prepare_image(i, c):
                     break
-                cfg = self._prepare_config(i, c)
-                if cfg is None:
+                env = self._prepare_config(i, c)
+                if env is None:
                     break
-                code = self._run_once(i, c, cfg)
+                code = self._run_once(i, c, env)
                 if code is None:
                     break
                 if self.killing() or policy == "Never" or (policy == "OnFailure" and code == 0):
@@ -1718,9 +1720,8 @@ class PodWorker(threading.Thread):
             self.event("Normal", "Pulling", f'Pulling image "{image}"')
             t0 = time.monotonic()
             if fail:
-                ok, msg = False, (f"initializing source docker://{image}: reading manifest "
-                                  f"{image.rsplit(':', 1)[-1] if ':' in image.rsplit('/', 1)[-1] else 'latest'} "
-                                  f"in {image.rsplit(':', 1)[0]}: manifest unknown")
+                repo, _, tag = image.rpartition(":") if ":" in image.rsplit("/", 1)[-1] else (image, "", "latest")
+                ok, msg = False, f"initializing source docker://{image}: reading manifest {tag} in {repo}: manifest unknown"
             else:
                 ok, msg = self.podman.pull(image)
             if ok:
@@ -1750,7 +1751,7 @@ class PodWorker(threading.Thread):
                     vols = self._volume_data() if self.volumes is None else None
                 if vols is not None:
                     self.volumes = self._write_volumes(vols)
-                return env, self._mounts(c)
+                return env
             except ConfigError as e:
                 if e.message != shown:
                     self.set_waiting(i, e.reason, e.message)
@@ -1880,12 +1881,12 @@ class PodWorker(threading.Thread):
             args += ["-v", f"{src}:{m['mountPath']}" + (":ro" if ro or m.get("readOnly") else "")]
         return args
 
-    def _run_args(self, c, pname, log, term, envfile, env):
+    def _run_args(self, c, pname, log, term, envfile, env, passed):
         args = ["run", "-d", "--pull=never", "--name", pname, "--label", self.k.label,
                 "--label", f"baton-fake-pod={self.ns}/{self.name}", "--network", "host",
                 "--hostname", self.name[:63], "--log-driver", "k8s-file", "--log-opt", f"path={log}",
                 "--env-file", envfile, "-v", f"{term}:{c.get('terminationMessagePath') or '/dev/termination-log'}"]
-        args += [a for k in env for a in ("--env", k)]
+        args += [a for k in passed for a in ("--env", k)]
         lim = dig(c, "resources", "limits") or {}
         if lim.get("memory") is not None:
             mem = str(int(parse_quantity(lim["memory"])))
@@ -1903,14 +1904,12 @@ class PodWorker(threading.Thread):
             args.append("--privileged")
         args += self._mounts(c)
         if c.get("command"):
-            args += ["--entrypoint", json.dumps([expand_vars(a, self._envcache) for a in c["command"]])]
+            args += ["--entrypoint", json.dumps([expand_vars(a, env) for a in c["command"]])]
         args.append(c["image"])
-        args += [expand_vars(a, self._envcache) for a in c.get("args") or []]
+        args += [expand_vars(a, env) for a in c.get("args") or []]
         return args
 
-    def _run_once(self, i, c, cfg):
-        env, _ = cfg
-        self._envcache = env
+    def _run_once(self, i, c, env):
         cname, run_no = c["name"], self.cs[i]["restartCount"]
         pname = f"fake-{self.ns}-{self.name}-{cname}-{os.getpid()}"
         log = os.path.join(self.dir, f"{cname}-{run_no}.log")
@@ -1924,13 +1923,21 @@ class PodWorker(threading.Thread):
         with os.fdopen(fd, "w") as f:
             f.writelines(f"{k}={v}\n" for k, v in inline.items())
         proc_env = dict(os.environ, **passed)
-        args = self._run_args(c, pname, log, term, envfile, passed)
+        args = self._run_args(c, pname, log, term, envfile, env, passed)
         with self.k.store.lock:
             self.k.logs.setdefault((self.uid, cname), []).append({"path": log, "done": False})
         rc, out, err = self.podman.run(args, env=proc_env)
         if rc != 0 and "already in use" in err:
             self.podman.run(["rm", "-f", "-t", "0", pname])
             rc, out, err = self.podman.run(args, env=proc_env)
+        if rc != 0 and re.search(r'workdir ".*" does not exist', err):
+            # container runtimes create a missing working directory; podman refuses
+            self.podman.run(["rm", "-f", "-t", "0", pname])
+            wd = os.path.join(self.dir, f"{cname}-workdir")
+            os.makedirs(wd, exist_ok=True)
+            os.chmod(wd, 0o777)
+            at = args.index("--workdir")
+            rc, out, err = self.podman.run(args[:at] + ["-v", f"{wd}:{c['workingDir']}"] + args[at:], env=proc_env)
         try:
             os.unlink(envfile)
         except OSError:
@@ -2302,6 +2309,10 @@ class JobController:
             counted.setdefault(p["metadata"]["uid"], "Active")
         succeeded = sum(1 for s in counted.values() if s == "Succeeded")
         failed = sum(1 for s in counted.values() if s == "Failed")
+        restarts = 0
+        if dig(spec, "template", "spec", "restartPolicy") == "OnFailure":
+            restarts = sum(cs.get("restartCount", 0) for p in active
+                           for cs in dig(p, "status", "containerStatuses", default=[]))
         st = copy.deepcopy(job.get("status") or {})
         conds = st.setdefault("conditions", [])
         now = fmt_time(self.api.now())
@@ -2328,7 +2339,7 @@ class JobController:
                     self.api.event(job, "Normal", "Completed", "Job completed", "job-controller")
                     self._delete_pods(job, active)
                     active = []
-                elif failed > spec.get("backoffLimit", 6):
+                elif failed + restarts > spec.get("backoffLimit", 6):
                     conds.append(self._condition("Failed", "BackoffLimitExceeded",
                                                  "Job has reached the specified backoff limit"))
                     self.api.event(job, "Warning", "BackoffLimitExceeded",
@@ -2448,7 +2459,9 @@ class CronJobController:
                 if job is not None:
                     active.append(job)
                 new_status["lastScheduleTime"] = fmt_time(sched)
-        new_status["active"] = [{"kind": "Job", "namespace": ns, "name": j["metadata"]["name"],
+        known = {r.get("uid"): r for r in new_status.get("active") or []}
+        new_status["active"] = [known.get(j["metadata"]["uid"]) or
+                                {"kind": "Job", "namespace": ns, "name": j["metadata"]["name"],
                                  "uid": j["metadata"]["uid"], "apiVersion": "batch/v1",
                                  "resourceVersion": j["metadata"]["resourceVersion"]} for j in active]
         if not new_status["active"]:
@@ -2726,9 +2739,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.flush()
 
     def client_gone(self):
+        """True when the client closed its end of a streaming response."""
+        conn = self.connection
         try:
-            readable, _, _ = select.select([self.connection], [], [], 0)
-            return bool(readable) and socket.socket.recv(self.connection, 1, socket.MSG_PEEK) == b""
+            if not select.select([conn], [], [], 0)[0]:
+                return False
+            if not isinstance(conn, ssl.SSLSocket):
+                return conn.recv(1, socket.MSG_PEEK) == b""
+            conn.setblocking(False)
+            try:
+                return conn.recv(1) == b""
+            except ssl.SSLWantReadError:
+                return False
+            finally:
+                conn.setblocking(True)
         except (OSError, ValueError):
             return True
 
@@ -2910,6 +2934,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         verb = {"GET": "watch" if watch else ("get" if name else "list"), "POST": "create", "PUT": "update",
                 "PATCH": "patch", "DELETE": "delete" if name else "deletecollection"}.get(method)
         if verb is None or (sub is None and verb not in res.verbs) or (verb == "create" and name) or \
+                (method in ("PUT", "PATCH") and not name) or \
                 (sub and (method not in ("GET", "PUT", "PATCH") or (sub == "log" and method != "GET")
                           or (res is NODES and method != "GET"))):
             raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource",

@@ -160,8 +160,13 @@ for V in $VERSIONS; do
     sleep 1
     job_yaml "$W" "$BUSYBOX" "for i in 1 2 3 4 5 6; do echo tick \$i; sleep 0.5; done" > "$W.yaml"
     check "[$V] create slow job" "$K" create -f "$W.yaml"
-    check "[$V] wait for the pod to be ready" "$K" wait --for=condition=Ready pod -l "job-name=$W" --timeout=60s
-    POD=$("$K" get pods -l "job-name=$W" -o jsonpath='{.items[0].metadata.name}')
+    POD=""
+    for _ in $(seq 1 100); do
+        POD=$("$K" get pods -l "job-name=$W" -o jsonpath='{.items[0].metadata.name}' 2>/dev/null)
+        [ -n "$POD" ] && break
+        sleep 0.1
+    done
+    check "[$V] wait for the pod to be ready" "$K" wait --for=condition=Ready "pod/$POD" --timeout=60s
     out=$(timeout 30 "$K" logs -f "$POD" 2>&1); rc=$?
     [ $rc = 0 ] && [ "$(echo "$out" | grep -c '^tick')" = 6 ] && pass "[$V] logs -f ends with the container" \
         || fail "[$V] logs -f ends with the container" "rc=$rc $out"
@@ -194,6 +199,19 @@ for V in $VERSIONS; do
 
     "$K" delete jobs --all --cascade=background --wait=false > /dev/null 2>&1
 done
+
+# ---------------------------------------------------------------- REST semantics
+echo "--- REST checks (api_checks.py)"
+STRICT=()
+[ -r "$SWAGGER" ] && STRICT=(--strict)
+"$PYTHON" "$HERE/api_checks.py" --url "$URL" --token "$TOKEN" --cacert "$TMP/ca.crt" "${STRICT[@]}" \
+    > api.out 2>&1
+rc=$?
+while IFS= read -r line; do
+    echo "$line"
+    case "$line" in "FAIL  "*) FAILED+=("${line#FAIL  }") ;; esac
+done < api.out
+[ $rc = 0 ] || grep -q '^FAIL' api.out || fail "api_checks.py exited with $rc"
 
 # ---------------------------------------------------------------- stats and shutdown
 out=$("${CURL[@]}" "$URL/_fake/stats")

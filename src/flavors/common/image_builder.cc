@@ -136,6 +136,10 @@ std::string ContainerNamePart(const std::string& s) {
   return out;
 }
 
+std::string EntrypointBinary(const SubmitRequest& req) {
+  return req.steps.empty() || req.steps[0].command.empty() ? std::string() : req.steps[0].command[0];
+}
+
 std::vector<std::string> ImageEntrypoint(const std::vector<std::string>& command) {
   std::vector<std::string> out = {kLoader, "--library-path", kLibDir, kBinary};
   out.insert(out.end(), command.begin() + 1, command.end());

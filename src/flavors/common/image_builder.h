@@ -45,6 +45,8 @@ std::string ContainerNamePart(const std::string& s);
 // The argv that runs the step entrypoint `command` (argv[0] the binary on the host) inside a
 // pipeline image, through the image's own loader and libraries.
 std::vector<std::string> ImageEntrypoint(const std::vector<std::string>& command);
+// The binary whose step entrypoint a request's steps run (baton, or a C++ pipeline binary).
+std::string EntrypointBinary(const SubmitRequest& req);
 
 class ImageBuilder {
  public:

@@ -17,8 +17,6 @@ using Json = nlohmann::json;
 
 namespace {
 
-int64_t NowUs() { return MonotonicMicros(); }
-
 void SleepUs(int64_t us) { std::this_thread::sleep_for(std::chrono::microseconds(us)); }
 
 // Seconds since the epoch of an RFC 3339 time ("2026-12-07T10:00:00Z", fractions and offsets
@@ -42,7 +40,7 @@ int64_t ParseRfc3339(const std::string& s) {
 KubeClient::KubeClient(KubeTarget target, KubeClientOptions options)
     : target_(std::move(target)), opts_(options) {
   tokens_ = opts_.burst;
-  refilled_us_ = NowUs();
+  refilled_us_ = MonotonicMicros();
 }
 
 void KubeClient::WaitForRate() {
@@ -51,7 +49,7 @@ void KubeClient::WaitForRate() {
     int64_t wait_us;
     {
       std::lock_guard<std::mutex> l(mu_);
-      const int64_t now = NowUs();
+      const int64_t now = MonotonicMicros();
       tokens_ = std::min<double>(opts_.burst, tokens_ + (now - refilled_us_) * opts_.qps / 1e6);
       refilled_us_ = now;
       if (tokens_ >= 1) {

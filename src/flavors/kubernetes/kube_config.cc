@@ -210,6 +210,12 @@ Result<KubeTarget> ResolveKubeTarget(const KubeConfigOptions& opts) {
         if (!e.is_object() || !e.contains(inner) || !e[inner].is_object()) continue;
         for (const char* k : {"certificate-authority", "client-certificate", "client-key", "tokenFile"})
           if (e[inner].contains(k) && e[inner][k].is_string()) e[inner][k] = PathIn(fs::Dirname(file), e[inner][k].get<std::string>());
+        // An exec plugin named by a relative path (not a bare name on PATH) is found the same way.
+        if (e[inner].contains("exec") && e[inner]["exec"].is_object()) {
+          Json& ex = e[inner]["exec"];
+          const std::string cmd = Str(ex, "command");
+          if (cmd.find('/') != std::string::npos) ex["command"] = PathIn(fs::Dirname(file), cmd);
+        }
       }
     }
     Merge(merged, one);

@@ -32,14 +32,12 @@ constexpr const char* kContainer = "step";
 // kubelet puts into the pod's status (at most 4096 bytes).
 constexpr const char* kResultPath = "/dev/termination-log";
 
-int64_t DurationUs(const Json& config, const char* key, const char* fallback) {
+int64_t ConfigDurationUs(const Json& config, const char* key, const char* fallback) {
   int64_t us = 0;
   const std::string v = config.value(key, std::string(fallback));
   if (!ParseDuration(v, &us)) ParseDuration(fallback, &us);
   return us;
 }
-
-int64_t NowUs() { return MonotonicMicros(); }
 
 std::string CpuQuantity(double cpu) {
   const int64_t milli = static_cast<int64_t>(std::ceil(cpu * 1000));
@@ -59,8 +57,6 @@ std::string ParentImage(const Json& config, const StepJob& job) {
   std::string parent = job.settings.value("image", std::string());
   return parent.empty() ? StepConfig(config, job).value("parent_image", std::string()) : parent;
 }
-
-std::string Executable(const SubmitRequest& req) { return req.steps.empty() ? std::string() : req.steps[0].command[0]; }
 
 // The entrypoint an attempt's pod runs: its result as the termination message, its step's
 // output also on stdout (the pod's log).
@@ -140,7 +136,6 @@ class KubeBackend : public StepBackend {
               std::map<std::string, std::string> images)
       : req_(req), client_(client), config_(std::move(config)), names_(std::move(names)), owner_(std::move(owner)),
         images_(std::move(images)) {
-    startup_timeout_us_ = DurationUs(config_, "startup_timeout", "5m");
     const std::string selector = std::string(kRunLabel) + "=" + names_.run_label;
     jobs_ = std::make_unique<KubeInformer>(client_, "/apis/batch/v1/namespaces/" + names_.ns + "/jobs", selector,
                                            [this](const std::string& t, const Json& o) { OnJob(t, o); });
@@ -165,8 +160,9 @@ class KubeBackend : public StepBackend {
       at = Attempt{};
       at.step = job.name;
       at.attempt = a.attempt;
-      at.created_us = NowUs();
+      at.created_us = MonotonicMicros();
       at.memory = job.settings.value("resources", Json::object()).value("memory", int64_t{0});
+      at.startup_timeout_us = ConfigDurationUs(config, "startup_timeout", "5m");
     }
     auto created = client_->Create("/apis/batch/v1/namespaces/" + names_.ns + "/jobs", manifest);
     if (!created.ok() && created.status().code() != Code::kAlreadyExists) {
@@ -204,7 +200,7 @@ class KubeBackend : public StepBackend {
       std::lock_guard<std::mutex> l(mu_);
       stopping_ = true;
       for (const auto& h : handles)
-        if (attempts_.count(h)) attempts_[h].cancelled_us = NowUs();
+        if (attempts_.count(h)) attempts_[h].cancelled_us = MonotonicMicros();
     }
     Status first;
     for (const auto& h : handles) {
@@ -218,11 +214,11 @@ class KubeBackend : public StepBackend {
   void Finish() {
     if (finished_) return;
     finished_ = true;
-    const int64_t until = NowUs() + 5'000'000;
+    const int64_t until = MonotonicMicros() + 5'000'000;
     for (;;) {
       {
         std::lock_guard<std::mutex> l(mu_);
-        if (open_logs_ == 0 || NowUs() > until) break;
+        if (open_logs_ == 0 || MonotonicMicros() > until) break;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
@@ -242,6 +238,7 @@ class KubeBackend : public StepBackend {
     int64_t created_us = 0;
     int64_t cancelled_us = 0;
     int64_t memory = 0;
+    int64_t startup_timeout_us = 0;
     Json job;                       // the Job as last seen
     bool job_deleted = false;
     std::map<std::string, Json> pods;  // by name
@@ -316,7 +313,7 @@ class KubeBackend : public StepBackend {
 
   // How an attempt ended, or nullopt while it goes on. Under mu_.
   std::optional<AttemptEnd> Judge(Attempt& at) {
-    const int64_t now = NowUs();
+    const int64_t now = MonotonicMicros();
     // The newest pod of the Job speaks for the attempt.
     const Json* pod = nullptr;
     for (const auto& [name, p] : at.pods)
@@ -391,15 +388,15 @@ class KubeBackend : public StepBackend {
       }
     const bool started = state.contains("running");
     if (started) return std::nullopt;
-    if (permanent || now - at.created_us > startup_timeout_us_) {
+    if (permanent || now - at.created_us > at.startup_timeout_us) {
       if (pod == nullptr && !permanent)
         return AttemptEnd{AttemptEnd::Kind::kFailed, "its Job made no pod within the startup timeout (" +
-                                                         FormatDuration(startup_timeout_us_) + ")"};
+                                                         FormatDuration(at.startup_timeout_us) + ")"};
       if (!waiting.empty() || permanent)
         return AttemptEnd{AttemptEnd::Kind::kFailed, waiting + ": " + message + " (the pod did not start within " +
-                                                         FormatDuration(startup_timeout_us_) + ")"};
+                                                         FormatDuration(at.startup_timeout_us) + ")"};
       return AttemptEnd{AttemptEnd::Kind::kFailed,
-                        "its pod did not start within the startup timeout (" + FormatDuration(startup_timeout_us_) + ")"};
+                        "its pod did not start within the startup timeout (" + FormatDuration(at.startup_timeout_us) + ")"};
     }
     return std::nullopt;
   }
@@ -410,7 +407,6 @@ class KubeBackend : public StepBackend {
   KubeRunNames names_;
   Json owner_;
   std::map<std::string, std::string> images_;
-  int64_t startup_timeout_us_ = 0;
 
   std::mutex mu_;
   std::condition_variable cv_;
@@ -449,11 +445,13 @@ Json JobManifest(const SubmitRequest& req, const StepJob& job, int attempt, cons
   meta["labels"][kStepLabel] = KubeLabelValue(job.name);
   meta["labels"][kAttemptLabel] = std::to_string(attempt);
   meta["annotations"]["baton.dev/step"] = job.name;
-  for (const auto& [k, v] : config.value("labels", Json::object()).items()) meta["labels"][k] = v;
+  const Json extra_labels = config.value("labels", Json::object());
+  for (const auto& [k, v] : extra_labels.items()) meta["labels"][k] = v;
   if (!owner.is_null()) meta["ownerReferences"] = OwnerRef(owner);
 
   Json pod_meta = {{"labels", meta["labels"]}, {"annotations", meta["annotations"]}};
-  for (const auto& [k, v] : config.value("annotations", Json::object()).items()) pod_meta["annotations"][k] = v;
+  const Json extra_annotations = config.value("annotations", Json::object());
+  for (const auto& [k, v] : extra_annotations.items()) pod_meta["annotations"][k] = v;
 
   // Resources: requests and limits alike, so that what a step asks for is what it gets.
   Json requests = Json::object(), limits = Json::object();
@@ -495,7 +493,7 @@ Json JobManifest(const SubmitRequest& req, const StepJob& job, int attempt, cons
   // it by far, or that never started (pulling, waiting for room).
   const int64_t timeout = job.settings.value("timeout_us", int64_t{0});
   if (timeout > 0) job_spec["activeDeadlineSeconds"] = (timeout + 999'999) / 1'000'000 + 10;
-  const int64_t ttl = DurationUs(config, "ttl_after_finished", "1h");
+  const int64_t ttl = ConfigDurationUs(config, "ttl_after_finished", "1h");
   if (ttl > 0) job_spec["ttlSecondsAfterFinished"] = ttl / 1'000'000;
   return {{"apiVersion", "batch/v1"}, {"kind", "Job"}, {"metadata", meta}, {"spec", job_spec}};
 }
@@ -534,7 +532,7 @@ Status KubernetesOrchestrator::ResolveImages(const SubmitRequest& req, std::map<
     const std::string parent = ParentImage(config_, job);
     auto it = built.find(parent);
     if (it == built.end()) {
-      ImageSource src{req.pipeline, Executable(req), req.workdir, req.shared_paths, parent};
+      ImageSource src{req.pipeline, EntrypointBinary(req), req.workdir, req.shared_paths, parent};
       BATON_ASSIGN_OR_RETURN(BuiltImage img, builder_.Build(src));
       it = built.emplace(parent, img).first;
     }
@@ -639,7 +637,7 @@ Result<std::vector<BuiltImage>> KubernetesOrchestrator::BuildImages(const Submit
   }
   std::vector<BuiltImage> out;
   for (const auto& parent : parents) {
-    ImageSource src{req.pipeline, Executable(req), req.workdir, req.shared_paths, parent};
+    ImageSource src{req.pipeline, EntrypointBinary(req), req.workdir, req.shared_paths, parent};
     BATON_ASSIGN_OR_RETURN(BuiltImage img, builder_.Build(src));
     out.push_back(img);
   }

@@ -23,8 +23,6 @@ std::string Lower(std::string s) {
   return s;
 }
 
-// The binary whose entrypoint the steps' containers run.
-std::string Executable(const SubmitRequest& req) { return req.steps.empty() ? std::string() : req.steps[0].command[0]; }
 
 }  // namespace
 
@@ -97,7 +95,7 @@ void LocalDockerOrchestrator::ResolveImages(const SubmitRequest& req, std::map<s
     }
     auto it = built.find(plan.parent);
     if (it == built.end()) {
-      ImageSource src{req.pipeline, Executable(req), req.workdir, req.shared_paths, plan.parent};
+      ImageSource src{req.pipeline, EntrypointBinary(req), req.workdir, req.shared_paths, plan.parent};
       it = built.emplace(plan.parent, builder_.Build(src)).first;
       // A pushed image runs by digest: pull it back, as a remote machine would.
       if (it->second.ok() && it->second->pushed) {
@@ -153,7 +151,7 @@ Result<std::vector<BuiltImage>> LocalDockerOrchestrator::BuildImages(const Submi
   }
   std::vector<BuiltImage> out;
   for (const auto& parent : parents) {
-    ImageSource src{req.pipeline, Executable(req), req.workdir, req.shared_paths, parent};
+    ImageSource src{req.pipeline, EntrypointBinary(req), req.workdir, req.shared_paths, parent};
     BATON_ASSIGN_OR_RETURN(BuiltImage img, builder_.Build(src));
     out.push_back(img);
   }

@@ -1,0 +1,430 @@
+// End-to-end tests of the kubernetes orchestrator against tests/kube_fake/kube_fake.py, a
+// test-only Kubernetes API server that runs each pod's container with real podman (see its
+// README): TLS and a bearer token from a kubeconfig, Jobs created through the REST API, watches,
+// followed pod logs, records in PostgreSQL and artifacts in the S3 gateway. kubectl (the machine
+// image's 1.27 and 1.33) looks at what baton made, as a user would.
+//
+// They need podman with the base images (scripts/setup-podman.sh --python), PostgreSQL and the
+// S3 gateway (BATON_TEST_POSTGRES_URI, BATON_TEST_S3_*), openssl and python3: skipped without
+// them, failed under CI.
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "baton/format.h"
+#include "test_util.h"
+
+namespace baton::testing {
+namespace {
+
+using Json = nlohmann::json;
+
+constexpr const char* kBase = "localhost/baton-base:busybox";
+constexpr const char* kPython = "localhost/baton-python:bookworm";
+
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
+std::string Shell(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+std::string Kubectl(const std::string& version) { return "/usr/lib/google-cloud-sdk/bin/kubectl." + version; }
+
+// "" when everything the tests need is here, else what is missing.
+std::string Missing() {
+  if (RunShell("/", "command -v podman && podman image exists " + std::string(kBase) + " && podman image exists " + kPython)
+          .exit_code != 0)
+    return "podman with " + std::string(kBase) + " and " + kPython + " (scripts/setup-podman.sh --python)";
+  if (Env("BATON_TEST_POSTGRES_URI").empty() || Env("BATON_TEST_S3_ENDPOINT").empty())
+    return "PostgreSQL and S3 (BATON_TEST_POSTGRES_URI, BATON_TEST_S3_*)";
+  if (RunShell("/", "command -v openssl && test -x /usr/bin/python3").exit_code != 0) return "openssl and python3";
+  return "";
+}
+
+// The test API server, with TLS material and a kubeconfig for it.
+class KubeFake {
+ public:
+  bool Start(const std::string& dir, std::string* error) {
+    dir_ = dir;
+    const std::string tls =
+        "set -e; openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 -subj /CN=test-ca;"
+        "openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=kube-fake;"
+        "printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > server.ext;"
+        "openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 2 -extfile server.ext";
+    auto r = RunShell(dir, "(" + tls + ") >openssl.log 2>&1");
+    if (r.exit_code != 0) {
+      *error = "openssl failed: " + ReadFileOrDie(dir + "/openssl.log");
+      return false;
+    }
+    std::random_device rd;
+    token_ = "t" + std::to_string(rd()) + std::to_string(rd());
+    std::vector<std::string> argv = {"/usr/bin/python3", SourceDir() + "/tests/kube_fake/kube_fake.py",
+                                     "--port-file", dir + "/port", "--state-dir", dir + "/state",
+                                     "--token", token_, "--tls-cert", dir + "/server.crt", "--tls-key", dir + "/server.key"};
+    const std::string swagger = SourceDir() + "/../shared/schemas/k8s/swagger.json";
+    if (access(swagger.c_str(), R_OK) == 0) argv.insert(argv.end(), {"--swagger", swagger});
+    pid_ = SpawnProgram(dir, argv, dir + "/server.log", dir + "/server.log");
+    for (int i = 0; i < 300 && access((dir + "/port").c_str(), R_OK) != 0; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (access((dir + "/port").c_str(), R_OK) != 0) {
+      *error = "the API server did not start: " + ReadFileOrDie(dir + "/server.log");
+      return false;
+    }
+    port_ = std::stoi(ReadFileOrDie(dir + "/port"));
+    std::ifstream ca(dir + "/ca.crt");
+    const std::string ca_pem((std::istreambuf_iterator<char>(ca)), std::istreambuf_iterator<char>());
+    const std::string config = "apiVersion: v1\nkind: Config\ncurrent-context: fake\n"
+                               "clusters:\n- name: fake\n  cluster:\n    server: " + server() +
+                               "\n    certificate-authority-data: " + Base64Encode(ca_pem) +
+                               "\ncontexts:\n- name: fake\n  context: {cluster: fake, user: tester, namespace: default}\n"
+                               "users:\n- name: tester\n  user:\n    token: " + token_ + "\n";
+    std::ofstream(dir + "/kubeconfig") << config;
+    return true;
+  }
+  ~KubeFake() {
+    if (pid_ > 0) StopChild(pid_);
+  }
+  std::string server() const { return "https://127.0.0.1:" + std::to_string(port_); }
+  std::string kubeconfig() const { return dir_ + "/kubeconfig"; }
+  // kubectl VERSION with this server's kubeconfig.
+  CommandResult Kubectl(const std::string& version, const std::string& args) const {
+    return RunShell("/", testing::Kubectl(version) + " --kubeconfig " + Shell(kubeconfig()) + " " + args);
+  }
+  // A request to the API server (control endpoints included) with the token, by curl.
+  Json Call(const std::string& method, const std::string& path, const Json& body = nullptr) const {
+    std::string cmd = "curl -sS --cacert " + Shell(dir_ + "/ca.crt") + " -H " + Shell("Authorization: Bearer " + token_) +
+                      " -X " + method + " " + Shell(server() + path);
+    if (!body.is_null()) cmd += " -H 'Content-Type: application/json' --data-binary " + Shell(body.dump());
+    auto r = RunShell("/", cmd);
+    Json j = Json::parse(r.out, nullptr, false);
+    if (j.is_discarded()) ADD_FAILURE() << method << " " << path << ": " << Describe(r);
+    return j;
+  }
+  Json Items(const std::string& path) const { return Call("GET", path).value("items", Json::array()); }
+  const std::string& token() const { return token_; }
+
+ private:
+  std::string dir_, token_;
+  int port_ = 0;
+  pid_t pid_ = -1;
+};
+
+Json StepOf(const Json& shown, const std::string& step) {
+  for (const auto& s : shown["steps"])
+    if (s["step"] == step) return s;
+  ADD_FAILURE() << "no step " << step << " in " << shown.dump(2);
+  return Json::object();
+}
+
+// A workspace on PostgreSQL and S3 with a kubernetes stack `kube` on the test API server.
+class Kubernetes : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (std::string m = Missing(); !m.empty()) {
+      if (!Env("CI").empty()) FAIL() << "CI must provide " << m;
+      GTEST_SKIP() << "needs " << m;
+    }
+    s3_ = Env("BATON_TEST_S3_ENDPOINT");
+    key_ = Env("BATON_TEST_S3_ACCESS_KEY");
+    secret_ = Env("BATON_TEST_S3_SECRET_KEY");
+    if (std::string problem = S3GatewayProblem(s3_); !problem.empty()) FAIL() << problem;
+    std::string error;
+    ASSERT_TRUE(fake_.Start(api_dir_.path(), &error)) << error;
+    std::random_device rd;
+    const std::string tag = std::to_string(rd() % 1000000000);
+    bucket_ = "baton-kube-" + tag;
+    const std::string pg = Env("BATON_TEST_POSTGRES_URI");
+    metadata_ = pg + (pg.find('?') == std::string::npos ? "?" : "&") + "schema=kube_" + tag;
+    auto r = RunShell("/", "AWS_ACCESS_KEY_ID=" + Shell(key_) + " AWS_SECRET_ACCESS_KEY=" + Shell(secret_) +
+                               " AWS_DEFAULT_REGION=us-east-1 aws --endpoint-url " + Shell(s3_) +
+                               " s3api create-bucket --bucket " + bucket_);
+    ASSERT_EQ(r.exit_code, 0) << Describe(r);
+    ASSERT_EQ(RunBaton(ws(), {"init"}).exit_code, 0);
+    r = RunBaton(ws(), {"store", "set", metadata_});
+    ASSERT_EQ(r.exit_code, 0) << Describe(r);
+    r = RunBaton(ws(), {"artifact-store", "register", "team-s3", "--flavor", "s3", "--set", "bucket=" + bucket_, "--set",
+                        "endpoint=" + s3_, "--set", "access_key_id={{env.TEAM_S3_KEY}}", "--set",
+                        "secret_access_key={{env.TEAM_S3_SECRET}}"});
+    ASSERT_EQ(r.exit_code, 0) << Describe(r);
+    Register();
+  }
+  void TearDown() override {
+    RunShell("/", "podman images -q --filter label=baton.code_dir=" + ws() + " | sort -u | xargs -r podman rmi -f >/dev/null 2>&1");
+  }
+  const std::string& ws() const { return ws_.path(); }
+  // Registers orchestrator and stack `kube` on the test API server.
+  void Register() {
+    auto r = RunBaton(ws(), {"orchestrator", "register", "kube", "--flavor", "kubernetes", "--set", "kubeconfig=" + fake_.kubeconfig(),
+                             "--set", std::string("parent_image=") + kPython, "--set", "pass_env=TEAM_S3_KEY,TEAM_S3_SECRET"});
+    ASSERT_EQ(r.exit_code, 0) << Describe(r);
+    r = RunBaton(ws(), {"stack", "register", "kube", "--orchestrator", "kube", "--artifact-store", "team-s3", "--set"});
+    ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  }
+  // Sets keys of orchestrator `kube`.
+  void Update(const std::vector<std::string>& sets) {
+    std::vector<std::string> args = {"orchestrator", "update", "kube"};
+    for (const auto& s : sets) args.insert(args.end(), {"--set", s});
+    auto r = RunBaton(ws(), args);
+    ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  }
+  std::vector<std::string> TeamEnv() const { return {"TEAM_S3_KEY=" + key_, "TEAM_S3_SECRET=" + secret_}; }
+  CommandResult Run(const std::vector<std::string>& args) { return RunBaton(ws(), args, TeamEnv()); }
+  Json Jobs(const std::string& run) const {
+    return fake_.Items("/apis/batch/v1/namespaces/default/jobs?labelSelector=baton.dev/run=" + run);
+  }
+  Json Pods(const std::string& run) const {
+    return fake_.Items("/api/v1/namespaces/default/pods?labelSelector=baton.dev/run=" + run);
+  }
+  std::string LatestRun() {
+    Json runs = JsonOf(ws(), {"runs", "list", "-o", "json"});
+    return runs.empty() ? "" : runs[0]["id"].get<std::string>();
+  }
+  // Waits until a pod of `run` is Running; false after a minute.
+  bool WaitRunningPod(const std::string& run) {
+    for (int i = 0; i < 600; ++i) {
+      for (const auto& p : Pods(run))
+        if (p["status"].value("phase", "") == "Running") return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  }
+
+  TempDir ws_, api_dir_;
+  KubeFake fake_;
+  std::string s3_, key_, secret_, bucket_, metadata_;
+};
+
+TEST_F(Kubernetes, QuickstartRunsAsJobsLikeLocally) {
+  ASSERT_EQ(RunShell(ws(), "cp -r " + SourceDir() + "/examples/quickstart/. .").exit_code, 0);
+  auto r = Run({"run", "pipeline.yaml", "--stack", "kube", "-o", "json"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  const std::string run = Json::parse(r.out)["run"];
+  Json kube = JsonOf(ws(), {"runs", "show", run, "-o", "json"});
+  r = Run({"run", "pipeline.yaml", "--no-cache", "-o", "json"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  Json local = JsonOf(ws(), {"runs", "show", LatestRun(), "-o", "json"});
+  EXPECT_EQ(kube["orchestrator"], "kubernetes");
+  EXPECT_EQ(local["orchestrator"], "local");
+  for (const char* k : {"status", "pipeline", "parameters"}) EXPECT_EQ(kube[k], local[k]) << k;
+  ASSERT_EQ(kube["steps"].size(), local["steps"].size());
+  for (const auto& ls : local["steps"]) {
+    Json ks = StepOf(kube, ls["step"]);
+    for (const char* k : {"status", "attempt", "exit_code", "metadata", "reason"}) EXPECT_EQ(ks[k], ls[k]) << ls["step"] << " " << k;
+    ASSERT_EQ(ks["outputs"].size(), ls["outputs"].size());
+    for (auto it = ls["outputs"].begin(); it != ls["outputs"].end(); ++it)
+      if (it.key() != "model") EXPECT_EQ(ks["outputs"][it.key()]["digest"], it.value()["digest"]) << it.key();
+  }
+  EXPECT_NE(kube["steps"].dump().find("accuracy"), std::string::npos);
+
+  // One Job per step, each Complete, as kubectl sees them; the pods' logs are the steps' output,
+  // and baton's copy of each came from the pod's log.
+  auto got = fake_.Kubectl("1.33", "get jobs -l baton.dev/run=" + run + " -o json");
+  ASSERT_EQ(got.exit_code, 0) << Describe(got);
+  Json jobs = Json::parse(got.out)["items"];
+  ASSERT_EQ(jobs.size(), 4u) << got.out;
+  std::set<std::string> steps;
+  for (const auto& j : jobs) {
+    steps.insert(j["metadata"]["labels"]["baton.dev/step"].get<std::string>());
+    bool complete = false;
+    for (const auto& c : j["status"]["conditions"]) complete |= c["type"] == "Complete" && c["status"] == "True";
+    EXPECT_TRUE(complete) << j["status"].dump();
+    EXPECT_EQ(j["spec"]["backoffLimit"], 0);
+    EXPECT_EQ(j["metadata"]["ownerReferences"][0]["kind"], "ConfigMap");
+  }
+  EXPECT_EQ(steps, (std::set<std::string>{"load", "split", "train", "evaluate"}));
+  std::string train_job;
+  for (const auto& j : jobs)
+    if (j["metadata"]["labels"]["baton.dev/step"] == "train") train_job = j["metadata"]["name"];
+  auto logs = fake_.Kubectl("1.27", "logs job/" + train_job);
+  ASSERT_EQ(logs.exit_code, 0) << Describe(logs);
+  EXPECT_NE(logs.out.find("train accuracy"), std::string::npos) << logs.out;
+  auto shown = Run({"runs", "logs", run, "train"});
+  EXPECT_NE(shown.out.find("train accuracy"), std::string::npos) << Describe(shown);
+
+  // The S3 secret reached the pods through the run's Secret only: no Job or pod holds it, and
+  // the Secret is gone once the run ended.
+  const std::string everything = Jobs(run).dump() + Pods(run).dump();
+  EXPECT_EQ(everything.find(secret_), std::string::npos);
+  EXPECT_EQ(everything.find(Base64Encode(secret_)), std::string::npos);
+  EXPECT_TRUE(fake_.Items("/api/v1/namespaces/default/secrets?labelSelector=baton.dev/run=" + run).empty());
+}
+
+// Each way Kubernetes keeps or takes a step's pod becomes that step's failure reason, with
+// Kubernetes' own words, and the run ends.
+TEST_F(Kubernetes, KubernetesReasonsBecomeTheStepsFailureReasons) {
+  const std::string quick = "orchestrator: {kubernetes: {startup_timeout: 3s}}";
+  std::ofstream(ws() + "/p.yaml")
+      << "name: reasons\nsteps:\n"
+         "  unschedulable: {run: 'true', resources: {memory: 100Ti}, " << quick << "}\n"
+         "  noconfig: {run: 'true', " << "orchestrator: {kubernetes: {startup_timeout: 3s, env_from_secrets: [absent-secret]}}}\n"
+         "  oom: {run: \"/usr/bin/python3 -c 'b = bytearray(768 * 1024 * 1024); print(len(b))'\", resources: {memory: 96Mi}}\n"
+         "  deadline: {run: 'true', timeout: 2s, orchestrator: {kubernetes: {env_from_secrets: [absent-secret]}}}\n"
+         "  fine: {run: 'echo fine'}\n";
+  auto r = Run({"run", "p.yaml", "--stack", "kube", "-o", "json"});
+  EXPECT_EQ(r.exit_code, 1) << Describe(r);
+  const std::string run = LatestRun();
+  Json shown = JsonOf(ws(), {"runs", "show", run, "-o", "json"});
+  EXPECT_EQ(shown["status"], "failed");
+  EXPECT_EQ(StepOf(shown, "fine")["status"], "completed");
+  auto reason = [&](const std::string& step) { return StepOf(shown, step)["reason"].get<std::string>(); };
+  EXPECT_EQ(reason("unschedulable").rfind("Unschedulable: 0/1 nodes are available: 1 Insufficient memory", 0), 0u)
+      << reason("unschedulable");
+  EXPECT_EQ(reason("noconfig").rfind("CreateContainerConfigError: ", 0), 0u) << reason("noconfig");
+  EXPECT_NE(reason("noconfig").find("absent-secret"), std::string::npos) << reason("noconfig");
+  EXPECT_EQ(reason("oom").rfind("OOMKilled: ", 0), 0u) << reason("oom");
+  EXPECT_EQ(reason("deadline").rfind("DeadlineExceeded: ", 0), 0u) << reason("deadline");
+  for (const char* s : {"unschedulable", "noconfig", "oom", "deadline"}) EXPECT_EQ(StepOf(shown, s)["status"], "failed") << s;
+  // Nothing of the run is left running.
+  for (const auto& p : Pods(run)) EXPECT_NE(p["status"].value("phase", ""), "Running") << p["metadata"]["name"];
+}
+
+TEST_F(Kubernetes, AnImageThatCannotBePulledAndAnEvictedPodFailTheirSteps) {
+  std::ofstream(ws() + "/p.yaml") << "name: pulls\nsteps:\n  a: {run: 'true', orchestrator: {kubernetes: {startup_timeout: 3s}}}\n";
+  fake_.Call("POST", "/_fake/faults", {{"pull_fail", {"baton-pulls"}}});
+  Update({"image_pull_policy=Always"});
+  auto r = Run({"run", "p.yaml", "--stack", "kube"});
+  EXPECT_EQ(r.exit_code, 1) << Describe(r);
+  Json shown = JsonOf(ws(), {"runs", "show", LatestRun(), "-o", "json"});
+  const std::string why = StepOf(shown, "a")["reason"];
+  EXPECT_TRUE(why.rfind("ImagePullBackOff: ", 0) == 0 || why.rfind("ErrImagePull: ", 0) == 0) << why;
+
+  fake_.Call("POST", "/_fake/faults", {{"pull_fail", Json::array()}});
+  Update({"image_pull_policy=IfNotPresent"});
+  std::ofstream(ws() + "/q.yaml") << "name: evict\nsteps:\n  victim: {run: 'sleep 60'}\n";
+  pid_t pid = SpawnBaton(ws(), {"run", "q.yaml", "--stack", "kube"}, ws() + "/q.out", ws() + "/q.out", TeamEnv());
+  ASSERT_GT(pid, 0);
+  std::string run;
+  for (int i = 0; i < 100 && run.empty(); ++i) {
+    run = LatestRun();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(WaitRunningPod(run)) << Pods(run).dump(2);
+  fake_.Call("POST", "/_fake/faults", {{"evict", {"victim"}}});
+  EXPECT_EQ(WaitExit(pid), 1) << ReadFileOrDie(ws() + "/q.out");
+  shown = JsonOf(ws(), {"runs", "show", run, "-o", "json"});
+  EXPECT_EQ(StepOf(shown, "victim")["reason"].get<std::string>().rfind("Evicted: ", 0), 0u) << shown.dump(2);
+}
+
+TEST_F(Kubernetes, StopDeletesTheRunsJobsAndLeavesNoPod) {
+  std::ofstream(ws() + "/p.yaml") << "name: stopped\nsteps:\n  a: {run: 'sleep 120'}\n  b: {run: 'sleep 120'}\n  c: {run: 'true', after: [a]}\n";
+  pid_t pid = SpawnBaton(ws(), {"run", "p.yaml", "--stack", "kube"}, ws() + "/out", ws() + "/out", TeamEnv());
+  ASSERT_GT(pid, 0);
+  std::string run;
+  for (int i = 0; i < 100 && run.empty(); ++i) {
+    run = LatestRun();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(WaitRunningPod(run));
+  auto r = Run({"runs", "stop", run});
+  EXPECT_EQ(r.exit_code, 0) << Describe(r);
+  WaitExit(pid);
+  Json shown = JsonOf(ws(), {"runs", "show", run, "-o", "json"});
+  EXPECT_EQ(shown["status"], "stopped") << shown.dump(2);
+  for (const char* s : {"a", "b"}) EXPECT_EQ(StepOf(shown, s)["status"], "stopped") << s;
+  EXPECT_TRUE(Jobs(run).empty()) << Jobs(run).dump(2);
+  EXPECT_TRUE(Pods(run).empty()) << Pods(run).dump(2);
+  EXPECT_EQ(RunShell("/", "podman ps -q --filter label=baton-fake").out, "");
+}
+
+TEST_F(Kubernetes, AKilledBatonsJobsAreDeletedByTheNextCommand) {
+  std::ofstream(ws() + "/p.yaml") << "name: killed\nsteps:\n  a: {run: 'sleep 120'}\n";
+  pid_t pid = SpawnBaton(ws(), {"run", "p.yaml", "--stack", "kube"}, ws() + "/out", ws() + "/out", TeamEnv());
+  ASSERT_GT(pid, 0);
+  std::string run;
+  for (int i = 0; i < 100 && run.empty(); ++i) {
+    run = LatestRun();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(WaitRunningPod(run));
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  WaitExit(pid);
+  Json runs = JsonOf(ws(), {"runs", "list", "-o", "json"});
+  ASSERT_FALSE(runs.empty());
+  EXPECT_EQ(runs[0]["status"], "interrupted") << runs.dump(2);
+  EXPECT_NE(runs[0]["reason"].get<std::string>().find("Kubernetes Job"), std::string::npos) << runs.dump(2);
+  for (int i = 0; i < 100 && !Pods(run).empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_TRUE(Jobs(run).empty()) << Jobs(run).dump(2);
+  EXPECT_TRUE(Pods(run).empty()) << Pods(run).dump(2);
+}
+
+TEST_F(Kubernetes, ResumeSubmitsOnlyTheStepsThatDidNotComplete) {
+  std::ofstream(ws() + "/p.yaml") << "name: resumed\nsteps:\n"
+                                     "  a: {run: 'echo a'}\n"
+                                     "  b: {run: 'test \"$FLAG\" = ok', after: [a]}\n"
+                                     "  c: {run: 'echo c', after: [b]}\n";
+  Update({"pass_env=TEAM_S3_KEY,TEAM_S3_SECRET,FLAG"});
+  auto env = TeamEnv();
+  env.push_back("FLAG=broken");
+  auto r = RunBaton(ws(), {"run", "p.yaml", "--stack", "kube"}, env);
+  EXPECT_EQ(r.exit_code, 1) << Describe(r);
+  const std::string run = LatestRun();
+  env.back() = "FLAG=ok";
+  r = RunBaton(ws(), {"runs", "resume", run}, env);
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  Json shown = JsonOf(ws(), {"runs", "show", run, "-o", "json"});
+  EXPECT_EQ(shown["status"], "completed") << shown.dump(2);
+  std::multiset<std::string> made;
+  for (const auto& j : Jobs(run))
+    made.insert(j["metadata"]["labels"]["baton.dev/step"].get<std::string>() + "." +
+                j["metadata"]["labels"]["baton.dev/attempt"].get<std::string>());
+  EXPECT_EQ(made, (std::multiset<std::string>{"a.1", "b.1", "b.2", "c.1"}));
+}
+
+// Slow (one pod per step): 200 steps with max_parallelism 20 never have more than 20 pods
+// running, and do have several at once.
+TEST_F(Kubernetes, ATwoHundredStepDagKeepsToMaxParallelism) {
+  std::string p = "name: wide\nsteps:\n  root: {run: 'true'}\n";
+  for (int i = 0; i < 198; ++i) p += "  s" + std::to_string(i) + ": {run: 'sleep 1', after: [root]}\n";
+  p += "  sink: {run: 'true', after: [" ;
+  for (int i = 0; i < 198; ++i) p += (i ? ", s" : "s") + std::to_string(i);
+  p += "]}\n";
+  std::ofstream(ws() + "/p.yaml") << p;
+  Update({"max_parallelism=20", std::string("parent_image=") + kBase});
+  fake_.Call("POST", "/_fake/stats/reset");
+  auto r = Run({"run", "p.yaml", "--stack", "kube"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  Json stats = fake_.Call("GET", "/_fake/stats");
+  EXPECT_LE(stats["max_running_pods"].get<int>(), 20) << stats.dump(2);
+  EXPECT_GE(stats["max_running_pods"].get<int>(), 4) << stats.dump(2);
+  // API requests per step stay a small constant: a Job's creation, not polls.
+  EXPECT_LE(stats["requests_total"].get<int>(), 200 * 3) << stats.dump(2);
+}
+
+TEST_F(Kubernetes, CompiledManifestsAreValidKubernetesObjects) {
+  const std::string validator = SourceDir() + "/../shared/schemas/validate";
+  if (access(validator.c_str(), X_OK) != 0) GTEST_SKIP() << "no " << validator;
+  std::ofstream(ws() + "/p.yaml")
+      << "name: compiled\nsteps:\n  a: {run: 'true', resources: {cpu: 1.5, memory: 1Gi, gpu: 1}, timeout: 1m}\n"
+         "  b: {run: 'true', after: [a], orchestrator: {kubernetes: {node_selector: {disk: ssd},\n"
+         "      tolerations: [{key: gpu, operator: Exists, effect: NoSchedule}],\n"
+         "      volumes: [{name: data, emptyDir: {}}], volume_mounts: [{name: data, mountPath: /data}]}}}\n";
+  auto r = Run({"compile", "p.yaml", "--stack", "kube", "--out", ws() + "/out"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  auto v = RunShell("/", validator + " k8s " + ws() + "/out/kubernetes.yaml");
+  EXPECT_EQ(v.exit_code, 0) << Describe(v);
+  const std::string text = ReadFileOrDie(ws() + "/out/kubernetes.yaml");
+  EXPECT_EQ(text.find(secret_), std::string::npos);
+  // A manifest with a field Kubernetes does not have is refused by the validator (it can fail).
+  std::ofstream(ws() + "/bad.yaml") << "apiVersion: batch/v1\nkind: Job\nmetadata: {name: x}\nspec:\n  backofLimit: 0\n"
+                                       "  template: {spec: {restartPolicy: Never, containers: [{name: c, image: i}]}}\n";
+  EXPECT_NE(RunShell("/", validator + " k8s " + ws() + "/bad.yaml").exit_code, 0);
+}
+
+}  // namespace
+}  // namespace baton::testing
