@@ -66,6 +66,16 @@ void* Symbol(ClientLibrary& lib, const char* name) {
 Status LoadPostgresClient() { return Load(Pq()); }
 Status LoadHttpClient() { return Load(Curl()); }
 
+std::map<std::string, std::string> ClientLibraryFiles() {
+  std::map<std::string, std::string> files;
+  for (ClientLibrary* lib : {&Pq(), &Curl()}) {
+    if (!Load(*lib).ok()) continue;
+    const std::string file = LibraryFile(lib->handle);
+    if (!file.empty()) files[lib->soname] = file;
+  }
+  return files;
+}
+
 }  // namespace baton
 
 // Each forwarder resolves its function once. The names are in parentheses so that the

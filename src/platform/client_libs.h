@@ -9,6 +9,9 @@
 // library into an error; a forwarder called without it loads the library itself and aborts with
 // a message if it cannot. BATON_LIBPQ and BATON_LIBCURL name other files to load instead.
 
+#include <map>
+#include <string>
+
 #include "baton/status.h"
 
 namespace baton {
@@ -16,5 +19,8 @@ namespace baton {
 // FailedPrecondition naming the library and the Debian package when it cannot be loaded.
 Status LoadPostgresClient();
 Status LoadHttpClient();
+// The files of the client libraries this machine loads (soname -> path), for images that carry
+// baton to other machines; those that cannot be loaded are left out.
+std::map<std::string, std::string> ClientLibraryFiles();
 
 }  // namespace baton

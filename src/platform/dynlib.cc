@@ -1,6 +1,7 @@
 #include "platform/dynlib.h"
 
 #include <dlfcn.h>
+#include <link.h>
 
 namespace baton {
 
@@ -17,6 +18,13 @@ void* LibrarySymbol(void* handle, const char* symbol) { return ::dlsym(handle, s
 
 void CloseLibrary(void* handle) {
   if (handle) ::dlclose(handle);
+}
+
+std::string LibraryFile(void* handle) {
+  link_map* map = nullptr;
+  if (handle == nullptr || ::dlinfo(handle, RTLD_DI_LINKMAP, &map) != 0 || map == nullptr || map->l_name == nullptr)
+    return "";
+  return map->l_name;
 }
 
 }  // namespace baton

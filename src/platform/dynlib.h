@@ -10,5 +10,7 @@ void* OpenLibrary(const std::string& path, std::string* error);
 // The address of `symbol` in a library, or nullptr.
 void* LibrarySymbol(void* handle, const char* symbol);
 void CloseLibrary(void* handle);
+// The file a loaded library came from, or "".
+std::string LibraryFile(void* handle);
 
 }  // namespace baton

@@ -3281,6 +3281,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    args.state_dir = os.path.abspath(args.state_dir)
     os.makedirs(args.state_dir, exist_ok=True)
     fake = Fake(args)
     fake.kubelet.reap_orphans()

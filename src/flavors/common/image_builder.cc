@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <map>
 
+#include "platform/client_libs.h"
 #include "platform/fs.h"
 #include "platform/hash.h"
 #include "platform/process.h"
@@ -101,6 +102,12 @@ Status LayOut(const ImageSource& src, const std::string& root) {
   std::map<std::string, std::string> libs;
   std::string loader;
   BATON_RETURN_IF_ERROR(SharedLibraries(src.executable, &libs, &loader));
+  // The client libraries baton loads when a store needs them (libpq, libcurl), with theirs.
+  for (const auto& [name, path] : ClientLibraryFiles()) {
+    libs[name] = path;
+    std::string ignored;
+    BATON_RETURN_IF_ERROR(SharedLibraries(path, &libs, &ignored));
+  }
   for (const auto& [name, path] : libs) BATON_RETURN_IF_ERROR(CopyFile(path, root + kLibDir + "/" + name));
   if (!loader.empty()) {
     BATON_RETURN_IF_ERROR(CopyFile(loader, root + kLoader));

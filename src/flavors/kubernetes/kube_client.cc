@@ -244,15 +244,15 @@ Result<WatchEnd> KubeClient::Watch(const std::string& path, const std::string& q
       pending.erase(0, nl + 1);
       if (line.empty()) continue;
       Json ev = Json::parse(line, nullptr, false);
-      if (!ev.is_object() || !ev.contains("object")) continue;
-      const std::string type = ev.value("type", std::string());
+      if (!ev.is_object() || !ev.contains("object") || !ev["object"].is_object()) continue;
+      const std::string type = FieldText(ev, "type");
       const Json& obj = ev["object"];
       if (type == "ERROR") {
-        if (obj.value("code", 0) == 410) gone = true;
+        if (obj.contains("code") && obj["code"] == 410) gone = true;
         return false;
       }
-      if (obj.contains("metadata") && obj["metadata"].contains("resourceVersion"))
-        *resource_version = obj["metadata"]["resourceVersion"].get<std::string>();
+      const std::string rv = FieldText(Field(obj, "metadata"), "resourceVersion");
+      if (!rv.empty()) *resource_version = rv;
       if (type == "BOOKMARK") continue;
       if (!on_event(type, obj)) {
         stopped = true;
@@ -285,6 +285,19 @@ Status KubeClient::Stream(const std::string& path, const std::function<bool(std:
   BATON_ASSIGN_OR_RETURN(HttpReply reply, Send(std::move(call), false));
   if (!reply.ended_early && (reply.status < 200 || reply.status >= 300)) return ErrorOf(reply, "GET " + path);
   return Status::Ok();
+}
+
+const Json& Field(const Json& o, const char* key) {
+  static const Json empty = Json::object();
+  if (!o.is_object()) return empty;
+  auto it = o.find(key);
+  return it == o.end() || it->is_null() ? empty : *it;
+}
+
+std::string FieldText(const Json& o, const char* key) {
+  if (!o.is_object()) return "";
+  auto it = o.find(key);
+  return it != o.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
 std::string KubeName(const std::string& s, size_t max) {

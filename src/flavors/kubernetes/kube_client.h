@@ -97,6 +97,12 @@ class KubeClient {
   bool exec_token_stale_ = false;      // a 401 came with it
 };
 
+// Member `key` of object `o`; an empty object when `o` is not an object or lacks it (API objects
+// leave out what is empty).
+const nlohmann::json& Field(const nlohmann::json& o, const char* key);
+// The string member `key` of `o`, or "".
+std::string FieldText(const nlohmann::json& o, const char* key);
+
 // Kubernetes names from baton's: lower-case alphanumerics and '-', starting and ending with an
 // alphanumeric, at most `max` characters (a hash of the whole keeps shortened names distinct).
 std::string KubeName(const std::string& s, size_t max = 63);

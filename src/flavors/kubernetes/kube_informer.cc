@@ -43,10 +43,11 @@ bool KubeInformer::List(std::string* resource_version) {
     return false;
   }
   std::map<std::string, std::string> now;
-  for (const auto& item : list->value("items", Json::array())) {
-    const Json& md = item["metadata"];
-    const std::string name = md.value("name", std::string());
-    const std::string rv = md.value("resourceVersion", std::string());
+  const Json& items = Field(*list, "items");
+  for (const auto& item : items.is_array() ? items : Json::array()) {
+    const Json& md = Field(item, "metadata");
+    const std::string name = FieldText(md, "name");
+    const std::string rv = FieldText(md, "resourceVersion");
     now[name] = rv;
     auto it = known_.find(name);
     if (it == known_.end()) on_change_("ADDED", item);
@@ -57,7 +58,7 @@ bool KubeInformer::List(std::string* resource_version) {
     on_change_("DELETED", Json{{"metadata", {{"name", name}}}});
   }
   known_.swap(now);
-  *resource_version = (*list)["metadata"].value("resourceVersion", std::string());
+  *resource_version = FieldText(Field(*list, "metadata"), "resourceVersion");
   std::lock_guard<std::mutex> l(mu_);
   error_.clear();
   synced_ = true;
@@ -86,10 +87,10 @@ void KubeInformer::Loop() {
     auto end = client_->Watch(
         path_, query, &rv,
         [&](const std::string& type, const Json& obj) {
-          const Json& md = obj["metadata"];
-          const std::string name = md.value("name", std::string());
+          const Json& md = Field(obj, "metadata");
+          const std::string name = FieldText(md, "name");
           if (type == "DELETED") known_.erase(name);
-          else known_[name] = md.value("resourceVersion", std::string());
+          else known_[name] = FieldText(md, "resourceVersion");
           on_change_(type, obj);
           return !stop_;
         },

@@ -122,11 +122,6 @@ bool IsLocalUri(const std::string& uri) {
   return uri.empty() || uri[0] == '/' || uri.rfind("sqlite:", 0) == 0 || uri.rfind("file:", 0) == 0;
 }
 
-std::string Text(const Json& o, const char* key) {
-  auto it = o.find(key);
-  return it != o.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
 // ---------------------------------------------------------------------------------------------
 // The driver's backend: Jobs through the API, their ends from two informers.
 
@@ -248,17 +243,19 @@ class KubeBackend : public StepBackend {
   };
 
   std::string JobOf(const Json& obj) const {
-    const Json labels = obj["metadata"].value("labels", Json::object());
-    auto it = labels.find("job-name");
-    if (it != labels.end()) return it->get<std::string>();
-    for (const auto& ref : obj["metadata"].value("ownerReferences", Json::array()))
-      if (ref.value("kind", std::string()) == "Job") return ref.value("name", std::string());
+    const Json& md = Field(obj, "metadata");
+    const std::string job = FieldText(Field(md, "labels"), "job-name");
+    if (!job.empty()) return job;
+    const Json& refs = Field(md, "ownerReferences");
+    if (refs.is_array())
+      for (const auto& ref : refs)
+        if (FieldText(ref, "kind") == "Job") return FieldText(ref, "name");
     return "";
   }
 
   void OnJob(const std::string& type, const Json& obj) {
     std::lock_guard<std::mutex> l(mu_);
-    auto it = attempts_.find(obj["metadata"].value("name", std::string()));
+    auto it = attempts_.find(FieldText(Field(obj, "metadata"), "name"));
     if (it == attempts_.end()) return;
     if (type == "DELETED") it->second.job_deleted = true;
     else it->second.job = obj;
@@ -267,11 +264,11 @@ class KubeBackend : public StepBackend {
   }
 
   void OnPod(const std::string& type, const Json& obj) {
-    const std::string pod = obj["metadata"].value("name", std::string());
+    const std::string pod = FieldText(Field(obj, "metadata"), "name");
     std::lock_guard<std::mutex> l(mu_);
     // A DELETED from a list again carries only the name: find its attempt by the pod.
     Attempt* at = nullptr;
-    std::string job = type == "DELETED" && !obj["metadata"].contains("labels") ? "" : JobOf(obj);
+    std::string job = JobOf(obj);
     if (!job.empty()) {
       auto it = attempts_.find(job);
       if (it != attempts_.end()) at = &it->second;
@@ -280,13 +277,9 @@ class KubeBackend : public StepBackend {
         if (a.pods.count(pod)) at = &a;
     }
     if (at == nullptr) return;
-    if (type == "DELETED") {
-      // Keep what it said last: a deleted pod's end is still its end.
-      at->pods[pod]["deleted"] = true;
-    } else {
-      at->pods[pod] = obj;
-    }
-    const std::string phase = obj.value("status", Json::object()).value("phase", std::string());
+    // A deleted pod keeps what it said last: its end is still its end.
+    if (type != "DELETED" || !at->pods.count(pod)) at->pods[pod] = obj;
+    const std::string phase = FieldText(Field(obj, "status"), "phase");
     if (!at->log_started && type != "DELETED" && (phase == "Running" || phase == "Succeeded" || phase == "Failed")) {
       at->log_started = true;
       ++open_logs_;
@@ -317,49 +310,49 @@ class KubeBackend : public StepBackend {
     // The newest pod of the Job speaks for the attempt.
     const Json* pod = nullptr;
     for (const auto& [name, p] : at.pods)
-      if (pod == nullptr || p["metadata"].value("creationTimestamp", std::string()) >=
-                                (*pod)["metadata"].value("creationTimestamp", std::string()))
+      if (pod == nullptr || FieldText(Field(p, "metadata"), "creationTimestamp") >=
+                                FieldText(Field(*pod, "metadata"), "creationTimestamp"))
         pod = &p;
-    const Json status = pod ? pod->value("status", Json::object()) : Json::object();
-    const Json cs = status.contains("containerStatuses") && !status["containerStatuses"].empty()
-                        ? status["containerStatuses"][0]
-                        : Json::object();
-    const Json state = cs.value("state", Json::object());
-    const std::string phase = status.value("phase", std::string());
+    const Json& status = pod ? Field(*pod, "status") : Field(Json(), "");
+    const Json& statuses = Field(status, "containerStatuses");
+    const Json& cs = statuses.is_array() && !statuses.empty() ? statuses[0] : Field(Json(), "");
+    const Json& state = Field(cs, "state");
+    const std::string phase = FieldText(status, "phase");
     const std::string limit = at.memory > 0 ? " (limit " + FormatMemory(at.memory) + ")" : "";
 
     if (state.contains("terminated")) {
       const Json& t = state["terminated"];
       at.finished = true;
-      std::optional<AttemptEnd> end = EndFromResultText(Text(t, "message"));
-      if (Text(t, "reason") == "OOMKilled" && (!end || end->kind == AttemptEnd::Kind::kFailed))
+      std::optional<AttemptEnd> end = EndFromResultText(FieldText(t, "message"));
+      if (FieldText(t, "reason") == "OOMKilled" && (!end || end->kind == AttemptEnd::Kind::kFailed))
         return AttemptEnd{AttemptEnd::Kind::kFailed,
                           "OOMKilled: the step's container used more memory than its limit" + limit + " and was killed"};
       if (end) return end;
       if (at.cancelled_us > 0) return AttemptEnd{AttemptEnd::Kind::kCancelled, "stopped: its Kubernetes Job was deleted"};
-      if (Text(status, "reason") == "Evicted")
-        return AttemptEnd{AttemptEnd::Kind::kFailed, "Evicted: " + Text(status, "message")};
-      if (Text(status, "reason") == "DeadlineExceeded")
-        return AttemptEnd{AttemptEnd::Kind::kFailed, "DeadlineExceeded: " + Text(status, "message")};
-      const int code = t.value("exitCode", -1);
-      return AttemptEnd{AttemptEnd::Kind::kFailed, "the pod's container ended (" + Text(t, "reason") + ", exit code " +
+      if (FieldText(status, "reason") == "Evicted")
+        return AttemptEnd{AttemptEnd::Kind::kFailed, "Evicted: " + FieldText(status, "message")};
+      if (FieldText(status, "reason") == "DeadlineExceeded")
+        return AttemptEnd{AttemptEnd::Kind::kFailed, "DeadlineExceeded: " + FieldText(status, "message")};
+      const int code = t.contains("exitCode") && t["exitCode"].is_number() ? t["exitCode"].get<int>() : -1;
+      return AttemptEnd{AttemptEnd::Kind::kFailed, "the pod's container ended (" + FieldText(t, "reason") + ", exit code " +
                                                        std::to_string(code) +
                                                        ") before the step entrypoint recorded the step" +
-                                                       (Text(t, "message").empty() ? "" : ": " + Text(t, "message"))};
+                                                       (FieldText(t, "message").empty() ? "" : ": " + FieldText(t, "message"))};
     }
-    if (phase == "Failed" && Text(status, "reason") == "Evicted") {
+    if (phase == "Failed" && FieldText(status, "reason") == "Evicted") {
       at.finished = true;
-      return AttemptEnd{AttemptEnd::Kind::kFailed, "Evicted: " + Text(status, "message")};
+      return AttemptEnd{AttemptEnd::Kind::kFailed, "Evicted: " + FieldText(status, "message")};
     }
     // The Job's own end: a deadline, or a failure whose pod is gone.
-    for (const auto& c : at.job.value("status", Json::object()).value("conditions", Json::array())) {
-      if (c.value("type", std::string()) != "Failed" || c.value("status", std::string()) != "True") continue;
+    const Json& job_conditions = Field(Field(at.job, "status"), "conditions");
+    for (const auto& c : job_conditions.is_array() ? job_conditions : Json::array()) {
+      if (FieldText(c, "type") != "Failed" || FieldText(c, "status") != "True") continue;
       at.finished = true;
       if (at.cancelled_us > 0) return AttemptEnd{AttemptEnd::Kind::kCancelled, ""};
-      const std::string reason = Text(c, "reason");
-      std::string why = reason + ": " + Text(c, "message");
+      const std::string reason = FieldText(c, "reason");
+      std::string why = reason + ": " + FieldText(c, "message");
       if (reason == "DeadlineExceeded")
-        why += " (activeDeadlineSeconds " + std::to_string(at.job["spec"].value("activeDeadlineSeconds", 0)) + ")";
+        why += " (activeDeadlineSeconds " + Field(at.job, "spec").value("activeDeadlineSeconds", Json(0)).dump() + ")";
       return AttemptEnd{AttemptEnd::Kind::kFailed, why};
     }
     if (at.cancelled_us > 0) {
@@ -376,15 +369,16 @@ class KubeBackend : public StepBackend {
     std::string waiting, message;
     bool permanent = false;
     if (state.contains("waiting")) {
-      waiting = Text(state["waiting"], "reason");
-      message = Text(state["waiting"], "message");
+      waiting = FieldText(state["waiting"], "reason");
+      message = FieldText(state["waiting"], "message");
       permanent = waiting == "ErrImageNeverPull" || waiting == "InvalidImageName";
       if (waiting == "ContainerCreating" || waiting == "PodInitializing") waiting.clear();
     }
-    for (const auto& c : status.value("conditions", Json::array()))
-      if (c.value("type", std::string()) == "PodScheduled" && c.value("status", std::string()) == "False") {
-        waiting = Text(c, "reason").empty() ? "Unschedulable" : Text(c, "reason");
-        message = Text(c, "message");
+    const Json& pod_conditions = Field(status, "conditions");
+    for (const auto& c : pod_conditions.is_array() ? pod_conditions : Json::array())
+      if (FieldText(c, "type") == "PodScheduled" && FieldText(c, "status") == "False") {
+        waiting = FieldText(c, "reason").empty() ? "Unschedulable" : FieldText(c, "reason");
+        message = FieldText(c, "message");
       }
     const bool started = state.contains("running");
     if (started) return std::nullopt;
@@ -579,7 +573,7 @@ Status KubernetesOrchestrator::Submit(const SubmitRequest& req) {
   auto owner = client->Create(cm_path, OwnerManifest(req, names));
   if (!owner.ok() && owner.status().code() == Code::kAlreadyExists) owner = client->Get(cm_path + "/" + names.owner);
   if (!owner.ok()) return owner.status();
-  const Json owner_ref = {{"kind", "ConfigMap"}, {"name", names.owner}, {"uid", (*owner)["metadata"]["uid"]}};
+  const Json owner_ref = {{"kind", "ConfigMap"}, {"name", names.owner}, {"uid", FieldText(Field(*owner, "metadata"), "uid")}};
   const std::string secret_path = "/api/v1/namespaces/" + ns + "/secrets";
   const Json secret = SecretManifest(req, config_, names, owner_ref, false);
   auto s = client->Create(secret_path, secret);
@@ -616,14 +610,15 @@ Result<std::string> KubernetesOrchestrator::Cleanup(const std::string& run_id) {
   const std::string jobs = "/apis/batch/v1/namespaces/" + ns + "/jobs";
   BATON_ASSIGN_OR_RETURN(Json list, client->Get(jobs + "?labelSelector=" + PercentEncode(std::string(kRunLabel) + "=" + names.run_label)));
   int active = 0;
-  for (const auto& j : list.value("items", Json::array())) {
+  const Json& items = Field(list, "items");
+  for (const auto& j : items.is_array() ? items : Json::array()) {
     bool done = false;
-    for (const auto& c : j.value("status", Json::object()).value("conditions", Json::array()))
-      if ((c.value("type", std::string()) == "Complete" || c.value("type", std::string()) == "Failed") &&
-          c.value("status", std::string()) == "True")
+    const Json& conditions = Field(Field(j, "status"), "conditions");
+    for (const auto& c : conditions.is_array() ? conditions : Json::array())
+      if ((FieldText(c, "type") == "Complete" || FieldText(c, "type") == "Failed") && FieldText(c, "status") == "True")
         done = true;
     if (!done) ++active;
-    BATON_RETURN_IF_ERROR(client->Delete(jobs + "/" + j["metadata"].value("name", std::string()), "Foreground"));
+    BATON_RETURN_IF_ERROR(client->Delete(jobs + "/" + FieldText(Field(j, "metadata"), "name"), "Foreground"));
   }
   BATON_RETURN_IF_ERROR(client->Delete("/api/v1/namespaces/" + ns + "/secrets/" + names.secret, "Background"));
   return active > 0 ? "deleted " + std::to_string(active) + " Kubernetes Job(s) it left running" : std::string();
