@@ -1970,9 +1970,12 @@ class PodWorker(threading.Thread):
             code, oom = int(state.get("ExitCode", 137)), bool(state.get("OOMKilled"))
         except (ValueError, IndexError, KeyError, TypeError):
             code, oom = 137, False
-        if not oom and code == 137 and dig(c, "resources", "limits", "memory") is not None \
+        # An OOM kill of any process in the container's memory cgroup marks the container
+        # OOMKilled, as kubelets on cgroup v2 report it (the whole container is one OOM group).
+        if not oom and code != 0 and dig(c, "resources", "limits", "memory") is not None \
                 and self.kill_reason is None:
-            oom = kernel_reports_oom(cid) is not False
+            seen = kernel_reports_oom(cid)
+            oom = seen if seen is not None else code == 137
         reason = "OOMKilled" if oom else ("Completed" if code == 0 else "Error")
         term_state = {"exitCode": code, "reason": reason, "startedAt": now,
                       "finishedAt": fmt_time(self.api.now()), "containerID": f"podman://{cid}"}

@@ -217,11 +217,12 @@ class KubeBackend : public StepBackend {
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
+    // No pod starts a log stream once the informers are stopped.
+    jobs_->Stop();
+    pods_->Stop();
     closing_ = true;
     for (auto& t : log_threads_) t.join();
     log_threads_.clear();
-    jobs_->Stop();
-    pods_->Stop();
   }
 
   std::string WatchError() { return jobs_->last_error().empty() ? pods_->last_error() : jobs_->last_error(); }
