@@ -387,6 +387,30 @@ TEST_F(Kubernetes, ResumeSubmitsOnlyTheStepsThatDidNotComplete) {
   EXPECT_EQ(made, (std::multiset<std::string>{"a.1", "b.1", "b.2", "c.2"}));
 }
 
+// The API server drops and expires watches, throttles and fails requests while a run goes on:
+// the run completes with one Job per step, as if nothing happened.
+TEST_F(Kubernetes, DroppedWatchesThrottlingAndServerErrorsDoNotDerailARun) {
+  std::string p = "name: weather\nsteps:\n  s0: {run: 'sleep 1'}\n";
+  for (int i = 1; i < 6; ++i) p += "  s" + std::to_string(i) + ": {run: 'sleep 1', after: [s" + std::to_string(i - 1) + "]}\n";
+  std::ofstream(ws() + "/p.yaml") << p;
+  Update({std::string("parent_image=") + kBase});
+  pid_t pid = SpawnBaton(ws(), {"run", "p.yaml", "--stack", "kube"}, ws() + "/out", ws() + "/out", TeamEnv());
+  ASSERT_GT(pid, 0);
+  const std::string run = NewRun("");
+  ASSERT_TRUE(WaitRunningPod(run));
+  for (const Json& fault : {Json{{"drop_watches", true}}, Json{{"throttle", 3}}, Json{{"expire_watches", true}},
+                            Json{{"fail_next", 2}}, Json{{"drop_watches", true}}}) {
+    fake_.Call("POST", "/_fake/faults", fault);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  }
+  EXPECT_EQ(WaitExit(pid), 0) << ReadFileOrDie(ws() + "/out");
+  Json shown = JsonOf(ws(), {"runs", "show", run, "-o", "json"});
+  EXPECT_EQ(shown["status"], "completed") << shown.dump(2);
+  std::multiset<std::string> made;
+  for (const auto& j : Jobs(run)) made.insert(j["metadata"]["labels"]["baton.dev/step"].get<std::string>());
+  EXPECT_EQ(made, (std::multiset<std::string>{"s0", "s1", "s2", "s3", "s4", "s5"}));
+}
+
 // Slow (one pod per step): 200 steps with max_parallelism 20 never have more than 20 pods
 // running, and do have several at once.
 TEST_F(Kubernetes, ATwoHundredStepDagKeepsToMaxParallelism) {
