@@ -12,9 +12,9 @@ packages=(build-essential cmake ninja-build pkg-config git
           libpq-dev libcurl4-openssl-dev libcpp-httplib-dev curl
           libgtest-dev libgmock-dev libbenchmark-dev
           python3 python3-numpy python3-sklearn sqlite3 procps)
-# What only the tests use: the shells whose completion scripts they load, and Graphviz, which
-# renders `baton dag -o dot`.
-[ "$mode" = test ] && packages+=(zsh fish graphviz)
+# What only the tests use: the shells whose completion scripts they load, Graphviz, which
+# renders `baton dag -o dot`, and openssl, which makes the test Kubernetes API server's TLS material.
+[ "$mode" = test ] && packages+=(zsh fish graphviz openssl)
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 missing=()
@@ -104,7 +104,9 @@ case "$mode" in
     # 100-job DAG, the quickstart in containers) ran above; their code paths run here in the
     # shorter backend tests.
     # The 5 GiB round trip through the S3 gateway ran above too.
-    slow='^(Slurm\.ATimeLimitBreachIsATimeout|Slurm\.AHundredStepDag|LocalDocker\.QuickstartRunsInContainersLikeLocally|S3Slow\..*)$'
+    # So did the 200-pod DAG and the quickstart on the test Kubernetes API server, and its
+    # kubectl self-test (it runs no baton code).
+    slow='^(Slurm\.ATimeLimitBreachIsATimeout|Slurm\.AHundredStepDag|LocalDocker\.QuickstartRunsInContainersLikeLocally|S3Slow\..*|Kubernetes\.ATwoHundredStepDagKeepsToMaxParallelism|Kubernetes\.QuickstartRunsAsJobsLikeLocally|kube_fake_selftest)$'
     (cd build/asan && ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$PWD/../../tests/lsan.supp UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
        ctest --output-on-failure -j "$jobs" -E "$slow") || stores_state
     echo "bootstrap: again under ThreadSanitizer"

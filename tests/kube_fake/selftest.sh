@@ -7,10 +7,20 @@ set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 KUBECTL_DIR=${KUBECTL_DIR:-/usr/lib/google-cloud-sdk/bin}
 VERSIONS=${KUBECTL_VERSIONS:-"1.33 1.27"}
-SWAGGER=${SWAGGER:-/work/shared/schemas/k8s/swagger.json}
+SWAGGER=${SWAGGER:-$HERE/../../../shared/schemas/k8s/swagger.json}
 PYTHON=${PYTHON:-/usr/bin/python3}
 BUSYBOX=localhost/baton-base:busybox
 PYIMAGE=localhost/baton-python:bookworm
+
+# Without the clients it is held to, or podman, there is nothing to check: skipped (77), except
+# under CI, where they must be there.
+for V in $VERSIONS; do
+    if [ ! -x "$KUBECTL_DIR/kubectl.$V" ] || ! command -v podman >/dev/null; then
+        echo "kubectl.$V or podman is missing"
+        [ -n "${CI:-}" ] && exit 1
+        exit 77
+    fi
+done
 
 TMP=$(mktemp -d /tmp/kube-fake-selftest.XXXXXX)
 SERVER_PID=""
