@@ -99,8 +99,11 @@ class KubeFake {
     std::ofstream(dir + "/kubeconfig") << config;
     return true;
   }
-  ~KubeFake() {
+  ~KubeFake() { Stop(); }
+  // Stops the server (its containers go with it).
+  void Stop() {
     if (pid_ > 0) StopChild(pid_);
+    pid_ = -1;
   }
   std::string server() const { return "https://127.0.0.1:" + std::to_string(port_); }
   std::string kubeconfig() const { return dir_ + "/kubeconfig"; }
@@ -409,6 +412,23 @@ TEST_F(Kubernetes, DroppedWatchesThrottlingAndServerErrorsDoNotDerailARun) {
   std::multiset<std::string> made;
   for (const auto& j : Jobs(run)) made.insert(j["metadata"]["labels"]["baton.dev/step"].get<std::string>());
   EXPECT_EQ(made, (std::multiset<std::string>{"s0", "s1", "s2", "s3", "s4", "s5"}));
+}
+
+// An API server that goes away for longer than api_timeout fails the steps it ran, with why,
+// instead of leaving the run "running".
+TEST_F(Kubernetes, ALostApiServerFailsTheRunInsteadOfHangingIt) {
+  std::ofstream(ws() + "/p.yaml") << "name: lost\nsteps:\n  a: {run: 'sleep 60'}\n  b: {run: 'true', after: [a]}\n";
+  Update({"api_timeout=3s", std::string("parent_image=") + kBase});
+  pid_t pid = SpawnBaton(ws(), {"run", "p.yaml", "--stack", "kube"}, ws() + "/out", ws() + "/out", TeamEnv());
+  ASSERT_GT(pid, 0);
+  const std::string run = NewRun("");
+  ASSERT_TRUE(WaitRunningPod(run));
+  fake_.Stop();
+  EXPECT_EQ(WaitExit(pid), 1) << ReadFileOrDie(ws() + "/out");
+  Json shown = JsonOf(ws(), {"runs", "show", run, "-o", "json"});
+  EXPECT_EQ(shown["status"], "failed") << shown.dump(2);
+  EXPECT_EQ(StepOf(shown, "a")["reason"].get<std::string>().rfind("lost the Kubernetes API server for ", 0), 0u) << shown.dump(2);
+  EXPECT_EQ(StepOf(shown, "b")["status"], "skipped");
 }
 
 // Slow (one pod per step): 200 steps with max_parallelism 20 never have more than 20 pods

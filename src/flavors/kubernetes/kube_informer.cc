@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "baton/format.h"
+#include "platform/fs.h"
 
 namespace baton {
 
@@ -34,12 +35,18 @@ std::string KubeInformer::last_error() {
   return error_;
 }
 
+int64_t KubeInformer::failing_since_us() {
+  std::lock_guard<std::mutex> l(mu_);
+  return failing_since_us_;
+}
+
 bool KubeInformer::List(std::string* resource_version) {
   const std::string query = selector_.empty() ? "" : "?labelSelector=" + PercentEncode(selector_);
   auto list = client_->Get(path_ + query);
   if (!list.ok()) {
     std::lock_guard<std::mutex> l(mu_);
     error_ = list.status().message();
+    if (failing_since_us_ == 0) failing_since_us_ = MonotonicMicros();
     return false;
   }
   std::map<std::string, std::string> now;
@@ -61,6 +68,7 @@ bool KubeInformer::List(std::string* resource_version) {
   *resource_version = FieldText(Field(*list, "metadata"), "resourceVersion");
   std::lock_guard<std::mutex> l(mu_);
   error_.clear();
+  failing_since_us_ = 0;
   synced_ = true;
   cv_.notify_all();
   return true;
@@ -101,6 +109,7 @@ void KubeInformer::Loop() {
       {
         std::lock_guard<std::mutex> l(mu_);
         error_ = end.status().message();
+        if (failing_since_us_ == 0) failing_since_us_ = MonotonicMicros();
       }
       listed = false;  // a failed watch may have missed changes: list again
       pause(backoff_ms);

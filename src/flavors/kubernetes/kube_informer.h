@@ -34,6 +34,9 @@ class KubeInformer {
   bool WaitSynced(int64_t timeout_us);
   // The last error of listing or watching ("" once it worked again).
   std::string last_error();
+  // Since when listing or watching has failed without a success between (monotonic
+  // microseconds), or 0 while it works.
+  int64_t failing_since_us();
   int restarts() const { return restarts_; }  // watches opened again after the first
 
  private:
@@ -50,6 +53,7 @@ class KubeInformer {
   std::condition_variable cv_;
   bool synced_ = false;
   std::string error_;
+  int64_t failing_since_us_ = 0;
   std::thread thread_;
 };
 

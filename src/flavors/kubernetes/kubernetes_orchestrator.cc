@@ -131,6 +131,7 @@ class KubeBackend : public StepBackend {
               std::map<std::string, std::string> images)
       : req_(req), client_(client), config_(std::move(config)), names_(std::move(names)), owner_(std::move(owner)),
         images_(std::move(images)) {
+    api_timeout_us_ = ConfigDurationUs(config_, "api_timeout", "5m");
     const std::string selector = std::string(kRunLabel) + "=" + names_.run_label;
     jobs_ = std::make_unique<KubeInformer>(client_, "/apis/batch/v1/namespaces/" + names_.ns + "/jobs", selector,
                                            [this](const std::string& t, const Json& o) { OnJob(t, o); });
@@ -173,6 +174,23 @@ class KubeBackend : public StepBackend {
     cv_.wait_for(l, std::chrono::microseconds(timeout_us), [&] { return changed_; });
     changed_ = false;
     std::map<std::string, AttemptEnd> ends;
+    // An API server out of reach for longer than api_timeout: what runs cannot be followed, so
+    // the attempts fail with why (their Jobs may still finish; the entrypoint records them).
+    std::string lost;
+    for (KubeInformer* inf : {jobs_.get(), pods_.get()}) {
+      const int64_t since = inf->failing_since_us();
+      if (since > 0 && MonotonicMicros() - since > api_timeout_us_)
+        lost = "lost the Kubernetes API server for " + FormatDuration(MonotonicMicros() - since) + ": " + inf->last_error();
+    }
+    if (!lost.empty()) {
+      for (const auto& h : live) {
+        auto it = attempts_.find(h);
+        if (it == attempts_.end() || it->second.ended) continue;
+        it->second.ended = true;
+        ends[h] = AttemptEnd{AttemptEnd::Kind::kFailed, lost};
+      }
+      return ends;
+    }
     std::vector<std::string> abandon;  // Jobs whose pods cannot start: deleted
     for (const auto& h : live) {
       auto it = attempts_.find(h);
@@ -402,6 +420,7 @@ class KubeBackend : public StepBackend {
   KubeRunNames names_;
   Json owner_;
   std::map<std::string, std::string> images_;
+  int64_t api_timeout_us_ = 0;
 
   std::mutex mu_;
   std::condition_variable cv_;
