@@ -244,4 +244,20 @@ Status ImageBuilder::Push(const std::string& local_tag, const std::string& pipel
   return Status::Ok();
 }
 
+Result<std::vector<BuiltImage>> BuildStepImages(ImageBuilder& builder, const SubmitRequest& req,
+                                                const std::function<std::string(const StepJob&)>& parent_of) {
+  std::vector<std::string> parents;
+  for (const auto& job : req.steps) {
+    const std::string parent = parent_of(job);
+    if (std::find(parents.begin(), parents.end(), parent) == parents.end()) parents.push_back(parent);
+  }
+  std::vector<BuiltImage> out;
+  for (const auto& parent : parents) {
+    ImageSource src{req.pipeline, EntrypointBinary(req), req.workdir, req.shared_paths, parent};
+    BATON_ASSIGN_OR_RETURN(BuiltImage img, builder.Build(src));
+    out.push_back(img);
+  }
+  return out;
+}
+
 }  // namespace baton

@@ -9,6 +9,7 @@
 // hash of all of it (localhost/baton-PIPELINE:HASH), so an identical image is found, not
 // rebuilt. With a container registry configured, it is pushed and referenced by digest.
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,12 @@ std::string ContainerNamePart(const std::string& s);
 std::vector<std::string> ImageEntrypoint(const std::vector<std::string>& command);
 // The binary whose step entrypoint a request's steps run (baton, or a C++ pipeline binary).
 std::string EntrypointBinary(const SubmitRequest& req);
+
+class ImageBuilder;
+// One image per distinct parent image of the request's steps (`parent_of` names a step's), in
+// the steps' order, built where missing.
+Result<std::vector<BuiltImage>> BuildStepImages(ImageBuilder& builder, const SubmitRequest& req,
+                                                const std::function<std::string(const StepJob&)>& parent_of);
 
 class ImageBuilder {
  public:

@@ -645,18 +645,7 @@ Result<std::string> KubernetesOrchestrator::Cleanup(const std::string& run_id) {
 }
 
 Result<std::vector<BuiltImage>> KubernetesOrchestrator::BuildImages(const SubmitRequest& req) {
-  std::vector<std::string> parents;
-  for (const auto& job : req.steps) {
-    const std::string parent = ParentImage(config_, job);
-    if (std::find(parents.begin(), parents.end(), parent) == parents.end()) parents.push_back(parent);
-  }
-  std::vector<BuiltImage> out;
-  for (const auto& parent : parents) {
-    ImageSource src{req.pipeline, EntrypointBinary(req), req.workdir, req.shared_paths, parent};
-    BATON_ASSIGN_OR_RETURN(BuiltImage img, builder_.Build(src));
-    out.push_back(img);
-  }
-  return out;
+  return BuildStepImages(builder_, req, [&](const StepJob& job) { return ParentImage(config_, job); });
 }
 
 }  // namespace baton

@@ -144,18 +144,7 @@ Result<std::string> LocalDockerOrchestrator::Cleanup(const std::string& run_id) 
 
 Result<std::vector<BuiltImage>> LocalDockerOrchestrator::BuildImages(const SubmitRequest& req) {
   if (!missing_engine_.empty()) return FailedPrecondition(missing_engine_);
-  std::vector<std::string> parents;
-  for (const auto& job : req.steps) {
-    std::string parent = PlanContainer(job, engine_).parent;
-    if (std::find(parents.begin(), parents.end(), parent) == parents.end()) parents.push_back(parent);
-  }
-  std::vector<BuiltImage> out;
-  for (const auto& parent : parents) {
-    ImageSource src{req.pipeline, EntrypointBinary(req), req.workdir, req.shared_paths, parent};
-    BATON_ASSIGN_OR_RETURN(BuiltImage img, builder_.Build(src));
-    out.push_back(img);
-  }
-  return out;
+  return BuildStepImages(builder_, req, [&](const StepJob& job) { return PlanContainer(job, engine_).parent; });
 }
 
 }  // namespace baton
