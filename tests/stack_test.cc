@@ -128,7 +128,7 @@ TEST(Stacks, InvalidRegistrationsAreRefusedAndChangeNothing) {
     std::string message;
   };
   const std::vector<Case> cases = {
-      {{"orchestrator", "register", "x", "--flavor", "nosuch"}, "no orchestrator flavor 'nosuch' (flavors: local, "},
+      {{"orchestrator", "register", "x", "--flavor", "nosuch"}, "no orchestrator flavor 'nosuch' (flavors: kubernetes, local, "},
       {{"orchestrator", "register", "x", "--flavor", "local", "--set", "job=2"},
        "orchestrator flavor 'local' has no key 'job' (did you mean 'jobs'?); valid keys: jobs, kill_grace, max_log_size"},
       {{"orchestrator", "register", "x", "--flavor", "local", "--set", "max_log_size=big"},
