@@ -62,9 +62,15 @@ int OnProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
   return 0;
 }
 
-void SetBlob(CURL* curl, CURLoption option, const std::string& pem) {
+// PEM text given in memory. A libcurl that cannot take it (older than 7.77, or a TLS backend
+// without blob support) is an error, not a connection without the certificate.
+Status SetBlob(CURL* curl, CURLoption option, const std::string& pem, const char* what) {
   curl_blob blob{const_cast<char*>(pem.data()), pem.size(), CURL_BLOB_COPY};
-  curl_easy_setopt(curl, option, &blob);
+  const CURLcode code = curl_easy_setopt(curl, option, &blob);
+  if (code != CURLE_OK)
+    return FailedPrecondition(std::string("this libcurl cannot take a ") + what + " from memory (" + curl_easy_strerror(code) +
+                              "); give it as a file instead");
+  return Status::Ok();
 }
 
 }  // namespace
@@ -115,24 +121,37 @@ Result<HttpReply> HttpClient::Perform(const HttpCall& call) {
     curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, OnProgress);
     curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &t);
   }
+  if (call.idle_timeout_s > 0) {
+    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, static_cast<long>(call.idle_timeout_s));
+    curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
+  }
+  Status tls;
   if (!tls_.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, tls_.ca_file.c_str());
-  if (!tls_.ca_pem.empty()) SetBlob(curl, CURLOPT_CAINFO_BLOB, tls_.ca_pem);
+  if (!tls_.ca_pem.empty() && tls.ok()) tls = SetBlob(curl, CURLOPT_CAINFO_BLOB, tls_.ca_pem, "CA certificate");
   if (!tls_.cert_file.empty()) curl_easy_setopt(curl, CURLOPT_SSLCERT, tls_.cert_file.c_str());
-  if (!tls_.cert_pem.empty()) SetBlob(curl, CURLOPT_SSLCERT_BLOB, tls_.cert_pem);
+  if (!tls_.cert_pem.empty() && tls.ok()) tls = SetBlob(curl, CURLOPT_SSLCERT_BLOB, tls_.cert_pem, "client certificate");
   if (!tls_.key_file.empty()) curl_easy_setopt(curl, CURLOPT_SSLKEY, tls_.key_file.c_str());
-  if (!tls_.key_pem.empty()) SetBlob(curl, CURLOPT_SSLKEY_BLOB, tls_.key_pem);
+  if (!tls_.key_pem.empty() && tls.ok()) tls = SetBlob(curl, CURLOPT_SSLKEY_BLOB, tls_.key_pem, "client key");
+  if (!tls.ok()) {
+    curl_slist_free_all(headers);
+    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, nullptr);
+    return tls;
+  }
   if (tls_.insecure) {
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
   }
   const CURLcode code = curl_easy_perform(curl);
   curl_slist_free_all(headers);
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, nullptr);  // it lives on this stack only
+  const std::string message = error[0] ? error : curl_easy_strerror(code);
   if (reply.ended_early) {
     reply.status = t.status;
     return reply;
   }
   if (code != CURLE_OK) {
-    return Unavailable(call.method + " " + call.url + ": " + (error[0] ? error : curl_easy_strerror(code)));
+    return Unavailable(call.method + " " + call.url + ": " + message);
   }
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply.status);
   return reply;

@@ -32,10 +32,14 @@ struct HttpCall {
   std::string body;
   int64_t timeout_ms = 60'000;  // the whole call; 0: none (streams)
   int64_t connect_timeout_ms = 10'000;
+  // A connection that carries no byte for this long is dead (0: no such limit): for streams,
+  // which have no overall timeout, and whose server sends something now and then.
+  int64_t idle_timeout_s = 0;
   // Streams: called with each piece of the body as it arrives (the reply's body then stays
   // empty for 2xx answers); return false to end the call (not an error).
   std::function<bool(std::string_view)> on_data;
-  // Asked about every 100 ms while a call runs; false ends it (not an error).
+  // Asked while a call runs (by libcurl's progress callback: often while bytes flow, about once
+  // a second while none do); false ends it (not an error).
   std::function<bool()> keep_going;
 };
 

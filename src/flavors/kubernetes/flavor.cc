@@ -47,6 +47,10 @@ FlavorInfo KubernetesFlavor() {
       {"startup_timeout", "duration", false, "5m",
        "how long a pod may stay unscheduled, pulling, or unable to start before its attempt fails with Kubernetes' reason", false, false,
        KubeDurationCheck},
+      {"active_deadline", "duration", false, "0s",
+       "the Jobs' activeDeadlineSeconds, counted from the Job's start, pulling and waiting included (0: the step's "
+       "timeout plus startup_timeout plus 10s, none without a timeout)",
+       false, false, KubeDurationCheck},
       {"api_timeout", "duration", false, "5m",
        "how long the API server may be out of reach before the run's running steps fail with why", false, true,
        KubeDurationCheck},

@@ -85,6 +85,8 @@ Result<std::string> KubeClient::ExecToken() {
   }
   const KubeExecPlugin& p = *target_.exec;
   std::vector<std::string> argv = {p.command};
+  // A plugin that waits for a person (a browser login) must not hold baton forever.
+  if (FindInPath("timeout")) argv.insert(argv.begin(), {"timeout", "120"});
   argv.insert(argv.end(), p.args.begin(), p.args.end());
   std::vector<std::string> env = p.env;
   env.push_back("KUBERNETES_EXEC_INFO=" +
@@ -99,14 +101,14 @@ Result<std::string> KubeClient::ExecToken() {
   if (!cred.is_object() || !cred.contains("status") || !cred["status"].is_object())
     return Unauthenticated("the credential plugin " + p.command + " printed no ExecCredential");
   const Json& st = cred["status"];
-  const std::string token = st.value("token", std::string());
+  const std::string token = FieldText(st, "token");
   if (token.empty())
     return Unauthenticated("the credential plugin " + p.command +
                            " gave no token (client certificates from plugins are not supported; put them in the kubeconfig)");
   std::lock_guard<std::mutex> l(mu_);
   exec_token_ = token;
   exec_token_stale_ = false;
-  const int64_t expires = ParseRfc3339(st.value("expirationTimestamp", std::string()));
+  const int64_t expires = ParseRfc3339(FieldText(st, "expirationTimestamp"));
   exec_token_expires_us_ = expires > 0 ? expires * 1'000'000 : 0;
   return exec_token_;
 }
@@ -128,10 +130,8 @@ Result<std::string> KubeClient::Authorization() {
 Status KubeClient::ErrorOf(const HttpReply& reply, const std::string& what) {
   Json body = Json::parse(reply.body, nullptr, false);
   std::string message, reason;
-  if (body.is_object()) {
-    message = body.value("message", std::string());
-    reason = body.value("reason", std::string());
-  }
+  message = FieldText(body, "message");
+  reason = FieldText(body, "reason");
   if (message.empty()) message = reply.body.substr(0, 300);
   message = "Kubernetes API: " + what + ": " + message + " (HTTP " + std::to_string(reply.status) + ")";
   switch (reply.status) {
@@ -146,9 +146,18 @@ Status KubeClient::ErrorOf(const HttpReply& reply, const std::string& what) {
   }
 }
 
-Result<HttpReply> KubeClient::Send(HttpCall call, bool counted) {
-  const std::string what = call.method + " " + call.url.substr(target_.server.size());
+Result<HttpReply> KubeClient::Send(HttpCall call, bool counted, const std::function<bool()>& keep_going) {
   int64_t backoff_us = 200'000;
+  const int max_attempts = counted ? opts_.max_attempts : 1;
+  // Sleeps `us`, unless the caller gives up meanwhile; false then.
+  const auto pause = [&](int64_t us) {
+    for (const int64_t until = MonotonicMicros() + us; MonotonicMicros() < until;) {
+      if (keep_going && !keep_going()) return false;
+      SleepUs(std::min<int64_t>(100'000, until - MonotonicMicros()));
+    }
+    return true;
+  };
+  if (keep_going && !call.keep_going) call.keep_going = keep_going;
   for (int attempt = 1;; ++attempt) {
     WaitForRate();
     BATON_ASSIGN_OR_RETURN(std::string auth, Authorization());
@@ -168,7 +177,7 @@ Result<HttpReply> KubeClient::Send(HttpCall call, bool counted) {
       --in_flight_;
       cv_.notify_one();
     }
-    const bool last = attempt >= opts_.max_attempts;
+    const bool last = attempt >= max_attempts || (keep_going && !keep_going());
     if (!r.ok()) {
       if (last) return r.status();
     } else if (r->status == 401 && target_.exec && attempt == 1) {
@@ -179,20 +188,19 @@ Result<HttpReply> KubeClient::Send(HttpCall call, bool counted) {
       if (last) return r;
       if (r->status == 429) {
         const int64_t after = std::atoll(r->retry_after.c_str());
-        SleepUs(std::clamp<int64_t>(after, 1, 30) * 1'000'000);
+        if (!pause(std::clamp<int64_t>(after, 1, 30) * 1'000'000)) return r;
         continue;
       }
     } else {
       return r;
     }
-    SleepUs(backoff_us);
+    if (!pause(backoff_us)) return r.ok() ? r : r.status();
     backoff_us = std::min<int64_t>(backoff_us * 2, 5'000'000);
-    (void)what;
   }
 }
 
 Result<Json> KubeClient::Call(const std::string& method, const std::string& path, const Json* body,
-                              const std::string& content_type) {
+                              const std::string& content_type, const std::function<bool()>& keep_going) {
   HttpCall call;
   call.method = method;
   call.url = target_.server + path;
@@ -202,7 +210,8 @@ Result<Json> KubeClient::Call(const std::string& method, const std::string& path
     call.body = body->dump();
     call.headers.push_back("Content-Type: " + content_type);
   }
-  BATON_ASSIGN_OR_RETURN(HttpReply reply, Send(std::move(call), true));
+  BATON_ASSIGN_OR_RETURN(HttpReply reply, Send(std::move(call), true, keep_going));
+  if (reply.ended_early) return Cancelled(method + " " + path + ": given up");
   if (reply.status < 200 || reply.status >= 300) return ErrorOf(reply, method + " " + path);
   if (reply.body.empty()) return Json::object();
   Json j = Json::parse(reply.body, nullptr, false);
@@ -234,7 +243,10 @@ Result<WatchEnd> KubeClient::Watch(const std::string& path, const std::string& q
   if (!resource_version->empty()) call.url += "&resourceVersion=" + PercentEncode(*resource_version);
   call.headers = {"Accept: application/json"};
   call.timeout_ms = (timeout_s + 30) * 1000LL;
+  // The server sends a bookmark now and then: a watch silent for 90 s is on a dead connection.
+  call.idle_timeout_s = 90;
   bool gone = false, stopped = false;
+  std::string server_error;
   std::string pending;
   call.on_data = [&](std::string_view data) {
     pending.append(data);
@@ -249,6 +261,7 @@ Result<WatchEnd> KubeClient::Watch(const std::string& path, const std::string& q
       const Json& obj = ev["object"];
       if (type == "ERROR") {
         if (obj.contains("code") && obj["code"] == 410) gone = true;
+        else server_error = FieldText(obj, "message").empty() ? obj.dump() : FieldText(obj, "message");
         return false;
       }
       const std::string rv = FieldText(Field(obj, "metadata"), "resourceVersion");
@@ -270,6 +283,7 @@ Result<WatchEnd> KubeClient::Watch(const std::string& path, const std::string& q
   };
   BATON_ASSIGN_OR_RETURN(HttpReply reply, Send(std::move(call), false));
   if (gone || reply.status == 410) return WatchEnd::kGone;
+  if (!server_error.empty()) return Unavailable("Kubernetes API: watch " + path + ": " + server_error);
   if (stopped) return WatchEnd::kStopped;
   if (reply.status < 200 || reply.status >= 300) return ErrorOf(reply, "watch " + path);
   return WatchEnd::kClosed;

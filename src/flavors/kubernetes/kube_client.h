@@ -49,9 +49,13 @@ class KubeClient {
   // NotFound (404), AlreadyExists (409 AlreadyExists), FailedPrecondition (409 Conflict, 410),
   // InvalidArgument (400, 422), Unauthenticated (401), PermissionDenied (403), Unavailable
   // (429 and 5xx once retries ran out, or no answer).
+  // `keep_going`, when given, is asked between retries and while waiting: false gives up.
   Result<nlohmann::json> Call(const std::string& method, const std::string& path, const nlohmann::json* body = nullptr,
-                              const std::string& content_type = "application/json");
-  Result<nlohmann::json> Get(const std::string& path) { return Call("GET", path); }
+                              const std::string& content_type = "application/json",
+                              const std::function<bool()>& keep_going = nullptr);
+  Result<nlohmann::json> Get(const std::string& path, const std::function<bool()>& keep_going = nullptr) {
+    return Call("GET", path, nullptr, "application/json", keep_going);
+  }
   // POST with fieldValidation=Strict: a field the server does not know is an error, not ignored.
   Result<nlohmann::json> Create(const std::string& collection, const nlohmann::json& object);
   Result<nlohmann::json> MergePatch(const std::string& path, const nlohmann::json& patch);
@@ -62,11 +66,14 @@ class KubeClient {
   // `*resource_version` ("" for the current state as ADDED events first), calling `on_event`
   // with each event's type and object until it returns false, `keep_going` returns false, the
   // server ends the stream, or `timeout_s` passes. Keeps `*resource_version` at the last event's
-  // (BOOKMARK events too, which `on_event` does not see).
+  // (BOOKMARK events too, which `on_event` does not see). A stream that breaks is not sent again
+  // here: the caller watches again from `*resource_version`. An ERROR event other than 410 is
+  // Unavailable with the server's message.
   Result<WatchEnd> Watch(const std::string& path, const std::string& query, std::string* resource_version,
                          const std::function<bool(const std::string& type, const nlohmann::json& object)>& on_event,
                          const std::function<bool()>& keep_going, int timeout_s);
-  // Streams a body (pods/log?follow=true) to `on_data` until it ends or either callback says stop.
+  // Streams a body (pods/log?follow=true) to `on_data` until it ends or either callback says
+  // stop. A stream that breaks is Unavailable, not sent again (what came would come twice).
   Status Stream(const std::string& path, const std::function<bool(std::string_view)>& on_data,
                 const std::function<bool()>& keep_going);
 
@@ -79,7 +86,8 @@ class KubeClient {
   void WaitForRate();                   // the token bucket
   std::unique_ptr<HttpClient> TakeConnection();
   void ReturnConnection(std::unique_ptr<HttpClient> c);
-  Result<HttpReply> Send(HttpCall call, bool counted);
+  // Sends `call`, retrying what may be retried; a stream (not `counted`) is sent once.
+  Result<HttpReply> Send(HttpCall call, bool counted, const std::function<bool()>& keep_going = nullptr);
   static Status ErrorOf(const HttpReply& reply, const std::string& what);
 
   KubeTarget target_;

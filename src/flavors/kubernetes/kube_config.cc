@@ -39,19 +39,20 @@ Json ToJson(const yaml::Node* n) {
   return n->value;
 }
 
+std::string KcText(const Json& o, const char* key) {
+  auto it = o.find(key);
+  return it != o.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
 // The entry named `name` of a kubeconfig list (clusters, users, contexts), or nullptr.
 const Json* Named(const Json& config, const char* list, const std::string& name) {
   auto it = config.find(list);
   if (it == config.end() || !it->is_array()) return nullptr;
   for (const auto& e : *it)
-    if (e.is_object() && e.value("name", std::string()) == name) return &e;
+    if (e.is_object() && KcText(e, "name") == name) return &e;
   return nullptr;
 }
 
-std::string Str(const Json& o, const char* key) {
-  auto it = o.find(key);
-  return it != o.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
 
 std::string PathIn(const std::string& base_dir, const std::string& p) {
   return p.empty() || p[0] == '/' || base_dir.empty() ? p : base_dir + "/" + p;
@@ -68,13 +69,13 @@ Status DecodeData(const std::string& text, const std::string& what, const std::s
 // Merges kubeconfig `from` into `into` as kubectl does: the first file to name an entry (or to
 // set current-context) wins.
 void Merge(Json& into, const Json& from) {
-  if (!into.contains("current-context") || Str(into, "current-context").empty())
-    if (!Str(from, "current-context").empty()) into["current-context"] = from["current-context"];
+  if (!into.contains("current-context") || KcText(into, "current-context").empty())
+    if (!KcText(from, "current-context").empty()) into["current-context"] = from["current-context"];
   for (const char* list : {"clusters", "users", "contexts"}) {
     if (!from.contains(list) || !from[list].is_array()) continue;
     if (!into.contains(list) || !into[list].is_array()) into[list] = Json::array();
     for (const auto& e : from[list]) {
-      if (!e.is_object() || Named(into, list, e.value("name", std::string())) != nullptr) continue;
+      if (!e.is_object() || Named(into, list, KcText(e, "name")) != nullptr) continue;
       into[list].push_back(e);
     }
   }
@@ -97,57 +98,60 @@ Result<Json> ParseKubeConfigText(const std::string& text, const std::string& fil
 
 Result<KubeTarget> TargetFromKubeConfig(const Json& config, const std::string& context, const std::string& base_dir,
                                         const std::string& origin) {
-  const std::string ctx_name = context.empty() ? Str(config, "current-context") : context;
+  const std::string ctx_name = context.empty() ? KcText(config, "current-context") : context;
   if (ctx_name.empty()) return InvalidArgument(origin + " sets no current-context; name a context (kubeconfig_context)");
   const Json* ctx_entry = Named(config, "contexts", ctx_name);
   if (ctx_entry == nullptr || !ctx_entry->contains("context"))
     return InvalidArgument(origin + " has no context '" + ctx_name + "'");
   const Json& ctx = (*ctx_entry)["context"];
-  const std::string cluster_name = Str(ctx, "cluster");
+  const std::string cluster_name = KcText(ctx, "cluster");
   const Json* cluster_entry = Named(config, "clusters", cluster_name);
   if (cluster_entry == nullptr || !cluster_entry->contains("cluster"))
     return InvalidArgument(origin + ": context '" + ctx_name + "' names cluster '" + cluster_name + "', which it does not have");
   const Json& cluster = (*cluster_entry)["cluster"];
   KubeTarget t;
   t.origin = origin + ", context " + ctx_name;
-  t.server = Str(cluster, "server");
+  t.server = KcText(cluster, "server");
   while (!t.server.empty() && t.server.back() == '/') t.server.pop_back();
   if (t.server.rfind("https://", 0) != 0 && t.server.rfind("http://", 0) != 0)
     return InvalidArgument(origin + ": cluster '" + cluster_name + "' has no https:// server");
-  if (!Str(ctx, "namespace").empty()) t.ns = Str(ctx, "namespace");
-  t.tls.ca_file = PathIn(base_dir, Str(cluster, "certificate-authority"));
-  if (!Str(cluster, "certificate-authority-data").empty())
-    BATON_RETURN_IF_ERROR(DecodeData(Str(cluster, "certificate-authority-data"), "certificate-authority-data of cluster '" + cluster_name + "'", origin, &t.tls.ca_pem));
-  t.tls.insecure = cluster.value("insecure-skip-tls-verify", false);
+  if (!KcText(ctx, "namespace").empty()) t.ns = KcText(ctx, "namespace");
+  t.tls.ca_file = PathIn(base_dir, KcText(cluster, "certificate-authority"));
+  if (!KcText(cluster, "certificate-authority-data").empty())
+    BATON_RETURN_IF_ERROR(DecodeData(KcText(cluster, "certificate-authority-data"), "certificate-authority-data of cluster '" + cluster_name + "'", origin, &t.tls.ca_pem));
+  if (cluster.is_object() && cluster.contains("insecure-skip-tls-verify")) {
+    const Json& v = cluster["insecure-skip-tls-verify"];
+    t.tls.insecure = v.is_boolean() ? v.get<bool>() : v.is_string() && v == "true";
+  }
 
-  const std::string user_name = Str(ctx, "user");
+  const std::string user_name = KcText(ctx, "user");
   if (user_name.empty()) return t;  // anonymous
   const Json* user_entry = Named(config, "users", user_name);
   if (user_entry == nullptr) return InvalidArgument(origin + ": context '" + ctx_name + "' names user '" + user_name + "', which it does not have");
-  const Json user = user_entry->value("user", Json::object());
-  t.token = Str(user, "token");
-  t.token_file = PathIn(base_dir, Str(user, "tokenFile"));
-  t.tls.cert_file = PathIn(base_dir, Str(user, "client-certificate"));
-  t.tls.key_file = PathIn(base_dir, Str(user, "client-key"));
-  if (!Str(user, "client-certificate-data").empty())
-    BATON_RETURN_IF_ERROR(DecodeData(Str(user, "client-certificate-data"), "client-certificate-data of user '" + user_name + "'", origin, &t.tls.cert_pem));
-  if (!Str(user, "client-key-data").empty())
-    BATON_RETURN_IF_ERROR(DecodeData(Str(user, "client-key-data"), "client-key-data of user '" + user_name + "'", origin, &t.tls.key_pem));
+  const Json user = user_entry->contains("user") && (*user_entry)["user"].is_object() ? (*user_entry)["user"] : Json::object();
+  t.token = KcText(user, "token");
+  t.token_file = PathIn(base_dir, KcText(user, "tokenFile"));
+  t.tls.cert_file = PathIn(base_dir, KcText(user, "client-certificate"));
+  t.tls.key_file = PathIn(base_dir, KcText(user, "client-key"));
+  if (!KcText(user, "client-certificate-data").empty())
+    BATON_RETURN_IF_ERROR(DecodeData(KcText(user, "client-certificate-data"), "client-certificate-data of user '" + user_name + "'", origin, &t.tls.cert_pem));
+  if (!KcText(user, "client-key-data").empty())
+    BATON_RETURN_IF_ERROR(DecodeData(KcText(user, "client-key-data"), "client-key-data of user '" + user_name + "'", origin, &t.tls.key_pem));
   if (user.contains("auth-provider"))
     return InvalidArgument(origin + ": user '" + user_name + "' uses an auth-provider, which kubectl removed; use an exec credential plugin");
   if (user.contains("exec") && user["exec"].is_object()) {
     const Json& e = user["exec"];
     KubeExecPlugin p;
-    p.command = Str(e, "command");
+    p.command = KcText(e, "command");
     if (p.command.empty()) return InvalidArgument(origin + ": the exec plugin of user '" + user_name + "' has no command");
     // A relative command with a slash is relative to the kubeconfig; a bare name is on PATH.
     if (p.command.find('/') != std::string::npos) p.command = PathIn(base_dir, p.command);
     if (e.contains("args") && e["args"].is_array())
       for (const auto& a : e["args"]) p.args.push_back(a.is_string() ? a.get<std::string>() : a.dump());
     if (e.contains("env") && e["env"].is_array())
-      for (const auto& v : e["env"]) p.env.push_back(Str(v, "name") + "=" + Str(v, "value"));
-    if (!Str(e, "apiVersion").empty()) p.api_version = Str(e, "apiVersion");
-    p.install_hint = Str(e, "installHint");
+      for (const auto& v : e["env"]) p.env.push_back(KcText(v, "name") + "=" + KcText(v, "value"));
+    if (!KcText(e, "apiVersion").empty()) p.api_version = KcText(e, "apiVersion");
+    p.install_hint = KcText(e, "installHint");
     t.exec = std::move(p);
   }
   return t;
@@ -213,7 +217,7 @@ Result<KubeTarget> ResolveKubeTarget(const KubeConfigOptions& opts) {
         // An exec plugin named by a relative path (not a bare name on PATH) is found the same way.
         if (e[inner].contains("exec") && e[inner]["exec"].is_object()) {
           Json& ex = e[inner]["exec"];
-          const std::string cmd = Str(ex, "command");
+          const std::string cmd = KcText(ex, "command");
           if (cmd.find('/') != std::string::npos) ex["command"] = PathIn(fs::Dirname(file), cmd);
         }
       }

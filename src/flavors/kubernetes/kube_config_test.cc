@@ -213,7 +213,7 @@ TEST(KubeManifests, AJobCarriesTheStepsResourcesSettingsAndNoSecretValue) {
   EXPECT_EQ(j["metadata"]["labels"]["team"], "vision");
   EXPECT_EQ(j["metadata"]["ownerReferences"][0]["uid"], "u-1");
   EXPECT_EQ(j["spec"]["backoffLimit"], 0);  // attempts are baton's
-  EXPECT_EQ(j["spec"]["activeDeadlineSeconds"], 100);
+  EXPECT_EQ(j["spec"]["activeDeadlineSeconds"], 90 + 300 + 10);  // timeout + startup_timeout (5m) + 10 s
   EXPECT_EQ(j["spec"]["ttlSecondsAfterFinished"], 600);
   const Json& pod = j["spec"]["template"]["spec"];
   EXPECT_EQ(pod["restartPolicy"], "Never");
@@ -227,6 +227,8 @@ TEST(KubeManifests, AJobCarriesTheStepsResourcesSettingsAndNoSecretValue) {
   EXPECT_EQ(c["terminationMessagePath"], "/dev/termination-log");
   EXPECT_EQ(c["envFrom"][0]["secretRef"]["name"], names.secret);
   EXPECT_FALSE(c.contains("env"));  // every value comes from the run's Secret
+  config["active_deadline"] = "45s";
+  EXPECT_EQ(JobManifest(req, job, 1, {"x"}, "i", config, names, owner)["spec"]["activeDeadlineSeconds"], 45);
 }
 
 }  // namespace

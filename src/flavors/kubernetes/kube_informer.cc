@@ -42,7 +42,7 @@ int64_t KubeInformer::failing_since_us() {
 
 bool KubeInformer::List(std::string* resource_version) {
   const std::string query = selector_.empty() ? "" : "?labelSelector=" + PercentEncode(selector_);
-  auto list = client_->Get(path_ + query);
+  auto list = client_->Get(path_ + query, [this] { return !stop_.load(); });
   if (!list.ok()) {
     std::lock_guard<std::mutex> l(mu_);
     error_ = list.status().message();

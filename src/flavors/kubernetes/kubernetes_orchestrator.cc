@@ -32,9 +32,58 @@ constexpr const char* kContainer = "step";
 // kubelet puts into the pod's status (at most 4096 bytes).
 constexpr const char* kResultPath = "/dev/termination-log";
 
+// A config value as given, or from this process's environment when it is a {{env.NAME}}
+// reference (a step's own settings are not resolved before they reach the orchestrator).
+Json ConfigValue(const Json& config, const char* key) {
+  auto it = config.find(key);
+  if (it == config.end()) return nullptr;
+  if (it->is_string() && IsEnvReference(it->get<std::string>())) {
+    const std::string ref = it->get<std::string>();
+    const std::string name = ref.substr(6, ref.size() - 8);  // {{env.NAME}}
+    auto v = PosixEnv()->GetEnv(name);
+    return v ? Json(*v) : Json(nullptr);
+  }
+  return *it;
+}
+
+std::string ConfigString(const Json& config, const char* key, const std::string& fallback) {
+  const Json v = ConfigValue(config, key);
+  return v.is_string() ? v.get<std::string>() : fallback;
+}
+
+// Numbers and booleans also come as text, from a reference to an environment variable.
+int64_t ConfigInt(const Json& config, const char* key, int64_t fallback) {
+  const Json v = ConfigValue(config, key);
+  if (v.is_number()) return v.get<int64_t>();
+  if (v.is_string()) {
+    char* end = nullptr;
+    const long long n = std::strtoll(v.get<std::string>().c_str(), &end, 10);
+    if (end && *end == '\0' && !v.get<std::string>().empty()) return n;
+  }
+  return fallback;
+}
+
+double ConfigDouble(const Json& config, const char* key, double fallback) {
+  const Json v = ConfigValue(config, key);
+  if (v.is_number()) return v.get<double>();
+  if (v.is_string()) {
+    char* end = nullptr;
+    const double d = std::strtod(v.get<std::string>().c_str(), &end);
+    if (end && *end == '\0' && !v.get<std::string>().empty()) return d;
+  }
+  return fallback;
+}
+
+bool ConfigBool(const Json& config, const char* key, bool fallback) {
+  const Json v = ConfigValue(config, key);
+  if (v.is_boolean()) return v.get<bool>();
+  if (v.is_string()) return v == "true" || v == "1" || v == "yes";
+  return fallback;
+}
+
 int64_t ConfigDurationUs(const Json& config, const char* key, const char* fallback) {
   int64_t us = 0;
-  const std::string v = config.value(key, std::string(fallback));
+  const std::string v = ConfigString(config, key, fallback);
   if (!ParseDuration(v, &us)) ParseDuration(fallback, &us);
   return us;
 }
@@ -44,18 +93,22 @@ std::string CpuQuantity(double cpu) {
   return milli % 1000 == 0 ? std::to_string(milli / 1000) : std::to_string(milli) + "m";
 }
 
-// The flavor's keys with the step's own settings over them.
+// The flavor's keys with the step's own settings over them, references to environment
+// variables resolved.
 Json StepConfig(const Json& config, const StepJob& job) {
   Json merged = config;
-  const Json own = job.settings.value("orchestrator", Json::object());
-  for (auto it = own.begin(); it != own.end(); ++it) merged[it.key()] = it.value();
+  const Json& own = Field(job.settings, "orchestrator");
+  for (auto it = own.begin(); it != own.end(); ++it) {
+    const Json v = ConfigValue(own, it.key().c_str());
+    if (!v.is_null()) merged[it.key()] = v;
+  }
   return merged;
 }
 
 // The parent image a step's image is built on.
 std::string ParentImage(const Json& config, const StepJob& job) {
-  std::string parent = job.settings.value("image", std::string());
-  return parent.empty() ? StepConfig(config, job).value("parent_image", std::string()) : parent;
+  std::string parent = FieldText(job.settings, "image");
+  return parent.empty() ? ConfigString(StepConfig(config, job), "parent_image", "") : parent;
 }
 
 // The entrypoint an attempt's pod runs: its result as the termination message, its step's
@@ -92,10 +145,13 @@ std::map<std::string, std::string> RunEnvironment(const SubmitRequest& req, cons
     if (eq != std::string::npos) env[e.substr(0, eq)] = e.substr(eq + 1);
   }
   std::set<std::string> names;
-  for (const auto& n : config.value("pass_env", Json::array())) names.insert(n.get<std::string>());
-  for (const auto& job : req.steps)
-    for (const auto& n : job.settings.value("orchestrator", Json::object()).value("pass_env", Json::array()))
-      names.insert(n.get<std::string>());
+  const auto add = [&](const Json& list) {
+    if (list.is_array())
+      for (const auto& n : list)
+        if (n.is_string()) names.insert(n.get<std::string>());
+  };
+  add(Field(config, "pass_env"));
+  for (const auto& job : req.steps) add(Field(Field(job.settings, "orchestrator"), "pass_env"));
   for (const auto& n : names)
     if (auto v = PosixEnv()->GetEnv(n)) env[n] = *v;
   return env;
@@ -160,8 +216,25 @@ class KubeBackend : public StepBackend {
       at.memory = job.settings.value("resources", Json::object()).value("memory", int64_t{0});
       at.startup_timeout_us = ConfigDurationUs(config, "startup_timeout", "5m");
     }
-    auto created = client_->Create("/apis/batch/v1/namespaces/" + names_.ns + "/jobs", manifest);
-    if (!created.ok() && created.status().code() != Code::kAlreadyExists) {
+    const std::string jobs = "/apis/batch/v1/namespaces/" + names_.ns + "/jobs";
+    auto created = client_->Create(jobs, manifest);
+    // The name is taken: by this attempt's Job (a lost answer, a resumed run whose driver died),
+    // which is adopted, or by one being deleted (the clean-up after a dead baton), which is
+    // waited for. An adopted Job's state is read now: the informers saw it before it was ours.
+    for (int i = 0; i < 600 && !created.ok() && created.status().code() == Code::kAlreadyExists; ++i) {
+      auto existing = client_->Get(jobs + "/" + name);
+      if (existing.ok() && !Field(*existing, "metadata").contains("deletionTimestamp")) {
+        OnJob("MODIFIED", *existing);
+        auto pods = client_->Get("/api/v1/namespaces/" + names_.ns + "/pods?labelSelector=" + PercentEncode("job-name=" + name));
+        if (pods.ok() && Field(*pods, "items").is_array())
+          for (const auto& p : (*pods)["items"]) OnPod("MODIFIED", p);
+        created = *existing;
+        break;
+      }
+      if (existing.ok()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      created = client_->Create(jobs, manifest);
+    }
+    if (!created.ok()) {
       std::lock_guard<std::mutex> l(mu_);
       attempts_.erase(name);
       return created.status();
@@ -244,6 +317,8 @@ class KubeBackend : public StepBackend {
   }
 
   std::string WatchError() { return jobs_->last_error().empty() ? pods_->last_error() : jobs_->last_error(); }
+  // Whether both informers listed what they follow, within `us`.
+  bool WaitSynced(int64_t us) { return jobs_->WaitSynced(us) && pods_->WaitSynced(us); }
 
  private:
   struct Attempt {
@@ -253,6 +328,7 @@ class KubeBackend : public StepBackend {
     int64_t cancelled_us = 0;
     int64_t memory = 0;
     int64_t startup_timeout_us = 0;
+    int64_t complete_seen_us = 0;   // when the Job was first seen Complete
     Json job;                       // the Job as last seen
     bool job_deleted = false;
     std::map<std::string, Json> pods;  // by name
@@ -302,23 +378,41 @@ class KubeBackend : public StepBackend {
     if (!at->log_started && type != "DELETED" && (phase == "Running" || phase == "Succeeded" || phase == "Failed")) {
       at->log_started = true;
       ++open_logs_;
-      log_threads_.emplace_back([this, pod, step = at->step, attempt = at->attempt] { FollowLog(pod, step, attempt); });
+      log_threads_.emplace_back([this, pod, handle = JobOf(obj), step = at->step, attempt = at->attempt] {
+        FollowLog(pod, handle, step, attempt);
+      });
     }
     changed_ = true;
     cv_.notify_all();
   }
 
-  // Copies the pod's log into the attempt's log file of this machine, as it grows.
-  void FollowLog(const std::string& pod, const std::string& step, int attempt) {
+  // Copies the pod's log into the attempt's log file of this machine, as it grows. A stream
+  // that breaks is not resumed (it would repeat what came): once the attempt has ended, the
+  // pod's whole log replaces the file.
+  void FollowLog(const std::string& pod, const std::string& handle, const std::string& step, int attempt) {
     const std::string path = req_.log_dir + "/" + step + "." + std::to_string(attempt) + ".log";
+    const std::string log = "/api/v1/namespaces/" + names_.ns + "/pods/" + pod + "/log?container=" + kContainer;
     (void)fs::MakeDirs(req_.log_dir);
     (void)fs::WriteFile(path, "");
-    (void)client_->Stream("/api/v1/namespaces/" + names_.ns + "/pods/" + pod + "/log?follow=true&container=" + kContainer,
-                          [&](std::string_view data) {
-                            (void)fs::AppendFile(path, std::string(data));
-                            return true;
-                          },
-                          [&] { return !closing_.load(); });
+    Status followed = client_->Stream(log + "&follow=true",
+                                      [&](std::string_view data) {
+                                        (void)fs::AppendFile(path, std::string(data));
+                                        return true;
+                                      },
+                                      [&] { return !closing_.load(); });
+    if (!followed.ok() && !closing_) {
+      for (;;) {
+        {
+          std::lock_guard<std::mutex> l(mu_);
+          auto it = attempts_.find(handle);
+          if (it == attempts_.end() || it->second.ended || closing_) break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      }
+      std::string whole;
+      if (client_->Stream(log, [&](std::string_view data) { whole.append(data); return true; }, nullptr).ok())
+        (void)fs::WriteFile(path, whole);
+    }
     std::lock_guard<std::mutex> l(mu_);
     --open_logs_;
   }
@@ -333,9 +427,13 @@ class KubeBackend : public StepBackend {
                                 FieldText(Field(*pod, "metadata"), "creationTimestamp"))
         pod = &p;
     const Json& status = pod ? Field(*pod, "status") : Field(Json(), "");
+    // The step's container, by name: injected sidecars (service meshes) run beside it.
     const Json& statuses = Field(status, "containerStatuses");
-    const Json& cs = statuses.is_array() && !statuses.empty() ? statuses[0] : Field(Json(), "");
-    const Json& state = Field(cs, "state");
+    const Json* cs = nullptr;
+    if (statuses.is_array())
+      for (const auto& c : statuses)
+        if (FieldText(c, "name") == kContainer) cs = &c;
+    const Json& state = cs != nullptr ? Field(*cs, "state") : Field(Json(), "");
     const std::string phase = FieldText(status, "phase");
     const std::string limit = at.memory > 0 ? " (limit " + FormatMemory(at.memory) + ")" : "";
 
@@ -373,6 +471,16 @@ class KubeBackend : public StepBackend {
       if (reason == "DeadlineExceeded")
         why += " (activeDeadlineSeconds " + Field(at.job, "spec").value("activeDeadlineSeconds", Json(0)).dump() + ")";
       return AttemptEnd{AttemptEnd::Kind::kFailed, why};
+    }
+    // Complete, with no end of its pod in sight (missed, or the pod is gone): the entrypoint
+    // recorded the step, and the Job says it ended well.
+    for (const auto& c : job_conditions.is_array() ? job_conditions : Json::array()) {
+      if (FieldText(c, "type") != "Complete" || FieldText(c, "status") != "True") continue;
+      if (at.complete_seen_us == 0) at.complete_seen_us = now;
+      if (pod == nullptr || now - at.complete_seen_us > 5'000'000) {
+        at.finished = true;
+        return AttemptEnd{AttemptEnd::Kind::kSucceeded, ""};
+      }
     }
     if (at.cancelled_us > 0) {
       // Stopped: the Job is being deleted; its end is in once it is gone (or after a while).
@@ -441,7 +549,7 @@ class KubeBackend : public StepBackend {
 KubeRunNames RunNames(const SubmitRequest& req, const Json& config, const std::string& ns) {
   KubeRunNames n;
   n.ns = ns;
-  n.prefix = KubeName(config.value("job_name_prefix", std::string("baton")), 20);
+  n.prefix = KubeName(ConfigString(config, "job_name_prefix", "baton"), 20);
   n.owner = KubeName(n.prefix + "-" + req.run_id, 253);
   n.secret = n.owner + "-env";
   n.run_label = KubeLabelValue(req.run_id);
@@ -459,12 +567,12 @@ Json JobManifest(const SubmitRequest& req, const StepJob& job, int attempt, cons
   meta["labels"][kStepLabel] = KubeLabelValue(job.name);
   meta["labels"][kAttemptLabel] = std::to_string(attempt);
   meta["annotations"]["baton.dev/step"] = job.name;
-  const Json extra_labels = config.value("labels", Json::object());
+  const Json extra_labels = Field(config, "labels");
   for (const auto& [k, v] : extra_labels.items()) meta["labels"][k] = v;
   if (!owner.is_null()) meta["ownerReferences"] = OwnerRef(owner);
 
   Json pod_meta = {{"labels", meta["labels"]}, {"annotations", meta["annotations"]}};
-  const Json extra_annotations = config.value("annotations", Json::object());
+  const Json extra_annotations = Field(config, "annotations");
   for (const auto& [k, v] : extra_annotations.items()) pod_meta["annotations"][k] = v;
 
   // Resources: requests and limits alike, so that what a step asks for is what it gets.
@@ -477,36 +585,43 @@ Json JobManifest(const SubmitRequest& req, const StepJob& job, int attempt, cons
 
   Json container = {{"name", kContainer},
                     {"image", image},
-                    {"imagePullPolicy", config.value("image_pull_policy", std::string("IfNotPresent"))},
+                    {"imagePullPolicy", ConfigString(config, "image_pull_policy", "IfNotPresent")},
                     {"command", argv},
                     {"workingDir", req.workdir},
                     {"envFrom", Json::array({{{"secretRef", {{"name", names.secret}}}}})},
                     {"terminationMessagePath", kResultPath},
                     {"terminationMessagePolicy", "File"}};
-  for (const auto& s : config.value("env_from_secrets", Json::array()))
-    container["envFrom"].push_back({{"secretRef", {{"name", s.get<std::string>()}}}});
+  const Json& env_from = Field(config, "env_from_secrets");
+  for (const auto& s : env_from.is_array() ? env_from : Json::array())
+    if (s.is_string()) container["envFrom"].push_back({{"secretRef", {{"name", s}}}});
   if (!requests.empty()) container["resources"] = {{"requests", requests}, {"limits", limits}};
   if (config.contains("volume_mounts")) container["volumeMounts"] = config["volume_mounts"];
   if (config.contains("container_security_context")) container["securityContext"] = config["container_security_context"];
 
   Json spec = {{"restartPolicy", "Never"}, {"containers", Json::array({container})}};
-  const std::string sa = config.value("step_service_account", std::string());
+  const std::string sa = ConfigString(config, "step_service_account", "");
   if (!sa.empty()) spec["serviceAccountName"] = sa;
   if (config.contains("node_selector")) spec["nodeSelector"] = config["node_selector"];
   if (config.contains("tolerations")) spec["tolerations"] = config["tolerations"];
   if (config.contains("affinity")) spec["affinity"] = config["affinity"];
   if (config.contains("volumes")) spec["volumes"] = config["volumes"];
   if (config.contains("security_context")) spec["securityContext"] = config["security_context"];
-  if (config.contains("image_pull_secrets")) {
+  const Json& pull_secrets = Field(config, "image_pull_secrets");
+  if (pull_secrets.is_array() && !pull_secrets.empty()) {
     spec["imagePullSecrets"] = Json::array();
-    for (const auto& s : config["image_pull_secrets"]) spec["imagePullSecrets"].push_back({{"name", s}});
+    for (const auto& s : pull_secrets) spec["imagePullSecrets"].push_back({{"name", s}});
   }
 
   Json job_spec = {{"backoffLimit", 0}, {"template", {{"metadata", pod_meta}, {"spec", spec}}}};
-  // The entrypoint keeps the step's timeout itself; the Job's deadline ends a pod that outlives
-  // it by far, or that never started (pulling, waiting for room).
+  // The entrypoint keeps the step's timeout itself; the Job's deadline, which counts from the
+  // Job's start, leaves the pod its startup_timeout to start, and ends one that outlives both.
+  // active_deadline sets it outright.
   const int64_t timeout = job.settings.value("timeout_us", int64_t{0});
-  if (timeout > 0) job_spec["activeDeadlineSeconds"] = (timeout + 999'999) / 1'000'000 + 10;
+  const int64_t deadline = ConfigDurationUs(config, "active_deadline", "0s");
+  if (deadline > 0)
+    job_spec["activeDeadlineSeconds"] = (deadline + 999'999) / 1'000'000;
+  else if (timeout > 0)
+    job_spec["activeDeadlineSeconds"] = (timeout + ConfigDurationUs(config, "startup_timeout", "5m") + 999'999) / 1'000'000 + 10;
   const int64_t ttl = ConfigDurationUs(config, "ttl_after_finished", "1h");
   if (ttl > 0) job_spec["ttlSecondsAfterFinished"] = ttl / 1'000'000;
   return {{"apiVersion", "batch/v1"}, {"kind", "Job"}, {"metadata", meta}, {"spec", job_spec}};
@@ -514,7 +629,7 @@ Json JobManifest(const SubmitRequest& req, const StepJob& job, int attempt, cons
 
 KubernetesOrchestrator::KubernetesOrchestrator(Json config)
     : config_(std::move(config)),
-      builder_(config_.value("engine", std::string("podman")), config_.value("registry", Json::object())) {}
+      builder_(ConfigString(config_, "engine", "podman"), Field(config_, "registry")) {}
 
 Result<std::unique_ptr<KubernetesOrchestrator>> KubernetesOrchestrator::Create(const Json& config) {
   return std::unique_ptr<KubernetesOrchestrator>(new KubernetesOrchestrator(config));
@@ -524,19 +639,19 @@ Result<KubeClient*> KubernetesOrchestrator::Client() {
   std::lock_guard<std::mutex> l(mu_);
   if (client_) return client_.get();
   KubeConfigOptions o;
-  o.kubeconfig = config_.value("kubeconfig", std::string());
-  o.context = config_.value("kubeconfig_context", std::string());
-  o.in_cluster = config_.value("in_cluster", false);
+  o.kubeconfig = ConfigString(config_, "kubeconfig", "");
+  o.context = ConfigString(config_, "kubeconfig_context", "");
+  o.in_cluster = ConfigBool(config_, "in_cluster", false);
   BATON_ASSIGN_OR_RETURN(KubeTarget target, ResolveKubeTarget(o));
   KubeClientOptions co;
-  co.qps = config_.value("api_qps", 20.0);
-  co.burst = static_cast<int>(config_.value("api_burst", int64_t{40}));
+  co.qps = ConfigDouble(config_, "api_qps", 20.0);
+  co.burst = static_cast<int>(ConfigInt(config_, "api_burst", 40));
   client_ = std::make_unique<KubeClient>(std::move(target), co);
   return client_.get();
 }
 
 std::string KubernetesOrchestrator::Namespace(KubeClient* client) const {
-  const std::string ns = config_.value("namespace", std::string());
+  const std::string ns = ConfigString(config_, "namespace", "");
   return ns.empty() ? (client ? client->target().ns : std::string("default")) : ns;
 }
 
@@ -602,8 +717,17 @@ Status KubernetesOrchestrator::Submit(const SubmitRequest& req) {
   if (!s.ok()) return s.status();
 
   KubeBackend backend(req, client, config_, names, owner_ref, std::move(images));
+  // Listing the run's Jobs and pods must work before any is made (a missing permission is
+  // said now, not once api_timeout has passed).
+  if (!backend.WaitSynced(30'000'000)) {
+    const std::string why = backend.WatchError();
+    backend.Finish();
+    (void)client->Delete(secret_path + "/" + names.secret, "Background");
+    return FailedPrecondition("cannot follow the run's Jobs and pods in namespace " + ns + ": " +
+                              (why.empty() ? "no answer within 30s" : why));
+  }
   DriverOptions options;
-  options.max_running = static_cast<int>(config_.value("max_parallelism", int64_t{0}));
+  options.max_running = static_cast<int>(ConfigInt(config_, "max_parallelism", 0));
   DagDriver driver(req, &backend, options);
   Status st;
   {

@@ -61,7 +61,8 @@ class KubernetesOrchestrator : public Orchestrator {
   Status Compile(const SubmitRequest& req, const std::string& out_dir) override;
   Status Submit(const SubmitRequest& req) override;
   Status Stop(const std::string& run_id) override;
-  // Deletes what a dead baton left of a run: its Jobs (and so their pods), Secret and ConfigMap.
+  // Deletes what a dead baton left of a run: its Jobs (and so their pods) and its Secret. The
+  // ConfigMap stays, as the run's record in the cluster.
   Result<std::string> Cleanup(const std::string& run_id) override;
   Result<std::vector<BuiltImage>> BuildImages(const SubmitRequest& req) override;
 
