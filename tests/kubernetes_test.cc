@@ -347,6 +347,8 @@ TEST_F(Kubernetes, StopDeletesTheRunsJobsAndLeavesNoPod) {
   Json shown = JsonOf(ws(), {"runs", "show", run, "-o", "json"});
   EXPECT_EQ(shown["status"], "stopped") << shown.dump(2);
   for (const char* s : {"a", "b"}) EXPECT_EQ(StepOf(shown, s)["status"], "stopped") << s;
+  for (int i = 0; i < 200 && !(Pods(run).empty() && Jobs(run).empty()); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   EXPECT_TRUE(Jobs(run).empty()) << Jobs(run).dump(2);
   EXPECT_TRUE(Pods(run).empty()) << Pods(run).dump(2);
   EXPECT_EQ(RunShell("/", "podman ps -q --filter label=baton-fake").out, "");
@@ -364,7 +366,9 @@ TEST_F(Kubernetes, AKilledBatonsJobsAreDeletedByTheNextCommand) {
   ASSERT_FALSE(runs.empty());
   EXPECT_EQ(runs[0]["status"], "interrupted") << runs.dump(2);
   EXPECT_NE(runs[0]["reason"].get<std::string>().find("Kubernetes Job"), std::string::npos) << runs.dump(2);
-  for (int i = 0; i < 100 && !Pods(run).empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // Foreground deletion: the pods go first, then the Job.
+  for (int i = 0; i < 200 && !(Pods(run).empty() && Jobs(run).empty()); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   EXPECT_TRUE(Jobs(run).empty()) << Jobs(run).dump(2);
   EXPECT_TRUE(Pods(run).empty()) << Pods(run).dump(2);
 }
