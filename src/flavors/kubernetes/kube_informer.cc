@@ -104,7 +104,6 @@ void KubeInformer::Loop() {
         },
         [&] { return !stop_.load(); }, 240);
     if (stop_) break;
-    ++restarts_;
     if (!end.ok()) {
       {
         std::lock_guard<std::mutex> l(mu_);

@@ -37,7 +37,6 @@ class KubeInformer {
   // Since when listing or watching has failed without a success between (monotonic
   // microseconds), or 0 while it works.
   int64_t failing_since_us();
-  int restarts() const { return restarts_; }  // watches opened again after the first
 
  private:
   void Loop();
@@ -48,7 +47,6 @@ class KubeInformer {
   Handler on_change_;
   std::map<std::string, std::string> known_;  // name -> resourceVersion (informer thread only)
   std::atomic<bool> stop_{false};
-  std::atomic<int> restarts_{0};
   std::mutex mu_;
   std::condition_variable cv_;
   bool synced_ = false;

@@ -32,18 +32,11 @@ constexpr const char* kContainer = "step";
 // kubelet puts into the pod's status (at most 4096 bytes).
 constexpr const char* kResultPath = "/dev/termination-log";
 
-// A config value as given, or from this process's environment when it is a {{env.NAME}}
-// reference (a step's own settings are not resolved before they reach the orchestrator).
+// A config value, or null. Component configs arrive with their references resolved;
+// StepConfig resolves a step's own.
 Json ConfigValue(const Json& config, const char* key) {
   auto it = config.find(key);
-  if (it == config.end()) return nullptr;
-  if (it->is_string() && IsEnvReference(it->get<std::string>())) {
-    const std::string ref = it->get<std::string>();
-    const std::string name = ref.substr(6, ref.size() - 8);  // {{env.NAME}}
-    auto v = PosixEnv()->GetEnv(name);
-    return v ? Json(*v) : Json(nullptr);
-  }
-  return *it;
+  return it == config.end() ? Json(nullptr) : *it;
 }
 
 std::string ConfigString(const Json& config, const char* key, const std::string& fallback) {
@@ -99,8 +92,9 @@ Json StepConfig(const Json& config, const StepJob& job) {
   Json merged = config;
   const Json& own = Field(job.settings, "orchestrator");
   for (auto it = own.begin(); it != own.end(); ++it) {
-    const Json v = ConfigValue(own, it.key().c_str());
-    if (!v.is_null()) merged[it.key()] = v;
+    // A reference to a variable that is not set leaves the component's value.
+    auto v = ResolveSecrets(it.value());
+    if (v.ok() && !v->is_null()) merged[it.key()] = *v;
   }
   return merged;
 }
@@ -284,7 +278,6 @@ class KubeBackend : public StepBackend {
     if (!stop) return Status::Ok();  // nothing is ever held
     {
       std::lock_guard<std::mutex> l(mu_);
-      stopping_ = true;
       for (const auto& h : handles)
         if (attempts_.count(h)) attempts_[h].cancelled_us = MonotonicMicros();
     }
@@ -534,7 +527,6 @@ class KubeBackend : public StepBackend {
   std::condition_variable cv_;
   std::map<std::string, Attempt> attempts_;  // by Job name
   bool changed_ = false;
-  bool stopping_ = false;
   int open_logs_ = 0;
   std::vector<std::thread> log_threads_;
   std::atomic<bool> closing_{false};
