@@ -6,13 +6,16 @@
 #
 #   scripts/setup-ceph-rgw.sh                install what is missing (Debian 12) and start;
 #                                            idempotent: what runs is left running, a stopped
-#                                            cluster starts again with its data
+#                                            cluster starts again with its data, or is made
+#                                            again when its OSD has too little room left
 #   scripts/setup-ceph-rgw.sh --stop         stop every daemon it started (by pid file); data stays
 #   scripts/setup-ceph-rgw.sh --wipe         stop, and delete the cluster's data
 #   scripts/setup-ceph-rgw.sh --restart-rgw  stop and start the gateway only
 #   scripts/setup-ceph-rgw.sh --stop-rgw     stop the gateway only
 #   scripts/setup-ceph-rgw.sh --start-rgw    start the gateway only (the cluster must be running)
 #   scripts/setup-ceph-rgw.sh --env          print the test variables of the running gateway
+#   scripts/setup-ceph-rgw.sh --room         print the bytes the OSD can still take before it is
+#                                            full (and holds every write)
 #   scripts/setup-ceph-rgw.sh --diagnose     print the state of the cluster: free disk, daemons,
 #                                            `ceph -s`, `ceph df` and the end of each daemon's log
 #
@@ -26,13 +29,15 @@
 # BATON_CEPH_DISK_GIB (size of the OSD's sparse block file, default 32: BlueStore spreads its writes,
 # so over time the file takes all of it on disk; a new cluster's file is made smaller where the
 # disk has less than that free and 8 GiB over, so that the OSD reports itself full before the disk
-# is: an OSD that cannot grow its block file stops, and the gateway then hangs).
+# is: an OSD that cannot grow its block file stops, and the gateway then hangs),
+# BATON_CEPH_MIN_ROOM_GIB (16: a cluster whose OSD has less room than that is made again).
 # Exit codes: 0 ok, 1 failure, 3 the gateway alone was asked for but no cluster is running.
 set -euo pipefail
 
 dir=${BATON_CEPH_DIR:-/var/lib/baton-ceph}
 port=${BATON_RGW_PORT:-7480}
 disk_gib=${BATON_CEPH_DISK_GIB:-32}
+min_room_gib=${BATON_CEPH_MIN_ROOM_GIB:-16}
 conf=$dir/ceph.conf
 endpoint=http://127.0.0.1:$port
 access_key=BATONTESTACCESSKEY01
@@ -48,6 +53,23 @@ alive() {
 }
 gateway_answers() { curl -s -o /dev/null --max-time 2 "$endpoint/"; }
 osd_up() { ceph -c "$conf" osd stat 2>/dev/null | grep -q '1 up'; }
+# The OSD's free bytes below Ceph's full ratio (95%), from its admin socket (no manager runs;
+# the socket is asked directly, which takes a tenth of the time the ceph command does).
+osd_room() {
+  timeout 30 /usr/bin/python3 -c '
+import json, socket, struct, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b"{\"prefix\": \"perf dump\"}\0")
+data = b""
+while len(data) < 4 or len(data) < 4 + struct.unpack(">I", data[:4])[0]:
+    chunk = s.recv(1 << 16)
+    if not chunk:
+        sys.exit("the OSD closed its admin socket")
+    data += chunk
+osd = json.loads(data[4:])["osd"]
+print(max(0, osd["stat_bytes_avail"] - osd["stat_bytes"] // 20))' "$dir/run/osd.0.asok"
+}
 
 wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
   local secs=$1 what=$2
@@ -248,6 +270,11 @@ case "${1:-}" in
     diagnose
     exit 0
     ;;
+  --room)
+    running || { log "no cluster started by this script is running"; exit 3; }
+    osd_room
+    exit 0
+    ;;
   --env)
     running && gateway_answers || { log "no gateway is running on $endpoint"; exit 3; }
     print_env
@@ -255,20 +282,35 @@ case "${1:-}" in
     ;;
   "") ;;
   *)
-    echo "usage: $0 [--stop | --wipe | --restart-rgw | --stop-rgw | --start-rgw | --env | --diagnose]" >&2
+    echo "usage: $0 [--stop | --wipe | --restart-rgw | --stop-rgw | --start-rgw | --env | --room | --diagnose]" >&2
     exit 1
     ;;
 esac
 
 [ "$(id -u)" -eq 0 ] || { log "run as root"; exit 1; }
 install_packages
-if [ -f "$dir/created" ] && grep -q "osd objectstore = bluestore" "$conf" 2>/dev/null; then
+# A cluster made before is started again with its data, if it still has room for the tests: the
+# 5 GiB round trip needs 11 GiB, and a full OSD does not fail writes, it holds them, so that every
+# request to the gateway hangs. Tests leave their objects behind, so a cluster used for many
+# runs fills up; it is then made again from nothing (it holds only test data).
+reuse_cluster() {
+  local room
   # The configuration is rewritten (same fsid), so that a cluster made by an older version of
   # this script starts with the current settings.
   write_conf "$(awk '$1 == "fsid" { print $3 }' "$conf")"
-  start_mon
-  start_osd
+  start_mon || return 1
+  start_osd || return 1
+  room=$(osd_room) || room=0
+  if ((room < min_room_gib << 30)); then
+    log "the OSD has $((room >> 20)) MiB left before it is full, under ${min_room_gib} GiB"
+    return 1
+  fi
   start_rgw
+}
+
+if [ -f "$dir/created" ] && grep -q "osd objectstore = bluestore" "$conf" 2>/dev/null &&
+  reuse_cluster; then
+  :
 else
   stop_all
   log "creating a cluster in $dir"

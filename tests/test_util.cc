@@ -57,8 +57,17 @@ std::string S3GatewayProblem(const std::string& endpoint) {
       "baton-probe-" + std::to_string(::getpid()) + "-" + std::to_string(probes++);
   CommandResult probe = RunProgram("/", {"/usr/bin/curl", "-sS", "-o", "/dev/null", "--max-time",
                                          "10", endpoint + "/" + bucket});
-  if (probe.exit_code == 0) return "";
-  std::string problem = "the S3 gateway at " + endpoint + " does not answer: " + probe.err;
+  std::string problem;
+  if (probe.exit_code != 0) {
+    problem = "the S3 gateway at " + endpoint + " does not answer: " + probe.err;
+  } else {
+    // A full OSD answers reads but holds every write: each test would wait out its retries.
+    CommandResult room = RunProgram(
+        "/", {"/usr/bin/timeout", "60", SourceDir() + "/scripts/setup-ceph-rgw.sh", "--room"});
+    if (room.exit_code != 0 || std::strtoull(room.out.c_str(), nullptr, 10) >= (64ull << 20))
+      return "";  // not the script's cluster, or room left
+    problem = "the OSD of the S3 test cluster is full, so the gateway holds every write";
+  }
   CommandResult state = RunProgram(
       "/", {"/usr/bin/timeout", "60", SourceDir() + "/scripts/setup-ceph-rgw.sh", "--diagnose"});
   return problem + "\n" + state.out + state.err;

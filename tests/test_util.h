@@ -74,7 +74,8 @@ nlohmann::json JsonOf(const std::string& cwd, const std::vector<std::string>& ar
 // process, found by a sleep duration unique to the test.
 std::vector<pid_t> SleepProcesses(const std::string& arg);
 
-// "" when the S3 gateway at `endpoint` answers an HTTP request within 10 s; otherwise why not,
+// "" when the S3 gateway at `endpoint` answers an HTTP request within 10 s and, where it is the
+// cluster of scripts/setup-ceph-rgw.sh, its OSD is not full; otherwise why not,
 // with the state of the test cluster (scripts/setup-ceph-rgw.sh --diagnose). The tests of the
 // s3:// store check it first, so that a gateway that stopped answering fails each of them at
 // once, with its cause, instead of after every retry of every request.
