@@ -29,6 +29,8 @@ if ((${#missing[@]})); then
 fi
 
 jobs=$(nproc)
+# A line with the time since the start, so that a CI log shows where its time went.
+stage() { echo "bootstrap: [$((SECONDS / 60))m$((SECONDS % 60))s] $*"; }
 build() {  # build DIR [cmake args...]; the libraries in batches (BATON_UNITY), a third of the time
   local dir=$1; shift
   cmake -S . -B "$dir" -G Ninja -DBATON_UNITY=ON "$@" >/dev/null
@@ -66,7 +68,9 @@ case "$mode" in
     browser_log=$(mktemp)
     $sudo scripts/setup-browser.sh >"$browser_log" 2>&1 &
     browser=$!
+    stage "building (Release)"
     build build/release -DCMAKE_BUILD_TYPE=Release -DBATON_WERROR=ON
+    stage "built; waiting for the test services"
     failed=0
     wait "$services" || failed=1
     cat "$services_log"
@@ -93,9 +97,11 @@ case "$mode" in
     (renice -n 19 -p "$BASHPID" >/dev/null
      build build/asan -DCMAKE_BUILD_TYPE=Debug -DBATON_SANITIZE=address,undefined -DBATON_BUILD_BENCH=OFF -DBATON_WERROR=ON) >"$asan_log" 2>&1 &
     asan_build=$!
+    stage "the tests (Release)"
     (cd build/release && ctest --output-on-failure -j "$jobs") || stores_state
-    echo "bootstrap: again under AddressSanitizer + UndefinedBehaviorSanitizer"
+    stage "waiting for the ASan build"
     wait "$asan_build" || { tail -50 "$asan_log"; echo "bootstrap: the ASan build failed" >&2; exit 1; }
+    stage "the tests again under AddressSanitizer + UndefinedBehaviorSanitizer"
     tsan_log=$(mktemp)
     (renice -n 19 -p "$BASHPID" >/dev/null
      build build/tsan -DCMAKE_BUILD_TYPE=Debug -DBATON_SANITIZE=thread -DBATON_BUILD_BENCH=OFF -DBATON_WERROR=ON) >"$tsan_log" 2>&1 &
@@ -109,9 +115,11 @@ case "$mode" in
     slow='^(Slurm\.ATimeLimitBreachIsATimeout|Slurm\.AHundredStepDag|LocalDocker\.QuickstartRunsInContainersLikeLocally|S3Slow\..*|Kubernetes\.ATwoHundredStepDagKeepsToMaxParallelism|Kubernetes\.QuickstartRunsAsJobsLikeLocally|kube_fake_selftest)$'
     (cd build/asan && ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$PWD/../../tests/lsan.supp UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
        ctest --output-on-failure -j "$jobs" -E "$slow") || stores_state
-    echo "bootstrap: again under ThreadSanitizer"
+    stage "waiting for the TSan build"
     wait "$tsan_build" || { tail -50 "$tsan_log"; echo "bootstrap: the TSan build failed" >&2; exit 1; }
+    stage "the tests again under ThreadSanitizer"
     (cd build/tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/../../tests/tsan.supp ctest --output-on-failure -j "$jobs" -E "$slow") || stores_state
+    stage "done"
     ;;
   *)
     echo "usage: scripts/bootstrap.sh [build|quickstart|test]" >&2
