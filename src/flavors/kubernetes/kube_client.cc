@@ -62,26 +62,40 @@ void KubeClient::WaitForRate() {
   }
 }
 
-std::unique_ptr<HttpClient> KubeClient::TakeConnection() {
-  std::lock_guard<std::mutex> l(mu_);
-  if (idle_.empty()) return std::make_unique<HttpClient>(target_.tls);
-  auto c = std::move(idle_.back());
-  idle_.pop_back();
-  return c;
+std::unique_ptr<HttpClient> KubeClient::TakeConnection(const Credentials& creds) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (creds.cert_pem != idle_cert_) {
+      idle_.clear();  // they present a certificate the plugin has replaced
+      idle_cert_ = creds.cert_pem;
+    }
+    if (!idle_.empty()) {
+      auto c = std::move(idle_.back());
+      idle_.pop_back();
+      return c;
+    }
+  }
+  HttpTls tls = target_.tls;
+  if (!creds.cert_pem.empty()) {
+    tls.cert_file.clear();
+    tls.key_file.clear();
+    tls.cert_pem = creds.cert_pem;
+    tls.key_pem = creds.key_pem;
+  }
+  return std::make_unique<HttpClient>(tls);
 }
 
-void KubeClient::ReturnConnection(std::unique_ptr<HttpClient> c) {
+void KubeClient::ReturnConnection(std::unique_ptr<HttpClient> c, const std::string& cert_pem) {
   std::lock_guard<std::mutex> l(mu_);
-  if (idle_.size() < 8) idle_.push_back(std::move(c));
+  if (idle_.size() < 8 && cert_pem == idle_cert_) idle_.push_back(std::move(c));
 }
 
-Result<std::string> KubeClient::ExecToken() {
+Result<KubeClient::ExecCredential> KubeClient::ExecCredentials() {
   {
     std::lock_guard<std::mutex> l(mu_);
     const int64_t now = NowMicros();
-    if (!exec_token_.empty() && !exec_token_stale_ &&
-        (exec_token_expires_us_ == 0 || exec_token_expires_us_ - 10'000'000 > now))
-      return exec_token_;
+    if (exec_cred_ && !exec_stale_ && (exec_expires_us_ == 0 || exec_expires_us_ - 10'000'000 > now))
+      return *exec_cred_;
   }
   const KubeExecPlugin& p = *target_.exec;
   std::vector<std::string> argv = {p.command};
@@ -101,30 +115,35 @@ Result<std::string> KubeClient::ExecToken() {
   if (!cred.is_object() || !cred.contains("status") || !cred["status"].is_object())
     return Unauthenticated("the credential plugin " + p.command + " printed no ExecCredential");
   const Json& st = cred["status"];
-  const std::string token = FieldText(st, "token");
-  if (token.empty())
-    return Unauthenticated("the credential plugin " + p.command +
-                           " gave no token (client certificates from plugins are not supported; put them in the kubeconfig)");
+  ExecCredential got{FieldText(st, "token"), FieldText(st, "clientCertificateData"), FieldText(st, "clientKeyData")};
+  if (got.cert_pem.empty() != got.key_pem.empty())
+    return Unauthenticated("the credential plugin " + p.command + " gave " +
+                           (got.cert_pem.empty() ? "a client key without its certificate" : "a client certificate without its key"));
+  if (got.token.empty() && got.cert_pem.empty())
+    return Unauthenticated("the credential plugin " + p.command + " gave neither a token nor a client certificate");
   std::lock_guard<std::mutex> l(mu_);
-  exec_token_ = token;
-  exec_token_stale_ = false;
+  exec_cred_ = got;
+  exec_stale_ = false;
   const int64_t expires = ParseRfc3339(FieldText(st, "expirationTimestamp"));
-  exec_token_expires_us_ = expires > 0 ? expires * 1'000'000 : 0;
-  return exec_token_;
+  exec_expires_us_ = expires > 0 ? expires * 1'000'000 : 0;
+  return got;
 }
 
-Result<std::string> KubeClient::Authorization() {
+Result<KubeClient::Credentials> KubeClient::CurrentCredentials() {
+  Credentials c;
   if (target_.exec) {
-    BATON_ASSIGN_OR_RETURN(std::string token, ExecToken());
-    return "Bearer " + token;
-  }
-  if (!target_.token_file.empty()) {
+    BATON_ASSIGN_OR_RETURN(ExecCredential e, ExecCredentials());
+    if (!e.token.empty()) c.authorization = "Bearer " + e.token;
+    c.cert_pem = std::move(e.cert_pem);
+    c.key_pem = std::move(e.key_pem);
+  } else if (!target_.token_file.empty()) {
     auto t = fs::ReadFile(target_.token_file);
     if (!t.ok()) return Unauthenticated("cannot read the token file " + target_.token_file + ": " + t.status().message());
-    return "Bearer " + Trim(*t);
+    c.authorization = "Bearer " + Trim(*t);
+  } else if (!target_.token.empty()) {
+    c.authorization = "Bearer " + target_.token;
   }
-  if (!target_.token.empty()) return "Bearer " + target_.token;
-  return std::string();
+  return c;
 }
 
 Status KubeClient::ErrorOf(const HttpReply& reply, const std::string& what) {
@@ -160,18 +179,18 @@ Result<HttpReply> KubeClient::Send(HttpCall call, bool counted, const std::funct
   if (keep_going && !call.keep_going) call.keep_going = keep_going;
   for (int attempt = 1;; ++attempt) {
     WaitForRate();
-    BATON_ASSIGN_OR_RETURN(std::string auth, Authorization());
+    BATON_ASSIGN_OR_RETURN(Credentials creds, CurrentCredentials());
     HttpCall c = call;
-    if (!auth.empty()) c.headers.push_back("Authorization: " + auth);
+    if (!creds.authorization.empty()) c.headers.push_back("Authorization: " + creds.authorization);
     if (counted) {
       std::unique_lock<std::mutex> l(mu_);
       cv_.wait(l, [&] { return in_flight_ < opts_.max_in_flight; });
       ++in_flight_;
     }
-    auto conn = TakeConnection();
+    auto conn = TakeConnection(creds);
     ++requests_;
     Result<HttpReply> r = conn->Perform(c);
-    ReturnConnection(std::move(conn));
+    ReturnConnection(std::move(conn), creds.cert_pem);
     if (counted) {
       std::lock_guard<std::mutex> l(mu_);
       --in_flight_;
@@ -182,7 +201,7 @@ Result<HttpReply> KubeClient::Send(HttpCall call, bool counted, const std::funct
       if (last) return r.status();
     } else if (r->status == 401 && target_.exec && attempt == 1) {
       std::lock_guard<std::mutex> l(mu_);
-      exec_token_stale_ = true;  // once: the plugin may hand out a fresh token
+      exec_stale_ = true;  // once: the plugin may hand out fresh credentials
       continue;
     } else if (r->status == 429 || r->status >= 500) {
       if (last) return r;

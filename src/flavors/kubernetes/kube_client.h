@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -81,11 +82,22 @@ class KubeClient {
 
  private:
   class Lease;
-  Result<std::string> Authorization();  // the header's value, or ""
-  Result<std::string> ExecToken();      // from the exec plugin, cached until it expires
-  void WaitForRate();                   // the token bucket
-  std::unique_ptr<HttpClient> TakeConnection();
-  void ReturnConnection(std::unique_ptr<HttpClient> c);
+  // What an exec plugin hands out (client.authentication.k8s.io ExecCredential status): a bearer
+  // token, a client certificate and key (PEM), or both.
+  struct ExecCredential {
+    std::string token, cert_pem, key_pem;
+  };
+  // The Authorization header's value ("" for none) and the client certificate (PEM, "" for the
+  // kubeconfig's own TLS settings) of the next request.
+  struct Credentials {
+    std::string authorization, cert_pem, key_pem;
+  };
+  Result<Credentials> CurrentCredentials();
+  Result<ExecCredential> ExecCredentials();  // from the exec plugin, cached until they expire
+  void WaitForRate();                        // the token bucket
+  // A connection presenting client certificate `cert_pem` ("" for the kubeconfig's TLS).
+  std::unique_ptr<HttpClient> TakeConnection(const Credentials& creds);
+  void ReturnConnection(std::unique_ptr<HttpClient> c, const std::string& cert_pem);
   // Sends `call`, retrying what may be retried; a stream (not `counted`) is sent once.
   Result<HttpReply> Send(HttpCall call, bool counted, const std::function<bool()>& keep_going = nullptr);
   static Status ErrorOf(const HttpReply& reply, const std::string& what);
@@ -97,12 +109,13 @@ class KubeClient {
   std::mutex mu_;  // guards what follows
   std::condition_variable cv_;
   std::vector<std::unique_ptr<HttpClient>> idle_;
+  std::string idle_cert_;  // the client certificate the idle connections present
   int in_flight_ = 0;
   double tokens_ = 0;
   int64_t refilled_us_ = 0;
-  std::string exec_token_;
-  int64_t exec_token_expires_us_ = 0;  // 0: never
-  bool exec_token_stale_ = false;      // a 401 came with it
+  std::optional<ExecCredential> exec_cred_;
+  int64_t exec_expires_us_ = 0;  // 0: never
+  bool exec_stale_ = false;      // a 401 came with it
 };
 
 // Member `key` of object `o`; an empty object when `o` is not an object or lacks it (API objects
