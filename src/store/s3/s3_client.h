@@ -35,6 +35,9 @@ struct Request {
   // before a retry sends the request again, so that the sink can start over.
   std::function<Status(std::string_view)> sink;
   std::function<void()> restart;
+  // A transfer that moves under 1 KiB/s for this long has stalled and fails (and is retried).
+  // A server-side copy sends nothing until the copy is done, so copies wait longer.
+  long stall_s = 60;
 };
 
 struct Response {

@@ -16,7 +16,11 @@ namespace baton::s3 {
 namespace {
 
 constexpr uint64_t kMaxCopy = 5ull << 30;       // CopyObject's limit
-constexpr uint64_t kCopyPartSize = 1ull << 30;  // parts of a multipart copy
+// Parts of a multipart copy. The server answers a part only once it has copied it, so parts are
+// kept small enough to be copied well within a copy request's stall limit on a busy server.
+constexpr uint64_t kCopyPartSize = 256ull << 20;
+// How long a server-side copy may go without sending anything (CopyObject copies up to 5 GiB).
+constexpr long kCopyStallSeconds = 600;
 
 std::string Where(const ObjectRef& o) {
   return o.client->endpoint() + "/" + o.bucket + "/" + o.key;
@@ -259,6 +263,7 @@ Status CopyObject(const ObjectRef& from, const ObjectRef& to, uint64_t size, con
     r.headers = headers;
     r.headers.insert(r.headers.end(),
                      {{"x-amz-copy-source", source}, {"x-amz-metadata-directive", "REPLACE"}});
+    r.stall_s = kCopyStallSeconds;
     BATON_ASSIGN_OR_RETURN(Response resp, to.client->Send(r));
     return ErrorInBody(to, resp);
   }
@@ -279,6 +284,7 @@ Status CopyObject(const ObjectRef& from, const ObjectRef& to, uint64_t size, con
       r.headers = {{"x-amz-copy-source", source},
                    {"x-amz-copy-source-range",
                     "bytes=" + std::to_string(begin) + "-" + std::to_string(end - 1)}};
+      r.stall_s = kCopyStallSeconds;
       auto resp = to.client->Send(r);
       Status st = resp.ok() ? ErrorInBody(to, *resp) : resp.status();
       std::lock_guard<std::mutex> lock(mu);
