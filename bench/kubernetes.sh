@@ -89,14 +89,55 @@ requests=$(api GET /_fake/stats | /usr/bin/python3 -c 'import json,sys; print(js
 hyperfine --runs "$runs" --warmup 1 --export-json results.json \
   -n "baton chain20" "'$baton' run chain20.yaml --stack kube --no-cache -q" \
   -n "kubectl chain20" "./kubectl-chain.sh"
+api GET /_fake/timeline > timeline.json
 
 echo
-/usr/bin/python3 - results.json "$requests" <<'EOF'
-import json, sys
+/usr/bin/python3 - results.json "$requests" timeline.json <<'EOF'
+import collections, json, statistics, sys
 r = {x["command"]: x["median"] for x in json.load(open(sys.argv[1]))["results"]}
 b, k = r["baton chain20"], r["kubectl chain20"]
 print(f"chain20: baton {b:.2f} s, kubectl {k:.2f} s, baton/kubectl {b / k:.2f}x, "
       f"baton - kubectl {1000 * (b - k) / 20:+.0f} ms per step")
 print(f"API requests of one baton run (20 steps, the watches and the run's ConfigMap and Secret included): "
       f"{sys.argv[2]}, {int(sys.argv[2]) / 20:.1f} per step")
+
+# Where a step's time goes, from the test server's own clock (to the microsecond): its pod start
+# (Job created -> container running: job controller, scheduler, podman), the container's run
+# (for baton: the entrypoint, its records and `true`; for kubectl: `true`), and the reaction of
+# the client (the end published -> the next Job created: for baton its watch, the step's record
+# and the next Job; for kubectl, `kubectl wait` and `kubectl create`).
+jobs = collections.defaultdict(dict)
+for e in json.load(open(sys.argv[3]))["events"]:
+    j = jobs[e["job"]]
+    if e["event"] == "job-created":
+        j["created"] = e["time"]
+        j["run"] = e.get("labels", {}).get("baton.dev/run") or "plain-" + e["job"].rsplit("-", 1)[0]
+    elif e["event"] == "container-started" and e["container"] in ("step", "c"):
+        j["started"] = e["time"]
+    elif e["event"] == "container-ended" and e["container"] in ("step", "c"):
+        j["ended"] = e["time"]
+runs = collections.defaultdict(list)
+for name, j in jobs.items():
+    if {"created", "started", "ended"} <= j.keys():
+        runs[j["run"]].append(j)
+parts = {who: collections.defaultdict(list) for who in ("baton", "kubectl")}
+for run, js in runs.items():
+    who = "kubectl" if run.startswith("plain-") else "baton"
+    js.sort(key=lambda j: j["created"])
+    for a, nxt in zip(js, js[1:] + [None]):
+        parts[who]["pod start"].append(a["started"] - a["created"])
+        parts[who]["container"].append(a["ended"] - a["started"])
+        if nxt:
+            parts[who]["reaction"].append(nxt["created"] - a["ended"])
+med = {who: {k: 1000 * statistics.median(v) for k, v in p.items() if v} for who, p in parts.items()}
+for who in ("baton", "kubectl"):
+    m = med[who]
+    if m:
+        print(f"{who:8} per step, medians: pod start {m['pod start']:.0f} ms, container {m['container']:.0f} ms, "
+              f"reaction {m.get('reaction', 0):.0f} ms")
+if med["baton"] and med["kubectl"]:
+    added = med["baton"]["reaction"] + med["baton"]["container"] - med["kubectl"]["container"]
+    print(f"baton's own time per step beyond the pod start and `true`: {added:.0f} ms "
+          f"(its reaction {med['baton']['reaction']:.0f} ms + its entrypoint in the container "
+          f"{med['baton']['container'] - med['kubectl']['container']:.0f} ms)")
 EOF

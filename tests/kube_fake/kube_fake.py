@@ -1094,6 +1094,8 @@ class Api:
             if dry_run:
                 return copy.deepcopy(obj)
             self.store.add(res, obj)
+            if res is JOBS:
+                self.fake.stats.mark("job-created", namespace=ns, job=name, labels=dict(meta.get("labels") or {}))
             if res is NAMESPACES and self.store.get(SERVICEACCOUNTS, name, "default") is None:
                 self.create(SERVICEACCOUNTS, name, {"metadata": {"name": "default"}})
             return copy.deepcopy(obj)
@@ -1700,7 +1702,12 @@ class PodWorker(threading.Thread):
         with self.mu:
             self.final[i] = True
         self.publish()
+        self.api.fake.stats.mark("container-ended", namespace=self.ns, pod=self.name, container=c["name"],
+                                 job=self.job_name())
         self.wake.set()
+
+    def job_name(self):
+        return (self.pod["metadata"].get("labels") or {}).get("job-name", "")
 
     def _prepare_image(self, i, c):
         image, policy = c["image"], c.get("imagePullPolicy", "IfNotPresent")
@@ -1961,6 +1968,8 @@ class PodWorker(threading.Thread):
         self.event("Normal", "Created", f"Created container {cname}")
         self.event("Normal", "Started", f"Started container {cname}")
         self.publish()
+        self.api.fake.stats.mark("container-started", namespace=self.ns, pod=self.name, container=cname,
+                                 job=self.job_name())
         if self.killing():
             self._stop([(i, pname)], self.kill_grace or 0)
         self.podman.run(["wait", pname], timeout=None)
@@ -2631,6 +2640,13 @@ class Stats:
         self.max_running = 0
         self.running_now = 0
         self.watches = 0
+        # What happened when, to the microsecond (API times have whole seconds): Jobs created,
+        # containers started and their ends published; for benchmarks. Bounded.
+        self.timeline = collections.deque(maxlen=100_000)
+
+    def mark(self, what, **fields):
+        with self.lock:
+            self.timeline.append(dict(fields, event=what, time=time.time()))
 
     def request(self, key, extra=None):
         with self.lock:
@@ -2653,6 +2669,10 @@ class Stats:
             return {"requests": dict(self.requests), "requests_total": self.total,
                     "max_running_pods": self.max_running, "running_pods": self.running_now,
                     "watches_open": self.watches}
+
+    def timeline_snapshot(self):
+        with self.lock:
+            return {"events": list(self.timeline)}
 
     def reset(self):
         with self.lock:
@@ -2848,6 +2868,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send_json(200, fake.faults.update(self.json_of(body)))
         if path == "/_fake/stats" and method == "GET":
             return self.send_json(200, fake.stats.snapshot())
+        if path == "/_fake/timeline" and method == "GET":
+            return self.send_json(200, fake.stats.timeline_snapshot())
         if path == "/_fake/stats/reset" and method == "POST":
             fake.stats.reset()
             return self.send_json(200, fake.stats.snapshot())
@@ -2870,7 +2892,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             now = fake.clock.now()
             return self.send_json(200, {"now": datetime.datetime.fromtimestamp(now, datetime.timezone.utc)
                                         .isoformat().replace("+00:00", "Z"), "offsetSeconds": fake.clock.offset})
-        if path in ("/_fake/faults", "/_fake/stats", "/_fake/stats/reset", "/_fake/clock"):
+        if path in ("/_fake/faults", "/_fake/stats", "/_fake/stats/reset", "/_fake/clock", "/_fake/timeline"):
             raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
         raise ApiError(404, "NotFound", "the server could not find the requested resource")
 
