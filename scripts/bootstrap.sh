@@ -106,13 +106,22 @@ case "$mode" in
     (renice -n 19 -p "$BASHPID" >/dev/null
      build build/tsan -DCMAKE_BUILD_TYPE=Debug -DBATON_SANITIZE=thread -DBATON_BUILD_BENCH=OFF -DBATON_WERROR=ON) >"$tsan_log" 2>&1 &
     tsan_build=$!
-    # The backend tests that mostly wait on Slurm or podman (a one-minute Slurm time limit, the
-    # 100-job DAG, the quickstart in containers) ran above; their code paths run here in the
-    # shorter backend tests.
-    # The 5 GiB round trip through the S3 gateway ran above too.
-    # So did the 200-pod DAG and the quickstart on the test Kubernetes API server, and its
-    # kubectl self-test (it runs no baton code).
-    slow='^(Slurm\.ATimeLimitBreachIsATimeout|Slurm\.AHundredStepDag|LocalDocker\.QuickstartRunsInContainersLikeLocally|S3Slow\..*|Kubernetes\.ATwoHundredStepDagKeepsToMaxParallelism|Kubernetes\.QuickstartRunsAsJobsLikeLocally|kube_fake_selftest)$'
+    # Under the sanitizers, the tests whose time goes to other programs (Slurm, podman, the test
+    # Kubernetes API server's pods, Chromium, a C++ compiler, scikit-learn) are left out where
+    # shorter tests of the same backend run the same baton code: they ran above, in the Release
+    # build. Left out: a one-minute Slurm time limit, the 100-job DAG, the quickstart on each
+    # backend, matrix and for-each instances as jobs or containers, image pushes and rebuilds,
+    # the 200-pod DAG and resume on the test API server, its kubectl self-test (no baton code),
+    # the 5 GiB S3 round trip, the dashboard in Chromium, the C++ example built against the
+    # installed package, the quickstart's scikit-learn sweep, and the layering check (a script).
+    skip=(
+      'Slurm\.(ATimeLimitBreachIsATimeout|AHundredStepDag|QuickstartRunsOnTheCluster|MatrixAndForEachInstancesAreJobsOfTheirOwn)'
+      'LocalDocker\.(QuickstartRunsInContainersLikeLocally|MatrixAndForEachInstancesRunInContainersOfTheirOwn|PushesToARegistryAndPullsByDigest|SecondBuildIsANoOpAndACodeChangeBuildsANewImage)'
+      'Kubernetes\.(ATwoHundredStepDagKeepsToMaxParallelism|QuickstartRunsAsJobsLikeLocally|ResumeSubmitsOnlyTheStepsThatDidNotComplete)'
+      'kube_fake_selftest' 'S3Slow\..*'
+      'Dashboard\.PagesFollowARunningPipelineInChromium' 'CppApi\.ExampleBuildsAgainstTheInstalledPackage'
+      'Sweep\.TheQuickstartSweepDeploysTheBestModelOnlyAboveTheThreshold' 'layering_check.*')
+    slow="^($(IFS='|'; echo "${skip[*]}"))\$"
     (cd build/asan && ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$PWD/../../tests/lsan.supp UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
        ctest --output-on-failure -j "$jobs" -E "$slow") || stores_state
     stage "waiting for the TSan build"
