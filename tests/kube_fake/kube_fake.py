@@ -1701,9 +1701,10 @@ class PodWorker(threading.Thread):
             traceback.print_exc()
         with self.mu:
             self.final[i] = True
-        self.publish()
+        # Marked before the status is published: a client that reacts to it reacts after this.
         self.api.fake.stats.mark("container-ended", namespace=self.ns, pod=self.name, container=c["name"],
                                  job=self.job_name())
+        self.publish()
         self.wake.set()
 
     def job_name(self):
