@@ -77,6 +77,8 @@ class KubeFake {
     std::vector<std::string> argv = {"/usr/bin/python3", SourceDir() + "/tests/kube_fake/kube_fake.py",
                                      "--port-file", dir + "/port", "--state-dir", dir + "/state",
                                      "--token", token_, "--tls-cert", dir + "/server.crt", "--tls-key", dir + "/server.key",
+                                     // Pods (a detached run's driver) reach the server as in-cluster clients do.
+                                     "--cluster-ca", dir + "/ca.crt",
                                      // A node as large as a cluster's share of a run: steps ask for a CPU each.
                                      "--node-cpu", "64"};
     const std::string swagger = SourceDir() + "/../shared/schemas/k8s/swagger.json";
@@ -209,6 +211,23 @@ class Kubernetes : public ::testing::Test {
   std::string LatestRun() {
     Json runs = JsonOf(ws(), {"runs", "list", "-o", "json"});
     return runs.empty() ? "" : runs[0]["id"].get<std::string>();
+  }
+  // Waits until the pod of step `step` of `run` is Running; false after a minute and a half.
+  bool WaitStepPod(const std::string& run, const std::string& step) {
+    for (int i = 0; i < 900; ++i) {
+      for (const auto& p : Pods(run))
+        if (p["metadata"]["labels"].value("baton.dev/step", "") == step && p["status"].value("phase", "") == "Running")
+          return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  }
+  // The name of the Job of step `step` of `run` (its latest attempt).
+  std::string JobNamed(const std::string& run, const std::string& step) {
+    std::string name;
+    for (const auto& j : Jobs(run))
+      if (j["metadata"]["labels"].value("baton.dev/step", "") == step) name = j["metadata"]["name"];
+    return name;
   }
   // Waits until a pod of `run` is Running; false after a minute.
   bool WaitRunningPod(const std::string& run) {
@@ -373,6 +392,166 @@ TEST_F(Kubernetes, AKilledBatonsJobsAreDeletedByTheNextCommand) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   EXPECT_TRUE(Jobs(run).empty()) << Jobs(run).dump(2);
   EXPECT_TRUE(Pods(run).empty()) << Pods(run).dump(2);
+}
+
+// --detach: the run's driver is a Job in the cluster. Its pod is deleted while a step runs
+// (as a node drain would): Kubernetes starts a new one, which takes the run over from the store,
+// follows the step that was running instead of starting it again, and finishes the run.
+TEST_F(Kubernetes, ADetachedRunsDriverPodIsReplacedAndTakesTheRunOver) {
+  std::ofstream(ws() + "/p.yaml") << "name: detached\nsteps:\n"
+                                     "  a: {run: 'echo a'}\n"
+                                     "  b: {run: 'sleep 8; echo b done', after: [a]}\n"
+                                     "  c: {run: 'echo c', after: [b]}\n";
+  auto r = Run({"run", "p.yaml", "--stack", "kube", "--detach", "-o", "json"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  const Json out = Json::parse(r.out);
+  const std::string run = out["run"];
+  EXPECT_EQ(out["status"], "running");
+  EXPECT_NE(out["reason"].get<std::string>().find("-driver"), std::string::npos) << r.out;
+  // The client is gone; the run is driven in the cluster.
+  std::string driver_pod;
+  for (int i = 0; i < 900 && driver_pod.empty(); ++i) {
+    bool b_runs = false;
+    std::string pod;
+    for (const auto& p : Pods(run)) {
+      const Json& labels = p["metadata"]["labels"];
+      if (labels.value("baton.dev/role", "") == "driver" && p["status"].value("phase", "") == "Running")
+        pod = p["metadata"]["name"];
+      if (labels.value("baton.dev/step", "") == "b" && p["status"].value("phase", "") == "Running") b_runs = true;
+    }
+    if (b_runs) driver_pod = pod;
+    else std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_FALSE(driver_pod.empty()) << Pods(run).dump(2);
+  Json shown = JsonOf(ws(), {"runs", "show", run, "-o", "json"});
+  EXPECT_EQ(shown["status"], "running");
+  fake_.Call("DELETE", "/api/v1/namespaces/default/pods/" + driver_pod);
+  for (int i = 0; i < 1200 && shown["status"] == "running"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    shown = JsonOf(ws(), {"runs", "show", run, "-o", "json"});
+  }
+  ASSERT_EQ(shown["status"], "completed") << shown.dump(2);
+  // Every step ran once: b's pod was followed by the new driver, not started again.
+  for (const char* s : {"a", "b", "c"}) {
+    EXPECT_EQ(StepOf(shown, s)["status"], "completed") << s;
+    EXPECT_EQ(StepOf(shown, s)["attempt"], 1) << s;
+  }
+  std::set<std::string> step_jobs, driver_pods;
+  for (const auto& j : Jobs(run))
+    if (j["metadata"]["labels"].value("baton.dev/role", "") != "driver") step_jobs.insert(j["metadata"]["name"]);
+  EXPECT_EQ(step_jobs.size(), 3u) << Jobs(run).dump(2);
+  for (const auto& e : fake_.Call("GET", "/_fake/timeline")["events"])
+    if (e.value("event", "") == "container-started" && e.value("job", "").find("-driver") != std::string::npos)
+      driver_pods.insert(e.value("pod", ""));
+  EXPECT_EQ(driver_pods.size(), 2u);
+  // The step's output is in its pod's log.
+  auto logs = fake_.Kubectl("1.33", "logs job/" + JobNamed(run, "b"));
+  EXPECT_NE(logs.out.find("b done"), std::string::npos) << Describe(logs);
+  // The run's Secret is gone with the run's end.
+  EXPECT_TRUE(fake_.Items("/api/v1/namespaces/default/secrets?labelSelector=baton.dev/run=" + run).empty());
+}
+
+// A detached run stops through the store (`baton runs stop` on any machine), and a run whose
+// driver failed for good is marked interrupted by the next look at it, with its step Jobs deleted.
+TEST_F(Kubernetes, ADetachedRunStopsAndALostDriverIsReported) {
+  std::ofstream(ws() + "/p.yaml") << "name: detached\nsteps:\n  a: {run: 'sleep 120'}\n";
+  auto r = Run({"run", "p.yaml", "--stack", "kube", "--detach", "-o", "json"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  std::string run = Json::parse(r.out)["run"];
+  ASSERT_TRUE(WaitStepPod(run, "a"));
+  r = Run({"runs", "stop", run, "--wait", "90s"});
+  EXPECT_EQ(r.exit_code, 0) << Describe(r);
+  Json shown = JsonOf(ws(), {"runs", "show", run, "-o", "json"});
+  EXPECT_EQ(shown["status"], "stopped") << shown.dump(2);
+  EXPECT_EQ(StepOf(shown, "a")["status"], "stopped");
+
+  // The driver may not be restarted; its container is killed.
+  Update({"driver_restarts=0"});
+  r = Run({"run", "p.yaml", "--stack", "kube", "--detach", "-o", "json"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  run = Json::parse(r.out)["run"];
+  ASSERT_TRUE(WaitStepPod(run, "a"));
+  std::string driver_pod;
+  for (const auto& p : Pods(run))
+    if (p["metadata"]["labels"].value("baton.dev/role", "") == "driver") driver_pod = p["metadata"]["name"];
+  ASSERT_FALSE(driver_pod.empty());
+  auto killed = RunShell("/", "podman kill -s KILL fake-default-" + driver_pod + "-driver-" + std::to_string(fake_.pid()));
+  ASSERT_EQ(killed.exit_code, 0) << Describe(killed);
+  for (int i = 0; i < 600 && shown["status"] != "interrupted"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    shown = JsonOf(ws(), {"runs", "show", run, "-o", "json"});
+  }
+  ASSERT_EQ(shown["status"], "interrupted") << shown.dump(2);
+  EXPECT_NE(shown["reason"].get<std::string>().find("driver Job default/"), std::string::npos) << shown["reason"];
+  EXPECT_NE(shown["reason"].get<std::string>().find("BackoffLimitExceeded"), std::string::npos) << shown["reason"];
+  for (int i = 0; i < 300 && !Pods(run).empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  for (const auto& p : Pods(run)) EXPECT_NE(p["status"].value("phase", ""), "Running") << p["metadata"]["name"];
+}
+
+// A schedule on a kubernetes stack is a CronJob that runs the run's driver; pause, resume,
+// update and delete change the CronJob. The test server's clock is moved to make it fire.
+TEST_F(Kubernetes, AScheduleIsACronJobThatDrivesItsRunsInTheCluster) {
+  std::ofstream(ws() + "/p.yaml") << "name: nightly\nsteps:\n  a: {run: 'echo a'}\n  b: {run: 'echo b', after: [a]}\n";
+  auto r = Run({"schedule", "create", "p.yaml", "--name", "nightly", "--cron", "*/5 * * * *", "--overlap", "queue",
+                "--stack", "kube"});
+  EXPECT_EQ(r.exit_code, 2) << Describe(r);
+  EXPECT_NE(r.err.find("cannot queue"), std::string::npos) << Describe(r);
+  r = Run({"schedule", "create", "p.yaml", "--name", "nightly", "--cron", "*/5 * * * *", "--stack", "kube"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_NE(r.out.find("CronJob"), std::string::npos) << r.out;
+  const std::string path = "/apis/batch/v1/namespaces/default/cronjobs/baton-sched-nightly";
+  auto got = fake_.Kubectl("1.33", "get cronjob baton-sched-nightly -o json");
+  ASSERT_EQ(got.exit_code, 0) << Describe(got);
+  Json cj = Json::parse(got.out);
+  EXPECT_EQ(cj["spec"]["schedule"], "*/5 * * * *");
+  EXPECT_EQ(cj["spec"]["timeZone"], "UTC");
+  EXPECT_EQ(cj["spec"]["concurrencyPolicy"], "Forbid");
+  EXPECT_EQ(cj["spec"]["suspend"], false);
+  const std::string command = cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["command"].dump();
+  EXPECT_NE(command.find("\"drive\",\"--schedule\",\"nightly\""), std::string::npos) << command;
+  // The S3 secret reaches the firings through the schedule's Secret only.
+  EXPECT_EQ(got.out.find(secret_), std::string::npos);
+  Json secret = fake_.Call("GET", "/api/v1/namespaces/default/secrets/baton-sched-nightly-env");
+  EXPECT_EQ(secret["data"].value("TEAM_S3_SECRET", ""), Base64Encode(secret_)) << secret.dump(2);
+
+  // Five minutes on: it fires once, and the run is named as a server names a firing.
+  fake_.Call("POST", "/_fake/clock", {{"advanceSeconds", 300}});
+  std::string run;
+  Json shown;
+  for (int i = 0; i < 1200; ++i) {
+    Json runs = JsonOf(ws(), {"runs", "list", "-o", "json"});
+    if (!runs.empty() && runs[0]["status"] != "running") {
+      run = runs[0]["id"];
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_FALSE(run.empty()) << fake_.Kubectl("1.33", "get jobs,pods").out;
+  shown = JsonOf(ws(), {"runs", "show", run, "-o", "json"});
+  EXPECT_EQ(shown["status"], "completed") << shown.dump(2);
+  EXPECT_EQ(run.rfind("nightly-20", 0), 0u) << run;
+  EXPECT_EQ(StepOf(shown, "b")["status"], "completed");
+  Json listed = JsonOf(ws(), {"schedule", "list", "-o", "json"});
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0]["stack"], "kube");
+
+  ASSERT_EQ(Run({"schedule", "pause", "nightly"}).exit_code, 0);
+  EXPECT_EQ(fake_.Call("GET", path)["spec"]["suspend"], true);
+  ASSERT_EQ(Run({"schedule", "resume", "nightly"}).exit_code, 0);
+  EXPECT_EQ(fake_.Call("GET", path)["spec"]["suspend"], false);
+  r = Run({"schedule", "update", "nightly", "--cron", "0 3 * * *", "--overlap", "allow", "--catchup", "none"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  cj = fake_.Call("GET", path);
+  EXPECT_EQ(cj["spec"]["schedule"], "0 3 * * *");
+  EXPECT_EQ(cj["spec"]["concurrencyPolicy"], "Allow");
+  EXPECT_EQ(cj["spec"]["startingDeadlineSeconds"], 60);
+  r = Run({"schedule", "delete", "nightly"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_EQ(fake_.Call("GET", path).value("reason", ""), "NotFound");
+  for (int i = 0; i < 100 && fake_.Call("GET", "/api/v1/namespaces/default/secrets/baton-sched-nightly-env").value("reason", "") != "NotFound"; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(fake_.Call("GET", "/api/v1/namespaces/default/secrets/baton-sched-nightly-env").value("reason", ""), "NotFound");
+  EXPECT_TRUE(JsonOf(ws(), {"schedule", "list", "-o", "json"}).empty());
 }
 
 TEST_F(Kubernetes, ResumeSubmitsOnlyTheStepsThatDidNotComplete) {

@@ -48,6 +48,9 @@ struct FlavorInfo {
   std::string source = "built-in";  // or the shared library it came from
   // Orchestrators only. The local flavor is baton's own executor, run in-process.
   bool in_process = false;
+  // Orchestrators only: schedules on its stacks are kept and fired by the backend
+  // (Orchestrator::ApplySchedule), not by a baton server.
+  bool backend_schedules = false;
   std::function<Result<std::unique_ptr<Orchestrator>>(const Json& config)> make_orchestrator;
   // Artifact stores only: the store URI (baton/stores.h) a component of this flavor names, given
   // its config (defaults filled in, secrets still {{env.NAME}} references: a URI is recorded, so

@@ -49,6 +49,10 @@ struct StepJob {
   // An instance of a for_each step (made by SubmitRequest::expand): that step's name. It runs as
   // that step does (image, resources), under its own name.
   std::string group;
+  // The run's earlier driver died while attempt `attempt` of this step ran (its entrypoint
+  // recorded it as running): a backend that can find that attempt's job follows it instead of
+  // starting it again, and reports it failed when it is gone.
+  bool adopt = false;
 };
 
 struct SubmitRequest {
@@ -108,6 +112,17 @@ struct StepResult {
   static Result<StepResult> FromJson(const std::string& text);
 };
 
+// A schedule the backend keeps and fires itself (a Kubernetes CronJob), as `baton schedule`
+// records it.
+struct BackendSchedule {
+  std::string name;
+  std::string cron;                // five fields or a macro
+  std::string time_zone = "UTC";
+  std::string overlap = "skip";    // skip | allow (a backend cannot queue)
+  std::string catchup = "latest";  // none | latest
+  bool paused = false;
+};
+
 // The backend's view of a run; `status` is empty when the backend cannot tell.
 struct RunState {
   std::optional<RunStatus> status;
@@ -153,6 +168,34 @@ class Orchestrator {
   }
   // Whether Submit honours SubmitRequest::schedule.
   virtual bool SupportsSchedules() const { return false; }
+
+  // Detached runs: the run's driver runs inside the backend, so that the machine that started
+  // the run may go away. Hands the run to the backend, which runs `driver` there (baton's
+  // `runs drive RUN ...`: it follows the DAG with this same flavor, records every step and the
+  // run's end, and takes the run over again, adopting what still runs, when it is restarted).
+  // Returns once the backend accepted it, with a description of the driver ("Job NS/NAME").
+  virtual Result<std::string> Detach(const SubmitRequest& req, const std::vector<std::string>& driver) {
+    (void)req, (void)driver;
+    return FailedPrecondition("it cannot run a run's driver in its backend; run without --detach");
+  }
+  // Schedules kept by the backend (FlavorInfo::backend_schedules): creates schedule `s`, or
+  // replaces it with the same name. Each firing runs `driver` (`runs drive --schedule NAME
+  // --snapshot ...`) in the backend, with BATON_DRIVER_ID set to a name unique to the firing
+  // that stays the same when its driver is restarted. `req` is the run a firing drives, with
+  // run id "{{run.id}}".
+  virtual Status ApplySchedule(const SubmitRequest& req, const BackendSchedule& s, const std::vector<std::string>& driver) {
+    (void)req, (void)s, (void)driver;
+    return FailedPrecondition("it keeps no schedules");
+  }
+  virtual Status PauseSchedule(const std::string& name, bool paused) {
+    (void)name, (void)paused;
+    return FailedPrecondition("it keeps no schedules");
+  }
+  // Deletes the schedule; runs it started go on. Deleting one that is not there is no error.
+  virtual Status DeleteSchedule(const std::string& name) {
+    (void)name;
+    return FailedPrecondition("it keeps no schedules");
+  }
 };
 
 }  // namespace baton

@@ -285,6 +285,8 @@ Status SubmitAndFollow(Orchestrator& orch, const SubmitRequest& req, const RunOp
   };
   while (!finished) {
     const int sig = signals->Wait(100'000);
+    // A driver in the backend whose pod is being ended leaves the run to the next driver.
+    if (sig > 0 && opts.leave_on_signal && opts.leave_on_signal()) ExitNow(128 + sig);
     if (sig > 0 && !stop->stopped) {
       // Said once: the orchestrator stops its steps its own way (a second signal cannot hurry
       // a backend's stop, so it is not offered).
@@ -456,9 +458,15 @@ Result<SubmitRequest> BuildSubmitRequest(Workspace& ws, const PipelineSpec& spec
   SubmitRequest req =
       RequestFor(ws, spec, flavor, run_id, snapshot_hash, opts, std::set<std::string>(done.begin(), done.end()));
   BATON_ASSIGN_OR_RETURN(auto earlier, ws.meta->ListStepRuns(run_id));
-  for (auto& job : req.steps)
+  for (auto& job : req.steps) {
+    const StepRunRecord* latest = nullptr;
     for (const auto& r : earlier)
-      if (r.step == job.name) job.attempt = std::max(job.attempt, r.attempt + 1);
+      if (r.step == job.name && (latest == nullptr || r.attempt > latest->attempt)) latest = &r;
+    if (latest == nullptr) continue;
+    // A driver taking the run over follows the attempt its predecessor left running.
+    job.adopt = opts.adopt_running && latest->status == StepStatus::kRunning;
+    job.attempt = std::max(job.attempt, job.adopt ? latest->attempt : latest->attempt + 1);
+  }
   BATON_RETURN_IF_ERROR(fs::MakeDirs(req.log_dir + "/results"));
   req.snapshot_file = req.log_dir + "/snapshot.json";
   BATON_RETURN_IF_ERROR(fs::WriteFileAtomic(req.snapshot_file, DumpJson(SpecToJson(spec))));
@@ -502,6 +510,97 @@ Result<std::vector<BuiltImage>> BuildPipelineImages(Workspace& ws, const Pipelin
     return images.status().Annotate("orchestrator '" + spec.stack["orchestrator"].value("name", std::string()) +
                                     "' (flavor " + flavor->name + ") cannot build images");
   return images;
+}
+
+std::vector<std::string> DriverCommand(const Workspace& ws, const std::vector<std::string>& what, const RunOptions& opts) {
+  std::vector<std::string> argv = {SelfExecutable(), "runs", "drive"};
+  argv.insert(argv.end(), what.begin(), what.end());
+  argv.insert(argv.end(), {"--metadata", ws.metadata_uri, "--artifacts", ws.artifacts_uri});
+  if (!opts.use_cache) argv.push_back("--no-cache");
+  return argv;
+}
+
+Result<std::string> DetachOrchestrated(Workspace& ws, const PipelineSpec& spec, const std::string& run_id,
+                                       const std::string& snapshot_hash, const RunOptions& opts) {
+  if (opts.flavors == nullptr) return Internal("no flavor registry for the run's orchestrator");
+  const FlavorInfo* flavor = nullptr;
+  BATON_ASSIGN_OR_RETURN(auto orch, MakeOrchestrator(spec, *opts.flavors, &flavor));
+  BATON_ASSIGN_OR_RETURN(SubmitRequest req, BuildSubmitRequest(ws, spec, *flavor, run_id, snapshot_hash, opts, {}));
+  return orch->Detach(req, DriverCommand(ws, {run_id}, opts));
+}
+
+namespace {
+
+// The orchestrator of schedule `s`'s stack, and whether it keeps schedules itself.
+struct ScheduleBackend {
+  std::unique_ptr<Orchestrator> orch;
+  const FlavorInfo* flavor = nullptr;
+  PipelineSpec spec;  // only its stack
+};
+
+Result<ScheduleBackend> BackendOf(Workspace& ws, const std::string& stack) {
+  ScheduleBackend b;
+  BATON_ASSIGN_OR_RETURN(auto flavors, LoadFlavors(*ws.meta));
+  BATON_ASSIGN_OR_RETURN(ResolvedStack resolved, ResolveStack(*ws.meta, *flavors, stack));
+  b.spec.stack = resolved.ToJson();
+  BATON_ASSIGN_OR_RETURN(b.orch, MakeOrchestrator(b.spec, *flavors, &b.flavor, /*lenient_secrets=*/true));
+  return b;
+}
+
+}  // namespace
+
+Result<bool> BackendKeepsSchedules(MetadataStore& meta, const std::string& stack) {
+  BATON_ASSIGN_OR_RETURN(auto flavors, LoadFlavors(meta));
+  std::string name = stack;
+  if (name.empty()) {
+    BATON_ASSIGN_OR_RETURN(name, ActiveStack(meta));
+  }
+  BATON_ASSIGN_OR_RETURN(ResolvedStack resolved, ResolveStack(meta, *flavors, name));
+  const FlavorInfo* f = flavors->registry.Find(ComponentType::kOrchestrator, resolved.orchestrator.flavor);
+  return f != nullptr && f->backend_schedules;
+}
+
+Status ApplyBackendSchedule(Workspace& ws, const PipelineSpec& spec, const RunOptions& opts, const ScheduleRecord& s) {
+  if (opts.flavors == nullptr) return Internal("no flavor registry for the schedule's orchestrator");
+  if (s.overlap == "queue")
+    return InvalidArgument("--overlap queue: a schedule the orchestrator keeps cannot queue a firing; use skip or allow");
+  if (s.catchup == "all")
+    return InvalidArgument("--catchup all: a schedule the orchestrator keeps starts at most the latest missed time; "
+                           "use latest or none");
+  const FlavorInfo* flavor = nullptr;
+  BATON_ASSIGN_OR_RETURN(auto orch, MakeOrchestrator(spec, *opts.flavors, &flavor));
+  BATON_RETURN_IF_ERROR(UseStackArtifactStore(ws, spec));
+  Snapshot snap = MakeSnapshot(spec);
+  BATON_RETURN_IF_ERROR(StoreSnapshot(ws, spec, snap));
+  SubmitRequest req = RequestFor(ws, spec, *flavor, "{{run.id}}", snap.hash, opts, {});
+  BATON_ASSIGN_OR_RETURN(req.config, ResolveSecrets(req.config));
+  BackendSchedule b;
+  b.name = s.name;
+  b.cron = s.cron;
+  b.time_zone = s.time_zone;
+  b.overlap = s.overlap;
+  b.catchup = s.catchup;
+  b.paused = s.paused;
+  return orch->ApplySchedule(req, b, DriverCommand(ws, {"--schedule", s.name, "--snapshot", "sha256:" + snap.hash}, opts));
+}
+
+Status PauseBackendSchedule(Workspace& ws, const ScheduleRecord& s, bool paused) {
+  BATON_ASSIGN_OR_RETURN(ScheduleBackend b, BackendOf(ws, s.stack));
+  return b.orch->PauseSchedule(s.name, paused);
+}
+
+Status DeleteBackendSchedule(Workspace& ws, const ScheduleRecord& s) {
+  BATON_ASSIGN_OR_RETURN(ScheduleBackend b, BackendOf(ws, s.stack));
+  return b.orch->DeleteSchedule(s.name);
+}
+
+Result<RunState> DetachedRunState(Workspace& ws, const RunRecord& run) {
+  BATON_ASSIGN_OR_RETURN(PipelineSpec spec, LoadRunSpec(ws, run));
+  if (!spec.stack.is_object()) return RunState{};
+  BATON_ASSIGN_OR_RETURN(auto flavors, LoadFlavors(*ws.meta));
+  const FlavorInfo* flavor = nullptr;
+  BATON_ASSIGN_OR_RETURN(auto orch, MakeOrchestrator(spec, *flavors, &flavor, /*lenient_secrets=*/true));
+  return orch->State(run.id);
 }
 
 Result<std::string> CleanupDeadRun(Workspace& ws, const RunRecord& run) {

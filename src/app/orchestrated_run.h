@@ -46,6 +46,26 @@ Status CompilePipeline(Workspace& ws, const PipelineSpec& spec, const RunOptions
 // where missing (and pushed where the stack has a container registry).
 Result<std::vector<BuiltImage>> BuildPipelineImages(Workspace& ws, const PipelineSpec& spec, const RunOptions& opts);
 
+// The command a backend runs to drive a detached run: `baton runs drive WHAT... --metadata URI
+// --artifacts URI`.
+std::vector<std::string> DriverCommand(const Workspace& ws, const std::vector<std::string>& what, const RunOptions& opts);
+// `baton run --detach`: hands run `run_id` (recorded as running, with DetachedHost) to its
+// orchestrator, whose backend runs the run's driver; returns the orchestrator's description of
+// that driver.
+Result<std::string> DetachOrchestrated(Workspace& ws, const PipelineSpec& spec, const std::string& run_id,
+                                       const std::string& snapshot_hash, const RunOptions& opts);
+// The backend's view of a detached run (Orchestrator::State).
+Result<RunState> DetachedRunState(Workspace& ws, const RunRecord& run);
+
+// Schedules kept by the backend of a stack's orchestrator (FlavorInfo::backend_schedules).
+// Whether stack `stack` ("" for the active one) has such an orchestrator.
+Result<bool> BackendKeepsSchedules(MetadataStore& meta, const std::string& stack);
+// Creates or replaces schedule `s` in the backend, firing runs of `spec` (compiled on its stack):
+// the snapshot is stored and the images built now.
+Status ApplyBackendSchedule(Workspace& ws, const PipelineSpec& spec, const RunOptions& opts, const ScheduleRecord& s);
+Status PauseBackendSchedule(Workspace& ws, const ScheduleRecord& s, bool paused);
+Status DeleteBackendSchedule(Workspace& ws, const ScheduleRecord& s);
+
 // Has the orchestrator of a run whose baton died end what its backend still runs; returns its
 // note ("" for the in-process executor, whose processes ReapDeadRuns ends itself).
 Result<std::string> CleanupDeadRun(Workspace& ws, const RunRecord& run);

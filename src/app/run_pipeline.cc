@@ -24,6 +24,7 @@
 #include "platform/process.h"
 #include "platform/signals.h"
 #include "app/orchestrated_run.h"
+#include "app/schedules.h"
 #include "flavors/builtin.h"
 #include "store/registry.h"
 
@@ -412,6 +413,20 @@ class RunLogShipper {
 
 }  // namespace
 
+bool RunStopRequested(MetadataStore& meta, const RunRecord& run) {
+  auto value = meta.GetSetting(StopRequestKey(run.id), "");
+  if (!value.ok() || value->empty()) return false;
+  Json request = Json::parse(*value, nullptr, false);
+  return request.is_object() && request.value("attempt", 0) == run.attempt;
+}
+
+std::string DetachedHost(const std::string& flavor) { return "(" + flavor + " driver)"; }
+
+bool IsDetachedRun(const RunRecord& run) {
+  return run.pid == 0 && run.host.size() > 9 && run.host.front() == '(' &&
+         run.host.compare(run.host.size() - 8, 8, " driver)") == 0;
+}
+
 Status RequestRunStop(MetadataStore& meta, const RunRecord& run, const std::string& by) {
   Json request = {{"attempt", run.attempt}, {"by", by}, {"at", NowMicros()}};
   return meta.SetSetting(StopRequestKey(run.id), DumpJson(request));
@@ -455,6 +470,14 @@ Result<RunSummary> RunPipeline(Workspace& ws, const PipelineSpec& spec, const Ru
     run.stack = spec.stack.value("name", std::string("default"));
     run.orchestrator = spec.stack["orchestrator"].value("flavor", std::string("local"));
   }
+  if (opts.detach) {
+    if (in_process)
+      return FailedPrecondition("--detach needs a stack whose orchestrator runs the run's driver in its backend "
+                                "(kubernetes); the local orchestrator runs steps in this process");
+    // Driven in the backend: no process here to look after, and no host of its own yet.
+    run.host = DetachedHost(run.orchestrator);
+    run.pid = run.pid_start = 0;
+  }
   // Run ids carry 16 random bits next to the second they were made in: retry on the rare
   // collision of runs started in the same second.
   for (int tries = 0;; ++tries) {
@@ -466,6 +489,18 @@ Result<RunSummary> RunPipeline(Workspace& ws, const PipelineSpec& spec, const Ru
     run.id = NewRunId(spec.name);
   }
   if (run_id_out) *run_id_out = run.id;
+  if (opts.detach) {
+    auto driver = DetachOrchestrated(ws, spec, run.id, snap.hash, opts);
+    if (!driver.ok()) {
+      const std::string why = "could not hand the run to its orchestrator: " + driver.status().message();
+      BATON_RETURN_IF_ERROR(ws.meta->UpdateRunStatus(run.id, RunStatus::kFailed, why, NowMicros()));
+      return driver.status();
+    }
+    RunSummary summary;
+    summary.status = RunStatus::kRunning;
+    summary.reason = "driven by " + *driver;
+    return summary;
+  }
   if (!in_process) {
     StopSignals blocked;  // from before the watcher starts to after it ends
     StopRequestWatcher stop_requests(ws.metadata_uri, run.id);
@@ -525,6 +560,89 @@ Result<RunSummary> ResumeRun(Workspace& ws, const RunRecord& run, const Pipeline
   StopRequestWatcher stop_requests(ws.metadata_uri, run.id);
   RunLogShipper logs(ws.metadata_uri, run.id, ws.LogsDir(run.id));
   return ExecuteRun(ws, spec, run.id, run.snapshot_hash, opts, observer, &launcher, progress);
+}
+
+}  // namespace baton
+
+namespace baton {
+
+namespace {
+
+// Drives `run`, which is recorded as running with a detached host, from this process.
+Result<RunSummary> DriveTakenRun(Workspace& ws, const RunRecord& run, const RunOptions& given, ExecutionObserver* observer) {
+  BATON_ASSIGN_OR_RETURN(PipelineSpec spec, LoadRunSpec(ws, run));
+  BATON_RETURN_IF_ERROR(UseStackArtifactStore(ws, spec));
+  BATON_ASSIGN_OR_RETURN(RunProgress progress, LoadRunProgress(ws, run.id));
+  RunOptions opts = given;
+  opts.use_cache = run.use_cache;
+  opts.adopt_running = true;
+  opts.detach = false;
+  // A stop signal is the backend ending this driver (its pod deleted, its node drained): the
+  // run goes on, and the next driver takes it over. A stop asked for through the store (`baton
+  // runs stop`) comes as a signal too, and stops the run.
+  MetadataStore* meta = ws.meta.get();
+  const std::string id = run.id;
+  opts.leave_on_signal = [meta, id] {
+    auto now = meta->GetRun(id);
+    return now.ok() && !RunStopRequested(*meta, *now);
+  };
+  StopSignals blocked;  // from before the watcher starts to after it ends
+  StopRequestWatcher stop_requests(ws.metadata_uri, run.id);
+  RunLogShipper logs(ws.metadata_uri, run.id, ws.LogsDir(run.id));
+  return RunOrchestrated(ws, spec, run.id, run.snapshot_hash, opts, observer, progress);
+}
+
+RunSummary Unchanged(const RunRecord& run) {
+  RunSummary s;
+  s.status = run.status;
+  s.reason = run.reason;
+  return s;
+}
+
+}  // namespace
+
+Result<RunSummary> DriveRun(Workspace& ws, const std::string& run_id, const RunOptions& opts, ExecutionObserver* observer) {
+  BATON_ASSIGN_OR_RETURN(RunRecord run, ws.meta->GetRun(run_id));
+  if (run.status != RunStatus::kRunning) return Unchanged(run);
+  if (!IsDetachedRun(run))
+    return FailedPrecondition("run " + run.id + " is driven by baton process " + std::to_string(run.pid) + " on " +
+                              run.host + ", not in its backend");
+  return DriveTakenRun(ws, run, opts, observer);
+}
+
+Result<RunSummary> DriveScheduledRun(Workspace& ws, const std::string& schedule, const std::string& snapshot_hash,
+                                     const std::string& driver_id, const RunOptions& opts, ExecutionObserver* observer,
+                                     std::string* run_id) {
+  if (driver_id.empty()) return InvalidArgument("no driver id (BATON_DRIVER_ID) to name the scheduled run after");
+  // A CronJob's Jobs are named after their scheduled time, in minutes since the epoch: the run
+  // gets the name a baton server gives a firing of that time.
+  std::string id = schedule + "-" + driver_id;
+  const size_t dash = driver_id.rfind('-');
+  const std::string tail = dash == std::string::npos ? driver_id : driver_id.substr(dash + 1);
+  if (!tail.empty() && tail.size() <= 12 && tail.find_first_not_of("0123456789") == std::string::npos)
+    id = ScheduledRunId(schedule, std::stoll(tail) * 60'000'000);
+  if (run_id) *run_id = id;
+  BATON_ASSIGN_OR_RETURN(PipelineSpec spec, LoadSnapshot(*ws.meta, "sha256:" + snapshot_hash, nullptr));
+  RunRecord run;
+  run.id = id;
+  run.pipeline = spec.name;
+  run.snapshot_hash = snapshot_hash;
+  run.status = RunStatus::kRunning;
+  run.created_at = run.started_at = NowMicros();
+  run.parameters = DumpJson(spec.parameters);
+  run.pipeline_file = spec.file;
+  run.use_cache = opts.use_cache;
+  run.schedule = schedule;
+  if (spec.stack.is_object()) {
+    run.stack = spec.stack.value("name", std::string("default"));
+    run.orchestrator = spec.stack["orchestrator"].value("flavor", std::string("local"));
+  }
+  run.host = DetachedHost(run.orchestrator);
+  Status created = ws.meta->CreateRun(run);
+  if (created.code() == Code::kAlreadyExists) return DriveRun(ws, id, opts, observer);  // a restarted driver
+  BATON_RETURN_IF_ERROR(created);
+  BATON_ASSIGN_OR_RETURN(RunRecord recorded, ws.meta->GetRun(id));
+  return DriveTakenRun(ws, recorded, opts, observer);
 }
 
 }  // namespace baton

@@ -33,6 +33,16 @@ struct RunOptions {
   // A run on another orchestrator reports its first stop signal with `count` 0: the orchestrator
   // stops the steps its own way, and later signals change nothing.
   std::function<void(int signal, int count)> on_stop_signal;
+  // `baton run --detach`: the run's driver runs in the orchestrator's backend
+  // (Orchestrator::Detach); RunPipeline returns once the backend took the run.
+  bool detach = false;
+  // A driver taking over a run whose driver died (`runs drive`): steps whose latest attempt is
+  // recorded as running are followed (StepJob::adopt), not started again.
+  bool adopt_running = false;
+  // Asked at a stop signal on a run on another orchestrator: true when the process should exit
+  // at once and leave the backend's work running for the next driver (a detached driver whose
+  // pod is being deleted), false to stop the run.
+  std::function<bool()> leave_on_signal;
 };
 
 // The stack's orchestrator flavor ("" without a stack).
@@ -87,6 +97,26 @@ Status CheckResumable(const RunRecord& run);
 // (another host, the server): recorded in the store for the run's current attempt, and taken by
 // the driving baton within about a second as if it had been sent SIGTERM. `by` says who asked.
 Status RequestRunStop(MetadataStore& meta, const RunRecord& run, const std::string& by);
+// Whether a stop was asked for through the store (RequestRunStop) for the run's current attempt.
+bool RunStopRequested(MetadataStore& meta, const RunRecord& run);
+
+// The host recorded on a detached run (`baton run --detach`, a backend's schedule): its driver
+// runs in the backend of orchestrator flavor `flavor`, not on any machine baton can look at.
+std::string DetachedHost(const std::string& flavor);
+// Whether a run is driven in its backend (its host is DetachedHost's).
+bool IsDetachedRun(const RunRecord& run);
+
+// `baton runs drive`: drives a detached run in the backend (run by the backend's driver job,
+// also after a restart of that job, when it takes the run over: finished steps stay, running
+// attempts are followed). A run that is no longer running is left as it is.
+Result<RunSummary> DriveRun(Workspace& ws, const std::string& run_id, const RunOptions& opts, ExecutionObserver* observer);
+// The same for a firing of a backend's schedule: creates the run of snapshot `snapshot_hash`
+// for schedule `schedule`, named after the firing's driver id, or takes it over when a restarted
+// driver finds it.
+Result<RunSummary> DriveScheduledRun(Workspace& ws, const std::string& schedule, const std::string& snapshot_hash,
+                                     const std::string& driver_id, const RunOptions& opts, ExecutionObserver* observer,
+                                     std::string* run_id);
+
 // The pipeline a run executes, from its snapshot.
 Result<PipelineSpec> LoadRunSpec(Workspace& ws, const RunRecord& run);
 

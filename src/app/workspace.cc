@@ -187,6 +187,31 @@ Result<std::vector<std::string>> ReapDeadRuns(Workspace& ws) {
   return reaped;
 }
 
+Result<bool> ReapLostDetachedRun(Workspace& ws, const RunRecord& run) {
+  if (run.status != RunStatus::kRunning || !IsDetachedRun(run)) return false;
+  BATON_ASSIGN_OR_RETURN(RunState state, DetachedRunState(ws, run));
+  if (!state.status || *state.status == RunStatus::kRunning) return false;
+  Result<std::string> cleaned = CleanupDeadRun(ws, run);
+  std::string reason = "interrupted: " + state.reason;
+  if (!cleaned.ok()) reason += "; ending its backend's work failed: " + cleaned.status().message();
+  else if (!cleaned->empty()) reason += "; " + *cleaned;
+  BATON_RETURN_IF_ERROR(ws.meta->MarkRunInterrupted(run.id, reason));
+  return true;
+}
+
+Result<Workspace> OpenStoresWorkspace(const std::string& dir, const std::string& metadata_uri,
+                                      const std::string& artifacts_uri) {
+  BATON_RETURN_IF_ERROR(fs::MakeDirs(dir + "/logs"));
+  Workspace ws;
+  ws.root = dir;
+  ws.dir = dir;
+  ws.metadata_uri = metadata_uri;
+  ws.artifacts_uri = artifacts_uri;
+  BATON_ASSIGN_OR_RETURN(ws.meta, Stores().OpenMetadataStore(metadata_uri));
+  BATON_ASSIGN_OR_RETURN(ws.artifacts, Stores().OpenArtifactStore(artifacts_uri));
+  return ws;
+}
+
 Result<Workspace> InitWorkspace(const std::string& root) {
   std::string dir = DirFor(root);
   BATON_RETURN_IF_ERROR(fs::MakeDirs(dir + "/logs"));

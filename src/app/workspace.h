@@ -61,6 +61,15 @@ Result<Workspace> OpenWorkspace(const std::string& root);
 // what its backend still runs (Orchestrator::Cleanup) and marks them interrupted. Returns the
 // ids of the runs it marked.
 Result<std::vector<std::string>> ReapDeadRuns(Workspace& ws);
+// For a detached run (IsDetachedRun) that is still recorded as running: asks its orchestrator
+// whether the run's driver in the backend is still there, and when it ended for good (its job
+// failed, or is gone) ends what it left running and marks the run interrupted with why. Returns
+// whether it marked the run.
+Result<bool> ReapLostDetachedRun(Workspace& ws, const RunRecord& run);
+// A workspace in directory `dir` (logs only) on the stores `metadata_uri` and `artifacts_uri`:
+// what a run's driver in a backend works in. Reaps nothing.
+Result<Workspace> OpenStoresWorkspace(const std::string& dir, const std::string& metadata_uri,
+                                      const std::string& artifacts_uri);
 // Whether the baton process recorded on a run is alive (only answerable on the same host).
 bool RunProcessAlive(const RunRecord& run);
 // Creates `root/.baton` if needed and opens it.

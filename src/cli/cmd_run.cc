@@ -45,6 +45,7 @@ struct RunArgs {
   std::vector<std::string> params;
   int jobs = 0;
   bool no_cache = false;
+  bool detach = false;
   std::vector<std::string> tags;
   std::string note;
   std::string run_name;
@@ -214,6 +215,7 @@ int Prepare(const RunArgs& a, bool create_workspace, Prepared* p) {
   RunOptions& opts = req.options;
   opts.jobs = a.jobs;
   opts.use_cache = !a.no_cache;
+  opts.detach = a.detach;
   opts.tags = a.tags;
   opts.note = a.note;
   opts.run_name = a.run_name;
@@ -273,9 +275,20 @@ int DoRun(const RunArgs& a) {
   }
   RunOptions opts = run.options;
   opts.on_stop_signal = [&progress](int signal, int count) { progress.OnStopSignal(signal, count); };
-  auto summary = RunPipeline(*p.ws, run.spec, opts, json ? &silent : static_cast<ExecutionObserver*>(&progress), &run_id);
+  auto summary = RunPipeline(*p.ws, run.spec, opts, json || a.detach ? &silent : static_cast<ExecutionObserver*>(&progress),
+                             &run_id);
   progress.Finish();
   if (!summary.ok()) return Fail(summary.status());
+  if (a.detach) {
+    if (json) {
+      PrintJson({{"run", run_id}, {"status", ToString(summary->status)}, {"reason", summary->reason}});
+    } else {
+      std::printf("run %s: %s; this machine may go away now\n", run_id.c_str(), summary->reason.c_str());
+      std::printf("follow it: baton runs show %s; baton runs logs %s STEP; stop it: baton runs stop %s\n", run_id.c_str(),
+                  run_id.c_str(), run_id.c_str());
+    }
+    return 0;
+  }
   return ReportRun(run_id, *summary, json);
 }
 
@@ -413,6 +426,8 @@ void AddRunCommand(CLI::App& app) {
   cmd->add_option("--stack", a->stack, "Stack to run on (default: the active stack)");
   cmd->add_option("-j,--jobs", a->jobs, "Steps to run at once (default: number of cores)")->check(CLI::PositiveNumber);
   cmd->add_flag("--no-cache", a->no_cache, "Run every step, ignoring earlier results");
+  cmd->add_flag("--detach", a->detach,
+                "Hand the run to its orchestrator's backend, where its driver runs (kubernetes: a Job), and return");
   cmd->add_option("--tag", a->tags, "Tag the run (repeatable; runs list --tag finds it)")
       ->check([](const std::string& t) { return CheckTag(t).ok() ? "" : CheckTag(t).message(); });
   cmd->add_option("--note", a->note, "A note recorded with the run");

@@ -7,7 +7,10 @@
 #include <cstring>
 #include <thread>
 
+#include "app/orchestrated_run.h"
 #include "app/record_json.h"
+#include "app/stack.h"
+#include "app/workspace.h"
 #include "app/run_pipeline.h"
 #include "baton/json_text.h"
 #include "baton/signal_numbers.h"
@@ -15,6 +18,7 @@
 #include "core/matrix.h"
 #include "core/spec.h"
 #include "cli/progress.h"
+#include "platform/env_posix.h"
 #include "platform/fs.h"
 #include "platform/process.h"
 
@@ -97,6 +101,14 @@ int List(const ListArgs& a) {
   const bool filtered = !statuses.empty() || since || until || !params.empty() || !a.tags.empty();
   auto all = ws->meta->ListRuns(a.pipeline, filtered ? 0 : a.limit);
   if (!all.ok()) return Fail(all.status());
+  // Runs driven in a backend that lost their driver are marked so now: asking the backend is
+  // left to the commands that show runs, so that every other command stays fast.
+  for (auto& r : *all) {
+    auto reaped = ReapLostDetachedRun(*ws, r);
+    if (reaped.ok() && *reaped) {
+      if (auto again = ws->meta->GetRun(r.id); again.ok()) r = std::move(*again);
+    }
+  }
   std::vector<RunRecord> runs;
   for (auto& r : *all) {
     if (a.limit > 0 && static_cast<int>(runs.size()) >= a.limit) break;
@@ -135,6 +147,8 @@ int ShowRun(const std::string& id, const std::string& out) {
   auto ws = OpenCurrentWorkspace();
   if (!ws.ok()) return Fail(ws.status());
   auto run = ws->meta->GetRun(id);
+  if (!run.ok()) return Fail(run.status());
+  if (auto reaped = ReapLostDetachedRun(*ws, *run); reaped.ok() && *reaped) run = ws->meta->GetRun(run->id);
   if (!run.ok()) return Fail(run.status());
   auto steps = ws->meta->ListStepRuns(run->id);
   if (!steps.ok()) return Fail(steps.status());
@@ -426,6 +440,10 @@ int Stop(const std::string& id, const std::string& wait) {
   if (!ws.ok()) return Fail(ws.status());
   auto run = ws->meta->GetRun(id);
   if (!run.ok()) return Fail(run.status());
+  if (auto reaped = ReapLostDetachedRun(*ws, *run); reaped.ok() && *reaped) {
+    std::printf("run %s: its driver in the orchestrator's backend was gone; marked interrupted\n", run->id.c_str());
+    return 0;
+  }
   if (run->status != RunStatus::kRunning)
     return Fail(FailedPrecondition("run " + run->id + " is not running (it is " + ToString(run->status) + ")"));
   const bool here = run->host == HostName();
@@ -501,6 +519,55 @@ int Resume(const ResumeArgs& a) {
   return ReportRun(run->id, *summary, json);
 }
 
+struct DriveArgs {
+  std::string run, schedule, snapshot, metadata, artifacts;
+  bool no_cache = false;
+};
+
+// `runs drive`: what a backend runs as a detached run's driver (Orchestrator::Detach), or as a
+// firing of a schedule it keeps (ApplySchedule, with BATON_DRIVER_ID naming the firing).
+int Drive(const DriveArgs& a) {
+  if (a.run.empty() == a.schedule.empty()) return Fail(InvalidArgument("give a run id, or --schedule with --snapshot"));
+  if (!a.schedule.empty() && a.snapshot.rfind("sha256:", 0) != 0)
+    return Fail(InvalidArgument("--schedule needs --snapshot sha256:HASH"));
+  const std::string dir = PosixEnv()->GetEnv("BATON_DIR").value_or("/tmp/baton-driver");
+  auto ws = OpenStoresWorkspace(dir, a.metadata, a.artifacts);
+  if (!ws.ok()) return Fail(ws.status());
+  auto flavors = LoadFlavors(*ws->meta);
+  if (!flavors.ok()) return Fail(flavors.status());
+  RunOptions opts;
+  opts.use_cache = !a.no_cache;
+  opts.flavors = flavors->get();
+  // The driver's own log (kubectl logs): a line per step start and end.
+  std::unique_ptr<ProgressDisplay> progress;
+  ExecutionObserver silent;
+  auto observer = [&](const std::string& snapshot) -> ExecutionObserver* {
+    auto spec = LoadSnapshot(*ws->meta, snapshot, nullptr);
+    if (!spec.ok()) return &silent;
+    progress = std::make_unique<ProgressDisplay>(*spec, false, false);
+    return progress.get();
+  };
+  std::string run_id = a.run;
+  Result<RunSummary> summary = Internal("not driven");
+  if (!a.run.empty()) {
+    auto run = ws->meta->GetRun(a.run);
+    if (!run.ok()) return Fail(run.status());
+    std::printf("driving run %s\n", run->id.c_str());
+    std::fflush(stdout);
+    summary = DriveRun(*ws, run->id, opts, observer("sha256:" + run->snapshot_hash));
+  } else {
+    const std::string id = PosixEnv()->GetEnv("BATON_DRIVER_ID").value_or("");
+    std::printf("driving a run of schedule %s (%s)\n", a.schedule.c_str(), id.c_str());
+    std::fflush(stdout);
+    summary = DriveScheduledRun(*ws, a.schedule, a.snapshot.substr(7), id, opts, observer(a.snapshot), &run_id);
+  }
+  if (progress) progress->Finish();
+  if (!summary.ok()) return Fail(summary.status());
+  // How the run ended is recorded; the driver itself did its work.
+  ReportRun(run_id, *summary, false);
+  return 0;
+}
+
 }  // namespace
 
 void AddRunsCommands(CLI::App& app) {
@@ -553,6 +620,17 @@ void AddRunsCommands(CLI::App& app) {
   resume->add_flag("-q,--quiet", ra->quiet, "Print only failures and the summary");
   AddOutputOption(resume, &ra->output);
   resume->callback([ra] { SetAction([ra] { return Resume(*ra); }); });
+
+  auto da = std::make_shared<DriveArgs>();
+  auto* drive = runs->add_subcommand("drive", "Drive a detached run in the orchestrator's backend (what its driver job runs)");
+  drive->group("");  // internal: run by the backend, not by users
+  drive->add_option("run", da->run, "Run id");
+  drive->add_option("--schedule", da->schedule, "Start and drive a run of this schedule (named after BATON_DRIVER_ID)");
+  drive->add_option("--snapshot", da->snapshot, "The schedule's snapshot: sha256:HASH");
+  drive->add_option("--metadata", da->metadata, "Metadata store URI")->required();
+  drive->add_option("--artifacts", da->artifacts, "Artifact store URI")->required();
+  drive->add_flag("--no-cache", da->no_cache, "Run every step, ignoring earlier results");
+  drive->callback([da] { SetAction([da] { return Drive(*da); }); });
 
   AddRunsDeleteCommands(runs);
   AddRunsTransferCommands(runs);

@@ -11,11 +11,15 @@
 #include <memory>
 #include <string>
 
+#include "app/compile.h"
+#include "app/orchestrated_run.h"
 #include "app/record_json.h"
 #include "app/schedules.h"
 #include "app/workspace.h"
 #include "baton/format.h"
 #include "cli/cli.h"
+#include "core/spec_parser.h"
+#include "platform/env_posix.h"
 #include "platform/fs.h"
 
 namespace baton::cli {
@@ -53,6 +57,42 @@ Status Apply(const ScheduleArgs& a, const Workspace& ws, ScheduleRecord* s) {
   return CheckSchedule(*s, ws.root);
 }
 
+// A file a schedule names, as this process finds it.
+std::string InWorkspace(const Workspace& ws, const std::string& file) {
+  return file.empty() || file[0] == '/' ? file : ws.root + "/" + file;
+}
+
+// Whether the orchestrator of schedule `s`'s stack fires it (a Kubernetes CronJob) rather than
+// a baton server; such a schedule is bound to the stack it was made on.
+Result<bool> KeptByBackend(Workspace& ws, ScheduleRecord* s) {
+  BATON_ASSIGN_OR_RETURN(bool kept, BackendKeepsSchedules(*ws.meta, s->stack));
+  if (kept && s->stack.empty()) {
+    BATON_ASSIGN_OR_RETURN(s->stack, ActiveStack(*ws.meta));
+  }
+  return kept;
+}
+
+// Creates or replaces the backend's schedule: the pipeline (with its run config) compiled on
+// the schedule's stack, its images built now.
+Status ApplyToBackend(Workspace& ws, const ScheduleRecord& s) {
+  CompileRequest req;
+  BATON_ASSIGN_OR_RETURN(req.spec, ParsePipelineFile(*PosixEnv(), InWorkspace(ws, s.pipeline_file)));
+  BATON_ASSIGN_OR_RETURN(req.spec.file, fs::Absolute(InWorkspace(ws, s.pipeline_file)));
+  if (!s.run_config.empty()) {
+    BATON_ASSIGN_OR_RETURN(req.run_config, ParseRunConfigFile(*PosixEnv(), InWorkspace(ws, s.run_config)));
+    BATON_RETURN_IF_ERROR(ApplyRunConfig(req.run_config, &req.spec));
+  }
+  req.stack = s.stack;
+  std::vector<Diagnostic> diagnostics;
+  auto compiled = CompileRun(*ws.meta, std::move(req), &diagnostics);
+  if (!compiled.ok()) {
+    std::string why = compiled.status().message();
+    for (const auto& d : diagnostics) why += "\n" + d.ToString();
+    return Status(compiled.status().code(), why);
+  }
+  return ApplyBackendSchedule(ws, (*compiled)->spec, (*compiled)->options, s);
+}
+
 int Create(const ScheduleArgs& a) {
   auto ws = OpenCurrentWorkspace();
   if (!ws.ok()) return Fail(ws.status());
@@ -68,7 +108,17 @@ int Create(const ScheduleArgs& a) {
   if (Status st = Apply(a, *ws, &s); !st.ok()) return Fail(st);
   // From now on: times before the schedule existed are not caught up on.
   s.created_at = s.updated_at = s.last_fire = NowMicros();
-  if (Status st = ws->meta->CreateSchedule(s); !st.ok()) return Fail(st);
+  auto kept = KeptByBackend(*ws, &s);
+  if (!kept.ok()) return Fail(kept.status());
+  if (*kept) {
+    if (auto taken = ws->meta->GetSchedule(s.name); taken.ok())
+      return Fail(AlreadyExists("schedule '" + s.name + "' already exists"));
+    if (Status st = ApplyToBackend(*ws, s); !st.ok()) return Fail(st.Annotate("schedule " + s.name));
+  }
+  if (Status st = ws->meta->CreateSchedule(s); !st.ok()) {
+    if (*kept) (void)DeleteBackendSchedule(*ws, s);
+    return Fail(st);
+  }
   Json j = ScheduleJson(s);
   if (a.output == "json") {
     PrintJson(j);
@@ -76,7 +126,10 @@ int Create(const ScheduleArgs& a) {
   }
   std::printf("schedule %s: %s (%s) runs %s; next at %s\n", s.name.c_str(), s.cron.c_str(), s.time_zone.c_str(),
               s.pipeline_file.c_str(), j["next_fire"].is_null() ? "never" : j["next_fire"].get<std::string>().c_str());
-  std::printf("a baton server on this workspace's store fires it (baton server)\n");
+  if (*kept)
+    std::printf("the orchestrator of stack %s fires it (a Kubernetes CronJob); no baton server is needed\n", s.stack.c_str());
+  else
+    std::printf("a baton server on this workspace's store fires it (baton server)\n");
   return 0;
 }
 
@@ -101,13 +154,13 @@ int List(const std::string& output) {
 }
 
 // Reads, changes and writes back one schedule.
-int Change(const std::string& name, const std::function<Status(const Workspace&, ScheduleRecord*)>& change,
+int Change(const std::string& name, const std::function<Status(Workspace&, ScheduleRecord*)>& change,
            const std::string& done) {
   auto ws = OpenCurrentWorkspace();
   if (!ws.ok()) return Fail(ws.status());
   auto s = ws->meta->GetSchedule(name);
   if (!s.ok()) return Fail(s.status());
-  if (Status st = change(*ws, &*s); !st.ok()) return Fail(st);
+  if (Status st = change(*ws, &*s); !st.ok()) return Fail(st.Annotate("schedule " + name));
   s->updated_at = NowMicros();
   if (Status st = ws->meta->UpdateSchedule(*s); !st.ok()) return Fail(st);
   std::printf("schedule %s %s\n", name.c_str(), done.c_str());
@@ -149,7 +202,20 @@ void AddScheduleCommands(CLI::App& app) {
   AddChangeFlags(update, u.get());
   update->callback([u] {
     SetAction([u] {
-      return Change(u->name, [u](const Workspace& ws, ScheduleRecord* s) { return Apply(*u, ws, s); }, "updated");
+      return Change(u->name, [u](Workspace& ws, ScheduleRecord* s) -> Status {
+        const ScheduleRecord before = *s;
+        // A schedule its backend keeps always names its stack.
+        bool was_kept = false;
+        if (!before.stack.empty()) {
+          BATON_ASSIGN_OR_RETURN(was_kept, BackendKeepsSchedules(*ws.meta, before.stack));
+        }
+        BATON_RETURN_IF_ERROR(Apply(*u, ws, s));
+        BATON_ASSIGN_OR_RETURN(bool kept, KeptByBackend(ws, s));
+        // Moved to a stack whose orchestrator keeps no schedules: a server fires it from now.
+        if (was_kept && (!kept || s->stack != before.stack)) BATON_RETURN_IF_ERROR(DeleteBackendSchedule(ws, before));
+        if (kept) BATON_RETURN_IF_ERROR(ApplyToBackend(ws, *s));
+        return Status::Ok();
+      }, "updated");
     });
   });
 
@@ -161,8 +227,10 @@ void AddScheduleCommands(CLI::App& app) {
     cmd->add_option("name", *name, "Schedule name")->required();
     cmd->callback([name, pause] {
       SetAction([name, pause] {
-        return Change(*name, [pause](const Workspace& ws, ScheduleRecord* s) -> Status {
+        return Change(*name, [pause](Workspace& ws, ScheduleRecord* s) -> Status {
           s->paused = pause;
+          BATON_ASSIGN_OR_RETURN(bool kept, BackendKeepsSchedules(*ws.meta, s->stack));
+          if (kept && !s->stack.empty()) BATON_RETURN_IF_ERROR(PauseBackendSchedule(ws, *s, pause));
           if (pause) return Status::Ok();
           // While still paused, its times so far count as handled: they are not caught up on.
           BATON_ASSIGN_OR_RETURN(bool moved, ws.meta->AdvanceSchedule(s->name, s->last_fire, NowMicros(), ""));
@@ -180,6 +248,14 @@ void AddScheduleCommands(CLI::App& app) {
     SetAction([d] {
       auto ws = OpenCurrentWorkspace();
       if (!ws.ok()) return Fail(ws.status());
+      auto s = ws->meta->GetSchedule(*d);
+      if (!s.ok()) return Fail(s.status());
+      // Its CronJob first: a schedule left in the cluster would go on firing unseen.
+      auto kept = BackendKeepsSchedules(*ws->meta, s->stack);
+      if (!kept.ok()) return Fail(kept.status());
+      if (*kept && !s->stack.empty()) {
+        if (Status st = DeleteBackendSchedule(*ws, *s); !st.ok()) return Fail(st.Annotate("schedule " + *d));
+      }
       if (Status st = ws->meta->DeleteSchedule(*d); !st.ok()) return Fail(st);
       std::printf("schedule %s deleted\n", d->c_str());
       return 0;

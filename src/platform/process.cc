@@ -386,4 +386,6 @@ std::string HostName() {
   return buf;
 }
 
+void ExitNow(int code) { _exit(code); }
+
 }  // namespace baton

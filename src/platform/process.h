@@ -68,6 +68,9 @@ struct CommandResult {
 Result<CommandResult> RunCommand(const std::vector<std::string>& argv, const std::vector<std::string>& extra_env = {},
                                  const std::string& input = "");
 
+// Ends this process at once with `code`: no destructors, no atexit handlers, no flushing.
+[[noreturn]] void ExitNow(int code);
+
 // The absolute path of this process's executable (/proc/self/exe), or "baton" if unknown.
 std::string SelfExecutable();
 // Replaces this process with the program at `path` (argv[0] included in `argv`); returns only

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "app/orchestrated_run.h"
 #include "app/schedules.h"
 #include "baton/format.h"
 #include "core/schedule.h"
@@ -47,6 +48,16 @@ bool Scheduler::Active(MetadataStore& m, const std::string& id) {
   return it != started_.end() && MonotonicMicros() - it->second < 60'000'000;
 }
 
+bool Scheduler::KeptByBackend(MetadataStore& m, const std::string& stack) {
+  if (stack.empty()) return false;  // the active stack at each firing: fired here
+  auto it = kept_.find(stack);
+  if (it != kept_.end() && MonotonicMicros() - it->second.second < 60'000'000) return it->second.first;
+  auto keeps = BackendKeepsSchedules(m, stack);
+  const bool kept = keeps.ok() && *keeps;
+  kept_[stack] = {kept, MonotonicMicros()};
+  return kept;
+}
+
 void Scheduler::Look() {
   std::lock_guard<std::mutex> look(look_mu_);
   auto lease = pool_->Borrow();
@@ -62,7 +73,7 @@ void Scheduler::Look() {
   }
   const int64_t now = now_us_();
   for (const ScheduleRecord& s : *schedules) {
-    if (s.paused) continue;
+    if (s.paused || KeptByBackend(m, s.stack)) continue;
     auto cron = ParseCron(s.cron);
     auto tz = LoadTimeZone(s.time_zone);
     if (!cron.ok() || !tz.ok()) {

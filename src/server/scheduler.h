@@ -13,6 +13,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "server/api.h"
 
@@ -44,6 +45,10 @@ class Scheduler {
   const int64_t interval_us_;
   std::mutex look_mu_;                      // one look at a time
   std::map<std::string, int64_t> started_;  // runs started here, with when (until recorded)
+  // Whether schedules on `stack` are fired by its orchestrator's backend (a Kubernetes
+  // CronJob), not here; asked again after a minute.
+  bool KeptByBackend(MetadataStore& m, const std::string& stack);
+  std::map<std::string, std::pair<bool, int64_t>> kept_;
   std::mutex mu_;
   std::condition_variable wake_;
   bool stopping_ = false;

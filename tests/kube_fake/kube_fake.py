@@ -1876,6 +1876,25 @@ class PodWorker(threading.Thread):
             host[name] = (path, kind == "files")
         return host
 
+    def _service_account_dir(self):
+        """The files a kubelet mounts for the pod's service account (token, the cluster's CA,
+        the namespace), unless the pod turns automountServiceAccountToken off. Needs TLS: an
+        in-cluster client speaks https."""
+        fake = self.k.fake
+        token = fake.args.service_account_token or (fake.tokens[0] if fake.tokens else "")
+        if self.spec.get("automountServiceAccountToken") is False or not token or not fake.args.tls_cert:
+            return None
+        path = os.path.join(self.dir, "serviceaccount")
+        if not os.path.isdir(path):
+            os.makedirs(path)
+            with open(fake.args.cluster_ca or fake.args.tls_cert) as f:
+                ca = f.read()
+            for name, text in (("token", token), ("namespace", self.ns), ("ca.crt", ca)):
+                with open(os.path.join(path, name), "w") as f:
+                    f.write(text)
+                os.chmod(os.path.join(path, name), 0o644)
+        return path
+
     def _mounts(self, c):
         args = []
         for m in c.get("volumeMounts") or []:
@@ -1911,6 +1930,9 @@ class PodWorker(threading.Thread):
         if sc.get("privileged"):
             args.append("--privileged")
         args += self._mounts(c)
+        sa = self._service_account_dir()
+        if sa:
+            args += ["-v", f"{sa}:/var/run/secrets/kubernetes.io/serviceaccount:ro"]
         if c.get("command"):
             args += ["--entrypoint", json.dumps([expand_vars(a, env) for a in c["command"]])]
         args.append(c["image"])
@@ -3290,6 +3312,8 @@ def parse_args(argv=None):
     p.add_argument("--tls-cert")
     p.add_argument("--tls-key")
     p.add_argument("--client-ca")
+    p.add_argument("--service-account-token")
+    p.add_argument("--cluster-ca")
     p.add_argument("--podman", default="podman")
     p.add_argument("--node-cpu", type=float)
     p.add_argument("--node-memory", type=float)

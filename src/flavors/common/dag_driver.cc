@@ -128,6 +128,7 @@ void DagDriver::StartAttempt(size_t i) {
   AttemptRequest a;
   a.step = n.job;
   a.attempt = n.attempt;
+  a.adopt = n.job->adopt && n.attempt == n.first_attempt;
   a.result_file = ResultFile(req_.log_dir + "/results", n.job->name, n.attempt);
   a.argv = AttemptCommand(*n.job, n.attempt, a.result_file, n.attempt - n.first_attempt >= n.max_retries);
   if (backend_->HoldsDependencies()) a.after = After(n);

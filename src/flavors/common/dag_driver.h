@@ -47,6 +47,9 @@ struct AttemptRequest {
   std::string result_file;         // where that entrypoint writes its StepResult
   std::vector<std::string> after;  // handles of upstream attempts that have not succeeded yet
                                    // (only for a backend that HoldsDependencies)
+  // A dead driver's attempt to follow rather than start (StepJob::adopt): a backend that cannot
+  // find its job ends it as failed, so that the step is retried.
+  bool adopt = false;
 };
 
 // What a backend implements for the driver. Called from the driver's thread only.

@@ -74,9 +74,15 @@ FlavorInfo KubernetesFlavor() {
       {"security_context", "json", false, nullptr, "the pods' securityContext", false, false, ObjectCheck},
       {"container_security_context", "json", false, nullptr, "the step container's securityContext", false, false, ObjectCheck},
       {"image_pull_secrets", "list", false, Json::array(), "Secrets for pulling the image from a private registry", false, false, nullptr},
+      {"service_account", "string", false, "", "service account of a detached run's driver pod, which creates and watches the run's Jobs", false, true, nullptr},
+      {"driver_restarts", "int", false, 3, "how many times Kubernetes starts a detached run's driver pod again after it failed", false, true, nullptr},
+      {"starting_deadline", "duration", false, "0s",
+       "a schedule's CronJob startingDeadlineSeconds: how late a firing may start (0: none for catchup latest, 60s for catchup none)",
+       false, true, KubeDurationCheck},
       {"api_qps", "float", false, 20.0, "API requests a second baton sends at most, sustained", false, true, nullptr},
       {"api_burst", "int", false, 40, "API requests baton may send at once above api_qps", false, true, nullptr},
   };
+  f.backend_schedules = true;
   f.make_orchestrator = [](const Json& config) -> Result<std::unique_ptr<Orchestrator>> {
     BATON_ASSIGN_OR_RETURN(auto o, KubernetesOrchestrator::Create(config));
     return std::unique_ptr<Orchestrator>(std::move(o));

@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <condition_variable>
 #include <deque>
 #include <map>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -27,7 +29,13 @@ constexpr const char* kRunLabel = "baton.dev/run";
 constexpr const char* kStepLabel = "baton.dev/step";
 constexpr const char* kAttemptLabel = "baton.dev/attempt";
 constexpr const char* kPipelineLabel = "baton.dev/pipeline";
+constexpr const char* kRoleLabel = "baton.dev/role";
+constexpr const char* kScheduleLabel = "baton.dev/schedule";
 constexpr const char* kContainer = "step";
+// A run's driver in the cluster (Detach, ApplySchedule) finds here what its client knew: the
+// images the steps run (built and pushed by the client), as JSON {"images": {STEP: IMAGE}}. It
+// also tells the flavor to use the pod's service account.
+constexpr const char* kDriverEnv = "BATON_KUBERNETES_DRIVER";
 // Where the entrypoint writes its result: the container's termination message, which the
 // kubelet puts into the pod's status (at most 4096 bytes).
 constexpr const char* kResultPath = "/dev/termination-log";
@@ -132,9 +140,9 @@ Json OwnerRef(const Json& owner) {
 
 // The variables the run's pods get from its Secret: baton's own (BATON_RUN_ID, ...) and the
 // ones pass_env names, with this process's values.
-std::map<std::string, std::string> RunEnvironment(const SubmitRequest& req, const Json& config) {
+std::map<std::string, std::string> RunEnvironment(const SubmitRequest& req, const Json& config, bool batons = true) {
   std::map<std::string, std::string> env;
-  for (const auto& e : req.env) {
+  for (const auto& e : batons ? req.env : std::vector<std::string>()) {
     const size_t eq = e.find('=');
     if (eq != std::string::npos) env[e.substr(0, eq)] = e.substr(eq + 1);
   }
@@ -166,6 +174,76 @@ Json OwnerManifest(const SubmitRequest& req, const KubeRunNames& names) {
           {"kind", "ConfigMap"},
           {"metadata", ObjectMeta(names.owner, names, req)},
           {"data", {{"run_id", req.run_id}, {"pipeline", req.pipeline}, {"snapshot", req.snapshot_hash}}}};
+}
+
+// Seconds since the epoch of an API timestamp (2026-12-07T10:00:00Z), or 0.
+int64_t ApiTimeSeconds(const std::string& t) {
+  int y, mo, d, h, mi, sec;
+  if (t.size() < 20 || std::sscanf(t.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &sec) != 6) return 0;
+  // Days from the civil date (proleptic Gregorian), as in the standard's chrono algorithms.
+  y -= mo <= 2;
+  const int era = (y >= 0 ? y : y - 399) / 400;
+  const int yoe = y - era * 400;
+  const int doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  const int64_t days = static_cast<int64_t>(era) * 146097 + doe - 719468;
+  return days * 86400 + h * 3600 + mi * 60 + sec;
+}
+
+// The images a driver in the cluster was given (kDriverEnv), or none outside one.
+std::optional<std::map<std::string, std::string>> DriverImages() {
+  auto text = PosixEnv()->GetEnv(kDriverEnv);
+  if (!text) return std::nullopt;
+  Json j = Json::parse(*text, nullptr, false);
+  std::map<std::string, std::string> images;
+  const Json& m = Field(j, "images");
+  for (auto it = m.begin(); m.is_object() && it != m.end(); ++it)
+    if (it.value().is_string()) images[it.key()] = it.value().get<std::string>();
+  return images;
+}
+
+std::string DriverJobName(const KubeRunNames& names, const std::string& run_id) {
+  return KubeName(names.prefix + "-" + run_id + "-driver", 52);
+}
+
+std::string CronJobName(const Json& config, const std::string& schedule) {
+  return KubeName(KubeName(ConfigString(config, "job_name_prefix", "baton"), 20) + "-sched-" + schedule, 52);
+}
+
+// The Job spec of a run's driver: one pod running `argv` from `image`, with the variables of
+// Secret `env_secret`, restarted up to driver_restarts times (each new pod takes the run over).
+// `scheduled`: a CronJob's, whose pods learn their Job's name as BATON_DRIVER_ID.
+Json DriverJobSpec(const SubmitRequest& req, const Json& config, const std::vector<std::string>& argv,
+                   const std::string& image, const std::map<std::string, std::string>& images, const std::string& env_secret,
+                   const Json& labels, bool scheduled) {
+  Json env = Json::array({{{"name", kDriverEnv}, {"value", DumpJson(Json{{"images", images}})}},
+                          {{"name", "BATON_DIR"}, {"value", "/tmp/baton-driver"}}});
+  if (scheduled)
+    env.push_back({{"name", "BATON_DRIVER_ID"},
+                   {"valueFrom", {{"fieldRef", {{"fieldPath", "metadata.labels['job-name']"}}}}}});
+  Json container = {{"name", "driver"},
+                    {"image", image},
+                    {"imagePullPolicy", ConfigString(config, "image_pull_policy", "IfNotPresent")},
+                    {"command", ImageEntrypoint(argv)},
+                    {"workingDir", req.workdir},
+                    {"env", env},
+                    {"envFrom", Json::array({{{"secretRef", {{"name", env_secret}}}}})}};
+  const Json& env_from = Field(config, "env_from_secrets");
+  for (const auto& sec : env_from.is_array() ? env_from : Json::array())
+    if (sec.is_string()) container["envFrom"].push_back({{"secretRef", {{"name", sec}}}});
+  Json pod = {{"restartPolicy", "Never"}, {"containers", Json::array({container})}};
+  const std::string sa = ConfigString(config, "service_account", "");
+  if (!sa.empty()) pod["serviceAccountName"] = sa;
+  const Json& pull_secrets = Field(config, "image_pull_secrets");
+  if (pull_secrets.is_array() && !pull_secrets.empty()) {
+    pod["imagePullSecrets"] = Json::array();
+    for (const auto& sec : pull_secrets) pod["imagePullSecrets"].push_back({{"name", sec}});
+  }
+  Json spec = {{"backoffLimit", ConfigInt(config, "driver_restarts", 3)},
+               {"template", {{"metadata", {{"labels", labels}}}, {"spec", pod}}}};
+  const int64_t ttl = ConfigDurationUs(config, "ttl_after_finished", "1h");
+  if (ttl > 0) spec["ttlSecondsAfterFinished"] = ttl / 1'000'000;
+  return spec;
 }
 
 bool IsLocalUri(const std::string& uri) {
@@ -211,6 +289,17 @@ class KubeBackend : public StepBackend {
       at.startup_timeout_us = ConfigDurationUs(config, "startup_timeout", "5m");
     }
     const std::string jobs = "/apis/batch/v1/namespaces/" + names_.ns + "/jobs";
+    if (a.adopt) {
+      // A dead driver's attempt: followed when its Job is still there; gone, it failed.
+      auto existing = client_->Get(jobs + "/" + name);
+      if (!existing.ok() && existing.status().code() == Code::kNotFound) {
+        std::lock_guard<std::mutex> l(mu_);
+        attempts_[name].job_deleted = true;
+        changed_ = true;
+        cv_.notify_all();
+        return name;
+      }
+    }
     auto created = client_->Create(jobs, manifest);
     // The name is taken: by this attempt's Job (a lost answer, a resumed run whose driver died),
     // which is adopted, or by one being deleted (the clean-up after a dead baton), which is
@@ -633,7 +722,8 @@ Result<KubeClient*> KubernetesOrchestrator::Client() {
   KubeConfigOptions o;
   o.kubeconfig = ConfigString(config_, "kubeconfig", "");
   o.context = ConfigString(config_, "kubeconfig_context", "");
-  o.in_cluster = ConfigBool(config_, "in_cluster", false);
+  // A run's driver in the cluster uses its pod's service account, whatever the client used.
+  o.in_cluster = ConfigBool(config_, "in_cluster", false) || DriverImages().has_value();
   BATON_ASSIGN_OR_RETURN(KubeTarget target, ResolveKubeTarget(o));
   KubeClientOptions co;
   co.qps = ConfigDouble(config_, "api_qps", 20.0);
@@ -648,6 +738,15 @@ std::string KubernetesOrchestrator::Namespace(KubeClient* client) const {
 }
 
 Status KubernetesOrchestrator::ResolveImages(const SubmitRequest& req, std::map<std::string, std::string>* images) {
+  // A driver in the cluster runs the images its client built (it has no image builder).
+  if (auto given = DriverImages()) {
+    for (const auto& job : req.steps) {
+      auto it = given->find(job.name);
+      if (it == given->end()) return FailedPrecondition("the run's driver was given no image for step " + job.name);
+      (*images)[job.name] = it->second;
+    }
+    return Status::Ok();
+  }
   std::map<std::string, BuiltImage> built;  // by parent image
   for (const auto& job : req.steps) {
     const std::string parent = ParentImage(config_, job);
@@ -695,18 +794,8 @@ Status KubernetesOrchestrator::Submit(const SubmitRequest& req) {
   std::map<std::string, std::string> images;
   BATON_RETURN_IF_ERROR(ResolveImages(req, &images));
 
-  // The run's ConfigMap (everything else hangs off it) and its Secret. A resumed run finds them.
-  const std::string cm_path = "/api/v1/namespaces/" + ns + "/configmaps";
-  auto owner = client->Create(cm_path, OwnerManifest(req, names));
-  if (!owner.ok() && owner.status().code() == Code::kAlreadyExists) owner = client->Get(cm_path + "/" + names.owner);
-  if (!owner.ok()) return owner.status();
-  const Json owner_ref = {{"kind", "ConfigMap"}, {"name", names.owner}, {"uid", FieldText(Field(*owner, "metadata"), "uid")}};
+  BATON_ASSIGN_OR_RETURN(const Json owner_ref, CreateRunObjects(client, req, names));
   const std::string secret_path = "/api/v1/namespaces/" + ns + "/secrets";
-  const Json secret = SecretManifest(req, config_, names, owner_ref, false);
-  auto s = client->Create(secret_path, secret);
-  if (!s.ok() && s.status().code() == Code::kAlreadyExists)
-    s = client->Call("PUT", secret_path + "/" + names.secret, &secret);
-  if (!s.ok()) return s.status();
 
   KubeBackend backend(req, client, config_, names, owner_ref, std::move(images));
   // Listing the run's Jobs and pods must work before any is made (a missing permission is
@@ -730,6 +819,185 @@ Status KubernetesOrchestrator::Submit(const SubmitRequest& req) {
   // The pods are done with the run's environment.
   (void)client->Delete(secret_path + "/" + names.secret, "Background");
   return st;
+}
+
+Result<Json> KubernetesOrchestrator::CreateRunObjects(KubeClient* client, const SubmitRequest& req,
+                                                      const KubeRunNames& names) {
+  // The run's ConfigMap (everything else hangs off it) and its Secret. A resumed run, and a
+  // detached run's driver, find them.
+  const std::string cm_path = "/api/v1/namespaces/" + names.ns + "/configmaps";
+  auto owner = client->Create(cm_path, OwnerManifest(req, names));
+  if (!owner.ok() && owner.status().code() == Code::kAlreadyExists) owner = client->Get(cm_path + "/" + names.owner);
+  if (!owner.ok()) return owner.status();
+  const Json owner_ref = {{"kind", "ConfigMap"}, {"name", names.owner}, {"uid", FieldText(Field(*owner, "metadata"), "uid")}};
+  const std::string secret_path = "/api/v1/namespaces/" + names.ns + "/secrets";
+  const Json secret = SecretManifest(req, config_, names, owner_ref, false);
+  auto s = client->Create(secret_path, secret);
+  if (!s.ok() && s.status().code() == Code::kAlreadyExists)
+    s = client->Call("PUT", secret_path + "/" + names.secret, &secret);
+  if (!s.ok()) return s.status();
+  return owner_ref;
+}
+
+Result<std::string> KubernetesOrchestrator::Detach(const SubmitRequest& req, const std::vector<std::string>& driver) {
+  if (IsLocalUri(req.metadata_uri) || IsLocalUri(req.artifacts_uri))
+    return FailedPrecondition("a detached run's driver and steps run in pods, which cannot reach this machine's stores (" +
+                              req.metadata_uri + ", " + req.artifacts_uri +
+                              "); use a stack whose metadata store is PostgreSQL or a baton server and whose artifact "
+                              "store is S3");
+  if (req.steps.empty()) return FailedPrecondition("the run has no step to drive");
+  BATON_ASSIGN_OR_RETURN(KubeClient * client, Client());
+  const std::string ns = Namespace(client);
+  const KubeRunNames names = RunNames(req, config_, ns);
+  std::map<std::string, std::string> images;
+  BATON_RETURN_IF_ERROR(ResolveImages(req, &images));
+  BATON_ASSIGN_OR_RETURN(const Json owner_ref, CreateRunObjects(client, req, names));
+  const std::string name = DriverJobName(names, req.run_id);
+  Json meta = ObjectMeta(name, names, req);
+  meta["labels"][kRoleLabel] = "driver";
+  meta["ownerReferences"] = OwnerRef(owner_ref);
+  const Json job = {{"apiVersion", "batch/v1"},
+                    {"kind", "Job"},
+                    {"metadata", meta},
+                    {"spec", DriverJobSpec(req, config_, driver, images.begin()->second, images, names.secret,
+                                           meta["labels"], false)}};
+  auto created = client->Create("/apis/batch/v1/namespaces/" + ns + "/jobs", job);
+  if (!created.ok() && created.status().code() != Code::kAlreadyExists) return created.status();
+  return "Job " + ns + "/" + name + " in the cluster";
+}
+
+RunState KubernetesOrchestrator::State(const std::string& run_id) {
+  auto client = Client();
+  if (!client.ok()) return {};
+  const std::string ns = Namespace(*client);
+  SubmitRequest req;
+  req.run_id = run_id;
+  const KubeRunNames names = RunNames(req, config_, ns);
+  const std::string name = DriverJobName(names, run_id);
+  const int64_t now = NowMicros() / 1'000'000;
+  auto job = (*client)->Get("/apis/batch/v1/namespaces/" + ns + "/jobs/" + name);
+  if (!job.ok()) {
+    if (job.status().code() != Code::kNotFound) return {};  // cannot tell
+    // Made just before its driver Job: a run whose ConfigMap is there without a driver for a
+    // minute lost it (deleted, or its client died before making it).
+    auto cm = (*client)->Get("/api/v1/namespaces/" + ns + "/configmaps/" + names.owner);
+    if (!cm.ok()) return {};
+    if (now - ApiTimeSeconds(FieldText(Field(*cm, "metadata"), "creationTimestamp")) < 60) return {};
+    return {RunStatus::kFailed, "its driver Job " + ns + "/" + name + " is gone"};
+  }
+  const Json& conditions = Field(Field(*job, "status"), "conditions");
+  for (const auto& c : conditions.is_array() ? conditions : Json::array()) {
+    if (FieldText(c, "status") != "True") continue;
+    if (FieldText(c, "type") == "Failed")
+      return {RunStatus::kFailed, "its driver Job " + ns + "/" + name + " failed: " + FieldText(c, "reason") + ": " +
+                                      FieldText(c, "message")};
+    if (FieldText(c, "type") == "Complete")
+      return {RunStatus::kFailed, "its driver Job " + ns + "/" + name + " ended without recording the run's end"};
+  }
+  // A driver pod that cannot start (no room, no image, no Secret) for the startup timeout.
+  auto pods = (*client)->Get("/api/v1/namespaces/" + ns + "/pods?labelSelector=" + PercentEncode("job-name=" + name));
+  const Json& items = pods.ok() ? Field(*pods, "items") : Field(Json(), "");
+  const int64_t startup = ConfigDurationUs(config_, "startup_timeout", "5m") / 1'000'000;
+  bool waiting = false;
+  std::string why;
+  for (const auto& p : items.is_array() ? items : Json::array()) {
+    const Json& st = Field(p, "status");
+    if (FieldText(st, "phase") != "Pending") return {};  // one runs, or ran
+    if (now - ApiTimeSeconds(FieldText(Field(p, "metadata"), "creationTimestamp")) < startup) return {};
+    waiting = true;
+    for (const auto& c : Field(st, "conditions").is_array() ? st["conditions"] : Json::array())
+      if (FieldText(c, "type") == "PodScheduled" && FieldText(c, "status") == "False")
+        why = FieldText(c, "reason") + ": " + FieldText(c, "message");
+    for (const auto& cs : Field(st, "containerStatuses").is_array() ? st["containerStatuses"] : Json::array())
+      if (Field(cs, "state").contains("waiting"))
+        why = FieldText(cs["state"]["waiting"], "reason") + ": " + FieldText(cs["state"]["waiting"], "message");
+  }
+  if (!waiting) return {};
+  return {RunStatus::kFailed, "its driver pod did not start within " + FormatDuration(startup * 1'000'000) +
+                                  (why.empty() ? "" : " (" + why + ")")};
+}
+
+Status KubernetesOrchestrator::ApplySchedule(const SubmitRequest& req, const BackendSchedule& sched,
+                                             const std::vector<std::string>& driver) {
+  if (IsLocalUri(req.metadata_uri) || IsLocalUri(req.artifacts_uri))
+    return FailedPrecondition("a scheduled run's driver and steps run in pods, which cannot reach this machine's stores (" +
+                              req.metadata_uri + ", " + req.artifacts_uri + ")");
+  if (req.steps.empty()) return FailedPrecondition("the pipeline has no step");
+  BATON_ASSIGN_OR_RETURN(KubeClient * client, Client());
+  const std::string ns = Namespace(client);
+  std::map<std::string, std::string> images;
+  BATON_RETURN_IF_ERROR(ResolveImages(req, &images));
+  const std::string name = CronJobName(config_, sched.name);
+  const std::string secret_name = name + "-env";
+  const Json labels = {{kManagedBy, "baton"}, {kScheduleLabel, KubeLabelValue(sched.name)}, {kRoleLabel, "driver"},
+                       {kPipelineLabel, KubeLabelValue(req.pipeline)}};
+  const Json annotations = {{"baton.dev/schedule", sched.name}, {"baton.dev/pipeline", req.pipeline},
+                            {"baton.dev/snapshot", req.snapshot_hash}};
+  Json spec = {{"schedule", sched.cron},
+               {"timeZone", sched.time_zone.empty() ? "UTC" : sched.time_zone},
+               {"concurrencyPolicy", sched.overlap == "allow" ? "Allow" : "Forbid"},
+               {"suspend", sched.paused},
+               {"successfulJobsHistoryLimit", 3},
+               {"failedJobsHistoryLimit", 3},
+               {"jobTemplate",
+                {{"metadata", {{"labels", labels}, {"annotations", annotations}}},
+                 {"spec", DriverJobSpec(req, config_, driver, images.begin()->second, images, secret_name, labels, true)}}}};
+  // Times missed (the controller down, the schedule paused): `latest` starts the latest one
+  // late, `none` only one that is at most a minute late.
+  const int64_t deadline = ConfigDurationUs(config_, "starting_deadline", "0s") / 1'000'000;
+  if (deadline > 0) spec["startingDeadlineSeconds"] = deadline;
+  else if (sched.catchup == "none") spec["startingDeadlineSeconds"] = 60;
+  Json cron = {{"apiVersion", "batch/v1"},
+               {"kind", "CronJob"},
+               {"metadata", {{"name", name}, {"namespace", ns}, {"labels", labels}, {"annotations", annotations}}},
+               {"spec", spec}};
+  const std::string path = "/apis/batch/v1/namespaces/" + ns + "/cronjobs";
+  auto made = client->Create(path, cron);
+  // Replaced as a whole (a field left out is removed), with the version read, so that a change
+  // made meanwhile is not overwritten unseen.
+  for (int i = 0; i < 5 && !made.ok() && made.status().code() == Code::kAlreadyExists; ++i) {
+    auto cur = client->Get(path + "/" + name);
+    if (!cur.ok()) return cur.status();
+    cron["metadata"]["resourceVersion"] = FieldText(Field(*cur, "metadata"), "resourceVersion");
+    made = client->Call("PUT", path + "/" + name + "?fieldValidation=Strict", &cron);
+    if (!made.ok() && made.status().code() == Code::kFailedPrecondition) made = AlreadyExists("changed meanwhile");
+  }
+  if (!made.ok()) return made.status();
+  // The variables the firings' pods get (the pass_env names, with this process's values), owned
+  // by the CronJob.
+  Json secret = {{"apiVersion", "v1"},
+                 {"kind", "Secret"},
+                 {"metadata",
+                  {{"name", secret_name},
+                   {"namespace", ns},
+                   {"labels", labels},
+                   {"ownerReferences", OwnerRef({{"kind", "CronJob"}, {"name", name},
+                                                 {"uid", FieldText(Field(*made, "metadata"), "uid")}})}}},
+                 {"type", "Opaque"},
+                 {"data", Json::object()}};
+  secret["metadata"]["ownerReferences"][0]["apiVersion"] = "batch/v1";
+  for (const auto& [k, v] : RunEnvironment(req, config_, false)) secret["data"][k] = Base64Encode(v);
+  const std::string secrets = "/api/v1/namespaces/" + ns + "/secrets";
+  auto s = client->Create(secrets, secret);
+  if (!s.ok() && s.status().code() == Code::kAlreadyExists) s = client->Call("PUT", secrets + "/" + secret_name, &secret);
+  return s.status();
+}
+
+Status KubernetesOrchestrator::PauseSchedule(const std::string& name, bool paused) {
+  BATON_ASSIGN_OR_RETURN(KubeClient * client, Client());
+  const std::string ns = Namespace(client);
+  auto patched = client->MergePatch("/apis/batch/v1/namespaces/" + ns + "/cronjobs/" + CronJobName(config_, name),
+                                    {{"spec", {{"suspend", paused}}}});
+  return patched.status();
+}
+
+Status KubernetesOrchestrator::DeleteSchedule(const std::string& name) {
+  BATON_ASSIGN_OR_RETURN(KubeClient * client, Client());
+  const std::string ns = Namespace(client);
+  const std::string cron = CronJobName(config_, name);
+  // Orphan: the runs it started go on (their driver Jobs go after ttl_after_finished).
+  BATON_RETURN_IF_ERROR(client->Delete("/apis/batch/v1/namespaces/" + ns + "/cronjobs/" + cron, "Orphan"));
+  return client->Delete("/api/v1/namespaces/" + ns + "/secrets/" + cron + "-env", "Background");
 }
 
 Status KubernetesOrchestrator::Stop(const std::string& run_id) {

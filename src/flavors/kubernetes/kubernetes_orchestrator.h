@@ -65,6 +65,19 @@ class KubernetesOrchestrator : public Orchestrator {
   // ConfigMap stays, as the run's record in the cluster.
   Result<std::string> Cleanup(const std::string& run_id) override;
   Result<std::vector<BuiltImage>> BuildImages(const SubmitRequest& req) override;
+  // --detach: the run's ConfigMap and Secret, and a driver Job owned by the ConfigMap whose pod
+  // runs `driver` (baton's run driver) from the first step's image, with the service account
+  // `service_account`. Kubernetes restarts a failed driver pod (driver_restarts times); each
+  // new one takes the run over from the store.
+  Result<std::string> Detach(const SubmitRequest& req, const std::vector<std::string>& driver) override;
+  // A detached run: failed when its driver Job failed for good, ended without recording the
+  // run's end, is gone, or its pod could not start within startup_timeout.
+  RunState State(const std::string& run_id) override;
+  // Schedules as CronJobs (PREFIX-sched-NAME) whose Jobs are driver Jobs, and a Secret of the
+  // pass_env values owned by the CronJob.
+  Status ApplySchedule(const SubmitRequest& req, const BackendSchedule& s, const std::vector<std::string>& driver) override;
+  Status PauseSchedule(const std::string& name, bool paused) override;
+  Status DeleteSchedule(const std::string& name) override;
 
  private:
   explicit KubernetesOrchestrator(nlohmann::json config);
@@ -72,6 +85,8 @@ class KubernetesOrchestrator : public Orchestrator {
   std::string Namespace(KubeClient* client) const;
   // The image every step runs from (by step name), built and pushed where needed.
   Status ResolveImages(const SubmitRequest& req, std::map<std::string, std::string>* images);
+  // Creates (or finds) the run's ConfigMap and Secret; returns the owner reference to the ConfigMap.
+  Result<nlohmann::json> CreateRunObjects(KubeClient* client, const SubmitRequest& req, const KubeRunNames& names);
 
   nlohmann::json config_;
   ImageBuilder builder_;
