@@ -440,10 +440,11 @@ TEST_F(Kubernetes, ADetachedRunsDriverPodIsReplacedAndTakesTheRunOver) {
   for (const auto& j : Jobs(run))
     if (j["metadata"]["labels"].value("baton.dev/role", "") != "driver") step_jobs.insert(j["metadata"]["name"]);
   EXPECT_EQ(step_jobs.size(), 3u) << Jobs(run).dump(2);
-  for (const auto& e : fake_.Call("GET", "/_fake/timeline")["events"])
+  const Json timeline = fake_.Call("GET", "/_fake/timeline")["events"];
+  for (const auto& e : timeline)
     if (e.value("event", "") == "container-started" && e.value("job", "").find("-driver") != std::string::npos)
       driver_pods.insert(e.value("pod", ""));
-  EXPECT_EQ(driver_pods.size(), 2u);
+  EXPECT_EQ(driver_pods.size(), 2u) << timeline.dump(1);
   // The step's output is in its pod's log.
   auto logs = fake_.Kubectl("1.33", "logs job/" + JobNamed(run, "b"));
   EXPECT_NE(logs.out.find("b done"), std::string::npos) << Describe(logs);

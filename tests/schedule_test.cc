@@ -130,6 +130,29 @@ TEST_F(Schedules, EveryMinuteForThreeMinutesSkippingATimeWhileTheLastRunRuns) {
   EXPECT_EQ(Json::parse(shown.out)["schedule"], "pipeline");
 }
 
+// A schedule on a stack whose orchestrator keeps schedules itself (kubernetes: a CronJob) is
+// not fired by the server, while one beside it is.
+TEST_F(Schedules, TheServerLeavesAScheduleItsStacksOrchestratorKeeps) {
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"orchestrator", "register", "kube", "--flavor", "kubernetes", "--set", "kubeconfig=/nonexistent/kubeconfig"},
+           {"stack", "register", "kube", "--orchestrator", "kube"}}) {
+    auto r = Baton(args);
+    ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  }
+  ASSERT_EQ(Baton({"schedule", "create", "pipeline.yaml", "--name", "here", "--cron", "* * * * *"}).exit_code, 0);
+  // Recorded as `baton schedule create --stack kube` records it (the CronJob is not needed here).
+  ScheduleRecord kept = Get("here");
+  kept.name = "cluster";
+  kept.stack = "kube";
+  ASSERT_TRUE(Store()->CreateSchedule(kept).ok());
+  StartServer();
+  SetClock(minute_ + 5);
+  ASSERT_TRUE(WaitFor([&] { return RunsOf("here").size() == 1; }));
+  std::this_thread::sleep_for(std::chrono::seconds(2));  // two more looks of the server
+  EXPECT_TRUE(RunsOf("cluster").empty());
+  EXPECT_EQ(Get("cluster").last_fire, kept.last_fire);
+}
+
 TEST_F(Schedules, AQueuedTimeRunsWhenTheLastRunEnds) {
   ASSERT_EQ(Baton({"schedule", "create", "pipeline.yaml", "--name", "q", "--cron", "* * * * *", "--overlap", "queue"}).exit_code, 0);
   StartServer();

@@ -179,11 +179,11 @@ void AddChangeFlags(CLI::App* cmd, ScheduleArgs* a) {
 }  // namespace
 
 void AddScheduleCommands(CLI::App& app) {
-  auto* sched = app.add_subcommand("schedule", "Pipelines that baton server runs on cron schedules: create, list, update, pause, resume, delete");
+  auto* sched = app.add_subcommand("schedule", "Pipelines run on cron schedules (by baton server, or as a Kubernetes CronJob): create, list, update, pause, resume, delete");
   sched->require_subcommand(1);
 
   auto c = std::make_shared<ScheduleArgs>();
-  auto* create = sched->add_subcommand("create", "Schedule a pipeline (a baton server on this store runs it)");
+  auto* create = sched->add_subcommand("create", "Schedule a pipeline (a baton server on this store runs it; on a kubernetes stack, a CronJob)");
   create->add_option("pipeline", c->pipeline, "Pipeline file (YAML)")->required();
   create->add_option("--name", c->name, "The schedule's name (default: the pipeline file's name)");
   AddChangeFlags(create, c.get());

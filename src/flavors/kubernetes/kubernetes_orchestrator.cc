@@ -250,6 +250,15 @@ bool IsLocalUri(const std::string& uri) {
   return uri.empty() || uri[0] == '/' || uri.rfind("sqlite:", 0) == 0 || uri.rfind("file:", 0) == 0;
 }
 
+// Pods cannot reach this machine's stores: `who` (what runs in pods) says what cannot.
+Status CheckPodsReachStores(const SubmitRequest& req, const std::string& who) {
+  if (!IsLocalUri(req.metadata_uri) && !IsLocalUri(req.artifacts_uri)) return Status::Ok();
+  return FailedPrecondition(who + " run in pods, which cannot reach this machine's stores (" + req.metadata_uri + ", " +
+                            req.artifacts_uri +
+                            "); use a stack whose metadata store is PostgreSQL or a baton server and whose artifact "
+                            "store is S3");
+}
+
 // ---------------------------------------------------------------------------------------------
 // The driver's backend: Jobs through the API, their ends from two informers.
 
@@ -782,22 +791,16 @@ Status KubernetesOrchestrator::Compile(const SubmitRequest& req, const std::stri
 
 Status KubernetesOrchestrator::Submit(const SubmitRequest& req) {
   if (!req.schedule.empty())
-    return FailedPrecondition("the kubernetes orchestrator does not schedule runs yet; use `baton schedule` with a server");
-  if (IsLocalUri(req.metadata_uri) || IsLocalUri(req.artifacts_uri))
-    return FailedPrecondition(
-        "the kubernetes orchestrator runs steps in pods, which cannot reach this machine's stores (" + req.metadata_uri +
-        ", " + req.artifacts_uri +
-        "); use a stack whose metadata store is PostgreSQL or a baton server and whose artifact store is S3");
-  BATON_ASSIGN_OR_RETURN(KubeClient * client, Client());
-  const std::string ns = Namespace(client);
-  const KubeRunNames names = RunNames(req, config_, ns);
-  std::map<std::string, std::string> images;
-  BATON_RETURN_IF_ERROR(ResolveImages(req, &images));
-
-  BATON_ASSIGN_OR_RETURN(const Json owner_ref, CreateRunObjects(client, req, names));
+    return FailedPrecondition("the kubernetes orchestrator takes schedules from `baton schedule create --stack STACK` "
+                              "(a CronJob), not from a run config's schedule");
+  BATON_RETURN_IF_ERROR(CheckPodsReachStores(req, "the kubernetes orchestrator's steps"));
+  BATON_ASSIGN_OR_RETURN(RunSetup run, SetUpRun(req));
+  KubeClient* client = run.client;
+  const std::string ns = run.names.ns;
+  const KubeRunNames& names = run.names;
   const std::string secret_path = "/api/v1/namespaces/" + ns + "/secrets";
 
-  KubeBackend backend(req, client, config_, names, owner_ref, std::move(images));
+  KubeBackend backend(req, client, config_, names, run.owner_ref, std::move(run.images));
   // Listing the run's Jobs and pods must work before any is made (a missing permission is
   // said now, not once api_timeout has passed).
   if (!backend.WaitSynced(30'000'000)) {
@@ -821,12 +824,24 @@ Status KubernetesOrchestrator::Submit(const SubmitRequest& req) {
   return st;
 }
 
+Result<KubernetesOrchestrator::RunSetup> KubernetesOrchestrator::SetUpRun(const SubmitRequest& req) {
+  RunSetup run;
+  BATON_ASSIGN_OR_RETURN(run.client, Client());
+  run.names = RunNames(req, config_, Namespace(run.client));
+  BATON_RETURN_IF_ERROR(ResolveImages(req, &run.images));
+  BATON_ASSIGN_OR_RETURN(run.owner_ref, CreateRunObjects(run.client, req, run.names));
+  return run;
+}
+
 Result<Json> KubernetesOrchestrator::CreateRunObjects(KubeClient* client, const SubmitRequest& req,
                                                       const KubeRunNames& names) {
   // The run's ConfigMap (everything else hangs off it) and its Secret. A resumed run, and a
   // detached run's driver, find them.
   const std::string cm_path = "/api/v1/namespaces/" + names.ns + "/configmaps";
-  auto owner = client->Create(cm_path, OwnerManifest(req, names));
+  Json cm = OwnerManifest(req, names);
+  // The Job of the driver that made it, when that is a CronJob's (State looks there).
+  if (auto driver = PosixEnv()->GetEnv("BATON_DRIVER_ID"); driver && DriverImages()) cm["data"]["driver_job"] = *driver;
+  auto owner = client->Create(cm_path, cm);
   if (!owner.ok() && owner.status().code() == Code::kAlreadyExists) owner = client->Get(cm_path + "/" + names.owner);
   if (!owner.ok()) return owner.status();
   const Json owner_ref = {{"kind", "ConfigMap"}, {"name", names.owner}, {"uid", FieldText(Field(*owner, "metadata"), "uid")}};
@@ -840,18 +855,14 @@ Result<Json> KubernetesOrchestrator::CreateRunObjects(KubeClient* client, const 
 }
 
 Result<std::string> KubernetesOrchestrator::Detach(const SubmitRequest& req, const std::vector<std::string>& driver) {
-  if (IsLocalUri(req.metadata_uri) || IsLocalUri(req.artifacts_uri))
-    return FailedPrecondition("a detached run's driver and steps run in pods, which cannot reach this machine's stores (" +
-                              req.metadata_uri + ", " + req.artifacts_uri +
-                              "); use a stack whose metadata store is PostgreSQL or a baton server and whose artifact "
-                              "store is S3");
+  BATON_RETURN_IF_ERROR(CheckPodsReachStores(req, "a detached run's driver and steps"));
   if (req.steps.empty()) return FailedPrecondition("the run has no step to drive");
-  BATON_ASSIGN_OR_RETURN(KubeClient * client, Client());
-  const std::string ns = Namespace(client);
-  const KubeRunNames names = RunNames(req, config_, ns);
-  std::map<std::string, std::string> images;
-  BATON_RETURN_IF_ERROR(ResolveImages(req, &images));
-  BATON_ASSIGN_OR_RETURN(const Json owner_ref, CreateRunObjects(client, req, names));
+  BATON_ASSIGN_OR_RETURN(RunSetup run, SetUpRun(req));
+  const std::string& ns = run.names.ns;
+  const KubeRunNames& names = run.names;
+  const std::map<std::string, std::string>& images = run.images;
+  const Json& owner_ref = run.owner_ref;
+  KubeClient* client = run.client;
   const std::string name = DriverJobName(names, req.run_id);
   Json meta = ObjectMeta(name, names, req);
   meta["labels"][kRoleLabel] = "driver";
@@ -873,15 +884,18 @@ RunState KubernetesOrchestrator::State(const std::string& run_id) {
   SubmitRequest req;
   req.run_id = run_id;
   const KubeRunNames names = RunNames(req, config_, ns);
-  const std::string name = DriverJobName(names, run_id);
   const int64_t now = NowMicros() / 1'000'000;
+  // The run's ConfigMap is made before its driver Job (or, for a CronJob's run, by its driver,
+  // which names its Job there). Without it there is nothing to tell yet.
+  auto cm = (*client)->Get("/api/v1/namespaces/" + ns + "/configmaps/" + names.owner);
+  if (!cm.ok()) return {};
+  std::string name = FieldText(Field(*cm, "data"), "driver_job");
+  if (name.empty()) name = DriverJobName(names, run_id);
   auto job = (*client)->Get("/apis/batch/v1/namespaces/" + ns + "/jobs/" + name);
   if (!job.ok()) {
     if (job.status().code() != Code::kNotFound) return {};  // cannot tell
-    // Made just before its driver Job: a run whose ConfigMap is there without a driver for a
-    // minute lost it (deleted, or its client died before making it).
-    auto cm = (*client)->Get("/api/v1/namespaces/" + ns + "/configmaps/" + names.owner);
-    if (!cm.ok()) return {};
+    // A run whose ConfigMap is there without a driver for a minute lost it (deleted, or its
+    // client died before making it).
     if (now - ApiTimeSeconds(FieldText(Field(*cm, "metadata"), "creationTimestamp")) < 60) return {};
     return {RunStatus::kFailed, "its driver Job " + ns + "/" + name + " is gone"};
   }
@@ -919,9 +933,7 @@ RunState KubernetesOrchestrator::State(const std::string& run_id) {
 
 Status KubernetesOrchestrator::ApplySchedule(const SubmitRequest& req, const BackendSchedule& sched,
                                              const std::vector<std::string>& driver) {
-  if (IsLocalUri(req.metadata_uri) || IsLocalUri(req.artifacts_uri))
-    return FailedPrecondition("a scheduled run's driver and steps run in pods, which cannot reach this machine's stores (" +
-                              req.metadata_uri + ", " + req.artifacts_uri + ")");
+  BATON_RETURN_IF_ERROR(CheckPodsReachStores(req, "a scheduled run's driver and steps"));
   if (req.steps.empty()) return FailedPrecondition("the pipeline has no step");
   BATON_ASSIGN_OR_RETURN(KubeClient * client, Client());
   const std::string ns = Namespace(client);

@@ -87,6 +87,15 @@ class KubernetesOrchestrator : public Orchestrator {
   Status ResolveImages(const SubmitRequest& req, std::map<std::string, std::string>* images);
   // Creates (or finds) the run's ConfigMap and Secret; returns the owner reference to the ConfigMap.
   Result<nlohmann::json> CreateRunObjects(KubeClient* client, const SubmitRequest& req, const KubeRunNames& names);
+  // What Submit and Detach start from: the client, the run's names, its images (built and
+  // pushed where needed) and its objects.
+  struct RunSetup {
+    KubeClient* client = nullptr;
+    KubeRunNames names;
+    std::map<std::string, std::string> images;  // by step
+    nlohmann::json owner_ref;
+  };
+  Result<RunSetup> SetUpRun(const SubmitRequest& req);
 
   nlohmann::json config_;
   ImageBuilder builder_;
