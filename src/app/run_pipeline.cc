@@ -580,11 +580,13 @@ Result<RunSummary> DriveTakenRun(Workspace& ws, const RunRecord& run, const RunO
   // A stop signal is the backend ending this driver (its pod deleted, its node drained): the
   // run goes on, and the next driver takes it over. A stop asked for through the store (`baton
   // runs stop`) comes as a signal too, and stops the run.
-  MetadataStore* meta = ws.meta.get();
-  const std::string id = run.id;
-  opts.leave_on_signal = [meta, id] {
-    auto now = meta->GetRun(id);
-    return now.ok() && !RunStopRequested(*meta, *now);
+  // Asked on a connection of its own: the run's store is busy on other threads meanwhile.
+  opts.leave_on_signal = [uri = ws.metadata_uri, id = run.id] {
+    auto meta = Stores().OpenMetadataStore(uri);
+    // A store out of reach could record no stop either: the next driver finds out.
+    if (!meta.ok()) return true;
+    auto now = (*meta)->GetRun(id);
+    return !now.ok() || !RunStopRequested(**meta, *now);
   };
   StopSignals blocked;  // from before the watcher starts to after it ends
   StopRequestWatcher stop_requests(ws.metadata_uri, run.id);

@@ -8,7 +8,6 @@
 #include "platform/env_posix.h"
 #include "platform/fs.h"
 #include "platform/hash.h"
-#include "platform/client_libs.h"
 #include "store/s3/byte_stream.h"
 #include "store/s3/read_cache.h"
 #include "store/s3/s3_client.h"
@@ -350,7 +349,6 @@ Status S3ArtifactStore::Fetch(const std::string& digest, const Head& head,
 }  // namespace
 
 Result<std::unique_ptr<ArtifactStore>> OpenS3ArtifactStore(const StoreUri& uri) {
-  BATON_RETURN_IF_ERROR(LoadHttpClient());
   BATON_ASSIGN_OR_RETURN(s3::StoreOptions options, s3::ParseStoreOptions(uri, *PosixEnv()));
   auto store = std::make_unique<S3ArtifactStore>(std::move(options));
   BATON_RETURN_IF_ERROR(store->Init());

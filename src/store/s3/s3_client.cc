@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "baton/hash.h"
+#include "platform/client_libs.h"
 
 namespace baton::s3 {
 namespace {
@@ -239,9 +240,10 @@ Status ErrorStatus(long http_status, const ErrorInfo& error, const std::string& 
   return Internal(endpoint + " answered " + what + " with " + detail);
 }
 
-Client::Client(ClientOptions options) : options_(std::move(options)) {
-  std::call_once(curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
+// libcurl is loaded at the first request, not when a store opens: a step that reads and writes
+// no artifact (and every command that only opens the store) never loads it and the libraries
+// it brings.
+Client::Client(ClientOptions options) : options_(std::move(options)) {}
 
 Client::~Client() {
   for (void* h : idle_) curl_easy_cleanup(static_cast<CURL*>(h));
@@ -370,6 +372,8 @@ Result<Response> Client::Perform(void* handle, const Request& r, const std::stri
 }
 
 Result<Response> Client::Send(const Request& request, std::initializer_list<long> accept) {
+  BATON_RETURN_IF_ERROR(LoadHttpClient());
+  std::call_once(curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
   void* handle = Acquire();
   const std::string payload_hash = request.body.empty() ? kEmptySha256 : Sha256Hex(request.body);
   Status last;
