@@ -720,7 +720,10 @@ TEST(ClientLibraries, AMissingLibraryIsAnErrorThatNamesItAndItsPackage) {
                 .exit_code,
             0);
   ws.Write("p.yaml", "name: p\nsteps:\n  a:\n    run: \"true\"\n");
-  r = RunBaton(ws.path(), {"run", "p.yaml"}, {"BATON_LIBCURL=/nonexistent/libcurl.so.4"});
+  // libcurl loads at the store's first request (storing the run's snapshot), once the store
+  // opened with its credentials.
+  r = RunBaton(ws.path(), {"run", "p.yaml"},
+               {"BATON_LIBCURL=/nonexistent/libcurl.so.4", "AWS_ACCESS_KEY_ID=k", "AWS_SECRET_ACCESS_KEY=s"});
   EXPECT_NE(r.exit_code, 0) << Describe(r);
   EXPECT_NE(r.err.find("cannot load /nonexistent/libcurl.so.4 (Debian package libcurl4"),
             std::string::npos)
