@@ -222,6 +222,17 @@ class Kubernetes : public ::testing::Test {
     }
     return false;
   }
+  // Checks `object` (as the API server keeps it, less its status) with the official schema
+  // (../shared/schemas/validate k8s, strict), where the validator is there.
+  void ExpectValidObject(Json object) {
+    const std::string validator = SourceDir() + "/../shared/schemas/validate";
+    if (access(validator.c_str(), X_OK) != 0) return;
+    object.erase("status");
+    const std::string file = ws() + "/object-" + object["metadata"].value("name", "x") + ".json";
+    std::ofstream(file) << object.dump(2);
+    auto v = RunShell("/", validator + " k8s " + Shell(file));
+    EXPECT_EQ(v.exit_code, 0) << Describe(v);
+  }
   // The name of the Job of step `step` of `run` (its latest attempt).
   std::string JobNamed(const std::string& run, const std::string& step) {
     std::string name;
@@ -423,6 +434,12 @@ TEST_F(Kubernetes, ADetachedRunsDriverPodIsReplacedAndTakesTheRunOver) {
     else std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   ASSERT_FALSE(driver_pod.empty()) << Pods(run).dump(2);
+  for (Json j : Jobs(run)) {
+    if (j["metadata"]["labels"].value("baton.dev/role", "") != "driver") continue;
+    j["apiVersion"] = "batch/v1";  // the items of a list leave them out
+    j["kind"] = "Job";
+    ExpectValidObject(j);
+  }
   Json shown = JsonOf(ws(), {"runs", "show", run, "-o", "json"});
   EXPECT_EQ(shown["status"], "running");
   fake_.Call("DELETE", "/api/v1/namespaces/default/pods/" + driver_pod);
@@ -504,6 +521,7 @@ TEST_F(Kubernetes, AScheduleIsACronJobThatDrivesItsRunsInTheCluster) {
   auto got = fake_.Kubectl("1.33", "get cronjob baton-sched-nightly -o json");
   ASSERT_EQ(got.exit_code, 0) << Describe(got);
   Json cj = Json::parse(got.out);
+  ExpectValidObject(cj);
   EXPECT_EQ(cj["spec"]["schedule"], "*/5 * * * *");
   EXPECT_EQ(cj["spec"]["timeZone"], "UTC");
   EXPECT_EQ(cj["spec"]["concurrencyPolicy"], "Forbid");
