@@ -531,20 +531,13 @@ Result<std::string> DetachOrchestrated(Workspace& ws, const PipelineSpec& spec, 
 
 namespace {
 
-// The orchestrator of schedule `s`'s stack, and whether it keeps schedules itself.
-struct ScheduleBackend {
-  std::unique_ptr<Orchestrator> orch;
-  const FlavorInfo* flavor = nullptr;
-  PipelineSpec spec;  // only its stack
-};
-
-Result<ScheduleBackend> BackendOf(Workspace& ws, const std::string& stack) {
-  ScheduleBackend b;
+// The orchestrator of stack `stack`, configured as a run on it would have it.
+Result<std::unique_ptr<Orchestrator>> StackOrchestrator(Workspace& ws, const std::string& stack) {
   BATON_ASSIGN_OR_RETURN(auto flavors, LoadFlavors(*ws.meta));
   BATON_ASSIGN_OR_RETURN(ResolvedStack resolved, ResolveStack(*ws.meta, *flavors, stack));
-  b.spec.stack = resolved.ToJson();
-  BATON_ASSIGN_OR_RETURN(b.orch, MakeOrchestrator(b.spec, *flavors, &b.flavor, /*lenient_secrets=*/true));
-  return b;
+  PipelineSpec spec;  // only its stack
+  spec.stack = resolved.ToJson();
+  return MakeOrchestrator(spec, *flavors, nullptr, /*lenient_secrets=*/true);
 }
 
 }  // namespace
@@ -585,32 +578,28 @@ Status ApplyBackendSchedule(Workspace& ws, const PipelineSpec& spec, const RunOp
 }
 
 Status PauseBackendSchedule(Workspace& ws, const ScheduleRecord& s, bool paused) {
-  BATON_ASSIGN_OR_RETURN(ScheduleBackend b, BackendOf(ws, s.stack));
-  return b.orch->PauseSchedule(s.name, paused);
+  BATON_ASSIGN_OR_RETURN(auto orch, StackOrchestrator(ws, s.stack));
+  return orch->PauseSchedule(s.name, paused);
 }
 
 Status DeleteBackendSchedule(Workspace& ws, const ScheduleRecord& s) {
-  BATON_ASSIGN_OR_RETURN(ScheduleBackend b, BackendOf(ws, s.stack));
-  return b.orch->DeleteSchedule(s.name);
+  BATON_ASSIGN_OR_RETURN(auto orch, StackOrchestrator(ws, s.stack));
+  return orch->DeleteSchedule(s.name);
 }
 
-Result<RunState> DetachedRunState(Workspace& ws, const RunRecord& run) {
+Result<std::unique_ptr<Orchestrator>> RunBackend(Workspace& ws, const RunRecord& run) {
   BATON_ASSIGN_OR_RETURN(PipelineSpec spec, LoadRunSpec(ws, run));
-  if (!spec.stack.is_object()) return RunState{};
+  if (!spec.stack.is_object()) return std::unique_ptr<Orchestrator>();
   BATON_ASSIGN_OR_RETURN(auto flavors, LoadFlavors(*ws.meta));
   const FlavorInfo* flavor = nullptr;
   BATON_ASSIGN_OR_RETURN(auto orch, MakeOrchestrator(spec, *flavors, &flavor, /*lenient_secrets=*/true));
-  return orch->State(run.id);
+  if (flavor->in_process) return std::unique_ptr<Orchestrator>();
+  return orch;
 }
 
 Result<std::string> CleanupDeadRun(Workspace& ws, const RunRecord& run) {
-  BATON_ASSIGN_OR_RETURN(PipelineSpec spec, LoadRunSpec(ws, run));
-  if (!spec.stack.is_object()) return std::string();
-  BATON_ASSIGN_OR_RETURN(auto flavors, LoadFlavors(*ws.meta));
-  const FlavorInfo* flavor = nullptr;
-  BATON_ASSIGN_OR_RETURN(auto orch, MakeOrchestrator(spec, *flavors, &flavor, /*lenient_secrets=*/true));
-  if (flavor->in_process) return std::string();
-  return orch->Cleanup(run.id);
+  BATON_ASSIGN_OR_RETURN(auto orch, RunBackend(ws, run));
+  return orch ? orch->Cleanup(run.id) : std::string();
 }
 
 }  // namespace baton

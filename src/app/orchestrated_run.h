@@ -54,8 +54,6 @@ std::vector<std::string> DriverCommand(const Workspace& ws, const std::vector<st
 // that driver.
 Result<std::string> DetachOrchestrated(Workspace& ws, const PipelineSpec& spec, const std::string& run_id,
                                        const std::string& snapshot_hash, const RunOptions& opts);
-// The backend's view of a detached run (Orchestrator::State).
-Result<RunState> DetachedRunState(Workspace& ws, const RunRecord& run);
 
 // Schedules kept by the backend of a stack's orchestrator (FlavorInfo::backend_schedules).
 // Whether stack `stack` ("" for the active one) has such an orchestrator.
@@ -65,6 +63,10 @@ Result<bool> BackendKeepsSchedules(MetadataStore& meta, const std::string& stack
 Status ApplyBackendSchedule(Workspace& ws, const PipelineSpec& spec, const RunOptions& opts, const ScheduleRecord& s);
 Status PauseBackendSchedule(Workspace& ws, const ScheduleRecord& s, bool paused);
 Status DeleteBackendSchedule(Workspace& ws, const ScheduleRecord& s);
+
+// The orchestrator of a run's stack (from its snapshot), configured with secrets it cannot
+// resolve left as references; null for a run on baton's own in-process executor.
+Result<std::unique_ptr<Orchestrator>> RunBackend(Workspace& ws, const RunRecord& run);
 
 // Has the orchestrator of a run whose baton died end what its backend still runs; returns its
 // note ("" for the in-process executor, whose processes ReapDeadRuns ends itself).

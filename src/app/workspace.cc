@@ -189,9 +189,11 @@ Result<std::vector<std::string>> ReapDeadRuns(Workspace& ws) {
 
 Result<bool> ReapLostDetachedRun(Workspace& ws, const RunRecord& run) {
   if (run.status != RunStatus::kRunning || !IsDetachedRun(run)) return false;
-  BATON_ASSIGN_OR_RETURN(RunState state, DetachedRunState(ws, run));
+  BATON_ASSIGN_OR_RETURN(auto orch, RunBackend(ws, run));
+  if (!orch) return false;
+  const RunState state = orch->State(run.id);
   if (!state.status || *state.status == RunStatus::kRunning) return false;
-  Result<std::string> cleaned = CleanupDeadRun(ws, run);
+  Result<std::string> cleaned = orch->Cleanup(run.id);
   std::string reason = "interrupted: " + state.reason;
   if (!cleaned.ok()) reason += "; ending its backend's work failed: " + cleaned.status().message();
   else if (!cleaned->empty()) reason += "; " + *cleaned;

@@ -72,6 +72,13 @@ Result<bool> KeptByBackend(Workspace& ws, ScheduleRecord* s) {
   return kept;
 }
 
+// Whether recorded schedule `s` is kept by its stack's orchestrator: such a schedule always
+// names its stack (KeptByBackend), so one on the active stack is a server's.
+Result<bool> KeptNow(Workspace& ws, const ScheduleRecord& s) {
+  if (s.stack.empty()) return false;
+  return BackendKeepsSchedules(*ws.meta, s.stack);
+}
+
 // Creates or replaces the backend's schedule: the pipeline (with its run config) compiled on
 // the schedule's stack, its images built now.
 Status ApplyToBackend(Workspace& ws, const ScheduleRecord& s) {
@@ -204,11 +211,7 @@ void AddScheduleCommands(CLI::App& app) {
     SetAction([u] {
       return Change(u->name, [u](Workspace& ws, ScheduleRecord* s) -> Status {
         const ScheduleRecord before = *s;
-        // A schedule its backend keeps always names its stack.
-        bool was_kept = false;
-        if (!before.stack.empty()) {
-          BATON_ASSIGN_OR_RETURN(was_kept, BackendKeepsSchedules(*ws.meta, before.stack));
-        }
+        BATON_ASSIGN_OR_RETURN(bool was_kept, KeptNow(ws, before));
         BATON_RETURN_IF_ERROR(Apply(*u, ws, s));
         BATON_ASSIGN_OR_RETURN(bool kept, KeptByBackend(ws, s));
         // Moved to a stack whose orchestrator keeps no schedules: a server fires it from now.
@@ -229,8 +232,8 @@ void AddScheduleCommands(CLI::App& app) {
       SetAction([name, pause] {
         return Change(*name, [pause](Workspace& ws, ScheduleRecord* s) -> Status {
           s->paused = pause;
-          BATON_ASSIGN_OR_RETURN(bool kept, BackendKeepsSchedules(*ws.meta, s->stack));
-          if (kept && !s->stack.empty()) BATON_RETURN_IF_ERROR(PauseBackendSchedule(ws, *s, pause));
+          BATON_ASSIGN_OR_RETURN(bool kept, KeptNow(ws, *s));
+          if (kept) BATON_RETURN_IF_ERROR(PauseBackendSchedule(ws, *s, pause));
           if (pause) return Status::Ok();
           // While still paused, its times so far count as handled: they are not caught up on.
           BATON_ASSIGN_OR_RETURN(bool moved, ws.meta->AdvanceSchedule(s->name, s->last_fire, NowMicros(), ""));
@@ -251,9 +254,9 @@ void AddScheduleCommands(CLI::App& app) {
       auto s = ws->meta->GetSchedule(*d);
       if (!s.ok()) return Fail(s.status());
       // Its CronJob first: a schedule left in the cluster would go on firing unseen.
-      auto kept = BackendKeepsSchedules(*ws->meta, s->stack);
+      auto kept = KeptNow(*ws, *s);
       if (!kept.ok()) return Fail(kept.status());
-      if (*kept && !s->stack.empty()) {
+      if (*kept) {
         if (Status st = DeleteBackendSchedule(*ws, *s); !st.ok()) return Fail(st.Annotate("schedule " + *d));
       }
       if (Status st = ws->meta->DeleteSchedule(*d); !st.ok()) return Fail(st);
