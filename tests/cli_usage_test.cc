@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <thread>
@@ -87,6 +88,45 @@ TEST(CliUsage, HelpCommandIsTheHelpFlag) {
   auto unknown = RunBaton(dir.path(), {"help", "runz"});
   EXPECT_EQ(unknown.exit_code, 2);
   EXPECT_TRUE(Contains(unknown.err, "unknown command 'runz'")) << unknown.err;
+}
+
+std::vector<std::string> TopLevelNames(CLI::App& app) {
+  std::vector<std::string> names;
+  for (const CLI::App* c : app.get_subcommands([](CLI::App*) { return true; }))
+    names.push_back(c->get_name());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// A command line builds only the group of the command it names; each group's listed names are
+// exactly what its function adds, so no command can be missing from the tree its line builds.
+TEST(CliUsage, EachCommandLineBuildsItsOwnGroup) {
+  std::vector<std::string> listed;
+  for (const auto& [names, add] : cli::CommandGroupsForTest()) {
+    CLI::App alone;
+    add(alone);
+    std::vector<std::string> want = names;
+    std::sort(want.begin(), want.end());
+    if (names.empty()) {  // the tools group: every name it adds is its own
+      for (const std::string& n : TopLevelNames(alone)) listed.push_back(n);
+    } else {
+      EXPECT_EQ(TopLevelNames(alone), want);
+      listed.insert(listed.end(), names.begin(), names.end());
+    }
+  }
+  std::sort(listed.begin(), listed.end());
+  CLI::App all;
+  cli::AddCommands(all, "");
+  EXPECT_EQ(TopLevelNames(all), listed);
+  CLI::App runs;
+  cli::AddCommands(runs, "runs");
+  EXPECT_EQ(TopLevelNames(runs), std::vector<std::string>{"runs"});
+  CLI::App stack;
+  cli::AddCommands(stack, "orchestrator");
+  EXPECT_EQ(TopLevelNames(stack).size(), 5u);
+  CLI::App unknown;
+  cli::AddCommands(unknown, "runz");
+  EXPECT_EQ(TopLevelNames(unknown), listed);
 }
 
 TEST(CliUsage, VersionFlags) {

@@ -150,6 +150,8 @@ class SqliteDb : public SchemaDb {
   // effort; called after every commit (one stat, and a fallocate every kLogHeadroom of growth).
   void KeepLogAhead();
   static constexpr int64_t kLogHeadroom = 256 << 10;
+  // Below this size the WAL is left in place when the connection closes (see ~SqliteDb).
+  static constexpr int64_t kCheckpointOnCloseBytes = 256 << 10;
   std::string path_;
   std::string wal_path_;
   bool creating_ = false;  // a new, empty database: its schema is written without syncs
