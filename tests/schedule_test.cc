@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -47,7 +48,14 @@ class Schedules : public ::testing::Test {
   }
 
   void TearDown() override {
-    ws_.Write("go", "");  // let the runs end
+    ws_.Write("go", "");  // let the runs end, and wait for them: the workspace goes next, and a
+    // step still looking for `go` in a deleted directory would look for ever
+    WaitFor([&] {
+      auto runs = Store()->ListRuns("", 0);
+      return runs.ok() && std::none_of(runs->begin(), runs->end(), [](const RunRecord& r) {
+               return r.status == RunStatus::kRunning;
+             });
+    }, 30);
     server_.reset();
   }
 
