@@ -86,6 +86,12 @@ class Expander {
     for (const auto& s : spec_->steps)
       if (!s.matrix.empty()) Combos(s, 0);
     if (!diags_.empty()) return diags_;
+    if (combos_.empty()) {
+      // No matrix: the steps stay where they are (a copy of each cost a million-step pipeline
+      // seconds); only references to for_each steps and misplaced selectors are looked at.
+      for (auto& t : spec_->steps) Rewrite(&t);
+      return diags_;
+    }
     std::vector<StepSpec> out;
     for (const auto& s : spec_->steps) {
       auto c = combos_.find(s.name);
