@@ -102,7 +102,7 @@ std::vector<std::string> TopLevelNames(CLI::App& app) {
 // exactly what its function adds, so no command can be missing from the tree its line builds.
 TEST(CliUsage, EachCommandLineBuildsItsOwnGroup) {
   std::vector<std::string> listed;
-  for (const auto& [names, add] : cli::CommandGroupsForTest()) {
+  for (const auto& [names, add] : cli::CommandGroups()) {
     CLI::App alone;
     add(alone);
     std::vector<std::string> want = names;

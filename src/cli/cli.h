@@ -44,9 +44,14 @@ Status CheckTag(const std::string& tag);
 // Adds the commands to `app`: only the group that holds `word` when a group does (what a
 // command line naming it needs), else all of them (help, completion, unknown commands).
 void AddCommands(CLI::App& app, const std::string& word);
-// Each group's top-level command names and the function that adds them (the last, tools, is
-// listed without names): a test checks the names against what each function adds.
-std::vector<std::pair<std::vector<std::string>, void (*)(CLI::App&)>> CommandGroupsForTest();
+// The top-level commands, in the order help lists them, with the function that adds each
+// group (the last, tools, is listed without names): a test checks the names against what each
+// function adds.
+struct CommandGroup {
+  std::vector<std::string> names;
+  void (*add)(CLI::App&);
+};
+const std::vector<CommandGroup>& CommandGroups();
 
 // Before CLI11 parses `args` (argv as strings): rewrites `help CMD` to `CMD --help`, refuses an
 // unknown command with suggestions, and lists the commands of a bare group. *handled: the

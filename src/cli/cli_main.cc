@@ -22,13 +22,9 @@ const PipelineSpec* EmbeddedPipeline() { return g_embedded; }
 namespace {
 constexpr const char* kVersionLine = "baton 0.1.0";
 int RunCommandLine(int argc, char** argv);
+}  // namespace
 
-// The top-level commands, in the order help lists them, with the function that adds each group.
-struct CommandGroup {
-  std::vector<std::string> names;
-  void (*add)(CLI::App&);
-};
-const std::vector<CommandGroup>& Groups() {
+const std::vector<CommandGroup>& CommandGroups() {
   static const std::vector<CommandGroup> groups = {
       {{"init"}, AddInitCommand},
       {{"run", "compile", "build", "config"}, AddRunCommand},
@@ -46,6 +42,7 @@ const std::vector<CommandGroup>& Groups() {
   return groups;
 }
 
+namespace {
 // The command a line names (its first word that is not a flag or a flag's value), or "" when
 // the line asks for help, or names none.
 std::string CommandWord(const std::vector<std::string>& args) {
@@ -69,7 +66,7 @@ void AddCommands(CLI::App& app, const std::string& word) {
   // A command's own group is all its line needs: the others are a millisecond of start-up.
   const CommandGroup* added = nullptr;
   if (!word.empty())
-    for (const CommandGroup& g : Groups())
+    for (const CommandGroup& g : CommandGroups())
       if (std::find(g.names.begin(), g.names.end(), word) != g.names.end()) {
         g.add(app);
         added = &g;
@@ -81,14 +78,8 @@ void AddCommands(CLI::App& app, const std::string& word) {
     const auto named = [&](CLI::App* c) { return c->get_name() == word; };
     if (!app.get_subcommands(named).empty()) return;
   }
-  for (const CommandGroup& g : Groups())
+  for (const CommandGroup& g : CommandGroups())
     if (&g != added) g.add(app);
-}
-
-std::vector<std::pair<std::vector<std::string>, void (*)(CLI::App&)>> CommandGroupsForTest() {
-  std::vector<std::pair<std::vector<std::string>, void (*)(CLI::App&)>> out;
-  for (const CommandGroup& g : Groups()) out.emplace_back(g.names, g.add);
-  return out;
 }
 
 // No exception leaves the binary (an uncaught one aborts with SIGABRT, exit 134): what a command

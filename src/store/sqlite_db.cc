@@ -62,22 +62,21 @@ Status SqliteDb::OpenWith(const std::string& path, bool exclusive) {
   // without the busy handler, while another connection opens the same file: retried.
   if (creating_) BATON_RETURN_IF_ERROR(ExecRetrying("PRAGMA synchronous=OFF"));
   BATON_RETURN_IF_ERROR(ExecRetrying("PRAGMA journal_mode=WAL"));
-  // The WAL and its index stay when the last connection closes (emptied, not deleted): every
-  // command opens the store, and creating and unlinking two files each time was a sixth of a
-  // `baton runs list`. The database file alone stays complete: closing still checkpoints.
+  // The WAL and its index stay when the last connection closes: every command opens the store,
+  // and creating and unlinking two files each time was a sixth of a `baton runs list` (what is
+  // left in the WAL at close, see ~SqliteDb).
   int persist_wal = 1;
   sqlite3_file_control(db_, "main", SQLITE_FCNTL_PERSIST_WAL, &persist_wal);
   // One script, parsed once. Checkpoints (which fsync) every ~40 MB of WAL instead of every
   // 4 MB: a step writes a few dozen KB of pages, and a checkpoint per hundred steps showed in
   // per-step overhead. Savepoints inside a batch keep their undo records in memory, not in a
   // temporary file, and a batch of a thousand cached steps fits the page cache without spilling.
-  BATON_RETURN_IF_ERROR(ExecRetrying(
-      creating_ ? "PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=10000; "
-                  "PRAGMA journal_size_limit=67108864; PRAGMA temp_store=MEMORY; "
-                  "PRAGMA cache_size=-32768"
-                : "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; "
-                  "PRAGMA wal_autocheckpoint=10000; PRAGMA journal_size_limit=67108864; "
-                  "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-32768"));
+  // (A new database syncs nothing until Migrate has written its schema.)
+  const std::string pragmas = std::string(creating_ ? "" : "PRAGMA synchronous=NORMAL; ") +
+                              "PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=10000; "
+                              "PRAGMA journal_size_limit=67108864; PRAGMA temp_store=MEMORY; "
+                              "PRAGMA cache_size=-32768";
+  BATON_RETURN_IF_ERROR(ExecRetrying(pragmas.c_str()));
   // The first read sets up the WAL index: a full disk shows here, not at a later query.
   char* err = nullptr;
   if (sqlite3_exec(db_, "SELECT count(*) FROM sqlite_master", nullptr, nullptr, &err) != SQLITE_OK) {
@@ -91,11 +90,8 @@ Status SqliteDb::Migrate(MigrationList migrations) {
   // Up to date already (every open but the first): read, without taking the write lock, so a
   // command that only reads never waits for a running pipeline's commit.
   if (!creating_) {
-    auto exists = QueryInt("SELECT count(*) FROM sqlite_master WHERE name = 'schema_version'");
-    if (exists.ok() && *exists == 1) {
-      auto version = SchemaVersion(*this);
-      if (version.ok() && *version == LatestVersion(migrations)) return Status::Ok();
-    }
+    auto version = SchemaVersion(*this);  // an error when schema_version is missing
+    if (version.ok() && *version == LatestVersion(migrations)) return Status::Ok();
   }
   BATON_RETURN_IF_ERROR(ApplyMigrations(*this, migrations, "the metadata store " + path_));
   if (!creating_) return Status::Ok();
